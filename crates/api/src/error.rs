@@ -1,0 +1,203 @@
+//! The one mapping from failures to HTTP answers. Every error leaves as
+//! `{"error": {"code", "message", "fields"}}`; internal failures are logged with their
+//! whole cause chain and reach the client only as an opaque 500 with the request id.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::request_id;
+
+/// One failing input, named the way the client wrote it (`params.retention_days`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: Vec<FieldProblem>,
+    },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the service is shutting down or a dependency is unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(fields: Vec<FieldProblem>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self::Validation { message, fields }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Validation { .. } => "validation_failed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{self}")?;
+        if let Self::Internal(error) = self {
+            for cause in error.chain().skip(1) {
+                writeln!(f, "caused by: {cause}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let request_id = request_id::current();
+        let message = match self {
+            Self::Internal(_) => {
+                tracing::error!(error = ?self, %request_id, "request failed");
+                format!("internal error (request id {request_id})")
+            }
+            other => other.to_string(),
+        };
+        let fields = match self {
+            Self::Validation { fields, .. } => fields.clone(),
+            _ => Vec::new(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unauthenticated) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message,
+                fields,
+            },
+        })
+    }
+}
+
+/// Bodies that fail to parse (bad JSON, wrong types, unknown fields) answer 400 in the
+/// common error shape, naming the field serde complained about where it can.
+pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    let problem = match &error {
+        JsonPayloadError::ContentType => FieldProblem::new("body", "must be application/json"),
+        JsonPayloadError::Deserialize(e) => {
+            FieldProblem::new(serde_field(&e.to_string()).unwrap_or("body"), e.to_string())
+        }
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            FieldProblem::new("body", "is too large")
+        }
+        other => FieldProblem::new("body", other.to_string()),
+    };
+    ApiError::invalid(vec![problem]).into()
+}
+
+/// Query strings that fail to parse answer 400 naming the parameter.
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let text = error.to_string();
+    let field = serde_field(&text).unwrap_or("query").to_owned();
+    ApiError::invalid(vec![FieldProblem::new(field, text)]).into()
+}
+
+/// Path segments that fail to parse (an id that is not a UUID) are objects that do not
+/// exist, so they answer 404 like any other unknown id.
+pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound.into()
+}
+
+/// serde names the offending field in backticks: "unknown field `run_as`, expected …".
+fn serde_field(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(&message[start..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_their_field() {
+        assert_eq!(
+            serde_field("unknown field `run_as`, expected one of `path`"),
+            Some("run_as")
+        );
+        assert_eq!(serde_field("missing field `path` at line 1"), Some("path"));
+        assert_eq!(serde_field("expected value at line 1 column 2"), None);
+    }
+
+    #[test]
+    fn one_problem_is_the_message() {
+        let error = ApiError::invalid(vec![FieldProblem::new("path", "must be relative")]);
+        assert_eq!(error.to_string(), "path: must be relative");
+        let error = ApiError::invalid(vec![
+            FieldProblem::new("a", "x"),
+            FieldProblem::new("b", "y"),
+        ]);
+        assert_eq!(error.to_string(), "2 fields are invalid");
+    }
+}

@@ -1,0 +1,10 @@
+//! Sage Runner's HTTP api: everything but the thin `main.rs`, so tests can start the
+//! whole application on a random port.
+
+pub mod error;
+pub mod openapi;
+pub mod request_id;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,50 @@
+//! The OpenAPI document of API.md, generated from the handlers, and a page to read it.
+
+use actix_web::{HttpResponse, get};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sage Runner",
+        description = "Runs registered scripts and cloud security scanners, each in its own locked-down container."
+    ),
+    paths(crate::routes::service::health, crate::routes::service::ready),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldProblem)),
+    tags((name = "service", description = "Liveness, readiness, documentation"))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3 document.
+#[get("/openapi.json")]
+pub async fn spec() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// Interactive documentation. The page loads the renderer from a CDN in the reader's
+/// browser; the api itself serves only this page and the spec.
+#[get("/docs")]
+pub async fn docs() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; script-src https://cdn.jsdelivr.net; style-src 'unsafe-inline' https://cdn.jsdelivr.net; connect-src 'self'; img-src data: https://cdn.jsdelivr.net",
+        ))
+        .body(DOCS_PAGE)
+}
+
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Sage Runner API</title>
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+</head>
+<body>
+  <noscript>The interactive reference needs JavaScript; the raw spec is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+  <redoc spec-url="/openapi.json"></redoc>
+  <script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script>
+</body>
+</html>
+"#;

@@ -1,0 +1,106 @@
+//! The api's settings, read once from the environment (see `.env.example`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sage_infra::config::{ConfigError, Env};
+use sage_infra::settings::CommonSettings;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the HTTP server listens; port 0 picks a free port (tests).
+    pub bind: SocketAddr,
+    pub common: CommonSettings,
+    /// Made admins at start-up, so a fresh installation has someone to administer it.
+    pub admin_emails: Vec<String>,
+    /// Provisioned as plain users at start-up (demo data of `just up`).
+    pub seed_users: Vec<String>,
+    /// How long in-flight requests may take to finish after a stop signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let bind = env.optional_with("API_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)), |v| {
+            v.parse()
+                .map_err(|_| format!("{v:?} is not a socket address such as 127.0.0.1:8080"))
+        });
+        let common = CommonSettings::from_env(&mut env);
+        let admin_emails = emails(&mut env, "ADMIN_EMAILS");
+        let seed_users = emails(&mut env, "SEED_USERS");
+        let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
+        env.finish()?;
+        match (bind, common, shutdown_grace) {
+            (Some(bind), Some(common), Some(shutdown_grace)) => Ok(Self {
+                bind,
+                common,
+                admin_emails,
+                seed_users,
+                shutdown_grace,
+            }),
+            // `finish` already failed for any value that is missing here.
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
+    }
+}
+
+fn emails(env: &mut Env, name: &str) -> Vec<String> {
+    let list = env.list(name);
+    if let Some(bad) = list.iter().find(|e| !looks_like_email(e)) {
+        env.refuse(name, format!("{bad:?} is not an email address"));
+    }
+    list.into_iter().map(|e| e.to_lowercase()).collect()
+}
+
+fn looks_like_email(value: &str) -> bool {
+    match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !value.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("DATABASE_URL", "postgres://sage:sage@127.0.0.1:5432/sage"),
+            ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("S3_BUCKET", "sage-artifacts"),
+        ]
+    }
+
+    #[test]
+    fn defaults() {
+        let settings = Settings::from_env(Env::from_pairs(base())).unwrap();
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.shutdown_grace, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let mut pairs = base();
+        pairs.extend([
+            ("API_BIND", "localhost"),
+            ("ADMIN_EMAILS", "admin@example.com, nobody"),
+            ("SHUTDOWN_GRACE_SEC", "0"),
+        ]);
+        let error = Settings::from_env(Env::from_pairs(pairs)).unwrap_err();
+        let text = error.to_string();
+        for name in ["API_BIND", "ADMIN_EMAILS", "SHUTDOWN_GRACE_SEC"] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn missing_required_values_are_all_reported() {
+        let text = Settings::from_env(Env::default()).unwrap_err().to_string();
+        for name in ["DATABASE_URL", "AMQP_URL", "REDIS_URL", "S3_BUCKET"] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+    }
+}

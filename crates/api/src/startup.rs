@@ -1,0 +1,107 @@
+//! Building the application: connections, migrations, the HTTP server on its own
+//! listener (port 0 in tests), and a clean stop.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use sage_infra::amqp::Broker;
+use sage_store::Db;
+
+use crate::error::{self, ApiError};
+use crate::settings::Settings;
+use crate::state::AppState;
+use crate::{request_id, routes};
+
+/// Largest JSON body accepted; module definitions are the biggest legitimate bodies.
+const JSON_LIMIT: usize = 256 * 1024;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = connect(&settings).await?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {} (API_BIND)", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(app_state.clone()))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(JSON_LIMIT)
+                        .error_handler(error::json_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .wrap(from_fn(request_id::middleware))
+                .configure(routes::configure)
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.shutdown_grace.as_secs())
+        .run();
+        tracing::info!(port, "api listening");
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish within
+    /// SHUTDOWN_GRACE_SEC.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// PostgreSQL must answer at start (migrations run here); RabbitMQ, Redis and S3 may be
+/// down: the api starts anyway, reports them in `/ready` and uses them once they are up.
+async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
+    let common = &settings.common;
+    let db = Db::connect(&common.database).context("DATABASE_URL: cannot build the pool")?;
+    db.check()
+        .await
+        .context("cannot reach PostgreSQL (DATABASE_URL)")?;
+    sage_store::migrate(&db)
+        .await
+        .context("applying database migrations")?;
+    for email in &settings.admin_emails {
+        db.ensure_user(email, &["admin"]).await?;
+    }
+    for email in &settings.seed_users {
+        db.ensure_user(email, &[]).await?;
+    }
+    let redis = common
+        .redis
+        .client()
+        .context("REDIS_URL: cannot build the client")?;
+    let s3 = common.s3.client().await;
+    if let Err(error) = sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket).await {
+        tracing::warn!(%error, "S3 is not usable yet; artifacts wait until it is");
+    }
+    Ok(AppState {
+        db,
+        broker: Arc::new(Broker::new(common.amqp.clone())),
+        redis,
+        s3,
+        bucket: common.s3.bucket.clone(),
+    })
+}

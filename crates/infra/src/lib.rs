@@ -1,0 +1,14 @@
+//! What the api and the worker both need to reach the outside world: settings read from
+//! the environment, telemetry, and thin wrappers that own the RabbitMQ, Redis and S3
+//! client details. PostgreSQL lives in `sage-store`, Docker in the worker.
+
+pub mod amqp;
+pub mod config;
+pub mod redis;
+pub mod s3;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+
+/// How long a readiness probe waits for one dependency before calling it down.
+pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

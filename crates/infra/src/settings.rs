@@ -1,0 +1,96 @@
+//! Settings every Sage process shares: where PostgreSQL, RabbitMQ, Redis and S3 are,
+//! and how to log.
+
+use sage_store::DatabaseSettings;
+
+use crate::amqp::AmqpSettings;
+use crate::config::Env;
+use crate::redis::RedisSettings;
+use crate::s3::S3Settings;
+use crate::telemetry::LogSettings;
+
+#[derive(Debug, Clone)]
+pub struct CommonSettings {
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub redis: RedisSettings,
+    pub s3: S3Settings,
+    pub log: LogSettings,
+}
+
+impl CommonSettings {
+    pub fn from_env(env: &mut Env) -> Option<Self> {
+        let database = database_from_env(env);
+        let amqp = AmqpSettings::from_env(env);
+        let redis = RedisSettings::from_env(env);
+        let s3 = S3Settings::from_env(env);
+        let log = LogSettings::from_env(env);
+        Some(Self {
+            database: database?,
+            amqp: amqp?,
+            redis: redis?,
+            s3: s3?,
+            log: log?,
+        })
+    }
+}
+
+fn database_from_env(env: &mut Env) -> Option<DatabaseSettings> {
+    let url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
+    let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
+    Some(DatabaseSettings {
+        url: url?,
+        pool_size: pool_size?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_value_is_named() {
+        let mut env = Env::from_pairs([
+            ("DATABASE_URL", "mysql://x"),
+            ("AMQP_URL", "http://rabbit"),
+            ("REDIS_URL", "redis://127.0.0.1"),
+            ("S3_BUCKET", "Not_A_Bucket"),
+            ("S3_ACCESS_KEY_ID", "id"),
+            ("LOG_FORMAT", "xml"),
+        ]);
+        assert!(CommonSettings::from_env(&mut env).is_none());
+        let names: Vec<String> = env
+            .finish()
+            .unwrap_err()
+            .problems
+            .into_iter()
+            .map(|p| p.variable)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "DATABASE_URL",
+                "AMQP_URL",
+                "S3_BUCKET",
+                "S3_SECRET_ACCESS_KEY",
+                "LOG_FORMAT"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_complete_environment_is_accepted() {
+        let mut env = Env::from_pairs([
+            ("DATABASE_URL", "postgres://sage:sage@127.0.0.1:5432/sage"),
+            ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("S3_BUCKET", "sage-artifacts"),
+        ]);
+        let settings = CommonSettings::from_env(&mut env).unwrap();
+        env.finish().unwrap();
+        assert_eq!(settings.database.pool_size, 16);
+        assert_eq!(settings.amqp.queue_prefix, "sage");
+        assert!(settings.s3.credentials.is_none());
+    }
+}

@@ -1,0 +1,105 @@
+//! Migrations: the SQL files of `migrations/`, applied in order, each once, under an
+//! advisory lock so replicas starting together do not race.
+
+use sha2::{Digest, Sha256};
+
+use crate::{Db, StoreError};
+
+pub struct Migration {
+    pub version: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every file of `migrations/`, in order (a test checks the folder and this list agree).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: "0001_users",
+    sql: include_str!("../../../migrations/0001_users.sql"),
+}];
+
+/// An arbitrary constant that names our lock among other users of advisory locks.
+const MIGRATION_LOCK: i64 = 0x5a6e_7275_6e6e_6572;
+
+/// Applies what is missing; returns the versions it applied. Running it again applies
+/// nothing; a migration edited after it was applied is refused.
+#[tracing::instrument(skip_all)]
+pub async fn migrate(db: &Db) -> Result<Vec<&'static str>, StoreError> {
+    let mut client = db.client().await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let outcome = apply_missing(&mut client).await;
+    // Unlock even when a migration failed, or the next replica would wait forever.
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    outcome
+}
+
+async fn apply_missing(
+    client: &mut deadpool_postgres::Object,
+) -> Result<Vec<&'static str>, StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    text PRIMARY KEY,
+                checksum   text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await?;
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS {
+        let checksum = hex(&Sha256::digest(migration.sql.as_bytes()));
+        let row = client
+            .query_opt(
+                "SELECT checksum FROM schema_migrations WHERE version = $1",
+                &[&migration.version],
+            )
+            .await?;
+        if let Some(row) = row {
+            let found: String = row.get(0);
+            if found != checksum {
+                return Err(StoreError::MigrationChanged {
+                    version: migration.version.to_owned(),
+                    expected: found,
+                    found: checksum,
+                });
+            }
+            continue;
+        }
+        let transaction = client.transaction().await?;
+        transaction.batch_execute(migration.sql).await?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+                &[&migration.version, &checksum],
+            )
+            .await?;
+        transaction.commit().await?;
+        tracing::info!(version = migration.version, "applied migration");
+        applied.push(migration.version);
+    }
+    Ok(applied)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_the_folder_is_listed_in_order() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.version)).collect();
+        assert_eq!(files, listed);
+    }
+}

@@ -1,0 +1,99 @@
+//! The connection pool and its settings.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::NoTls;
+
+use crate::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub pool_size: usize,
+}
+
+impl DatabaseSettings {
+    /// Checks a connection string without echoing it (it holds a password).
+    pub fn parse_url(value: &str) -> Result<SecretString, String> {
+        tokio_postgres::Config::from_str(value)
+            .map(|_| SecretString::from(value.to_owned()))
+            .map_err(|_| "is not a PostgreSQL connection URL (postgres://user:password@host:port/db)".to_owned())
+    }
+
+    /// The same server with another database name: tests create one database each.
+    pub fn with_database(&self, name: &str) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(self.url.expose_secret())?;
+        config.dbname(name);
+        Ok(Self {
+            url: SecretString::from(config_to_url(&config)),
+            pool_size: self.pool_size,
+        })
+    }
+}
+
+fn config_to_url(config: &tokio_postgres::Config) -> String {
+    // Key-value form round-trips every field we set, including passwords with symbols.
+    let mut parts = Vec::new();
+    if let Some(tokio_postgres::config::Host::Tcp(host)) = config.get_hosts().first() {
+        parts.push(format!("host='{}'", quote(host)));
+    }
+    if let Some(port) = config.get_ports().first() {
+        parts.push(format!("port={port}"));
+    }
+    if let Some(user) = config.get_user() {
+        parts.push(format!("user='{}'", quote(user)));
+    }
+    if let Some(password) = config.get_password() {
+        parts.push(format!("password='{}'", quote(&String::from_utf8_lossy(password))));
+    }
+    if let Some(db) = config.get_dbname() {
+        parts.push(format!("dbname='{}'", quote(db)));
+    }
+    parts.join(" ")
+}
+
+fn quote(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+/// A cheap-to-clone handle on the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    pub fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let config = tokio_postgres::Config::from_str(settings.url.expose_secret())?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Readiness: the server answers a trivial query.
+    #[tracing::instrument(skip_all)]
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+}

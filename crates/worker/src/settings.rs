@@ -1,0 +1,120 @@
+//! The worker's settings, read once from the environment (see `.env.example`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sage_infra::config::{ConfigError, Env};
+use sage_infra::settings::CommonSettings;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    /// Names this worker in claims, leases and container labels.
+    pub worker_id: String,
+    /// Executions run at once; the queue prefetch matches it.
+    pub concurrency: usize,
+    pub docker_host: String,
+    pub runner_image: String,
+    /// The script library (`scripts/`); only the execution's own script is copied out.
+    pub scripts_dir: PathBuf,
+    /// How long running executions may take to finish after a stop signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let common = CommonSettings::from_env(&mut env);
+        let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
+            let ok = v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if ok {
+                Ok(v.to_owned())
+            } else {
+                Err("must be at most 64 characters of a-z, 0-9, '-', '_', '.'".to_owned())
+            }
+        });
+        let concurrency = env.number("WORKER_CONCURRENCY", 2usize, 1, 64);
+        let docker_host = env.optional_with(
+            "DOCKER_HOST",
+            "unix:///var/run/docker.sock".to_owned(),
+            |v| sage_infra::config::url_with_scheme(v, &["unix", "tcp", "http"]),
+        );
+        let runner_image = env.string("RUNNER_IMAGE", "sage-runner:latest");
+        let scripts_dir = env.optional_with("SCRIPTS_DIR", PathBuf::from("scripts"), |v| {
+            Ok(PathBuf::from(v))
+        });
+        let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
+        env.finish()?;
+        match (
+            common,
+            worker_id,
+            concurrency,
+            docker_host,
+            runner_image,
+            scripts_dir,
+            shutdown_grace,
+        ) {
+            (
+                Some(common),
+                Some(worker_id),
+                Some(concurrency),
+                Some(docker_host),
+                Some(runner_image),
+                Some(scripts_dir),
+                Some(shutdown_grace),
+            ) => Ok(Self {
+                common,
+                worker_id,
+                concurrency,
+                docker_host,
+                runner_image,
+                scripts_dir,
+                shutdown_grace,
+            }),
+            // `finish` already failed for any value that is missing here.
+            _ => Err(ConfigError { problems: Vec::new() }),
+        }
+    }
+}
+
+fn default_worker_id() -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("worker-{}", &suffix[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("DATABASE_URL", "postgres://sage:sage@127.0.0.1:5432/sage"),
+            ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("S3_BUCKET", "sage-artifacts"),
+        ]
+    }
+
+    #[test]
+    fn defaults() {
+        let settings = Settings::from_env(Env::from_pairs(base())).unwrap();
+        assert_eq!(settings.concurrency, 2);
+        assert!(settings.worker_id.starts_with("worker-"));
+        assert_eq!(settings.docker_host, "unix:///var/run/docker.sock");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let mut pairs = base();
+        pairs.extend([
+            ("WORKER_CONCURRENCY", "0"),
+            ("WORKER_ID", "has space"),
+            ("DOCKER_HOST", "/var/run/docker.sock"),
+        ]);
+        let text = Settings::from_env(Env::from_pairs(pairs)).unwrap_err().to_string();
+        for name in ["WORKER_CONCURRENCY", "WORKER_ID", "DOCKER_HOST"] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Start-up: connect to every dependency, and say exactly which one is missing.
+
+use std::fmt;
+
+use bollard::Docker;
+use sage_infra::amqp::Broker;
+use sage_store::Db;
+use tokio_util::sync::CancellationToken;
+
+use crate::settings::Settings;
+
+/// The connections a worker holds for its lifetime.
+pub struct Dependencies {
+    pub db: Db,
+    pub broker: Broker,
+    pub redis: redis::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub docker: Docker,
+}
+
+/// The dependencies that did not answer at start, each with its error.
+#[derive(Debug, thiserror::Error)]
+pub struct Unreachable(pub Vec<(&'static str, String)>);
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot reach ")?;
+        for (i, (name, error)) in self.0.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "; " };
+            write!(f, "{separator}{name} ({error})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to PostgreSQL, RabbitMQ, Redis, S3 and Docker concurrently, and checks the
+/// runner image is present; all failures are reported together.
+pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
+    let common = &settings.common;
+    let broker = Broker::new(common.amqp.clone());
+    let s3 = common.s3.client().await;
+    let db = Db::connect(&common.database).map_err(|e| text(&e));
+    let redis = common.redis.client().map_err(|e| text(&e));
+    let (postgres, rabbitmq, redis_check, s3_check, docker) = tokio::join!(
+        async {
+            match &db {
+                Ok(db) => db.check().await.map_err(|e| text(&e)),
+                Err(e) => Err(e.clone()),
+            }
+        },
+        broker.check(),
+        async {
+            match &redis {
+                Ok(client) => sage_infra::redis::check(client).await,
+                Err(e) => Err(e.clone()),
+            }
+        },
+        sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket),
+        connect_docker(settings),
+    );
+    let failures: Vec<(&'static str, String)> = [
+        ("postgres", postgres.err()),
+        ("rabbitmq", rabbitmq.err()),
+        ("redis", redis_check.err()),
+        ("s3", s3_check.err()),
+        ("docker", docker.as_ref().err().cloned()),
+    ]
+    .into_iter()
+    .filter_map(|(name, error)| error.map(|e| (name, e)))
+    .collect();
+    match (db, redis, docker) {
+        (Ok(db), Ok(redis), Ok(docker)) if failures.is_empty() => Ok(Dependencies {
+            db,
+            broker,
+            redis,
+            s3,
+            docker,
+        }),
+        _ => Err(Unreachable(failures)),
+    }
+}
+
+async fn connect_docker(settings: &Settings) -> Result<Docker, String> {
+    let docker = crate::docker::connect(&settings.docker_host)
+        .await
+        .map_err(|e| format!("{} at {}", text(&e), settings.docker_host))?;
+    docker
+        .inspect_image(&settings.runner_image)
+        .await
+        .map_err(|_| {
+            format!(
+                "runner image {} is missing (build it with runner-image/build.sh)",
+                settings.runner_image
+            )
+        })?;
+    Ok(docker)
+}
+
+fn text(error: &(dyn std::error::Error + 'static)) -> String {
+    sage_infra::s3::error_text(error)
+}
+
+/// Runs until the stop signal. Job handling arrives with the execution pipeline; until
+/// then the worker proves its connections and stays up for the fleet's health checks.
+pub async fn run_until_stopped(
+    settings: &Settings,
+    _dependencies: Dependencies,
+    shutdown: CancellationToken,
+) {
+    tracing::info!(worker_id = %settings.worker_id, concurrency = settings.concurrency, "worker ready");
+    shutdown.cancelled().await;
+    tracing::info!(worker_id = %settings.worker_id, "worker stopped");
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The local stack on a Debian-family host: PostgreSQL, RabbitMQ, Redis, an S3 server
+# (s3s-fs) and the Docker engine, each installed when missing, started on loopback when
+# not answering, and waited for. Idempotent: run it as often as you like.
+#
+#   dev/stack.sh up        install and start what is missing
+#   dev/stack.sh down      stop what `up` started (and the api and worker of `just up`)
+#   dev/stack.sh status    one line per service
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+run_dir=/run/sage
+log_dir=/var/log/sage
+started="$run_dir/started"
+s3s_version=0.14.1
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+say() { echo "stack: $*"; }
+die() { echo "stack: ERROR: $*" >&2; exit 1; }
+
+# Waits until "$2..." succeeds, for at most $1 seconds.
+wait_until() {
+  local limit=$1; shift
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+apt_updated=""
+need_packages() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  if [ -z "$apt_updated" ]; then
+    $SUDO apt-get update -q >/dev/null || die "apt-get update failed"
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+mark_started() {
+  $SUDO mkdir -p "$run_dir"
+  grep -qx "$1" "$started" 2>/dev/null || echo "$1" | $SUDO tee -a "$started" >/dev/null
+}
+
+# --- PostgreSQL ------------------------------------------------------------------------
+pg_cluster() { pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1, $2}'; }
+
+postgres_up() {
+  need_packages postgresql
+  read -r version cluster <<<"$(pg_cluster)"
+  [ -n "${version:-}" ] || die "no PostgreSQL cluster found (pg_lsclusters is empty)"
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "starting PostgreSQL $version/$cluster"
+    $SUDO pg_ctlcluster "$version" "$cluster" start || die "pg_ctlcluster $version $cluster start failed"
+    mark_started postgres
+  fi
+  wait_until 60 pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL does not answer on 127.0.0.1:5432"
+  # The role and database of DATABASE_URL (postgres://user:password@host:port/db).
+  [[ "$DATABASE_URL" =~ ^postgres(ql)?://([^:]+):([^@]+)@[^/]+/([^?]+) ]] \
+    || die "DATABASE_URL is not postgres://user:password@host:port/db"
+  local user=${BASH_REMATCH[2]} password=${BASH_REMATCH[3]} db=${BASH_REMATCH[4]}
+  as_postgres psql -q -v ON_ERROR_STOP=1 -v user="$user" -v password="$password" >/dev/null <<'SQL' \
+    || die "cannot create the PostgreSQL role"
+SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'user', :'password')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
+SQL
+  if ! as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
+    as_postgres createdb -O "$user" "$db" || die "cannot create database $db"
+  fi
+}
+
+postgres_down() {
+  read -r version cluster <<<"$(pg_cluster)"
+  [ -n "${version:-}" ] && $SUDO pg_ctlcluster "$version" "$cluster" stop 2>/dev/null || true
+}
+
+# --- RabbitMQ --------------------------------------------------------------------------
+rabbitmq_up() {
+  need_packages rabbitmq-server
+  if ! port_open 5672; then
+    say "starting RabbitMQ"
+    $SUDO env RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 \
+      rabbitmq-server -detached >/dev/null 2>&1 || die "rabbitmq-server -detached failed"
+    mark_started rabbitmq
+  fi
+  wait_until 120 port_open 5672 || die "RabbitMQ does not answer on 127.0.0.1:5672 (see /var/log/rabbitmq/)"
+  $SUDO rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1 || die "RabbitMQ did not finish starting"
+}
+
+rabbitmq_down() { $SUDO rabbitmqctl -q stop >/dev/null 2>&1 || true; }
+
+# --- Redis -----------------------------------------------------------------------------
+redis_up() {
+  need_packages redis-server redis-tools
+  if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    say "starting Redis"
+    $SUDO mkdir -p "$log_dir" "$run_dir"
+    $SUDO redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --logfile "$log_dir/redis.log" --pidfile "$run_dir/redis.pid" || die "redis-server failed to start"
+    mark_started redis
+  fi
+  wait_until 30 redis-cli -h 127.0.0.1 ping || die "Redis does not answer on 127.0.0.1:6379"
+}
+
+redis_down() { redis-cli -h 127.0.0.1 shutdown nosave >/dev/null 2>&1 || true; }
+
+# --- S3 (s3s-fs) -----------------------------------------------------------------------
+s3_port() { [[ "$S3_ENDPOINT" =~ :([0-9]+)/?$ ]] && echo "${BASH_REMATCH[1]}" || echo 9000; }
+
+s3_up() {
+  local port; port=$(s3_port)
+  if ! command -v s3s-fs >/dev/null; then
+    command -v cargo >/dev/null || die "cargo is needed to install the S3 server s3s-fs"
+    say "installing s3s-fs $s3s_version (a few minutes, once)"
+    cargo install s3s-fs --version "$s3s_version" --features binary --locked -q \
+      || die "cargo install s3s-fs failed"
+  fi
+  if ! port_open "$port"; then
+    say "starting the S3 server on 127.0.0.1:$port"
+    $SUDO mkdir -p "$S3_DATA_DIR/$S3_BUCKET" "$log_dir" "$run_dir"
+    nohup "$(command -v s3s-fs)" --host 127.0.0.1 --port "$port" \
+      --access-key "$S3_ACCESS_KEY_ID" --secret-key "$S3_SECRET_ACCESS_KEY" "$S3_DATA_DIR" \
+      >"$log_dir/s3.log" 2>&1 &
+    echo $! | $SUDO tee "$run_dir/s3.pid" >/dev/null
+    mark_started s3
+  fi
+  wait_until 30 port_open "$port" || die "the S3 server does not answer on 127.0.0.1:$port (see $log_dir/s3.log)"
+}
+
+s3_down() { stop_pidfile "$run_dir/s3.pid"; }
+
+# --- Docker ----------------------------------------------------------------------------
+docker_up() {
+  command -v dockerd >/dev/null || need_packages docker.io
+  if ! $SUDO docker info >/dev/null 2>&1; then
+    say "starting the Docker engine"
+    $SUDO mkdir -p "$log_dir" "$run_dir"
+    nohup $SUDO dockerd >"$log_dir/dockerd.log" 2>&1 &
+    mark_started docker
+  fi
+  wait_until 60 $SUDO docker info || die "the Docker engine does not answer (see $log_dir/dockerd.log)"
+}
+
+docker_down() {
+  local pid; pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  [ -n "$pid" ] && $SUDO kill "$pid" 2>/dev/null || true
+}
+
+stop_pidfile() {
+  local pid; pid=$(cat "$1" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    $SUDO kill "$pid" 2>/dev/null || true
+    wait_until 20 bash -c "! kill -0 $pid" || $SUDO kill -9 "$pid" 2>/dev/null || true
+  fi
+  $SUDO rm -f "$1"
+}
+
+status_line() {
+  local name=$1; shift
+  if "$@" >/dev/null 2>&1; then echo "$name: up"; else echo "$name: down"; fi
+}
+
+case "${1:-up}" in
+  up)
+    postgres_up; say "PostgreSQL ok"
+    rabbitmq_up; say "RabbitMQ ok"
+    redis_up; say "Redis ok"
+    s3_up; say "S3 ok"
+    docker_up; say "Docker ok"
+    ;;
+  down)
+    stop_pidfile "$run_dir/worker.pid"
+    stop_pidfile "$run_dir/api.pid"
+    if [ -f "$started" ]; then
+      while read -r service; do
+        say "stopping $service"
+        "${service}_down"
+      done < <(tac "$started")
+      $SUDO rm -f "$started"
+    fi
+    ;;
+  status)
+    status_line postgres pg_isready -q -h 127.0.0.1 -p 5432
+    status_line rabbitmq port_open 5672
+    status_line redis redis-cli -h 127.0.0.1 ping
+    status_line s3 port_open "$(s3_port)"
+    status_line docker $SUDO docker info
+    ;;
+  *) die "usage: dev/stack.sh up|down|status" ;;
+esac
