@@ -5,7 +5,9 @@
 #
 #   dev/stack.sh up        install and start what is missing
 #   dev/stack.sh down      stop what `up` started (and the api and worker of `just up`)
+#   dev/stack.sh stop-app  stop only the api and worker of `just up`
 #   dev/stack.sh status    one line per service
+#   dev/stack.sh drop-test-databases   drop the databases earlier test runs created
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -181,6 +183,10 @@ case "${1:-up}" in
     s3_up; say "S3 ok"
     docker_up; say "Docker ok"
     ;;
+  stop-app)
+    stop_pidfile "$run_dir/worker.pid"
+    stop_pidfile "$run_dir/api.pid"
+    ;;
   down)
     stop_pidfile "$run_dir/worker.pid"
     stop_pidfile "$run_dir/api.pid"
@@ -192,6 +198,11 @@ case "${1:-up}" in
       $SUDO rm -f "$started"
     fi
     ;;
+  drop-test-databases)
+    # Each test creates a database of its own; drop those of earlier runs.
+    as_postgres psql -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'sage\_test\_%'" |
+      while read -r db; do as_postgres dropdb --if-exists --force "$db"; done
+    ;;
   status)
     status_line postgres pg_isready -q -h 127.0.0.1 -p 5432
     status_line rabbitmq port_open 5672
@@ -199,5 +210,5 @@ case "${1:-up}" in
     status_line s3 port_open "$(s3_port)"
     status_line docker $SUDO docker info
     ;;
-  *) die "usage: dev/stack.sh up|down|status" ;;
+  *) die "usage: dev/stack.sh up|down|stop-app|status|drop-test-databases" ;;
 esac

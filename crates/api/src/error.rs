@@ -157,7 +157,10 @@ pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) ->
 }
 
 /// Query strings that fail to parse answer 400 naming the parameter.
-pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
     let text = error.to_string();
     let field = serde_field(&text).unwrap_or("query").to_owned();
     ApiError::invalid(vec![FieldProblem::new(field, text)]).into()

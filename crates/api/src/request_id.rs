@@ -38,8 +38,8 @@ pub async fn middleware(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = accept(request.headers().get(&HEADER))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let id =
+        accept(request.headers().get(&HEADER)).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!(
         "http",
@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn sane_ids_are_kept_and_others_replaced() {
-        assert_eq!(accept(Some(&HeaderValue::from_static("abc-123"))), Some("abc-123".into()));
+        assert_eq!(
+            accept(Some(&HeaderValue::from_static("abc-123"))),
+            Some("abc-123".into())
+        );
         assert_eq!(accept(Some(&HeaderValue::from_static("has space"))), None);
         assert_eq!(accept(Some(&HeaderValue::from_static(""))), None);
         let long = "x".repeat(129);

@@ -39,7 +39,9 @@ impl Settings {
                 shutdown_grace,
             }),
             // `finish` already failed for any value that is missing here.
-            _ => Err(ConfigError { problems: Vec::new() }),
+            _ => Err(ConfigError {
+                problems: Vec::new(),
+            }),
         }
     }
 }

@@ -44,7 +44,9 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .wrap(from_fn(request_id::middleware))
                 .configure(routes::configure)
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+                }))
         })
         .listen(listener)?
         .shutdown_timeout(settings.shutdown_grace.as_secs())

@@ -91,7 +91,13 @@ mod tests {
 
     #[test]
     fn names_are_snake_case_in_json() {
-        assert_eq!(serde_json::to_string(&Status::NotEvaluated).unwrap(), "\"not_evaluated\"");
-        assert_eq!(serde_json::to_string(&Severity::Informational).unwrap(), "\"informational\"");
+        assert_eq!(
+            serde_json::to_string(&Status::NotEvaluated).unwrap(),
+            "\"not_evaluated\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Severity::Informational).unwrap(),
+            "\"informational\""
+        );
     }
 }

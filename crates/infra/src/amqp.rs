@@ -69,7 +69,10 @@ impl Topology {
             ..QueueDeclareOptions::default()
         };
         let mut quorum = FieldTable::default();
-        quorum.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        quorum.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
         channel
             .queue_declare(self.dead_letters.as_str().into(), durable, quorum.clone())
             .await?;

@@ -40,7 +40,10 @@ pub struct Env {
 }
 
 impl Env {
-    #[allow(clippy::disallowed_methods, reason = "the one place that reads the environment")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the environment"
+    )]
     pub fn from_process() -> Self {
         Self::from_pairs(std::env::vars())
     }
@@ -55,6 +58,18 @@ impl Env {
                 .collect(),
             problems: Vec::new(),
         }
+    }
+
+    /// The environment of the test suite: `.env.example` under the process environment.
+    #[cfg(feature = "testing")]
+    pub fn for_tests() -> Self {
+        Self::from_pairs(sage_store::testing::test_environment())
+    }
+
+    /// Sets or replaces a value before settings are read (tests point one dependency
+    /// elsewhere this way).
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.vars.insert(name.to_owned(), value.into());
     }
 
     /// The raw value, treating an empty string as unset, as shells and `.env` files do.
@@ -116,9 +131,7 @@ impl Env {
         max: T,
     ) -> Option<T> {
         self.optional_with(name, default, |v| {
-            let value: T = v
-                .parse()
-                .map_err(|_| format!("{v:?} is not a number"))?;
+            let value: T = v.parse().map_err(|_| format!("{v:?} is not a number"))?;
             if value < min || value > max {
                 return Err(format!("{v} is outside {min}..={max}"));
             }
@@ -187,7 +200,10 @@ pub fn url_with_scheme(value: &str, schemes: &[&str]) -> Result<String, String> 
     if scheme_ok && value.len() > value.find("://").map_or(0, |i| i + 3) {
         Ok(value.to_owned())
     } else {
-        Err(format!("must be a URL starting with {}", schemes.join("://, ") + "://"))
+        Err(format!(
+            "must be a URL starting with {}",
+            schemes.join("://, ") + "://"
+        ))
     }
 }
 
@@ -226,7 +242,12 @@ mod tests {
     fn ranges_are_enforced() {
         let mut e = env(&[("N", "11")]);
         assert_eq!(e.number("N", 1u32, 1, 10), None);
-        assert!(e.finish().unwrap_err().to_string().contains("outside 1..=10"));
+        assert!(
+            e.finish()
+                .unwrap_err()
+                .to_string()
+                .contains("outside 1..=10")
+        );
     }
 
     #[test]

@@ -46,17 +46,22 @@ impl S3Settings {
             }
         });
         let credentials = match (env.raw("S3_ACCESS_KEY_ID"), env.raw("S3_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => Some(Some((
-                id.to_owned(),
-                SecretString::from(secret.to_owned()),
-            ))),
+            (Some(id), Some(secret)) => {
+                Some(Some((id.to_owned(), SecretString::from(secret.to_owned()))))
+            }
             (None, None) => Some(None),
             (Some(_), None) => {
-                env.refuse("S3_SECRET_ACCESS_KEY", "is required when S3_ACCESS_KEY_ID is set");
+                env.refuse(
+                    "S3_SECRET_ACCESS_KEY",
+                    "is required when S3_ACCESS_KEY_ID is set",
+                );
                 None
             }
             (None, Some(_)) => {
-                env.refuse("S3_ACCESS_KEY_ID", "is required when S3_SECRET_ACCESS_KEY is set");
+                env.refuse(
+                    "S3_ACCESS_KEY_ID",
+                    "is required when S3_SECRET_ACCESS_KEY is set",
+                );
                 None
             }
         };

@@ -32,7 +32,10 @@ mod tests {
         let message = JobMessage::RunV1 {
             execution_id: ExecutionId::new(),
         };
-        assert_eq!(JobMessage::from_bytes(&message.to_bytes()).unwrap(), message);
+        assert_eq!(
+            JobMessage::from_bytes(&message.to_bytes()).unwrap(),
+            message
+        );
     }
 
     #[test]

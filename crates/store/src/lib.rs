@@ -3,10 +3,12 @@
 
 mod migrate;
 mod pool;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod users;
 
 pub use migrate::{MIGRATIONS, Migration, migrate};
-pub use pool::{Db, DatabaseSettings};
+pub use pool::{DatabaseSettings, Db};
 
 /// What can go wrong talking to PostgreSQL. Callers map it to an opaque 500; the cause
 /// chain is logged, never shown to clients.
@@ -18,7 +20,9 @@ pub enum StoreError {
     Build(#[from] deadpool_postgres::BuildError),
     #[error("database query failed")]
     Query(#[from] tokio_postgres::Error),
-    #[error("migration {version} was changed after it was applied (checksum {found}, expected {expected})")]
+    #[error(
+        "migration {version} was changed after it was applied (checksum {found}, expected {expected})"
+    )]
     MigrationChanged {
         version: String,
         expected: String,

@@ -99,7 +99,10 @@ mod tests {
             .filter(|name| name.ends_with(".sql"))
             .collect();
         files.sort();
-        let listed: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.version)).collect();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.version))
+            .collect();
         assert_eq!(files, listed);
     }
 }

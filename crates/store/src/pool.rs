@@ -20,7 +20,10 @@ impl DatabaseSettings {
     pub fn parse_url(value: &str) -> Result<SecretString, String> {
         tokio_postgres::Config::from_str(value)
             .map(|_| SecretString::from(value.to_owned()))
-            .map_err(|_| "is not a PostgreSQL connection URL (postgres://user:password@host:port/db)".to_owned())
+            .map_err(|_| {
+                "is not a PostgreSQL connection URL (postgres://user:password@host:port/db)"
+                    .to_owned()
+            })
     }
 
     /// The same server with another database name: tests create one database each.
@@ -47,7 +50,10 @@ fn config_to_url(config: &tokio_postgres::Config) -> String {
         parts.push(format!("user='{}'", quote(user)));
     }
     if let Some(password) = config.get_password() {
-        parts.push(format!("password='{}'", quote(&String::from_utf8_lossy(password))));
+        parts.push(format!(
+            "password='{}'",
+            quote(&String::from_utf8_lossy(password))
+        ));
     }
     if let Some(db) = config.get_dbname() {
         parts.push(format!("dbname='{}'", quote(db)));

@@ -24,4 +24,15 @@ impl Db {
             .await?;
         Ok(row.get(0))
     }
+
+    /// The roles of a user, sorted; empty for an unknown id.
+    #[tracing::instrument(skip(self))]
+    pub async fn roles_of(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT roles FROM users WHERE id = $1")
+            .await?;
+        let row = client.query_opt(&statement, &[&user_id]).await?;
+        Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    }
 }

@@ -73,7 +73,9 @@ impl Settings {
                 shutdown_grace,
             }),
             // `finish` already failed for any value that is missing here.
-            _ => Err(ConfigError { problems: Vec::new() }),
+            _ => Err(ConfigError {
+                problems: Vec::new(),
+            }),
         }
     }
 }
@@ -112,7 +114,9 @@ mod tests {
             ("WORKER_ID", "has space"),
             ("DOCKER_HOST", "/var/run/docker.sock"),
         ]);
-        let text = Settings::from_env(Env::from_pairs(pairs)).unwrap_err().to_string();
+        let text = Settings::from_env(Env::from_pairs(pairs))
+            .unwrap_err()
+            .to_string();
         for name in ["WORKER_CONCURRENCY", "WORKER_ID", "DOCKER_HOST"] {
             assert!(text.contains(name), "{name} missing from {text}");
         }

@@ -146,7 +146,11 @@ mod tests {
     fn spec() -> SandboxSpec {
         SandboxSpec {
             image: "sage-runner:latest".to_owned(),
-            argv: vec!["python3".into(), "/opt/scripts/x.py".into(), "; rm -rf /".into()],
+            argv: vec![
+                "python3".into(),
+                "/opt/scripts/x.py".into(),
+                "; rm -rf /".into(),
+            ],
             env: vec![("KEY".into(), "value".into())],
             files: vec![ReadOnlyFile {
                 host_path: "/var/lib/sage/staging/e/x.py".into(),
@@ -167,12 +171,18 @@ mod tests {
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
-        assert_eq!(host.security_opt, Some(vec!["no-new-privileges:true".to_owned()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges:true".to_owned()])
+        );
         assert_eq!(host.privileged, Some(false));
         assert_eq!(host.init, Some(true));
         assert_eq!(host.memory, host.memory_swap);
         assert_eq!(host.pids_limit, Some(64));
-        assert!(host.binds.is_none(), "no host paths besides the read-only script");
+        assert!(
+            host.binds.is_none(),
+            "no host paths besides the read-only script"
+        );
         let mounts = host.mounts.unwrap();
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].read_only, Some(true));
@@ -194,6 +204,9 @@ mod tests {
         spec.network = Network::Egress;
         let body = spec.container_body();
         assert_eq!(body.network_disabled, Some(false));
-        assert_eq!(body.host_config.unwrap().network_mode.as_deref(), Some("bridge"));
+        assert_eq!(
+            body.host_config.unwrap().network_mode.as_deref(),
+            Some("bridge")
+        );
     }
 }

@@ -1,0 +1,9 @@
+//! The api's integration tests: each starts the whole application on a random port
+//! against a fresh database and the real services of the local stack.
+
+// Test helpers panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod helpers;
+mod service;

@@ -1,0 +1,128 @@
+use crate::helpers::{spawn_app, spawn_app_with, test_env};
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let app = spawn_app().await;
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ok"})
+    );
+}
+
+#[tokio::test]
+async fn ready_checks_every_dependency() {
+    let app = spawn_app().await;
+    let response = app.get("/ready").await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    for name in ["postgres", "rabbitmq", "redis", "s3"] {
+        assert_eq!(body["checks"][name], "ok", "{name} in {body}");
+    }
+}
+
+/// Each dependency pointed at a port nothing listens on must turn /ready into 503
+/// naming exactly that dependency, with its error.
+#[tokio::test]
+async fn ready_names_the_dependency_that_is_down() {
+    let cases = [
+        ("rabbitmq", "AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f"),
+        ("redis", "REDIS_URL", "redis://127.0.0.1:1/0"),
+        ("s3", "S3_ENDPOINT", "http://127.0.0.1:1"),
+    ];
+    for (name, variable, value) in cases {
+        let mut env = test_env();
+        env.set(variable, value);
+        let app = spawn_app_with(env).await;
+        let response = app.get("/ready").await;
+        assert_eq!(response.status(), 503, "{name}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "degraded");
+        for (check, value) in body["checks"].as_object().unwrap() {
+            if check == name {
+                assert_ne!(value, "ok", "{name} should fail: {body}");
+                assert!(!value.as_str().unwrap().is_empty());
+            } else {
+                assert_eq!(value, "ok", "only {name} should fail: {body}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let generated = app.get("/health").await;
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+
+    let echoed = app
+        .client
+        .get(format!("{}/health", app.address))
+        .header("X-Request-Id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
+
+    let forged = app
+        .client
+        .get(format!("{}/nope", app.address))
+        .header("X-Request-Id", "x".repeat(300))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 404);
+    assert_ne!(forged.headers()["x-request-id"], "x".repeat(300).as_str());
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_404_in_the_error_shape() {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/nothing-here").await;
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(body["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn openapi_and_docs_are_served() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with('3'));
+    for path in ["/health", "/ready"] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from the spec"
+        );
+    }
+    let docs = app.get("/docs").await;
+    assert_eq!(docs.status(), 200);
+    assert!(
+        docs.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+}
+
+#[tokio::test]
+async fn start_up_seeds_admins_and_demo_users() {
+    let mut env = test_env();
+    env.set("ADMIN_EMAILS", "Boss@Example.com");
+    env.set("SEED_USERS", "someone@example.com");
+    let app = spawn_app_with(env).await;
+    let db = &app.application_state.db;
+    let boss = db.ensure_user("boss@example.com", &[]).await.unwrap();
+    assert_eq!(db.roles_of(boss).await.unwrap(), ["admin"]);
+    let someone = db.ensure_user("someone@example.com", &[]).await.unwrap();
+    assert!(db.roles_of(someone).await.unwrap().is_empty());
+}

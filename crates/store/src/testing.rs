@@ -1,0 +1,76 @@
+//! Test support: each test gets a database of its own, named by a fresh UUID, on the
+//! server of DATABASE_URL, so tests run in parallel without seeing each other's rows.
+
+use std::str::FromStr;
+
+use secrecy::ExposeSecret;
+use tokio_postgres::NoTls;
+
+use crate::{DatabaseSettings, Db, StoreError, migrate};
+
+/// Prefix of every test database; `just test` drops leftovers by it.
+pub const TEST_DATABASE_PREFIX: &str = "sage_test_";
+
+/// Creates an empty database and returns settings that point at it.
+pub async fn fresh_database(base: &DatabaseSettings) -> Result<DatabaseSettings, StoreError> {
+    let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let config = tokio_postgres::Config::from_str(base.url.expose_secret())?;
+    let (client, connection) = config.connect(NoTls).await?;
+    let driver = tokio::spawn(connection);
+    // The name is ours (prefix + hex), so quoting it as an identifier is safe.
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    base.with_database(&name)
+}
+
+/// A fresh database with every migration applied.
+pub async fn migrated_database(base: &DatabaseSettings) -> Result<Db, StoreError> {
+    let settings = fresh_database(base).await?;
+    let db = Db::connect(&settings)?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+/// The environment tests run in: the values of the workspace's `.env.example`,
+/// overridden by the process environment (what `just test` exports), so `cargo test`
+/// works from a bare shell against the local stack too.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests read their environment here, once"
+)]
+pub fn test_environment() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+    let mut pairs: std::collections::BTreeMap<String, String> = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    pairs.extend(std::env::vars());
+    pairs.into_iter().collect()
+}
+
+/// DATABASE_URL of the test environment.
+pub fn base_settings() -> DatabaseSettings {
+    let url = test_environment()
+        .into_iter()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    DatabaseSettings {
+        url: secrecy::SecretString::from(url),
+        pool_size: 4,
+    }
+}
+
+impl Db {
+    /// Raw SQL for tests that must reach past the store's API (to simulate tampering).
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(self.client().await?.execute(sql, &[]).await?)
+    }
+}

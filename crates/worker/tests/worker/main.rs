@@ -1,0 +1,8 @@
+//! The worker's integration tests, against the real Docker engine and services of the
+//! local stack.
+
+// Test helpers panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod sandbox;
+mod startup;

@@ -1,0 +1,116 @@
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use sage_infra::config::Env;
+use sage_worker::sandbox::spec::LABEL_EXECUTION;
+use sage_worker::sandbox::{Limits, Network, SandboxSpec, run_to_end};
+
+async fn docker() -> Docker {
+    let env = Env::for_tests();
+    let host = env
+        .raw("DOCKER_HOST")
+        .unwrap_or("unix:///var/run/docker.sock")
+        .to_owned();
+    sage_worker::docker::connect(&host)
+        .await
+        .expect("the Docker engine answers")
+}
+
+fn runner_image() -> String {
+    Env::for_tests()
+        .raw("RUNNER_IMAGE")
+        .unwrap_or("sage-runner:latest")
+        .to_owned()
+}
+
+fn python(code: &str) -> (String, SandboxSpec) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let spec = SandboxSpec {
+        image: runner_image(),
+        argv: vec!["python3".into(), "-c".into(), code.into()],
+        env: vec![("GREETING".into(), "hello; $(rm -rf /)".into())],
+        files: Vec::new(),
+        limits: Limits::default(),
+        network: Network::None,
+        labels: HashMap::from([(LABEL_EXECUTION.to_owned(), id.clone())]),
+    };
+    (id, spec)
+}
+
+async fn containers_labelled(docker: &Docker, id: &str) -> usize {
+    let filters = HashMap::from([("label", vec![format!("{LABEL_EXECUTION}={id}")])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker.list_containers(Some(options)).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_hardened_container_runs_and_is_removed() {
+    let docker = docker().await;
+    let code = r#"
+import os
+print(os.getuid(), os.getgid(), os.environ["GREETING"])
+print(sorted(os.listdir("/sys/class/net")))
+try:
+    open("/etc/owned", "w")
+    print("root writable")
+except OSError:
+    print("root read-only")
+open("/work/ok", "w").write("x")
+print("work writable")
+status = open("/proc/self/status").read()
+print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))])
+"#;
+    let (id, spec) = python(code);
+    let finished = run_to_end(&docker, &format!("sage-test-{id}"), &spec, 1 << 20)
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    assert_eq!(
+        finished.exit_code,
+        0,
+        "stderr: {}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    assert!(
+        stdout.contains("10001 10001 hello; $(rm -rf /)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("['lo']"), "only loopback: {stdout}");
+    assert!(stdout.contains("root read-only"), "{stdout}");
+    assert!(stdout.contains("work writable"), "{stdout}");
+    assert!(
+        stdout.contains("CapEff:\\t0000000000000000"),
+        "no capabilities: {stdout}"
+    );
+    assert!(stdout.contains("NoNewPrivs:\\t1"), "{stdout}");
+    assert_eq!(
+        containers_labelled(&docker, &id).await,
+        0,
+        "the container is removed"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_script_reports_its_exit_code_and_is_removed() {
+    let docker = docker().await;
+    let (id, spec) = python("import sys; print('bad', file=sys.stderr); sys.exit(3)");
+    let finished = run_to_end(&docker, &format!("sage-test-{id}"), &spec, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(finished.exit_code, 3);
+    assert_eq!(String::from_utf8_lossy(&finished.stderr).trim(), "bad");
+    assert_eq!(containers_labelled(&docker, &id).await, 0);
+}
+
+#[tokio::test]
+async fn output_beyond_the_cap_is_not_kept() {
+    let docker = docker().await;
+    let (_, spec) = python("print('x' * 100000)");
+    let name = format!("sage-test-{}", uuid::Uuid::new_v4());
+    let finished = run_to_end(&docker, &name, &spec, 1000).await.unwrap();
+    assert_eq!(finished.stdout.len(), 1000);
+}

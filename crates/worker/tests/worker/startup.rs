@@ -1,0 +1,49 @@
+use sage_infra::config::Env;
+use sage_worker::settings::Settings;
+use sage_worker::startup::connect;
+
+fn settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut env = Env::for_tests();
+    env.set(
+        "QUEUE_PREFIX",
+        format!("test-{}", uuid::Uuid::new_v4().simple()),
+    );
+    for (name, value) in overrides {
+        env.set(name, *value);
+    }
+    Settings::from_env(env).unwrap()
+}
+
+#[tokio::test]
+async fn connects_to_every_dependency() {
+    let dependencies = connect(&settings(&[])).await.unwrap();
+    dependencies.docker.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn names_each_dependency_it_cannot_reach() {
+    let error = connect(&settings(&[
+        ("REDIS_URL", "redis://127.0.0.1:1/0"),
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+    ]))
+    .await
+    .err()
+    .expect("start-up fails");
+    let names: Vec<&str> = error.0.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["redis", "docker"]);
+    let text = error.to_string();
+    assert!(text.contains("/nonexistent/docker.sock"), "{text}");
+}
+
+#[tokio::test]
+async fn a_missing_runner_image_is_reported() {
+    let error = connect(&settings(&[("RUNNER_IMAGE", "sage-runner:does-not-exist")]))
+        .await
+        .err()
+        .expect("start-up fails");
+    assert_eq!(error.0.len(), 1);
+    assert!(
+        error.0[0].1.contains("sage-runner:does-not-exist"),
+        "{error}"
+    );
+}

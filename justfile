@@ -1,0 +1,63 @@
+# Sage Runner. `just up` brings the whole stack up; `just test` runs every check.
+# Both install and start what is missing (PostgreSQL, RabbitMQ, Redis, an S3 server,
+# the Docker engine, the runner image), so a fresh Debian/Ubuntu host with Rust is enough.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+run_dir := "/run/sage"
+log_dir := "/var/log/sage"
+
+default:
+    @just --list
+
+# The whole stack: services, runner image, migrations, api on 127.0.0.1:8080, one worker.
+up: stack image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . dev/env.sh
+    cargo build --bins -q
+    bin="${CARGO_TARGET_DIR:-target}/debug"
+    mkdir -p {{run_dir}} {{log_dir}}
+    dev/stack.sh stop-app
+    nohup "$bin/sage-api" >{{log_dir}}/api.log 2>&1 & echo $! >{{run_dir}}/api.pid
+    dev/wait-ready.sh "http://$API_BIND" {{log_dir}}/api.log
+    nohup "$bin/sage-worker" >{{log_dir}}/worker.log 2>&1 & echo $! >{{run_dir}}/worker.pid
+    sleep 1
+    kill -0 "$(cat {{run_dir}}/worker.pid)" 2>/dev/null || { tail -n 20 {{log_dir}}/worker.log; echo "up: the worker did not start" >&2; exit 1; }
+    echo
+    echo "Sage Runner is up: api http://$API_BIND (logs in {{log_dir}}/), one worker."
+    echo "Demo users: admin@example.com (admin), analyst@example.com, other-analyst@example.com"
+    echo "Next: curl -s http://$API_BIND/ready   or   python3 ../shared/acceptance/accept.py ready"
+    echo "      open http://$API_BIND/docs for the API; 'just down' stops everything."
+
+# Stops the api, the worker and the services `just up` started.
+down:
+    dev/stack.sh down
+
+# Installs and starts the services (idempotent).
+stack:
+    dev/stack.sh up
+
+# Builds the sandbox image once; rebuilt only when runner-image/ changes.
+image: stack
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . dev/env.sh
+    runner-image/build.sh
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -q -- -D warnings
+
+# The full suite against the real services: lints first, then every test.
+test: lint stack image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . dev/env.sh
+    dev/stack.sh drop-test-databases
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run --workspace --no-fail-fast
+    else
+      cargo test --workspace --no-fail-fast
+    fi
