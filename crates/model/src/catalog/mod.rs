@@ -1,0 +1,60 @@
+//! The catalog: scripts of the library and the modules that wrap them, with their
+//! parameter schemas, argv/env templates, limits and policies.
+
+pub mod module;
+pub mod params;
+pub mod script;
+pub mod template;
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One failing input, named the way the client wrote it (`params[2].max`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Collects every problem of an input instead of stopping at the first.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    pub fn add(&mut self, field: impl Into<String>, message: impl fmt::Display) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// How many problems so far; it only grows, so a caller can tell whether a step
+    /// added any.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing failed, every problem otherwise.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+}

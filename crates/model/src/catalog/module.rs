@@ -1,0 +1,442 @@
+//! A module version: which script, which parameters, how they become argv and
+//! environment, under which limits and policies. Versions are immutable once stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Number;
+use uuid::Uuid;
+
+use super::params::{ParamKind, ParamSpec, RawParam, SecretAs, ValidParams};
+use super::template::Template;
+use super::{FieldError, Problems};
+
+/// A module create or new-version body as the client sends it. Numbers are kept as
+/// JSON numbers so a negative or fractional limit is refused naming its field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub script_id: Uuid,
+    #[serde(default)]
+    pub params: Vec<RawParam>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default)]
+    pub approval: RawApproval,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_sec: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<Number>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproval {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<Number>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub timeout_sec: u64,
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub pids: u64,
+    pub open_files: u64,
+    pub max_output_bytes: u64,
+}
+
+impl Limits {
+    /// What a module gets for each limit it does not set.
+    pub const DEFAULT: Limits = Limits {
+        timeout_sec: 300,
+        memory_mb: 256,
+        cpus: 1.0,
+        pids: 64,
+        open_files: 1024,
+        max_output_bytes: 1024 * 1024,
+    };
+
+    /// The highest values an admin lets any module ask for, unless configured.
+    pub const CEILING: Limits = Limits {
+        timeout_sec: 24 * 3600,
+        memory_mb: 8192,
+        cpus: 4.0,
+        pids: 4096,
+        open_files: 65536,
+        max_output_bytes: 256 * 1024 * 1024,
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkPolicy {
+    None,
+    Egress,
+}
+
+/// Environment variables a module may not set: they change how the interpreter or the
+/// dynamic loader behaves, which would let a parameter run code of its choosing.
+const RESERVED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONINSPECT",
+    "BASH_ENV",
+    "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "IFS",
+];
+
+/// A checked module version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleDefinition {
+    pub description: String,
+    pub script_id: Uuid,
+    pub params: Vec<ParamSpec>,
+    pub args: Vec<Template>,
+    pub env: BTreeMap<String, Template>,
+    pub limits: Limits,
+    pub network: NetworkPolicy,
+    pub approvals_required: u32,
+}
+
+/// A module name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.
+pub fn check_module_name(name: &str) -> Result<(), &'static str> {
+    let ok = (2..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit")
+    }
+}
+
+impl ModuleDefinition {
+    /// Checks a whole definition and lists every problem, not only the first.
+    pub fn parse(request: &ModuleRequest, ceiling: &Limits) -> Result<Self, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let description = request.description.clone().unwrap_or_default();
+        if description.chars().count() > 2000 {
+            problems.add("description", "must be at most 2000 characters");
+        }
+        let params = parse_params(&request.params, &mut problems);
+        // Templates are checked against every declared name, valid declaration or not,
+        // so one bad parameter is reported once rather than again by each use of it.
+        let declared: BTreeMap<&str, bool> = request
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind == "secret"))
+            .collect();
+        let args = parse_args(&request.args, &declared, &mut problems);
+        let env = parse_env(&request.env, &declared, &mut problems);
+        let limits = parse_limits(&request.limits, ceiling, &mut problems);
+        let network = match request.network.as_deref() {
+            None | Some("none") => NetworkPolicy::None,
+            Some("egress") => NetworkPolicy::Egress,
+            Some(_) => {
+                problems.add("network", "must be none or egress");
+                NetworkPolicy::None
+            }
+        };
+        let approvals_required = match &request.approval.required {
+            None => 0,
+            Some(n) => match n.as_u64().filter(|v| *v <= 10) {
+                Some(v) => v as u32,
+                None => {
+                    problems.add("approval.required", "must be an integer from 0 to 10");
+                    0
+                }
+            },
+        };
+        problems.finish(Self {
+            description,
+            script_id: request.script_id,
+            params,
+            args,
+            env,
+            limits,
+            network,
+            approvals_required,
+        })
+    }
+
+    /// argv after the interpreter and script: each template is exactly one element.
+    /// An element naming a parameter that has no value is left out, together with a
+    /// literal option (`"--notify"`) just before it that only introduced that value.
+    pub fn build_args(&self, params: &ValidParams) -> Vec<String> {
+        let rendered: Vec<Option<String>> = self.args.iter().map(|t| render(t, params)).collect();
+        let mut out = Vec::with_capacity(rendered.len());
+        for (i, element) in rendered.iter().enumerate() {
+            let introduces_missing = self.args[i].is_literal_flag()
+                && rendered.get(i + 1).is_some_and(Option::is_none)
+                && self.args.get(i + 1).is_some_and(Template::is_single_param);
+            if let Some(value) = element
+                && !introduces_missing
+            {
+                out.push(value.clone());
+            }
+        }
+        out
+    }
+
+    /// Environment variables from the env templates. `secret_path` gives where a
+    /// file secret is placed inside the sandbox; variables whose parameters have no
+    /// value are left out.
+    pub fn build_env(
+        &self,
+        params: &ValidParams,
+        secret_path: impl Fn(&str) -> String,
+    ) -> Vec<(String, String)> {
+        let value_of = |name: &str| -> Option<String> {
+            match self.params.iter().find(|p| p.name == name).map(|p| &p.kind) {
+                Some(ParamKind::Secret {
+                    secret_as: SecretAs::Env,
+                    ..
+                }) => params.secrets.get(name).cloned(),
+                Some(ParamKind::Secret {
+                    secret_as: SecretAs::File,
+                    ..
+                }) => params.secrets.contains_key(name).then(|| secret_path(name)),
+                _ => params.text(name),
+            }
+        };
+        self.env
+            .iter()
+            .filter_map(|(key, template)| {
+                let values: BTreeMap<&str, String> = template
+                    .params()
+                    .map(|name| value_of(name).map(|v| (name, v)))
+                    .collect::<Option<_>>()?;
+                let value = template.render(|name| values.get(name).map(String::as_str))?;
+                Some((key.clone(), value))
+            })
+            .collect()
+    }
+
+    /// Secret parameters to be written as files, with their values.
+    pub fn file_secrets<'a>(&self, params: &'a ValidParams) -> Vec<(&str, &'a str)> {
+        self.params
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    ParamKind::Secret {
+                        secret_as: SecretAs::File,
+                        ..
+                    }
+                )
+            })
+            .filter_map(|p| {
+                params
+                    .secrets
+                    .get(&p.name)
+                    .map(|v| (p.name.as_str(), v.as_str()))
+            })
+            .collect()
+    }
+}
+
+fn render(template: &Template, params: &ValidParams) -> Option<String> {
+    let values: BTreeMap<&str, String> = template
+        .params()
+        .map(|name| params.text(name).map(|v| (name, v)))
+        .collect::<Option<_>>()?;
+    template.render(|name| values.get(name).map(String::as_str))
+}
+
+fn parse_params(raw: &[RawParam], problems: &mut Problems) -> Vec<ParamSpec> {
+    if raw.len() > 64 {
+        problems.add("params", "must declare at most 64 parameters");
+    }
+    let mut seen = BTreeSet::new();
+    let mut params = Vec::new();
+    for (i, param) in raw.iter().enumerate() {
+        let at = format!("params[{i}]");
+        if !seen.insert(param.name.as_str()) {
+            problems.add(
+                format!("{at}.name"),
+                format!("{:?} is declared twice", param.name),
+            );
+            continue;
+        }
+        if let Some(spec) = ParamSpec::parse(param, &at, problems) {
+            params.push(spec);
+        }
+    }
+    params
+}
+
+/// `declared` maps each parameter name to whether it is a secret.
+fn parse_args(
+    raw: &[String],
+    declared: &BTreeMap<&str, bool>,
+    problems: &mut Problems,
+) -> Vec<Template> {
+    if raw.len() > 128 {
+        problems.add("args", "must have at most 128 elements");
+    }
+    let mut args = Vec::new();
+    for (i, element) in raw.iter().enumerate() {
+        let at = format!("args[{i}]");
+        match Template::parse(element) {
+            Err(error) => problems.add(at, error),
+            Ok(template) => {
+                for name in template.params() {
+                    match declared.get(name) {
+                        None => problems.add(&at, format!("refers to {{{name}}}, which is not a declared parameter")),
+                        Some(true) => problems.add(
+                            &at,
+                            format!("secret parameter {name} cannot appear in argv (visible to every process); use env"),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                args.push(template);
+            }
+        }
+    }
+    args
+}
+
+fn parse_env(
+    raw: &BTreeMap<String, String>,
+    declared: &BTreeMap<&str, bool>,
+    problems: &mut Problems,
+) -> BTreeMap<String, Template> {
+    let mut env = BTreeMap::new();
+    for (key, value) in raw {
+        let at = format!("env.{key}");
+        let key_ok = (1..=128).contains(&key.len())
+            && key.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !key_ok {
+            problems.add(
+                &at,
+                "names must be 1 to 128 of A-Z, 0-9 and '_', not starting with a digit",
+            );
+            continue;
+        }
+        if RESERVED_ENV.contains(&key.as_str())
+            || key.starts_with("LD_")
+            || key.starts_with("SAGE_")
+        {
+            problems.add(
+                &at,
+                "is reserved: it changes how the interpreter or loader behaves",
+            );
+            continue;
+        }
+        match Template::parse(value) {
+            Err(error) => problems.add(&at, error),
+            Ok(template) => {
+                for name in template.params().filter(|n| !declared.contains_key(n)) {
+                    problems.add(
+                        &at,
+                        format!("refers to {{{name}}}, which is not a declared parameter"),
+                    );
+                }
+                env.insert(key.clone(), template);
+            }
+        }
+    }
+    env
+}
+
+fn parse_limits(raw: &RawLimits, ceiling: &Limits, problems: &mut Problems) -> Limits {
+    let d = Limits::DEFAULT;
+    let mut whole = |name: &str, value: &Option<Number>, default: u64, max: u64| -> u64 {
+        match value {
+            None => default.min(max),
+            Some(n) => match n.as_u64().filter(|v| (1..=max).contains(v)) {
+                Some(v) => v,
+                None => {
+                    problems.add(
+                        format!("limits.{name}"),
+                        format!("must be a whole number from 1 to {max}"),
+                    );
+                    default.min(max)
+                }
+            },
+        }
+    };
+    let timeout_sec = whole(
+        "timeout_sec",
+        &raw.timeout_sec,
+        d.timeout_sec,
+        ceiling.timeout_sec,
+    );
+    let memory_mb = whole("memory_mb", &raw.memory_mb, d.memory_mb, ceiling.memory_mb);
+    let pids = whole("pids", &raw.pids, d.pids, ceiling.pids);
+    let open_files = whole(
+        "open_files",
+        &raw.open_files,
+        d.open_files,
+        ceiling.open_files,
+    );
+    let max_output_bytes = whole(
+        "max_output_bytes",
+        &raw.max_output_bytes,
+        d.max_output_bytes,
+        ceiling.max_output_bytes,
+    );
+    let memory_mb = if memory_mb < 6 {
+        problems.add("limits.memory_mb", "must be at least 6 (Docker's minimum)");
+        d.memory_mb
+    } else {
+        memory_mb
+    };
+    let cpus = match &raw.cpus {
+        None => d.cpus.min(ceiling.cpus),
+        Some(n) => match n.as_f64().filter(|v| *v >= 0.01 && *v <= ceiling.cpus) {
+            Some(v) => v,
+            None => {
+                problems.add(
+                    "limits.cpus",
+                    format!("must be a number from 0.01 to {}", ceiling.cpus),
+                );
+                d.cpus
+            }
+        },
+    };
+    Limits {
+        timeout_sec,
+        memory_mb,
+        cpus,
+        pids,
+        open_files,
+        max_output_bytes,
+    }
+}

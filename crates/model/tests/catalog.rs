@@ -1,0 +1,301 @@
+//! The catalog rules end to end through the public API of `sage-model`: a module
+//! definition from API.md, its refusals, run-parameter validation and argv building.
+
+// Helpers panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
+use sage_model::catalog::params::validate_params;
+use serde_json::{Value, json};
+
+fn backup_db() -> Value {
+    json!({
+        "name": "backup-db", "description": "Back up one database",
+        "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+        "params": [
+            {"name": "db_name", "type": "enum", "values": ["orders", "users"], "required": true},
+            {"name": "retention_days", "type": "integer", "min": 1, "max": 365, "default": 7},
+            {"name": "notify_email", "type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", "max_length": 254},
+            {"name": "backup_key", "type": "secret", "required": true, "secret_as": "env"}],
+        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", "--notify", "{notify_email}"],
+        "env": {"BACKUP_KEY": "{backup_key}"},
+        "limits": {"timeout_sec": 60, "memory_mb": 256, "cpus": 1.0, "pids": 64, "max_output_bytes": 1048576},
+        "network": "none",
+        "approval": {"required": 0}
+    })
+}
+
+fn definition(body: Value) -> Result<ModuleDefinition, Vec<String>> {
+    let request: ModuleRequest = serde_json::from_value(body).unwrap();
+    ModuleDefinition::parse(&request, &Limits::CEILING)
+        .map_err(|errors| errors.into_iter().map(|e| e.field).collect())
+}
+
+fn good_params() -> Value {
+    json!({"db_name": "orders", "retention_days": 30, "notify_email": "ops@example.com", "backup_key": "s3cr3t"})
+}
+
+#[test]
+fn the_api_md_example_is_a_valid_module() {
+    let module = definition(backup_db()).unwrap();
+    assert_eq!(module.params.len(), 4);
+    assert_eq!(module.limits.timeout_sec, 60);
+    assert_eq!(module.approvals_required, 0);
+}
+
+#[test]
+fn an_invalid_definition_lists_every_problem() {
+    let mut body = backup_db();
+    body["args"] = json!(["{nope}", "--key", "{backup_key}", "{unclosed"]);
+    body["params"].as_array_mut().unwrap().extend([
+        json!({"name": "x", "type": "blob"}),
+        json!({"name": "db_name", "type": "string"}),
+        json!({"name": "p", "type": "string", "pattern": "(unclosed"}),
+        json!({"name": "n", "type": "integer", "min": 5, "max": 1}),
+        json!({"name": "s", "type": "secret"}),
+        json!({"name": "len", "type": "integer", "max_length": 3}),
+    ]);
+    body["env"] = json!({"LD_PRELOAD": "{db_name}", "lower": "x", "OK": "{missing}"});
+    body["limits"] = json!({"timeout_sec": -1, "memory_mb": 1.5, "cpus": 99, "pids": 0});
+    body["network"] = json!("host");
+    body["approval"] = json!({"required": -2});
+    let fields = definition(body).unwrap_err();
+    for expected in [
+        "args[0]",
+        "args[2]",
+        "args[3]",
+        "params[4].type",
+        "params[5].name",
+        "params[6].pattern",
+        "params[7].min",
+        "params[8].secret_as",
+        "params[9].max_length",
+        "env.LD_PRELOAD",
+        "env.lower",
+        "env.OK",
+        "limits.timeout_sec",
+        "limits.memory_mb",
+        "limits.cpus",
+        "limits.pids",
+        "network",
+        "approval.required",
+    ] {
+        assert!(
+            fields.iter().any(|f| f == expected),
+            "{expected} not in {fields:?}"
+        );
+    }
+}
+
+#[test]
+fn limits_default_and_respect_the_ceiling() {
+    let mut body = backup_db();
+    body["limits"] = json!({});
+    assert_eq!(definition(body.clone()).unwrap().limits, Limits::DEFAULT);
+    body["limits"] = json!({"timeout_sec": Limits::CEILING.timeout_sec + 1});
+    assert_eq!(definition(body).unwrap_err(), ["limits.timeout_sec"]);
+}
+
+#[test]
+fn defaults_must_satisfy_their_own_parameter() {
+    let mut body = backup_db();
+    body["params"][1]["default"] = json!(0);
+    assert_eq!(definition(body.clone()).unwrap_err(), ["params[1].default"]);
+    body["params"][1]["default"] = json!(7);
+    body["params"][3]["default"] = json!("k");
+    assert_eq!(definition(body).unwrap_err(), ["params[3].default"]);
+}
+
+fn refused_fields(params: Value) -> Vec<String> {
+    let module = definition(backup_db()).unwrap();
+    validate_params(&module.params, &params)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.field)
+        .collect()
+}
+
+#[test]
+fn bad_run_parameters_are_refused_naming_each_field() {
+    let with = |key: &str, value: Value| {
+        let mut p = good_params();
+        p[key] = value;
+        p
+    };
+    let mut missing = good_params();
+    missing.as_object_mut().unwrap().remove("db_name");
+    let cases = [
+        (with("extra", json!("1")), "params.extra"),
+        (missing, "params.db_name"),
+        (with("db_name", json!("payroll")), "params.db_name"),
+        (with("retention_days", json!(366)), "params.retention_days"),
+        (with("retention_days", json!(0)), "params.retention_days"),
+        (with("retention_days", json!(1.5)), "params.retention_days"),
+        (with("retention_days", json!(30.0)), "params.retention_days"),
+        (with("retention_days", json!("30")), "params.retention_days"),
+        (
+            with("retention_days", json!(u64::MAX)),
+            "params.retention_days",
+        ),
+        (
+            with("retention_days", json!(1e300)),
+            "params.retention_days",
+        ),
+        (
+            with("notify_email", json!("not-an-email")),
+            "params.notify_email",
+        ),
+        (
+            with("notify_email", json!(format!("a@{}", "b".repeat(300)))),
+            "params.notify_email",
+        ),
+        (with("notify_email", json!(["a@b"])), "params.notify_email"),
+        (
+            with("notify_email", json!({"a": "b"})),
+            "params.notify_email",
+        ),
+        (
+            with("notify_email", json!("a@b\u{1b}[2J")),
+            "params.notify_email",
+        ),
+        (with("db_name", Value::Null), "params.db_name"),
+        (with("backup_key", json!("")), "params.backup_key"),
+        (with("backup_key", json!(42)), "params.backup_key"),
+    ];
+    for (params, field) in cases {
+        assert_eq!(refused_fields(params.clone()), [field], "{params}");
+    }
+    assert_eq!(refused_fields(json!([1, 2])), ["params"]);
+}
+
+#[test]
+fn every_failing_field_is_listed_at_once() {
+    let mut params = good_params();
+    params["db_name"] = json!("payroll");
+    params["retention_days"] = json!(0);
+    params["extra"] = json!(1);
+    let fields = refused_fields(params);
+    assert_eq!(
+        fields,
+        ["params.db_name", "params.extra", "params.retention_days"]
+    );
+}
+
+#[test]
+fn refusals_never_repeat_a_secret_value() {
+    let module = definition(backup_db()).unwrap();
+    let mut params = good_params();
+    params["backup_key"] = json!(format!("{}\u{7}", "hunter2"));
+    let errors = validate_params(&module.params, &params).unwrap_err();
+    assert!(!format!("{errors:?}").contains("hunter2"), "{errors:?}");
+}
+
+#[test]
+fn valid_parameters_become_argv_and_env() {
+    let module = definition(backup_db()).unwrap();
+    let valid = validate_params(&module.params, &good_params()).unwrap();
+    assert_eq!(
+        module.build_args(&valid),
+        [
+            "--db",
+            "orders",
+            "--retention-days",
+            "30",
+            "--notify",
+            "ops@example.com"
+        ]
+    );
+    let env = module.build_env(&valid, |name| format!("/run/secrets/{name}"));
+    assert_eq!(env, [("BACKUP_KEY".to_owned(), "s3cr3t".to_owned())]);
+    assert_eq!(valid.masked()["backup_key"], "***");
+    assert!(!valid.masked().to_string().contains("s3cr3t"));
+}
+
+#[test]
+fn defaults_fill_in_and_absent_options_leave_argv() {
+    let module = definition(backup_db()).unwrap();
+    let valid = validate_params(
+        &module.params,
+        &json!({"db_name": "users", "backup_key": "k"}),
+    )
+    .unwrap();
+    assert_eq!(
+        module.build_args(&valid),
+        ["--db", "users", "--retention-days", "7"]
+    );
+}
+
+#[test]
+fn file_secrets_render_their_path() {
+    let mut body = backup_db();
+    body["params"][3]["secret_as"] = json!("file");
+    body["env"] = json!({"BACKUP_KEY_FILE": "{backup_key}"});
+    let module = definition(body).unwrap();
+    let valid = validate_params(&module.params, &good_params()).unwrap();
+    let env = module.build_env(&valid, |name| format!("/tmp/secrets/{name}"));
+    assert_eq!(
+        env,
+        [(
+            "BACKUP_KEY_FILE".to_owned(),
+            "/tmp/secrets/backup_key".to_owned()
+        )]
+    );
+    assert_eq!(module.file_secrets(&valid), [("backup_key", "s3cr3t")]);
+}
+
+fn free_text_module() -> ModuleDefinition {
+    let request: ModuleRequest = serde_json::from_value(json!({
+        "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+        "params": [{"name": "text", "type": "string", "required": true, "max_length": 200},
+                   {"name": "count", "type": "integer", "required": true}],
+        "args": ["--text", "{text}", "{count}"],
+    }))
+    .unwrap();
+    ModuleDefinition::parse(&request, &Limits::CEILING).unwrap()
+}
+
+proptest! {
+    /// Whatever printable text passes validation lands in argv as exactly one element,
+    /// byte for byte: quotes, spaces and shell metacharacters included.
+    #[test]
+    fn accepted_text_is_one_argv_element_byte_for_byte(text in "[^\\x00-\\x1f\\x7f]{1,200}", count in any::<i64>()) {
+        let module = free_text_module();
+        let valid = validate_params(&module.params, &json!({"text": text, "count": count})).unwrap();
+        let args = module.build_args(&valid);
+        prop_assert_eq!(args.len(), 3);
+        prop_assert_eq!(&args[1], &text);
+        prop_assert_eq!(&args[2], &count.to_string());
+    }
+
+    /// Any JSON value at all is either refused with named fields or accepted; the
+    /// validator never panics.
+    #[test]
+    fn the_validator_accepts_or_names_fields_for_any_input(value in arb_json()) {
+        let module = free_text_module();
+        match validate_params(&module.params, &json!({"text": value.clone(), "count": value})) {
+            Ok(valid) => prop_assert_eq!(module.build_args(&valid).len(), 3),
+            Err(errors) => prop_assert!(errors.iter().all(|e| e.field.starts_with("params"))),
+        }
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        ".*".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
