@@ -11,10 +11,16 @@ pub struct Migration {
 }
 
 /// Every file of `migrations/`, in order (a test checks the folder and this list agree).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: "0001_users",
-    sql: include_str!("../../../migrations/0001_users.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: "0001_users",
+        sql: include_str!("../../../migrations/0001_users.sql"),
+    },
+    Migration {
+        version: "0002_catalog_and_audit",
+        sql: include_str!("../../../migrations/0002_catalog_and_audit.sql"),
+    },
+];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.
 const MIGRATION_LOCK: i64 = 0x5a6e_7275_6e6e_6572;
