@@ -76,10 +76,10 @@ impl ApiError {
 
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{self}")?;
+        write!(f, "{self}")?;
         if let Self::Internal(error) = self {
-            for cause in error.chain().skip(1) {
-                writeln!(f, "caused by: {cause}")?;
+            for cause in error.chain() {
+                write!(f, ": {cause}")?;
             }
         }
         Ok(())
@@ -136,6 +136,26 @@ impl ResponseError for ApiError {
                 fields,
             },
         })
+    }
+}
+
+impl From<sage_store::StoreError> for ApiError {
+    fn from(error: sage_store::StoreError) -> Self {
+        match error {
+            sage_store::StoreError::Conflict(message) => Self::Conflict(message.to_owned()),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<Vec<sage_model::FieldError>> for ApiError {
+    fn from(errors: Vec<sage_model::FieldError>) -> Self {
+        Self::invalid(
+            errors
+                .into_iter()
+                .map(|e| FieldProblem::new(e.field, e.message))
+                .collect(),
+        )
     }
 }
 

@@ -1,7 +1,9 @@
 //! Sage Runner's HTTP api: everything but the thin `main.rs`, so tests can start the
 //! whole application on a random port.
 
+pub mod auth;
 pub mod error;
+pub mod library;
 pub mod openapi;
 pub mod request_id;
 pub mod routes;

@@ -9,9 +9,31 @@ use utoipa::OpenApi;
         title = "Sage Runner",
         description = "Runs registered scripts and cloud security scanners, each in its own locked-down container."
     ),
-    paths(crate::routes::service::health, crate::routes::service::ready),
+    paths(
+        crate::routes::service::health,
+        crate::routes::service::ready,
+        crate::routes::me::me,
+        crate::routes::scripts::create,
+        crate::routes::scripts::list,
+        crate::routes::scripts::get_one,
+        crate::routes::modules::create,
+        crate::routes::modules::list,
+        crate::routes::modules::get_one,
+        crate::routes::modules::create_version,
+        crate::routes::modules::get_version,
+        crate::routes::assignments::replace,
+        crate::routes::assignments::read,
+        crate::routes::audit::list,
+        crate::routes::audit::verify,
+    ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldProblem)),
-    tags((name = "service", description = "Liveness, readiness, documentation"))
+    tags(
+        (name = "service", description = "Liveness, readiness, documentation"),
+        (name = "identity", description = "The signed-in caller"),
+        (name = "scripts", description = "The script library (admin)"),
+        (name = "modules", description = "Modules, versions and assignments"),
+        (name = "audit", description = "The hash-chained audit trail (admin, auditor)")
+    )
 )]
 pub struct ApiDoc;
 

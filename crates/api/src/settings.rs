@@ -1,7 +1,10 @@
 //! The api's settings, read once from the environment (see `.env.example`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use sage_model::catalog::module::Limits;
 
 use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
@@ -17,6 +20,18 @@ pub struct Settings {
     pub seed_users: Vec<String>,
     /// How long in-flight requests may take to finish after a stop signal.
     pub shutdown_grace: Duration,
+    pub auth: AuthMode,
+    /// The script library; registration pins the sha256 of files found here.
+    pub scripts_dir: PathBuf,
+    /// The most any module may ask for.
+    pub limit_ceiling: Limits,
+}
+
+/// How callers prove who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `X-Demo-User: <email>`, for local demos only.
+    DemoHeader,
 }
 
 impl Settings {
@@ -29,14 +44,39 @@ impl Settings {
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");
         let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
+        let auth = env.required_with("AUTH_MODE", |v| match v {
+            "demo_header" => Ok(AuthMode::DemoHeader),
+            _ => Err(format!("{v:?} is not one of demo_header")),
+        });
+        let scripts_dir = env.optional_with("SCRIPTS_DIR", PathBuf::from("scripts"), |v| {
+            Ok(PathBuf::from(v))
+        });
+        let limit_ceiling = limit_ceiling(&mut env);
         env.finish()?;
-        match (bind, common, shutdown_grace) {
-            (Some(bind), Some(common), Some(shutdown_grace)) => Ok(Self {
+        match (
+            bind,
+            common,
+            shutdown_grace,
+            auth,
+            scripts_dir,
+            limit_ceiling,
+        ) {
+            (
+                Some(bind),
+                Some(common),
+                Some(shutdown_grace),
+                Some(auth),
+                Some(scripts_dir),
+                Some(limit_ceiling),
+            ) => Ok(Self {
                 bind,
                 common,
                 admin_emails,
                 seed_users,
                 shutdown_grace,
+                auth,
+                scripts_dir,
+                limit_ceiling,
             }),
             // `finish` already failed for any value that is missing here.
             _ => Err(ConfigError {
@@ -44,6 +84,25 @@ impl Settings {
             }),
         }
     }
+}
+
+/// Admin-set ceilings of module limits; defaults are `Limits::CEILING`.
+fn limit_ceiling(env: &mut Env) -> Option<Limits> {
+    let c = Limits::CEILING;
+    let timeout_sec = env.number("LIMIT_MAX_TIMEOUT_SEC", c.timeout_sec, 1, 7 * 24 * 3600);
+    let memory_mb = env.number("LIMIT_MAX_MEMORY_MB", c.memory_mb, 16, 1 << 20);
+    let cpus = env.number("LIMIT_MAX_CPUS", c.cpus, 0.1, 256.0);
+    let pids = env.number("LIMIT_MAX_PIDS", c.pids, 8, 1 << 20);
+    let open_files = env.number("LIMIT_MAX_OPEN_FILES", c.open_files, 64, 1 << 20);
+    let max_output_bytes = env.number("LIMIT_MAX_OUTPUT_BYTES", c.max_output_bytes, 1024, 1 << 40);
+    Some(Limits {
+        timeout_sec: timeout_sec?,
+        memory_mb: memory_mb?,
+        cpus: cpus?,
+        pids: pids?,
+        open_files: open_files?,
+        max_output_bytes: max_output_bytes?,
+    })
 }
 
 fn emails(env: &mut Env, name: &str) -> Vec<String> {
@@ -73,6 +132,7 @@ mod tests {
             ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_BUCKET", "sage-artifacts"),
+            ("AUTH_MODE", "demo_header"),
         ]
     }
 
@@ -101,7 +161,13 @@ mod tests {
     #[test]
     fn missing_required_values_are_all_reported() {
         let text = Settings::from_env(Env::default()).unwrap_err().to_string();
-        for name in ["DATABASE_URL", "AMQP_URL", "REDIS_URL", "S3_BUCKET"] {
+        for name in [
+            "DATABASE_URL",
+            "AMQP_URL",
+            "REDIS_URL",
+            "S3_BUCKET",
+            "AUTH_MODE",
+        ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
     }

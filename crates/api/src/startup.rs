@@ -78,6 +78,11 @@ impl Application {
 /// down: the api starts anyway, reports them in `/ready` and uses them once they are up.
 async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     let common = &settings.common;
+    if settings.auth == crate::settings::AuthMode::DemoHeader {
+        tracing::warn!(
+            "AUTH_MODE=demo_header: anyone who can reach the api can act as any user; local demos only"
+        );
+    }
     let db = Db::connect(&common.database).context("DATABASE_URL: cannot build the pool")?;
     db.check()
         .await
@@ -105,5 +110,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         redis,
         s3,
         bucket: common.s3.bucket.clone(),
+        auth: settings.auth.clone(),
+        scripts_dir: settings.scripts_dir.clone(),
+        limit_ceiling: settings.limit_ceiling,
     })
 }

@@ -2,8 +2,13 @@
 
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
 use sage_infra::amqp::Broker;
+use sage_model::catalog::module::Limits;
 use sage_store::Db;
+
+use crate::settings::AuthMode;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -12,4 +17,7 @@ pub struct AppState {
     pub redis: redis::Client,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
+    pub auth: AuthMode,
+    pub scripts_dir: PathBuf,
+    pub limit_ceiling: Limits,
 }

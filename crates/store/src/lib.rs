@@ -2,6 +2,7 @@
 //! Sage Runner makes. Rows become domain types here; nothing above sees SQL.
 
 pub mod audit;
+pub mod catalog;
 mod migrate;
 mod pool;
 #[cfg(feature = "testing")]
@@ -21,6 +22,9 @@ pub enum StoreError {
     Build(#[from] deadpool_postgres::BuildError),
     #[error("database query failed")]
     Query(#[from] tokio_postgres::Error),
+    /// A unique key is taken: the message says which, in the client's words.
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error(
         "migration {version} was changed after it was applied (checksum {found}, expected {expected})"
     )]
@@ -29,4 +33,13 @@ pub enum StoreError {
         expected: String,
         found: String,
     },
+}
+
+/// Turns a unique-key violation into `Conflict(message)`; other errors pass through.
+pub(crate) fn unique_violation(error: tokio_postgres::Error, message: &'static str) -> StoreError {
+    if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict(message)
+    } else {
+        StoreError::Query(error)
+    }
 }

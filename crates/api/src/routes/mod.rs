@@ -1,5 +1,11 @@
 //! HTTP routes, one module per part of API.md.
 
+pub mod assignments;
+pub mod audit;
+pub mod me;
+pub mod modules;
+pub mod pagination;
+pub mod scripts;
 pub mod service;
 
 use actix_web::web;
@@ -9,5 +15,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(service::health)
         .service(service::ready)
         .service(crate::openapi::spec)
-        .service(crate::openapi::docs);
+        .service(crate::openapi::docs)
+        .service(me::me)
+        .service(scripts::create)
+        .service(scripts::list)
+        .service(scripts::get_one)
+        .service(modules::create)
+        .service(modules::list)
+        .service(modules::get_one)
+        .service(modules::create_version)
+        .service(modules::get_version)
+        .service(assignments::replace)
+        .service(assignments::read)
+        .service(audit::verify)
+        .service(audit::list);
 }

@@ -91,6 +91,19 @@ impl Limits {
     };
 }
 
+impl Limits {
+    /// For re-reading stored versions: they were checked against the ceiling of their
+    /// day, and a lower ceiling later must not make them unreadable.
+    pub const UNBOUNDED: Limits = Limits {
+        timeout_sec: u64::MAX,
+        memory_mb: u64::MAX,
+        cpus: f64::MAX,
+        pids: u64::MAX,
+        open_files: u64::MAX,
+        max_output_bytes: u64::MAX,
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkPolicy {

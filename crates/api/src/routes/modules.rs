@@ -1,0 +1,242 @@
+//! Modules and their immutable versions.
+
+use actix_web::{HttpResponse, get, post, web};
+use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest, check_module_name};
+use sage_model::catalog::params::params_schema;
+use sage_store::catalog::{Module, ModuleVersion, NewVersion, Permissions};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldProblem};
+use crate::routes::pagination::{Listing, PageQuery};
+use crate::state::AppState;
+
+/// A module definition as API.md describes it (the model crate owns its rules and
+/// stays free of HTTP documentation concerns, hence the wrapper).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct ModuleBody(pub ModuleRequest);
+
+/// What the caller may do with a module; admins may do everything.
+pub async fn permissions(
+    state: &AppState,
+    caller: &Caller,
+    module_id: Uuid,
+) -> Result<Permissions, ApiError> {
+    if caller.is_admin() {
+        return Ok(Permissions {
+            run: true,
+            view: true,
+        });
+    }
+    Ok(state
+        .db
+        .permissions(module_id, &caller.user.email, &caller.user.groups)
+        .await?)
+}
+
+/// A module the caller may see (run or view), else 404: ids cannot be probed.
+pub async fn visible_module(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(Module, Permissions), ApiError> {
+    let module = state.db.module(id).await?.ok_or(ApiError::NotFound)?;
+    let permissions = permissions(state, caller, id).await?;
+    if permissions.run || permissions.view {
+        Ok((module, permissions))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Checks a definition, including that its script exists; every problem at once.
+async fn check_definition(state: &AppState, request: &ModuleRequest) -> Result<Value, ApiError> {
+    let mut problems: Vec<FieldProblem> = Vec::new();
+    if let Err(errors) = ModuleDefinition::parse(request, &state.limit_ceiling) {
+        problems.extend(
+            errors
+                .into_iter()
+                .map(|e| FieldProblem::new(e.field, e.message)),
+        );
+    }
+    if state.db.script(request.script_id).await?.is_none() {
+        problems.push(FieldProblem::new("script_id", "is not a registered script"));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    let mut stored = request.clone();
+    stored.name = None;
+    serde_json::to_value(&stored).map_err(ApiError::internal)
+}
+
+/// The answer for one module version: the definition as written, the limits it
+/// resolved to, and the JSON Schema of its run parameters.
+fn version_view(
+    module: &Module,
+    version: &ModuleVersion,
+    permissions: Permissions,
+) -> Result<Value, ApiError> {
+    let request: ModuleRequest =
+        serde_json::from_value(version.definition.clone()).map_err(ApiError::internal)?;
+    let definition = ModuleDefinition::parse(&request, &Limits::UNBOUNDED)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored version does not parse: {e:?}")))?;
+    Ok(json!({
+        "id": module.id,
+        "name": module.name,
+        "version": version.version,
+        "latest_version": module.latest_version,
+        "description": definition.description,
+        "script_id": version.script_id,
+        "params": request.params,
+        "args": request.args,
+        "env": request.env,
+        "limits": definition.limits,
+        "network": definition.network,
+        "approval": {"required": definition.approvals_required},
+        "params_schema": params_schema(&definition.params),
+        "permissions": {"run": permissions.run, "view": permissions.view},
+        "created_at": module.created_at,
+        "version_created_at": version.created_at,
+    }))
+}
+
+/// Creates a module with its version 1 (admin).
+#[utoipa::path(post, path = "/api/v1/modules", tag = "modules",
+    responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
+#[post("/api/v1/modules")]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<ModuleBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let request = body.into_inner().0;
+    let name_problem = match request.name.as_deref() {
+        None => Some(FieldProblem::new("name", "is required")),
+        Some(name) => check_module_name(name)
+            .err()
+            .map(|m| FieldProblem::new("name", m)),
+    };
+    let definition = match (check_definition(&state, &request).await, name_problem) {
+        (Ok(definition), None) => definition,
+        (Ok(_), Some(problem)) => return Err(ApiError::invalid(vec![problem])),
+        (Err(ApiError::Validation { mut fields, .. }), problem) => {
+            fields.extend(problem);
+            return Err(ApiError::invalid(fields));
+        }
+        (Err(other), _) => return Err(other),
+    };
+    let name = request.name.unwrap_or_default();
+    let new = NewVersion {
+        script_id: request.script_id,
+        definition,
+        created_by: caller.user.id,
+    };
+    let (module, version) = state.db.create_module(&name, &new, &caller.audit).await?;
+    let all = Permissions {
+        run: true,
+        view: true,
+    };
+    Ok(HttpResponse::Created().json(version_view(&module, &version, all)?))
+}
+
+/// Adds an immutable version (admin). The name cannot change.
+#[utoipa::path(post, path = "/api/v1/modules/{id}/versions", tag = "modules",
+    responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+#[post("/api/v1/modules/{id}/versions")]
+pub async fn create_version(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<ModuleBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let request = body.into_inner().0;
+    if request.name.is_some() {
+        return Err(ApiError::invalid(vec![FieldProblem::new(
+            "name",
+            "cannot change; leave it out",
+        )]));
+    }
+    let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;
+    let definition = check_definition(&state, &request).await?;
+    let new = NewVersion {
+        script_id: request.script_id,
+        definition,
+        created_by: caller.user.id,
+    };
+    let version = state
+        .db
+        .add_module_version(module.id, &new, &caller.audit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let module = Module {
+        latest_version: version.version,
+        ..module
+    };
+    let all = Permissions {
+        run: true,
+        view: true,
+    };
+    Ok(HttpResponse::Created().json(version_view(&module, &version, all)?))
+}
+
+/// The modules the caller may run or view (admins: all), by name.
+#[utoipa::path(get, path = "/api/v1/modules", tag = "modules", responses((status = 200)))]
+#[get("/api/v1/modules")]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let visible_to =
+        (!caller.is_admin()).then_some((caller.user.email.as_str(), caller.user.groups.as_slice()));
+    let page = state
+        .db
+        .modules(visible_to, query.cursor.as_deref(), query.limit()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(Listing {
+        items: page.items,
+        next_cursor: page.next,
+    }))
+}
+
+/// A module with its latest version.
+#[utoipa::path(get, path = "/api/v1/modules/{id}", tag = "modules", responses((status = 200), (status = 404)))]
+#[get("/api/v1/modules/{id}")]
+pub async fn get_one(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (module, permissions) = visible_module(&state, &caller, *id).await?;
+    let version = state
+        .db
+        .module_version(module.id, module.latest_version)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(version_view(&module, &version, permissions)?))
+}
+
+/// One version of a module.
+#[utoipa::path(get, path = "/api/v1/modules/{id}/versions/{version}", tag = "modules",
+    responses((status = 200), (status = 404)))]
+#[get("/api/v1/modules/{id}/versions/{version}")]
+pub async fn get_version(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, number) = path.into_inner();
+    let (module, permissions) = visible_module(&state, &caller, id).await?;
+    let version = state
+        .db
+        .module_version(module.id, number)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(version_view(&module, &version, permissions)?))
+}

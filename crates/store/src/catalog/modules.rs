@@ -1,0 +1,226 @@
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::Page;
+use crate::audit::{AuditContext, Change, append};
+use crate::{Db, StoreError, unique_violation};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Module {
+    pub id: Uuid,
+    pub name: String,
+    pub latest_version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Module {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get(0),
+            name: row.get(1),
+            latest_version: row.get(2),
+            created_at: row.get(3),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModuleVersion {
+    pub module_id: Uuid,
+    pub version: i32,
+    pub script_id: Uuid,
+    /// The accepted definition (API.md's body without `name`).
+    pub definition: Value,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ModuleVersion {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            module_id: row.get(0),
+            version: row.get(1),
+            script_id: row.get(2),
+            definition: row.get(3),
+            created_by: row.get(4),
+            created_at: row.get(5),
+        }
+    }
+}
+
+/// A checked definition to store as a module's next version.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub script_id: Uuid,
+    pub definition: Value,
+    pub created_by: Uuid,
+}
+
+async fn insert_version(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    module_id: Uuid,
+    version: i32,
+    new: &NewVersion,
+) -> Result<ModuleVersion, StoreError> {
+    let statement = transaction
+        .prepare_cached(
+            "INSERT INTO module_versions (module_id, version, script_id, definition, created_by)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING module_id, version, script_id, definition, created_by, created_at",
+        )
+        .await?;
+    let row = transaction
+        .query_one(
+            &statement,
+            &[
+                &module_id,
+                &version,
+                &new.script_id,
+                &new.definition,
+                &new.created_by,
+            ],
+        )
+        .await?;
+    Ok(ModuleVersion::from_row(&row))
+}
+
+impl Db {
+    #[tracing::instrument(skip(self, new, context))]
+    pub async fn create_module(
+        &self,
+        name: &str,
+        new: &NewVersion,
+        context: &AuditContext,
+    ) -> Result<(Module, ModuleVersion), StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO modules (id, name, latest_version, created_by) VALUES ($1, $2, 1, $3)
+                 RETURNING id, name, latest_version, created_at",
+            )
+            .await?;
+        let row = transaction
+            .query_one(&statement, &[&Uuid::new_v4(), &name, &new.created_by])
+            .await
+            .map_err(|e| unique_violation(e, "a module with this name exists"))?;
+        let module = Module::from_row(&row);
+        let version = insert_version(&transaction, module.id, 1, new).await?;
+        let change = Change {
+            action: "module.create",
+            target_type: "module",
+            target_id: module.id.to_string(),
+            before: None,
+            after: Some(json!({"name": module.name, "version": 1, "definition": new.definition})),
+        };
+        append(&transaction, context, &change).await?;
+        transaction.commit().await?;
+        Ok((module, version))
+    }
+
+    /// Stores the next version of a module; `None` when the module does not exist.
+    #[tracing::instrument(skip(self, new, context))]
+    pub async fn add_module_version(
+        &self,
+        module_id: Uuid,
+        new: &NewVersion,
+        context: &AuditContext,
+    ) -> Result<Option<ModuleVersion>, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let latest: Option<i32> = transaction
+            .query_opt(
+                "SELECT latest_version FROM modules WHERE id = $1 FOR UPDATE",
+                &[&module_id],
+            )
+            .await?
+            .map(|row| row.get(0));
+        let Some(latest) = latest else {
+            return Ok(None);
+        };
+        let version = insert_version(&transaction, module_id, latest + 1, new).await?;
+        transaction
+            .execute(
+                "UPDATE modules SET latest_version = $2 WHERE id = $1",
+                &[&module_id, &version.version],
+            )
+            .await?;
+        let change = Change {
+            action: "module.version.create",
+            target_type: "module",
+            target_id: module_id.to_string(),
+            before: Some(json!({"version": latest})),
+            after: Some(json!({"version": version.version, "definition": new.definition})),
+        };
+        append(&transaction, context, &change).await?;
+        transaction.commit().await?;
+        Ok(Some(version))
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn module(&self, id: Uuid) -> Result<Option<Module>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT id, name, latest_version, created_at FROM modules WHERE id = $1",
+            )
+            .await?;
+        Ok(client
+            .query_opt(&statement, &[&id])
+            .await?
+            .as_ref()
+            .map(Module::from_row))
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn module_version(
+        &self,
+        id: Uuid,
+        version: i32,
+    ) -> Result<Option<ModuleVersion>, StoreError> {
+        let client = self.client().await?;
+        let sql = "SELECT module_id, version, script_id, definition, created_by, created_at
+                   FROM module_versions WHERE module_id = $1 AND version = $2";
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client
+            .query_opt(&statement, &[&id, &version])
+            .await?
+            .as_ref()
+            .map(ModuleVersion::from_row))
+    }
+
+    /// Modules ordered by name after `cursor`: all of them for `None` (admins), else
+    /// those assigned to the email or one of the groups with run or view.
+    #[tracing::instrument(skip(self))]
+    pub async fn modules(
+        &self,
+        visible_to: Option<(&str, &[String])>,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<Page<Module>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT m.id, m.name, m.latest_version, m.created_at FROM modules m
+                 WHERE ($1::text IS NULL OR m.name > $1)
+                   AND ($2::boolean OR EXISTS (
+                        SELECT 1 FROM module_assignments a
+                        WHERE a.module_id = m.id
+                          AND ((a.principal_kind = 'user' AND a.principal = $3)
+                            OR (a.principal_kind = 'group' AND a.principal = ANY($4)))))
+                 ORDER BY m.name LIMIT $5",
+            )
+            .await?;
+        let (all, email, groups) = match visible_to {
+            None => (true, "", Vec::new()),
+            Some((email, groups)) => (false, email, groups.to_vec()),
+        };
+        let rows = client
+            .query(&statement, &[&cursor, &all, &email, &groups, &(limit + 1)])
+            .await?;
+        let items = rows.iter().map(Module::from_row).collect();
+        Ok(Page::from_rows(items, limit, |m: &Module| m.name.clone()))
+    }
+}
