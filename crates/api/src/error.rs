@@ -159,23 +159,6 @@ impl From<Vec<sage_model::FieldError>> for ApiError {
     }
 }
 
-/// Bodies that fail to parse (bad JSON, wrong types, unknown fields) answer 400 in the
-/// common error shape, naming the field serde complained about where it can.
-pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError;
-    let problem = match &error {
-        JsonPayloadError::ContentType => FieldProblem::new("body", "must be application/json"),
-        JsonPayloadError::Deserialize(e) => {
-            FieldProblem::new(serde_field(&e.to_string()).unwrap_or("body"), e.to_string())
-        }
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            FieldProblem::new("body", "is too large")
-        }
-        other => FieldProblem::new("body", other.to_string()),
-    };
-    ApiError::invalid(vec![problem]).into()
-}
-
 /// Query strings that fail to parse answer 400 naming the parameter.
 pub fn query_error(
     error: actix_web::error::QueryPayloadError,

@@ -16,9 +16,6 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{request_id, routes};
 
-/// Largest JSON body accepted; module definitions are the biggest legitimate bodies.
-const JSON_LIMIT: usize = 256 * 1024;
-
 pub struct Application {
     port: u16,
     server: Server,
@@ -35,11 +32,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(JSON_LIMIT)
-                        .error_handler(error::json_error),
-                )
+                .app_data(web::PayloadConfig::new(crate::extract::JSON_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .wrap(from_fn(request_id::middleware))

@@ -43,23 +43,53 @@ pub struct Claims {
 
 impl Db {
     /// Makes sure a user exists and holds at least `roles`; returns its id. Used to
-    /// bootstrap ADMIN_EMAILS and the demo users, so it never takes a role away.
+    /// bootstrap ADMIN_EMAILS and the demo users, so it never takes a role away. A
+    /// user created or given a role here is audited as done by `system`.
     #[tracing::instrument(skip(self))]
     pub async fn ensure_user(&self, email: &str, roles: &[&str]) -> Result<Uuid, StoreError> {
-        let client = self.client().await?;
-        let statement = client
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let before: Option<(Uuid, Vec<String>)> = transaction
+            .query_opt(
+                "SELECT id, roles FROM users WHERE email = lower($1) FOR UPDATE",
+                &[&email],
+            )
+            .await?
+            .map(|row| (row.get(0), row.get(1)));
+        let statement = transaction
             .prepare_cached(
                 "INSERT INTO users (id, email, roles) VALUES ($1, lower($2), $3)
                  ON CONFLICT (email) DO UPDATE
                    SET roles = ARRAY(SELECT DISTINCT unnest(users.roles || EXCLUDED.roles) ORDER BY 1)
-                 RETURNING id",
+                 RETURNING id, roles",
             )
             .await?;
         let roles: Vec<&str> = roles.to_vec();
-        let row = client
+        let row = transaction
             .query_one(&statement, &[&Uuid::new_v4(), &email, &roles])
             .await?;
-        Ok(row.get(0))
+        let (id, after): (Uuid, Vec<String>) = (row.get(0), row.get(1));
+        let before_roles = before.as_ref().map(|(_, roles)| roles.clone());
+        if before_roles.as_ref() != Some(&after) {
+            let change = Change {
+                action: if before.is_none() {
+                    "user.create"
+                } else {
+                    "user.roles.grant"
+                },
+                target_type: "user",
+                target_id: id.to_string(),
+                before: before_roles.map(|roles| json!({"email": email, "roles": roles})),
+                after: Some(json!({"email": email.to_lowercase(), "roles": after})),
+            };
+            let system = AuditContext {
+                actor: "system".to_owned(),
+                ..AuditContext::default()
+            };
+            append(&transaction, &system, &change).await?;
+        }
+        transaction.commit().await?;
+        Ok(id)
     }
 
     /// The user behind a sign-in, created on first sight (and audited as such), with

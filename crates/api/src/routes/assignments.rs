@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, parse_email};
 use crate::error::{ApiError, FieldProblem};
+use crate::extract::ValidatedJson;
 use crate::state::AppState;
 
 const MAX_ASSIGNMENTS: usize = 1000;
@@ -106,18 +107,18 @@ fn parse_assignments(body: AssignmentsBody) -> Result<Vec<Assignment>, ApiError>
 }
 
 /// Replaces the module's assignments.
-#[utoipa::path(put, path = "/api/v1/modules/{id}/assignments", tag = "modules",
+#[utoipa::path(put, path = "/api/v1/modules/{id}/assignments", tag = "modules", request_body = AssignmentsBody,
     responses((status = 200), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[put("/api/v1/modules/{id}/assignments")]
 pub async fn replace(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<AssignmentsBody>,
+    body: ValidatedJson<AssignmentsBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;
-    let assignments = parse_assignments(body.into_inner())?;
+    let assignments = parse_assignments(body.0)?;
     state
         .db
         .replace_assignments(module.id, &assignments, &caller.audit)

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
+use crate::extract::ValidatedJson;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
@@ -105,16 +106,16 @@ fn version_view(
 }
 
 /// Creates a module with its version 1 (admin).
-#[utoipa::path(post, path = "/api/v1/modules", tag = "modules",
+#[utoipa::path(post, path = "/api/v1/modules", tag = "modules", request_body = ModuleBody,
     responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/modules")]
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ModuleBody>,
+    body: ValidatedJson<ModuleBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let request = body.into_inner().0;
+    let request = body.0.0;
     let name_problem = match request.name.as_deref() {
         None => Some(FieldProblem::new("name", "is required")),
         Some(name) => check_module_name(name)
@@ -145,17 +146,17 @@ pub async fn create(
 }
 
 /// Adds an immutable version (admin). The name cannot change.
-#[utoipa::path(post, path = "/api/v1/modules/{id}/versions", tag = "modules",
+#[utoipa::path(post, path = "/api/v1/modules/{id}/versions", tag = "modules", request_body = ModuleBody,
     responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[post("/api/v1/modules/{id}/versions")]
 pub async fn create_version(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<ModuleBody>,
+    body: ValidatedJson<ModuleBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let request = body.into_inner().0;
+    let request = body.0.0;
     if request.name.is_some() {
         return Err(ApiError::invalid(vec![FieldProblem::new(
             "name",

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
+use crate::extract::ValidatedJson;
 use crate::library::{self, LibraryError};
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
@@ -31,10 +32,10 @@ pub struct ScriptRequest {
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ScriptRequest>,
+    body: ValidatedJson<ScriptRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let body = body.into_inner();
+    let body = body.0;
     let mut problems = Vec::new();
     let path = ScriptPath::parse(&body.path)
         .map_err(|e| problems.push(FieldProblem::new("path", e.to_string())))
