@@ -9,5 +9,6 @@ pub mod openapi;
 pub mod request_id;
 pub mod routes;
 pub mod settings;
+pub mod siem;
 pub mod startup;
 pub mod state;

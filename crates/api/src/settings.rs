@@ -25,6 +25,8 @@ pub struct Settings {
     pub scripts_dir: PathBuf,
     /// The most any module may ask for.
     pub limit_ceiling: Limits,
+    /// Where audit events are forwarded; `None` keeps them only in the database.
+    pub siem: Option<crate::siem::SiemSettings>,
 }
 
 /// How callers prove who they are.
@@ -52,37 +54,20 @@ impl Settings {
             Ok(PathBuf::from(v))
         });
         let limit_ceiling = limit_ceiling(&mut env);
+        let siem = crate::siem::SiemSettings::from_env(&mut env);
         env.finish()?;
-        match (
-            bind,
-            common,
-            shutdown_grace,
-            auth,
-            scripts_dir,
-            limit_ceiling,
-        ) {
-            (
-                Some(bind),
-                Some(common),
-                Some(shutdown_grace),
-                Some(auth),
-                Some(scripts_dir),
-                Some(limit_ceiling),
-            ) => Ok(Self {
-                bind,
-                common,
-                admin_emails,
-                seed_users,
-                shutdown_grace,
-                auth,
-                scripts_dir,
-                limit_ceiling,
-            }),
-            // `finish` already failed for any value that is missing here.
-            _ => Err(ConfigError {
-                problems: Vec::new(),
-            }),
-        }
+        // Every value is present once `finish` passed; the empty error is unreachable.
+        Ok(Self {
+            bind: bind.ok_or_else(ConfigError::unreachable)?,
+            common: common.ok_or_else(ConfigError::unreachable)?,
+            admin_emails,
+            seed_users,
+            shutdown_grace: shutdown_grace.ok_or_else(ConfigError::unreachable)?,
+            auth: auth.ok_or_else(ConfigError::unreachable)?,
+            scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
+            limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
+            siem: siem.ok_or_else(ConfigError::unreachable)?,
+        })
     }
 }
 
@@ -150,10 +135,17 @@ mod tests {
             ("API_BIND", "localhost"),
             ("ADMIN_EMAILS", "admin@example.com, nobody"),
             ("SHUTDOWN_GRACE_SEC", "0"),
+            ("SIEM_WEBHOOK_URL", "ftp://siem"),
         ]);
         let error = Settings::from_env(Env::from_pairs(pairs)).unwrap_err();
         let text = error.to_string();
-        for name in ["API_BIND", "ADMIN_EMAILS", "SHUTDOWN_GRACE_SEC"] {
+        for name in [
+            "API_BIND",
+            "ADMIN_EMAILS",
+            "SHUTDOWN_GRACE_SEC",
+            "SIEM_WEBHOOK_URL",
+            "SIEM_WEBHOOK_SECRET",
+        ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
     }

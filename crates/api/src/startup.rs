@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use sage_infra::amqp::Broker;
 use sage_store::Db;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{self, ApiError};
 use crate::settings::Settings;
@@ -20,6 +21,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    /// Stops the background tasks (the SIEM relay) once the server has stopped.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -45,10 +48,14 @@ impl Application {
         .shutdown_timeout(settings.shutdown_grace.as_secs())
         .run();
         tracing::info!(port, "api listening");
+        let shutdown = CancellationToken::new();
+        let relay = crate::siem::SiemRelay::new(state.db.clone(), settings.siem.clone());
+        tokio::spawn(relay.run(shutdown.clone()));
         Ok(Self {
             port,
             server,
             state,
+            shutdown,
         })
     }
 
@@ -63,7 +70,9 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish within
     /// SHUTDOWN_GRACE_SEC.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        self.shutdown.cancel();
+        outcome
     }
 }
 

@@ -31,6 +31,19 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// For a value that `Env::finish` already vouched for: a missing one would have
+    /// been reported there.
+    pub fn unreachable() -> Self {
+        Self {
+            problems: vec![Problem {
+                variable: "(internal)".to_owned(),
+                message: "a setting was refused without being reported".to_owned(),
+            }],
+        }
+    }
+}
+
 /// A snapshot of the environment that records each refused value instead of stopping at
 /// the first, so an operator fixes them all in one go.
 #[derive(Debug, Default)]

@@ -290,6 +290,20 @@ impl Db {
         Ok(rows.iter().map(AuditEvent::from_row).collect())
     }
 
+    /// Events by id, in id order.
+    pub async fn audit_events_by_id(&self, ids: &[i64]) -> Result<Vec<AuditEvent>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_events WHERE id = ANY($1) ORDER BY id"
+            ))
+            .await?;
+        let rows = client.query(&statement, &[&ids]).await?;
+        Ok(rows.iter().map(AuditEvent::from_row).collect())
+    }
+
     /// Walks the whole chain in id order and reports the first broken link.
     #[tracing::instrument(skip(self))]
     pub async fn verify_audit_chain(&self) -> Result<ChainReport, StoreError> {

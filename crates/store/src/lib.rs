@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catalog;
 mod migrate;
 mod pool;
+mod siem;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;

@@ -8,3 +8,4 @@ mod catalog;
 mod config;
 mod helpers;
 mod service;
+mod siem;
