@@ -7,12 +7,78 @@ use futures_util::future::LocalBoxFuture;
 use sage_store::audit::AuditContext;
 use sage_store::users::{Claims, User};
 
+use std::sync::Arc;
+
 use crate::error::ApiError;
+use crate::oidc::Verifier;
 use crate::request_id::RequestId;
 use crate::settings::AuthMode;
 use crate::state::AppState;
 
 pub const DEMO_HEADER: &str = "X-Demo-User";
+
+/// The configured way of telling who calls.
+#[derive(Clone)]
+pub enum Authenticator {
+    DemoHeader,
+    Oidc {
+        verifier: Arc<Verifier>,
+        /// Admins by configuration, whatever their token's roles say.
+        admin_emails: Arc<Vec<String>>,
+    },
+}
+
+impl Authenticator {
+    pub fn new(mode: &AuthMode, admin_emails: &[String]) -> Self {
+        match mode {
+            AuthMode::DemoHeader => Self::DemoHeader,
+            AuthMode::Oidc(settings) => Self::Oidc {
+                verifier: Arc::new(Verifier::new(settings.clone())),
+                admin_emails: Arc::new(admin_emails.to_vec()),
+            },
+        }
+    }
+
+    /// The email and the claims of the caller, or why they are not signed in.
+    async fn authenticate(&self, credentials: Credentials) -> Result<(String, Claims), ApiError> {
+        match self {
+            Self::DemoHeader => {
+                // A missing header and one that is not an email are both "not signed in".
+                let email = credentials
+                    .demo_user
+                    .flatten()
+                    .ok_or(ApiError::Unauthenticated)?;
+                Ok((email, Claims::default()))
+            }
+            Self::Oidc {
+                verifier,
+                admin_emails,
+            } => {
+                let token = credentials.bearer.ok_or(ApiError::Unauthenticated)?;
+                let identity = verifier.verify(&token).await.map_err(|error| {
+                    tracing::info!(%error, "bearer token refused");
+                    ApiError::Unauthenticated
+                })?;
+                let mut roles = identity.roles;
+                if admin_emails.contains(&identity.email) && !roles.iter().any(|r| r == "admin") {
+                    roles.push("admin".to_owned());
+                    roles.sort();
+                }
+                let claims = Claims {
+                    roles: Some(roles),
+                    groups: Some(identity.groups),
+                };
+                Ok((identity.email, claims))
+            }
+        }
+    }
+}
+
+/// What a request presents; read before the handler's future so nothing borrows it.
+struct Credentials {
+    demo_user: Option<Option<String>>,
+    bearer: Option<String>,
+}
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -83,20 +149,24 @@ impl FromRequest for Caller {
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let mut audit = audit_context(request);
-        let demo_user = request
-            .headers()
-            .get(DEMO_HEADER)
-            .map(|v| v.to_str().ok().and_then(parse_email));
+        let headers = request.headers();
+        let credentials = Credentials {
+            demo_user: headers
+                .get(DEMO_HEADER)
+                .map(|v| v.to_str().ok().and_then(parse_email)),
+            bearer: headers
+                .get(actix_web::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|t| t.trim().to_owned()),
+        };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
-            let email = match state.auth {
-                // A missing header and one that is not an email are both "not signed in".
-                AuthMode::DemoHeader => demo_user.flatten().ok_or(ApiError::Unauthenticated)?,
-            };
+            let (email, claims) = state.auth.authenticate(credentials).await?;
             audit.actor = email.clone();
             let user = state
                 .db
-                .sign_in(&email, &Claims::default(), &audit)
+                .sign_in(&email, &claims, &audit)
                 .await
                 .map_err(ApiError::internal)?;
             Ok(Caller { user, audit })

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod library;
+pub mod oidc;
 pub mod openapi;
 pub mod request_id;
 pub mod routes;

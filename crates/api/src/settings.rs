@@ -34,6 +34,8 @@ pub struct Settings {
 pub enum AuthMode {
     /// `X-Demo-User: <email>`, for local demos only.
     DemoHeader,
+    /// `Authorization: Bearer <JWT>` from an OpenID Connect issuer.
+    Oidc(crate::oidc::OidcSettings),
 }
 
 impl Settings {
@@ -46,10 +48,16 @@ impl Settings {
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");
         let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
-        let auth = env.required_with("AUTH_MODE", |v| match v {
-            "demo_header" => Ok(AuthMode::DemoHeader),
-            _ => Err(format!("{v:?} is not one of demo_header")),
-        });
+        let auth = match env.required_with("AUTH_MODE", |v| match v {
+            "demo_header" | "oidc" => Ok(v.to_owned()),
+            _ => Err(format!("{v:?} is not one of oidc, demo_header")),
+        }) {
+            Some(mode) if mode == "oidc" => {
+                crate::oidc::OidcSettings::from_env(&mut env).map(AuthMode::Oidc)
+            }
+            Some(_) => Some(AuthMode::DemoHeader),
+            None => None,
+        };
         let scripts_dir = env.optional_with("SCRIPTS_DIR", PathBuf::from("scripts"), |v| {
             Ok(PathBuf::from(v))
         });
@@ -148,6 +156,28 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
+    }
+
+    #[test]
+    fn oidc_needs_its_issuer_audience_and_keys() {
+        let mut pairs = base();
+        pairs.retain(|(k, _)| *k != "AUTH_MODE");
+        pairs.extend([("AUTH_MODE", "oidc"), ("OIDC_ALGORITHMS", "RS256,HS256")]);
+        let text = Settings::from_env(Env::from_pairs(pairs))
+            .unwrap_err()
+            .to_string();
+        for name in [
+            "OIDC_ISSUER",
+            "OIDC_AUDIENCE",
+            "OIDC_JWKS_URL",
+            "OIDC_ALGORITHMS",
+        ] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+        assert!(
+            text.contains("\"HS256\" is not an allowed algorithm"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use sage_infra::amqp::Broker;
 use sage_store::Db;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::error::{self, ApiError};
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -112,7 +113,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         redis,
         s3,
         bucket: common.s3.bucket.clone(),
-        auth: settings.auth.clone(),
+        auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         scripts_dir: settings.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,
     })

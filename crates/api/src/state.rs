@@ -8,7 +8,7 @@ use sage_infra::amqp::Broker;
 use sage_model::catalog::module::Limits;
 use sage_store::Db;
 
-use crate::settings::AuthMode;
+use crate::auth::Authenticator;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,7 +17,7 @@ pub struct AppState {
     pub redis: redis::Client,
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
-    pub auth: AuthMode,
+    pub auth: Authenticator,
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,
 }

@@ -7,5 +7,6 @@
 mod catalog;
 mod config;
 mod helpers;
+mod oidc;
 mod service;
 mod siem;

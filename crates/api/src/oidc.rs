@@ -1,0 +1,231 @@
+//! `AUTH_MODE=oidc`: bearer JWTs checked against the issuer's JWKS (signature with an
+//! allowlisted asymmetric algorithm, issuer, audience, expiry, not-before). An unknown
+//! `kid` makes one refresh of the key set, at most every few seconds, so a rotated key
+//! is picked up without letting garbage tokens hammer the issuer.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use sage_infra::config::{Env, url_with_scheme};
+use serde_json::Value;
+use tokio::sync::RwLock;
+
+use crate::auth::parse_email;
+
+/// Algorithms a token may use. Symmetric ones are never accepted: the verifying key
+/// is public, so HMAC with it would let anyone sign.
+const ALLOWED: &[(&str, Algorithm)] = &[
+    ("RS256", Algorithm::RS256),
+    ("RS384", Algorithm::RS384),
+    ("RS512", Algorithm::RS512),
+    ("PS256", Algorithm::PS256),
+    ("ES256", Algorithm::ES256),
+    ("ES384", Algorithm::ES384),
+    ("EdDSA", Algorithm::EdDSA),
+];
+const KNOWN_ROLES: &[&str] = &["admin", "approver", "auditor"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+    pub algorithms: Vec<Algorithm>,
+    pub email_claim: String,
+    pub groups_claim: String,
+    pub roles_claim: String,
+    pub leeway_sec: u64,
+    /// Shortest time between two fetches of the key set, however many unknown kids
+    /// arrive meanwhile.
+    pub refresh_gap: Duration,
+}
+
+impl OidcSettings {
+    pub fn from_env(env: &mut Env) -> Option<Self> {
+        let issuer = env.required_with("OIDC_ISSUER", |v| url_with_scheme(v, &["https", "http"]));
+        let audience = env.required_with("OIDC_AUDIENCE", |v| Ok(v.to_owned()));
+        let jwks_url =
+            env.required_with("OIDC_JWKS_URL", |v| url_with_scheme(v, &["https", "http"]));
+        let algorithms = env.optional_with("OIDC_ALGORITHMS", vec![Algorithm::RS256, Algorithm::ES256], |v| {
+            v.split(',')
+                .map(str::trim)
+                .map(|name| {
+                    ALLOWED
+                        .iter()
+                        .find(|(known, _)| *known == name)
+                        .map(|(_, alg)| *alg)
+                        .ok_or_else(|| format!("{name:?} is not an allowed algorithm (asymmetric only: RS256, ES256, ...)"))
+                })
+                .collect()
+        });
+        let email_claim = env.string("OIDC_EMAIL_CLAIM", "email");
+        let groups_claim = env.string("OIDC_GROUPS_CLAIM", "groups");
+        let roles_claim = env.string("OIDC_ROLES_CLAIM", "roles");
+        let leeway_sec = env.number("OIDC_LEEWAY_SEC", 30u64, 0, 300);
+        let refresh_gap = env.seconds("OIDC_JWKS_REFRESH_GAP_SEC", 5, 1, 3600);
+        Some(Self {
+            issuer: issuer?,
+            audience: audience?,
+            jwks_url: jwks_url?,
+            algorithms: algorithms?,
+            email_claim: email_claim?,
+            groups_claim: groups_claim?,
+            roles_claim: roles_claim?,
+            leeway_sec: leeway_sec?,
+            refresh_gap: refresh_gap?,
+        })
+    }
+}
+
+/// Who a valid token says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub email: String,
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's algorithm is not allowed")]
+    Algorithm,
+    #[error("the token names no signing key this issuer publishes")]
+    UnknownKey,
+    #[error("the token is not valid: {0}")]
+    Invalid(String),
+    #[error("the token carries no usable email claim")]
+    NoEmail,
+    #[error("the issuer's keys cannot be fetched")]
+    Jwks(String),
+}
+
+struct Keys {
+    set: JwkSet,
+    fetched_at: Option<Instant>,
+}
+
+pub struct Verifier {
+    settings: OidcSettings,
+    http: reqwest::Client,
+    keys: RwLock<Keys>,
+}
+
+impl Verifier {
+    pub fn new(settings: OidcSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            settings,
+            http,
+            keys: RwLock::new(Keys {
+                set: JwkSet { keys: Vec::new() },
+                fetched_at: None,
+            }),
+        }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Identity, TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if !self.settings.algorithms.contains(&header.alg) {
+            return Err(TokenError::Algorithm);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let key = self.key(&kid, header.alg).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.leeway = self.settings.leeway_sec;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[&self.settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let data = decode::<Value>(token, &key, &validation)
+            .map_err(|e| TokenError::Invalid(format!("{:?}", e.kind())))?;
+        self.identity(&data.claims)
+    }
+
+    fn identity(&self, claims: &Value) -> Result<Identity, TokenError> {
+        let email = claims
+            .get(&self.settings.email_claim)
+            .and_then(Value::as_str)
+            .and_then(parse_email)
+            .ok_or(TokenError::NoEmail)?;
+        let strings = |name: &str| -> Vec<String> {
+            match claims.get(name) {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                Some(Value::String(one)) => vec![one.clone()],
+                _ => Vec::new(),
+            }
+        };
+        let mut groups = strings(&self.settings.groups_claim);
+        groups.retain(|g| (1..=128).contains(&g.len()));
+        groups.sort();
+        groups.dedup();
+        let mut roles = strings(&self.settings.roles_claim);
+        roles.retain(|r| KNOWN_ROLES.contains(&r.as_str()));
+        roles.sort();
+        roles.dedup();
+        Ok(Identity {
+            email,
+            groups,
+            roles,
+        })
+    }
+
+    /// The decoding key for `kid`, fetching the key set when it is not known yet.
+    async fn key(&self, kid: &str, alg: Algorithm) -> Result<DecodingKey, TokenError> {
+        if let Some(key) = self.cached(kid, alg).await? {
+            return Ok(key);
+        }
+        self.refresh().await?;
+        self.cached(kid, alg).await?.ok_or(TokenError::UnknownKey)
+    }
+
+    async fn cached(&self, kid: &str, alg: Algorithm) -> Result<Option<DecodingKey>, TokenError> {
+        let keys = self.keys.read().await;
+        let Some(jwk) = keys.set.find(kid) else {
+            return Ok(None);
+        };
+        // A key published for one algorithm is not used with another.
+        if let Some(declared) = jwk.common.key_algorithm
+            && declared.to_string() != format!("{alg:?}")
+        {
+            return Err(TokenError::Algorithm);
+        }
+        DecodingKey::from_jwk(jwk)
+            .map(Some)
+            .map_err(|_| TokenError::UnknownKey)
+    }
+
+    async fn refresh(&self) -> Result<(), TokenError> {
+        let mut keys = self.keys.write().await;
+        if keys
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.settings.refresh_gap)
+        {
+            return Ok(());
+        }
+        keys.fetched_at = Some(Instant::now());
+        let set: JwkSet = self
+            .http
+            .get(&self.settings.jwks_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| TokenError::Jwks(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        tracing::info!(keys = set.keys.len(), "fetched the issuer's signing keys");
+        keys.set = set;
+        Ok(())
+    }
+}
