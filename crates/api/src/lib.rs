@@ -7,6 +7,7 @@ pub mod extract;
 pub mod library;
 pub mod oidc;
 pub mod openapi;
+pub mod relay;
 pub mod request_id;
 pub mod routes;
 pub mod settings;

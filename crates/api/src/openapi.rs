@@ -23,6 +23,9 @@ use utoipa::OpenApi;
         crate::routes::modules::get_version,
         crate::routes::assignments::replace,
         crate::routes::assignments::read,
+        crate::routes::executions::submit,
+        crate::routes::executions::list,
+        crate::routes::executions::get_one,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -32,6 +35,7 @@ use utoipa::OpenApi;
         (name = "identity", description = "The signed-in caller"),
         (name = "scripts", description = "The script library (admin)"),
         (name = "modules", description = "Modules, versions and assignments"),
+        (name = "executions", description = "Runs of modules"),
         (name = "audit", description = "The hash-chained audit trail (admin, auditor)")
     )
 )]

@@ -25,6 +25,8 @@ pub struct Settings {
     pub scripts_dir: PathBuf,
     /// The most any module may ask for.
     pub limit_ceiling: Limits,
+    /// Seals secret run parameters at rest.
+    pub secrets: sage_infra::secrets::SecretBox,
     /// Where audit events are forwarded; `None` keeps them only in the database.
     pub siem: Option<crate::siem::SiemSettings>,
 }
@@ -63,6 +65,7 @@ impl Settings {
         });
         let limit_ceiling = limit_ceiling(&mut env);
         let siem = crate::siem::SiemSettings::from_env(&mut env);
+        let secrets = sage_infra::secrets::SecretBox::from_env(&mut env);
         env.finish()?;
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
@@ -75,6 +78,7 @@ impl Settings {
             scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
             limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
             siem: siem.ok_or_else(ConfigError::unreachable)?,
+            secrets: secrets.ok_or_else(ConfigError::unreachable)?,
         })
     }
 }
@@ -126,6 +130,10 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_BUCKET", "sage-artifacts"),
             ("AUTH_MODE", "demo_header"),
+            (
+                "SECRETS_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
         ]
     }
 

@@ -52,6 +52,8 @@ impl Application {
         let shutdown = CancellationToken::new();
         let relay = crate::siem::SiemRelay::new(state.db.clone(), settings.siem.clone());
         tokio::spawn(relay.run(shutdown.clone()));
+        let jobs = crate::relay::JobRelay::new(state.db.clone(), state.broker.clone());
+        tokio::spawn(jobs.run(shutdown.clone()));
         Ok(Self {
             port,
             server,
@@ -116,5 +118,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         scripts_dir: settings.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,
+        secrets: settings.secrets.clone(),
     })
 }

@@ -20,4 +20,5 @@ pub struct AppState {
     pub auth: Authenticator,
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,
+    pub secrets: sage_infra::secrets::SecretBox,
 }

@@ -6,6 +6,7 @@ pub mod amqp;
 pub mod config;
 pub mod redis;
 pub mod s3;
+pub mod secrets;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

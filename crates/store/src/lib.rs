@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod executions;
 mod migrate;
 mod pool;
 mod siem;
@@ -23,6 +24,9 @@ pub enum StoreError {
     Build(#[from] deadpool_postgres::BuildError),
     #[error("database query failed")]
     Query(#[from] tokio_postgres::Error),
+    /// A row holds a value the code does not know: the database was changed outside it.
+    #[error("unexpected {0} in the database")]
+    Corrupt(&'static str),
     /// A unique key is taken: the message says which, in the client's words.
     #[error("{0}")]
     Conflict(&'static str),

@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0002_catalog_and_audit",
         sql: include_str!("../../../migrations/0002_catalog_and_audit.sql"),
     },
+    Migration {
+        version: "0003_executions",
+        sql: include_str!("../../../migrations/0003_executions.sql"),
+    },
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

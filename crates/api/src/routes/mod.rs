@@ -2,6 +2,7 @@
 
 pub mod assignments;
 pub mod audit;
+pub mod executions;
 pub mod me;
 pub mod modules;
 pub mod pagination;
@@ -27,6 +28,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(modules::get_version)
         .service(assignments::replace)
         .service(assignments::read)
+        .service(executions::submit)
+        .service(executions::list)
+        .service(executions::get_one)
         .service(audit::verify)
         .service(audit::list);
 }

@@ -1,0 +1,112 @@
+//! The job relay: publishes the job outbox to RabbitMQ with publisher confirms and
+//! deletes each row once the broker confirmed it. A broker outage only delays jobs;
+//! the rows wait in PostgreSQL. One step (`publish_batch`) that tests drive; the loop
+//! repeats it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel};
+use sage_infra::amqp::Broker;
+use sage_model::{ExecutionId, JobMessage};
+use sage_store::Db;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+const BATCH: i64 = 100;
+/// How long a claimed row stays hidden from other relays; a crash mid-publish means a
+/// retry after this (the worker skips a job it already ran).
+const LEASE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("the outbox cannot be read")]
+    Store(#[from] sage_store::StoreError),
+    #[error("RabbitMQ refused or is down")]
+    Broker(#[from] lapin::Error),
+    #[error("RabbitMQ did not confirm a job")]
+    NotConfirmed,
+}
+
+pub struct JobRelay {
+    db: Db,
+    broker: Arc<Broker>,
+    channel: Mutex<Option<Channel>>,
+}
+
+impl JobRelay {
+    pub fn new(db: Db, broker: Arc<Broker>) -> Self {
+        Self {
+            db,
+            broker,
+            channel: Mutex::new(None),
+        }
+    }
+
+    /// Publishes what is due; returns how many jobs the broker confirmed.
+    pub async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let jobs = self.db.claim_jobs(BATCH, LEASE).await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let mut guard = self.channel.lock().await;
+        let channel = match guard.take().filter(|c| c.status().connected()) {
+            Some(channel) => channel,
+            None => {
+                let channel = self.broker.channel().await?;
+                channel
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await?;
+                channel
+            }
+        };
+        let queue = self.broker.topology().jobs;
+        let mut published = 0;
+        for (outbox_id, execution_id) in jobs {
+            let message = JobMessage::RunV1 {
+                execution_id: ExecutionId::from(execution_id),
+            };
+            let confirm = channel
+                .basic_publish(
+                    "".into(),
+                    queue.as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &message.to_bytes(),
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into()),
+                )
+                .await?
+                .await?;
+            if !confirm.is_ack() {
+                return Err(RelayError::NotConfirmed);
+            }
+            self.db.job_published(outbox_id).await?;
+            published += 1;
+        }
+        *guard = Some(channel);
+        Ok(published)
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let pause = match self.publish_batch().await {
+                Ok(n) if n > 0 => Duration::ZERO,
+                Ok(_) => POLL,
+                Err(error) => {
+                    tracing::warn!(error = %sage_infra::s3::error_text(&error), "job relay waits for RabbitMQ");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Executions: submission (validated, stored with its job in one transaction) and reads
+//! limited to what the caller may see.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use sage_model::ExecutionStatus;
+use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
+use sage_model::catalog::params::validate_params;
+use sage_store::executions::{Execution, ExecutionFilter, NewExecution, Viewer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldProblem};
+use crate::extract::ValidatedJson;
+use crate::routes::modules::{permissions, visible_module};
+use crate::routes::pagination::{Listing, PageQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The run's parameters, checked against the version's schema.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// A version of the module; the latest when left out.
+    pub version: Option<i32>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+/// The answer for one execution (API.md).
+pub fn view(execution: &Execution) -> Value {
+    let mut value = json!(execution);
+    value["approvals"] = json!([]);
+    value
+}
+
+/// Runs a module: 202 with the execution, queued or awaiting approval.
+#[utoipa::path(post, path = "/api/v1/modules/{id}/executions", tag = "executions", request_body = RunRequest,
+    responses((status = 202), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+#[post("/api/v1/modules/{id}/executions")]
+pub async fn submit(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<RunRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (module, can) = visible_module(&state, &caller, *id).await?;
+    if !can.run {
+        return Err(ApiError::Forbidden(
+            "you may view this module but not run it".into(),
+        ));
+    }
+    let number = body.0.version.unwrap_or(module.latest_version);
+    let version = state
+        .db
+        .module_version(module.id, number)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid(vec![FieldProblem::new(
+                "version",
+                "is not a version of this module",
+            )])
+        })?;
+    let request: ModuleRequest =
+        serde_json::from_value(version.definition).map_err(ApiError::internal)?;
+    let definition = ModuleDefinition::parse(&request, &Limits::UNBOUNDED)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored version does not parse: {e:?}")))?;
+    let valid = validate_params(&definition.params, &body.0.params)?;
+    let execution_id = Uuid::new_v4();
+    let sealed_secrets = (!valid.secrets.is_empty())
+        .then(|| {
+            serde_json::to_vec(&valid.secrets)
+                .map(|plain| state.secrets.seal(&plain, execution_id.as_bytes()))
+        })
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let new = NewExecution {
+        id: execution_id,
+        module_id: module.id,
+        module_version: number,
+        requested_by: caller.user.id,
+        params: valid.masked(),
+        sealed_secrets,
+        awaits_approval: definition.approvals_required > 0,
+    };
+    let execution = state.db.submit_execution(&new, &caller.audit).await?;
+    Ok(HttpResponse::Accepted().json(view(&execution)))
+}
+
+/// Whether the caller may see an execution: admins, the requester, and whoever may
+/// view its module.
+async fn may_see(
+    state: &AppState,
+    caller: &Caller,
+    execution: &Execution,
+) -> Result<bool, ApiError> {
+    if caller.is_admin() || execution.requested_by_id == caller.user.id {
+        return Ok(true);
+    }
+    Ok(permissions(state, caller, execution.module_id).await?.view)
+}
+
+pub async fn visible_execution(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Execution, ApiError> {
+    let execution = state.db.execution(id).await?.ok_or(ApiError::NotFound)?;
+    if may_see(state, caller, &execution).await? {
+        Ok(execution)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", responses((status = 200), (status = 404)))]
+#[get("/api/v1/executions/{id}")]
+pub async fn get_one(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let execution = visible_execution(&state, &caller, *id).await?;
+    Ok(HttpResponse::Ok().json(view(&execution)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub module_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub requested_by: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Cursors are `<created_at>_<id>` of the last item of the previous page.
+fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (at, id) = cursor.rsplit_once('_')?;
+    Some((
+        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        id.parse().ok()?,
+    ))
+}
+
+/// The executions the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/executions", tag = "executions", responses((status = 200), (status = 400)))]
+#[get("/api/v1/executions")]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let mut problems = Vec::new();
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let status = match query.status.as_deref().map(str::parse::<ExecutionStatus>) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => {
+            problems.push(FieldProblem::new("status", "is not an execution status"));
+            None
+        }
+    };
+    let after = match query.cursor.as_deref().map(parse_cursor) {
+        None => None,
+        Some(Some(after)) => Some(after),
+        Some(None) => {
+            problems.push(FieldProblem::new("cursor", "is not a cursor this api gave"));
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    let viewer = if caller.is_admin() {
+        Viewer::Everything
+    } else {
+        Viewer::User {
+            id: caller.user.id,
+            email: caller.user.email.clone(),
+            groups: caller.user.groups.clone(),
+        }
+    };
+    let filter = ExecutionFilter {
+        module_id: query.module_id,
+        status,
+        requested_by: query.requested_by.map(|e| e.to_lowercase()),
+        after,
+        limit: limit + 1,
+    };
+    let mut items = state.db.executions(&viewer, &filter).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|e| format!("{}_{}", e.created_at.to_rfc3339(), e.id))
+    } else {
+        None
+    };
+    let items: Vec<Value> = items.iter().map(view).collect();
+    Ok(HttpResponse::Ok().json(Listing { items, next_cursor }))
+}

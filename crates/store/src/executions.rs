@@ -1,0 +1,267 @@
+//! Executions: submission (with sealed secrets and the job outbox row in the same
+//! transaction), reads filtered by what the caller may see, and the job outbox.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sage_model::ExecutionStatus;
+use serde_json::{Value, json};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::audit::{AuditContext, Change, append};
+use crate::{Db, StoreError};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Execution {
+    pub id: Uuid,
+    pub module_id: Uuid,
+    pub module_version: i32,
+    pub requested_by: String,
+    #[serde(skip)]
+    pub requested_by_id: Uuid,
+    pub params: Value,
+    pub status: ExecutionStatus,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub output_bytes: i64,
+    pub truncated: bool,
+}
+
+/// The select list every execution read uses, in the order `from_row` expects.
+macro_rules! execution_select {
+    () => {
+        "SELECT e.id, e.module_id, e.module_version, u.email, e.requested_by, e.params, e.status,
+                e.reason, e.exit_code, e.created_at, e.started_at, e.finished_at, e.output_bytes,
+                e.truncated
+         FROM executions e JOIN users u ON u.id = e.requested_by "
+    };
+}
+
+impl Execution {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        let status: String = row.get(6);
+        Ok(Self {
+            id: row.get(0),
+            module_id: row.get(1),
+            module_version: row.get(2),
+            requested_by: row.get(3),
+            requested_by_id: row.get(4),
+            params: row.get(5),
+            status: status
+                .parse()
+                .map_err(|_| StoreError::Corrupt("execution status"))?,
+            reason: row.get(7),
+            exit_code: row.get(8),
+            created_at: row.get(9),
+            started_at: row.get(10),
+            finished_at: row.get(11),
+            output_bytes: row.get(12),
+            truncated: row.get(13),
+        })
+    }
+}
+
+/// A validated submission. `params` already shows secrets as `***`; their values are
+/// only in `sealed_secrets`.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    /// Chosen by the caller, because sealed secrets are bound to it.
+    pub id: Uuid,
+    pub module_id: Uuid,
+    pub module_version: i32,
+    pub requested_by: Uuid,
+    pub params: Value,
+    pub sealed_secrets: Option<Vec<u8>>,
+    pub awaits_approval: bool,
+}
+
+/// Who is asking for a list: admins see everything, others their own runs and the
+/// runs of modules they may view.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    Everything,
+    User {
+        id: Uuid,
+        email: String,
+        groups: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    pub module_id: Option<Uuid>,
+    pub status: Option<ExecutionStatus>,
+    pub requested_by: Option<String>,
+    /// Continue after this (created_at, id), newest first.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+impl Db {
+    /// Stores the execution, its sealed secrets and (unless it waits for approval) its
+    /// job in one transaction: a submission is never half-recorded.
+    #[tracing::instrument(skip_all, fields(module_id = %new.module_id))]
+    pub async fn submit_execution(
+        &self,
+        new: &NewExecution,
+        context: &AuditContext,
+    ) -> Result<Execution, StoreError> {
+        let id = new.id;
+        let status = if new.awaits_approval {
+            ExecutionStatus::AwaitingApproval
+        } else {
+            ExecutionStatus::Queued
+        };
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(
+                "INSERT INTO executions (id, module_id, module_version, requested_by, params, status)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &new.module_id, &new.module_version, &new.requested_by, &new.params, &status.as_str()],
+            )
+            .await?;
+        if let Some(sealed) = &new.sealed_secrets {
+            transaction
+                .execute(
+                    "INSERT INTO execution_secrets (execution_id, sealed) VALUES ($1, $2)",
+                    &[&id, sealed],
+                )
+                .await?;
+        }
+        if status == ExecutionStatus::Queued {
+            transaction
+                .execute("INSERT INTO job_outbox (execution_id) VALUES ($1)", &[&id])
+                .await?;
+        }
+        let change = Change {
+            action: "execution.submit",
+            target_type: "execution",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({
+                "module_id": new.module_id, "module_version": new.module_version,
+                "params": new.params, "status": status,
+            })),
+        };
+        append(&transaction, context, &change).await?;
+        let row = transaction
+            .query_one(concat!(execution_select!(), "WHERE e.id = $1"), &[&id])
+            .await?;
+        let execution = Execution::from_row(&row)?;
+        transaction.commit().await?;
+        Ok(execution)
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn execution(&self, id: Uuid) -> Result<Option<Execution>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(concat!(execution_select!(), "WHERE e.id = $1"))
+            .await?;
+        client
+            .query_opt(&statement, &[&id])
+            .await?
+            .as_ref()
+            .map(Execution::from_row)
+            .transpose()
+    }
+
+    /// Executions the viewer may see, newest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn executions(
+        &self,
+        viewer: &Viewer,
+        filter: &ExecutionFilter,
+    ) -> Result<Vec<Execution>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(concat!(
+                execution_select!(),
+                "WHERE ($1::boolean
+                        OR e.requested_by = $2
+                        OR EXISTS (SELECT 1 FROM module_assignments a
+                                   WHERE a.module_id = e.module_id AND a.can_view
+                                     AND ((a.principal_kind = 'user' AND a.principal = $3)
+                                       OR (a.principal_kind = 'group' AND a.principal = ANY($4)))))
+                   AND ($5::uuid IS NULL OR e.module_id = $5)
+                   AND ($6::text IS NULL OR e.status = $6)
+                   AND ($7::text IS NULL OR u.email = $7)
+                   AND ($8::timestamptz IS NULL OR (e.created_at, e.id) < ($8, $9))
+                 ORDER BY e.created_at DESC, e.id DESC LIMIT $10"
+            ))
+            .await?;
+        let (everything, user_id, email, groups) = match viewer {
+            Viewer::Everything => (true, Uuid::nil(), String::new(), Vec::new()),
+            Viewer::User { id, email, groups } => (false, *id, email.clone(), groups.clone()),
+        };
+        let status = filter.status.map(ExecutionStatus::as_str);
+        let (after_at, after_id) = match filter.after {
+            Some((at, id)) => (Some(at), id),
+            None => (None, Uuid::nil()),
+        };
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &everything,
+            &user_id,
+            &email,
+            &groups,
+            &filter.module_id,
+            &status,
+            &filter.requested_by,
+            &after_at,
+            &after_id,
+            &filter.limit,
+        ];
+        let rows = client.query(&statement, &params).await?;
+        rows.iter().map(Execution::from_row).collect()
+    }
+
+    /// Claims up to `limit` due jobs for publishing: (outbox id, execution id).
+    pub async fn claim_jobs(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<(i64, Uuid)>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "WITH due AS (
+                     SELECT id FROM job_outbox WHERE next_attempt_at <= now()
+                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
+                                         attempts = o.attempts + 1
+                 FROM due WHERE o.id = due.id
+                 RETURNING o.id, o.execution_id",
+            )
+            .await?;
+        let rows = client
+            .query(&statement, &[&limit, &lease.as_secs_f64()])
+            .await?;
+        let mut jobs: Vec<(i64, Uuid)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        jobs.sort_unstable();
+        Ok(jobs)
+    }
+
+    /// The broker confirmed the job: it leaves the outbox.
+    pub async fn job_published(&self, outbox_id: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM job_outbox WHERE id = $1", &[&outbox_id])
+            .await?;
+        Ok(())
+    }
+
+    /// How many jobs wait to be published (for tests and metrics).
+    pub async fn pending_jobs(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_one("SELECT count(*) FROM job_outbox", &[])
+            .await?
+            .get(0))
+    }
+}
