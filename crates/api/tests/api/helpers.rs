@@ -44,7 +44,10 @@ pub async fn spawn_app_with(env: Env) -> TestApp {
     settings.common.database = fresh_database(&settings.common.database)
         .await
         .expect("a fresh database");
-    let application = Application::build(settings).await.expect("the api starts");
+    // Boxed: the whole application's start-up is a large future.
+    let application = Box::pin(Application::build(settings))
+        .await
+        .expect("the api starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let application_state = application.state().clone();
     tokio::spawn(application.run_until_stopped());
