@@ -7,7 +7,7 @@
 #   dev/stack.sh down      stop what `up` started (and the api and worker of `just up`)
 #   dev/stack.sh stop-app  stop only the api and worker of `just up`
 #   dev/stack.sh status    one line per service
-#   dev/stack.sh drop-test-databases   drop the databases earlier test runs created
+#   dev/stack.sh drop-test-databases   drop the databases and queues earlier test runs created
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -202,6 +202,9 @@ case "${1:-up}" in
     # Each test creates a database of its own; drop those of earlier runs.
     as_postgres psql -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'sage\_test\_%'" |
       while read -r db; do as_postgres dropdb --if-exists --force "$db"; done
+    # ... and the queues their apps declared (prefix test-).
+    $SUDO rabbitmqctl -q list_queues name 2>/dev/null | grep '^test-' |
+      while read -r queue; do $SUDO rabbitmqctl -q delete_queue "$queue" </dev/null >/dev/null 2>&1 || true; done
     ;;
   status)
     status_line postgres pg_isready -q -h 127.0.0.1 -p 5432

@@ -74,3 +74,12 @@ impl Db {
         Ok(self.client().await?.execute(sql, &[]).await?)
     }
 }
+
+impl Db {
+    /// Every row a query returns, as text (tests search whole tables for secrets).
+    pub async fn rows_as_text_for_tests(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query(sql, &[]).await?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+    }
+}

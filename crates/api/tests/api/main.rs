@@ -6,6 +6,7 @@
 
 mod catalog;
 mod config;
+mod executions;
 mod helpers;
 mod oidc;
 mod service;
