@@ -203,7 +203,7 @@ case "${1:-up}" in
     as_postgres psql -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'sage\_test\_%'" |
       while read -r db; do as_postgres dropdb --if-exists --force "$db"; done
     # ... and the queues their apps declared (prefix test-).
-    $SUDO rabbitmqctl -q list_queues name 2>/dev/null | grep '^test-' |
+    { $SUDO rabbitmqctl -q list_queues name 2>/dev/null || true; } | { grep '^test-' || true; } |
       while read -r queue; do $SUDO rabbitmqctl -q delete_queue "$queue" </dev/null >/dev/null 2>&1 || true; done
     ;;
   status)

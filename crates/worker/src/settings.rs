@@ -46,37 +46,16 @@ impl Settings {
         });
         let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
         env.finish()?;
-        match (
-            common,
-            worker_id,
-            concurrency,
-            docker_host,
-            runner_image,
-            scripts_dir,
-            shutdown_grace,
-        ) {
-            (
-                Some(common),
-                Some(worker_id),
-                Some(concurrency),
-                Some(docker_host),
-                Some(runner_image),
-                Some(scripts_dir),
-                Some(shutdown_grace),
-            ) => Ok(Self {
-                common,
-                worker_id,
-                concurrency,
-                docker_host,
-                runner_image,
-                scripts_dir,
-                shutdown_grace,
-            }),
-            // `finish` already failed for any value that is missing here.
-            _ => Err(ConfigError {
-                problems: Vec::new(),
-            }),
-        }
+        // Every value is present once `finish` passed.
+        Ok(Self {
+            common: common.ok_or_else(ConfigError::unreachable)?,
+            worker_id: worker_id.ok_or_else(ConfigError::unreachable)?,
+            concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
+            docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,
+            runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
+            scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
+            shutdown_grace: shutdown_grace.ok_or_else(ConfigError::unreachable)?,
+        })
     }
 }
 

@@ -319,6 +319,38 @@ async fn access_follows_assignments_to_users_and_groups() {
         .put_as(&format!("{module}/assignments"), ANALYST, &assignments)
         .await;
     assert_eq!(status, 403);
+    // Admin-only changes: 403 for everyone else, 401 without credentials.
+    let script = app.register_backup_script_again().await;
+    let mut version = backup_module(&script);
+    version.as_object_mut().unwrap().remove("name");
+    let changes = [
+        (
+            reqwest::Method::POST,
+            "/api/v1/modules".to_owned(),
+            backup_module(&script),
+        ),
+        (reqwest::Method::POST, format!("{module}/versions"), version),
+        (
+            reqwest::Method::PUT,
+            format!("{module}/assignments"),
+            assignments.clone(),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/scripts".to_owned(),
+            json!({"path": "backup_db.py", "interpreter": "python3"}),
+        ),
+    ];
+    for (method, route, body) in &changes {
+        for caller in [ANALYST, group_member, OTHER] {
+            let (status, _) = app
+                .call(method.clone(), route, Some(caller), Some(body))
+                .await;
+            assert_eq!(status, 403, "{caller} {method} {route}");
+        }
+        let (status, _) = app.call(method.clone(), route, None, Some(body)).await;
+        assert_eq!(status, 401, "anonymous {method} {route}");
+    }
     let random = format!("/api/v1/modules/{}", uuid::Uuid::new_v4());
     assert_eq!(app.get_as(&random, ADMIN).await.0, 404);
     assert_eq!(app.get_as("/api/v1/modules/not-a-uuid", ADMIN).await.0, 404);
