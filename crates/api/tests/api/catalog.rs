@@ -239,14 +239,7 @@ async fn access_follows_assignments_to_users_and_groups() {
     let app = spawn_app().await;
     let id = create_module(&app).await;
     let group_member = "member@example.com";
-    let claims = sage_store::users::Claims {
-        roles: None,
-        groups: Some(vec!["sec-team".into()]),
-    };
-    app.db()
-        .sign_in(group_member, &claims, &Default::default())
-        .await
-        .unwrap();
+    app.user_with(group_member, &[], &["sec-team"]).await;
     let assignments = json!({"assignments": [
         {"user": ANALYST, "permissions": ["run", "view"]},
         {"group": "sec-team", "permissions": ["view"]}]});
@@ -427,14 +420,7 @@ async fn every_change_is_audited_and_the_chain_verifies() {
     assert!(verify["checked"].as_u64().unwrap() >= 4);
 
     let auditor = "auditor@example.com";
-    let claims = sage_store::users::Claims {
-        roles: Some(vec!["auditor".into()]),
-        groups: None,
-    };
-    app.db()
-        .sign_in(auditor, &claims, &Default::default())
-        .await
-        .unwrap();
+    app.user_with(auditor, &["auditor"], &[]).await;
     assert_eq!(app.get_as("/api/v1/audit", auditor).await.0, 200);
     assert_eq!(app.get_as("/api/v1/scripts", auditor).await.0, 403);
 }

@@ -126,14 +126,7 @@ async fn executions_are_seen_only_by_who_may() {
     let app = spawn_app().await;
     let module = assigned_module(&app).await;
     let viewer = "viewer@example.com";
-    let claims = sage_store::users::Claims {
-        roles: None,
-        groups: Some(vec!["viewers".into()]),
-    };
-    app.db()
-        .sign_in(viewer, &claims, &Default::default())
-        .await
-        .unwrap();
+    app.user_with(viewer, &[], &["viewers"]).await;
     let (_, execution) = app
         .post_as(
             &format!("/api/v1/modules/{module}/executions"),

@@ -117,6 +117,19 @@ impl TestApp {
             .await
     }
 
+    /// Provisions a user with roles and groups, as an identity provider's claims would.
+    pub async fn user_with(&self, email: &str, roles: &[&str], groups: &[&str]) {
+        let owned = |items: &[&str]| Some(items.iter().map(|s| (*s).to_owned()).collect());
+        let claims = sage_store::users::Claims {
+            roles: owned(roles),
+            groups: owned(groups),
+        };
+        self.db()
+            .sign_in(email, &claims, &Default::default())
+            .await
+            .unwrap();
+    }
+
     /// How many audit events exist: refusals must not add any.
     pub async fn audit_count(&self) -> usize {
         let filter = sage_store::audit::AuditFilter {

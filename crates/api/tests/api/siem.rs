@@ -62,6 +62,20 @@ async fn start_receiver(refuse_first: usize) -> (String, Arc<Mutex<Receiver>>) {
     (format!("http://127.0.0.1:{port}/hook"), state)
 }
 
+async fn wait_for_empty_outbox(app: &crate::helpers::TestApp, within: Duration) {
+    let deadline = Instant::now() + within;
+    while app
+        .db()
+        .execute_for_tests("SELECT 1 FROM siem_outbox")
+        .await
+        .unwrap()
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the SIEM outbox was not emptied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn audit_events_reach_the_siem_once_each_in_order_despite_an_outage() {
     let (url, receiver) = start_receiver(2).await;
@@ -74,17 +88,7 @@ async fn audit_events_reach_the_siem_once_each_in_order_despite_an_outage() {
     let (status, _) = app.post_as("/api/v1/modules", ADMIN, &module).await;
     assert_eq!(status, 201);
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app
-        .db()
-        .execute_for_tests("SELECT 1 FROM siem_outbox")
-        .await
-        .unwrap()
-        > 0
-    {
-        assert!(Instant::now() < deadline, "the outbox never drained");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_empty_outbox(&app, Duration::from_secs(30)).await;
     let (_, events) = app.get_as("/api/v1/audit?limit=500", ADMIN).await;
     let mut expected: Vec<i64> = events["items"]
         .as_array()
@@ -113,17 +117,7 @@ async fn without_a_siem_the_outbox_does_not_grow() {
     env.set("SIEM_WEBHOOK_URL", "");
     let app = spawn_app_with(env).await;
     app.register_backup_script().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app
-        .db()
-        .execute_for_tests("SELECT 1 FROM siem_outbox")
-        .await
-        .unwrap()
-        > 0
-    {
-        assert!(Instant::now() < deadline, "the outbox was not emptied");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_empty_outbox(&app, Duration::from_secs(10)).await;
     let (_, verify) = app.get_as("/api/v1/audit/verify", ADMIN).await;
     assert_eq!(verify, json!({"ok": true, "checked": verify["checked"]}));
 }
