@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod executions;
 mod migrate;
 mod pool;
+pub mod runs;
 mod siem;
 #[cfg(feature = "testing")]
 pub mod testing;

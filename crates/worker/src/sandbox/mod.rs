@@ -1,12 +1,16 @@
 //! The sandbox: one container per execution, through the one shared bollard client.
-//! One lifecycle: create with labels, start, collect output, wait, always remove.
+//! One lifecycle: create with labels, start, collect output, end it one way (exit,
+//! timeout, output limit), wait, always remove. How it ended is chosen in one place.
 
 pub mod spec;
+
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -18,12 +22,40 @@ pub enum SandboxError {
     Docker(#[from] bollard::errors::Error),
 }
 
-/// How a container ended and what it printed, each stream cut at `output_cap` bytes.
+/// How a container's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Exited(i64),
+    OomKilled,
+    TimedOut,
+    OutputLimit,
+}
+
+/// The end and what the container printed, each stream kept up to the output cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
-    pub exit_code: i64,
+    pub end: End,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Bytes printed in all, including what was not kept.
+    pub output_bytes: u64,
+}
+
+impl Finished {
+    pub fn exit_code(&self) -> Option<i64> {
+        match self.end {
+            End::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Bounds of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunBounds {
+    pub timeout: Duration,
+    /// Total bytes of stdout and stderr allowed; more ends the run.
+    pub output_cap: u64,
 }
 
 /// Runs a sandbox to its end and removes it, whether it succeeded or not.
@@ -32,45 +64,98 @@ pub async fn run_to_end(
     docker: &Docker,
     name: &str,
     spec: &SandboxSpec,
-    output_cap: usize,
+    bounds: RunBounds,
 ) -> Result<Finished, SandboxError> {
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let created = docker
         .create_container(Some(options), spec.container_body())
         .await?;
-    let outcome = start_and_wait(docker, &created.id, output_cap).await;
+    let outcome = start_and_wait(docker, &created.id, bounds).await;
     remove(docker, &created.id).await;
     outcome
+}
+
+#[derive(Default)]
+struct Output {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    total: u64,
 }
 
 async fn start_and_wait(
     docker: &Docker,
     id: &str,
-    output_cap: usize,
+    bounds: RunBounds,
 ) -> Result<Finished, SandboxError> {
     docker.start_container(id, None).await?;
+    let mut output = Output::default();
+    let collected = tokio::time::timeout(
+        bounds.timeout,
+        collect(docker, id, bounds.output_cap, &mut output),
+    )
+    .await;
+    let stopped_by_us = match collected {
+        Err(_) => Some(End::TimedOut),
+        Ok(Ok(true)) => Some(End::OutputLimit),
+        Ok(Ok(false)) => None,
+        Ok(Err(error)) => return Err(error),
+    };
+    if stopped_by_us.is_some() {
+        // SIGKILL: a script that ignores SIGTERM or left children behind still ends now.
+        let kill = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        if let Err(error) = docker.kill_container(id, Some(kill)).await {
+            tracing::debug!(%error, "kill after the end of a run");
+        }
+    }
+    let code = exit_code(docker, id).await?;
+    let oom = docker
+        .inspect_container(id, None)
+        .await?
+        .state
+        .and_then(|state| state.oom_killed)
+        .unwrap_or(false);
+    let end = match stopped_by_us {
+        Some(end) => end,
+        None if oom => End::OomKilled,
+        None => End::Exited(code),
+    };
+    Ok(Finished {
+        end,
+        stdout: output.stdout,
+        stderr: output.stderr,
+        output_bytes: output.total,
+    })
+}
+
+/// Reads the container's output until it closes; true when it went past the cap.
+async fn collect(
+    docker: &Docker,
+    id: &str,
+    cap: u64,
+    output: &mut Output,
+) -> Result<bool, SandboxError> {
     let options = LogsOptionsBuilder::default()
         .follow(true)
         .stdout(true)
         .stderr(true)
         .build();
     let mut logs = docker.logs(id, Some(options));
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     while let Some(chunk) = logs.next().await {
         let (buffer, message) = match chunk? {
-            LogOutput::StdOut { message } => (&mut stdout, message),
-            LogOutput::StdErr { message } => (&mut stderr, message),
+            LogOutput::StdOut { message } => (&mut output.stdout, message),
+            LogOutput::StdErr { message } => (&mut output.stderr, message),
             LogOutput::StdIn { .. } | LogOutput::Console { .. } => continue,
         };
-        let room = output_cap.saturating_sub(buffer.len());
+        let room = cap.saturating_sub(output.total) as usize;
         buffer.extend_from_slice(&message[..message.len().min(room)]);
+        output.total += message.len() as u64;
+        if output.total > cap {
+            return Ok(true);
+        }
     }
-    let exit_code = exit_code(docker, id).await?;
-    Ok(Finished {
-        exit_code,
-        stdout,
-        stderr,
-    })
+    Ok(false)
 }
 
 /// The exit code once the container stopped. bollard reports a non-zero exit as an

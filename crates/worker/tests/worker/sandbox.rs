@@ -4,7 +4,9 @@ use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use sage_infra::config::Env;
 use sage_worker::sandbox::spec::LABEL_EXECUTION;
-use sage_worker::sandbox::{Limits, Network, SandboxSpec, run_to_end};
+use std::time::{Duration, Instant};
+
+use sage_worker::sandbox::{End, Limits, Network, RunBounds, SandboxSpec, run_to_end};
 
 async fn docker() -> Docker {
     let env = Env::for_tests();
@@ -65,13 +67,18 @@ status = open("/proc/self/status").read()
 print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))])
 "#;
     let (id, spec) = python(code);
-    let finished = run_to_end(&docker, &format!("sage-test-{id}"), &spec, 1 << 20)
-        .await
-        .unwrap();
+    let finished = run_to_end(
+        &docker,
+        &format!("sage-test-{id}"),
+        &spec,
+        bounds(30, 1 << 20),
+    )
+    .await
+    .unwrap();
     let stdout = String::from_utf8_lossy(&finished.stdout);
     assert_eq!(
-        finished.exit_code,
-        0,
+        finished.end,
+        End::Exited(0),
         "stderr: {}",
         String::from_utf8_lossy(&finished.stderr)
     );
@@ -98,19 +105,82 @@ print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))]
 async fn a_failing_script_reports_its_exit_code_and_is_removed() {
     let docker = docker().await;
     let (id, spec) = python("import sys; print('bad', file=sys.stderr); sys.exit(3)");
-    let finished = run_to_end(&docker, &format!("sage-test-{id}"), &spec, 1 << 20)
-        .await
-        .unwrap();
-    assert_eq!(finished.exit_code, 3);
+    let finished = run_to_end(
+        &docker,
+        &format!("sage-test-{id}"),
+        &spec,
+        bounds(30, 1 << 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(finished.end, End::Exited(3));
     assert_eq!(String::from_utf8_lossy(&finished.stderr).trim(), "bad");
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }
 
+fn bounds(timeout_sec: u64, output_cap: u64) -> RunBounds {
+    RunBounds {
+        timeout: Duration::from_secs(timeout_sec),
+        output_cap,
+    }
+}
+
 #[tokio::test]
-async fn output_beyond_the_cap_is_not_kept() {
+async fn output_beyond_the_cap_ends_the_run() {
     let docker = docker().await;
-    let (_, spec) = python("print('x' * 100000)");
-    let name = format!("sage-test-{}", uuid::Uuid::new_v4());
-    let finished = run_to_end(&docker, &name, &spec, 1000).await.unwrap();
-    assert_eq!(finished.stdout.len(), 1000);
+    let (id, spec) = python("import time\nprint('x' * 100000, flush=True)\ntime.sleep(60)");
+    let started = Instant::now();
+    let finished = run_to_end(&docker, &format!("sage-test-{id}"), &spec, bounds(30, 1000))
+        .await
+        .unwrap();
+    assert_eq!(finished.end, End::OutputLimit);
+    assert_eq!(finished.stdout.len(), 1000, "only the cap is kept");
+    assert!(finished.output_bytes > 1000);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(containers_labelled(&docker, &id).await, 0);
+}
+
+#[tokio::test]
+async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children() {
+    let docker = docker().await;
+    let code = "import os, signal, subprocess, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsubprocess.Popen(['sleep', '300'])\nprint('started', flush=True)\ntime.sleep(300)";
+    let (id, spec) = python(code);
+    let started = Instant::now();
+    let finished = run_to_end(
+        &docker,
+        &format!("sage-test-{id}"),
+        &spec,
+        bounds(2, 1 << 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(finished.end, End::TimedOut);
+    assert!(
+        started.elapsed() < Duration::from_secs(2 + 2 + 3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(containers_labelled(&docker, &id).await, 0);
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_oom_killed() {
+    let docker = docker().await;
+    let (id, mut spec) = python("x = bytearray(1024 * 1024 * 1024)\nprint(len(x))");
+    spec.limits.memory_bytes = 64 * 1024 * 1024;
+    let finished = run_to_end(
+        &docker,
+        &format!("sage-test-{id}"),
+        &spec,
+        bounds(30, 1 << 20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        finished.end,
+        End::OomKilled,
+        "stderr: {}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    assert_eq!(containers_labelled(&docker, &id).await, 0);
 }

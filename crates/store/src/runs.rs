@@ -1,0 +1,168 @@
+//! The worker's side of an execution: claim it (queued → running, with a lease), keep
+//! the lease alive, and store how it ended. Each transition is a compare-and-set
+//! written with its audit event; terminal states never change.
+
+use std::time::Duration;
+
+use sage_model::ExecutionStatus;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::audit::{AuditContext, Change, append};
+use crate::{Db, StoreError};
+
+/// Everything a worker needs to run a claimed execution.
+#[derive(Debug, Clone)]
+pub struct ClaimedRun {
+    pub execution_id: Uuid,
+    pub module_id: Uuid,
+    pub module_version: i32,
+    pub definition: Value,
+    pub params: Value,
+    pub script_path: String,
+    pub interpreter: String,
+    pub script_sha256: String,
+    pub sealed_secrets: Option<Vec<u8>>,
+}
+
+/// How a run ended, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEnd {
+    pub status: ExecutionStatus,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub output_bytes: i64,
+    pub truncated: bool,
+}
+
+fn worker_context(worker_id: &str) -> AuditContext {
+    AuditContext {
+        actor: format!("worker:{worker_id}"),
+        ..AuditContext::default()
+    }
+}
+
+impl Db {
+    /// queued → running for this worker; `None` when the execution is not queued any
+    /// more (claimed by another worker, finished, cancelled): the job is then skipped.
+    #[tracing::instrument(skip(self, lease), fields(execution_id = %id))]
+    pub async fn claim_execution(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedRun>, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let claimed = transaction
+            .query_opt(
+                "UPDATE executions SET status = 'running', worker_id = $2, started_at = now(),
+                        lease_expires_at = now() + make_interval(secs => $3)
+                 WHERE id = $1 AND status = 'queued'
+                 RETURNING module_id, module_version, params",
+                &[&id, &worker_id, &lease.as_secs_f64()],
+            )
+            .await?;
+        let Some(row) = claimed else {
+            return Ok(None);
+        };
+        let (module_id, module_version): (Uuid, i32) = (row.get(0), row.get(1));
+        let params: Value = row.get(2);
+        let details = transaction
+            .query_one(
+                "SELECT v.definition, s.path, s.interpreter, s.sha256,
+                        (SELECT sealed FROM execution_secrets WHERE execution_id = $1)
+                 FROM module_versions v JOIN scripts s ON s.id = v.script_id
+                 WHERE v.module_id = $2 AND v.version = $3",
+                &[&id, &module_id, &module_version],
+            )
+            .await?;
+        let change = Change {
+            action: "execution.start",
+            target_type: "execution",
+            target_id: id.to_string(),
+            before: Some(json!({"status": "queued"})),
+            after: Some(json!({"status": "running", "worker_id": worker_id})),
+        };
+        append(&transaction, &worker_context(worker_id), &change).await?;
+        transaction.commit().await?;
+        Ok(Some(ClaimedRun {
+            execution_id: id,
+            module_id,
+            module_version,
+            definition: details.get(0),
+            params,
+            script_path: details.get(1),
+            interpreter: details.get(2),
+            script_sha256: details.get(3),
+            sealed_secrets: details.get(4),
+        }))
+    }
+
+    /// Extends the lease of a running execution; false when it is not ours any more.
+    pub async fn renew_lease(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let updated = client
+            .execute(
+                "UPDATE executions SET lease_expires_at = now() + make_interval(secs => $3)
+                 WHERE id = $1 AND worker_id = $2 AND status = 'running'",
+                &[&id, &worker_id, &lease.as_secs_f64()],
+            )
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// running → terminal, deleting the sealed secrets in the same transaction; false
+    /// when the execution was no longer running for this worker.
+    #[tracing::instrument(skip(self, end), fields(execution_id = %id))]
+    pub async fn finish_execution(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        end: &RunEnd,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let updated = transaction
+            .execute(
+                "UPDATE executions SET status = $3, reason = $4, exit_code = $5, output_bytes = $6,
+                        truncated = $7, finished_at = now(), lease_expires_at = NULL
+                 WHERE id = $1 AND worker_id = $2 AND status = 'running'",
+                &[
+                    &id,
+                    &worker_id,
+                    &end.status.as_str(),
+                    &end.reason,
+                    &end.exit_code,
+                    &end.output_bytes,
+                    &end.truncated,
+                ],
+            )
+            .await?;
+        transaction
+            .execute(
+                "DELETE FROM execution_secrets WHERE execution_id = $1",
+                &[&id],
+            )
+            .await?;
+        if updated == 1 {
+            let change = Change {
+                action: "execution.finish",
+                target_type: "execution",
+                target_id: id.to_string(),
+                before: Some(json!({"status": "running"})),
+                after: Some(
+                    json!({"status": end.status, "reason": end.reason, "exit_code": end.exit_code}),
+                ),
+            };
+            append(&transaction, &worker_context(worker_id), &change).await?;
+        }
+        transaction.commit().await?;
+        Ok(updated == 1)
+    }
+}
