@@ -1,6 +1,8 @@
 //! Sage Runner's worker: everything but the thin `main.rs`.
 
+pub mod consumer;
 pub mod docker;
+pub mod jobs;
 pub mod sandbox;
 pub mod settings;
 pub mod startup;

@@ -21,5 +21,5 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    startup::run_until_stopped(&settings, dependencies, shutdown).await;
+    startup::run_until_stopped(settings, dependencies, shutdown).await;
 }

@@ -19,6 +19,13 @@ pub struct Settings {
     pub scripts_dir: PathBuf,
     /// How long running executions may take to finish after a stop signal.
     pub shutdown_grace: Duration,
+    /// Where the verified copy of each execution's script is bound from. It must be a
+    /// path the Docker engine sees the same way (the host, or a shared volume).
+    pub staging_dir: PathBuf,
+    /// Opens the sealed secret parameters (same key as the api's).
+    pub secrets: sage_infra::secrets::SecretBox,
+    /// How long a claim holds without renewal before the reaper may call it lost.
+    pub lease: Duration,
 }
 
 impl Settings {
@@ -45,6 +52,12 @@ impl Settings {
             Ok(PathBuf::from(v))
         });
         let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
+        let staging_dir =
+            env.optional_with("STAGING_DIR", PathBuf::from("/var/lib/sage/staging"), |v| {
+                Ok(PathBuf::from(v))
+            });
+        let secrets = sage_infra::secrets::SecretBox::from_env(&mut env);
+        let lease = env.seconds("LEASE_SEC", 30, 5, 3600);
         env.finish()?;
         // Every value is present once `finish` passed.
         Ok(Self {
@@ -55,6 +68,9 @@ impl Settings {
             runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
             scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
             shutdown_grace: shutdown_grace.ok_or_else(ConfigError::unreachable)?,
+            staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,
+            secrets: secrets.ok_or_else(ConfigError::unreachable)?,
+            lease: lease.ok_or_else(ConfigError::unreachable)?,
         })
     }
 }
@@ -74,6 +90,10 @@ mod tests {
             ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_BUCKET", "sage-artifacts"),
+            (
+                "SECRETS_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
         ]
     }
 

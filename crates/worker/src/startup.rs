@@ -100,14 +100,25 @@ fn text(error: &(dyn std::error::Error + 'static)) -> String {
     sage_infra::s3::error_text(error)
 }
 
-/// Runs until the stop signal. Job handling arrives with the execution pipeline; until
-/// then the worker proves its connections and stays up for the fleet's health checks.
+/// Consumes jobs until the stop signal, then finishes running executions within the
+/// grace period.
 pub async fn run_until_stopped(
-    settings: &Settings,
-    _dependencies: Dependencies,
+    settings: Settings,
+    dependencies: Dependencies,
     shutdown: CancellationToken,
 ) {
     tracing::info!(worker_id = %settings.worker_id, concurrency = settings.concurrency, "worker ready");
-    shutdown.cancelled().await;
-    tracing::info!(worker_id = %settings.worker_id, "worker stopped");
+    let Dependencies {
+        db, broker, docker, ..
+    } = dependencies;
+    let secrets = settings.secrets.clone();
+    let worker_id = settings.worker_id.clone();
+    let ctx = std::sync::Arc::new(crate::jobs::Context {
+        db,
+        docker,
+        secrets,
+        settings: std::sync::Arc::new(settings),
+    });
+    crate::consumer::run(ctx, &broker, shutdown).await;
+    tracing::info!(%worker_id, "worker stopped");
 }

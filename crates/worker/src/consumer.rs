@@ -1,0 +1,126 @@
+//! The job consumer: prefetch matched to WORKER_CONCURRENCY, a semaphore for the
+//! executions running at once, ack only after the terminal status is stored,
+//! reconnect after a broker outage, and a graceful stop that finishes what runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use sage_infra::amqp::Broker;
+use sage_model::JobMessage;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::jobs::{Context, process};
+
+/// Consumes until `shutdown`, then waits up to the grace period for running jobs.
+pub async fn run(ctx: Arc<Context>, broker: &Broker, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(ctx.settings.concurrency));
+    let mut running = JoinSet::new();
+    while !shutdown.is_cancelled() {
+        if let Err(error) = consume(&ctx, broker, &slots, &mut running, &shutdown).await {
+            tracing::warn!(error = %sage_infra::s3::error_text(&error), "job queue unavailable; reconnecting");
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+    let grace = ctx.settings.shutdown_grace;
+    tracing::info!(
+        running = running.len(),
+        ?grace,
+        "stopped taking jobs; finishing running ones"
+    );
+    if tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!("grace period over; executions still running are left to the reaper");
+    }
+}
+
+async fn consume(
+    ctx: &Arc<Context>,
+    broker: &Broker,
+    slots: &Arc<Semaphore>,
+    running: &mut JoinSet<()>,
+    shutdown: &CancellationToken,
+) -> Result<(), lapin::Error> {
+    let channel = broker.channel().await?;
+    let prefetch = u16::try_from(ctx.settings.concurrency).unwrap_or(u16::MAX);
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let queue = broker.topology().jobs;
+    let mut deliveries = channel
+        .basic_consume(
+            queue.as_str().into(),
+            ctx.settings.worker_id.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue, prefetch, "consuming jobs");
+    loop {
+        // Wait for a free slot before taking the next job, so prefetched jobs are not
+        // started beyond the concurrency.
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            permit = slots.clone().acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { return Ok(()) };
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = deliveries.next() => match next {
+                None => return Ok(()),
+                Some(delivery) => delivery?,
+            },
+        };
+        let ctx = ctx.clone();
+        running.spawn(async move {
+            handle(&ctx, delivery).await;
+            drop(permit);
+        });
+        while running.try_join_next().is_some() {}
+    }
+}
+
+/// Acks after the terminal status is stored; dead-letters what can never be handled;
+/// requeues on a transient failure (the database was unreachable).
+async fn handle(ctx: &Context, delivery: Delivery) {
+    let outcome = match JobMessage::from_bytes(&delivery.data) {
+        Err(error) => {
+            tracing::warn!(%error, "malformed job message; dead-lettering it");
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..Default::default()
+                })
+                .await
+        }
+        Ok(JobMessage::RunV1 { execution_id }) => {
+            match process(ctx, execution_id.as_uuid()).await {
+                Ok(_) => delivery.ack(BasicAckOptions::default()).await,
+                Err(error) => {
+                    tracing::warn!(?error, %execution_id, "job failed transiently; requeueing");
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await
+                }
+            }
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::warn!(%error, "could not settle a job message; the broker will redeliver it");
+    }
+}

@@ -1,0 +1,263 @@
+//! One job, start to end: claim the execution, prepare its sandbox (verified script
+//! copy, argv, environment with opened secrets), run it under its limits, store how it
+//! ended. `process` is the single step the consumer loop and the tests drive.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bollard::Docker;
+use sage_infra::secrets::SecretBox;
+use sage_model::ExecutionStatus;
+use sage_model::catalog::module::{
+    Limits as ModuleLimits, ModuleDefinition, ModuleRequest, NetworkPolicy,
+};
+use sage_model::catalog::params::ValidParams;
+use sage_model::catalog::script::Interpreter;
+use sage_store::Db;
+use sage_store::runs::{ClaimedRun, RunEnd};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_WORKER};
+use crate::sandbox::{End, Limits, Network, ReadOnlyFile, RunBounds, SandboxSpec, run_to_end};
+use crate::settings::Settings;
+
+/// What every job needs; shared by the consumer's tasks.
+pub struct Context {
+    pub db: Db,
+    pub docker: Docker,
+    pub secrets: SecretBox,
+    pub settings: Arc<Settings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processed {
+    /// Already claimed, finished or cancelled: the message is acknowledged and dropped.
+    Skipped,
+    Finished(ExecutionStatus),
+}
+
+/// Claims and runs one execution. Errors are store errors only (transient: the job
+/// is retried); anything wrong with the execution itself ends it as failed.
+#[tracing::instrument(skip(ctx), fields(worker_id = %ctx.settings.worker_id))]
+pub async fn process(
+    ctx: &Context,
+    execution_id: Uuid,
+) -> Result<Processed, sage_store::StoreError> {
+    let worker_id = &ctx.settings.worker_id;
+    let Some(claimed) = ctx
+        .db
+        .claim_execution(execution_id, worker_id, ctx.settings.lease)
+        .await?
+    else {
+        tracing::info!("execution is not queued any more; skipping the job");
+        return Ok(Processed::Skipped);
+    };
+    let end = tokio::select! {
+        end = run_claimed(ctx, &claimed) => end,
+        lost = keep_lease(ctx, execution_id) => lost,
+    };
+    ctx.db
+        .finish_execution(execution_id, worker_id, &end)
+        .await?;
+    tracing::info!(status = %end.status, reason = ?end.reason, "execution finished");
+    Ok(Processed::Finished(end.status))
+}
+
+/// Renews the lease every third of its length; returns only if renewal fails for good.
+async fn keep_lease(ctx: &Context, execution_id: Uuid) -> RunEnd {
+    let every = ctx.settings.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        match ctx
+            .db
+            .renew_lease(execution_id, &ctx.settings.worker_id, ctx.settings.lease)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                // Not ours any more (cancelled or reaped): stop pretending to run it.
+                return failed("lease_lost", None);
+            }
+            Err(error) => tracing::warn!(?error, "could not renew the lease; retrying"),
+        }
+    }
+}
+
+fn failed(reason: &str, exit_code: Option<i32>) -> RunEnd {
+    RunEnd {
+        status: ExecutionStatus::Failed,
+        reason: Some(reason.to_owned()),
+        exit_code,
+        output_bytes: 0,
+        truncated: false,
+    }
+}
+
+async fn run_claimed(ctx: &Context, claimed: &ClaimedRun) -> RunEnd {
+    let staging = ctx
+        .settings
+        .staging_dir
+        .join(claimed.execution_id.to_string());
+    let end = match prepare(ctx, claimed, &staging).await {
+        Ok((spec, bounds)) => {
+            let name = format!("sage-{}", claimed.execution_id);
+            match run_to_end(&ctx.docker, &name, &spec, bounds).await {
+                Ok(finished) => run_end(finished.end, finished.output_bytes),
+                Err(error) => {
+                    tracing::error!(error = %sage_infra::s3::error_text(&error), "sandbox failed");
+                    failed("sandbox_error", None)
+                }
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(reason, "execution cannot start");
+            failed(reason, None)
+        }
+    };
+    if let Err(error) = tokio::fs::remove_dir_all(&staging).await
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, path = %staging.display(), "could not remove the staging folder");
+    }
+    end
+}
+
+fn run_end(end: End, output_bytes: u64) -> RunEnd {
+    let (status, reason, exit_code) = match end {
+        End::Exited(0) => (ExecutionStatus::Succeeded, None, Some(0)),
+        End::Exited(code) => (
+            ExecutionStatus::Failed,
+            Some("exit_code"),
+            i32::try_from(code).ok(),
+        ),
+        End::OomKilled => (ExecutionStatus::Failed, Some("oom"), None),
+        End::TimedOut => (ExecutionStatus::TimedOut, Some("timeout"), None),
+        End::OutputLimit => (ExecutionStatus::Failed, Some("output_limit"), None),
+    };
+    RunEnd {
+        status,
+        reason: reason.map(str::to_owned),
+        exit_code,
+        output_bytes: i64::try_from(output_bytes).unwrap_or(i64::MAX),
+        truncated: end == End::OutputLimit,
+    }
+}
+
+/// Builds the sandbox of a claimed execution; the error is the `reason` it fails with.
+async fn prepare(
+    ctx: &Context,
+    claimed: &ClaimedRun,
+    staging: &Path,
+) -> Result<(SandboxSpec, RunBounds), &'static str> {
+    let request: ModuleRequest =
+        serde_json::from_value(claimed.definition.clone()).map_err(|_| "bad_definition")?;
+    let definition = ModuleDefinition::parse(&request, &ModuleLimits::UNBOUNDED)
+        .map_err(|_| "bad_definition")?;
+    let secrets: BTreeMap<String, String> = match &claimed.sealed_secrets {
+        None => BTreeMap::new(),
+        Some(sealed) => {
+            let plain = ctx
+                .secrets
+                .open(sealed, claimed.execution_id.as_bytes())
+                .map_err(|_| "secrets_unreadable")?;
+            serde_json::from_slice(&plain).map_err(|_| "secrets_unreadable")?
+        }
+    };
+    let mut values: BTreeMap<String, serde_json::Value> = claimed
+        .params
+        .as_object()
+        .map(|o| o.clone().into_iter().collect())
+        .unwrap_or_default();
+    values.retain(|name, _| !secrets.contains_key(name));
+    let valid = ValidParams { values, secrets };
+    if !definition.file_secrets(&valid).is_empty() {
+        // Secrets as files need a writable tmpfs before start; not supported yet.
+        return Err("secret_files_unsupported");
+    }
+    let interpreter: Interpreter = claimed.interpreter.parse().map_err(|_| "bad_definition")?;
+    let file_name = claimed
+        .script_path
+        .rsplit('/')
+        .next()
+        .unwrap_or(&claimed.script_path)
+        .to_owned();
+    let staged = stage_script(&ctx.settings.scripts_dir, claimed, staging, &file_name).await?;
+    let mut argv = vec![
+        interpreter.program().to_owned(),
+        format!("/opt/scripts/{file_name}"),
+    ];
+    argv.extend(definition.build_args(&valid));
+    let limits = definition.limits;
+    let spec = SandboxSpec {
+        image: ctx.settings.runner_image.clone(),
+        argv,
+        env: definition.build_env(&valid, |name| format!("/tmp/.secrets/{name}")),
+        files: vec![ReadOnlyFile {
+            host_path: staged.to_string_lossy().into_owned(),
+            container_path: format!("/opt/scripts/{file_name}"),
+        }],
+        limits: Limits {
+            memory_bytes: i64::try_from(limits.memory_mb.saturating_mul(1024 * 1024))
+                .unwrap_or(i64::MAX),
+            nano_cpus: (limits.cpus * 1e9) as i64,
+            pids: i64::try_from(limits.pids).unwrap_or(i64::MAX),
+            open_files: i64::try_from(limits.open_files).unwrap_or(i64::MAX),
+            ..Limits::default()
+        },
+        network: match definition.network {
+            NetworkPolicy::None => Network::None,
+            NetworkPolicy::Egress => Network::Egress,
+        },
+        labels: [
+            (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
+            (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let bounds = RunBounds {
+        timeout: std::time::Duration::from_secs(limits.timeout_sec),
+        output_cap: limits.max_output_bytes,
+    };
+    Ok((spec, bounds))
+}
+
+/// Copies the script out of the library into the execution's staging folder and
+/// checks the copy against the sha256 pinned at registration, so what runs is what
+/// was registered even if the library changes meanwhile.
+async fn stage_script(
+    library: &Path,
+    claimed: &ClaimedRun,
+    staging: &Path,
+    file_name: &str,
+) -> Result<PathBuf, &'static str> {
+    let source = library.join(&claimed.script_path);
+    let bytes = tokio::fs::read(&source)
+        .await
+        .map_err(|_| "script_missing")?;
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if digest != claimed.script_sha256 {
+        return Err("script_changed");
+    }
+    tokio::fs::create_dir_all(staging)
+        .await
+        .map_err(|_| "staging_unwritable")?;
+    let staged = staging.join(file_name);
+    tokio::fs::write(&staged, &bytes)
+        .await
+        .map_err(|_| "staging_unwritable")?;
+    set_read_only(&staged)
+        .await
+        .map_err(|_| "staging_unwritable")?;
+    Ok(staged)
+}
+
+async fn set_read_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).await
+}
