@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         crate::routes::executions::submit,
         crate::routes::executions::list,
         crate::routes::executions::get_one,
+        crate::routes::executions::cancel,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),

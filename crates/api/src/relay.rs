@@ -13,12 +13,15 @@ use sage_model::{ExecutionId, JobMessage};
 use sage_store::Db;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 const BATCH: i64 = 100;
 /// How long a claimed row stays hidden from other relays; a crash mid-publish means a
 /// retry after this (the worker skips a job it already ran).
 const LEASE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(250);
+/// When jobs that could not be published are tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -45,12 +48,23 @@ impl JobRelay {
         }
     }
 
-    /// Publishes what is due; returns how many jobs the broker confirmed.
+    /// Publishes what is due; returns how many jobs the broker confirmed. Jobs it could
+    /// not publish are due again after `RETRY`.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let jobs = self.db.claim_jobs(BATCH, LEASE).await?;
         if jobs.is_empty() {
             return Ok(0);
         }
+        let mut published = 0;
+        let outcome = self.publish(&jobs, &mut published).await;
+        if outcome.is_err() {
+            let left: Vec<i64> = jobs[published..].iter().map(|(id, _)| *id).collect();
+            self.db.release_jobs(&left, RETRY).await?;
+        }
+        outcome.map(|()| published)
+    }
+
+    async fn publish(&self, jobs: &[(i64, Uuid)], published: &mut usize) -> Result<(), RelayError> {
         let mut guard = self.channel.lock().await;
         let channel = match guard.take().filter(|c| c.status().connected()) {
             Some(channel) => channel,
@@ -63,8 +77,7 @@ impl JobRelay {
             }
         };
         let queue = self.broker.topology().jobs;
-        let mut published = 0;
-        for (outbox_id, execution_id) in jobs {
+        for &(outbox_id, execution_id) in jobs {
             let message = JobMessage::RunV1 {
                 execution_id: ExecutionId::from(execution_id),
             };
@@ -87,10 +100,10 @@ impl JobRelay {
                 return Err(RelayError::NotConfirmed);
             }
             self.db.job_published(outbox_id).await?;
-            published += 1;
+            *published += 1;
         }
         *guard = Some(channel);
-        Ok(published)
+        Ok(())
     }
 
     pub async fn run(self, shutdown: CancellationToken) {

@@ -46,7 +46,7 @@ impl ConfigError {
 
 /// A snapshot of the environment that records each refused value instead of stopping at
 /// the first, so an operator fixes them all in one go.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Env {
     vars: BTreeMap<String, String>,
     problems: Vec<Problem>,
@@ -83,6 +83,11 @@ impl Env {
     /// elsewhere this way).
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         self.vars.insert(name.to_owned(), value.into());
+    }
+
+    /// Every variable as set, for handing the same environment to a child process.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The raw value, treating an empty string as unset, as shells and `.env` files do.

@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
+use crate::runs::{forget_secrets, notify_stop};
 use crate::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -78,6 +79,16 @@ pub struct NewExecution {
     pub params: Value,
     pub sealed_secrets: Option<Vec<u8>>,
     pub awaits_approval: bool,
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled {
+        was: ExecutionStatus,
+    },
+    /// The execution had already ended this way; nothing changed.
+    AlreadyEnded(ExecutionStatus),
 }
 
 /// Who is asking for a list: admins see everything, others their own runs and the
@@ -156,6 +167,57 @@ impl Db {
         let execution = Execution::from_row(&row)?;
         transaction.commit().await?;
         Ok(execution)
+    }
+
+    /// Ends an execution that has not ended yet as `cancelled` (reason `cancelled_by`),
+    /// with its audit event. A running one's worker is told at commit, through
+    /// [`STOP_CHANNEL`], and kills its container.
+    #[tracing::instrument(skip(self, context))]
+    pub async fn cancel_execution(
+        &self,
+        id: Uuid,
+        context: &AuditContext,
+    ) -> Result<CancelOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let current: String = transaction
+            .query_one(
+                "SELECT status FROM executions WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+            .get(0);
+        let was: ExecutionStatus = current
+            .parse()
+            .map_err(|_| StoreError::Corrupt("execution status"))?;
+        if was.transition(ExecutionStatus::Cancelled).is_err() {
+            return Ok(CancelOutcome::AlreadyEnded(was));
+        }
+        transaction
+            .execute(
+                "UPDATE executions SET status = 'cancelled', reason = 'cancelled_by',
+                        finished_at = now(), lease_expires_at = NULL
+                 WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        forget_secrets(&transaction, id).await?;
+        transaction
+            .execute("DELETE FROM job_outbox WHERE execution_id = $1", &[&id])
+            .await?;
+        if was == ExecutionStatus::Running {
+            notify_stop(&transaction, id).await?;
+        }
+        let change = Change {
+            action: "execution.cancel",
+            target_type: "execution",
+            target_id: id.to_string(),
+            before: Some(json!({"status": was})),
+            after: Some(json!({"status": ExecutionStatus::Cancelled, "reason": "cancelled_by"})),
+        };
+        append(&transaction, context, &change).await?;
+        transaction.commit().await?;
+        Ok(CancelOutcome::Cancelled { was })
     }
 
     #[tracing::instrument(skip(self))]
@@ -245,6 +307,24 @@ impl Db {
         let mut jobs: Vec<(i64, Uuid)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         jobs.sort_unstable();
         Ok(jobs)
+    }
+
+    /// Puts claimed jobs that could not be published back, due again after `retry_in`
+    /// rather than after the whole claim lease.
+    pub async fn release_jobs(
+        &self,
+        outbox_ids: &[i64],
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE job_outbox SET next_attempt_at = now() + make_interval(secs => $2)
+                 WHERE id = ANY($1)",
+                &[&outbox_ids, &retry_in.as_secs_f64()],
+            )
+            .await?;
+        Ok(())
     }
 
     /// The broker confirmed the job: it leaves the outbox.

@@ -69,13 +69,15 @@ fn quote(value: &str) -> String {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// For the dedicated connections that LISTEN, which a pool cannot lend.
+    config: std::sync::Arc<tokio_postgres::Config>,
 }
 
 impl Db {
     pub fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let config = tokio_postgres::Config::from_str(settings.url.expose_secret())?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -88,7 +90,14 @@ impl Db {
             .create_timeout(Some(Duration::from_secs(5)))
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            config: std::sync::Arc::new(config),
+        })
+    }
+
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {

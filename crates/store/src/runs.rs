@@ -2,10 +2,14 @@
 //! the lease alive, and store how it ended. Each transition is a compare-and-set
 //! written with its audit event; terminal states never change.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use sage_model::ExecutionStatus;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
@@ -33,6 +37,53 @@ pub struct RunEnd {
     pub exit_code: Option<i32>,
     pub output_bytes: i64,
     pub truncated: bool,
+}
+
+/// The PostgreSQL notification channel that tells workers to stop an execution now
+/// (cancelled, or declared lost); the payload is the execution id.
+pub const STOP_CHANNEL: &str = "sage_execution_stop";
+
+/// Queues a stop notification; PostgreSQL delivers it when the transaction commits.
+pub(crate) async fn notify_stop(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    transaction
+        .execute(
+            "SELECT pg_notify($1, $2)",
+            &[&STOP_CHANNEL, &id.to_string()],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes an execution's sealed secrets: it ended, nothing may open them again.
+pub(crate) async fn forget_secrets(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    transaction
+        .execute(
+            "DELETE FROM execution_secrets WHERE execution_id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Stop notifications, from a dedicated connection that LISTENs on [`STOP_CHANNEL`].
+/// `next` returns `None` once that connection is gone: the caller reconnects, and
+/// checks what it may have missed meanwhile.
+pub struct StopRequests {
+    // Held so the connection stays open.
+    _client: tokio_postgres::Client,
+    receiver: mpsc::UnboundedReceiver<Uuid>,
+}
+
+impl StopRequests {
+    pub async fn next(&mut self) -> Option<Uuid> {
+        self.receiver.recv().await
+    }
 }
 
 fn worker_context(worker_id: &str) -> AuditContext {
@@ -144,12 +195,7 @@ impl Db {
                 ],
             )
             .await?;
-        transaction
-            .execute(
-                "DELETE FROM execution_secrets WHERE execution_id = $1",
-                &[&id],
-            )
-            .await?;
+        forget_secrets(&transaction, id).await?;
         if updated == 1 {
             let change = Change {
                 action: "execution.finish",
@@ -164,5 +210,96 @@ impl Db {
         }
         transaction.commit().await?;
         Ok(updated == 1)
+    }
+}
+
+impl Db {
+    /// Opens a connection listening for stop requests.
+    pub async fn stop_requests(&self) -> Result<StopRequests, StoreError> {
+        let (client, mut connection) = self.config().connect(NoTls).await?;
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(note) = message
+                    && let Ok(id) = note.payload().parse::<Uuid>()
+                    && sender.send(id).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {STOP_CHANNEL}"))
+            .await?;
+        Ok(StopRequests {
+            _client: client,
+            receiver,
+        })
+    }
+
+    /// The status of each of these executions (absent ids are left out).
+    pub async fn statuses(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ExecutionStatus>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, status FROM executions WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.get(1);
+                status
+                    .parse()
+                    .map(|status| (row.get(0), status))
+                    .map_err(|_| StoreError::Corrupt("execution status"))
+            })
+            .collect()
+    }
+
+    /// Declares `lost` (reason `worker_lost`) every running execution whose lease
+    /// expired: its worker died or lost the database. Safe to run from every worker at
+    /// once (rows are locked, skipped if taken). Returns the ids it declared lost.
+    #[tracing::instrument(skip(self))]
+    pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<Uuid>, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let rows = transaction
+            .query(
+                "WITH expired AS (
+                     SELECT id FROM executions
+                     WHERE status = 'running' AND lease_expires_at < now()
+                     ORDER BY lease_expires_at
+                     LIMIT 100
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE executions e SET status = 'lost', reason = 'worker_lost',
+                        finished_at = now(), lease_expires_at = NULL
+                 FROM expired WHERE e.id = expired.id
+                 RETURNING e.id, e.worker_id",
+                &[],
+            )
+            .await?;
+        let mut lost = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: Uuid = row.get(0);
+            let worker_id: Option<String> = row.get(1);
+            forget_secrets(&transaction, id).await?;
+            notify_stop(&transaction, id).await?;
+            let change = Change {
+                action: "execution.lost",
+                target_type: "execution",
+                target_id: id.to_string(),
+                before: Some(json!({"status": "running", "worker_id": worker_id})),
+                after: Some(json!({"status": "lost", "reason": "worker_lost"})),
+            };
+            append(&transaction, &worker_context(reaper), &change).await?;
+            lost.push(id);
+        }
+        transaction.commit().await?;
+        Ok(lost)
     }
 }

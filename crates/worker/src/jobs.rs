@@ -19,9 +19,11 @@ use sage_store::runs::{ClaimedRun, RunEnd};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_WORKER};
+use crate::control::Running;
+use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER};
 use crate::sandbox::{End, Limits, Network, ReadOnlyFile, RunBounds, SandboxSpec, run_to_end};
 use crate::settings::Settings;
+use tokio_util::sync::CancellationToken;
 
 /// What every job needs; shared by the consumer's tasks.
 pub struct Context {
@@ -29,6 +31,7 @@ pub struct Context {
     pub docker: Docker,
     pub secrets: SecretBox,
     pub settings: Arc<Settings>,
+    pub running: Running,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,19 +57,30 @@ pub async fn process(
         tracing::info!("execution is not queued any more; skipping the job");
         return Ok(Processed::Skipped);
     };
-    let end = tokio::select! {
-        end = run_claimed(ctx, &claimed) => end,
-        lost = keep_lease(ctx, execution_id) => lost,
+    let end = {
+        let registered = ctx.running.register(execution_id);
+        let run = run_claimed(ctx, &claimed, &registered.stop);
+        tokio::pin!(run);
+        tokio::select! {
+            end = &mut run => end,
+            () = keep_lease(ctx, execution_id, &registered.stop) => run.await,
+        }
     };
-    ctx.db
+    // False when it ended meanwhile (cancelled, or declared lost): that end stands.
+    let stored = ctx
+        .db
         .finish_execution(execution_id, worker_id, &end)
         .await?;
-    tracing::info!(status = %end.status, reason = ?end.reason, "execution finished");
-    Ok(Processed::Finished(end.status))
+    tracing::info!(status = %end.status, reason = ?end.reason, stored, "execution finished");
+    let execution = ctx.db.execution(execution_id).await?;
+    Ok(Processed::Finished(
+        execution.map_or(end.status, |execution| execution.status),
+    ))
 }
 
-/// Renews the lease every third of its length; returns only if renewal fails for good.
-async fn keep_lease(ctx: &Context, execution_id: Uuid) -> RunEnd {
+/// Renews the lease every third of its length. Returns once the execution is not ours
+/// any more (cancelled, or declared lost), after telling the run to stop.
+async fn keep_lease(ctx: &Context, execution_id: Uuid, stop: &CancellationToken) {
     let every = ctx.settings.lease / 3;
     loop {
         tokio::time::sleep(every).await;
@@ -77,8 +91,9 @@ async fn keep_lease(ctx: &Context, execution_id: Uuid) -> RunEnd {
         {
             Ok(true) => {}
             Ok(false) => {
-                // Not ours any more (cancelled or reaped): stop pretending to run it.
-                return failed("lease_lost", None);
+                tracing::warn!("the execution is not ours any more; stopping it");
+                stop.cancel();
+                return;
             }
             Err(error) => tracing::warn!(?error, "could not renew the lease; retrying"),
         }
@@ -95,7 +110,7 @@ fn failed(reason: &str, exit_code: Option<i32>) -> RunEnd {
     }
 }
 
-async fn run_claimed(ctx: &Context, claimed: &ClaimedRun) -> RunEnd {
+async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationToken) -> RunEnd {
     let staging = ctx
         .settings
         .staging_dir
@@ -103,7 +118,7 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun) -> RunEnd {
     let end = match prepare(ctx, claimed, &staging).await {
         Ok((spec, bounds)) => {
             let name = format!("sage-{}", claimed.execution_id);
-            match run_to_end(&ctx.docker, &name, &spec, bounds).await {
+            match run_to_end(&ctx.docker, &name, &spec, bounds, stop).await {
                 Ok(finished) => run_end(finished.end, finished.output_bytes),
                 Err(error) => {
                     tracing::error!(error = %sage_infra::s3::error_text(&error), "sandbox failed");
@@ -135,6 +150,8 @@ fn run_end(end: End, output_bytes: u64) -> RunEnd {
         End::OomKilled => (ExecutionStatus::Failed, Some("oom"), None),
         End::TimedOut => (ExecutionStatus::TimedOut, Some("timeout"), None),
         End::OutputLimit => (ExecutionStatus::Failed, Some("output_limit"), None),
+        // Stopped because the execution ended elsewhere; this end is not stored.
+        End::Stopped => (ExecutionStatus::Cancelled, Some("stopped"), None),
     };
     RunEnd {
         status,
@@ -213,6 +230,10 @@ async fn prepare(
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
             (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),
+            (
+                LABEL_FLEET.to_owned(),
+                ctx.settings.common.amqp.queue_prefix.clone(),
+            ),
         ]
         .into_iter()
         .collect(),

@@ -1,6 +1,7 @@
 //! Sage Runner's worker: everything but the thin `main.rs`.
 
 pub mod consumer;
+pub mod control;
 pub mod docker;
 pub mod jobs;
 pub mod sandbox;

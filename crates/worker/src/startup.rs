@@ -1,12 +1,16 @@
 //! Start-up: connect to every dependency, and say exactly which one is missing.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bollard::Docker;
 use sage_infra::amqp::Broker;
 use sage_store::Db;
 use tokio_util::sync::CancellationToken;
 
+use crate::control::{Reaper, Running, listen_for_stops};
+use crate::jobs::Context;
 use crate::settings::Settings;
 
 /// The connections a worker holds for its lifetime.
@@ -111,14 +115,35 @@ pub async fn run_until_stopped(
     let Dependencies {
         db, broker, docker, ..
     } = dependencies;
-    let secrets = settings.secrets.clone();
+    let running = Running::default();
+    let reaper = Reaper {
+        db: db.clone(),
+        docker: docker.clone(),
+        running: running.clone(),
+        worker_id: settings.worker_id.clone(),
+        fleet: settings.common.amqp.queue_prefix.clone(),
+        staging_dir: settings.staging_dir.clone(),
+        every: (settings.lease / 2).min(Duration::from_secs(10)),
+    };
+    // The helpers outlive the consumer's graceful stop: runs finishing in the grace
+    // period must still be stoppable, so they get their own token.
+    let helpers = CancellationToken::new();
+    let listener = tokio::spawn(listen_for_stops(
+        db.clone(),
+        running.clone(),
+        helpers.clone(),
+    ));
+    let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
-    let ctx = std::sync::Arc::new(crate::jobs::Context {
+    let ctx = Arc::new(Context {
         db,
         docker,
-        secrets,
-        settings: std::sync::Arc::new(settings),
+        secrets: settings.secrets.clone(),
+        settings: Arc::new(settings),
+        running,
     });
     crate::consumer::run(ctx, &broker, shutdown).await;
+    helpers.cancel();
+    let _ = tokio::join!(listener, reaping);
     tracing::info!(%worker_id, "worker stopped");
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sage_model::ExecutionStatus;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
 use sage_model::catalog::params::validate_params;
-use sage_store::executions::{Execution, ExecutionFilter, NewExecution, Viewer};
+use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution, Viewer};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -128,6 +128,43 @@ pub async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     let execution = visible_execution(&state, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(view(&execution)))
+}
+
+/// Cancels a run that has not ended: 202 with the execution, now `cancelled`. A
+/// running container is killed by its worker within moments. The requester or an
+/// admin; an execution that already ended is a 409.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
+    responses((status = 202), (status = 403), (status = 404), (status = 409)))]
+#[post("/api/v1/executions/{id}/cancel")]
+pub async fn cancel(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let execution = visible_execution(&state, &caller, *id).await?;
+    if !caller.is_admin() && execution.requested_by_id != caller.user.id {
+        return Err(ApiError::Forbidden(
+            "only the requester or an admin may cancel an execution".into(),
+        ));
+    }
+    match state
+        .db
+        .cancel_execution(execution.id, &caller.audit)
+        .await?
+    {
+        CancelOutcome::Cancelled { .. } => {}
+        CancelOutcome::AlreadyEnded(status) => {
+            return Err(ApiError::Conflict(format!(
+                "the execution already ended ({status}); there is nothing to cancel"
+            )));
+        }
+    }
+    let execution = state
+        .db
+        .execution(execution.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Accepted().json(view(&execution)))
 }
 
 #[derive(Debug, Deserialize)]

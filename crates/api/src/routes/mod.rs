@@ -31,6 +31,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::submit)
         .service(executions::list)
         .service(executions::get_one)
+        .service(executions::cancel)
         .service(audit::verify)
         .service(audit::list);
 }

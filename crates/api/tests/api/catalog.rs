@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN, ANALYST, OTHER, TestApp, spawn_app};
+use crate::helpers::{ADMIN, ANALYST, OTHER, TestApp, backup_module, spawn_app};
 
 /// The fields an error body names.
 fn fields(body: &Value) -> Vec<String> {
@@ -13,21 +13,6 @@ fn fields(body: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-pub fn backup_module(script_id: &str) -> Value {
-    json!({
-        "name": "backup-db", "description": "Back up one database", "script_id": script_id,
-        "params": [
-            {"name": "db_name", "type": "enum", "values": ["orders", "users"], "required": true},
-            {"name": "retention_days", "type": "integer", "min": 1, "max": 365, "default": 7},
-            {"name": "notify_email", "type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", "max_length": 254},
-            {"name": "backup_key", "type": "secret", "required": true, "secret_as": "env"}],
-        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", "--notify", "{notify_email}"],
-        "env": {"BACKUP_KEY": "{backup_key}"},
-        "limits": {"timeout_sec": 60, "memory_mb": 256, "cpus": 1.0, "pids": 64, "max_output_bytes": 1048576},
-        "network": "none", "approval": {"required": 0}
-    })
 }
 
 async fn create_module(app: &TestApp) -> String {

@@ -3,8 +3,9 @@ use std::time::{Duration, Instant};
 use lapin::options::BasicGetOptions;
 use serde_json::{Value, json};
 
-use crate::catalog::backup_module;
-use crate::helpers::{ADMIN, ANALYST, OTHER, TestApp, spawn_app, spawn_app_with, test_env};
+use crate::helpers::{
+    ADMIN, ANALYST, OTHER, TestApp, backup_module, spawn_app, spawn_app_with, test_env,
+};
 
 const SECRET: &str = "s3cr3t-value-that-must-not-leak";
 
@@ -20,17 +21,12 @@ async fn assigned_module(app: &TestApp) -> String {
         .await;
     assert_eq!(status, 201, "{module}");
     let id = module["id"].as_str().unwrap().to_owned();
-    let assignments = json!({"assignments": [
-        {"user": ANALYST, "permissions": ["run", "view"]},
-        {"group": "viewers", "permissions": ["view"]}]});
-    let (status, _) = app
-        .put_as(
-            &format!("/api/v1/modules/{id}/assignments"),
-            ADMIN,
-            &assignments,
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.assign(
+        &id,
+        json!([{"user": ANALYST, "permissions": ["run", "view"]},
+               {"group": "viewers", "permissions": ["view"]}]),
+    )
+    .await;
     id
 }
 

@@ -7,7 +7,10 @@
 mod catalog;
 mod config;
 mod executions;
-mod helpers;
+/// The shared test support, under the name these tests have always used.
+mod helpers {
+    pub use sage_testkit::*;
+}
 mod oidc;
 mod service;
 mod siem;

@@ -84,7 +84,7 @@ async fn audit_events_reach_the_siem_once_each_in_order_despite_an_outage() {
     env.set("SIEM_WEBHOOK_SECRET", SECRET);
     let app = spawn_app_with(env).await;
     let script = app.register_backup_script().await;
-    let module = crate::catalog::backup_module(&script);
+    let module = crate::helpers::backup_module(&script);
     let (status, _) = app.post_as("/api/v1/modules", ADMIN, &module).await;
     assert_eq!(status, 201);
 

@@ -13,6 +13,7 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 pub use spec::{Limits, Network, ReadOnlyFile, SandboxSpec};
 
@@ -29,6 +30,8 @@ pub enum End {
     OomKilled,
     TimedOut,
     OutputLimit,
+    /// Stopped on request (cancelled, or no longer ours to run).
+    Stopped,
 }
 
 /// The end and what the container printed, each stream kept up to the output cap.
@@ -58,19 +61,21 @@ pub struct RunBounds {
     pub output_cap: u64,
 }
 
-/// Runs a sandbox to its end and removes it, whether it succeeded or not.
+/// Runs a sandbox to its end and removes it, whether it succeeded or not. `stop`
+/// ends it early (SIGKILL, like a timeout).
 #[tracing::instrument(skip_all, fields(name = %name))]
 pub async fn run_to_end(
     docker: &Docker,
     name: &str,
     spec: &SandboxSpec,
     bounds: RunBounds,
+    stop: &CancellationToken,
 ) -> Result<Finished, SandboxError> {
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let created = docker
         .create_container(Some(options), spec.container_body())
         .await?;
-    let outcome = start_and_wait(docker, &created.id, bounds).await;
+    let outcome = start_and_wait(docker, &created.id, bounds, stop).await;
     remove(docker, &created.id).await;
     outcome
 }
@@ -86,19 +91,29 @@ async fn start_and_wait(
     docker: &Docker,
     id: &str,
     bounds: RunBounds,
+    stop: &CancellationToken,
 ) -> Result<Finished, SandboxError> {
+    if stop.is_cancelled() {
+        return Ok(Finished {
+            end: End::Stopped,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            output_bytes: 0,
+        });
+    }
     docker.start_container(id, None).await?;
     let mut output = Output::default();
-    let collected = tokio::time::timeout(
-        bounds.timeout,
-        collect(docker, id, bounds.output_cap, &mut output),
-    )
-    .await;
-    let stopped_by_us = match collected {
-        Err(_) => Some(End::TimedOut),
-        Ok(Ok(true)) => Some(End::OutputLimit),
-        Ok(Ok(false)) => None,
-        Ok(Err(error)) => return Err(error),
+    let stopped_by_us = tokio::select! {
+        collected = tokio::time::timeout(
+            bounds.timeout,
+            collect(docker, id, bounds.output_cap, &mut output),
+        ) => match collected {
+            Err(_) => Some(End::TimedOut),
+            Ok(Ok(true)) => Some(End::OutputLimit),
+            Ok(Ok(false)) => None,
+            Ok(Err(error)) => return Err(error),
+        },
+        () = stop.cancelled() => Some(End::Stopped),
     };
     if stopped_by_us.is_some() {
         // SIGKILL: a script that ignores SIGTERM or left children behind still ends now.
@@ -175,14 +190,20 @@ async fn exit_code(docker: &Docker, id: &str) -> Result<i64, SandboxError> {
     }
 }
 
-/// Removes a container and its anonymous volumes. Failures are logged: the reaper
-/// finds what is left by label.
+/// Removes a container and its anonymous volumes; one already gone is fine. Other
+/// failures are logged: the sweep finds what is left by label.
 pub async fn remove(docker: &Docker, id: &str) {
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
-    if let Err(error) = docker.remove_container(id, Some(options)).await {
-        tracing::warn!(%error, container = id, "could not remove a sandbox container");
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(error) => {
+            tracing::warn!(%error, container = id, "could not remove a sandbox container");
+        }
     }
 }

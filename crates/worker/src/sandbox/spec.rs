@@ -9,6 +9,9 @@ use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, Resourc
 pub const SANDBOX_UID: u32 = 10001;
 pub const LABEL_EXECUTION: &str = "sage.execution_id";
 pub const LABEL_WORKER: &str = "sage.worker_id";
+/// The deployment (its queue prefix): workers of one deployment only ever clean up
+/// their own deployment's sandboxes on an engine that others share.
+pub const LABEL_FLEET: &str = "sage.fleet";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {

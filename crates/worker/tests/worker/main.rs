@@ -4,5 +4,6 @@
 // Test helpers panic on purpose: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod pipeline;
 mod sandbox;
 mod startup;

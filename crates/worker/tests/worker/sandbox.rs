@@ -5,6 +5,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 use sage_infra::config::Env;
 use sage_worker::sandbox::spec::LABEL_EXECUTION;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use sage_worker::sandbox::{End, Limits, Network, RunBounds, SandboxSpec, run_to_end};
 
@@ -72,6 +73,7 @@ print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))]
         &format!("sage-test-{id}"),
         &spec,
         bounds(30, 1 << 20),
+        &CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -110,6 +112,7 @@ async fn a_failing_script_reports_its_exit_code_and_is_removed() {
         &format!("sage-test-{id}"),
         &spec,
         bounds(30, 1 << 20),
+        &CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -130,9 +133,15 @@ async fn output_beyond_the_cap_ends_the_run() {
     let docker = docker().await;
     let (id, spec) = python("import time\nprint('x' * 100000, flush=True)\ntime.sleep(60)");
     let started = Instant::now();
-    let finished = run_to_end(&docker, &format!("sage-test-{id}"), &spec, bounds(30, 1000))
-        .await
-        .unwrap();
+    let finished = run_to_end(
+        &docker,
+        &format!("sage-test-{id}"),
+        &spec,
+        bounds(30, 1000),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(finished.end, End::OutputLimit);
     assert_eq!(finished.stdout.len(), 1000, "only the cap is kept");
     assert!(finished.output_bytes > 1000);
@@ -151,6 +160,7 @@ async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children() {
         &format!("sage-test-{id}"),
         &spec,
         bounds(2, 1 << 20),
+        &CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -173,6 +183,7 @@ async fn a_memory_hog_is_oom_killed() {
         &format!("sage-test-{id}"),
         &spec,
         bounds(30, 1 << 20),
+        &CancellationToken::new(),
     )
     .await
     .unwrap();

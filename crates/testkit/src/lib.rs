@@ -1,0 +1,457 @@
+//! Test support shared by the api's and the worker's integration tests: the api and
+//! workers started in-process on a fresh database against the real services of the
+//! local stack, and the calls tests make to them.
+
+// Test helpers panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use sage_api::settings::Settings;
+use sage_api::startup::Application;
+use sage_infra::config::Env;
+use sage_store::testing::fresh_database;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub application_state: sage_api::state::AppState,
+    /// The environment the api started with, its fresh database included: workers
+    /// started for this app read the same.
+    pub env: Env,
+}
+
+pub const ADMIN: &str = "admin@example.com";
+pub const ANALYST: &str = "analyst@example.com";
+pub const OTHER: &str = "other-analyst@example.com";
+
+/// The sample module of the acceptance scenario, as an admin would post it.
+pub fn backup_module(script_id: &str) -> Value {
+    json!({
+        "name": "backup-db", "description": "Back up one database", "script_id": script_id,
+        "params": [
+            {"name": "db_name", "type": "enum", "values": ["orders", "users"], "required": true},
+            {"name": "retention_days", "type": "integer", "min": 1, "max": 365, "default": 7},
+            {"name": "notify_email", "type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", "max_length": 254},
+            {"name": "backup_key", "type": "secret", "required": true, "secret_as": "env"}],
+        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", "--notify", "{notify_email}"],
+        "env": {"BACKUP_KEY": "{backup_key}"},
+        "limits": {"timeout_sec": 60, "memory_mb": 256, "cpus": 1.0, "pids": 64, "max_output_bytes": 1048576},
+        "network": "none", "approval": {"required": 0}
+    })
+}
+
+/// A script library of its own for one test: the sample `backup_db.py` and a folder.
+pub fn scripts_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sage-scripts-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("team")).unwrap();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/backup_db.py");
+    std::fs::copy(sample, dir.join("backup_db.py")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("escape.py")).unwrap();
+    dir
+}
+
+/// The test environment with a unique queue prefix and the api on a free port.
+pub fn test_env() -> Env {
+    let mut env = Env::for_tests();
+    env.set("SCRIPTS_DIR", scripts_dir().to_string_lossy().into_owned());
+    env.set("ADMIN_EMAILS", ADMIN);
+    env.set("API_BIND", "127.0.0.1:0");
+    env.set(
+        "QUEUE_PREFIX",
+        format!("test-{}", uuid::Uuid::new_v4().simple()),
+    );
+    env.set("LOG_FORMAT", "json");
+    env.set("RUST_LOG", "warn");
+    env
+}
+
+/// Starts the api on a random port with a fresh database, as configured by `env`.
+pub async fn spawn_app_with(mut env: Env) -> TestApp {
+    let mut settings = Settings::from_env(env.clone()).expect("test settings are valid");
+    settings.common.database = fresh_database(&settings.common.database)
+        .await
+        .expect("a fresh database");
+    env.set(
+        "DATABASE_URL",
+        settings.common.database.url.expose_secret().to_owned(),
+    );
+    // Boxed: the whole application's start-up is a large future.
+    let application = Box::pin(Application::build(settings))
+        .await
+        .expect("the api starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let application_state = application.state().clone();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        application_state,
+        env,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_env()).await
+}
+
+impl TestApp {
+    pub fn db(&self) -> &sage_store::Db {
+        &self.application_state.db
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(user) = user {
+            request = request.header("X-Demo-User", user);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("the api answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    pub async fn get_as(&self, path: &str, user: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, Some(user), None)
+            .await
+    }
+
+    pub async fn post_as(
+        &self,
+        path: &str,
+        user: &str,
+        body: &serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(user), Some(body))
+            .await
+    }
+
+    pub async fn put_as(
+        &self,
+        path: &str,
+        user: &str,
+        body: &serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.call(reqwest::Method::PUT, path, Some(user), Some(body))
+            .await
+    }
+
+    /// Provisions a user with roles and groups, as an identity provider's claims would.
+    pub async fn user_with(&self, email: &str, roles: &[&str], groups: &[&str]) {
+        let owned = |items: &[&str]| Some(items.iter().map(|s| (*s).to_owned()).collect());
+        let claims = sage_store::users::Claims {
+            roles: owned(roles),
+            groups: owned(groups),
+        };
+        self.db()
+            .sign_in(email, &claims, &Default::default())
+            .await
+            .unwrap();
+    }
+
+    /// How many audit events exist: refusals must not add any.
+    pub async fn audit_count(&self) -> usize {
+        let filter = sage_store::audit::AuditFilter {
+            limit: 10_000,
+            ..Default::default()
+        };
+        self.db().audit_events(&filter).await.unwrap().len()
+    }
+
+    pub async fn register_backup_script(&self) -> String {
+        let body = serde_json::json!({"path": "backup_db.py", "interpreter": "python3"});
+        let (status, script) = self.post_as("/api/v1/scripts", ADMIN, &body).await;
+        assert_eq!(status, 201, "{script}");
+        script["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The id of the already registered sample script.
+    pub async fn register_backup_script_again(&self) -> String {
+        let (_, listed) = self.get_as("/api/v1/scripts", ADMIN).await;
+        listed["items"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("the api answers")
+    }
+}
+
+/// A module around a script written for the test, assigned to the analyst (run, view).
+pub struct ScriptModule<'a> {
+    pub file: &'a str,
+    pub code: &'a str,
+    pub params: Value,
+    pub args: Value,
+    pub env: Value,
+    pub limits: Value,
+}
+
+impl Default for ScriptModule<'_> {
+    fn default() -> Self {
+        Self {
+            file: "job.py",
+            code: "print('hello')\n",
+            params: json!([]),
+            args: json!([]),
+            env: json!({}),
+            limits: json!({"timeout_sec": 30, "memory_mb": 128, "cpus": 1.0, "pids": 32,
+                           "max_output_bytes": 1_048_576}),
+        }
+    }
+}
+
+impl TestApp {
+    /// Writes the script into this app's library, registers it and wraps it into a
+    /// module the analyst may run; returns the module id.
+    pub async fn module_with(&self, module: ScriptModule<'_>) -> String {
+        let library = std::path::PathBuf::from(self.env.raw("SCRIPTS_DIR").unwrap());
+        std::fs::write(library.join(module.file), module.code).unwrap();
+        let body = json!({"path": module.file, "interpreter": "python3"});
+        let (status, script) = self.post_as("/api/v1/scripts", ADMIN, &body).await;
+        assert_eq!(status, 201, "{script}");
+        let name = format!("m-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let definition = json!({
+            "name": name, "script_id": script["id"], "params": module.params,
+            "args": module.args, "env": module.env, "limits": module.limits,
+        });
+        let (status, created) = self.post_as("/api/v1/modules", ADMIN, &definition).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        self.assign(
+            &id,
+            json!([{"user": ANALYST, "permissions": ["run", "view"]}]),
+        )
+        .await;
+        id
+    }
+
+    /// Replaces a module's assignments, as the admin.
+    pub async fn assign(&self, module_id: &str, assignments: Value) {
+        let (status, body) = self
+            .put_as(
+                &format!("/api/v1/modules/{module_id}/assignments"),
+                ADMIN,
+                &json!({ "assignments": assignments }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// The acceptance scenario's `backup-db` module, assigned to the analyst (run, view).
+    pub async fn backup_db_module(&self) -> String {
+        let script = self.register_backup_script().await;
+        let (status, module) = self
+            .post_as("/api/v1/modules", ADMIN, &backup_module(&script))
+            .await;
+        assert_eq!(status, 201, "{module}");
+        let id = module["id"].as_str().unwrap().to_owned();
+        self.assign(
+            &id,
+            json!([{"user": ANALYST, "permissions": ["run", "view"]}]),
+        )
+        .await;
+        id
+    }
+
+    /// Submits a run as the analyst; returns the execution id.
+    pub async fn submit(&self, module_id: &str, params: Value) -> String {
+        let (status, execution) = self
+            .post_as(
+                &format!("/api/v1/modules/{module_id}/executions"),
+                ANALYST,
+                &json!({"params": params}),
+            )
+            .await;
+        assert_eq!(status, 202, "{execution}");
+        execution["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn execution(&self, id: &str) -> Value {
+        let (status, execution) = self
+            .get_as(&format!("/api/v1/executions/{id}"), ADMIN)
+            .await;
+        assert_eq!(status, 200, "{execution}");
+        execution
+    }
+
+    /// Waits until the execution has `status` (any terminal one when `None`).
+    pub async fn wait_for(&self, id: &str, status: Option<&str>, within: Duration) -> Value {
+        let terminal = [
+            "succeeded",
+            "failed",
+            "timed_out",
+            "cancelled",
+            "rejected",
+            "lost",
+        ];
+        let deadline = Instant::now() + within;
+        loop {
+            let execution = self.execution(id).await;
+            let now = execution["status"].as_str().unwrap_or_default().to_owned();
+            let reached = match status {
+                Some(wanted) => now == wanted,
+                None => terminal.contains(&now.as_str()),
+            };
+            if reached {
+                return execution;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "execution {id} still {now} after {within:?}: {execution}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_terminal(&self, id: &str) -> Value {
+        self.wait_for(id, None, Duration::from_secs(60)).await
+    }
+}
+
+/// A worker running in-process for one test app.
+pub struct TestWorker {
+    pub id: String,
+    pub settings: sage_worker::settings::Settings,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestWorker {
+    /// Stops taking jobs and waits for running ones, as SIGTERM does.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
+
+    /// Drops the worker at once, as if its process died: nothing it runs is finished.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a worker for `app`, with `tune` adjusting its environment.
+pub async fn spawn_worker_with(app: &TestApp, tune: impl FnOnce(&mut Env)) -> TestWorker {
+    let mut env = app.env.clone();
+    let id = format!(
+        "test-worker-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    env.set("WORKER_ID", id.clone());
+    env.set(
+        "STAGING_DIR",
+        std::env::temp_dir()
+            .join("sage-staging")
+            .join(&id)
+            .to_string_lossy()
+            .into_owned(),
+    );
+    tune(&mut env);
+    let settings = sage_worker::settings::Settings::from_env(env).expect("worker settings");
+    let dependencies = sage_worker::startup::connect(&settings)
+        .await
+        .expect("the worker reaches its dependencies");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(sage_worker::startup::run_until_stopped(
+        settings.clone(),
+        dependencies,
+        shutdown.clone(),
+    ));
+    TestWorker {
+        id,
+        settings,
+        shutdown,
+        task,
+    }
+}
+
+pub async fn spawn_worker(app: &TestApp) -> TestWorker {
+    spawn_worker_with(app, |_| {}).await
+}
+
+/// A TCP forwarder in front of a real service that a test can close and reopen on the
+/// same port: the service looks stopped to whoever connects through the gate, without
+/// stopping it for the other tests running at the same time.
+pub struct TcpGate {
+    pub port: u16,
+    target: std::net::SocketAddr,
+    open: std::sync::Mutex<Option<tokio_util::sync::CancellationToken>>,
+}
+
+impl TcpGate {
+    pub async fn start(target: std::net::SocketAddr) -> std::sync::Arc<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let gate = std::sync::Arc::new(Self {
+            port,
+            target,
+            open: std::sync::Mutex::new(None),
+        });
+        gate.serve(listener);
+        gate
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let token = tokio_util::sync::CancellationToken::new();
+        *self.open.lock().unwrap() = Some(token.clone());
+        let target = self.target;
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    () = token.cancelled() => return,
+                    accepted = listener.accept() => accepted.unwrap(),
+                };
+                let token = token.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+        });
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    pub fn close(&self) {
+        if let Some(token) = self.open.lock().unwrap().take() {
+            token.cancel();
+        }
+    }
+
+    pub async fn reopen(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    assert!(Instant::now() < deadline, "cannot reopen the gate: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        self.serve(listener);
+    }
+}

@@ -1,0 +1,220 @@
+//! What stops running executions from outside, and what cleans up after workers that
+//! died: the registry of this worker's runs, the listener for stop requests
+//! (cancel, lost), and the reaper that declares expired leases lost and removes the
+//! containers and staging folders of executions that ended.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use sage_store::Db;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::sandbox::remove;
+use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET};
+
+/// The executions this worker runs now, each with the token that stops it.
+#[derive(Clone, Default)]
+pub struct Running {
+    runs: Arc<Mutex<HashMap<Uuid, CancellationToken>>>,
+}
+
+/// Keeps an execution in the registry while it lives.
+pub struct Registered {
+    running: Running,
+    id: Uuid,
+    pub stop: CancellationToken,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.running.lock().remove(&self.id);
+    }
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
+        // The map stays consistent even if a holder panicked: each operation is one call.
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn register(&self, id: Uuid) -> Registered {
+        let stop = CancellationToken::new();
+        self.lock().insert(id, stop.clone());
+        Registered {
+            running: self.clone(),
+            id,
+            stop,
+        }
+    }
+
+    /// Stops the execution if it runs here; true if it did.
+    pub fn stop(&self, id: Uuid) -> bool {
+        match self.lock().get(&id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
+}
+
+/// Listens for stop requests until `shutdown`, reconnecting when the connection drops;
+/// after each (re)connect it checks the runs it holds, in case a request came while it
+/// was not listening.
+pub async fn listen_for_stops(db: Db, running: Running, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        match db.stop_requests().await {
+            Ok(mut requests) => {
+                stop_ended(&db, &running).await;
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        next = requests.next() => match next {
+                            Some(id) => {
+                                if running.stop(id) {
+                                    tracing::info!(execution_id = %id, "stop requested; killing the sandbox");
+                                }
+                            }
+                            None => break,
+                        },
+                    }
+                }
+                tracing::warn!("stop-request connection closed; reconnecting");
+            }
+            Err(error) => tracing::warn!(?error, "cannot listen for stop requests; retrying"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Stops every registered run whose execution is no longer running.
+async fn stop_ended(db: &Db, running: &Running) {
+    let ids = running.ids();
+    if ids.is_empty() {
+        return;
+    }
+    match db.statuses(&ids).await {
+        Ok(statuses) => {
+            for id in ids {
+                if statuses.get(&id).is_none_or(|status| status.is_terminal()) {
+                    running.stop(id);
+                }
+            }
+        }
+        Err(error) => tracing::warn!(?error, "cannot check the status of running executions"),
+    }
+}
+
+/// What the reaper needs.
+pub struct Reaper {
+    pub db: Db,
+    pub docker: Docker,
+    pub running: Running,
+    pub worker_id: String,
+    /// The value of this deployment's `sage.fleet` label.
+    pub fleet: String,
+    pub staging_dir: std::path::PathBuf,
+    pub every: Duration,
+}
+
+impl Reaper {
+    /// Runs one pass at start (a restarted worker cleans up first), then every
+    /// `every` until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            self.pass().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.every) => {}
+            }
+        }
+    }
+
+    pub async fn pass(&self) {
+        match self.db.reap_expired_leases(&self.worker_id).await {
+            Ok(lost) if !lost.is_empty() => {
+                tracing::warn!(
+                    ?lost,
+                    "declared executions lost: their worker's lease expired"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(?error, "could not reap expired leases"),
+        }
+        if let Err(error) = self.sweep().await {
+            tracing::warn!(%error, "could not sweep leftover sandboxes");
+        }
+    }
+
+    /// Removes the sandboxes and staging folders of this deployment's executions that
+    /// ended (or that its database does not know), on this worker's Docker engine.
+    /// Running executions are left alone, whichever worker runs them.
+    async fn sweep(&self) -> Result<(), bollard::errors::Error> {
+        let filters = HashMap::from([(
+            "label",
+            vec![
+                LABEL_EXECUTION.to_owned(),
+                format!("{LABEL_FLEET}={}", self.fleet),
+            ],
+        )]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self.docker.list_containers(Some(options)).await?;
+        let mut found: Vec<(String, Uuid)> = containers
+            .into_iter()
+            .filter_map(|c| {
+                let execution = c.labels?.get(LABEL_EXECUTION)?.parse().ok()?;
+                Some((c.id?, execution))
+            })
+            .collect();
+        let staged: Vec<Uuid> = match std::fs::read_dir(&self.staging_dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let mine: HashSet<Uuid> = self.running.ids().into_iter().collect();
+        found.retain(|(_, id)| !mine.contains(id));
+        let mut ids: Vec<Uuid> = found.iter().map(|(_, id)| *id).collect();
+        ids.extend(staged.iter().filter(|id| !mine.contains(id)));
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let statuses = match self.db.statuses(&ids).await {
+            Ok(statuses) => statuses,
+            Err(error) => {
+                tracing::warn!(
+                    ?error,
+                    "cannot check leftover sandboxes against the database"
+                );
+                return Ok(());
+            }
+        };
+        let ended = |id: &Uuid| statuses.get(id).is_none_or(|status| status.is_terminal());
+        for (container, id) in found.iter().filter(|(_, id)| ended(id)) {
+            tracing::info!(execution_id = %id, container, "removing a leftover sandbox");
+            remove(&self.docker, container).await;
+        }
+        for id in staged.iter().filter(|id| !mine.contains(id) && ended(id)) {
+            let path = self.staging_dir.join(id.to_string());
+            if let Err(error) = tokio::fs::remove_dir_all(&path).await {
+                tracing::warn!(%error, path = %path.display(), "could not remove a leftover staging folder");
+            }
+        }
+        Ok(())
+    }
+}
