@@ -66,6 +66,16 @@ open("/work/ok", "w").write("x")
 print("work writable")
 status = open("/proc/self/status").read()
 print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))])
+v4 = [r.split()[0] for r in open("/proc/net/route").read().splitlines()[1:]]
+v6 = [r.split()[-1] for r in open("/proc/net/ipv6_route").read().splitlines()]
+print("routes:", [device for device in v4 + v6 if device != "lo"])
+import socket
+try:
+    # No interface but loopback: the query has nowhere to go, so nothing is sent.
+    socket.getaddrinfo("example.com", 443)
+    print("resolver answered")
+except OSError as error:
+    print("no resolver answer:", type(error).__name__)
 "#;
     let (id, spec) = python(code);
     let finished = run_to_end(
@@ -96,6 +106,8 @@ print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))]
         "no capabilities: {stdout}"
     );
     assert!(stdout.contains("NoNewPrivs:\\t1"), "{stdout}");
+    assert!(stdout.contains("routes: []"), "no route but loopback: {stdout}");
+    assert!(stdout.contains("no resolver answer"), "{stdout}");
     assert_eq!(
         containers_labelled(&docker, &id).await,
         0,
