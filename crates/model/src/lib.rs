@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod execution;
 pub mod ids;
+pub mod logs;
 pub mod queue;
 
 pub use catalog::FieldError;
