@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         crate::routes::executions::list,
         crate::routes::executions::get_one,
         crate::routes::executions::cancel,
+        crate::routes::logs::logs,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),

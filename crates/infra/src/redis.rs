@@ -41,3 +41,17 @@ pub async fn check(client: &redis::Client) -> Result<(), String> {
         .await
         .map_err(|_| "no answer within 2 s".to_owned())?
 }
+
+/// The pub/sub channel of one execution's live log.
+pub fn log_channel(execution_id: uuid::Uuid) -> String {
+    format!("sage:logs:{execution_id}")
+}
+
+/// What travels on a log channel: lines as they are stored, then the end, published
+/// once the execution's final status is stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveLog {
+    Line(sage_store::logs::LogLine),
+    End,
+}

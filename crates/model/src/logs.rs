@@ -267,14 +267,21 @@ mod tests {
         ];
         for form in forms {
             let line = format!("key={form}; done");
-            assert_eq!(split(&[secret], &[line.as_bytes()]), ["key=***; done"], "{form}");
+            assert_eq!(
+                split(&[secret], &[line.as_bytes()]),
+                ["key=***; done"],
+                "{form}"
+            );
         }
     }
 
     #[test]
     fn control_characters_are_shown_not_obeyed() {
         let lines = split(&[], &[b"red \x1b[31mtext\x00 bell\x07 tab\there \xff end"]);
-        assert_eq!(lines, ["red \u{241b}[31mtext\u{2400} bell\u{2407} tab\there \u{fffd} end"]);
+        assert_eq!(
+            lines,
+            ["red \u{241b}[31mtext\u{2400} bell\u{2407} tab\there \u{fffd} end"]
+        );
     }
 
     #[test]
@@ -294,7 +301,10 @@ mod tests {
         long.extend_from_slice(secret.as_bytes());
         long.extend_from_slice(&[b'b'; 100]);
         let joined = split(&[secret], &[&long]).concat();
-        assert!(!joined.contains(secret) && joined.contains(MASK), "{joined}");
+        assert!(
+            !joined.contains(secret) && joined.contains(MASK),
+            "{joined}"
+        );
     }
 
     proptest! {

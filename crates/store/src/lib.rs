@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod executions;
+pub mod logs;
 mod migrate;
 mod pool;
 pub mod runs;

@@ -24,6 +24,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0003_executions",
         sql: include_str!("../../../migrations/0003_executions.sql"),
     },
+    Migration {
+        version: "0004_execution_logs",
+        sql: include_str!("../../../migrations/0004_execution_logs.sql"),
+    },
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

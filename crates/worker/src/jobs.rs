@@ -20,9 +20,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::control::Running;
+use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER};
 use crate::sandbox::{End, Limits, Network, ReadOnlyFile, RunBounds, SandboxSpec, run_to_end};
 use crate::settings::Settings;
+use sage_model::logs::Redactor;
 use tokio_util::sync::CancellationToken;
 
 /// What every job needs; shared by the consumer's tasks.
@@ -32,6 +34,7 @@ pub struct Context {
     pub secrets: SecretBox,
     pub settings: Arc<Settings>,
     pub running: Running,
+    pub publisher: Publisher,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +75,7 @@ pub async fn process(
         .finish_execution(execution_id, worker_id, &end)
         .await?;
     tracing::info!(status = %end.status, reason = ?end.reason, stored, "execution finished");
+    ctx.publisher.end(execution_id).await;
     let execution = ctx.db.execution(execution_id).await?;
     Ok(Processed::Finished(
         execution.map_or(end.status, |execution| execution.status),
@@ -116,9 +120,17 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
         .staging_dir
         .join(claimed.execution_id.to_string());
     let end = match prepare(ctx, claimed, &staging).await {
-        Ok((spec, bounds)) => {
+        Ok((spec, bounds, redactor)) => {
             let name = format!("sage-{}", claimed.execution_id);
-            match run_to_end(&ctx.docker, &name, &spec, bounds, stop).await {
+            let mut pump = LogPump::start(
+                ctx.db.clone(),
+                ctx.publisher.clone(),
+                claimed.execution_id,
+                redactor,
+            );
+            let finished = run_to_end(&ctx.docker, &name, &spec, bounds, stop, &mut pump).await;
+            pump.finish().await;
+            match finished {
                 Ok(finished) => run_end(finished.end, finished.output_bytes),
                 Err(error) => {
                     tracing::error!(error = %sage_infra::s3::error_text(&error), "sandbox failed");
@@ -162,12 +174,13 @@ fn run_end(end: End, output_bytes: u64) -> RunEnd {
     }
 }
 
-/// Builds the sandbox of a claimed execution; the error is the `reason` it fails with.
+/// Builds the sandbox of a claimed execution and the redactor of its secrets; the
+/// error is the `reason` it fails with.
 async fn prepare(
     ctx: &Context,
     claimed: &ClaimedRun,
     staging: &Path,
-) -> Result<(SandboxSpec, RunBounds), &'static str> {
+) -> Result<(SandboxSpec, RunBounds, Redactor), &'static str> {
     let request: ModuleRequest =
         serde_json::from_value(claimed.definition.clone()).map_err(|_| "bad_definition")?;
     let definition = ModuleDefinition::parse(&request, &ModuleLimits::UNBOUNDED)
@@ -188,6 +201,7 @@ async fn prepare(
         .map(|o| o.clone().into_iter().collect())
         .unwrap_or_default();
     values.retain(|name, _| !secrets.contains_key(name));
+    let redactor = Redactor::new(secrets.values().map(String::as_str));
     let valid = ValidParams { values, secrets };
     if !definition.file_secrets(&valid).is_empty() {
         // Secrets as files need a writable tmpfs before start; not supported yet.
@@ -242,7 +256,7 @@ async fn prepare(
         timeout: std::time::Duration::from_secs(limits.timeout_sec),
         output_cap: limits.max_output_bytes,
     };
-    Ok((spec, bounds))
+    Ok((spec, bounds, redactor))
 }
 
 /// Copies the script out of the library into the execution's staging folder and

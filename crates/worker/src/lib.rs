@@ -4,6 +4,7 @@ pub mod consumer;
 pub mod control;
 pub mod docker;
 pub mod jobs;
+pub mod logs;
 pub mod sandbox;
 pub mod settings;
 pub mod startup;

@@ -11,13 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::control::{Reaper, Running, listen_for_stops};
 use crate::jobs::Context;
+use crate::logs::Publisher;
 use crate::settings::Settings;
 
 /// The connections a worker holds for its lifetime.
 pub struct Dependencies {
     pub db: Db,
     pub broker: Broker,
-    pub redis: redis::Client,
+    /// Reconnects by itself after a Redis outage.
+    pub redis: redis::aio::ConnectionManager,
     pub s3: aws_sdk_s3::Client,
     pub docker: Docker,
 }
@@ -72,16 +74,22 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     .into_iter()
     .filter_map(|(name, error)| error.map(|e| (name, e)))
     .collect();
-    match (db, redis, docker) {
-        (Ok(db), Ok(redis), Ok(docker)) if failures.is_empty() => Ok(Dependencies {
-            db,
-            broker,
-            redis,
-            s3,
-            docker,
-        }),
-        _ => Err(Unreachable(failures)),
+    let (Ok(db), Ok(redis), Ok(docker)) = (db, redis, docker) else {
+        return Err(Unreachable(failures));
+    };
+    if !failures.is_empty() {
+        return Err(Unreachable(failures));
     }
+    let redis = redis::aio::ConnectionManager::new(redis)
+        .await
+        .map_err(|e| Unreachable(vec![("redis", text(&e))]))?;
+    Ok(Dependencies {
+        db,
+        broker,
+        redis,
+        s3,
+        docker,
+    })
 }
 
 async fn connect_docker(settings: &Settings) -> Result<Docker, String> {
@@ -113,7 +121,11 @@ pub async fn run_until_stopped(
 ) {
     tracing::info!(worker_id = %settings.worker_id, concurrency = settings.concurrency, "worker ready");
     let Dependencies {
-        db, broker, docker, ..
+        db,
+        broker,
+        docker,
+        redis,
+        ..
     } = dependencies;
     let running = Running::default();
     let reaper = Reaper {
@@ -141,6 +153,7 @@ pub async fn run_until_stopped(
         secrets: settings.secrets.clone(),
         settings: Arc::new(settings),
         running,
+        publisher: Publisher { redis },
     });
     crate::consumer::run(ctx, &broker, shutdown).await;
     helpers.cancel();

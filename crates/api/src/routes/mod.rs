@@ -3,6 +3,7 @@
 pub mod assignments;
 pub mod audit;
 pub mod executions;
+pub mod logs;
 pub mod me;
 pub mod modules;
 pub mod pagination;
@@ -32,6 +33,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::list)
         .service(executions::get_one)
         .service(executions::cancel)
+        .service(logs::logs)
         .service(audit::verify)
         .service(audit::list);
 }

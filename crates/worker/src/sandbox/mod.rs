@@ -15,6 +15,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+pub use sage_model::logs::Stream;
 pub use spec::{Limits, Network, ReadOnlyFile, SandboxSpec};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,14 +35,33 @@ pub enum End {
     Stopped,
 }
 
-/// The end and what the container printed, each stream kept up to the output cap.
+/// How the run ended, and how much it printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
     pub end: End,
+    /// Bytes printed in all, including what went past the cap and was not passed on.
+    pub output_bytes: u64,
+}
+
+/// Where a sandbox's output goes as it is printed, up to the output cap.
+pub trait OutputSink: Send {
+    fn write(&mut self, stream: Stream, bytes: &[u8]) -> impl Future<Output = ()> + Send;
+}
+
+/// Keeps the output in memory (tests, small tools).
+#[derive(Debug, Default)]
+pub struct Captured {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    /// Bytes printed in all, including what was not kept.
-    pub output_bytes: u64,
+}
+
+impl OutputSink for Captured {
+    async fn write(&mut self, stream: Stream, bytes: &[u8]) {
+        match stream {
+            Stream::Stdout => self.stdout.extend_from_slice(bytes),
+            Stream::Stderr => self.stderr.extend_from_slice(bytes),
+        }
+    }
 }
 
 impl Finished {
@@ -70,21 +90,15 @@ pub async fn run_to_end(
     spec: &SandboxSpec,
     bounds: RunBounds,
     stop: &CancellationToken,
+    sink: &mut impl OutputSink,
 ) -> Result<Finished, SandboxError> {
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let created = docker
         .create_container(Some(options), spec.container_body())
         .await?;
-    let outcome = start_and_wait(docker, &created.id, bounds, stop).await;
+    let outcome = start_and_wait(docker, &created.id, bounds, stop, sink).await;
     remove(docker, &created.id).await;
     outcome
-}
-
-#[derive(Default)]
-struct Output {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    total: u64,
 }
 
 async fn start_and_wait(
@@ -92,21 +106,20 @@ async fn start_and_wait(
     id: &str,
     bounds: RunBounds,
     stop: &CancellationToken,
+    sink: &mut impl OutputSink,
 ) -> Result<Finished, SandboxError> {
     if stop.is_cancelled() {
         return Ok(Finished {
             end: End::Stopped,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
             output_bytes: 0,
         });
     }
     docker.start_container(id, None).await?;
-    let mut output = Output::default();
+    let mut total = 0;
     let stopped_by_us = tokio::select! {
         collected = tokio::time::timeout(
             bounds.timeout,
-            collect(docker, id, bounds.output_cap, &mut output),
+            collect(docker, id, bounds.output_cap, sink, &mut total),
         ) => match collected {
             Err(_) => Some(End::TimedOut),
             Ok(Ok(true)) => Some(End::OutputLimit),
@@ -138,18 +151,18 @@ async fn start_and_wait(
     };
     Ok(Finished {
         end,
-        stdout: output.stdout,
-        stderr: output.stderr,
-        output_bytes: output.total,
+        output_bytes: total,
     })
 }
 
-/// Reads the container's output until it closes; true when it went past the cap.
+/// Passes the container's output on as it comes, until it closes; true when it went
+/// past the cap (what is past the cap is not passed on).
 async fn collect(
     docker: &Docker,
     id: &str,
     cap: u64,
-    output: &mut Output,
+    sink: &mut impl OutputSink,
+    total: &mut u64,
 ) -> Result<bool, SandboxError> {
     let options = LogsOptionsBuilder::default()
         .follow(true)
@@ -158,15 +171,18 @@ async fn collect(
         .build();
     let mut logs = docker.logs(id, Some(options));
     while let Some(chunk) = logs.next().await {
-        let (buffer, message) = match chunk? {
-            LogOutput::StdOut { message } => (&mut output.stdout, message),
-            LogOutput::StdErr { message } => (&mut output.stderr, message),
+        let (stream, message) = match chunk? {
+            LogOutput::StdOut { message } => (Stream::Stdout, message),
+            LogOutput::StdErr { message } => (Stream::Stderr, message),
             LogOutput::StdIn { .. } | LogOutput::Console { .. } => continue,
         };
-        let room = cap.saturating_sub(output.total) as usize;
-        buffer.extend_from_slice(&message[..message.len().min(room)]);
-        output.total += message.len() as u64;
-        if output.total > cap {
+        let room = usize::try_from(cap.saturating_sub(*total)).unwrap_or(usize::MAX);
+        let kept = &message[..message.len().min(room)];
+        if !kept.is_empty() {
+            sink.write(stream, kept).await;
+        }
+        *total += message.len() as u64;
+        if *total > cap {
             return Ok(true);
         }
     }

@@ -7,7 +7,9 @@ use sage_worker::sandbox::spec::LABEL_EXECUTION;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-use sage_worker::sandbox::{End, Limits, Network, RunBounds, SandboxSpec, run_to_end};
+use sage_worker::sandbox::{
+    Captured, End, Finished, Limits, Network, RunBounds, SandboxSpec, run_to_end,
+};
 
 async fn docker() -> Docker {
     let env = Env::for_tests();
@@ -78,21 +80,13 @@ except OSError as error:
     print("no resolver answer:", type(error).__name__)
 "#;
     let (id, spec) = python(code);
-    let finished = run_to_end(
-        &docker,
-        &format!("sage-test-{id}"),
-        &spec,
-        bounds(30, 1 << 20),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&finished.stdout);
+    let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         finished.end,
         End::Exited(0),
         "stderr: {}",
-        String::from_utf8_lossy(&finished.stderr)
+        String::from_utf8_lossy(&output.stderr)
     );
     assert!(
         stdout.contains("10001 10001 hello; $(rm -rf /)"),
@@ -106,7 +100,10 @@ except OSError as error:
         "no capabilities: {stdout}"
     );
     assert!(stdout.contains("NoNewPrivs:\\t1"), "{stdout}");
-    assert!(stdout.contains("routes: []"), "no route but loopback: {stdout}");
+    assert!(
+        stdout.contains("routes: []"),
+        "no route but loopback: {stdout}"
+    );
     assert!(stdout.contains("no resolver answer"), "{stdout}");
     assert_eq!(
         containers_labelled(&docker, &id).await,
@@ -119,18 +116,31 @@ except OSError as error:
 async fn a_failing_script_reports_its_exit_code_and_is_removed() {
     let docker = docker().await;
     let (id, spec) = python("import sys; print('bad', file=sys.stderr); sys.exit(3)");
+    let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
+    assert_eq!(finished.end, End::Exited(3));
+    assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), "bad");
+    assert_eq!(containers_labelled(&docker, &id).await, 0);
+}
+
+/// Runs a sandbox to its end, keeping what it printed.
+async fn run(
+    docker: &Docker,
+    id: &str,
+    spec: &SandboxSpec,
+    bounds: RunBounds,
+) -> (Finished, Captured) {
+    let mut output = Captured::default();
     let finished = run_to_end(
-        &docker,
+        docker,
         &format!("sage-test-{id}"),
-        &spec,
-        bounds(30, 1 << 20),
+        spec,
+        bounds,
         &CancellationToken::new(),
+        &mut output,
     )
     .await
     .unwrap();
-    assert_eq!(finished.end, End::Exited(3));
-    assert_eq!(String::from_utf8_lossy(&finished.stderr).trim(), "bad");
-    assert_eq!(containers_labelled(&docker, &id).await, 0);
+    (finished, output)
 }
 
 fn bounds(timeout_sec: u64, output_cap: u64) -> RunBounds {
@@ -145,17 +155,9 @@ async fn output_beyond_the_cap_ends_the_run() {
     let docker = docker().await;
     let (id, spec) = python("import time\nprint('x' * 100000, flush=True)\ntime.sleep(60)");
     let started = Instant::now();
-    let finished = run_to_end(
-        &docker,
-        &format!("sage-test-{id}"),
-        &spec,
-        bounds(30, 1000),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (finished, output) = run(&docker, &id, &spec, bounds(30, 1000)).await;
     assert_eq!(finished.end, End::OutputLimit);
-    assert_eq!(finished.stdout.len(), 1000, "only the cap is kept");
+    assert_eq!(output.stdout.len(), 1000, "only the cap is kept");
     assert!(finished.output_bytes > 1000);
     assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(containers_labelled(&docker, &id).await, 0);
@@ -167,15 +169,7 @@ async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children() {
     let code = "import os, signal, subprocess, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsubprocess.Popen(['sleep', '300'])\nprint('started', flush=True)\ntime.sleep(300)";
     let (id, spec) = python(code);
     let started = Instant::now();
-    let finished = run_to_end(
-        &docker,
-        &format!("sage-test-{id}"),
-        &spec,
-        bounds(2, 1 << 20),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (finished, _) = run(&docker, &id, &spec, bounds(2, 1 << 20)).await;
     assert_eq!(finished.end, End::TimedOut);
     assert!(
         started.elapsed() < Duration::from_secs(2 + 2 + 3),
@@ -190,20 +184,12 @@ async fn a_memory_hog_is_oom_killed() {
     let docker = docker().await;
     let (id, mut spec) = python("x = bytearray(1024 * 1024 * 1024)\nprint(len(x))");
     spec.limits.memory_bytes = 64 * 1024 * 1024;
-    let finished = run_to_end(
-        &docker,
-        &format!("sage-test-{id}"),
-        &spec,
-        bounds(30, 1 << 20),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
     assert_eq!(
         finished.end,
         End::OomKilled,
         "stderr: {}",
-        String::from_utf8_lossy(&finished.stderr)
+        String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }

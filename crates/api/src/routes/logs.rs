@@ -1,0 +1,303 @@
+//! An execution's log: Server-Sent Events that replay stored lines after
+//! `Last-Event-ID` and then follow the live ones from Redis, or the whole log as text.
+//!
+//! The worker stores each line before it publishes it, so subscribing first and then
+//! replaying from the database leaves no gap; live lines already replayed are dropped
+//! by `seq`. Without Redis the stream polls the database: lines arrive late, never lost.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use futures_util::StreamExt;
+use sage_infra::redis::{LiveLog, log_channel};
+use sage_model::ExecutionStatus;
+use sage_store::Db;
+use sage_store::logs::LogLine;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldProblem};
+use crate::routes::executions::visible_execution;
+use crate::state::AppState;
+
+const PAGE: i64 = 2000;
+const KEEPALIVE: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_secs(1);
+/// How long a cancelled run's stream waits for its worker's last lines.
+const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// `text` for the whole log as plain text; otherwise an event stream.
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/executions/{id}/logs", tag = "executions",
+    params(("format" = Option<String>, Query, description = "`text` for the whole log as plain text")),
+    responses((status = 200, description = "text/event-stream, or text/plain with ?format=text"),
+              (status = 400), (status = 404)))]
+#[get("/api/v1/executions/{id}/logs")]
+pub async fn logs(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    query: web::Query<LogQuery>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let execution = visible_execution(&state, &caller, *id).await?;
+    match query.format.as_deref() {
+        Some("text") => Ok(text(state.db.clone(), execution.id)),
+        None | Some("sse") => {
+            let after = last_event_id(&request)?;
+            Ok(events(&state, execution.id, after))
+        }
+        Some(_) => Err(ApiError::invalid(vec![FieldProblem::new(
+            "format",
+            "must be `text` (or left out for an event stream)",
+        )])),
+    }
+}
+
+fn last_event_id(request: &HttpRequest) -> Result<i64, ApiError> {
+    match request.headers().get("Last-Event-ID") {
+        None => Ok(0),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| {
+                ApiError::invalid(vec![FieldProblem::new(
+                    "Last-Event-ID",
+                    "must be the id (a whole number) of an event this stream sent",
+                )])
+            }),
+    }
+}
+
+/// The whole log, streamed page by page so a large log is never held in memory.
+fn text(db: Db, execution_id: Uuid) -> HttpResponse {
+    let pages = futures_util::stream::unfold(Some(0i64), move |after| {
+        let db = db.clone();
+        async move {
+            let after = after?;
+            match db.log_lines(execution_id, after, PAGE).await {
+                Ok(lines) if lines.is_empty() => None,
+                Ok(lines) => {
+                    let next = lines.last().map(|l| l.seq);
+                    let mut body = String::new();
+                    for line in &lines {
+                        body.push_str(&line.line);
+                        body.push('\n');
+                    }
+                    Some((Ok::<_, actix_web::Error>(Bytes::from(body)), next))
+                }
+                Err(error) => {
+                    tracing::error!(?error, "log page unreadable");
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("log unreadable")),
+                        None,
+                    ))
+                }
+            }
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .streaming(pages)
+}
+
+fn events(state: &AppState, execution_id: Uuid, after: i64) -> HttpResponse {
+    let (sender, receiver) = mpsc::channel::<Bytes>(256);
+    let follower = Follower {
+        db: state.db.clone(),
+        redis: state.redis.clone(),
+        execution_id,
+        last: after,
+        sender,
+    };
+    tokio::spawn(follower.run());
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|bytes| (Ok::<_, actix_web::Error>(bytes), receiver))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Proxies such as nginx would otherwise hold events back.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body)
+}
+
+/// Follows one execution's log for one client. Ends when the client goes away (a send
+/// fails) or after the `end` event.
+struct Follower {
+    db: Db,
+    redis: redis::Client,
+    execution_id: Uuid,
+    /// The last seq sent.
+    last: i64,
+    sender: mpsc::Sender<Bytes>,
+}
+
+/// The client went away.
+struct Gone;
+
+impl Follower {
+    async fn run(mut self) {
+        if let Err(Gone) = self.follow().await {
+            tracing::debug!(execution_id = %self.execution_id, "log client went away");
+        }
+    }
+
+    async fn follow(&mut self) -> Result<(), Gone> {
+        let mut live = self.subscribe().await;
+        self.send(Bytes::from_static(b"retry: 2000\n\n")).await?;
+        self.replay().await?;
+        let mut poll = tokio::time::interval(POLL);
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.reset();
+        let mut terminal_since: Option<tokio::time::Instant> = None;
+        let mut worker_done = false;
+        loop {
+            tokio::select! {
+                message = next_live(&mut live) => match message {
+                    Some(LiveLog::Line(line)) => {
+                        if line.seq == self.last + 1 {
+                            self.send_line(&line).await?;
+                        } else if line.seq > self.last + 1 {
+                            // Lines missed (a dropped publish): the database has them.
+                            self.replay().await?;
+                            if line.seq > self.last {
+                                self.send_line(&line).await?;
+                            }
+                        }
+                    }
+                    Some(LiveLog::End) => worker_done = true,
+                    None => {
+                        tracing::warn!("live log feed lost; following the database");
+                        live = None;
+                    }
+                },
+                _ = poll.tick() => {}
+                _ = keepalive.tick() => {
+                    self.send(Bytes::from_static(b": keepalive\n\n")).await?;
+                    continue;
+                }
+            }
+            if live.is_none() {
+                self.replay().await?;
+            }
+            let Some(status) = self.status().await else {
+                continue;
+            };
+            if !status.0.is_terminal() {
+                continue;
+            }
+            let since = *terminal_since.get_or_insert_with(tokio::time::Instant::now);
+            // A cancelled run ends before its worker stopped writing: give the worker a
+            // moment to store its last lines, unless it already said it is done.
+            let waiting_for_worker = status.0 == ExecutionStatus::Cancelled
+                && !worker_done
+                && live.is_some()
+                && since.elapsed() < CANCEL_GRACE;
+            if !waiting_for_worker {
+                self.replay().await?;
+                let data = json!({"status": status.0, "exit_code": status.1, "reason": status.2});
+                self.send(Bytes::from(format!("event: end\ndata: {data}\n\n")))
+                    .await?;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn subscribe(&self) -> Option<redis::aio::PubSubStream> {
+        let subscribe = async {
+            let mut pubsub = self.redis.get_async_pubsub().await?;
+            pubsub.subscribe(log_channel(self.execution_id)).await?;
+            Ok::<_, redis::RedisError>(pubsub.into_on_message())
+        };
+        match tokio::time::timeout(Duration::from_secs(2), subscribe).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "no live log feed; following the database");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("no live log feed in time; following the database");
+                None
+            }
+        }
+    }
+
+    async fn status(&self) -> Option<(ExecutionStatus, Option<i32>, Option<String>)> {
+        match self.db.execution(self.execution_id).await {
+            Ok(Some(execution)) => Some((execution.status, execution.exit_code, execution.reason)),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(?error, "execution status unreadable");
+                None
+            }
+        }
+    }
+
+    /// Sends every stored line after the last one sent.
+    async fn replay(&mut self) -> Result<(), Gone> {
+        loop {
+            let lines = match self.db.log_lines(self.execution_id, self.last, PAGE).await {
+                Ok(lines) => lines,
+                Err(error) => {
+                    tracing::warn!(?error, "stored log lines unreadable; retrying later");
+                    return Ok(());
+                }
+            };
+            let full = lines.len() as i64 == PAGE;
+            for line in &lines {
+                self.send_line(line).await?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_line(&mut self, line: &LogLine) -> Result<(), Gone> {
+        let data = serde_json::to_string(line).map_err(|_| Gone)?;
+        self.send(Bytes::from(format!(
+            "id: {}\nevent: log\ndata: {data}\n\n",
+            line.seq
+        )))
+        .await?;
+        self.last = line.seq;
+        Ok(())
+    }
+
+    async fn send(&self, bytes: Bytes) -> Result<(), Gone> {
+        self.sender.send(bytes).await.map_err(|_| Gone)
+    }
+}
+
+/// The next live message; pending forever without a feed (the poll takes over).
+async fn next_live(live: &mut Option<redis::aio::PubSubStream>) -> Option<LiveLog> {
+    let Some(stream) = live else {
+        return std::future::pending().await;
+    };
+    loop {
+        let message = stream.next().await?;
+        let Ok(payload) = message.get_payload::<String>() else {
+            continue;
+        };
+        match serde_json::from_str(&payload) {
+            Ok(live) => return Some(live),
+            Err(error) => tracing::warn!(%error, "unreadable live log message"),
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Live logs end to end: the worker's pump stores and publishes redacted lines, the
+//! api streams them as Server-Sent Events and serves the whole log as text.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use sage_testkit::{ANALYST, OTHER, ScriptModule, TestApp, spawn_app, spawn_worker};
+
+const SECRET: &str = "hunter2-Secret/Value+?";
+
+/// Prints numbered lines slowly enough to be followed live, and its secret in every
+/// form the pump must redact.
+const PRINTER: &str = r#"
+import base64, os, sys, time, urllib.parse
+key = os.environ["API_KEY"]
+for i in range(1, 21):
+    print("line %d" % i, flush=True)
+    time.sleep(0.05)
+print("plain", key, flush=True)
+print("b64", base64.b64encode(key.encode()).decode(), flush=True)
+print("hex", key.encode().hex(), flush=True)
+print("url", urllib.parse.quote(key, safe=""), flush=True)
+print("oops", key, file=sys.stderr, flush=True)
+print("escape \x1b[2J done", flush=True)
+"#;
+
+fn forms() -> Vec<String> {
+    vec![
+        SECRET.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(SECRET),
+        hex(SECRET.as_bytes()),
+        "hunter2-Secret%2FValue%2B%3F".to_owned(),
+    ]
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn printer(app: &TestApp) -> String {
+    app.module_with(ScriptModule {
+        code: PRINTER,
+        params: json!([{"name": "api_key", "type": "secret", "required": true, "secret_as": "env"}]),
+        env: json!({"API_KEY": "{api_key}"}),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Reads an event stream to its `end` event: (id, event, data) of each event.
+async fn read_events(
+    app: &TestApp,
+    id: &str,
+    last_event_id: Option<i64>,
+) -> Vec<(Option<i64>, String, Value)> {
+    let mut request = app
+        .client
+        .get(format!("{}/api/v1/executions/{id}/logs", app.address))
+        .header("Accept", "text/event-stream")
+        .header("X-Demo-User", ANALYST);
+    if let Some(last) = last_event_id {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let mut response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
+        .await
+        .unwrap()
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let (mut seq, mut event, mut data) = (None, String::from("message"), Value::Null);
+            for field in block.lines() {
+                if let Some(v) = field.strip_prefix("id: ") {
+                    seq = Some(v.parse().unwrap());
+                } else if let Some(v) = field.strip_prefix("event: ") {
+                    event = v.to_owned();
+                } else if let Some(v) = field.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).unwrap();
+                }
+            }
+            if data != Value::Null {
+                let done = event == "end";
+                events.push((seq, event, data));
+                if done {
+                    return events;
+                }
+            }
+        }
+    }
+    panic!("the stream ended without an end event: {events:?}");
+}
+
+#[tokio::test]
+async fn a_live_stream_has_every_line_once_redacted_then_the_end() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let module = printer(&app).await;
+    let id = app.submit(&module, json!({"api_key": SECRET})).await;
+    let events = read_events(&app, &id, None).await;
+    let (lines, end) = events.split_at(events.len() - 1);
+    let seqs: Vec<i64> = lines.iter().map(|(seq, _, _)| seq.unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    assert_eq!(seqs.len(), 26);
+    assert_eq!(end[0].2["status"], "succeeded");
+    assert_eq!(end[0].2["exit_code"], 0);
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|(_, _, d)| d["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts[0], "line 1");
+    assert!(
+        texts.contains(&"plain ***") && texts.contains(&"b64 ***"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"hex ***") && texts.contains(&"url ***"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"escape \u{241b}[2J done"), "{texts:?}");
+    let stderr: Vec<&Value> = lines
+        .iter()
+        .map(|(_, _, d)| d)
+        .filter(|d| d["stream"] == "stderr")
+        .collect();
+    assert_eq!(stderr.len(), 1);
+    assert_eq!(stderr[0]["line"], "oops ***");
+
+    // Resuming after line 10 gives the rest exactly once.
+    let rest = read_events(&app, &id, Some(10)).await;
+    let seqs: Vec<i64> = rest.iter().filter_map(|(seq, _, _)| *seq).collect();
+    assert_eq!(seqs, (11..=26).collect::<Vec<_>>());
+
+    let text = app
+        .client
+        .get(format!(
+            "{}/api/v1/executions/{id}/logs?format=text",
+            app.address
+        ))
+        .header("X-Demo-User", ANALYST)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("line 1\nline 2\n"), "{text}");
+    assert_eq!(text.lines().count(), 26);
+    for form in forms() {
+        assert!(!text.contains(&form), "{form} leaked into the log");
+        let stored = app
+            .db()
+            .rows_as_text_for_tests("SELECT line FROM execution_logs")
+            .await
+            .unwrap();
+        assert!(!stored.iter().any(|l| l.contains(&form)), "{form} stored");
+    }
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn logs_are_refused_to_who_may_not_see_them_and_bad_input_is_named() {
+    let app = spawn_app().await;
+    let module = app.module_with(ScriptModule::default()).await;
+    let id = app.submit(&module, json!({})).await;
+    let path = format!("/api/v1/executions/{id}/logs");
+    let (status, _) = app.get_as(&path, OTHER).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_as(&format!("{path}?format=text"), OTHER).await;
+    assert_eq!(status, 404);
+    let (status, body) = app.get_as(&format!("{path}?format=xml"), ANALYST).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["fields"][0]["field"], "format");
+    let response = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header("X-Demo-User", ANALYST)
+        .header("Last-Event-ID", "-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["fields"][0]["field"], "Last-Event-ID");
+}
