@@ -365,6 +365,7 @@ pub async fn spawn_worker_with(app: &TestApp, tune: impl FnOnce(&mut Env)) -> Te
             .to_string_lossy()
             .into_owned(),
     );
+    env.set("SECRETS_DIR", format!("/dev/shm/sage-test-secrets/{id}"));
     tune(&mut env);
     let settings = sage_worker::settings::Settings::from_env(env).expect("worker settings");
     let dependencies = sage_worker::startup::connect(&settings)

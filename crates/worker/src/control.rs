@@ -1,7 +1,7 @@
 //! What stops running executions from outside, and what cleans up after workers that
 //! died: the registry of this worker's runs, the listener for stop requests
 //! (cancel, lost), and the reaper that declares expired leases lost and removes the
-//! containers and staging folders of executions that ended.
+//! containers and folders of executions that ended.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -125,7 +125,8 @@ pub struct Reaper {
     pub worker_id: String,
     /// The value of this deployment's `sage.fleet` label.
     pub fleet: String,
-    pub staging_dir: std::path::PathBuf,
+    /// Folders holding one sub-folder per execution (staging, secret files).
+    pub execution_folders: Vec<std::path::PathBuf>,
     pub every: Duration,
 }
 
@@ -181,12 +182,14 @@ impl Reaper {
                 Some((c.id?, execution))
             })
             .collect();
-        let staged: Vec<Uuid> = match std::fs::read_dir(&self.staging_dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let mut staged: Vec<Uuid> = self
+            .execution_folders
+            .iter()
+            .filter_map(|folder| std::fs::read_dir(folder).ok())
+            .flat_map(|entries| entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()))
+            .collect();
+        staged.sort_unstable();
+        staged.dedup();
         let mine: HashSet<Uuid> = self.running.ids().into_iter().collect();
         found.retain(|(_, id)| !mine.contains(id));
         let mut ids: Vec<Uuid> = found.iter().map(|(_, id)| *id).collect();
@@ -210,9 +213,13 @@ impl Reaper {
             remove(&self.docker, container).await;
         }
         for id in staged.iter().filter(|id| !mine.contains(id) && ended(id)) {
-            let path = self.staging_dir.join(id.to_string());
-            if let Err(error) = tokio::fs::remove_dir_all(&path).await {
-                tracing::warn!(%error, path = %path.display(), "could not remove a leftover staging folder");
+            for folder in &self.execution_folders {
+                let path = folder.join(id.to_string());
+                if let Err(error) = tokio::fs::remove_dir_all(&path).await
+                    && error.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(%error, path = %path.display(), "could not remove a leftover folder");
+                }
             }
         }
         Ok(())

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::control::Running;
 use crate::logs::{LogPump, Publisher};
-use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER};
+use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, SANDBOX_UID};
 use crate::sandbox::{End, Limits, Network, ReadOnlyFile, RunBounds, SandboxSpec, run_to_end};
 use crate::settings::Settings;
 use sage_model::logs::Redactor;
@@ -143,12 +143,80 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
             failed(reason, None)
         }
     };
-    if let Err(error) = tokio::fs::remove_dir_all(&staging).await
-        && error.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(%error, path = %staging.display(), "could not remove the staging folder");
+    let secret_files = ctx
+        .settings
+        .secrets_dir
+        .join(claimed.execution_id.to_string());
+    for folder in [&staging, &secret_files] {
+        if let Err(error) = tokio::fs::remove_dir_all(folder).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %folder.display(), "could not remove an execution's folder");
+        }
     }
     end
+}
+
+/// Where a `secret_as: file` secret is seen inside the sandbox.
+fn secret_file_path(name: &str) -> String {
+    format!("/run/secrets/{name}")
+}
+
+/// Writes file secrets into the execution's folder under SECRETS_DIR (a tmpfs, so they
+/// never reach a disk), readable by the sandbox user only, each bound read-only at
+/// [`secret_file_path`]. The folder goes when the execution ends.
+async fn write_secret_files(
+    folder: &Path,
+    secrets: &[(&str, &str)],
+) -> Result<Vec<ReadOnlyFile>, &'static str> {
+    if secrets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let folder = folder.to_owned();
+    let secrets: Vec<(String, String)> = secrets
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&folder)?;
+        let mut files = Vec::with_capacity(secrets.len());
+        for (name, value) in &secrets {
+            let path = folder.join(name);
+            // Created 0400 from the start: there is no moment it is readable by others.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o400)
+                .open(&path)?;
+            file.write_all(value.as_bytes())?;
+            match std::os::unix::fs::chown(&path, Some(SANDBOX_UID), Some(SANDBOX_UID)) {
+                Ok(()) => {}
+                // A worker that is not root cannot give the file away: it stays the
+                // worker's, readable by all, and the folder (0700, the worker's)
+                // keeps other host users out; inside the sandbox only uid 10001 runs.
+                Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))?;
+                }
+                Err(error) => return Err(error),
+            }
+            files.push(ReadOnlyFile {
+                host_path: path.to_string_lossy().into_owned(),
+                container_path: secret_file_path(name),
+            });
+        }
+        Ok::<_, std::io::Error>(files)
+    })
+    .await
+    .map_err(|_| "secret_files_unwritable")?
+    .map_err(|error| {
+        tracing::error!(%error, "cannot write secret files");
+        "secret_files_unwritable"
+    })
 }
 
 fn run_end(end: End, output_bytes: u64) -> RunEnd {
@@ -203,10 +271,13 @@ async fn prepare(
     values.retain(|name, _| !secrets.contains_key(name));
     let redactor = Redactor::new(secrets.values().map(String::as_str));
     let valid = ValidParams { values, secrets };
-    if !definition.file_secrets(&valid).is_empty() {
-        // Secrets as files need a writable tmpfs before start; not supported yet.
-        return Err("secret_files_unsupported");
-    }
+    let mut files = write_secret_files(
+        &ctx.settings
+            .secrets_dir
+            .join(claimed.execution_id.to_string()),
+        &definition.file_secrets(&valid),
+    )
+    .await?;
     let interpreter: Interpreter = claimed.interpreter.parse().map_err(|_| "bad_definition")?;
     let file_name = claimed
         .script_path
@@ -224,11 +295,14 @@ async fn prepare(
     let spec = SandboxSpec {
         image: ctx.settings.runner_image.clone(),
         argv,
-        env: definition.build_env(&valid, |name| format!("/tmp/.secrets/{name}")),
-        files: vec![ReadOnlyFile {
-            host_path: staged.to_string_lossy().into_owned(),
-            container_path: format!("/opt/scripts/{file_name}"),
-        }],
+        env: definition.build_env(&valid, secret_file_path),
+        files: {
+            files.push(ReadOnlyFile {
+                host_path: staged.to_string_lossy().into_owned(),
+                container_path: format!("/opt/scripts/{file_name}"),
+            });
+            files
+        },
         limits: Limits {
             memory_bytes: i64::try_from(limits.memory_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(i64::MAX),

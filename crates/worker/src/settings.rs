@@ -22,6 +22,9 @@ pub struct Settings {
     /// Where the verified copy of each execution's script is bound from. It must be a
     /// path the Docker engine sees the same way (the host, or a shared volume).
     pub staging_dir: PathBuf,
+    /// Where `secret_as: file` secrets are written for the sandbox to see: a tmpfs
+    /// (never a disk) that the Docker engine sees at the same path.
+    pub secrets_dir: PathBuf,
     /// Opens the sealed secret parameters (same key as the api's).
     pub secrets: sage_infra::secrets::SecretBox,
     /// How long a claim holds without renewal before the reaper may call it lost.
@@ -56,6 +59,10 @@ impl Settings {
             env.optional_with("STAGING_DIR", PathBuf::from("/var/lib/sage/staging"), |v| {
                 Ok(PathBuf::from(v))
             });
+        let secrets_dir =
+            env.optional_with("SECRETS_DIR", PathBuf::from("/dev/shm/sage-secrets"), |v| {
+                Ok(PathBuf::from(v))
+            });
         let secrets = sage_infra::secrets::SecretBox::from_env(&mut env);
         let lease = env.seconds("LEASE_SEC", 30, 5, 3600);
         env.finish()?;
@@ -69,6 +76,7 @@ impl Settings {
             scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
             shutdown_grace: shutdown_grace.ok_or_else(ConfigError::unreachable)?,
             staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,
+            secrets_dir: secrets_dir.ok_or_else(ConfigError::unreachable)?,
             secrets: secrets.ok_or_else(ConfigError::unreachable)?,
             lease: lease.ok_or_else(ConfigError::unreachable)?,
         })

@@ -134,7 +134,7 @@ pub async fn run_until_stopped(
         running: running.clone(),
         worker_id: settings.worker_id.clone(),
         fleet: settings.common.amqp.queue_prefix.clone(),
-        staging_dir: settings.staging_dir.clone(),
+        execution_folders: vec![settings.staging_dir.clone(), settings.secrets_dir.clone()],
         every: (settings.lease / 2).min(Duration::from_secs(10)),
     };
     // The helpers outlive the consumer's graceful stop: runs finishing in the grace

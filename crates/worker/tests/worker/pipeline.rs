@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use sage_testkit::{
     ADMIN, ANALYST, OTHER, ScriptModule, TcpGate, TestApp, spawn_app, spawn_app_with, spawn_worker,
@@ -406,4 +407,59 @@ async fn a_sigkilled_worker_leaves_a_lost_execution_and_no_container() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.execution(&id).await["status"], "lost");
     survivor.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_secret_is_a_read_only_file_on_tmpfs_gone_after_the_run() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let code = r#"
+import hashlib, os, stat
+path = os.environ["KEY_FILE"]
+print("path", path)
+info = os.stat(path)
+print("mode", oct(stat.S_IMODE(info.st_mode)), "owner", info.st_uid)
+print("sha256", hashlib.sha256(open(path, "rb").read()).hexdigest())
+try:
+    open(path, "w")
+    print("writable")
+except OSError:
+    print("read-only")
+print("mounts", [l.split()[2] for l in open("/proc/self/mounts") if l.split()[1] == path])
+"#;
+    let module = app
+        .module_with(ScriptModule {
+            code,
+            params: json!([{"name": "key", "type": "secret", "required": true, "secret_as": "file"}]),
+            env: json!({"KEY_FILE": "{key}"}),
+            ..Default::default()
+        })
+        .await;
+    let id = app.submit(&module, json!({"key": SECRET})).await;
+    let execution = app.wait_terminal(&id).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let (_, text) = app
+        .get_as(
+            &format!("/api/v1/executions/{id}/logs?format=text"),
+            ANALYST,
+        )
+        .await;
+    let text = text.as_str().unwrap().to_owned();
+    let digest: String = sha2::Sha256::digest(SECRET.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(text.contains("path /run/secrets/key"), "{text}");
+    assert!(text.contains("mode 0o400 owner 10001"), "{text}");
+    assert!(text.contains(&format!("sha256 {digest}")), "{text}");
+    assert!(text.contains("read-only"), "{text}");
+    assert!(
+        text.contains("mounts ['tmpfs']"),
+        "the file lives on tmpfs: {text}"
+    );
+    assert!(
+        !worker.settings.secrets_dir.join(&id).exists(),
+        "the secret file is deleted when the execution ends"
+    );
+    worker.stop().await;
 }
