@@ -64,11 +64,7 @@ pub fn pin(root: &Path, path: &ScriptPath) -> Result<String, LibraryError> {
     if bytes.len() as u64 > MAX_SCRIPT_BYTES {
         return Err(LibraryError::TooLarge);
     }
-    Ok(hex(&Sha256::digest(&bytes)))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(sage_model::hex(&Sha256::digest(&bytes)))
 }
 
 #[cfg(test)]
@@ -98,7 +94,7 @@ mod tests {
     fn files_inside_are_pinned_even_through_inner_symlinks() {
         let root = library();
         let direct = pin_str(&root, "team/ok.py").unwrap();
-        assert_eq!(direct, hex(&Sha256::digest(b"print('hi')\n")));
+        assert_eq!(direct, sage_model::hex(&Sha256::digest(b"print('hi')\n")));
         assert_eq!(pin_str(&root, "alias.py").unwrap(), direct);
     }
 

@@ -112,7 +112,7 @@ impl JobRelay {
                 Ok(n) if n > 0 => Duration::ZERO,
                 Ok(_) => POLL,
                 Err(error) => {
-                    tracing::warn!(error = %sage_infra::s3::error_text(&error), "job relay waits for RabbitMQ");
+                    tracing::warn!(error = %sage_infra::error_text(&error), "job relay waits for RabbitMQ");
                     Duration::from_secs(1)
                 }
             };

@@ -67,7 +67,7 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    format!("sha256={}", crate::library::hex(&digest))
+    format!("sha256={}", sage_model::hex(&digest))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +148,7 @@ impl SiemRelay {
             .body(body)
             .send()
             .await
-            .map_err(|e| sage_infra::s3::error_text(&e))?;
+            .map_err(|e| sage_infra::error_text(&e))?;
         if response.status().is_success() {
             Ok(())
         } else {

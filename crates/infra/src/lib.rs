@@ -11,5 +11,18 @@ pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
+/// An error with its whole source chain: many clients' Display is terse ("dispatch
+/// failure", "IO error") and only the chain says why.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// How long a readiness probe waits for one dependency before calling it down.
 pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);

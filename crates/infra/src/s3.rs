@@ -10,6 +10,7 @@ use aws_sdk_s3::config::Region;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Env, url_with_scheme};
+use crate::error_text;
 
 #[derive(Debug, Clone)]
 pub struct S3Settings {
@@ -125,16 +126,4 @@ pub async fn check(client: &Client, bucket: &str) -> Result<(), String> {
         Ok(Err(e)) => Err(error_text(&e)),
         Ok(Ok(_)) => Ok(()),
     }
-}
-
-/// The SDK's Display is terse ("dispatch failure"); the source chain says why.
-pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

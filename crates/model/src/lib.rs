@@ -7,6 +7,18 @@ pub mod ids;
 pub mod logs;
 pub mod queue;
 
+/// Lowercase hex, as sha256 digests are shown and stored everywhere in Sage Runner.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 pub use catalog::FieldError;
 pub use execution::{ExecutionStatus, TransitionError};
 pub use ids::ExecutionId;

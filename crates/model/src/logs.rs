@@ -108,7 +108,7 @@ impl Redactor {
 
 fn encodings(secret: &str) -> Vec<Vec<u8>> {
     let bytes = secret.as_bytes();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::hex(bytes);
     vec![
         bytes.to_vec(),
         STANDARD.encode(bytes).into_bytes(),

@@ -132,8 +132,7 @@ fn chain_hash(
         context.user_agent,
         context.request_id,
     ]);
-    let digest = Sha256::digest(canonical(&material).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sage_model::hex(&Sha256::digest(canonical(&material).as_bytes()))
 }
 
 /// JSON with object keys sorted at every level, so a value hashes the same after a

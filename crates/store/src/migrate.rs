@@ -63,7 +63,7 @@ async fn apply_missing(
         .await?;
     let mut applied = Vec::new();
     for migration in MIGRATIONS {
-        let checksum = hex(&Sha256::digest(migration.sql.as_bytes()));
+        let checksum = sage_model::hex(&Sha256::digest(migration.sql.as_bytes()));
         let row = client
             .query_opt(
                 "SELECT checksum FROM schema_migrations WHERE version = $1",
@@ -94,10 +94,6 @@ async fn apply_missing(
         applied.push(migration.version);
     }
     Ok(applied)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

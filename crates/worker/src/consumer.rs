@@ -23,7 +23,7 @@ pub async fn run(ctx: Arc<Context>, broker: &Broker, shutdown: CancellationToken
     let mut running = JoinSet::new();
     while !shutdown.is_cancelled() {
         if let Err(error) = consume(&ctx, broker, &slots, &mut running, &shutdown).await {
-            tracing::warn!(error = %sage_infra::s3::error_text(&error), "job queue unavailable; reconnecting");
+            tracing::warn!(error = %sage_infra::error_text(&error), "job queue unavailable; reconnecting");
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -133,7 +133,7 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
             match finished {
                 Ok(finished) => run_end(finished.end, finished.output_bytes),
                 Err(error) => {
-                    tracing::error!(error = %sage_infra::s3::error_text(&error), "sandbox failed");
+                    tracing::error!(error = %sage_infra::error_text(&error), "sandbox failed");
                     failed("sandbox_error", None)
                 }
             }
@@ -346,11 +346,7 @@ async fn stage_script(
     let bytes = tokio::fs::read(&source)
         .await
         .map_err(|_| "script_missing")?;
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if digest != claimed.script_sha256 {
+    if sage_model::hex(&Sha256::digest(&bytes)) != claimed.script_sha256 {
         return Err("script_changed");
     }
     tokio::fs::create_dir_all(staging)

@@ -109,7 +109,7 @@ async fn connect_docker(settings: &Settings) -> Result<Docker, String> {
 }
 
 fn text(error: &(dyn std::error::Error + 'static)) -> String {
-    sage_infra::s3::error_text(error)
+    sage_infra::error_text(error)
 }
 
 /// Consumes jobs until the stop signal, then finishes running executions within the

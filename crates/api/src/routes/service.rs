@@ -38,7 +38,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let postgres = async {
         match tokio::time::timeout(sage_infra::CHECK_TIMEOUT, state.db.check()).await {
             Err(_) => Err("no answer within 2 s".to_owned()),
-            Ok(result) => result.map_err(|e| sage_infra::s3::error_text(&e)),
+            Ok(result) => result.map_err(|e| sage_infra::error_text(&e)),
         }
     };
     let (postgres, rabbitmq, redis, s3) = tokio::join!(

@@ -37,7 +37,7 @@ async fn registering_a_script_pins_its_sha256_once() {
     .unwrap();
     assert_eq!(
         script["sha256"],
-        sage_api::library::hex(&<sha2::Sha256 as sha2::Digest>::digest(&file))
+        sage_model::hex(&<sha2::Sha256 as sha2::Digest>::digest(&file))
     );
     let (status, again) = app.post_as("/api/v1/scripts", ADMIN, &body).await;
     assert_eq!(status, 409, "{again}");

@@ -30,13 +30,9 @@ fn forms() -> Vec<String> {
     vec![
         SECRET.to_owned(),
         base64::engine::general_purpose::STANDARD.encode(SECRET),
-        hex(SECRET.as_bytes()),
+        sage_model::hex(SECRET.as_bytes()),
         "hunter2-Secret%2FValue%2B%3F".to_owned(),
     ]
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn printer(app: &TestApp) -> String {

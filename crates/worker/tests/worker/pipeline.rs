@@ -445,10 +445,7 @@ print("mounts", [l.split()[2] for l in open("/proc/self/mounts") if l.split()[1]
         )
         .await;
     let text = text.as_str().unwrap().to_owned();
-    let digest: String = sha2::Sha256::digest(SECRET.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = sage_model::hex(&sha2::Sha256::digest(SECRET.as_bytes()));
     assert!(text.contains("path /run/secrets/key"), "{text}");
     assert!(text.contains("mode 0o400 owner 10001"), "{text}");
     assert!(text.contains(&format!("sha256 {digest}")), "{text}");
