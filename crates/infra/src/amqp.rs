@@ -138,14 +138,12 @@ impl Broker {
 
     /// Readiness: the broker answers and our queues exist.
     pub async fn check(&self) -> Result<(), String> {
-        let probe = async {
-            let channel = self.channel().await.map_err(|e| e.to_string())?;
+        crate::probe(async {
+            let channel = self.channel().await?;
             let _closed = channel.close(200, "probe".into()).await;
-            Ok(())
-        };
-        tokio::time::timeout(crate::CHECK_TIMEOUT, probe)
-            .await
-            .map_err(|_| "no answer within 2 s".to_owned())?
+            Ok::<_, lapin::Error>(())
+        })
+        .await
     }
 }
 

@@ -26,3 +26,13 @@ pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// How long a readiness probe waits for one dependency before calling it down.
 pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs one readiness probe within [`CHECK_TIMEOUT`]; the error says what failed.
+pub async fn probe<E: std::error::Error + 'static>(
+    check: impl Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+        Ok(result) => result.map_err(|e| error_text(&e)),
+    }
+}

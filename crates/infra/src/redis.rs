@@ -26,20 +26,14 @@ impl RedisSettings {
 
 /// Readiness: a fresh connection answers PING, so a Redis that went away shows at once.
 pub async fn check(client: &redis::Client) -> Result<(), String> {
-    let probe = async {
-        let mut connection = client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| e.to_string())?;
+    crate::probe(async {
+        let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut connection)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    tokio::time::timeout(crate::CHECK_TIMEOUT, probe)
-        .await
-        .map_err(|_| "no answer within 2 s".to_owned())?
+    })
+    .await
 }
 
 /// The pub/sub channel of one execution's live log.

@@ -120,10 +120,5 @@ pub async fn ensure_bucket(client: &Client, bucket: &str) -> Result<(), String> 
 
 /// Readiness: the bucket answers.
 pub async fn check(client: &Client, bucket: &str) -> Result<(), String> {
-    let probe = client.head_bucket().bucket(bucket).send();
-    match tokio::time::timeout(crate::CHECK_TIMEOUT, probe).await {
-        Err(_) => Err("no answer within 2 s".to_owned()),
-        Ok(Err(e)) => Err(error_text(&e)),
-        Ok(Ok(_)) => Ok(()),
-    }
+    crate::probe(async { client.head_bucket().bucket(bucket).send().await.map(|_| ()) }).await
 }

@@ -82,11 +82,10 @@ pub struct NewExecution {
 }
 
 /// What a cancel request did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {
-    Cancelled {
-        was: ExecutionStatus,
-    },
+    /// Now cancelled, as stored.
+    Cancelled(Execution),
     /// The execution had already ended this way; nothing changed.
     AlreadyEnded(ExecutionStatus),
 }
@@ -216,8 +215,12 @@ impl Db {
             after: Some(json!({"status": ExecutionStatus::Cancelled, "reason": "cancelled_by"})),
         };
         append(&transaction, context, &change).await?;
+        let row = transaction
+            .query_one(concat!(execution_select!(), "WHERE e.id = $1"), &[&id])
+            .await?;
+        let execution = Execution::from_row(&row)?;
         transaction.commit().await?;
-        Ok(CancelOutcome::Cancelled { was })
+        Ok(CancelOutcome::Cancelled(execution))
     }
 
     #[tracing::instrument(skip(self))]

@@ -296,21 +296,15 @@ impl TestApp {
 
     /// Waits until the execution has `status` (any terminal one when `None`).
     pub async fn wait_for(&self, id: &str, status: Option<&str>, within: Duration) -> Value {
-        let terminal = [
-            "succeeded",
-            "failed",
-            "timed_out",
-            "cancelled",
-            "rejected",
-            "lost",
-        ];
         let deadline = Instant::now() + within;
         loop {
             let execution = self.execution(id).await;
             let now = execution["status"].as_str().unwrap_or_default().to_owned();
             let reached = match status {
                 Some(wanted) => now == wanted,
-                None => terminal.contains(&now.as_str()),
+                None => now
+                    .parse::<sage_model::ExecutionStatus>()
+                    .is_ok_and(|status| status.is_terminal()),
             };
             if reached {
                 return execution;

@@ -107,7 +107,7 @@ async fn handle(ctx: &Context, delivery: Delivery) {
         }
         Ok(JobMessage::RunV1 { execution_id }) => {
             match process(ctx, execution_id.as_uuid()).await {
-                Ok(_) => delivery.ack(BasicAckOptions::default()).await,
+                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
                 Err(error) => {
                     tracing::warn!(?error, %execution_id, "job failed transiently; requeueing");
                     delivery

@@ -4,6 +4,7 @@
 //! containers and folders of executions that ended.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -126,7 +127,7 @@ pub struct Reaper {
     /// The value of this deployment's `sage.fleet` label.
     pub fleet: String,
     /// Folders holding one sub-folder per execution (staging, secret files).
-    pub execution_folders: Vec<std::path::PathBuf>,
+    pub execution_folders: Vec<PathBuf>,
     pub every: Duration,
 }
 
@@ -213,15 +214,20 @@ impl Reaper {
             remove(&self.docker, container).await;
         }
         for id in staged.iter().filter(|id| !mine.contains(id) && ended(id)) {
-            for folder in &self.execution_folders {
-                let path = folder.join(id.to_string());
-                if let Err(error) = tokio::fs::remove_dir_all(&path).await
-                    && error.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(%error, path = %path.display(), "could not remove a leftover folder");
-                }
-            }
+            remove_execution_folders(&self.execution_folders, *id).await;
         }
         Ok(())
+    }
+}
+
+/// Removes an execution's sub-folder of each of `folders`; missing ones are fine.
+pub async fn remove_execution_folders(folders: &[PathBuf], id: Uuid) {
+    for folder in folders {
+        let path = folder.join(id.to_string());
+        if let Err(error) = tokio::fs::remove_dir_all(&path).await
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %path.display(), "could not remove an execution's folder");
+        }
     }
 }

@@ -19,7 +19,7 @@ use sage_store::runs::{ClaimedRun, RunEnd};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::control::Running;
+use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, SANDBOX_UID};
 use crate::sandbox::{End, Limits, Network, ReadOnlyFile, RunBounds, SandboxSpec, run_to_end};
@@ -37,20 +37,11 @@ pub struct Context {
     pub publisher: Publisher,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Processed {
-    /// Already claimed, finished or cancelled: the message is acknowledged and dropped.
-    Skipped,
-    Finished(ExecutionStatus),
-}
-
-/// Claims and runs one execution. Errors are store errors only (transient: the job
-/// is retried); anything wrong with the execution itself ends it as failed.
+/// Claims and runs one execution; one already claimed, finished or cancelled is
+/// skipped. Errors are store errors only (transient: the job is retried); anything
+/// wrong with the execution itself ends it as failed.
 #[tracing::instrument(skip(ctx), fields(worker_id = %ctx.settings.worker_id))]
-pub async fn process(
-    ctx: &Context,
-    execution_id: Uuid,
-) -> Result<Processed, sage_store::StoreError> {
+pub async fn process(ctx: &Context, execution_id: Uuid) -> Result<(), sage_store::StoreError> {
     let worker_id = &ctx.settings.worker_id;
     let Some(claimed) = ctx
         .db
@@ -58,7 +49,7 @@ pub async fn process(
         .await?
     else {
         tracing::info!("execution is not queued any more; skipping the job");
-        return Ok(Processed::Skipped);
+        return Ok(());
     };
     let end = {
         let registered = ctx.running.register(execution_id);
@@ -76,10 +67,7 @@ pub async fn process(
         .await?;
     tracing::info!(status = %end.status, reason = ?end.reason, stored, "execution finished");
     ctx.publisher.end(execution_id).await;
-    let execution = ctx.db.execution(execution_id).await?;
-    Ok(Processed::Finished(
-        execution.map_or(end.status, |execution| execution.status),
-    ))
+    Ok(())
 }
 
 /// Renews the lease every third of its length. Returns once the execution is not ours
@@ -143,17 +131,7 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
             failed(reason, None)
         }
     };
-    let secret_files = ctx
-        .settings
-        .secrets_dir
-        .join(claimed.execution_id.to_string());
-    for folder in [&staging, &secret_files] {
-        if let Err(error) = tokio::fs::remove_dir_all(folder).await
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(%error, path = %folder.display(), "could not remove an execution's folder");
-        }
-    }
+    remove_execution_folders(&ctx.settings.execution_folders(), claimed.execution_id).await;
     end
 }
 

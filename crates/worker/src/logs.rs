@@ -62,7 +62,6 @@ pub struct LogPump {
     stdout: LineSplitter,
     stderr: LineSplitter,
     next_seq: i64,
-    lines: Vec<String>,
     sender: mpsc::Sender<LogLine>,
     writer: JoinHandle<()>,
 }
@@ -76,14 +75,20 @@ impl LogPump {
             stdout: LineSplitter::new(redactor.clone()),
             stderr: LineSplitter::new(redactor),
             next_seq: 1,
-            lines: Vec::new(),
             sender,
             writer,
         }
     }
 
-    async fn send_lines(&mut self, stream: Stream) {
-        for line in std::mem::take(&mut self.lines) {
+    fn splitter(&mut self, stream: Stream) -> &mut LineSplitter {
+        match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+
+    async fn send_lines(&mut self, stream: Stream, lines: Vec<String>) {
+        for line in lines {
             let line = LogLine {
                 seq: self.next_seq,
                 stream,
@@ -99,14 +104,11 @@ impl LogPump {
 
     /// Emits the last unfinished lines and waits until every line is stored.
     pub async fn finish(mut self) {
-        let mut lines = Vec::new();
-        self.stdout.finish(&mut lines);
-        self.lines = lines;
-        self.send_lines(Stream::Stdout).await;
-        let mut lines = Vec::new();
-        self.stderr.finish(&mut lines);
-        self.lines = lines;
-        self.send_lines(Stream::Stderr).await;
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let mut lines = Vec::new();
+            self.splitter(stream).finish(&mut lines);
+            self.send_lines(stream, lines).await;
+        }
         drop(self.sender);
         if let Err(error) = self.writer.await {
             tracing::error!(%error, "the log writer failed");
@@ -116,13 +118,9 @@ impl LogPump {
 
 impl OutputSink for LogPump {
     async fn write(&mut self, stream: Stream, bytes: &[u8]) {
-        let mut lines = std::mem::take(&mut self.lines);
-        match stream {
-            Stream::Stdout => self.stdout.push(bytes, &mut lines),
-            Stream::Stderr => self.stderr.push(bytes, &mut lines),
-        }
-        self.lines = lines;
-        self.send_lines(stream).await;
+        let mut lines = Vec::new();
+        self.splitter(stream).push(bytes, &mut lines);
+        self.send_lines(stream, lines).await;
     }
 }
 

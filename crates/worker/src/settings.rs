@@ -83,6 +83,14 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The folders holding one sub-folder per execution (script copy, secret files),
+    /// removed when it ends.
+    pub fn execution_folders(&self) -> Vec<PathBuf> {
+        vec![self.staging_dir.clone(), self.secrets_dir.clone()]
+    }
+}
+
 fn default_worker_id() -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("worker-{}", &suffix[..12])

@@ -50,7 +50,7 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     let (postgres, rabbitmq, redis_check, s3_check, docker) = tokio::join!(
         async {
             match &db {
-                Ok(db) => db.check().await.map_err(|e| text(&e)),
+                Ok(db) => sage_infra::probe(db.check()).await,
                 Err(e) => Err(e.clone()),
             }
         },
@@ -61,7 +61,8 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
                 Err(e) => Err(e.clone()),
             }
         },
-        sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket),
+        // Boxed: the S3 client's futures are large, and this one runs once.
+        Box::pin(sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket)),
         connect_docker(settings),
     );
     let failures: Vec<(&'static str, String)> = [
@@ -134,7 +135,7 @@ pub async fn run_until_stopped(
         running: running.clone(),
         worker_id: settings.worker_id.clone(),
         fleet: settings.common.amqp.queue_prefix.clone(),
-        execution_folders: vec![settings.staging_dir.clone(), settings.secrets_dir.clone()],
+        execution_folders: settings.execution_folders(),
         every: (settings.lease / 2).min(Duration::from_secs(10)),
     };
     // The helpers outlive the consumer's graceful stop: runs finishing in the grace

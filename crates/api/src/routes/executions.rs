@@ -152,19 +152,11 @@ pub async fn cancel(
         .cancel_execution(execution.id, &caller.audit)
         .await?
     {
-        CancelOutcome::Cancelled { .. } => {}
-        CancelOutcome::AlreadyEnded(status) => {
-            return Err(ApiError::Conflict(format!(
-                "the execution already ended ({status}); there is nothing to cancel"
-            )));
-        }
+        CancelOutcome::Cancelled(execution) => Ok(HttpResponse::Accepted().json(view(&execution))),
+        CancelOutcome::AlreadyEnded(status) => Err(ApiError::Conflict(format!(
+            "the execution already ended ({status}); there is nothing to cancel"
+        ))),
     }
-    let execution = state
-        .db
-        .execution(execution.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Accepted().json(view(&execution)))
 }
 
 #[derive(Debug, Deserialize)]

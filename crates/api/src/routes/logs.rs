@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use sage_infra::redis::{LiveLog, log_channel};
 use sage_model::ExecutionStatus;
 use sage_store::Db;
+use sage_store::executions::Execution;
 use sage_store::logs::LogLine;
 use serde::Deserialize;
 use serde_json::json;
@@ -196,22 +197,26 @@ impl Follower {
             if live.is_none() {
                 self.replay().await?;
             }
-            let Some(status) = self.status().await else {
+            let Some(execution) = self.execution().await else {
                 continue;
             };
-            if !status.0.is_terminal() {
+            if !execution.status.is_terminal() {
                 continue;
             }
             let since = *terminal_since.get_or_insert_with(tokio::time::Instant::now);
             // A cancelled run ends before its worker stopped writing: give the worker a
             // moment to store its last lines, unless it already said it is done.
-            let waiting_for_worker = status.0 == ExecutionStatus::Cancelled
+            let waiting_for_worker = execution.status == ExecutionStatus::Cancelled
                 && !worker_done
                 && live.is_some()
                 && since.elapsed() < CANCEL_GRACE;
             if !waiting_for_worker {
                 self.replay().await?;
-                let data = json!({"status": status.0, "exit_code": status.1, "reason": status.2});
+                let data = json!({
+                    "status": execution.status,
+                    "exit_code": execution.exit_code,
+                    "reason": execution.reason,
+                });
                 self.send(Bytes::from(format!("event: end\ndata: {data}\n\n")))
                     .await?;
                 return Ok(());
@@ -238,10 +243,9 @@ impl Follower {
         }
     }
 
-    async fn status(&self) -> Option<(ExecutionStatus, Option<i32>, Option<String>)> {
+    async fn execution(&self) -> Option<Execution> {
         match self.db.execution(self.execution_id).await {
-            Ok(Some(execution)) => Some((execution.status, execution.exit_code, execution.reason)),
-            Ok(None) => None,
+            Ok(found) => found,
             Err(error) => {
                 tracing::warn!(?error, "execution status unreadable");
                 None

@@ -35,14 +35,8 @@ pub struct Readiness {
     (status = 503, body = Readiness, description = "a dependency is down; its check holds the error")))]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let postgres = async {
-        match tokio::time::timeout(sage_infra::CHECK_TIMEOUT, state.db.check()).await {
-            Err(_) => Err("no answer within 2 s".to_owned()),
-            Ok(result) => result.map_err(|e| sage_infra::error_text(&e)),
-        }
-    };
     let (postgres, rabbitmq, redis, s3) = tokio::join!(
-        postgres,
+        sage_infra::probe(state.db.check()),
         state.broker.check(),
         sage_infra::redis::check(&state.redis),
         sage_infra::s3::check(&state.s3, &state.bucket),

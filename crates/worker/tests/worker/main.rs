@@ -8,3 +8,4 @@ mod logs;
 mod pipeline;
 mod sandbox;
 mod startup;
+mod support;

@@ -5,15 +5,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use crate::support::{containers_labelled, docker};
 use sage_testkit::{
     ADMIN, ANALYST, OTHER, ScriptModule, TcpGate, TestApp, spawn_app, spawn_app_with, spawn_worker,
     spawn_worker_with, test_env,
 };
-use sage_worker::sandbox::spec::LABEL_EXECUTION;
 
 const SECRET: &str = "s3cr3t-pipeline-value";
 
@@ -28,26 +27,23 @@ time.sleep(60)
 "#;
 
 async fn containers_of(id: &str) -> usize {
-    let docker = sage_worker::docker::connect("unix:///var/run/docker.sock")
-        .await
-        .unwrap();
-    let filters = HashMap::from([("label", vec![format!("{LABEL_EXECUTION}={id}")])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
+    containers_labelled(&docker().await, id).await
 }
 
-async fn wait_no_container(id: &str, within: Duration) {
+/// Waits until `id` has `count` containers (created, or removed).
+async fn wait_containers(id: &str, count: usize, within: Duration) {
     let deadline = Instant::now() + within;
-    while containers_of(id).await > 0 {
+    while containers_of(id).await != count {
         assert!(
             Instant::now() < deadline,
-            "the container of {id} is still there"
+            "execution {id} does not have {count} containers after {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn wait_no_container(id: &str, within: Duration) {
+    wait_containers(id, 0, within).await;
 }
 
 /// A module whose script sleeps and ignores SIGTERM, assigned to the analyst.
@@ -372,11 +368,7 @@ async fn a_sigkilled_worker_leaves_a_lost_execution_and_no_container() {
     let id = app.submit(&module, json!({})).await;
     app.wait_for(&id, Some("running"), Duration::from_secs(30))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while containers_of(&id).await == 0 {
-        assert!(Instant::now() < deadline, "the sandbox never appeared");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_containers(&id, 1, Duration::from_secs(10)).await;
     doomed.kill().unwrap(); // SIGKILL
     doomed.wait().unwrap();
     assert_eq!(

@@ -1,26 +1,15 @@
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use sage_infra::config::Env;
 use sage_worker::sandbox::spec::LABEL_EXECUTION;
-use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::support::{containers_labelled, docker};
 use sage_worker::sandbox::{
     Captured, End, Finished, Limits, Network, RunBounds, SandboxSpec, run_to_end,
 };
-
-async fn docker() -> Docker {
-    let env = Env::for_tests();
-    let host = env
-        .raw("DOCKER_HOST")
-        .unwrap_or("unix:///var/run/docker.sock")
-        .to_owned();
-    sage_worker::docker::connect(&host)
-        .await
-        .expect("the Docker engine answers")
-}
 
 fn runner_image() -> String {
     Env::for_tests()
@@ -41,15 +30,6 @@ fn python(code: &str) -> (String, SandboxSpec) {
         labels: HashMap::from([(LABEL_EXECUTION.to_owned(), id.clone())]),
     };
     (id, spec)
-}
-
-async fn containers_labelled(docker: &Docker, id: &str) -> usize {
-    let filters = HashMap::from([("label", vec![format!("{LABEL_EXECUTION}={id}")])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
 }
 
 #[tokio::test]
