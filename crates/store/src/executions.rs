@@ -67,6 +67,17 @@ impl Execution {
     }
 }
 
+/// An execution as the transaction that just changed it sees it.
+async fn read_in(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+) -> Result<Execution, StoreError> {
+    let row = transaction
+        .query_one(concat!(execution_select!(), "WHERE e.id = $1"), &[&id])
+        .await?;
+    Execution::from_row(&row)
+}
+
 /// A validated submission. `params` already shows secrets as `***`; their values are
 /// only in `sealed_secrets`.
 #[derive(Debug, Clone)]
@@ -160,10 +171,7 @@ impl Db {
             })),
         };
         append(&transaction, context, &change).await?;
-        let row = transaction
-            .query_one(concat!(execution_select!(), "WHERE e.id = $1"), &[&id])
-            .await?;
-        let execution = Execution::from_row(&row)?;
+        let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;
         Ok(execution)
     }
@@ -215,10 +223,7 @@ impl Db {
             after: Some(json!({"status": ExecutionStatus::Cancelled, "reason": "cancelled_by"})),
         };
         append(&transaction, context, &change).await?;
-        let row = transaction
-            .query_one(concat!(execution_select!(), "WHERE e.id = $1"), &[&id])
-            .await?;
-        let execution = Execution::from_row(&row)?;
+        let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;
         Ok(CancelOutcome::Cancelled(execution))
     }

@@ -10,24 +10,22 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// A migration named by its file, so the name and the SQL cannot disagree.
+macro_rules! migration {
+    ($version:literal) => {
+        Migration {
+            version: $version,
+            sql: include_str!(concat!("../../../migrations/", $version, ".sql")),
+        }
+    };
+}
+
 /// Every file of `migrations/`, in order (a test checks the folder and this list agree).
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: "0001_users",
-        sql: include_str!("../../../migrations/0001_users.sql"),
-    },
-    Migration {
-        version: "0002_catalog_and_audit",
-        sql: include_str!("../../../migrations/0002_catalog_and_audit.sql"),
-    },
-    Migration {
-        version: "0003_executions",
-        sql: include_str!("../../../migrations/0003_executions.sql"),
-    },
-    Migration {
-        version: "0004_execution_logs",
-        sql: include_str!("../../../migrations/0004_execution_logs.sql"),
-    },
+    migration!("0001_users"),
+    migration!("0002_catalog_and_audit"),
+    migration!("0003_executions"),
+    migration!("0004_execution_logs"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -29,6 +29,8 @@ use crate::state::AppState;
 const PAGE: i64 = 2000;
 const KEEPALIVE: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_secs(1);
+/// With a live feed, the status is still read every this many polls.
+const FALLBACK_TICKS: u32 = 5;
 /// How long a cancelled run's stream waits for its worker's last lines.
 const CANCEL_GRACE: Duration = Duration::from_secs(3);
 
@@ -168,6 +170,7 @@ impl Follower {
         keepalive.reset();
         let mut terminal_since: Option<tokio::time::Instant> = None;
         let mut worker_done = false;
+        let mut ticks: u32 = 0;
         loop {
             tokio::select! {
                 message = next_live(&mut live) => match message {
@@ -181,6 +184,7 @@ impl Follower {
                                 self.send_line(&line).await?;
                             }
                         }
+                        continue;
                     }
                     Some(LiveLog::End) => worker_done = true,
                     None => {
@@ -188,7 +192,17 @@ impl Follower {
                         live = None;
                     }
                 },
-                _ = poll.tick() => {}
+                _ = poll.tick() => {
+                    ticks = ticks.wrapping_add(1);
+                    // While the live feed works, the worker's `end` says when to look;
+                    // the slow check covers an execution whose worker died.
+                    let due = live.is_none()
+                        || terminal_since.is_some()
+                        || ticks.is_multiple_of(FALLBACK_TICKS);
+                    if !due {
+                        continue;
+                    }
+                }
                 _ = keepalive.tick() => {
                     self.send(Bytes::from_static(b": keepalive\n\n")).await?;
                     continue;
