@@ -1,8 +1,6 @@
 //! The api's settings, read once from the environment (see `.env.example`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use sage_model::catalog::module::Limits;
 
@@ -18,15 +16,9 @@ pub struct Settings {
     pub admin_emails: Vec<String>,
     /// Provisioned as plain users at start-up (demo data of `just up`).
     pub seed_users: Vec<String>,
-    /// How long in-flight requests may take to finish after a stop signal.
-    pub shutdown_grace: Duration,
     pub auth: AuthMode,
-    /// The script library; registration pins the sha256 of files found here.
-    pub scripts_dir: PathBuf,
     /// The most any module may ask for.
     pub limit_ceiling: Limits,
-    /// Seals secret run parameters at rest.
-    pub secrets: sage_infra::secrets::SecretBox,
     /// Where audit events are forwarded; `None` keeps them only in the database.
     pub siem: Option<crate::siem::SiemSettings>,
 }
@@ -49,7 +41,6 @@ impl Settings {
         let common = CommonSettings::from_env(&mut env);
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");
-        let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
         let auth = match env.required_with("AUTH_MODE", |v| match v {
             "demo_header" | "oidc" => Ok(v.to_owned()),
             _ => Err(format!("{v:?} is not one of oidc, demo_header")),
@@ -60,12 +51,8 @@ impl Settings {
             Some(_) => Some(AuthMode::DemoHeader),
             None => None,
         };
-        let scripts_dir = env.optional_with("SCRIPTS_DIR", PathBuf::from("scripts"), |v| {
-            Ok(PathBuf::from(v))
-        });
         let limit_ceiling = limit_ceiling(&mut env);
         let siem = crate::siem::SiemSettings::from_env(&mut env);
-        let secrets = sage_infra::secrets::SecretBox::from_env(&mut env);
         env.finish()?;
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
@@ -73,12 +60,9 @@ impl Settings {
             common: common.ok_or_else(ConfigError::unreachable)?,
             admin_emails,
             seed_users,
-            shutdown_grace: shutdown_grace.ok_or_else(ConfigError::unreachable)?,
             auth: auth.ok_or_else(ConfigError::unreachable)?,
-            scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
             limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
             siem: siem.ok_or_else(ConfigError::unreachable)?,
-            secrets: secrets.ok_or_else(ConfigError::unreachable)?,
         })
     }
 }
@@ -141,7 +125,10 @@ mod tests {
     fn defaults() {
         let settings = Settings::from_env(Env::from_pairs(base())).unwrap();
         assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(settings.shutdown_grace, Duration::from_secs(30));
+        assert_eq!(
+            settings.common.shutdown_grace,
+            std::time::Duration::from_secs(30)
+        );
     }
 
     #[test]

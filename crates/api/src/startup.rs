@@ -22,7 +22,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
-    /// Stops the background tasks (the SIEM relay) once the server has stopped.
+    /// Stops the background tasks (the SIEM and job relays) once the server has stopped.
     shutdown: CancellationToken,
 }
 
@@ -46,7 +46,7 @@ impl Application {
                 }))
         })
         .listen(listener)?
-        .shutdown_timeout(settings.shutdown_grace.as_secs())
+        .shutdown_timeout(settings.common.shutdown_grace.as_secs())
         .run();
         tracing::info!(port, "api listening");
         let shutdown = CancellationToken::new();
@@ -116,8 +116,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         s3,
         bucket: common.s3.bucket.clone(),
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
-        scripts_dir: settings.scripts_dir.clone(),
+        scripts_dir: settings.common.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,
-        secrets: settings.secrets.clone(),
+        secrets: settings.common.secrets.clone(),
     })
 }

@@ -1,12 +1,16 @@
 //! Settings every Sage process shares: where PostgreSQL, RabbitMQ, Redis and S3 are,
 //! and how to log.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use sage_store::DatabaseSettings;
 
 use crate::amqp::AmqpSettings;
 use crate::config::Env;
 use crate::redis::RedisSettings;
 use crate::s3::S3Settings;
+use crate::secrets::SecretBox;
 use crate::telemetry::LogSettings;
 
 #[derive(Debug, Clone)]
@@ -16,6 +20,12 @@ pub struct CommonSettings {
     pub redis: RedisSettings,
     pub s3: S3Settings,
     pub log: LogSettings,
+    /// How long running work may take to finish after a stop signal.
+    pub shutdown_grace: Duration,
+    /// The script library: the api pins registered files, the worker copies them out.
+    pub scripts_dir: PathBuf,
+    /// Seals (api) and opens (worker) secret run parameters.
+    pub secrets: SecretBox,
 }
 
 impl CommonSettings {
@@ -25,12 +35,20 @@ impl CommonSettings {
         let redis = RedisSettings::from_env(env);
         let s3 = S3Settings::from_env(env);
         let log = LogSettings::from_env(env);
+        let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
+        let scripts_dir = env.optional_with("SCRIPTS_DIR", PathBuf::from("scripts"), |v| {
+            Ok(PathBuf::from(v))
+        });
+        let secrets = SecretBox::from_env(env);
         Some(Self {
             database: database?,
             amqp: amqp?,
             redis: redis?,
             s3: s3?,
             log: log?,
+            shutdown_grace: shutdown_grace?,
+            scripts_dir: scripts_dir?,
+            secrets: secrets?,
         })
     }
 }
@@ -57,6 +75,7 @@ mod tests {
             ("S3_BUCKET", "Not_A_Bucket"),
             ("S3_ACCESS_KEY_ID", "id"),
             ("LOG_FORMAT", "xml"),
+            ("SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
         ]);
         assert!(CommonSettings::from_env(&mut env).is_none());
         let names: Vec<String> = env
@@ -86,6 +105,7 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_ENDPOINT", "http://127.0.0.1:9000"),
             ("S3_BUCKET", "sage-artifacts"),
+            ("SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
         ]);
         let settings = CommonSettings::from_env(&mut env).unwrap();
         env.finish().unwrap();

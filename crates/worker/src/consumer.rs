@@ -30,7 +30,7 @@ pub async fn run(ctx: Arc<Context>, broker: &Broker, shutdown: CancellationToken
             }
         }
     }
-    let grace = ctx.settings.shutdown_grace;
+    let grace = ctx.settings.common.shutdown_grace;
     tracing::info!(
         running = running.len(),
         ?grace,

@@ -263,7 +263,13 @@ async fn prepare(
         .next()
         .unwrap_or(&claimed.script_path)
         .to_owned();
-    let staged = stage_script(&ctx.settings.scripts_dir, claimed, staging, &file_name).await?;
+    let staged = stage_script(
+        &ctx.settings.common.scripts_dir,
+        claimed,
+        staging,
+        &file_name,
+    )
+    .await?;
     let mut argv = vec![
         interpreter.program().to_owned(),
         format!("/opt/scripts/{file_name}"),

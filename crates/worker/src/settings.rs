@@ -15,18 +15,12 @@ pub struct Settings {
     pub concurrency: usize,
     pub docker_host: String,
     pub runner_image: String,
-    /// The script library (`scripts/`); only the execution's own script is copied out.
-    pub scripts_dir: PathBuf,
-    /// How long running executions may take to finish after a stop signal.
-    pub shutdown_grace: Duration,
     /// Where the verified copy of each execution's script is bound from. It must be a
     /// path the Docker engine sees the same way (the host, or a shared volume).
     pub staging_dir: PathBuf,
     /// Where `secret_as: file` secrets are written for the sandbox to see: a tmpfs
     /// (never a disk) that the Docker engine sees at the same path.
     pub secrets_dir: PathBuf,
-    /// Opens the sealed secret parameters (same key as the api's).
-    pub secrets: sage_infra::secrets::SecretBox,
     /// How long a claim holds without renewal before the reaper may call it lost.
     pub lease: Duration,
 }
@@ -51,10 +45,6 @@ impl Settings {
             |v| sage_infra::config::url_with_scheme(v, &["unix", "tcp", "http"]),
         );
         let runner_image = env.string("RUNNER_IMAGE", "sage-runner:latest");
-        let scripts_dir = env.optional_with("SCRIPTS_DIR", PathBuf::from("scripts"), |v| {
-            Ok(PathBuf::from(v))
-        });
-        let shutdown_grace = env.seconds("SHUTDOWN_GRACE_SEC", 30, 1, 3600);
         let staging_dir =
             env.optional_with("STAGING_DIR", PathBuf::from("/var/lib/sage/staging"), |v| {
                 Ok(PathBuf::from(v))
@@ -63,7 +53,6 @@ impl Settings {
             env.optional_with("SECRETS_DIR", PathBuf::from("/dev/shm/sage-secrets"), |v| {
                 Ok(PathBuf::from(v))
             });
-        let secrets = sage_infra::secrets::SecretBox::from_env(&mut env);
         let lease = env.seconds("LEASE_SEC", 30, 5, 3600);
         env.finish()?;
         // Every value is present once `finish` passed.
@@ -73,11 +62,8 @@ impl Settings {
             concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
             docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,
             runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
-            scripts_dir: scripts_dir.ok_or_else(ConfigError::unreachable)?,
-            shutdown_grace: shutdown_grace.ok_or_else(ConfigError::unreachable)?,
             staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,
             secrets_dir: secrets_dir.ok_or_else(ConfigError::unreachable)?,
-            secrets: secrets.ok_or_else(ConfigError::unreachable)?,
             lease: lease.ok_or_else(ConfigError::unreachable)?,
         })
     }

@@ -151,7 +151,7 @@ pub async fn run_until_stopped(
     let ctx = Arc::new(Context {
         db,
         docker,
-        secrets: settings.secrets.clone(),
+        secrets: settings.common.secrets.clone(),
         settings: Arc::new(settings),
         running,
         publisher: Publisher { redis },
