@@ -66,6 +66,9 @@ fn database_from_env(env: &mut Env) -> Option<DatabaseSettings> {
 mod tests {
     use super::*;
 
+    /// 32 bytes, base64: a valid SECRETS_KEY.
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
     #[test]
     fn every_bad_value_is_named() {
         let mut env = Env::from_pairs([
@@ -75,7 +78,7 @@ mod tests {
             ("S3_BUCKET", "Not_A_Bucket"),
             ("S3_ACCESS_KEY_ID", "id"),
             ("LOG_FORMAT", "xml"),
-            ("SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            ("SECRETS_KEY", KEY),
         ]);
         assert!(CommonSettings::from_env(&mut env).is_none());
         let names: Vec<String> = env
@@ -105,7 +108,7 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_ENDPOINT", "http://127.0.0.1:9000"),
             ("S3_BUCKET", "sage-artifacts"),
-            ("SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            ("SECRETS_KEY", KEY),
         ]);
         let settings = CommonSettings::from_env(&mut env).unwrap();
         env.finish().unwrap();
