@@ -61,3 +61,11 @@ test: lint stack image
     else
       cargo test --workspace --no-fail-fast
     fi
+
+# Benchmarks, each figure beside plain `docker run` on the same engine as a ratio
+# (optimised build; suites: pipeline, all). The README records the figures.
+bench suite="all": stack image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . dev/env.sh
+    cargo run --release -q -p sage-bench -- {{suite}}

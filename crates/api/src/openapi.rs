@@ -28,10 +28,17 @@ use utoipa::OpenApi;
         crate::routes::executions::get_one,
         crate::routes::executions::cancel,
         crate::routes::logs::logs,
+        crate::routes::artifacts::list,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldProblem)),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::error::ErrorDetail,
+        crate::error::FieldProblem,
+        crate::routes::artifacts::ArtifactList,
+        crate::routes::artifacts::ArtifactView,
+    )),
     tags(
         (name = "service", description = "Liveness, readiness, documentation"),
         (name = "identity", description = "The signed-in caller"),

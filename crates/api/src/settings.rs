@@ -1,6 +1,7 @@
 //! The api's settings, read once from the environment (see `.env.example`).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use sage_model::catalog::module::Limits;
 
@@ -21,6 +22,11 @@ pub struct Settings {
     pub limit_ceiling: Limits,
     /// Where audit events are forwarded; `None` keeps them only in the database.
     pub siem: Option<crate::siem::SiemSettings>,
+    /// How long an artifact's presigned download URL is valid.
+    pub artifact_url_ttl: Duration,
+    /// The S3 address clients download from, when it is not the one the api uses (an
+    /// in-cluster MinIO behind an ingress); presigned URLs are signed for it.
+    pub s3_public_endpoint: Option<String>,
 }
 
 /// How callers prove who they are.
@@ -53,6 +59,11 @@ impl Settings {
         };
         let limit_ceiling = limit_ceiling(&mut env);
         let siem = crate::siem::SiemSettings::from_env(&mut env);
+        // SigV4 presigned URLs live at most 7 days.
+        let artifact_url_ttl = env.seconds("ARTIFACT_URL_TTL_SEC", 300, 1, 7 * 24 * 3600);
+        let s3_public_endpoint = env.optional_with("S3_PUBLIC_ENDPOINT", None, |v| {
+            sage_infra::config::url_with_scheme(v, &["http", "https"]).map(Some)
+        });
         env.finish()?;
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
@@ -63,6 +74,8 @@ impl Settings {
             auth: auth.ok_or_else(ConfigError::unreachable)?,
             limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
             siem: siem.ok_or_else(ConfigError::unreachable)?,
+            artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
+            s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
         })
     }
 }

@@ -109,12 +109,22 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     if let Err(error) = sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket).await {
         tracing::warn!(%error, "S3 is not usable yet; artifacts wait until it is");
     }
+    let presigner = match &settings.s3_public_endpoint {
+        None => s3.clone(),
+        Some(public) => {
+            let mut public_settings = common.s3.clone();
+            public_settings.endpoint = Some(public.clone());
+            public_settings.client().await
+        }
+    };
     Ok(AppState {
         db,
         broker: Arc::new(Broker::new(common.amqp.clone())),
         redis,
         s3,
+        presigner,
         bucket: common.s3.bucket.clone(),
+        artifact_url_ttl: settings.artifact_url_ttl,
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         scripts_dir: settings.common.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,

@@ -16,7 +16,10 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     pub redis: redis::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Signs download URLs for the address clients reach S3 at.
+    pub presigner: aws_sdk_s3::Client,
     pub bucket: String,
+    pub artifact_url_ttl: std::time::Duration,
     pub auth: Authenticator,
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,

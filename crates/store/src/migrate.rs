@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0002_catalog_and_audit"),
     migration!("0003_executions"),
     migration!("0004_execution_logs"),
+    migration!("0005_execution_artifacts"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

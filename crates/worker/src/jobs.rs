@@ -19,10 +19,14 @@ use sage_store::runs::{ClaimedRun, RunEnd};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::artifacts;
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, SANDBOX_UID};
-use crate::sandbox::{End, Limits, Network, ReadOnlyFile, RunBounds, SandboxSpec, run_to_end};
+use crate::sandbox::{
+    End, Limits, Network, OutputSink, Outputs, ReadOnlyFile, RunBounds, SandboxSpec, Spool, Stream,
+    run_to_end,
+};
 use crate::settings::Settings;
 use sage_model::logs::Redactor;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Context {
     pub db: Db,
     pub docker: Docker,
+    pub s3: aws_sdk_s3::Client,
     pub secrets: SecretBox,
     pub settings: Arc<Settings>,
     pub running: Running,
@@ -116,7 +121,30 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
                 claimed.execution_id,
                 redactor,
             );
-            let finished = run_to_end(&ctx.docker, &name, &spec, bounds, stop, &mut pump).await;
+            let spool = staging.join(SPOOL_FILE);
+            let finished = run_to_end(
+                &ctx.docker,
+                &name,
+                &spec,
+                bounds,
+                stop,
+                &mut pump,
+                Some(Spool {
+                    path: &spool,
+                    cap: ctx.settings.artifacts.spool_cap(),
+                }),
+            )
+            .await;
+            if let Ok(finished) = &finished {
+                keep_artifacts(
+                    ctx,
+                    claimed.execution_id,
+                    &finished.outputs,
+                    &spool,
+                    &mut pump,
+                )
+                .await;
+            }
             pump.finish().await;
             match finished {
                 Ok(finished) => run_end(finished.end, finished.output_bytes),
@@ -133,6 +161,59 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
     };
     remove_execution_folders(&ctx.settings.execution_folders(), claimed.execution_id).await;
     end
+}
+
+/// The archive of `/work/out`, in the execution's staging folder (removed with it).
+const SPOOL_FILE: &str = "outputs.tar";
+
+/// Uploads and records what the script left under `/work/out`. What is skipped or goes
+/// wrong is told in the execution's log; it does not change how the script ended.
+async fn keep_artifacts(
+    ctx: &Context,
+    execution_id: Uuid,
+    outputs: &Outputs,
+    spool: &Path,
+    log: &mut LogPump,
+) {
+    let mut tell = async |line: String| {
+        log.write(Stream::Stderr, format!("sage: {line}\n").as_bytes())
+            .await;
+    };
+    match outputs {
+        Outputs::NotCollected | Outputs::Spooled { bytes: 0, .. } => return,
+        Outputs::Failed(why) => {
+            tracing::warn!(why, "outputs not collected");
+            return tell(format!("the artifacts could not be collected: {why}")).await;
+        }
+        Outputs::Spooled { .. } => {}
+    }
+    let limits = ctx.settings.artifacts;
+    let path = spool.to_owned();
+    let plan = match tokio::task::spawn_blocking(move || artifacts::plan(&path, limits)).await {
+        Ok(Ok(plan)) => plan,
+        Ok(Err(error)) => {
+            return tell(format!("the artifacts could not be read: {error}")).await;
+        }
+        Err(error) => {
+            tracing::error!(%error, "reading the artifacts panicked");
+            return tell("the artifacts could not be read".to_owned()).await;
+        }
+    };
+    for skipped in plan.skipped {
+        tell(format!("artifact skipped: {skipped}")).await;
+    }
+    let bucket = &ctx.settings.common.s3.bucket;
+    let uploaded = match artifacts::upload(&ctx.s3, bucket, execution_id, spool, plan.keep).await {
+        Ok(uploaded) => uploaded,
+        Err(error) => {
+            tracing::warn!(%error, "artifacts not uploaded");
+            return tell(format!("the artifacts were not kept: {error}")).await;
+        }
+    };
+    if let Err(error) = ctx.db.record_artifacts(execution_id, &uploaded).await {
+        tracing::error!(error = %sage_infra::error_text(&error), "artifacts not recorded");
+        tell("the artifacts were uploaded but not recorded".to_owned()).await;
+    }
 }
 
 /// Where a `secret_as: file` secret is seen inside the sandbox.

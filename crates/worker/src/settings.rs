@@ -6,6 +6,8 @@ use std::time::Duration;
 use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
 
+use crate::artifacts::ArtifactLimits;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
@@ -23,6 +25,8 @@ pub struct Settings {
     pub secrets_dir: PathBuf,
     /// How long a claim holds without renewal before the reaper may call it lost.
     pub lease: Duration,
+    /// How much of `/work/out` one execution may keep.
+    pub artifacts: ArtifactLimits,
 }
 
 impl Settings {
@@ -54,6 +58,10 @@ impl Settings {
                 Ok(PathBuf::from(v))
             });
         let lease = env.seconds("LEASE_SEC", 30, 5, 3600);
+        const GIB: u64 = 1 << 30;
+        let max_file_bytes = env.number("ARTIFACT_MAX_FILE_BYTES", 64 << 20, 1, 64 * GIB);
+        let max_total_bytes = env.number("ARTIFACT_MAX_TOTAL_BYTES", 64 << 20, 1, 64 * GIB);
+        let max_files = env.number("ARTIFACT_MAX_FILES", 1000usize, 1, 100_000);
         env.finish()?;
         // Every value is present once `finish` passed.
         Ok(Self {
@@ -65,6 +73,11 @@ impl Settings {
             staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,
             secrets_dir: secrets_dir.ok_or_else(ConfigError::unreachable)?,
             lease: lease.ok_or_else(ConfigError::unreachable)?,
+            artifacts: ArtifactLimits {
+                max_file_bytes: max_file_bytes.ok_or_else(ConfigError::unreachable)?,
+                max_total_bytes: max_total_bytes.ok_or_else(ConfigError::unreachable)?,
+                max_files: max_files.ok_or_else(ConfigError::unreachable)?,
+            },
         })
     }
 }
@@ -114,11 +127,17 @@ mod tests {
             ("WORKER_CONCURRENCY", "0"),
             ("WORKER_ID", "has space"),
             ("DOCKER_HOST", "/var/run/docker.sock"),
+            ("ARTIFACT_MAX_FILES", "0"),
         ]);
         let text = Settings::from_env(Env::from_pairs(pairs))
             .unwrap_err()
             .to_string();
-        for name in ["WORKER_CONCURRENCY", "WORKER_ID", "DOCKER_HOST"] {
+        for name in [
+            "WORKER_CONCURRENCY",
+            "WORKER_ID",
+            "DOCKER_HOST",
+            "ARTIFACT_MAX_FILES",
+        ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
     }

@@ -126,7 +126,7 @@ pub async fn run_until_stopped(
         broker,
         docker,
         redis,
-        ..
+        s3,
     } = dependencies;
     let running = Running::default();
     let reaper = Reaper {
@@ -151,6 +151,7 @@ pub async fn run_until_stopped(
     let ctx = Arc::new(Context {
         db,
         docker,
+        s3,
         secrets: settings.common.secrets.clone(),
         settings: Arc::new(settings),
         running,

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per part of API.md.
 
+pub mod artifacts;
 pub mod assignments;
 pub mod audit;
 pub mod executions;
@@ -34,6 +35,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::get_one)
         .service(executions::cancel)
         .service(logs::logs)
+        .service(artifacts::list)
         .service(audit::verify)
         .service(audit::list);
 }

@@ -1,18 +1,24 @@
 //! The sandbox: one container per execution, through the one shared bollard client.
-//! One lifecycle: create with labels, start, collect output, end it one way (exit,
-//! timeout, output limit), wait, always remove. How it ended is chosen in one place.
+//! One lifecycle: create with labels, start the container holding itself open, run the
+//! script in it and pass its output on, end it one way (exit, OOM, timeout, output
+//! limit, stop), copy `/work/out` out when the script ended by itself, always remove.
+//! How it ended is chosen in one place.
 
 pub mod spec;
 
-use std::time::Duration;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::Docker;
 use bollard::container::LogOutput;
+use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    CreateContainerOptionsBuilder, EventsOptions, KillContainerOptionsBuilder,
     RemoveContainerOptionsBuilder,
 };
-use futures_util::StreamExt;
+use futures_util::{Stream as FuturesStream, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 pub use sage_model::logs::Stream;
@@ -22,7 +28,15 @@ pub use spec::{Limits, Network, ReadOnlyFile, SandboxSpec};
 pub enum SandboxError {
     #[error("the Docker engine refused the container")]
     Docker(#[from] bollard::errors::Error),
+    #[error("the Docker engine did not attach to the script")]
+    Detached,
+    #[error("the outputs could not be written to the worker's disk")]
+    Spool(#[from] std::io::Error),
 }
+
+/// Longest wait for `/work/out` to be copied out: what the script left running (same
+/// user) could stop the copy, which must not hold the worker forever.
+const COPY_OUT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How a container's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +49,35 @@ pub enum End {
     Stopped,
 }
 
-/// How the run ended, and how much it printed.
+/// How the run ended, how much it printed, and what became of its outputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
     pub end: End,
     /// Bytes printed in all, including what went past the cap and was not passed on.
     pub output_bytes: u64,
+    pub outputs: Outputs,
+}
+
+/// Where `/work/out` is copied to, as a tar archive on the worker's disk, and the most
+/// of it kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Spool<'a> {
+    pub path: &'a Path,
+    pub cap: u64,
+}
+
+/// The script's `/work/out` after the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outputs {
+    /// Not asked for, or the script did not end by itself (its sandbox was killed).
+    NotCollected,
+    /// The archive is in the spool (empty when there was no `/work/out`); `cut` when it
+    /// went past the spool's cap and its end was dropped.
+    Spooled {
+        bytes: u64,
+        cut: bool,
+    },
+    Failed(String),
 }
 
 /// Where a sandbox's output goes as it is printed, up to the output cap.
@@ -82,7 +119,8 @@ pub struct RunBounds {
 }
 
 /// Runs a sandbox to its end and removes it, whether it succeeded or not. `stop`
-/// ends it early (SIGKILL, like a timeout).
+/// ends it early (SIGKILL, like a timeout). With a `spool`, `/work/out` is copied
+/// there once the script ended by itself.
 #[tracing::instrument(skip_all, fields(name = %name))]
 pub async fn run_to_end(
     docker: &Docker,
@@ -91,12 +129,13 @@ pub async fn run_to_end(
     bounds: RunBounds,
     stop: &CancellationToken,
     sink: &mut impl OutputSink,
+    spool: Option<Spool<'_>>,
 ) -> Result<Finished, SandboxError> {
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let created = docker
         .create_container(Some(options), spec.container_body())
         .await?;
-    let outcome = start_and_wait(docker, &created.id, bounds, stop, sink).await;
+    let outcome = start_and_wait(docker, &created.id, spec, bounds, stop, sink, spool).await;
     remove(docker, &created.id).await;
     outcome
 }
@@ -104,22 +143,28 @@ pub async fn run_to_end(
 async fn start_and_wait(
     docker: &Docker,
     id: &str,
+    spec: &SandboxSpec,
     bounds: RunBounds,
     stop: &CancellationToken,
     sink: &mut impl OutputSink,
+    spool: Option<Spool<'_>>,
 ) -> Result<Finished, SandboxError> {
     if stop.is_cancelled() {
         return Ok(Finished {
             end: End::Stopped,
             output_bytes: 0,
+            outputs: Outputs::NotCollected,
         });
     }
     docker.start_container(id, None).await?;
+    let started = SystemTime::now();
+    let script = docker.create_exec(id, spec.script()).await?.id;
+    let output = attach(docker, &script).await?;
     let mut total = 0;
     let stopped_by_us = tokio::select! {
         collected = tokio::time::timeout(
             bounds.timeout,
-            collect(docker, id, bounds.output_cap, sink, &mut total),
+            collect(output, bounds.output_cap, sink, &mut total),
         ) => match collected {
             Err(_) => Some(End::TimedOut),
             Ok(Ok(true)) => Some(End::OutputLimit),
@@ -128,49 +173,61 @@ async fn start_and_wait(
         },
         () = stop.cancelled() => Some(End::Stopped),
     };
-    if stopped_by_us.is_some() {
-        // SIGKILL: a script that ignores SIGTERM or left children behind still ends now.
-        let kill = KillContainerOptionsBuilder::default()
-            .signal("SIGKILL")
-            .build();
-        if let Err(error) = docker.kill_container(id, Some(kill)).await {
-            tracing::debug!(%error, "kill after the end of a run");
-        }
-    }
-    let code = exit_code(docker, id).await?;
-    let oom = docker
-        .inspect_container(id, None)
-        .await?
-        .state
-        .and_then(|state| state.oom_killed)
-        .unwrap_or(false);
     let end = match stopped_by_us {
-        Some(end) => end,
-        None if oom => End::OomKilled,
-        None => End::Exited(code),
+        Some(end) => {
+            // SIGKILL to the whole container: a script that ignores SIGTERM or left
+            // children behind still ends now.
+            let kill = KillContainerOptionsBuilder::default()
+                .signal("SIGKILL")
+                .build();
+            if let Err(error) = docker.kill_container(id, Some(kill)).await {
+                tracing::debug!(%error, "kill after the end of a run");
+            }
+            end
+        }
+        None => match exec_exit_code(docker, &script).await? {
+            code if code != 0 && oom_killed_since(docker, id, started).await? => End::OomKilled,
+            code => End::Exited(code),
+        },
+    };
+    let outputs = match (end, spool) {
+        (End::Exited(_) | End::OomKilled, Some(spool)) => copy_out(docker, id, spool)
+            .await
+            .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error))),
+        _ => Outputs::NotCollected,
     };
     Ok(Finished {
         end,
         output_bytes: total,
+        outputs,
     })
 }
 
-/// Passes the container's output on as it comes, until it closes; true when it went
-/// past the cap (what is past the cap is not passed on).
+type ExecOutput =
+    Pin<Box<dyn FuturesStream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// Starts a created exec with its output attached.
+async fn attach(docker: &Docker, exec: &str) -> Result<ExecOutput, SandboxError> {
+    let options = StartExecOptions {
+        detach: false,
+        tty: false,
+        output_capacity: None,
+    };
+    match docker.start_exec(exec, Some(options)).await? {
+        StartExecResults::Attached { output, .. } => Ok(output),
+        StartExecResults::Detached => Err(SandboxError::Detached),
+    }
+}
+
+/// Passes the script's output on as it comes, until it closes; true when it went past
+/// the cap (what is past the cap is not passed on).
 async fn collect(
-    docker: &Docker,
-    id: &str,
+    mut output: ExecOutput,
     cap: u64,
     sink: &mut impl OutputSink,
     total: &mut u64,
 ) -> Result<bool, SandboxError> {
-    let options = LogsOptionsBuilder::default()
-        .follow(true)
-        .stdout(true)
-        .stderr(true)
-        .build();
-    let mut logs = docker.logs(id, Some(options));
-    while let Some(chunk) = logs.next().await {
+    while let Some(chunk) = output.next().await {
         let (stream, message) = match chunk? {
             LogOutput::StdOut { message } => (Stream::Stdout, message),
             LogOutput::StdErr { message } => (Stream::Stderr, message),
@@ -189,21 +246,88 @@ async fn collect(
     Ok(false)
 }
 
-/// The exit code once the container stopped. bollard reports a non-zero exit as an
-/// error carrying the code; that is an ordinary end here.
-async fn exit_code(docker: &Docker, id: &str) -> Result<i64, SandboxError> {
-    let mut wait = docker.wait_container(id, None);
-    match wait.next().await {
-        Some(Ok(response)) => Ok(response.status_code),
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-        Some(Err(error)) => Err(error.into()),
-        None => Ok(docker
-            .inspect_container(id, None)
-            .await?
-            .state
-            .and_then(|state| state.exit_code)
-            .unwrap_or(-1)),
+/// The exit code of an exec whose output closed. The engine stores it before it
+/// closes the output, so the first answer is nearly always final.
+async fn exec_exit_code(docker: &Docker, exec: &str) -> Result<i64, SandboxError> {
+    for _ in 0..100 {
+        let inspected = docker.inspect_exec(exec).await?;
+        if inspected.running != Some(true) {
+            return Ok(inspected.exit_code.unwrap_or(-1));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tracing::warn!(exec, "the exec still runs after its output closed");
+    Ok(-1)
+}
+
+/// Whether the kernel's OOM killer struck in the container since `since`. The engine
+/// marks a container OOM-killed only when its own process dies, which the holding
+/// process does not; its `oom` event is recorded either way, before the exec's exit.
+async fn oom_killed_since(
+    docker: &Docker,
+    id: &str,
+    since: SystemTime,
+) -> Result<bool, SandboxError> {
+    let timestamp = |at: SystemTime| {
+        let at = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        format!("{}.{:09}", at.as_secs(), at.subsec_nanos())
+    };
+    let options = EventsOptions {
+        since: Some(timestamp(since - Duration::from_secs(1))),
+        // A bound in the past ends the stream once the recorded events are read.
+        until: Some(timestamp(SystemTime::now())),
+        filters: Some(
+            [
+                ("type".to_owned(), vec!["container".to_owned()]),
+                ("container".to_owned(), vec![id.to_owned()]),
+                ("event".to_owned(), vec!["oom".to_owned()]),
+            ]
+            .into_iter()
+            .collect(),
+        ),
+    };
+    let mut events = docker.events(Some(options));
+    match events.next().await {
+        Some(event) => Ok(event.is_ok()),
+        None => Ok(false),
+    }
+}
+
+/// Copies `/work/out` into the spool as a tar archive (empty when there is none), up
+/// to the spool's cap.
+async fn copy_out(docker: &Docker, id: &str, spool: Spool<'_>) -> Result<Outputs, SandboxError> {
+    let exec = docker.create_exec(id, spec::copy_outputs()).await?.id;
+    let mut output = attach(docker, &exec).await?;
+    let mut file = tokio::fs::File::create(spool.path).await?;
+    let (mut bytes, mut cut) = (0u64, false);
+    let copying = async {
+        while let Some(chunk) = output.next().await {
+            match chunk? {
+                LogOutput::StdOut { message } => {
+                    let room = usize::try_from(spool.cap - bytes).unwrap_or(usize::MAX);
+                    let kept = &message[..message.len().min(room)];
+                    file.write_all(kept).await?;
+                    bytes += kept.len() as u64;
+                    if kept.len() < message.len() {
+                        cut = true;
+                        break;
+                    }
+                }
+                // "No such file" when the script made no `out` folder: nothing to keep.
+                LogOutput::StdErr { message } => {
+                    tracing::debug!(tar = %String::from_utf8_lossy(&message), "copying the outputs");
+                }
+                LogOutput::StdIn { .. } | LogOutput::Console { .. } => {}
+            }
+        }
+        file.flush().await?;
+        Ok::<_, SandboxError>(())
+    };
+    match tokio::time::timeout(COPY_OUT_TIMEOUT, copying).await {
+        Ok(copied) => copied?,
+        Err(_) => return Ok(Outputs::Failed("copying /work/out timed out".to_owned())),
+    }
+    Ok(Outputs::Spooled { bytes, cut })
 }
 
 /// Removes a container and its anonymous volumes; one already gone is fine. Other

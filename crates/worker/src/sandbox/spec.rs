@@ -1,12 +1,28 @@
 //! What a sandbox container is: every hardening setting of DESIGN.md in one pure
 //! function, so a test can read them all without a Docker engine.
+//!
+//! The container's own process only holds the sandbox open; the script runs in it as
+//! an exec. Its `/work` is a tmpfs, which dies with the container's last process and
+//! which the engine's archive API cannot read: holding the container open past the
+//! script's end is what lets the worker copy `/work/out` out of it.
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, ResourcesUlimits};
+use bollard::models::{
+    ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType, ResourcesUlimits,
+};
 
-/// The unprivileged user every sandbox runs as; the runner image owns nothing for it.
+/// The unprivileged user the script runs as; the runner image owns nothing for it.
 pub const SANDBOX_UID: u32 = 10001;
+/// The user of the process holding the container open: another unprivileged user, so
+/// nothing the script starts can signal it and end the sandbox before its outputs are
+/// collected. It needs no entry in the image's passwd.
+pub const HOLDER_UID: u32 = 10002;
+/// What holds the container open until the worker removes it (GNU coreutils' `sleep`).
+pub const HOLD_COMMAND: [&str; 2] = ["sleep", "infinity"];
+/// Where the script leaves its artifacts, and the folder that holds it.
+pub const WORK_DIR: &str = "/work";
+pub const OUTPUTS_FOLDER: &str = "out";
 pub const LABEL_EXECUTION: &str = "sage.execution_id";
 pub const LABEL_WORKER: &str = "sage.worker_id";
 /// The deployment (its queue prefix): workers of one deployment only ever clean up
@@ -66,22 +82,23 @@ pub struct SandboxSpec {
 }
 
 impl SandboxSpec {
+    /// The container: hardened, limited, holding itself open. The script's command and
+    /// environment (its secrets included) are not in it: they go in [`Self::script`].
     pub fn container_body(&self) -> ContainerCreateBody {
-        let env = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         ContainerCreateBody {
             image: Some(self.image.clone()),
             // An empty entrypoint makes `cmd` the whole command, whatever the image says.
             entrypoint: Some(Vec::new()),
-            cmd: Some(self.argv.clone()),
-            env: Some(env),
-            user: Some(format!("{SANDBOX_UID}:{SANDBOX_UID}")),
-            working_dir: Some("/work".to_owned()),
+            cmd: Some(HOLD_COMMAND.map(str::to_owned).to_vec()),
+            env: Some(Vec::new()),
+            user: Some(format!("{HOLDER_UID}:{HOLDER_UID}")),
+            working_dir: Some("/".to_owned()),
             hostname: Some("sandbox".to_owned()),
             labels: Some(self.labels.clone()),
             network_disabled: Some(self.network == Network::None),
             attach_stdin: Some(false),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
+            attach_stdout: Some(false),
+            attach_stderr: Some(false),
             tty: Some(false),
             open_stdin: Some(false),
             host_config: Some(self.host_config()),
@@ -89,10 +106,41 @@ impl SandboxSpec {
         }
     }
 
+    /// The script, run in the container as the sandbox user: it keeps the container's
+    /// capabilities (none), seccomp profile, no-new-privileges, limits and namespaces.
+    pub fn script(&self) -> ExecConfig {
+        let env = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        sandbox_exec(self.argv.clone(), env)
+    }
+}
+
+/// Copies `/work/out` out as a tar stream on stdout. Symlinks stay symlinks (tar does
+/// not follow them, `out` itself included), so nothing outside the folder is read.
+pub fn copy_outputs() -> ExecConfig {
+    let argv = ["tar", "-C", WORK_DIR, "-cf", "-", OUTPUTS_FOLDER];
+    sandbox_exec(argv.map(str::to_owned).to_vec(), Vec::new())
+}
+
+fn sandbox_exec(cmd: Vec<String>, env: Vec<String>) -> ExecConfig {
+    ExecConfig {
+        cmd: Some(cmd),
+        env: Some(env),
+        user: Some(format!("{SANDBOX_UID}:{SANDBOX_UID}")),
+        working_dir: Some(WORK_DIR.to_owned()),
+        privileged: Some(false),
+        tty: Some(false),
+        attach_stdin: Some(false),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    }
+}
+
+impl SandboxSpec {
     fn host_config(&self) -> HostConfig {
         let limits = &self.limits;
         let tmpfs = HashMap::from([
-            ("/work".to_owned(), tmpfs_options(limits.work_tmpfs_bytes)),
+            (WORK_DIR.to_owned(), tmpfs_options(limits.work_tmpfs_bytes)),
             ("/tmp".to_owned(), tmpfs_options(limits.tmp_tmpfs_bytes)),
         ]);
         let mounts = self
@@ -169,7 +217,9 @@ mod tests {
     fn every_hardening_setting_is_present() {
         let body = spec().container_body();
         let host = body.host_config.clone().unwrap();
-        assert_eq!(body.user.as_deref(), Some("10001:10001"));
+        assert_eq!(body.user.as_deref(), Some("10002:10002"));
+        assert_eq!(spec().script().user.as_deref(), Some("10001:10001"));
+        assert_eq!(spec().script().privileged, Some(false));
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.readonly_rootfs, Some(true));
@@ -198,7 +248,15 @@ mod tests {
     fn argv_is_passed_as_elements_without_a_shell() {
         let body = spec().container_body();
         assert_eq!(body.entrypoint, Some(Vec::new()));
-        assert_eq!(body.cmd.unwrap()[2], "; rm -rf /");
+        assert_eq!(body.cmd.unwrap(), ["sleep", "infinity"]);
+        let script = spec().script();
+        assert_eq!(script.cmd.unwrap()[2], "; rm -rf /");
+    }
+
+    #[test]
+    fn the_script_environment_stays_out_of_the_container() {
+        assert_eq!(spec().container_body().env, Some(Vec::new()));
+        assert_eq!(spec().script().env, Some(vec!["KEY=value".to_owned()]));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use sage_testkit::{ANALYST, OTHER, ScriptModule, TestApp, spawn_app, spawn_worker};
+use sage_testkit::{ANALYST, OTHER, ScriptModule, SseEvent, TestApp, spawn_app, spawn_worker};
 
 const SECRET: &str = "hunter2-Secret/Value+?";
 
@@ -45,56 +45,10 @@ async fn printer(app: &TestApp) -> String {
     .await
 }
 
-/// Reads an event stream to its `end` event: (id, event, data) of each event.
-async fn read_events(
-    app: &TestApp,
-    id: &str,
-    last_event_id: Option<i64>,
-) -> Vec<(Option<i64>, String, Value)> {
-    let mut request = app
-        .client
-        .get(format!("{}/api/v1/executions/{id}/logs", app.address))
-        .header("Accept", "text/event-stream")
-        .header("X-Demo-User", ANALYST);
-    if let Some(last) = last_event_id {
-        request = request.header("Last-Event-ID", last.to_string());
-    }
-    let mut response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"].to_str().unwrap(),
-        "text/event-stream"
-    );
-    let mut text = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, response.chunk())
-        .await
-        .unwrap()
-    {
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find("\n\n") {
-            let block: String = text.drain(..end + 2).collect();
-            let (mut seq, mut event, mut data) = (None, String::from("message"), Value::Null);
-            for field in block.lines() {
-                if let Some(v) = field.strip_prefix("id: ") {
-                    seq = Some(v.parse().unwrap());
-                } else if let Some(v) = field.strip_prefix("event: ") {
-                    event = v.to_owned();
-                } else if let Some(v) = field.strip_prefix("data: ") {
-                    data = serde_json::from_str(v).unwrap();
-                }
-            }
-            if data != Value::Null {
-                let done = event == "end";
-                events.push((seq, event, data));
-                if done {
-                    return events;
-                }
-            }
-        }
-    }
-    panic!("the stream ended without an end event: {events:?}");
+/// Reads an event stream to its `end` event.
+async fn read_events(app: &TestApp, id: &str, last_event_id: Option<i64>) -> Vec<SseEvent> {
+    let mut stream = app.follow_logs(id, ANALYST, last_event_id).await;
+    stream.until_end(Duration::from_secs(60)).await
 }
 
 #[tokio::test]
@@ -105,18 +59,18 @@ async fn a_live_stream_has_every_line_once_redacted_then_the_end() {
     let id = app.submit(&module, json!({"api_key": SECRET})).await;
     let events = read_events(&app, &id, None).await;
     let (lines, end) = events.split_at(events.len() - 1);
-    let seqs: Vec<i64> = lines.iter().map(|(seq, _, _)| seq.unwrap()).collect();
+    let seqs: Vec<i64> = lines.iter().map(|event| event.id.unwrap()).collect();
     assert_eq!(
         seqs,
         (1..=seqs.len() as i64).collect::<Vec<_>>(),
         "no gap, no duplicate"
     );
     assert_eq!(seqs.len(), 26);
-    assert_eq!(end[0].2["status"], "succeeded");
-    assert_eq!(end[0].2["exit_code"], 0);
+    assert_eq!(end[0].data["status"], "succeeded");
+    assert_eq!(end[0].data["exit_code"], 0);
     let texts: Vec<&str> = lines
         .iter()
-        .map(|(_, _, d)| d["line"].as_str().unwrap())
+        .map(|event| event.data["line"].as_str().unwrap())
         .collect();
     assert_eq!(texts[0], "line 1");
     assert!(
@@ -130,15 +84,15 @@ async fn a_live_stream_has_every_line_once_redacted_then_the_end() {
     assert!(texts.contains(&"escape \u{241b}[2J done"), "{texts:?}");
     let stderr: Vec<&Value> = lines
         .iter()
-        .map(|(_, _, d)| d)
-        .filter(|d| d["stream"] == "stderr")
+        .map(|event| &event.data)
+        .filter(|data| data["stream"] == "stderr")
         .collect();
     assert_eq!(stderr.len(), 1);
     assert_eq!(stderr[0]["line"], "oops ***");
 
     // Resuming after line 10 gives the rest exactly once.
     let rest = read_events(&app, &id, Some(10)).await;
-    let seqs: Vec<i64> = rest.iter().filter_map(|(seq, _, _)| *seq).collect();
+    let seqs: Vec<i64> = rest.iter().filter_map(|event| event.id).collect();
     assert_eq!(seqs, (11..=26).collect::<Vec<_>>());
 
     let text = app

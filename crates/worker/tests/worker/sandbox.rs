@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{containers_labelled, docker};
 use sage_worker::sandbox::{
-    Captured, End, Finished, Limits, Network, RunBounds, SandboxSpec, run_to_end,
+    Captured, End, Finished, Limits, Network, Outputs, RunBounds, SandboxSpec, Spool, run_to_end,
 };
 
 fn runner_image() -> String {
@@ -109,6 +109,30 @@ async fn run(
     spec: &SandboxSpec,
     bounds: RunBounds,
 ) -> (Finished, Captured) {
+    run_with(docker, id, spec, bounds, None).await
+}
+
+/// Runs a sandbox to its end with its `/work/out` copied into `spool`.
+async fn run_spooling(
+    docker: &Docker,
+    id: &str,
+    spec: &SandboxSpec,
+    spool: &std::path::Path,
+) -> (Finished, Captured) {
+    let spool = Spool {
+        path: spool,
+        cap: 1 << 20,
+    };
+    run_with(docker, id, spec, bounds(30, 1 << 20), Some(spool)).await
+}
+
+async fn run_with(
+    docker: &Docker,
+    id: &str,
+    spec: &SandboxSpec,
+    bounds: RunBounds,
+    spool: Option<Spool<'_>>,
+) -> (Finished, Captured) {
     let mut output = Captured::default();
     let finished = run_to_end(
         docker,
@@ -117,10 +141,79 @@ async fn run(
         bounds,
         &CancellationToken::new(),
         &mut output,
+        spool,
     )
     .await
     .unwrap();
     (finished, output)
+}
+
+/// The names and kinds in a spooled archive.
+fn archive_entries(path: &std::path::Path) -> Vec<(String, tar::EntryType)> {
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            (name, entry.header().entry_type())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn outputs_are_copied_out_once_the_script_ended_even_with_children_left() {
+    let docker = docker().await;
+    let code = r#"
+import os, subprocess
+os.makedirs("out/sub")
+open("out/report.txt", "w").write("hello")
+open("out/sub/data.json", "w").write("{}")
+os.symlink("/etc/passwd", "out/passwd")
+subprocess.Popen(["sleep", "300"])
+"#;
+    let (id, spec) = python(code);
+    let spool = std::env::temp_dir().join(format!("sage-spool-{id}.tar"));
+    let started = Instant::now();
+    let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
+    assert_eq!(
+        finished.end,
+        End::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a child left running does not hold the run: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(finished.outputs, Outputs::Spooled { cut: false, .. }),
+        "{:?}",
+        finished.outputs
+    );
+    let entries = archive_entries(&spool);
+    assert!(
+        entries.contains(&("out/report.txt".to_owned(), tar::EntryType::Regular)),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&("out/sub/data.json".to_owned(), tar::EntryType::Regular)),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&("out/passwd".to_owned(), tar::EntryType::Symlink)),
+        "{entries:?}"
+    );
+    assert_eq!(containers_labelled(&docker, &id).await, 0);
+
+    // No `out` folder: an archive without entries, not an error.
+    let (id, spec) = python("print('nothing to keep')");
+    let (finished, _) = run_spooling(&docker, &id, &spec, &spool).await;
+    assert_eq!(finished.end, End::Exited(0));
+    assert_eq!(archive_entries(&spool), []);
+    std::fs::remove_file(&spool).unwrap();
 }
 
 fn bounds(timeout_sec: u64, output_cap: u64) -> RunBounds {

@@ -1,0 +1,30 @@
+//! Benchmarks of the whole system against the real local stack: the api and a worker
+//! started in-process on a fresh database (as the tests do), each figure printed beside
+//! the same work done by plain `docker run` on the same engine, in the same run, as a
+//! ratio. Absolute times depend on the machine; the ratios are what to compare.
+
+// A benchmark reports on standard output; its set-up panics like a test's would.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+mod baseline;
+mod pipeline;
+mod stats;
+
+const SUITES: [&str; 1] = ["pipeline"];
+
+/// Runs one suite, or all of them with `all`.
+pub async fn run(suite: &str) -> anyhow::Result<()> {
+    let chosen: Vec<&str> = match suite {
+        "all" => SUITES.to_vec(),
+        one if SUITES.contains(&one) => vec![one],
+        other => anyhow::bail!("unknown suite {other:?}: one of {SUITES:?} or all"),
+    };
+    for suite in chosen {
+        // Boxed: each suite starts a whole api and worker, a large future.
+        match suite {
+            "pipeline" => Box::pin(pipeline::run()).await?,
+            _ => unreachable!("SUITES lists every suite"),
+        }
+    }
+    Ok(())
+}

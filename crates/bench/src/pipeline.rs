@@ -1,0 +1,123 @@
+//! Submission to terminal state of a trivial module, one at a time (latency) and in
+//! bulk at worker concurrency 1 and 4 (throughput), beside `docker run` of the same
+//! command.
+
+use std::time::{Duration, Instant};
+
+use sage_testkit::{ANALYST, ScriptModule, TestApp, spawn_app, spawn_worker_with};
+use serde_json::json;
+
+use crate::baseline::docker_run;
+use crate::stats::{Samples, header, row, seconds};
+
+const SCRIPT: &str = "print('hello')\n";
+const COMMAND: &[&str] = &["python3", "-c", "print('hello')"];
+const LATENCY_RUNS: usize = 20;
+const THROUGHPUT_RUNS: usize = 24;
+
+pub async fn run() -> anyhow::Result<()> {
+    let app = spawn_app().await;
+    let image = app.env.raw("RUNNER_IMAGE").unwrap().to_owned();
+    let module = app
+        .module_with(ScriptModule {
+            code: SCRIPT,
+            ..Default::default()
+        })
+        .await;
+
+    let worker = spawn_worker_with(&app, |env| env.set("WORKER_CONCURRENCY", "1")).await;
+    // One of each first, so neither side pays for a cold cache in the figures.
+    run_one(&app, &module).await;
+    docker_run(&image, COMMAND).await;
+
+    // Interleaved, so a slow moment of the machine hits both sides alike.
+    let (mut sage, mut docker) = (Samples::default(), Samples::default());
+    for _ in 0..LATENCY_RUNS {
+        sage.push(run_one(&app, &module).await);
+        docker.push(docker_run(&image, COMMAND).await);
+    }
+    let single = (
+        throughput(&app, &module, THROUGHPUT_RUNS).await,
+        docker_throughput(&image, THROUGHPUT_RUNS, 1).await,
+    );
+    worker.stop().await;
+
+    let worker = spawn_worker_with(&app, |env| env.set("WORKER_CONCURRENCY", "4")).await;
+    let four = (
+        throughput(&app, &module, THROUGHPUT_RUNS).await,
+        docker_throughput(&image, THROUGHPUT_RUNS, 4).await,
+    );
+    worker.stop().await;
+
+    header(&format!(
+        "pipeline: a trivial python3 module, submission to terminal status, beside \
+         `docker run --rm --network none {image} python3 -c ...` \
+         ({LATENCY_RUNS} runs each for latency, {THROUGHPUT_RUNS} for throughput)"
+    ));
+    for p in [50, 95] {
+        let (ours, theirs) = (sage.percentile(p), docker.percentile(p));
+        row(
+            &format!("latency p{p}"),
+            seconds(ours),
+            seconds(theirs),
+            "s",
+        );
+    }
+    row("throughput, concurrency 1", single.0, single.1, "runs/s");
+    row("throughput, concurrency 4", four.0, four.1, "runs/s");
+    Ok(())
+}
+
+/// Submits one run and follows it until the api reports its end, as a client would.
+async fn run_one(app: &TestApp, module: &str) -> Duration {
+    let started = Instant::now();
+    let id = app.submit(module, json!({})).await;
+    let mut stream = app.follow_logs(&id, ANALYST, None).await;
+    let events = stream.until_end(Duration::from_secs(60)).await;
+    let end = &events[events.len() - 1].data;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    started.elapsed()
+}
+
+/// Runs per second for `runs` submitted at once, until the last one has ended.
+async fn throughput(app: &TestApp, module: &str, runs: usize) -> f64 {
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        ids.push(app.submit(module, json!({})).await.parse().unwrap());
+    }
+    loop {
+        let statuses = app.db().statuses(&ids).await.unwrap();
+        if statuses.values().all(|status| status.is_terminal()) {
+            assert!(
+                statuses
+                    .values()
+                    .all(|status| status.as_str() == "succeeded"),
+                "{statuses:?}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    runs as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Runs per second of `runs` plain `docker run`s, `parallel` at a time.
+async fn docker_throughput(image: &str, runs: usize, parallel: usize) -> f64 {
+    let started = Instant::now();
+    let lanes: Vec<_> = (0..parallel)
+        .map(|lane| {
+            let image = image.to_owned();
+            let share = runs / parallel + usize::from(lane < runs % parallel);
+            tokio::spawn(async move {
+                for _ in 0..share {
+                    docker_run(&image, COMMAND).await;
+                }
+            })
+        })
+        .collect();
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+    runs as f64 / started.elapsed().as_secs_f64()
+}

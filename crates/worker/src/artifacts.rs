@@ -1,0 +1,313 @@
+//! Artifacts: the regular files a script left under `/work/out`, read from the archive
+//! the sandbox spooled to the worker's disk, checked (kind, name, size), uploaded to S3
+//! under the execution's prefix and recorded with their size, sha256 and content type.
+//!
+//! The archive was written inside the sandbox, so it is untrusted input: only regular
+//! files with names that stay inside the folder are kept, sizes are bounded before
+//! anything is read, and nothing is ever extracted onto the worker's disk.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use sage_model::artifacts::ArtifactName;
+use sage_store::artifacts::Artifact;
+use sha2::{Digest, Sha256};
+use tar::EntryType;
+use uuid::Uuid;
+
+use crate::sandbox::spec::OUTPUTS_FOLDER;
+
+/// How much one execution may keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtifactLimits {
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_files: usize,
+}
+
+impl ArtifactLimits {
+    /// The most of the archive worth spooling: every file allowed, plus tar's headers
+    /// (a header block and a long-name block or two per file).
+    pub fn spool_cap(&self) -> u64 {
+        self.max_total_bytes + (self.max_files as u64 + 2) * 2048
+    }
+}
+
+/// A file of the archive that may be kept: where its bytes are in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub name: ArtifactName,
+    pub offset: u64,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// What the archive holds worth uploading, and a line for the log about each thing
+/// skipped.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub keep: Vec<Planned>,
+    pub skipped: Vec<String>,
+}
+
+/// Reads the spooled archive (blocking: run it off the async threads).
+pub fn plan(spool: &Path, limits: ArtifactLimits) -> std::io::Result<Plan> {
+    let mut plan = Plan::default();
+    let file = std::fs::File::open(spool)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(plan);
+    }
+    let mut archive = tar::Archive::new(file);
+    let mut total = 0u64;
+    let entries = archive.entries()?;
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                plan.skipped.push(format!(
+                    "the rest of /work/out was not read: {error} (past the limit of {} bytes?)",
+                    limits.max_total_bytes
+                ));
+                break;
+            }
+        };
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let shown = format!("/work/{}", raw.trim_end_matches('/'));
+        let kind = entry.header().entry_type();
+        let Some(relative) = below_outputs(&raw) else {
+            if kind == EntryType::Symlink {
+                plan.skipped.push(format!("{shown} is a symlink"));
+            }
+            continue;
+        };
+        if let Some(what) = not_a_file(kind) {
+            plan.skipped.push(format!("{shown} is {what}"));
+            continue;
+        }
+        if kind == EntryType::Directory {
+            continue;
+        }
+        let name = match std::str::from_utf8(&entry.path_bytes())
+            .map_err(|_| "has a name that is not UTF-8")
+            .and_then(|_| ArtifactName::parse(relative))
+        {
+            Ok(name) => name,
+            Err(why) => {
+                plan.skipped.push(format!("{shown} {why}"));
+                continue;
+            }
+        };
+        let size = entry.header().size()?;
+        if size > limits.max_file_bytes {
+            plan.skipped.push(format!(
+                "{shown} is {size} bytes, over the limit of {} per file",
+                limits.max_file_bytes
+            ));
+            continue;
+        }
+        if plan.keep.len() >= limits.max_files {
+            plan.skipped.push(format!(
+                "{shown} is past the limit of {} files",
+                limits.max_files
+            ));
+            continue;
+        }
+        if total + size > limits.max_total_bytes {
+            plan.skipped.push(format!(
+                "{shown} would take the execution past its limit of {} bytes",
+                limits.max_total_bytes
+            ));
+            continue;
+        }
+        let offset = entry.raw_file_position();
+        let mut hasher = Sha256::new();
+        let read = std::io::copy(&mut (&mut entry).take(size), &mut hasher)?;
+        if read != size {
+            plan.skipped
+                .push(format!("{shown} was cut short in the archive"));
+            break;
+        }
+        total += size;
+        plan.keep.push(Planned {
+            name,
+            offset,
+            size,
+            sha256: sage_model::hex(&hasher.finalize()),
+        });
+    }
+    Ok(plan)
+}
+
+/// The part of an archive path below `out/`; `None` for `out` itself.
+fn below_outputs(raw: &str) -> Option<&str> {
+    let rest = raw.strip_prefix(OUTPUTS_FOLDER)?.strip_prefix('/')?;
+    let rest = rest.trim_end_matches('/');
+    (!rest.is_empty()).then_some(rest)
+}
+
+/// What an entry is when it is neither a regular file nor a folder.
+fn not_a_file(kind: EntryType) -> Option<&'static str> {
+    match kind {
+        EntryType::Regular | EntryType::Continuous | EntryType::Directory => None,
+        EntryType::Symlink => Some("a symlink"),
+        EntryType::Link => Some("a hard link"),
+        EntryType::Char | EntryType::Block => Some("a device"),
+        EntryType::Fifo => Some("a FIFO"),
+        _ => Some("not a regular file"),
+    }
+}
+
+/// Where an execution's artifacts live in the bucket.
+pub fn object_key(execution_id: Uuid, name: &ArtifactName) -> String {
+    format!("executions/{execution_id}/{name}")
+}
+
+/// Uploads the planned files straight from the spool; returns their records.
+pub async fn upload(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    execution_id: Uuid,
+    spool: &Path,
+    keep: Vec<Planned>,
+) -> Result<Vec<Artifact>, UploadError> {
+    let mut uploaded = Vec::with_capacity(keep.len());
+    for planned in keep {
+        let key = object_key(execution_id, &planned.name);
+        let body = ByteStream::read_from()
+            .path(PathBuf::from(spool))
+            .offset(planned.offset)
+            .length(Length::Exact(planned.size))
+            .build()
+            .await
+            .map_err(|error| UploadError(planned.name.to_string(), error.to_string()))?;
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body)
+            .content_length(i64::try_from(planned.size).unwrap_or(i64::MAX))
+            .content_type(planned.name.content_type())
+            .content_disposition(planned.name.content_disposition())
+            .metadata("sha256", &planned.sha256)
+            .send()
+            .await
+            .map_err(|error| {
+                UploadError(planned.name.to_string(), sage_infra::error_text(&error))
+            })?;
+        uploaded.push(Artifact {
+            content_type: planned.name.content_type().to_owned(),
+            name: planned.name.to_string(),
+            size: i64::try_from(planned.size).unwrap_or(i64::MAX),
+            sha256: planned.sha256,
+            s3_key: key,
+            created_at: chrono::Utc::now(),
+        });
+    }
+    Ok(uploaded)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("uploading {0} failed: {1}")]
+pub struct UploadError(String, String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: ArtifactLimits = ArtifactLimits {
+        max_file_bytes: 100,
+        max_total_bytes: 150,
+        max_files: 3,
+    };
+
+    /// An archive as `tar -C /work -cf - out` would write it, with whatever entries.
+    fn archive(entries: &[(&str, EntryType, &[u8])]) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut builder = tar::Builder::new(file.reopen().unwrap());
+        for (path, kind, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            if *kind == EntryType::Symlink {
+                header.set_link_name("/etc/passwd").unwrap();
+            }
+            // Written raw: the builder's own path checks would refuse the hostile names.
+            let name = path.as_bytes();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name);
+            header.set_cksum();
+            builder.append(&header, *data).unwrap();
+        }
+        builder.finish().unwrap();
+        file
+    }
+
+    #[test]
+    fn regular_files_are_kept_with_their_folders_and_digests() {
+        let spool = archive(&[
+            ("out/", EntryType::Directory, b""),
+            ("out/report.txt", EntryType::Regular, b"hello"),
+            ("out/sub/", EntryType::Directory, b""),
+            ("out/sub/data.json", EntryType::Regular, b"{}"),
+        ]);
+        let plan = plan(spool.path(), LIMITS).unwrap();
+        assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
+        let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["report.txt", "sub/data.json"]);
+        assert_eq!(
+            plan.keep[0].sha256,
+            sage_model::hex(&Sha256::digest(b"hello"))
+        );
+        let mut bytes = vec![0; 5];
+        let mut file = std::fs::File::open(spool.path()).unwrap();
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(plan.keep[0].offset)).unwrap();
+        file.read_exact(&mut bytes).unwrap();
+        assert_eq!(bytes, b"hello", "the offset points at the file's bytes");
+    }
+
+    #[test]
+    fn links_devices_escapes_and_oversized_files_are_skipped_and_reported() {
+        let spool = archive(&[
+            ("out/link", EntryType::Symlink, b""),
+            ("out/pipe", EntryType::Fifo, b""),
+            ("out/dev", EntryType::Char, b""),
+            ("out/../../etc/cron", EntryType::Regular, b"x"),
+            ("out/big.bin", EntryType::Regular, &[0; 101]),
+            ("out/a", EntryType::Regular, &[1; 90]),
+            ("out/b", EntryType::Regular, &[2; 90]),
+            ("elsewhere", EntryType::Regular, b"x"),
+        ]);
+        let plan = plan(spool.path(), LIMITS).unwrap();
+        let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a"]);
+        let report = plan.skipped.join("\n");
+        for expected in [
+            "/work/out/link is a symlink",
+            "/work/out/pipe is a FIFO",
+            "/work/out/dev is a device",
+            "/work/out/../../etc/cron has a name that would leave the folder",
+            "/work/out/big.bin is 101 bytes, over the limit of 100 per file",
+            "/work/out/b would take the execution past its limit of 150 bytes",
+        ] {
+            assert!(
+                report.contains(expected),
+                "{expected} missing from {report}"
+            );
+        }
+        assert!(!report.contains("elsewhere"));
+    }
+
+    #[test]
+    fn an_out_folder_that_is_a_symlink_is_reported_and_not_followed() {
+        let spool = archive(&[("out", EntryType::Symlink, b"")]);
+        let plan = plan(spool.path(), LIMITS).unwrap();
+        assert!(plan.keep.is_empty());
+        assert_eq!(plan.skipped, ["/work/out is a symlink"]);
+    }
+
+    #[test]
+    fn an_empty_spool_is_nothing_to_keep() {
+        let spool = tempfile::NamedTempFile::new().unwrap();
+        assert_eq!(plan(spool.path(), LIMITS).unwrap(), Plan::default());
+    }
+}
