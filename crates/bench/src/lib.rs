@@ -7,10 +7,11 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 mod baseline;
+mod logs;
 mod pipeline;
 mod stats;
 
-const SUITES: [&str; 1] = ["pipeline"];
+const SUITES: [&str; 2] = ["pipeline", "logs"];
 
 /// Runs one suite, or all of them with `all`.
 pub async fn run(suite: &str) -> anyhow::Result<()> {
@@ -23,6 +24,7 @@ pub async fn run(suite: &str) -> anyhow::Result<()> {
         // Boxed: each suite starts a whole api and worker, a large future.
         match suite {
             "pipeline" => Box::pin(pipeline::run()).await?,
+            "logs" => Box::pin(logs::run()).await?,
             _ => unreachable!("SUITES lists every suite"),
         }
     }
