@@ -14,6 +14,7 @@ use sage_store::testing::fresh_database;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+#[derive(Clone)]
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -70,14 +71,22 @@ pub fn test_env() -> Env {
 
 /// Starts the api on a random port with a fresh database, as configured by `env`.
 pub async fn spawn_app_with(mut env: Env) -> TestApp {
-    let mut settings = Settings::from_env(env.clone()).expect("test settings are valid");
-    settings.common.database = fresh_database(&settings.common.database)
+    let settings = Settings::from_env(env.clone()).expect("test settings are valid");
+    let database = fresh_database(&settings.common.database)
         .await
         .expect("a fresh database");
-    env.set(
-        "DATABASE_URL",
-        settings.common.database.url.expose_secret().to_owned(),
-    );
+    env.set("DATABASE_URL", database.url.expose_secret().to_owned());
+    start(env).await
+}
+
+/// Starts another api process's worth of application on the same database, queue and
+/// services as `app`: a second replica behind the same load balancer.
+pub async fn spawn_replica(app: &TestApp) -> TestApp {
+    start(app.env.clone()).await
+}
+
+async fn start(env: Env) -> TestApp {
+    let settings = Settings::from_env(env.clone()).expect("test settings are valid");
     // Boxed: the whole application's start-up is a large future.
     let application = Box::pin(Application::build(settings))
         .await

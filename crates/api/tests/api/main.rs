@@ -14,3 +14,4 @@ mod helpers {
 mod oidc;
 mod service;
 mod siem;
+mod streams;
