@@ -27,6 +27,8 @@ use utoipa::OpenApi;
         crate::routes::executions::list,
         crate::routes::executions::get_one,
         crate::routes::executions::cancel,
+        crate::routes::executions::approve,
+        crate::routes::executions::reject,
         crate::routes::logs::logs,
         crate::routes::artifacts::list,
         crate::routes::audit::list,

@@ -22,6 +22,8 @@ pub struct Settings {
     pub limit_ceiling: Limits,
     /// Where audit events are forwarded; `None` keeps them only in the database.
     pub siem: Option<crate::siem::SiemSettings>,
+    /// How long a run may wait for its approvals before it ends `rejected`.
+    pub approval_ttl: Duration,
     /// How long an artifact's presigned download URL is valid.
     pub artifact_url_ttl: Duration,
     /// The S3 address clients download from, when it is not the one the api uses (an
@@ -59,6 +61,7 @@ impl Settings {
         };
         let limit_ceiling = limit_ceiling(&mut env);
         let siem = crate::siem::SiemSettings::from_env(&mut env);
+        let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         // SigV4 presigned URLs live at most 7 days.
         let artifact_url_ttl = env.seconds("ARTIFACT_URL_TTL_SEC", 300, 1, 7 * 24 * 3600);
         let s3_public_endpoint = env.optional_with("S3_PUBLIC_ENDPOINT", None, |v| {
@@ -74,6 +77,7 @@ impl Settings {
             auth: auth.ok_or_else(ConfigError::unreachable)?,
             limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
             siem: siem.ok_or_else(ConfigError::unreachable)?,
+            approval_ttl: approval_ttl.ok_or_else(ConfigError::unreachable)?,
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
         })

@@ -54,6 +54,10 @@ impl Application {
         tokio::spawn(relay.run(shutdown.clone()));
         let jobs = crate::relay::JobRelay::new(state.db.clone(), state.broker.clone());
         tokio::spawn(jobs.run(shutdown.clone()));
+        tokio::spawn(crate::approvals::expire_until_stopped(
+            state.db.clone(),
+            shutdown.clone(),
+        ));
         Ok(Self {
             port,
             server,
@@ -125,6 +129,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         presigner,
         bucket: common.s3.bucket.clone(),
         artifact_url_ttl: settings.artifact_url_ttl,
+        approval_ttl: settings.approval_ttl,
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         scripts_dir: settings.common.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,

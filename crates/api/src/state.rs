@@ -20,6 +20,7 @@ pub struct AppState {
     pub presigner: aws_sdk_s3::Client,
     pub bucket: String,
     pub artifact_url_ttl: std::time::Duration,
+    pub approval_ttl: std::time::Duration,
     pub auth: Authenticator,
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,

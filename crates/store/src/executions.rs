@@ -68,7 +68,7 @@ impl Execution {
 }
 
 /// An execution as the transaction that just changed it sees it.
-async fn read_in(
+pub(crate) async fn read_in(
     transaction: &deadpool_postgres::Transaction<'_>,
     id: Uuid,
 ) -> Result<Execution, StoreError> {
@@ -89,7 +89,10 @@ pub struct NewExecution {
     pub requested_by: Uuid,
     pub params: Value,
     pub sealed_secrets: Option<Vec<u8>>,
-    pub awaits_approval: bool,
+    /// Approvals needed before it is queued (0: queued at once).
+    pub approvals_required: u32,
+    /// How long it may wait for them before it ends `rejected` (`approval_expired`).
+    pub approval_ttl: Duration,
 }
 
 /// What a cancel request did.
@@ -133,7 +136,7 @@ impl Db {
         context: &AuditContext,
     ) -> Result<Execution, StoreError> {
         let id = new.id;
-        let status = if new.awaits_approval {
+        let status = if new.approvals_required > 0 {
             ExecutionStatus::AwaitingApproval
         } else {
             ExecutionStatus::Queued
@@ -142,9 +145,13 @@ impl Db {
         let transaction = client.transaction().await?;
         transaction
             .execute(
-                "INSERT INTO executions (id, module_id, module_version, requested_by, params, status)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&id, &new.module_id, &new.module_version, &new.requested_by, &new.params, &status.as_str()],
+                "INSERT INTO executions (id, module_id, module_version, requested_by, params, status,
+                                         approvals_required, approval_expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7,
+                         CASE WHEN $7 > 0 THEN now() + make_interval(secs => $8) END)",
+                &[&id, &new.module_id, &new.module_version, &new.requested_by, &new.params,
+                  &status.as_str(), &i32::try_from(new.approvals_required).unwrap_or(i32::MAX),
+                  &new.approval_ttl.as_secs_f64()],
             )
             .await?;
         if let Some(sealed) = &new.sealed_secrets {

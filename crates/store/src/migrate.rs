@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0003_executions"),
     migration!("0004_execution_logs"),
     migration!("0005_execution_artifacts"),
+    migration!("0006_approvals"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sage_model::ExecutionStatus;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
 use sage_model::catalog::params::validate_params;
+use sage_store::approvals::{Decision, DecisionOutcome};
 use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution, Viewer};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,11 +34,24 @@ fn empty_object() -> Value {
     json!({})
 }
 
-/// The answer for one execution (API.md).
-pub fn view(execution: &Execution) -> Value {
-    let mut value = json!(execution);
-    value["approvals"] = json!([]);
-    value
+/// The answers for executions (API.md), each with its approvals.
+async fn views(state: &AppState, executions: &[Execution]) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<Uuid> = executions.iter().map(|e| e.id).collect();
+    let mut approvals = state.db.approvals(&ids).await?;
+    Ok(executions
+        .iter()
+        .map(|execution| {
+            let mut value = json!(execution);
+            value["approvals"] = json!(approvals.remove(&execution.id).unwrap_or_default());
+            value
+        })
+        .collect())
+}
+
+/// The answer for one execution.
+async fn view(state: &AppState, execution: &Execution) -> Result<Value, ApiError> {
+    let mut answers = views(state, std::slice::from_ref(execution)).await?;
+    Ok(answers.pop().unwrap_or_default())
 }
 
 /// Runs a module: 202 with the execution, queued or awaiting approval.
@@ -87,10 +101,11 @@ pub async fn submit(
         requested_by: caller.user.id,
         params: valid.masked(),
         sealed_secrets,
-        awaits_approval: definition.approvals_required > 0,
+        approvals_required: definition.approvals_required,
+        approval_ttl: state.approval_ttl,
     };
     let execution = state.db.submit_execution(&new, &caller.audit).await?;
-    Ok(HttpResponse::Accepted().json(view(&execution)))
+    Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
 }
 
 /// Whether the caller may see an execution: admins, the requester, and whoever may
@@ -127,7 +142,7 @@ pub async fn get_one(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let execution = visible_execution(&state, &caller, *id).await?;
-    Ok(HttpResponse::Ok().json(view(&execution)))
+    Ok(HttpResponse::Ok().json(view(&state, &execution).await?))
 }
 
 /// Cancels a run that has not ended: 202 with the execution, now `cancelled`. A
@@ -152,10 +167,100 @@ pub async fn cancel(
         .cancel_execution(execution.id, &caller.audit)
         .await?
     {
-        CancelOutcome::Cancelled(execution) => Ok(HttpResponse::Accepted().json(view(&execution))),
+        CancelOutcome::Cancelled(execution) => {
+            Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
+        }
         CancelOutcome::AlreadyEnded(status) => Err(ApiError::Conflict(format!(
             "the execution already ended ({status}); there is nothing to cancel"
         ))),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// Why: kept with the decision and shown in the execution's `approvals`.
+    pub comment: String,
+}
+
+/// Longest decision comment, in characters.
+const MAX_COMMENT_CHARS: usize = 2000;
+
+/// Approves a run waiting for approval: 200 with the execution, queued once enough
+/// distinct approvers approved. Admins and approvers who may see the run; never its
+/// requester.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/approve", tag = "executions", request_body = DecisionRequest,
+    responses((status = 200), (status = 400), (status = 403), (status = 404), (status = 409)))]
+#[post("/api/v1/executions/{id}/approve")]
+pub async fn approve(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<DecisionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    decide(&caller, &state, *id, &body.0, Decision::Approve).await
+}
+
+/// Rejects a run waiting for approval: 200 with the execution, now `rejected`.
+#[utoipa::path(post, path = "/api/v1/executions/{id}/reject", tag = "executions", request_body = DecisionRequest,
+    responses((status = 200), (status = 400), (status = 403), (status = 404), (status = 409)))]
+#[post("/api/v1/executions/{id}/reject")]
+pub async fn reject(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: ValidatedJson<DecisionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    decide(&caller, &state, *id, &body.0, Decision::Reject).await
+}
+
+async fn decide(
+    caller: &Caller,
+    state: &AppState,
+    id: Uuid,
+    request: &DecisionRequest,
+    decision: Decision,
+) -> Result<HttpResponse, ApiError> {
+    let execution = visible_execution(state, caller, id).await?;
+    if !(caller.is_admin() || caller.user.has_role("approver")) {
+        return Err(ApiError::Forbidden(
+            "only admins and approvers may decide on runs".into(),
+        ));
+    }
+    if execution.requested_by_id == caller.user.id {
+        return Err(ApiError::Forbidden(
+            "the requester cannot decide on their own run".into(),
+        ));
+    }
+    let comment = request.comment.trim();
+    if comment.chars().count() > MAX_COMMENT_CHARS
+        || comment.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(ApiError::invalid(vec![FieldProblem::new(
+            "comment",
+            "must be at most 2000 characters without control characters",
+        )]));
+    }
+    match state
+        .db
+        .decide(
+            execution.id,
+            caller.user.id,
+            decision,
+            comment,
+            &caller.audit,
+        )
+        .await?
+    {
+        DecisionOutcome::Decided(execution) => {
+            Ok(HttpResponse::Ok().json(view(state, &execution).await?))
+        }
+        DecisionOutcome::NotAwaiting(status) => Err(ApiError::Conflict(format!(
+            "the execution is {status}, not awaiting approval"
+        ))),
+        DecisionOutcome::AlreadyDecided => {
+            Err(ApiError::Conflict("you already decided on this run".into()))
+        }
     }
 }
 
@@ -237,6 +342,6 @@ pub async fn list(
     } else {
         None
     };
-    let items: Vec<Value> = items.iter().map(view).collect();
+    let items = views(&state, &items).await?;
     Ok(HttpResponse::Ok().json(Listing { items, next_cursor }))
 }

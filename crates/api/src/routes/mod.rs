@@ -34,6 +34,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::list)
         .service(executions::get_one)
         .service(executions::cancel)
+        .service(executions::approve)
+        .service(executions::reject)
         .service(logs::logs)
         .service(artifacts::list)
         .service(audit::verify)

@@ -1,0 +1,33 @@
+//! The approval expiry sweep: every replica runs it; the store makes concurrent sweeps
+//! skip each other's rows, so each expired run ends (and is audited) once.
+
+use std::time::Duration;
+
+use sage_store::Db;
+use sage_store::audit::AuditContext;
+use tokio_util::sync::CancellationToken;
+
+/// How often waiting runs are checked against their expiry.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn expire_until_stopped(db: Db, shutdown: CancellationToken) {
+    let sweeper = AuditContext {
+        actor: "system".to_owned(),
+        ..AuditContext::default()
+    };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+        match db.expire_approvals(&sweeper).await {
+            Ok(expired) if !expired.is_empty() => {
+                tracing::info!(count = expired.len(), "runs ended: approval expired");
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %sage_infra::error_text(&error), "approval expiry sweep failed");
+            }
+        }
+    }
+}

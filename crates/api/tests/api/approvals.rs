@@ -1,0 +1,288 @@
+//! Four-eyes approval: runs of a version that needs approvals wait, are decided on by
+//! admins and approvers (never their requester), are queued once enough approved, end
+//! `rejected` on one rejection or when nobody decided in time.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ADMIN, ANALYST, OTHER, TestApp, backup_module, spawn_app, spawn_app_with, test_env,
+};
+
+const APPROVER: &str = "approver@example.com";
+const SECOND_APPROVER: &str = "second-approver@example.com";
+
+/// A backup-db module needing `required` approvals; the analyst may run it, the
+/// approvers may view it.
+async fn module_needing(app: &TestApp, required: u32) -> String {
+    module_of(app, &app.register_backup_script().await, required).await
+}
+
+async fn module_of(app: &TestApp, script: &str, required: u32) -> String {
+    let mut definition = backup_module(script);
+    definition["name"] = json!(format!("backup-db-{required}"));
+    definition["approval"]["required"] = json!(required);
+    let (status, module) = app.post_as("/api/v1/modules", ADMIN, &definition).await;
+    assert_eq!(status, 201, "{module}");
+    let id = module["id"].as_str().unwrap().to_owned();
+    app.user_with(APPROVER, &["approver"], &[]).await;
+    app.user_with(SECOND_APPROVER, &["approver"], &[]).await;
+    app.assign(
+        &id,
+        json!([{"user": ANALYST, "permissions": ["run", "view"]},
+               {"user": APPROVER, "permissions": ["view"]},
+               {"user": SECOND_APPROVER, "permissions": ["run", "view"]}]),
+    )
+    .await;
+    id
+}
+
+fn params() -> Value {
+    json!({"db_name": "orders", "backup_key": "k3y-for-approval-tests"})
+}
+
+async fn run_as(app: &TestApp, module: &str, user: &str) -> Value {
+    let (status, execution) = app
+        .post_as(
+            &format!("/api/v1/modules/{module}/executions"),
+            user,
+            &json!({"params": params()}),
+        )
+        .await;
+    assert_eq!(status, 202, "{execution}");
+    execution
+}
+
+async fn decide(
+    app: &TestApp,
+    id: &str,
+    verb: &str,
+    user: &str,
+    comment: &str,
+) -> (reqwest::StatusCode, Value) {
+    app.post_as(
+        &format!("/api/v1/executions/{id}/{verb}"),
+        user,
+        &json!({"comment": comment}),
+    )
+    .await
+}
+
+async fn outbox_rows(app: &TestApp, id: &str) -> usize {
+    app.db()
+        .rows_as_text_for_tests(&format!(
+            "SELECT execution_id::text FROM job_outbox WHERE execution_id = '{id}'"
+        ))
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_run_waits_until_an_approver_other_than_its_requester_approves() {
+    let app = spawn_app().await;
+    let module = module_needing(&app, 1).await;
+    let execution = run_as(&app, &module, ANALYST).await;
+    assert_eq!(execution["status"], "awaiting_approval");
+    assert_eq!(execution["approvals"], json!([]));
+    let id = execution["id"].as_str().unwrap();
+    assert_eq!(outbox_rows(&app, id).await, 0, "not enqueued while waiting");
+
+    let (status, body) = decide(&app, id, "approve", ANALYST, "self").await;
+    assert_eq!(status, 403, "the requester: {body}");
+    let (status, _) = decide(&app, id, "approve", OTHER, "not mine to see").await;
+    assert_eq!(status, 404);
+
+    // The approvers' inbox.
+    let (_, inbox) = app
+        .get_as("/api/v1/executions?status=awaiting_approval", APPROVER)
+        .await;
+    assert_eq!(inbox["items"][0]["id"], id, "{inbox}");
+    let (_, inbox) = app
+        .get_as("/api/v1/executions?status=awaiting_approval", OTHER)
+        .await;
+    assert_eq!(inbox["items"], json!([]));
+
+    let audits = app.audit_count().await;
+    let (status, approved) = decide(&app, id, "approve", APPROVER, "looks fine").await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "queued");
+    assert_eq!(approved["approvals"][0]["approver"], APPROVER);
+    assert_eq!(approved["approvals"][0]["decision"], "approve");
+    assert_eq!(approved["approvals"][0]["comment"], "looks fine");
+    assert_eq!(app.audit_count().await, audits + 1);
+    let (status, body) = decide(&app, id, "approve", ADMIN, "late").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        app.execution(id).await["approvals"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_requester_with_the_approver_role_still_cannot_approve_their_own_run() {
+    let app = spawn_app().await;
+    let module = module_needing(&app, 1).await;
+    let execution = run_as(&app, &module, SECOND_APPROVER).await;
+    let id = execution["id"].as_str().unwrap();
+    let (status, _) = decide(&app, id, "approve", SECOND_APPROVER, "mine").await;
+    assert_eq!(status, 403);
+    let (status, _) = decide(&app, id, "reject", SECOND_APPROVER, "mine").await;
+    assert_eq!(status, 403);
+    // An analyst who may see the run but has no approver role.
+    let execution = run_as(&app, &module, SECOND_APPROVER).await;
+    let (status, body) = decide(
+        &app,
+        execution["id"].as_str().unwrap(),
+        "approve",
+        ANALYST,
+        "x",
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test]
+async fn one_rejection_ends_the_run_and_it_never_starts() {
+    let app = spawn_app().await;
+    let module = module_needing(&app, 2).await;
+    let id = run_as(&app, &module, ANALYST).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = decide(&app, &id, "approve", APPROVER, "ok by me").await;
+    assert_eq!(status, 200);
+    let (status, rejected) = decide(&app, &id, "reject", ADMIN, "not today").await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["reason"], "rejected_by");
+    assert!(rejected["started_at"].is_null());
+    assert!(rejected["finished_at"].is_string());
+    assert_eq!(rejected["approvals"].as_array().unwrap().len(), 2);
+    assert_eq!(outbox_rows(&app, &id).await, 0);
+    let secrets = app
+        .db()
+        .rows_as_text_for_tests(&format!(
+            "SELECT execution_id::text FROM execution_secrets WHERE execution_id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    assert!(secrets.is_empty(), "a rejected run's secrets are deleted");
+}
+
+#[tokio::test]
+async fn two_approvals_need_two_distinct_approvers() {
+    let app = spawn_app().await;
+    let module = module_needing(&app, 2).await;
+    let id = run_as(&app, &module, ANALYST).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, first) = decide(&app, &id, "approve", APPROVER, "one").await;
+    assert_eq!(
+        (status.as_u16(), first["status"].as_str()),
+        (200, Some("awaiting_approval"))
+    );
+    let (status, body) = decide(&app, &id, "approve", APPROVER, "one again").await;
+    assert_eq!(status, 409, "the same approver counts once: {body}");
+    let (status, second) = decide(&app, &id, "approve", ADMIN, "two").await;
+    assert_eq!(status, 200);
+    assert_eq!(second["status"], "queued");
+}
+
+#[tokio::test]
+async fn approvers_approving_at_the_same_moment_enqueue_the_run_once() {
+    let app = spawn_app().await;
+    let module = module_needing(&app, 1).await;
+    for _ in 0..5 {
+        let id = run_as(&app, &module, ANALYST).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (a, b, c) = tokio::join!(
+            decide(&app, &id, "approve", APPROVER, "a"),
+            decide(&app, &id, "approve", SECOND_APPROVER, "b"),
+            decide(&app, &id, "approve", ADMIN, "c"),
+        );
+        let statuses = [a.0.as_u16(), b.0.as_u16(), c.0.as_u16()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 409).count(),
+            2,
+            "{statuses:?}"
+        );
+        let execution = app.execution(&id).await;
+        assert_eq!(execution["approvals"].as_array().unwrap().len(), 1);
+        let enqueued = app
+            .db()
+            .rows_as_text_for_tests(&format!(
+                "SELECT id::text FROM audit_events WHERE target_id = '{id}'
+                 AND action = 'execution.approve'"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(enqueued.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_undecided_run_expires_as_rejected() {
+    let mut env = test_env();
+    env.set("APPROVAL_TTL_SEC", "1");
+    let app = spawn_app_with(env).await;
+    let module = module_needing(&app, 1).await;
+    let id = run_as(&app, &module, ANALYST).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expired = app
+        .wait_for(&id, Some("rejected"), Duration::from_secs(10))
+        .await;
+    assert_eq!(expired["reason"], "approval_expired");
+    assert!(expired["started_at"].is_null());
+    let (status, body) = decide(&app, &id, "approve", ADMIN, "too late").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(outbox_rows(&app, &id).await, 0);
+}
+
+#[tokio::test]
+async fn bad_decisions_are_refused_naming_the_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let module = module_needing(&app, 1).await;
+    let id = run_as(&app, &module, ANALYST).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let audits = app.audit_count().await;
+    let path = format!("/api/v1/executions/{id}/approve");
+    for body in [
+        json!({}),
+        json!({"comment": 5}),
+        json!({"comment": "x".repeat(2001)}),
+        json!({"comment": "bell\u{7}"}),
+        json!({"comment": "ok", "extra": true}),
+    ] {
+        let (status, answer) = app.post_as(&path, ADMIN, &body).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        let fields = answer["error"]["fields"].to_string();
+        assert!(
+            fields.contains("comment") || fields.contains("extra"),
+            "{answer}"
+        );
+    }
+    assert_eq!(app.audit_count().await, audits);
+    assert_eq!(app.execution(&id).await["status"], "awaiting_approval");
+    // A run that never needed approval cannot be approved.
+    let plain = module_of(&app, &app.register_backup_script_again().await, 0).await;
+    let queued = run_as(&app, &plain, ANALYST).await;
+    let (status, _) = decide(&app, queued["id"].as_str().unwrap(), "approve", ADMIN, "x").await;
+    assert_eq!(status, 409);
+}
