@@ -11,10 +11,7 @@ use tokio_util::sync::CancellationToken;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn expire_until_stopped(db: Db, shutdown: CancellationToken) {
-    let sweeper = AuditContext {
-        actor: "system".to_owned(),
-        ..AuditContext::default()
-    };
+    let sweeper = AuditContext::system();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,

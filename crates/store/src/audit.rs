@@ -25,6 +25,16 @@ pub struct AuditContext {
     pub request_id: Option<String>,
 }
 
+impl AuditContext {
+    /// Changes Sage Runner makes by itself (start-up seeding, approval expiry).
+    pub fn system() -> Self {
+        Self {
+            actor: "system".to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
 /// One change. `before` and `after` must already have secrets masked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {

@@ -82,11 +82,7 @@ impl Db {
                 before: before_roles.map(|roles| json!({"email": email, "roles": roles})),
                 after: Some(json!({"email": email.to_lowercase(), "roles": after})),
             };
-            let system = AuditContext {
-                actor: "system".to_owned(),
-                ..AuditContext::default()
-            };
-            append(&transaction, &system, &change).await?;
+            append(&transaction, &AuditContext::system(), &change).await?;
         }
         transaction.commit().await?;
         Ok(id)

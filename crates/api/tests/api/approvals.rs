@@ -54,6 +54,14 @@ async fn run_as(app: &TestApp, module: &str, user: &str) -> Value {
     execution
 }
 
+/// The id of a run the analyst just submitted.
+async fn waiting_run(app: &TestApp, module: &str) -> String {
+    run_as(app, module, ANALYST).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn decide(
     app: &TestApp,
     id: &str,
@@ -150,10 +158,7 @@ async fn a_requester_with_the_approver_role_still_cannot_approve_their_own_run()
 async fn one_rejection_ends_the_run_and_it_never_starts() {
     let app = spawn_app().await;
     let module = module_needing(&app, 2).await;
-    let id = run_as(&app, &module, ANALYST).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = waiting_run(&app, &module).await;
     let (status, _) = decide(&app, &id, "approve", APPROVER, "ok by me").await;
     assert_eq!(status, 200);
     let (status, rejected) = decide(&app, &id, "reject", ADMIN, "not today").await;
@@ -178,10 +183,7 @@ async fn one_rejection_ends_the_run_and_it_never_starts() {
 async fn two_approvals_need_two_distinct_approvers() {
     let app = spawn_app().await;
     let module = module_needing(&app, 2).await;
-    let id = run_as(&app, &module, ANALYST).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = waiting_run(&app, &module).await;
     let (status, first) = decide(&app, &id, "approve", APPROVER, "one").await;
     assert_eq!(
         (status.as_u16(), first["status"].as_str()),
@@ -199,10 +201,7 @@ async fn approvers_approving_at_the_same_moment_enqueue_the_run_once() {
     let app = spawn_app().await;
     let module = module_needing(&app, 1).await;
     for _ in 0..5 {
-        let id = run_as(&app, &module, ANALYST).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = waiting_run(&app, &module).await;
         let (a, b, c) = tokio::join!(
             decide(&app, &id, "approve", APPROVER, "a"),
             decide(&app, &id, "approve", SECOND_APPROVER, "b"),
@@ -239,10 +238,7 @@ async fn an_undecided_run_expires_as_rejected() {
     env.set("APPROVAL_TTL_SEC", "1");
     let app = spawn_app_with(env).await;
     let module = module_needing(&app, 1).await;
-    let id = run_as(&app, &module, ANALYST).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = waiting_run(&app, &module).await;
     let expired = app
         .wait_for(&id, Some("rejected"), Duration::from_secs(10))
         .await;
@@ -257,10 +253,7 @@ async fn an_undecided_run_expires_as_rejected() {
 async fn bad_decisions_are_refused_naming_the_field_and_change_nothing() {
     let app = spawn_app().await;
     let module = module_needing(&app, 1).await;
-    let id = run_as(&app, &module, ANALYST).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = waiting_run(&app, &module).await;
     let audits = app.audit_count().await;
     let path = format!("/api/v1/executions/{id}/approve");
     for body in [
