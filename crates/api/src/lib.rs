@@ -12,6 +12,6 @@ pub mod relay;
 pub mod request_id;
 pub mod routes;
 pub mod settings;
-pub mod siem;
 pub mod startup;
 pub mod state;
+pub mod webhook;

@@ -8,6 +8,8 @@ use sage_model::catalog::module::Limits;
 use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
 
+use crate::webhook::{APPROVAL_VARS, SIEM_VARS, WebhookSettings};
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Where the HTTP server listens; port 0 picks a free port (tests).
@@ -21,7 +23,9 @@ pub struct Settings {
     /// The most any module may ask for.
     pub limit_ceiling: Limits,
     /// Where audit events are forwarded; `None` keeps them only in the database.
-    pub siem: Option<crate::siem::SiemSettings>,
+    pub siem: Option<WebhookSettings>,
+    /// Where runs waiting for approval are announced (a chat bot, a mail relay).
+    pub approval_webhook: Option<WebhookSettings>,
     /// How long a run may wait for its approvals before it ends `rejected`.
     pub approval_ttl: Duration,
     /// How long an artifact's presigned download URL is valid.
@@ -60,7 +64,8 @@ impl Settings {
             None => None,
         };
         let limit_ceiling = limit_ceiling(&mut env);
-        let siem = crate::siem::SiemSettings::from_env(&mut env);
+        let siem = WebhookSettings::from_env(&mut env, SIEM_VARS);
+        let approval_webhook = WebhookSettings::from_env(&mut env, APPROVAL_VARS);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         // SigV4 presigned URLs live at most 7 days.
         let artifact_url_ttl = env.seconds("ARTIFACT_URL_TTL_SEC", 300, 1, 7 * 24 * 3600);
@@ -77,6 +82,7 @@ impl Settings {
             auth: auth.ok_or_else(ConfigError::unreachable)?,
             limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
             siem: siem.ok_or_else(ConfigError::unreachable)?,
+            approval_webhook: approval_webhook.ok_or_else(ConfigError::unreachable)?,
             approval_ttl: approval_ttl.ok_or_else(ConfigError::unreachable)?,
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
@@ -156,6 +162,8 @@ mod tests {
             ("ADMIN_EMAILS", "admin@example.com, nobody"),
             ("SHUTDOWN_GRACE_SEC", "0"),
             ("SIEM_WEBHOOK_URL", "ftp://siem"),
+            ("APPROVAL_WEBHOOK_URL", "https://chat.example.com/hook"),
+            ("APPROVAL_WEBHOOK_SECRET", "short"),
         ]);
         let error = Settings::from_env(Env::from_pairs(pairs)).unwrap_err();
         let text = error.to_string();
@@ -165,9 +173,14 @@ mod tests {
             "SHUTDOWN_GRACE_SEC",
             "SIEM_WEBHOOK_URL",
             "SIEM_WEBHOOK_SECRET",
+            "APPROVAL_WEBHOOK_SECRET",
         ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
+        assert!(
+            !text.contains("APPROVAL_WEBHOOK_URL:"),
+            "a valid URL is not refused: {text}"
+        );
     }
 
     #[test]

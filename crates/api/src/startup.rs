@@ -10,19 +10,22 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use sage_infra::amqp::Broker;
 use sage_store::Db;
+use sage_store::outbox::Webhook;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::error::{self, ApiError};
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::webhook::WebhookRelay;
 use crate::{request_id, routes};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
-    /// Stops the background tasks (the SIEM and job relays) once the server has stopped.
+    /// Stops the background tasks (webhook and job relays, approval expiry) once the
+    /// server has stopped.
     shutdown: CancellationToken,
 }
 
@@ -50,8 +53,14 @@ impl Application {
         .run();
         tracing::info!(port, "api listening");
         let shutdown = CancellationToken::new();
-        let relay = crate::siem::SiemRelay::new(state.db.clone(), settings.siem.clone());
-        tokio::spawn(relay.run(shutdown.clone()));
+        let webhooks = [
+            (Webhook::Siem, &settings.siem),
+            (Webhook::Approvals, &settings.approval_webhook),
+        ];
+        for (webhook, receiver) in webhooks {
+            let relay = WebhookRelay::new(state.db.clone(), webhook, receiver.clone());
+            tokio::spawn(relay.run(shutdown.clone()));
+        }
         let jobs = crate::relay::JobRelay::new(state.db.clone(), state.broker.clone());
         tokio::spawn(jobs.run(shutdown.clone()));
         tokio::spawn(crate::approvals::expire_until_stopped(

@@ -73,6 +73,15 @@ macro_rules! audit_columns {
 }
 
 impl AuditEvent {
+    /// The event as the SIEM receives it: every field, with its chain hash so the
+    /// receiver can check the chain on its side.
+    pub fn to_siem_json(&self) -> Value {
+        // Strings, numbers, a timestamp and JSON values always serialize.
+        let mut body = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
+        body["hash"] = json!(self.hash);
+        body
+    }
+
     fn from_row(row: &Row) -> Self {
         Self {
             id: row.get(0),

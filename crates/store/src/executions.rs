@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::approvals::{Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
 use crate::runs::{forget_secrets, notify_stop};
 use crate::{Db, StoreError};
@@ -178,6 +179,9 @@ impl Db {
             })),
         };
         append(&transaction, context, &change).await?;
+        if status == ExecutionStatus::AwaitingApproval {
+            queue_notice(&transaction, id, Notice::Requested).await?;
+        }
         let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;
         Ok(execution)

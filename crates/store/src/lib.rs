@@ -8,9 +8,9 @@ pub mod catalog;
 pub mod executions;
 pub mod logs;
 mod migrate;
+pub mod outbox;
 mod pool;
 pub mod runs;
-mod siem;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;

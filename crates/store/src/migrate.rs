@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0004_execution_logs"),
     migration!("0005_execution_artifacts"),
     migration!("0006_approvals"),
+    migration!("0007_approval_notices"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

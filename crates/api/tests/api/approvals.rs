@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 use crate::helpers::{
     ADMIN, ANALYST, OTHER, TestApp, backup_module, spawn_app, spawn_app_with, test_env,
 };
+use crate::receiver::Receiver;
+use sage_api::webhook::APPROVAL_VARS;
 
 const APPROVER: &str = "approver@example.com";
 const SECOND_APPROVER: &str = "second-approver@example.com";
 
 /// A backup-db module needing `required` approvals; the analyst may run it, the
 /// approvers may view it.
-async fn module_needing(app: &TestApp, required: u32) -> String {
+pub(crate) async fn module_needing(app: &TestApp, required: u32) -> String {
     module_of(app, &app.register_backup_script().await, required).await
 }
 
@@ -55,7 +57,7 @@ async fn run_as(app: &TestApp, module: &str, user: &str) -> Value {
 }
 
 /// The id of a run the analyst just submitted.
-async fn waiting_run(app: &TestApp, module: &str) -> String {
+pub(crate) async fn waiting_run(app: &TestApp, module: &str) -> String {
     run_as(app, module, ANALYST).await["id"]
         .as_str()
         .unwrap()
@@ -278,4 +280,95 @@ async fn bad_decisions_are_refused_naming_the_field_and_change_nothing() {
     let queued = run_as(&app, &plain, ANALYST).await;
     let (status, _) = decide(&app, queued["id"].as_str().unwrap(), "approve", ADMIN, "x").await;
     assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn approvers_are_told_of_waiting_runs_and_of_their_outcome_through_the_webhook() {
+    let receiver = Receiver::start(1).await;
+    let mut env = receiver.env_for(APPROVAL_VARS);
+    // Long enough to reject the first run by hand, short enough to watch one expire.
+    env.set("APPROVAL_TTL_SEC", "5");
+    let app = spawn_app_with(env).await;
+    let module = module_needing(&app, 1).await;
+    app.user_with("auditor@example.com", &["auditor"], &[])
+        .await;
+
+    let rejected = waiting_run(&app, &module).await;
+    let requested = &receiver.wait_for(1, Duration::from_secs(20)).await[0];
+    assert!(requested.signed, "signed with APPROVAL_WEBHOOK_SECRET");
+    assert_eq!(requested.event, "approval.requested");
+    let body = &requested.body;
+    assert_eq!(body["event"], "approval.requested");
+    assert_eq!(body["execution_id"], rejected.as_str());
+    assert_eq!(
+        body["execution_path"],
+        format!("/api/v1/executions/{rejected}")
+    );
+    assert_eq!(body["module"]["id"], module.as_str());
+    assert_eq!(body["module"]["name"], "backup-db-1");
+    assert_eq!(body["requested_by"], ANALYST);
+    assert_eq!(body["status"], "awaiting_approval");
+    assert_eq!(body["approvals_required"], 1);
+    assert!(
+        body["expires_at"].as_str().unwrap().ends_with("+00:00"),
+        "{body}"
+    );
+    assert_eq!(body["params"]["backup_key"], "***", "secrets stay masked");
+    assert_eq!(
+        body["approvers"],
+        json!([ADMIN, APPROVER, SECOND_APPROVER]),
+        "who may decide: not the requester, not an unassigned or plain user"
+    );
+
+    let (status, _) = decide(&app, &rejected, "reject", ADMIN, "not today").await;
+    assert_eq!(status, 200);
+    let resolved = &receiver.wait_for(2, Duration::from_secs(20)).await[1];
+    assert_eq!(resolved.event, "approval.resolved");
+    assert!(resolved.signed);
+    assert!(resolved.id > requested.id, "ids grow with each notice");
+    assert_eq!(resolved.body["execution_id"], rejected.as_str());
+    assert_eq!(resolved.body["status"], "rejected");
+    assert_eq!(resolved.body["reason"], "rejected_by");
+    assert_eq!(resolved.body["approvers"], json!([]));
+    assert_eq!(resolved.body["decisions"][0]["approver"], ADMIN);
+    assert_eq!(resolved.body["decisions"][0]["comment"], "not today");
+
+    // Nobody decides on the next one: it expires, and that is told too.
+    let expired = waiting_run(&app, &module).await;
+    let notices = receiver.wait_for(4, Duration::from_secs(30)).await;
+    let about: Vec<(&str, &str, &str)> = notices[2..]
+        .iter()
+        .map(|n| {
+            (
+                n.event.as_str(),
+                n.body["execution_id"].as_str().unwrap(),
+                n.body["reason"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        about,
+        [
+            ("approval.requested", expired.as_str(), "-"),
+            ("approval.resolved", expired.as_str(), "approval_expired"),
+        ]
+    );
+    assert_eq!(receiver.seen(), 5, "one refusal, then each notice once");
+}
+
+#[tokio::test]
+async fn runs_needing_no_approval_send_no_notice() {
+    let receiver = Receiver::start(0).await;
+    let app = spawn_app_with(receiver.env_for(APPROVAL_VARS)).await;
+    let script = app.register_backup_script().await;
+    let free = module_of(&app, &script, 0).await;
+    let gated = module_of(&app, &script, 1).await;
+    let queued = run_as(&app, &free, ANALYST).await;
+    assert_eq!(queued["status"], "queued");
+    let waiting = waiting_run(&app, &gated).await;
+    let notices = receiver.wait_for(1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let notices_after = receiver.accepted();
+    assert_eq!(notices_after.len(), 1, "{notices_after:?}");
+    assert_eq!(notices[0].body["execution_id"], waiting.as_str());
 }

@@ -13,6 +13,7 @@ mod helpers {
     pub use sage_testkit::*;
 }
 mod oidc;
+mod receiver;
 mod service;
-mod siem;
 mod streams;
+mod webhooks;

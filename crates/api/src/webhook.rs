@@ -1,12 +1,14 @@
-//! Delivery of audit events to SIEM_WEBHOOK_URL from the outbox: in order, signed with
-//! an HMAC header, retried with backoff while the receiver is down. The relay is a
-//! single step (`deliver_batch`) that tests drive; the loop only repeats it.
+//! Delivery of the webhook outboxes: audit events to SIEM_WEBHOOK_URL and approval
+//! notices to APPROVAL_WEBHOOK_URL. Each row is sent in order, signed with an HMAC
+//! header, and retried with backoff while the receiver is down. The relay is a single
+//! step (`deliver_batch`) that tests drive; the loop only repeats it.
 
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sage_infra::config::{Env, url_with_scheme};
 use sage_store::Db;
+use sage_store::outbox::{Delivery, Webhook};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
@@ -14,37 +16,64 @@ use tokio_util::sync::CancellationToken;
 pub const SIGNATURE_HEADER: &str = "X-Sage-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Sage-Timestamp";
 pub const EVENT_ID_HEADER: &str = "X-Sage-Event-Id";
+/// The audit action or the approval notice's kind, so receivers can route without
+/// parsing the body.
+pub const EVENT_HEADER: &str = "X-Sage-Event";
 
 const BATCH: i64 = 50;
 const POLL: Duration = Duration::from_secs(1);
 
+/// The environment variables of one receiver.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookVars {
+    pub url: &'static str,
+    pub secret: &'static str,
+    pub retry_max: &'static str,
+}
+
+pub const SIEM_VARS: WebhookVars = WebhookVars {
+    url: "SIEM_WEBHOOK_URL",
+    secret: "SIEM_WEBHOOK_SECRET",
+    retry_max: "SIEM_RETRY_MAX_SEC",
+};
+
+pub const APPROVAL_VARS: WebhookVars = WebhookVars {
+    url: "APPROVAL_WEBHOOK_URL",
+    secret: "APPROVAL_WEBHOOK_SECRET",
+    retry_max: "APPROVAL_RETRY_MAX_SEC",
+};
+
 #[derive(Debug, Clone)]
-pub struct SiemSettings {
+pub struct WebhookSettings {
     pub url: String,
     pub secret: SecretString,
     pub retry_max: Duration,
 }
 
-impl SiemSettings {
-    /// `None` when SIEM_WEBHOOK_URL is unset: audit events are then not forwarded.
-    pub fn from_env(env: &mut Env) -> Option<Option<Self>> {
-        let url = env.raw("SIEM_WEBHOOK_URL").map(str::to_owned);
-        let retry_max = env.seconds("SIEM_RETRY_MAX_SEC", 300, 1, 86_400);
+impl WebhookSettings {
+    /// The outer `None` means a refused value (recorded in `env`); the inner one that
+    /// the URL is unset: nothing is then forwarded.
+    pub fn from_env(env: &mut Env, vars: WebhookVars) -> Option<Option<Self>> {
+        let url = env.raw(vars.url).map(str::to_owned);
+        let retry_max = env.seconds(vars.retry_max, 300, 1, 86_400);
         let Some(url) = url else {
             return Some(None);
         };
         let url = match url_with_scheme(&url, &["http", "https"]) {
             Ok(url) => Some(url),
             Err(message) => {
-                env.refuse("SIEM_WEBHOOK_URL", message);
+                env.refuse(vars.url, message);
                 None
             }
         };
-        let secret = env.required_with("SIEM_WEBHOOK_SECRET", |v| {
+        let secret = env.required_with(vars.secret, |v| {
             if v.len() >= 16 {
                 Ok(SecretString::from(v.to_owned()))
             } else {
-                Err("must be at least 16 characters when SIEM_WEBHOOK_URL is set".to_owned())
+                Err(format!(
+                    "must be at least 16 characters when {} is set",
+                    vars.url
+                ))
             }
         });
         Some(Some(Self {
@@ -75,50 +104,62 @@ pub enum Outcome {
     /// Nothing was due.
     Idle,
     Delivered(usize),
-    /// The receiver refused an event; it and those after it wait for the backoff.
+    /// The receiver refused a row; it and those after it wait for the backoff.
     Deferred {
         delivered: usize,
     },
 }
 
-pub struct SiemRelay {
+pub struct WebhookRelay {
     db: Db,
     http: reqwest::Client,
-    settings: Option<SiemSettings>,
+    webhook: Webhook,
+    settings: Option<WebhookSettings>,
 }
 
-impl SiemRelay {
-    pub fn new(db: Db, settings: Option<SiemSettings>) -> Self {
+impl WebhookRelay {
+    pub fn new(db: Db, webhook: Webhook, settings: Option<WebhookSettings>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        Self { db, http, settings }
+        Self {
+            db,
+            http,
+            webhook,
+            settings,
+        }
     }
 
     /// Sends what is due, oldest first, stopping at the first refusal.
     pub async fn deliver_batch(&self) -> Result<Outcome, sage_store::StoreError> {
         let Some(settings) = &self.settings else {
-            let discarded = self.db.discard_siem_outbox().await?;
+            let discarded = self.db.discard_outbox(self.webhook).await?;
             return Ok(if discarded == 0 {
                 Outcome::Idle
             } else {
                 Outcome::Delivered(0)
             });
         };
-        let claimed = self.db.claim_siem_events(BATCH).await?;
+        let claimed = self.db.claim_deliveries(self.webhook, BATCH).await?;
         if claimed.is_empty() {
             return Ok(Outcome::Idle);
         }
-        for (i, (event, attempts)) in claimed.iter().enumerate() {
-            match self.send(settings, event).await {
-                Ok(()) => self.db.siem_delivered(event.id).await?,
+        for (i, delivery) in claimed.iter().enumerate() {
+            match self.send(settings, delivery).await {
+                Ok(()) => self.db.delivered(self.webhook, delivery.id).await?,
                 Err(error) => {
-                    let retry_in = backoff(*attempts, settings.retry_max);
-                    tracing::warn!(event_id = event.id, attempts, %error, ?retry_in, "SIEM delivery failed");
-                    self.db.siem_failed(event.id, &error, retry_in).await?;
-                    let rest: Vec<i64> = claimed[i + 1..].iter().map(|(e, _)| e.id).collect();
-                    self.db.siem_reschedule(&rest, retry_in).await?;
+                    let retry_in = backoff(delivery.attempts, settings.retry_max);
+                    tracing::warn!(webhook = ?self.webhook, id = delivery.id,
+                                   attempts = delivery.attempts, %error, ?retry_in,
+                                   "webhook delivery failed");
+                    self.db
+                        .delivery_failed(self.webhook, delivery.id, &error, retry_in)
+                        .await?;
+                    let rest: Vec<i64> = claimed[i + 1..].iter().map(|d| d.id).collect();
+                    self.db
+                        .reschedule_deliveries(self.webhook, &rest, retry_in)
+                        .await?;
                     return Ok(Outcome::Deferred { delivered: i });
                 }
             }
@@ -126,20 +167,15 @@ impl SiemRelay {
         Ok(Outcome::Delivered(claimed.len()))
     }
 
-    async fn send(
-        &self,
-        settings: &SiemSettings,
-        event: &sage_store::audit::AuditEvent,
-    ) -> Result<(), String> {
-        let mut payload = serde_json::to_value(event).map_err(|e| e.to_string())?;
-        payload["hash"] = serde_json::json!(event.hash);
-        let body = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
+    async fn send(&self, settings: &WebhookSettings, delivery: &Delivery) -> Result<(), String> {
+        let body = serde_json::to_vec(&delivery.body).map_err(|e| e.to_string())?;
         let timestamp = chrono::Utc::now().timestamp();
         let response = self
             .http
             .post(&settings.url)
             .header("Content-Type", "application/json")
-            .header(EVENT_ID_HEADER, event.id.to_string())
+            .header(EVENT_ID_HEADER, delivery.id.to_string())
+            .header(EVENT_HEADER, &delivery.event)
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(
                 SIGNATURE_HEADER,
@@ -163,7 +199,8 @@ impl SiemRelay {
                 Ok(Outcome::Delivered(n)) if n > 0 => Duration::ZERO,
                 Ok(_) => POLL,
                 Err(error) => {
-                    tracing::warn!(error = ?error, "SIEM relay cannot read the outbox");
+                    tracing::warn!(webhook = ?self.webhook, error = ?error,
+                                   "webhook relay cannot read its outbox");
                     POLL
                 }
             };
