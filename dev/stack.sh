@@ -182,6 +182,9 @@ case "${1:-up}" in
     redis_up; say "Redis ok"
     s3_up; say "S3 ok"
     docker_up; say "Docker ok"
+    # The evidence PDF is set in Nanum Gothic (Hangul and Latin); its tests read PDFs
+    # back with poppler and count fixtures again with python3.
+    need_packages fonts-nanum poppler-utils python3; say "report fonts and tools ok"
     ;;
   stop-app)
     stop_pidfile "$run_dir/worker.pid"

@@ -16,6 +16,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Self; 6] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::Informational,
+        Self::Unknown,
+    ];
+
     /// Maps a tool's severity word; tools disagree on case and on "info" vs
     /// "informational", and anything unrecognised is kept visible as `Unknown`.
     pub fn from_tool(word: &str) -> Self {
@@ -47,18 +56,34 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Ordered so that what needs attention sorts first in reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    Pass,
     Fail,
-    Manual,
-    Muted,
     Error,
+    Warning,
+    Manual,
+    Info,
+    Muted,
+    Skipped,
     NotEvaluated,
+    Pass,
 }
 
 impl Status {
+    pub const ALL: [Self; 9] = [
+        Self::Fail,
+        Self::Error,
+        Self::Warning,
+        Self::Manual,
+        Self::Info,
+        Self::Muted,
+        Self::Skipped,
+        Self::NotEvaluated,
+        Self::Pass,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
@@ -67,6 +92,9 @@ impl Status {
             Self::Muted => "muted",
             Self::Error => "error",
             Self::NotEvaluated => "not_evaluated",
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -75,6 +103,61 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The scanners whose outputs are understood, named as their tool modules are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tool {
+    Prowler,
+    Scout,
+    /// Powerpipe benchmarks and `steampipe check`, one output format.
+    Steampipe,
+    Custodian,
+}
+
+impl Tool {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prowler => "prowler",
+            Self::Scout => "scout",
+            Self::Steampipe => "steampipe",
+            Self::Custodian => "custodian",
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a finding was read: enough for an auditor to find it in the raw file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The file as the caller named it (an artifact name, a path).
+    pub file: String,
+    /// Within the file: `[12]` (array element), `line 14` (CSV), a dotted path.
+    pub position: String,
+}
+
+/// One finding, whatever tool produced it. Text the tool did not give is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub tool: Tool,
+    pub check_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub resource_id: String,
+    pub resource_type: String,
+    pub region: String,
+    pub account: String,
+    pub remediation: String,
+    /// `<framework>: <requirement>` pairs, as the tool maps the check.
+    pub compliance: Vec<String>,
+    pub source: Source,
 }
 
 #[cfg(test)]

@@ -1,6 +1,13 @@
-//! Scanner outputs parsed into one normalized finding, and the evidence PDF built from
-//! them. This crate starts with the shared vocabulary; the parsers come per tool.
+//! Scanner outputs parsed into one normalized finding, the counts an evidence report
+//! is built from, and the evidence PDF.
 
+pub mod cli;
+pub mod error;
 pub mod finding;
+pub mod parse;
+pub mod report;
+pub mod summary;
 
-pub use finding::{Severity, Status};
+pub use error::ParseError;
+pub use finding::{Finding, Severity, Source, Status, Tool};
+pub use parse::{Input, Parsed, Record, parse_inputs};

@@ -1,0 +1,155 @@
+//! The words of a report, in English and Korean.
+
+use crate::finding::{Severity, Status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    Ko,
+}
+
+impl std::str::FromStr for Lang {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "en" => Ok(Self::En),
+            "ko" => Ok(Self::Ko),
+            other => Err(format!("{other:?} is not one of en, ko")),
+        }
+    }
+}
+
+pub struct Labels {
+    pub default_title: &'static str,
+    pub generated: &'static str,
+    pub accounts: &'static str,
+    pub tools: &'static str,
+    pub runs: &'static str,
+    pub findings: &'static str,
+    pub by_tool: &'static str,
+    pub by_severity: &'static str,
+    pub most_failed: &'static str,
+    pub findings_of: &'static str,
+    pub compliance: &'static str,
+    pub appendix: &'static str,
+    pub tool: &'static str,
+    pub total: &'static str,
+    pub status: &'static str,
+    pub severity: &'static str,
+    pub check: &'static str,
+    pub resource: &'static str,
+    pub region: &'static str,
+    pub remediation: &'static str,
+    pub failed: &'static str,
+    pub framework: &'static str,
+    pub requirements: &'static str,
+    pub file: &'static str,
+    pub run: &'static str,
+    pub none: &'static str,
+    pub page: &'static str,
+    pub skipped: &'static str,
+    pub notes: &'static str,
+}
+
+const EN: Labels = Labels {
+    default_title: "Cloud security evidence report",
+    generated: "Generated",
+    accounts: "Accounts",
+    tools: "Tools",
+    runs: "Runs covered",
+    findings: "Findings",
+    by_tool: "Findings by tool and status",
+    by_severity: "Findings by severity and status",
+    most_failed: "Most failed checks",
+    findings_of: "Findings of",
+    compliance: "Compliance mapping (requirements by worst status)",
+    appendix: "Appendix: source artifacts",
+    tool: "Tool",
+    total: "Total",
+    status: "Status",
+    severity: "Severity",
+    check: "Check",
+    resource: "Resource",
+    region: "Region",
+    remediation: "Remediation",
+    failed: "Failed",
+    framework: "Framework",
+    requirements: "Requirements",
+    file: "File",
+    run: "Run",
+    none: "None",
+    page: "Page",
+    skipped: "Files not read",
+    notes: "Notes",
+};
+
+const KO: Labels = Labels {
+    default_title: "클라우드 보안 증적 보고서",
+    generated: "생성 시각",
+    accounts: "계정",
+    tools: "도구",
+    runs: "대상 실행",
+    findings: "발견 항목",
+    by_tool: "도구 및 상태별 발견 항목",
+    by_severity: "심각도 및 상태별 발견 항목",
+    most_failed: "가장 많이 실패한 점검 항목",
+    findings_of: "발견 항목:",
+    compliance: "컴플라이언스 매핑 (요구사항별 최저 상태)",
+    appendix: "부록: 원본 아티팩트",
+    tool: "도구",
+    total: "합계",
+    status: "상태",
+    severity: "심각도",
+    check: "점검 항목",
+    resource: "리소스",
+    region: "리전",
+    remediation: "조치 방안",
+    failed: "실패",
+    framework: "프레임워크",
+    requirements: "요구사항",
+    file: "파일",
+    run: "실행",
+    none: "없음",
+    page: "페이지",
+    skipped: "읽지 않은 파일",
+    notes: "참고",
+};
+
+impl Lang {
+    pub fn labels(self) -> &'static Labels {
+        match self {
+            Self::En => &EN,
+            Self::Ko => &KO,
+        }
+    }
+
+    pub fn status(self, status: Status) -> &'static str {
+        match (self, status) {
+            (Self::En, s) => s.as_str(),
+            (Self::Ko, Status::Pass) => "통과",
+            (Self::Ko, Status::Fail) => "실패",
+            (Self::Ko, Status::Manual) => "수동 확인",
+            (Self::Ko, Status::Muted) => "예외 처리",
+            (Self::Ko, Status::Error) => "오류",
+            (Self::Ko, Status::NotEvaluated) => "미평가",
+            (Self::Ko, Status::Info) => "정보",
+            (Self::Ko, Status::Warning) => "경고",
+            (Self::Ko, Status::Skipped) => "건너뜀",
+        }
+    }
+
+    pub fn severity(self, severity: Severity) -> &'static str {
+        match (self, severity) {
+            (Self::En, s) => s.as_str(),
+            (Self::Ko, Severity::Critical) => "치명",
+            (Self::Ko, Severity::High) => "높음",
+            (Self::Ko, Severity::Medium) => "중간",
+            (Self::Ko, Severity::Low) => "낮음",
+            (Self::Ko, Severity::Informational) => "정보",
+            (Self::Ko, Severity::Unknown) => "미지정",
+        }
+    }
+}

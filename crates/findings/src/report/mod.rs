@@ -1,0 +1,408 @@
+//! The evidence report: its content laid out as plain blocks (so tests and the font
+//! subset can see every string), the JSON summary beside it, and the PDF.
+
+mod fonts;
+mod labels;
+mod pdf;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+pub use fonts::{FontError, FontFiles, NANUM_DIR};
+pub use labels::Lang;
+pub use pdf::{PdfError, render};
+
+use crate::finding::{Finding, Severity, Status, Tool};
+use crate::parse::Parsed;
+use crate::summary::Summary;
+
+/// One piece of the report, in reading order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Title(String),
+    Heading(String),
+    Text(String),
+    PageBreak,
+    Table {
+        /// Relative column widths.
+        widths: Vec<usize>,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+}
+
+/// Everything a report is made from.
+pub struct Evidence<'a> {
+    pub title: Option<&'a str>,
+    pub lang: Lang,
+    pub generated_at: DateTime<Utc>,
+    pub summary: &'a Summary,
+    pub findings: &'a [Finding],
+    pub parsed: &'a Parsed,
+}
+
+/// Checks listed in "most failed".
+const MOST_FAILED: usize = 15;
+/// Long remediation texts are cut here: the source file has the rest.
+const REMEDIATION_CHARS: usize = 240;
+/// Table cells are narrow; words longer than this get a break so they wrap.
+const WORD_CHARS: usize = 28;
+
+impl Evidence<'_> {
+    pub fn title(&self) -> String {
+        self.title.map_or_else(
+            || self.lang.labels().default_title.to_owned(),
+            str::to_owned,
+        )
+    }
+
+    pub fn blocks(&self) -> Vec<Block> {
+        let mut blocks = self.cover();
+        blocks.extend(self.summaries());
+        blocks.extend(self.per_tool());
+        blocks.extend(self.compliance());
+        blocks.extend(self.appendix());
+        blocks
+    }
+
+    fn runs(&self) -> BTreeSet<&str> {
+        self.parsed
+            .sources
+            .iter()
+            .filter_map(|s| s.run.as_deref())
+            .collect()
+    }
+
+    fn cover(&self) -> Vec<Block> {
+        let l = self.lang.labels();
+        let list = |items: Vec<String>| {
+            if items.is_empty() {
+                l.none.to_owned()
+            } else {
+                items.join(", ")
+            }
+        };
+        let tools: Vec<String> = self.summary.counts.keys().map(|t| t.to_string()).collect();
+        vec![
+            Block::Title(self.title()),
+            Block::Text(format!(
+                "{}: {}",
+                l.generated,
+                self.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
+            Block::Text(format!("{}: {}", l.findings, self.summary.total)),
+            Block::Text(format!("{}: {}", l.tools, list(tools))),
+            Block::Text(format!(
+                "{}: {}",
+                l.accounts,
+                list(self.summary.accounts.iter().cloned().collect())
+            )),
+            Block::Text(format!(
+                "{}: {}",
+                l.runs,
+                list(self.runs().into_iter().map(str::to_owned).collect())
+            )),
+        ]
+    }
+
+    /// Statuses that occur anywhere: the columns of the summary tables.
+    fn statuses(&self) -> Vec<Status> {
+        Status::ALL
+            .into_iter()
+            .filter(|s| self.summary.counts.values().any(|by| by.contains_key(s)))
+            .collect()
+    }
+
+    fn summaries(&self) -> Vec<Block> {
+        let l = self.lang.labels();
+        let statuses = self.statuses();
+        let header = |first: &str| {
+            let mut header = vec![first.to_owned(), l.total.to_owned()];
+            header.extend(statuses.iter().map(|s| self.lang.status(*s).to_owned()));
+            header
+        };
+        let row = |name: String, count: &dyn Fn(Status) -> u64| {
+            let mut row = vec![
+                name,
+                statuses.iter().map(|s| count(*s)).sum::<u64>().to_string(),
+            ];
+            row.extend(statuses.iter().map(|s| count(*s).to_string()));
+            row
+        };
+        let mut by_tool: Vec<Vec<String>> = self
+            .summary
+            .counts
+            .keys()
+            .map(|tool| row(tool.to_string(), &|s| self.summary.count(*tool, s)))
+            .collect();
+        by_tool.push(row(l.total.to_owned(), &|s| {
+            self.summary
+                .counts
+                .keys()
+                .map(|t| self.summary.count(*t, s))
+                .sum()
+        }));
+        let by_severity = Severity::ALL
+            .into_iter()
+            .map(|severity| {
+                let count = |status: Status| -> u64 {
+                    self.summary
+                        .counts
+                        .values()
+                        .filter_map(|by| by.get(&status)?.get(&severity))
+                        .sum()
+                };
+                row(self.lang.severity(severity).to_owned(), &count)
+            })
+            .filter(|row| row[1] != "0")
+            .collect();
+        let widths = vec![3; statuses.len() + 2];
+        let most_failed = self
+            .summary
+            .most_failed(MOST_FAILED)
+            .into_iter()
+            .map(|c| {
+                vec![
+                    c.tool.to_string(),
+                    breakable(&format!("{} — {}", c.check_id, c.title), 200),
+                    self.lang.severity(c.severity).to_owned(),
+                    c.failed.to_string(),
+                ]
+            })
+            .collect();
+        vec![
+            Block::Heading(l.by_tool.to_owned()),
+            Block::Table {
+                widths: widths.clone(),
+                header: header(l.tool),
+                rows: by_tool,
+            },
+            Block::Heading(l.by_severity.to_owned()),
+            Block::Table {
+                widths,
+                header: header(l.severity),
+                rows: by_severity,
+            },
+            Block::Heading(l.most_failed.to_owned()),
+            Block::Table {
+                widths: vec![2, 12, 2, 2],
+                header: vec![
+                    l.tool.into(),
+                    l.check.into(),
+                    l.severity.into(),
+                    l.failed.into(),
+                ],
+                rows: most_failed,
+            },
+        ]
+    }
+
+    fn per_tool(&self) -> Vec<Block> {
+        let l = self.lang.labels();
+        let mut blocks = Vec::new();
+        for tool in self.summary.counts.keys() {
+            let mut findings: Vec<&Finding> =
+                self.findings.iter().filter(|f| f.tool == *tool).collect();
+            findings.sort_by(|a, b| {
+                (a.status, a.severity, &a.check_id).cmp(&(b.status, b.severity, &b.check_id))
+            });
+            let rows = findings
+                .into_iter()
+                .map(|f| {
+                    vec![
+                        self.lang.severity(f.severity).to_owned(),
+                        self.lang.status(f.status).to_owned(),
+                        breakable(&f.check_id, 120),
+                        breakable(&f.resource_id, 160),
+                        breakable(&f.region, 40),
+                        breakable(&f.remediation, REMEDIATION_CHARS),
+                    ]
+                })
+                .collect();
+            blocks.push(Block::PageBreak);
+            blocks.push(Block::Heading(format!(
+                "{} {}",
+                l.findings_of,
+                tool_name(*tool)
+            )));
+            blocks.push(Block::Table {
+                widths: vec![2, 2, 5, 7, 2, 9],
+                header: vec![
+                    l.severity.into(),
+                    l.status.into(),
+                    l.check.into(),
+                    l.resource.into(),
+                    l.region.into(),
+                    l.remediation.into(),
+                ],
+                rows,
+            });
+        }
+        blocks
+    }
+
+    fn compliance(&self) -> Vec<Block> {
+        let l = self.lang.labels();
+        let frameworks = self.summary.frameworks();
+        if frameworks.is_empty() {
+            return Vec::new();
+        }
+        let statuses: Vec<Status> = Status::ALL
+            .into_iter()
+            .filter(|s| frameworks.values().any(|f| f.statuses.contains_key(s)))
+            .collect();
+        let mut header = vec![l.framework.to_owned(), l.requirements.to_owned()];
+        header.extend(statuses.iter().map(|s| self.lang.status(*s).to_owned()));
+        let rows = frameworks
+            .iter()
+            .map(|(name, result)| {
+                let mut row = vec![breakable(name, 120), result.requirements.to_string()];
+                row.extend(
+                    statuses
+                        .iter()
+                        .map(|s| result.statuses.get(s).copied().unwrap_or(0).to_string()),
+                );
+                row
+            })
+            .collect();
+        let mut widths = vec![8, 3];
+        widths.extend(statuses.iter().map(|_| 2));
+        vec![
+            Block::PageBreak,
+            Block::Heading(l.compliance.to_owned()),
+            Block::Table {
+                widths,
+                header,
+                rows,
+            },
+        ]
+    }
+
+    fn appendix(&self) -> Vec<Block> {
+        let l = self.lang.labels();
+        let rows = self
+            .parsed
+            .sources
+            .iter()
+            .map(|s| {
+                let mut file = breakable(&s.file, 200);
+                if let Some(note) = &s.note {
+                    file = format!("{file} ({note})");
+                }
+                vec![
+                    file,
+                    s.run.clone().unwrap_or_default(),
+                    s.format.clone(),
+                    s.findings.to_string(),
+                    breakable(&s.sha256, 64),
+                ]
+            })
+            .collect();
+        let mut blocks = vec![
+            Block::PageBreak,
+            Block::Heading(l.appendix.to_owned()),
+            Block::Table {
+                widths: vec![8, 6, 4, 2, 8],
+                header: vec![
+                    l.file.into(),
+                    l.run.into(),
+                    l.tool.into(),
+                    l.findings.into(),
+                    "SHA-256".into(),
+                ],
+                rows,
+            },
+        ];
+        if !self.parsed.skipped.is_empty() {
+            blocks.push(Block::Heading(l.skipped.to_owned()));
+            blocks.push(Block::Table {
+                widths: vec![1, 1],
+                header: vec![l.file.into(), l.notes.into()],
+                rows: self
+                    .parsed
+                    .skipped
+                    .iter()
+                    .map(|s| vec![breakable(&s.file, 200), s.reason.clone()])
+                    .collect(),
+            });
+        }
+        blocks
+    }
+
+    /// The JSON summary stored beside the PDF: the same numbers, machine-readable.
+    pub fn summary_json(&self) -> Value {
+        json!({
+            "title": self.title(),
+            "generated_at": self.generated_at,
+            "total": self.summary.total,
+            "counts": self.summary.counts,
+            "accounts": self.summary.accounts,
+            "runs": self.runs(),
+            "most_failed": self.summary.most_failed(MOST_FAILED),
+            "compliance": self.summary.frameworks(),
+            "sources": self.parsed.sources,
+            "skipped": self.parsed.skipped,
+        })
+    }
+}
+
+fn tool_name(tool: Tool) -> &'static str {
+    match tool {
+        Tool::Prowler => "Prowler",
+        Tool::Scout => "Scout Suite",
+        Tool::Steampipe => "Powerpipe / Steampipe",
+        Tool::Custodian => "Cloud Custodian",
+    }
+}
+
+/// `text` cut to `max` characters, its long words broken so a narrow cell can wrap
+/// them (genpdf wraps at spaces only).
+fn breakable(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max * 4));
+    for (count, c) in text.chars().enumerate() {
+        if count == max {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_whitespace() { ' ' } else { c });
+        let word = out.rsplit(' ').next().map_or(0, |w| w.chars().count());
+        if word >= WORD_CHARS {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// Every character the blocks show, for the font subset.
+pub fn characters(blocks: &[Block], extra: &str) -> BTreeSet<char> {
+    let mut chars: BTreeSet<char> = extra.chars().collect();
+    for block in blocks {
+        match block {
+            Block::Title(t) | Block::Heading(t) | Block::Text(t) => chars.extend(t.chars()),
+            Block::PageBreak => {}
+            Block::Table { header, rows, .. } => {
+                for cell in header.iter().chain(rows.iter().flatten()) {
+                    chars.extend(cell.chars());
+                }
+            }
+        }
+    }
+    chars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_words_are_broken_and_long_texts_cut() {
+        let arn = "arn:aws:iam::123456789012:role/a-very-long-role-name-indeed";
+        let broken = breakable(arn, 200);
+        assert!(broken.split(' ').all(|w| w.chars().count() <= WORD_CHARS));
+        assert_eq!(broken.replace(' ', ""), arn);
+        assert_eq!(breakable("abc def", 3), "abc…");
+        assert_eq!(breakable("a\nb", 10), "a b");
+    }
+}

@@ -1,0 +1,335 @@
+//! The parsers against real scanner outputs (tests/fixtures, copied byte for byte from
+//! ../shared/fixtures), counted again by an independent script; the command line; and
+//! the evidence PDF read back with poppler's tools.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// These tests run the command itself, poppler's tools and the independent count: no
+// container is involved.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sage_findings::parse::{Input, parse_inputs};
+use sage_findings::report::{Evidence, FontFiles, Lang, NANUM_DIR, render};
+use sage_findings::summary::Summary;
+use sage_findings::{Finding, Record, Status};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn independent_counts(paths: &[PathBuf]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent_counts.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn parse(paths: &[PathBuf]) -> (Summary, Vec<Finding>, sage_findings::Parsed) {
+    let inputs: Vec<Input> = paths.iter().map(Input::path).collect();
+    let mut summary = Summary::default();
+    let mut findings = Vec::new();
+    let parsed = parse_inputs(&inputs, &mut |record| {
+        summary.add(&record);
+        if let Record::Finding(f) = record {
+            findings.push(f);
+        }
+    })
+    .unwrap();
+    (summary, findings, parsed)
+}
+
+#[test]
+fn every_fixture_counts_as_an_independent_count_does() {
+    let folders = [
+        "prowler/prowler-examples-v5",
+        "prowler/defectdojo-v3-v4-aws",
+        "scoutsuite/defectdojo-5.10.2",
+        "scoutsuite/mohamedqadar-5.14.0-aws",
+        "powerpipe/fixtures-powerpipe-acceptance",
+        "powerpipe/fixtures-steampipe-acceptance",
+        "powerpipe/sysco-oci-cis-v200-csv",
+        "custodian/cloud-custodian-test-fixture",
+        "custodian/samsongudise-c7n-0.8.40-aws",
+    ];
+    for folder in folders {
+        let path = fixtures().join(folder);
+        let (summary, findings, parsed) = parse(std::slice::from_ref(&path));
+        let ours = serde_json::to_value(&summary.counts).unwrap();
+        assert_eq!(ours, independent_counts(&[path]), "{folder}");
+        assert!(parsed.skipped.is_empty(), "{folder}: {:?}", parsed.skipped);
+        assert_eq!(findings.len() as u64, summary.total);
+        let per_source: u64 = parsed.sources.iter().map(|s| s.findings).sum::<u64>();
+        assert_eq!(
+            per_source, summary.total,
+            "{folder}: sources account for every finding"
+        );
+    }
+}
+
+#[test]
+fn prowler_formats_agree_on_the_same_run() {
+    let v5 = fixtures().join("prowler/prowler-examples-v5");
+    let (_, ocsf, _) = parse(&[v5.join("example_output_gcp.ocsf.json")]);
+    assert_eq!(ocsf.len(), 5);
+    let first = &ocsf[0];
+    assert_eq!(first.check_id, "apikeys_key_exists");
+    assert_eq!(first.status, Status::Pass);
+    assert_eq!(first.source.position, "[0]");
+    assert!(!first.compliance.is_empty(), "{first:?}");
+    let (_, v3, _) = parse(&[fixtures().join("prowler/defectdojo-v3-v4-aws/many_vuln.json")]);
+    assert_eq!(v3[0].account, "999999999999");
+    assert_eq!(v3[0].region, "us-east-1");
+    assert!(v3[0].resource_id.starts_with("arn:aws:acm:"));
+    let (_, csv, _) = parse(&[v5.join("example_output_aws.csv")]);
+    assert_eq!(csv[0].check_id, "accessanalyzer_enabled");
+    assert_eq!(csv[0].source.position, "line 2");
+    // Before and after Prowler 4.5 renamed event_time: the same findings.
+    let dojo = fixtures().join("prowler/defectdojo-v3-v4-aws");
+    let (before, _, _) = parse(&[dojo.join("many_vuln.ocsf.json")]);
+    let (after, _, _) = parse(&[dojo.join("many_vuln_after_4_5_0.ocsf.json")]);
+    assert_eq!(before.counts, after.counts);
+    assert_eq!(before.count(sage_findings::Tool::Prowler, Status::Muted), 1);
+}
+
+#[test]
+fn a_control_under_several_parents_counts_once() {
+    let path = fixtures()
+        .join("powerpipe/fixtures-powerpipe-acceptance/expected_check_json_multiple_parents.json");
+    let (summary, findings, _) = parse(&[path]);
+    assert_eq!(summary.total, 1, "{findings:?}");
+    assert_eq!(findings[0].check_id, "control.delay");
+}
+
+#[test]
+fn custodian_policies_without_resources_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("out/broken-policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(policy.join("custodian-run.log"), "boom\n").unwrap();
+    let (summary, findings, _) = parse(&[dir.path().to_owned()]);
+    assert_eq!(summary.total, 1);
+    assert_eq!(findings[0].status, Status::Error);
+    assert_eq!(findings[0].check_id, "broken-policy");
+}
+
+#[test]
+fn scout_exceptions_and_unknown_files_are_skipped_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scoutsuite_exceptions_aws.js"),
+        "scoutsuite_exceptions = {}",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    let (summary, _, parsed) = parse(&[dir.path().to_owned()]);
+    assert_eq!(summary.total, 0);
+    let reasons: Vec<&str> = parsed.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "not a scanner output",
+            "Scout Suite exceptions or errors, not results"
+        ]
+    );
+}
+
+#[test]
+fn malformed_files_fail_with_their_name_and_position_and_cut_arrays_keep_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(
+        fixtures().join("prowler/prowler-examples-v5/example_output_aws.ocsf.json"),
+    )
+    .unwrap();
+    // Cut inside the third finding, as a killed scan leaves it.
+    let third = source.match_indices("\n  {").nth(2).unwrap().0;
+    let cut = dir.path().join("cut.ocsf.json");
+    std::fs::write(&cut, &source[..third + 40]).unwrap();
+    let (summary, _, parsed) = parse(&[cut]);
+    assert_eq!(summary.total, 2);
+    assert!(
+        parsed.sources[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("interrupted")
+    );
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        source.replacen("\"severity\": \"Low\"", "\"severity\": Low", 1),
+    )
+    .unwrap();
+    let inputs = [Input::path(&broken)];
+    let error = parse_inputs(&inputs, &mut |_| {}).unwrap_err().to_string();
+    let line = source
+        .lines()
+        .position(|l| l.contains("\"severity\": \"Low\""))
+        .unwrap()
+        + 1;
+    assert!(
+        error.starts_with(&format!("{}:{line}:", broken.display())),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_command_prints_a_finding_per_line_then_the_counts() {
+    let binary = env!("CARGO_BIN_EXE_sage-findings");
+    let all = fixtures();
+    let output = Command::new(binary)
+        .arg("parse")
+        .arg(&all)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (counts, findings) = lines.split_last().unwrap();
+    assert_eq!(*counts, independent_counts(std::slice::from_ref(&all)));
+    let total: u64 = counts
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|s| s.as_object().unwrap().values())
+        .flat_map(|s| s.as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(findings.len() as u64, total);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["source"]["file"].is_string() && f["status"].is_string())
+    );
+
+    let summary = Command::new(binary)
+        .args(["parse", "--summary"])
+        .arg(&all)
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&summary.stdout).unwrap(),
+        *counts
+    );
+
+    let refused = Command::new(binary).args(["pdf", "x"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("-o"));
+}
+
+fn pdftotext(pdf: &Path) -> String {
+    let output = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        fixtures().join("prowler/prowler-examples-v5/example_output_aws.ocsf.json"),
+        fixtures().join("scoutsuite/defectdojo-5.10.2/two_findings.js"),
+        fixtures().join("powerpipe/fixtures-powerpipe-acceptance/expected_check_json.json"),
+        fixtures().join("custodian/samsongudise-c7n-0.8.40-aws"),
+    ];
+    let (summary, findings, parsed) = parse(&inputs);
+    for lang in [Lang::Ko, Lang::En] {
+        let evidence = Evidence {
+            title: None,
+            lang,
+            generated_at: chrono::Utc::now(),
+            summary: &summary,
+            findings: &findings,
+            parsed: &parsed,
+        };
+        let pdf = render(
+            &evidence.blocks(),
+            &evidence.title(),
+            lang.labels().page,
+            &FontFiles::nanum(Path::new(NANUM_DIR)),
+        )
+        .unwrap();
+        assert!(pdf.len() < 1024 * 1024, "{} bytes", pdf.len());
+        let path = dir.path().join(format!("report-{lang:?}.pdf"));
+        std::fs::write(&path, &pdf).unwrap();
+        let text = pdftotext(&path);
+        let labels = lang.labels();
+        for label in [
+            labels.default_title,
+            labels.by_tool,
+            labels.most_failed,
+            labels.appendix,
+            labels.generated,
+        ] {
+            assert!(text.contains(label), "{label:?} missing from\n{text}");
+        }
+        // The by-tool table: each tool's total then its counts per status.
+        for (tool, by_status) in &summary.counts {
+            let total: u64 = by_status.values().flat_map(|s| s.values()).sum();
+            let row = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{tool} ")))
+                .unwrap_or_else(|| panic!("no row for {tool} in\n{text}"));
+            let numbers: Vec<u64> = row
+                .split_whitespace()
+                .skip(1)
+                .map(|n| n.parse().unwrap())
+                .collect();
+            assert_eq!(numbers[0], total, "{row}");
+        }
+        for source in &parsed.sources {
+            let half = &source.sha256[..28];
+            assert!(text.contains(half), "appendix lacks {}", source.file);
+        }
+        let pages = Command::new("pdftoppm")
+            .args(["-r", "20", "-png"])
+            .arg(&path)
+            .arg(dir.path().join("page"))
+            .status()
+            .unwrap();
+        assert!(pages.success(), "poppler renders every page");
+        let rendered = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("page")
+            })
+            .count();
+        assert!(
+            rendered >= 4,
+            "cover and summaries, findings per tool, compliance, appendix: {rendered}"
+        );
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name().to_string_lossy().starts_with("page") {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+}
