@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod library;
 pub mod oidc;

@@ -31,6 +31,8 @@ use utoipa::OpenApi;
         crate::routes::executions::reject,
         crate::routes::logs::logs,
         crate::routes::artifacts::list,
+        crate::routes::evidence::create_report,
+        crate::routes::evidence::get_report,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -40,6 +42,8 @@ use utoipa::OpenApi;
         crate::error::FieldProblem,
         crate::routes::artifacts::ArtifactList,
         crate::routes::artifacts::ArtifactView,
+        crate::routes::evidence::EvidenceRequest,
+        crate::routes::evidence::EvidenceView,
     )),
     tags(
         (name = "service", description = "Liveness, readiness, documentation"),

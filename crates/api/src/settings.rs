@@ -33,6 +33,8 @@ pub struct Settings {
     /// The S3 address clients download from, when it is not the one the api uses (an
     /// in-cluster MinIO behind an ingress); presigned URLs are signed for it.
     pub s3_public_endpoint: Option<String>,
+    /// Where NanumGothic.ttf and NanumGothicBold.ttf are (Debian's fonts-nanum).
+    pub evidence_font_dir: std::path::PathBuf,
 }
 
 /// How callers prove who they are.
@@ -72,6 +74,22 @@ impl Settings {
         let s3_public_endpoint = env.optional_with("S3_PUBLIC_ENDPOINT", None, |v| {
             sage_infra::config::url_with_scheme(v, &["http", "https"]).map(Some)
         });
+        let evidence_font_dir = env.optional_with(
+            "EVIDENCE_FONT_DIR",
+            sage_findings::report::NANUM_DIR.into(),
+            |v| {
+                let dir = std::path::PathBuf::from(v);
+                if dir.join("NanumGothic.ttf").is_file()
+                    && dir.join("NanumGothicBold.ttf").is_file()
+                {
+                    Ok(dir)
+                } else {
+                    Err(format!(
+                        "{v} holds no NanumGothic.ttf and NanumGothicBold.ttf"
+                    ))
+                }
+            },
+        );
         env.finish()?;
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
@@ -86,6 +104,7 @@ impl Settings {
             approval_ttl: approval_ttl.ok_or_else(ConfigError::unreachable)?,
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
+            evidence_font_dir: evidence_font_dir.ok_or_else(ConfigError::unreachable)?,
         })
     }
 }

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0005_execution_artifacts"),
     migration!("0006_approvals"),
     migration!("0007_approval_notices"),
+    migration!("0008_evidence"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

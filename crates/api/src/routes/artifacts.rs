@@ -52,7 +52,7 @@ pub async fn list(
         .json(ArtifactList { items }))
 }
 
-async fn view(
+pub(crate) async fn view(
     state: &AppState,
     artifact: Artifact,
     expires_at: DateTime<Utc>,

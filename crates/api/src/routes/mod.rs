@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod assignments;
 pub mod audit;
+pub mod evidence;
 pub mod executions;
 pub mod logs;
 pub mod me;
@@ -38,6 +39,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::reject)
         .service(logs::logs)
         .service(artifacts::list)
+        .service(evidence::create_report)
+        .service(evidence::get_report)
         .service(audit::verify)
         .service(audit::list);
 }

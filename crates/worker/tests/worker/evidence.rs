@@ -1,0 +1,289 @@
+//! Evidence end to end: a module whose script leaves real scanner outputs in
+//! `/work/out` runs in the sandbox, and `POST /api/v1/evidence` over its execution
+//! returns a PDF and a JSON summary whose numbers are those of the files.
+
+#![allow(clippy::disallowed_methods)] // pdftotext reads the PDF back; no container here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use sage_findings::parse::{Input, parse_inputs};
+use sage_findings::summary::Summary;
+use serde_json::{Value, json};
+
+use sage_testkit::{ADMIN, ANALYST, OTHER, ScriptModule, TestApp, spawn_app, spawn_worker};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../findings/tests/fixtures")
+}
+
+/// The scanner outputs the script writes, by their name under `out/`.
+fn outputs() -> BTreeMap<String, PathBuf> {
+    let mut files = BTreeMap::new();
+    files.insert(
+        "prowler/output.ocsf.json".to_owned(),
+        fixtures().join("prowler/prowler-examples-v5/example_output_aws.ocsf.json"),
+    );
+    files.insert(
+        "scout/scoutsuite_results_gcp.js".to_owned(),
+        fixtures().join("scoutsuite/defectdojo-5.10.2/two_findings.js"),
+    );
+    let custodian = fixtures().join("custodian/samsongudise-c7n-0.8.40-aws/out");
+    for policy in std::fs::read_dir(&custodian).unwrap() {
+        let policy = policy.unwrap().path();
+        for file in std::fs::read_dir(&policy).unwrap() {
+            let file = file.unwrap().path();
+            if file.is_file() {
+                let name = format!(
+                    "custodian/{}/{}",
+                    policy.file_name().unwrap().to_string_lossy(),
+                    file.file_name().unwrap().to_string_lossy()
+                );
+                files.insert(name, file);
+            }
+        }
+    }
+    files
+}
+
+/// A script that writes `outputs()` (embedded, the sandbox has no network) and a
+/// file that is no scanner's.
+fn scanner_script() -> String {
+    let embedded: BTreeMap<String, String> = outputs()
+        .into_iter()
+        .map(|(name, path)| {
+            let bytes = std::fs::read(path).unwrap();
+            (
+                name,
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            )
+        })
+        .collect();
+    format!(
+        "import base64, json, os\nfiles = json.loads({:?})\nfor name, data in files.items():\n    \
+         os.makedirs(os.path.dirname('out/' + name), exist_ok=True)\n    \
+         open('out/' + name, 'wb').write(base64.b64decode(data))\n\
+         open('out/notes.txt', 'w').write('not a scanner output')\nprint('scanned')\n",
+        serde_json::to_string(&embedded).unwrap()
+    )
+}
+
+/// What the same files count, read here from the fixtures.
+fn expected() -> Summary {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, path) in outputs() {
+        let target = dir.path().join(name);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(path, target).unwrap();
+    }
+    let mut summary = Summary::default();
+    parse_inputs(&[Input::path(dir.path())], &mut |r| summary.add(&r)).unwrap();
+    summary
+}
+
+async fn scanned_run(app: &TestApp) -> String {
+    let code = scanner_script();
+    let module = app
+        .module_with(ScriptModule {
+            file: "scan.py",
+            code: &code,
+            ..Default::default()
+        })
+        .await;
+    let id = app.submit(&module, json!({})).await;
+    let execution = app.wait_terminal(&id).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    id
+}
+
+fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    let id = scanned_run(&app).await;
+    let expected = expected();
+
+    let audits = app.audit_count().await;
+    let (status, evidence) = app
+        .post_as(
+            "/api/v1/evidence",
+            ANALYST,
+            &json!({"execution_ids": [id], "lang": "ko", "title": "분기 점검 Q4"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{evidence}");
+    assert_eq!(
+        app.audit_count().await,
+        audits + 1,
+        "evidence.create is audited"
+    );
+    let summary = &evidence["summary"];
+    assert_eq!(
+        summary["counts"],
+        serde_json::to_value(&expected.counts).unwrap()
+    );
+    assert_eq!(summary["total"], expected.total);
+    assert_eq!(summary["runs"], json!([id]));
+    assert_eq!(summary["skipped"][0]["file"], "notes.txt");
+
+    // Every source in the appendix is an artifact of the run, with the same sha256.
+    let (_, artifacts) = app
+        .get_as(&format!("/api/v1/executions/{id}/artifacts"), ANALYST)
+        .await;
+    let recorded: BTreeMap<&str, &str> = artifacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["sha256"].as_str().unwrap()))
+        .collect();
+    for source in summary["sources"].as_array().unwrap() {
+        let name = source["file"].as_str().unwrap();
+        assert_eq!(source["run"], id.as_str());
+        assert_eq!(
+            Some(&source["sha256"].as_str().unwrap()),
+            recorded.get(name),
+            "{name}"
+        );
+    }
+
+    let pdf = reqwest::get(evidence["pdf"]["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(pdf.len() as u64, evidence["pdf"]["size"].as_u64().unwrap());
+    assert!(pdf.len() < 1024 * 1024, "{} bytes", pdf.len());
+    let text = pdftotext(&pdf);
+    assert!(
+        text.contains("분기 점검 Q4") && text.contains("도구 및 상태별 발견 항목"),
+        "{text}"
+    );
+    assert!(text.contains(&id), "the run is named on the cover");
+    for (tool, by_status) in &expected.counts {
+        let total: u64 = by_status.values().flat_map(|s| s.values()).sum();
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{tool} ")))
+            .unwrap_or_else(|| panic!("no row for {tool}"));
+        assert_eq!(
+            row.split_whitespace().nth(1),
+            Some(total.to_string().as_str()),
+            "{row}"
+        );
+    }
+    let summary_file: Value = reqwest::get(evidence["summary_file"]["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(summary_file, *summary);
+
+    // Read again by its creator and by an admin; not by another analyst.
+    let path = format!("/api/v1/evidence/{}", evidence["id"].as_str().unwrap());
+    let (status, again) = app.get_as(&path, ADMIN).await;
+    assert_eq!((status.as_u16(), &again["summary"]), (200, summary));
+    let (status, _) = app.get_as(&path, OTHER).await;
+    assert_eq!(status, 404);
+
+    // The other analyst may not view the run: as if it did not exist, nothing recorded.
+    let audits = app.audit_count().await;
+    let (status, body) = app
+        .post_as("/api/v1/evidence", OTHER, &json!({"execution_ids": [id]}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(app.audit_count().await, audits);
+}
+
+#[tokio::test]
+async fn refusals_name_the_field_and_record_nothing() {
+    let app = spawn_app().await;
+    let module = app.module_with(ScriptModule::default()).await;
+    // No worker: the run stays queued.
+    let queued = app.submit(&module, json!({})).await;
+    let audits = app.audit_count().await;
+    let cases = [
+        (json!({}), 400, "execution_ids"),
+        (json!({"execution_ids": []}), 400, "execution_ids"),
+        (
+            json!({"execution_ids": [queued, queued]}),
+            400,
+            "execution_ids",
+        ),
+        (
+            json!({"execution_ids": [queued], "lang": "fr"}),
+            400,
+            "lang",
+        ),
+        (
+            json!({"execution_ids": [queued], "title": " "}),
+            400,
+            "title",
+        ),
+        (
+            json!({"execution_ids": [queued], "title": "x".repeat(201)}),
+            400,
+            "title",
+        ),
+        (
+            json!({"execution_ids": [queued], "tools": ["nessus"]}),
+            400,
+            "tools[0]",
+        ),
+        (
+            json!({"execution_ids": ["not-a-uuid"]}),
+            400,
+            "execution_ids",
+        ),
+        (
+            json!({"execution_ids": [queued], "colour": "red"}),
+            400,
+            "colour",
+        ),
+        (json!({"execution_ids": [uuid::Uuid::new_v4()]}), 404, ""),
+        (json!({"execution_ids": [queued]}), 409, ""),
+    ];
+    for (body, expected, field) in cases {
+        let (status, answer) = app.post_as("/api/v1/evidence", ANALYST, &body).await;
+        assert_eq!(status.as_u16(), expected, "{body} → {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(field),
+            "{body} → {answer}"
+        );
+    }
+    assert_eq!(app.audit_count().await, audits, "refusals change nothing");
+}
+
+#[tokio::test]
+async fn a_run_without_scanner_outputs_gives_no_report() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    let module = app.module_with(ScriptModule::default()).await;
+    let id = app.submit(&module, json!({})).await;
+    app.wait_terminal(&id).await;
+    let (status, body) = app
+        .post_as("/api/v1/evidence", ANALYST, &json!({"execution_ids": [id]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("execution_ids: no scanner output"),
+        "{message}"
+    );
+}
