@@ -63,9 +63,10 @@ test: lint stack image
     fi
 
 # Benchmarks, each figure beside plain `docker run` on the same engine as a ratio
-# (optimised build; suites: pipeline, all). The README records the figures.
+# (optimised build; suites: pipeline, logs, findings, all). The README records the figures.
 bench suite="all": stack image
     #!/usr/bin/env bash
     set -euo pipefail
     . dev/env.sh
+    cargo build --release -q -p sage-findings -p sage-bench
     cargo run --release -q -p sage-bench -- {{suite}}

@@ -183,8 +183,9 @@ case "${1:-up}" in
     s3_up; say "S3 ok"
     docker_up; say "Docker ok"
     # The evidence PDF is set in Nanum Gothic (Hangul and Latin); its tests read PDFs
-    # back with poppler and count fixtures again with python3.
-    need_packages fonts-nanum poppler-utils python3; say "report fonts and tools ok"
+    # back with poppler and count fixtures again with python3; `just bench findings`
+    # compares with jq under GNU time.
+    need_packages fonts-nanum poppler-utils python3 jq time; say "report fonts and tools ok"
     ;;
   stop-app)
     stop_pidfile "$run_dir/worker.pid"

@@ -7,11 +7,12 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 mod baseline;
+mod findings;
 mod logs;
 mod pipeline;
 mod stats;
 
-const SUITES: [&str; 2] = ["pipeline", "logs"];
+const SUITES: [&str; 3] = ["pipeline", "logs", "findings"];
 
 /// Runs one suite, or all of them with `all`.
 pub async fn run(suite: &str) -> anyhow::Result<()> {
@@ -25,6 +26,8 @@ pub async fn run(suite: &str) -> anyhow::Result<()> {
         match suite {
             "pipeline" => Box::pin(pipeline::run()).await?,
             "logs" => Box::pin(logs::run()).await?,
+            // CPU-bound: off the runtime's threads.
+            "findings" => tokio::task::spawn_blocking(findings::run).await??,
             _ => unreachable!("SUITES lists every suite"),
         }
     }

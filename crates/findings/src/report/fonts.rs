@@ -28,6 +28,8 @@ pub enum FontError {
 pub struct FontFiles {
     pub regular: PathBuf,
     pub bold: PathBuf,
+    /// Embed only the glyphs used (always, but for the benchmark's whole-font baseline).
+    pub subset: bool,
 }
 
 impl FontFiles {
@@ -36,6 +38,19 @@ impl FontFiles {
         Self {
             regular: dir.join("NanumGothic.ttf"),
             bold: dir.join("NanumGothicBold.ttf"),
+            subset: true,
+        }
+    }
+
+    /// The bytes to embed for `path`: a subset for `chars`, or the whole file.
+    pub(crate) fn face(&self, path: &Path, chars: &BTreeSet<char>) -> Result<Vec<u8>, FontError> {
+        if self.subset {
+            subset(path, chars)
+        } else {
+            std::fs::read(path).map_err(|source| FontError::Read {
+                path: path.to_owned(),
+                source,
+            })
         }
     }
 }

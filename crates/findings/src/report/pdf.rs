@@ -6,7 +6,7 @@ use genpdf::fonts::{FontData, FontFamily};
 use genpdf::style::Style;
 use genpdf::{Document, Element, SimplePageDecorator, Size};
 
-use super::fonts::{self, FontError, FontFiles};
+use super::fonts::{FontError, FontFiles};
 use super::{Block, characters};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +28,8 @@ pub fn render(
 ) -> Result<Vec<u8>, PdfError> {
     let header = |page: usize| format!("{running_title} — {page_word} {page}");
     let chars = characters(blocks, &format!("{}0123456789…", header(0)));
-    let regular = fonts::subset(&files.regular, &chars)?;
-    let bold = fonts::subset(&files.bold, &chars)?;
+    let regular = files.face(&files.regular, &chars)?;
+    let bold = files.face(&files.bold, &chars)?;
     let face =
         |data: Vec<u8>| FontData::new(data, None).map_err(|e| PdfError::Layout(e.to_string()));
     let family = FontFamily {
@@ -88,7 +88,20 @@ pub fn render(
     document
         .render(&mut pdf)
         .map_err(|e| PdfError::Layout(e.to_string()))?;
-    Ok(pdf)
+    compressed(&pdf)
+}
+
+/// The PDF with every stream deflated: printpdf writes page contents and fonts
+/// uncompressed, which makes a table page about 35 KB instead of a few.
+fn compressed(pdf: &[u8]) -> Result<Vec<u8>, PdfError> {
+    let mut document =
+        lopdf::Document::load_mem(pdf).map_err(|e| PdfError::Layout(e.to_string()))?;
+    document.compress();
+    let mut out = Vec::with_capacity(pdf.len() / 4);
+    document
+        .save_to(&mut out)
+        .map_err(|e| PdfError::Layout(e.to_string()))?;
+    Ok(out)
 }
 
 fn table(
