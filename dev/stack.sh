@@ -133,9 +133,11 @@ s3_up() {
   if ! port_open "$port"; then
     say "starting the S3 server on 127.0.0.1:$port"
     $SUDO mkdir -p "$S3_DATA_DIR/$S3_BUCKET" "$log_dir" "$run_dir"
-    nohup "$(command -v s3s-fs)" --host 127.0.0.1 --port "$port" \
+    # From /: s3s-fs resolves every request against its working directory, and the
+    # caller's (a CI clone) may be deleted while the server lives on.
+    (cd / && exec nohup "$(command -v s3s-fs)" --host 127.0.0.1 --port "$port" \
       --access-key "$S3_ACCESS_KEY_ID" --secret-key "$S3_SECRET_ACCESS_KEY" "$S3_DATA_DIR" \
-      >"$log_dir/s3.log" 2>&1 &
+      >"$log_dir/s3.log" 2>&1) &
     echo $! | $SUDO tee "$run_dir/s3.pid" >/dev/null
     mark_started s3
   fi
