@@ -333,3 +333,31 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
         }
     }
 }
+
+#[test]
+fn a_prowler_compliance_csv_feeds_the_compliance_summary_not_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir
+        .path()
+        .join("prowler-output-123456789012_cis_1.5_aws.csv");
+    std::fs::write(
+        &csv,
+        "PROVIDER;DESCRIPTION;ACCOUNTID;REGION;ASSESSMENTDATE;REQUIREMENTS_ID;\
+         REQUIREMENTS_DESCRIPTION;STATUS;STATUSEXTENDED;RESOURCEID;CHECKID;MUTED;FRAMEWORK;VERSION\n\
+         aws;CIS;123456789012;us-east-1;2024-01-01;1.1;Root;PASS;ok;r1;iam_root;False;CIS;1.5\n\
+         aws;CIS;123456789012;us-east-1;2024-01-01;1.1;Root;FAIL;bad;r2;iam_root;False;CIS;1.5\n\
+         aws;CIS;123456789012;us-east-1;2024-01-01;1.2;\"Multi\nline\";MANUAL;m;r3;iam_x;False;CIS;1.5\n",
+    )
+    .unwrap();
+    let (summary, findings, parsed) = parse(&[csv]);
+    assert!(findings.is_empty(), "compliance rows restate findings");
+    assert_eq!(summary.total, 0);
+    assert_eq!(parsed.sources[0].format, "prowler compliance csv");
+    let frameworks = summary.frameworks();
+    let cis = &frameworks["CIS 1.5"];
+    assert_eq!(cis.requirements, 2);
+    // Each requirement under its worst status: 1.1 failed once, 1.2 is manual.
+    assert_eq!(cis.statuses[&Status::Fail], 1);
+    assert_eq!(cis.statuses[&Status::Manual], 1);
+    assert!(!cis.statuses.contains_key(&Status::Pass));
+}

@@ -179,10 +179,11 @@ impl Walk<'_, '_> {
 }
 
 fn benchmark_path(parents: &[&str]) -> Vec<String> {
-    if parents.is_empty() {
+    let named: Vec<&str> = parents.iter().copied().filter(|p| !p.is_empty()).collect();
+    if named.is_empty() {
         Vec::new()
     } else {
-        vec![parents.join(" > ")]
+        vec![named.join(" > ")]
     }
 }
 
@@ -255,12 +256,8 @@ pub fn csv(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, Par
             region: field(region).to_owned(),
             account: field(account).to_owned(),
             remediation: String::new(),
-            compliance: benchmark_path(
-                &[field(title)]
-                    .into_iter()
-                    .filter(|t| !t.is_empty())
-                    .collect::<Vec<_>>(),
-            ),
+            // The CSV keeps only the direct parent's title.
+            compliance: benchmark_path(&[field(title)]),
             source: Source {
                 file: file.to_owned(),
                 position: format!("line {line}"),

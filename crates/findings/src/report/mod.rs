@@ -43,6 +43,9 @@ pub struct Evidence<'a> {
     pub parsed: &'a Parsed,
 }
 
+/// How many findings have a given status, within one row of a summary table.
+type Count<'a> = Box<dyn Fn(Status) -> u64 + 'a>;
+
 /// Checks listed in "most failed".
 const MOST_FAILED: usize = 15;
 /// Long remediation texts are cut here: the source file has the rest.
@@ -117,49 +120,67 @@ impl Evidence<'_> {
 
     fn summaries(&self) -> Vec<Block> {
         let l = self.lang.labels();
-        let statuses = self.statuses();
-        let header = |first: &str| {
-            let mut header = vec![first.to_owned(), l.total.to_owned()];
-            header.extend(statuses.iter().map(|s| self.lang.status(*s).to_owned()));
-            header
-        };
-        let row = |name: String, count: &dyn Fn(Status) -> u64| {
-            let mut row = vec![
-                name,
-                statuses.iter().map(|s| count(*s)).sum::<u64>().to_string(),
-            ];
-            row.extend(statuses.iter().map(|s| count(*s).to_string()));
-            row
-        };
-        let mut by_tool: Vec<Vec<String>> = self
-            .summary
-            .counts
+        let counts = &self.summary.counts;
+        let mut by_tool: Vec<(String, Count)> = counts
             .keys()
-            .map(|tool| row(tool.to_string(), &|s| self.summary.count(*tool, s)))
+            .map(|tool| {
+                (
+                    tool.to_string(),
+                    Box::new(move |s| self.summary.count(*tool, s)) as Count,
+                )
+            })
             .collect();
-        by_tool.push(row(l.total.to_owned(), &|s| {
-            self.summary
-                .counts
-                .keys()
-                .map(|t| self.summary.count(*t, s))
-                .sum()
-        }));
+        by_tool.push((
+            l.total.to_owned(),
+            Box::new(|s| counts.keys().map(|t| self.summary.count(*t, s)).sum()),
+        ));
         let by_severity = Severity::ALL
             .into_iter()
             .map(|severity| {
-                let count = |status: Status| -> u64 {
-                    self.summary
-                        .counts
+                let count: Count = Box::new(move |status| {
+                    counts
                         .values()
                         .filter_map(|by| by.get(&status)?.get(&severity))
                         .sum()
-                };
-                row(self.lang.severity(severity).to_owned(), &count)
+                });
+                (self.lang.severity(severity).to_owned(), count)
             })
-            .filter(|row| row[1] != "0")
             .collect();
-        let widths = vec![3; statuses.len() + 2];
-        let most_failed = self
+        vec![
+            Block::Heading(l.by_tool.to_owned()),
+            self.status_table(l.tool, by_tool, true),
+            Block::Heading(l.by_severity.to_owned()),
+            self.status_table(l.severity, by_severity, false),
+            Block::Heading(l.most_failed.to_owned()),
+            self.most_failed(),
+        ]
+    }
+
+    /// Rows of a total and a count per status; empty rows are left out unless `all`.
+    fn status_table(&self, first: &str, rows: Vec<(String, Count)>, all: bool) -> Block {
+        let statuses = self.statuses();
+        let mut header = vec![first.to_owned(), self.lang.labels().total.to_owned()];
+        header.extend(statuses.iter().map(|s| self.lang.status(*s).to_owned()));
+        let rows = rows
+            .into_iter()
+            .filter_map(|(name, count)| {
+                let counts: Vec<u64> = statuses.iter().map(|s| count(*s)).collect();
+                let total: u64 = counts.iter().sum();
+                let mut row = vec![name, total.to_string()];
+                row.extend(counts.iter().map(u64::to_string));
+                (all || total > 0).then_some(row)
+            })
+            .collect();
+        Block::Table {
+            widths: vec![3; statuses.len() + 2],
+            header,
+            rows,
+        }
+    }
+
+    fn most_failed(&self) -> Block {
+        let l = self.lang.labels();
+        let rows = self
             .summary
             .most_failed(MOST_FAILED)
             .into_iter()
@@ -172,31 +193,16 @@ impl Evidence<'_> {
                 ]
             })
             .collect();
-        vec![
-            Block::Heading(l.by_tool.to_owned()),
-            Block::Table {
-                widths: widths.clone(),
-                header: header(l.tool),
-                rows: by_tool,
-            },
-            Block::Heading(l.by_severity.to_owned()),
-            Block::Table {
-                widths,
-                header: header(l.severity),
-                rows: by_severity,
-            },
-            Block::Heading(l.most_failed.to_owned()),
-            Block::Table {
-                widths: vec![2, 12, 2, 2],
-                header: vec![
-                    l.tool.into(),
-                    l.check.into(),
-                    l.severity.into(),
-                    l.failed.into(),
-                ],
-                rows: most_failed,
-            },
-        ]
+        Block::Table {
+            widths: vec![2, 12, 2, 2],
+            header: vec![
+                l.tool.into(),
+                l.check.into(),
+                l.severity.into(),
+                l.failed.into(),
+            ],
+            rows,
+        }
     }
 
     fn per_tool(&self) -> Vec<Block> {
