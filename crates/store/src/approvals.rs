@@ -45,7 +45,7 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DecisionOutcome {
     /// Recorded; the execution as stored after it (still waiting, queued or rejected).
-    Decided(Execution),
+    Decided(Box<Execution>),
     /// The execution is not waiting for approval (any more).
     NotAwaiting(ExecutionStatus),
     /// This approver already decided on this run.
@@ -139,7 +139,7 @@ impl Db {
             queue_notice(&transaction, id, Notice::Resolved).await?;
         }
         transaction.commit().await?;
-        Ok(DecisionOutcome::Decided(execution))
+        Ok(DecisionOutcome::Decided(Box::new(execution)))
     }
 
     /// Ends runs that waited past their approval expiry as `rejected` (reason

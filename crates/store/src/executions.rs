@@ -32,6 +32,10 @@ pub struct Execution {
     pub finished_at: Option<DateTime<Utc>>,
     pub output_bytes: i64,
     pub truncated: bool,
+    /// Approvals its version needed (0: none).
+    pub approvals_required: i32,
+    /// Until when it may wait for them; set only while it waits.
+    pub approval_expires_at: Option<DateTime<Utc>>,
 }
 
 /// The select list every execution read uses, in the order `from_row` expects.
@@ -39,7 +43,7 @@ macro_rules! execution_select {
     () => {
         "SELECT e.id, e.module_id, e.module_version, u.email, e.requested_by, e.params, e.status,
                 e.reason, e.exit_code, e.created_at, e.started_at, e.finished_at, e.output_bytes,
-                e.truncated
+                e.truncated, e.approvals_required, e.approval_expires_at
          FROM executions e JOIN users u ON u.id = e.requested_by "
     };
 }
@@ -64,6 +68,8 @@ impl Execution {
             finished_at: row.get(11),
             output_bytes: row.get(12),
             truncated: row.get(13),
+            approvals_required: row.get(14),
+            approval_expires_at: row.get(15),
         })
     }
 }
@@ -100,7 +106,7 @@ pub struct NewExecution {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {
     /// Now cancelled, as stored.
-    Cancelled(Execution),
+    Cancelled(Box<Execution>),
     /// The execution had already ended this way; nothing changed.
     AlreadyEnded(ExecutionStatus),
 }
@@ -236,7 +242,7 @@ impl Db {
         append(&transaction, context, &change).await?;
         let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;
-        Ok(CancelOutcome::Cancelled(execution))
+        Ok(CancelOutcome::Cancelled(Box::new(execution)))
     }
 
     #[tracing::instrument(skip(self))]

@@ -96,6 +96,17 @@ async fn a_run_waits_until_an_approver_other_than_its_requester_approves() {
     let execution = run_as(&app, &module, ANALYST).await;
     assert_eq!(execution["status"], "awaiting_approval");
     assert_eq!(execution["approvals"], json!([]));
+    assert_eq!(execution["approvals_required"], 1);
+    let expires: chrono::DateTime<chrono::Utc> = execution["approval_expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let left = expires - chrono::Utc::now();
+    assert!(
+        (86_000..=86_400).contains(&left.num_seconds()),
+        "default 24 h: {left}"
+    );
     let id = execution["id"].as_str().unwrap();
     assert_eq!(outbox_rows(&app, id).await, 0, "not enqueued while waiting");
 
@@ -118,6 +129,10 @@ async fn a_run_waits_until_an_approver_other_than_its_requester_approves() {
     let (status, approved) = decide(&app, id, "approve", APPROVER, "looks fine").await;
     assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["status"], "queued");
+    assert!(
+        approved["approval_expires_at"].is_null(),
+        "no longer waiting"
+    );
     assert_eq!(approved["approvals"][0]["approver"], APPROVER);
     assert_eq!(approved["approvals"][0]["decision"], "approve");
     assert_eq!(approved["approvals"][0]["comment"], "looks fine");
