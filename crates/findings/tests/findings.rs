@@ -230,6 +230,37 @@ fn the_command_prints_a_finding_per_line_then_the_counts() {
         *counts
     );
 
+    // The whole fixture set, in Korean: well over ten pages, well under 1 MB.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.pdf");
+    let pdf = Command::new(binary)
+        .arg("pdf")
+        .arg(&all)
+        .args(["--lang", "ko", "--title", "증적 테스트", "-o"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        pdf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pdf.stderr)
+    );
+    let size = std::fs::metadata(&report).unwrap().len();
+    let info = Command::new("pdfinfo").arg(&report).output().unwrap();
+    let pages: u64 = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        pages >= 10 && size < 1024 * 1024,
+        "{pages} pages, {size} bytes"
+    );
+    let text = pdftotext(&report);
+    assert!(text.contains("증적 테스트") && text.contains("부록: 원본 아티팩트"));
+
     let refused = Command::new(binary).args(["pdf", "x"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("-o"));

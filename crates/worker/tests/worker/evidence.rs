@@ -195,6 +195,20 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
         .unwrap();
     assert_eq!(summary_file, *summary);
 
+    // Only the tools asked for.
+    let (status, custodian) = app
+        .post_as(
+            "/api/v1/evidence",
+            ANALYST,
+            &json!({"execution_ids": [id], "tools": ["custodian"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{custodian}");
+    let counts = &custodian["summary"]["counts"];
+    assert_eq!(counts.as_object().unwrap().len(), 1, "{counts}");
+    assert_eq!(counts["custodian"], summary["counts"]["custodian"]);
+    assert_eq!(custodian["lang"], "en");
+
     // Read again by its creator and by an admin; not by another analyst.
     let path = format!("/api/v1/evidence/{}", evidence["id"].as_str().unwrap());
     let (status, again) = app.get_as(&path, ADMIN).await;
