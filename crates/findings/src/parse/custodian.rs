@@ -3,6 +3,7 @@
 //! without `resources.json` is a policy that errored. Region, account and severity come
 //! from `metadata.json` when it is there.
 
+use std::io::BufReader;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -79,7 +80,7 @@ pub fn policy_dir(
     let metadata_label = format!("{label}/{METADATA}");
     let metadata = if dir.join(METADATA).is_file() {
         let (metadata, source) = read_source(&dir.join(METADATA), &metadata_label, run, |r| {
-            serde_json::from_reader::<_, Metadata>(r)
+            serde_json::from_reader::<_, Metadata>(BufReader::new(r))
                 .map_err(|e| ParseError::json(&metadata_label, &e))
         })?;
         sources.push(source.with(Tool::Custodian, "custodian metadata", 0, None));
@@ -133,15 +134,19 @@ pub fn policy_dir(
     }
     let resources_label = format!("{label}/{RESOURCES}");
     let ((count, end), source) = read_source(&resources, &resources_label, run, |r| {
-        for_each_element(r, &resources_label, |i, resource: Map<String, Value>| {
-            let id = resource_id(&resource);
-            emit(Record::Finding(finding(
-                Status::Fail,
-                id,
-                format!("[{i}]"),
-                &resources_label,
-            )));
-        })
+        for_each_element(
+            BufReader::new(r),
+            &resources_label,
+            |i, resource: Map<String, Value>| {
+                let id = resource_id(&resource);
+                emit(Record::Finding(finding(
+                    Status::Fail,
+                    id,
+                    format!("[{i}]"),
+                    &resources_label,
+                )));
+            },
+        )
     })?;
     if count == 0 {
         emit(Record::Finding(finding(
