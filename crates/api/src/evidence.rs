@@ -63,12 +63,11 @@ pub async fn create(
             run: Some(id.to_string()),
         });
     }
+    let (execution_ids, lang) = (order.execution_ids.clone(), order.lang);
     let fonts = state.evidence_fonts.clone();
-    let built =
-        tokio::task::spawn_blocking(move || build(&inputs, &order, &fonts).map(|b| (b, order)))
-            .await
-            .map_err(ApiError::internal)??;
-    let (built, order) = built;
+    let built = tokio::task::spawn_blocking(move || build(&inputs, &order, &fonts))
+        .await
+        .map_err(ApiError::internal)??;
     drop(folder);
 
     let id = Uuid::new_v4();
@@ -80,11 +79,8 @@ pub async fn create(
     let new = NewEvidence {
         id,
         title: built.title,
-        lang: match order.lang {
-            Lang::En => "en".to_owned(),
-            Lang::Ko => "ko".to_owned(),
-        },
-        execution_ids: order.execution_ids,
+        lang: lang.as_str().to_owned(),
+        execution_ids,
         summary: built.summary,
         created_by,
         files,

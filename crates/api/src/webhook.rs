@@ -153,12 +153,9 @@ impl WebhookRelay {
                     tracing::warn!(webhook = ?self.webhook, id = delivery.id,
                                    attempts = delivery.attempts, %error, ?retry_in,
                                    "webhook delivery failed");
-                    self.db
-                        .delivery_failed(self.webhook, delivery.id, &error, retry_in)
-                        .await?;
                     let rest: Vec<i64> = claimed[i + 1..].iter().map(|d| d.id).collect();
                     self.db
-                        .reschedule_deliveries(self.webhook, &rest, retry_in)
+                        .defer_deliveries(self.webhook, delivery.id, &error, &rest, retry_in)
                         .await?;
                     return Ok(Outcome::Deferred { delivered: i });
                 }

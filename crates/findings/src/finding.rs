@@ -127,6 +127,17 @@ impl Tool {
     }
 }
 
+impl std::str::FromStr for Tool {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [Self::Prowler, Self::Scout, Self::Steampipe, Self::Custodian]
+            .into_iter()
+            .find(|tool| tool.as_str() == name)
+            .ok_or_else(|| format!("{name:?} is not one of prowler, scout, steampipe, custodian"))
+    }
+}
+
 impl fmt::Display for Tool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

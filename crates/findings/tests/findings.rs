@@ -22,17 +22,7 @@ fn fixtures() -> PathBuf {
 
 fn independent_counts(paths: &[PathBuf]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent_counts.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .args(paths)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_slice(&succeeded(Command::new("python3").arg(script).args(paths))).unwrap()
 }
 
 fn parse(paths: &[PathBuf]) -> (Summary, Vec<Finding>, sage_findings::Parsed) {
@@ -188,17 +178,7 @@ fn malformed_files_fail_with_their_name_and_position_and_cut_arrays_keep_what_wa
 fn the_command_prints_a_finding_per_line_then_the_counts() {
     let binary = env!("CARGO_BIN_EXE_sage-findings");
     let all = fixtures();
-    let output = Command::new(binary)
-        .arg("parse")
-        .arg(&all)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = String::from_utf8(succeeded(Command::new(binary).arg("parse").arg(&all))).unwrap();
     let lines: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -233,17 +213,12 @@ fn the_command_prints_a_finding_per_line_then_the_counts() {
     // The whole fixture set, in Korean: well over ten pages, well under 1 MB.
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.pdf");
-    let pdf = Command::new(binary)
-        .arg("pdf")
-        .arg(&all)
-        .args(["--lang", "ko", "--title", "증적 테스트", "-o"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        pdf.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pdf.stderr)
+    succeeded(
+        Command::new(binary)
+            .arg("pdf")
+            .arg(&all)
+            .args(["--lang", "ko", "--title", "증적 테스트", "-o"])
+            .arg(&report),
     );
     let size = std::fs::metadata(&report).unwrap().len();
     let info = Command::new("pdfinfo").arg(&report).output().unwrap();
@@ -267,14 +242,21 @@ fn the_command_prints_a_finding_per_line_then_the_counts() {
 }
 
 fn pdftotext(pdf: &Path) -> String {
-    let output = Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).unwrap()
+    String::from_utf8(succeeded(
+        Command::new("pdftotext").arg("-layout").arg(pdf).arg("-"),
+    ))
+    .unwrap()
+}
+
+/// The standard output of a command that must succeed; its errors otherwise.
+fn succeeded(command: &mut Command) -> Vec<u8> {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 #[test]

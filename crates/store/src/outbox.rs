@@ -117,12 +117,15 @@ impl Db {
         Ok(())
     }
 
-    /// The receiver refused or was down: try again after `retry_in`.
-    pub async fn delivery_failed(
+    /// The receiver refused `failed` or was down: it counts an attempt and keeps the
+    /// error; it and the claimed rows after it (`waiting`), which wait behind it so the
+    /// receiver sees them in order, are due again after `retry_in`.
+    pub async fn defer_deliveries(
         &self,
         webhook: Webhook,
-        id: i64,
+        failed: i64,
         error: &str,
+        waiting: &[i64],
         retry_in: Duration,
     ) -> Result<(), StoreError> {
         let (table, key) = webhook.table();
@@ -130,33 +133,13 @@ impl Db {
         client
             .execute(
                 &format!(
-                    "UPDATE {table} SET attempts = attempts + 1, last_error = $2,
-                            next_attempt_at = now() + make_interval(secs => $3)
-                     WHERE {key} = $1"
+                    "UPDATE {table}
+                     SET attempts = attempts + CASE WHEN {key} = $1 THEN 1 ELSE 0 END,
+                         last_error = CASE WHEN {key} = $1 THEN $2 ELSE last_error END,
+                         next_attempt_at = now() + make_interval(secs => $4)
+                     WHERE {key} = $1 OR {key} = ANY($3)"
                 ),
-                &[&id, &error, &retry_in.as_secs_f64()],
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Puts claimed rows back without counting an attempt: they wait behind an earlier
-    /// row that failed, so the receiver sees them in order.
-    pub async fn reschedule_deliveries(
-        &self,
-        webhook: Webhook,
-        ids: &[i64],
-        retry_in: Duration,
-    ) -> Result<(), StoreError> {
-        let (table, key) = webhook.table();
-        let client = self.client().await?;
-        client
-            .execute(
-                &format!(
-                    "UPDATE {table} SET next_attempt_at = now() + make_interval(secs => $2)
-                     WHERE {key} = ANY($1)"
-                ),
-                &[&ids, &retry_in.as_secs_f64()],
+                &[&failed, &error, &waiting, &retry_in.as_secs_f64()],
             )
             .await?;
         Ok(())

@@ -81,14 +81,11 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
             .iter()
             .enumerate()
             .filter_map(|(i, name)| {
-                let tool = serde_json::from_value::<Tool>(serde_json::json!(name)).ok();
-                if tool.is_none() {
-                    problems.push(FieldProblem::new(
-                        format!("tools[{i}]"),
-                        format!("{name:?} is not one of prowler, scout, steampipe, custodian"),
-                    ));
-                }
-                tool
+                name.parse::<Tool>()
+                    .map_err(|message| {
+                        problems.push(FieldProblem::new(format!("tools[{i}]"), message))
+                    })
+                    .ok()
             })
             .collect::<BTreeSet<Tool>>()
     });

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::json::{End, for_each_element};
+use super::json::for_each_element;
 use super::{Emit, Record, SourceFile, read_source};
 use crate::error::ParseError;
 use crate::finding::{Finding, Severity, Source, Status, Tool};
@@ -156,8 +156,12 @@ pub fn policy_dir(
             &resources_label,
         )));
     }
-    let note = (end == End::Interrupted).then(|| "the JSON array ends early".to_owned());
-    sources.push(source.with(Tool::Custodian, "custodian resources", count.max(1), note));
+    sources.push(source.with(
+        Tool::Custodian,
+        "custodian resources",
+        count.max(1),
+        end.note(),
+    ));
     Ok(sources)
 }
 

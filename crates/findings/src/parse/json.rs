@@ -18,6 +18,14 @@ pub enum End {
     Interrupted,
 }
 
+impl End {
+    /// What a report says about a file whose array ended this way.
+    pub fn note(self) -> Option<String> {
+        (self == Self::Interrupted)
+            .then(|| "the JSON array ends early (interrupted run)".to_owned())
+    }
+}
+
 /// Calls `each(index, element)` for every element of the array in `reader`; returns
 /// how many there were and how the array ended.
 pub fn for_each_element<T, R, F>(reader: R, file: &str, each: F) -> Result<(u64, End), ParseError>

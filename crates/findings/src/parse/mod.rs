@@ -156,12 +156,9 @@ fn parse_path(
     };
     let (outcome, source) =
         read_source(path, label, run, |reader| format.parse(reader, label, emit))?;
-    parsed.sources.push(source.with(
-        Tool::for_format(format),
-        format.name(),
-        outcome.findings,
-        outcome.note,
-    ));
+    parsed
+        .sources
+        .push(source.with(format.tool(), format.name(), outcome.findings, outcome.note));
     Ok(())
 }
 
@@ -206,6 +203,16 @@ impl Format {
         }
     }
 
+    fn tool(self) -> Tool {
+        match self {
+            Self::ProwlerOcsf | Self::ProwlerV3 | Self::ProwlerCsv | Self::ProwlerComplianceCsv => {
+                Tool::Prowler
+            }
+            Self::ScoutResults => Tool::Scout,
+            Self::PowerpipeJson | Self::PowerpipeCsv => Tool::Steampipe,
+        }
+    }
+
     fn parse(
         self,
         reader: &mut dyn Read,
@@ -221,19 +228,6 @@ impl Format {
             Self::ScoutResults => scout::results(reader, file, emit),
             Self::PowerpipeJson => powerpipe::json(reader, file, emit),
             Self::PowerpipeCsv => powerpipe::csv(reader, file, emit),
-        }
-    }
-}
-
-impl Tool {
-    fn for_format(format: Format) -> Self {
-        match format {
-            Format::ProwlerOcsf
-            | Format::ProwlerV3
-            | Format::ProwlerCsv
-            | Format::ProwlerComplianceCsv => Self::Prowler,
-            Format::ScoutResults => Self::Scout,
-            Format::PowerpipeJson | Format::PowerpipeCsv => Self::Steampipe,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use super::json::{End, for_each_element};
+use super::json::for_each_element;
 use super::{ComplianceResult, Emit, FileOutcome, Record};
 use crate::error::ParseError;
 use crate::finding::{Finding, Severity, Source, Status, Tool};
@@ -30,10 +30,6 @@ fn compliance_refs(map: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     map.iter()
         .flat_map(|(framework, ids)| ids.iter().map(move |id| format!("{framework}: {id}")))
         .collect()
-}
-
-fn interrupted(end: End) -> Option<String> {
-    (end == End::Interrupted).then(|| "the JSON array ends early (interrupted run)".to_owned())
 }
 
 #[derive(Deserialize, Default)]
@@ -134,7 +130,7 @@ pub fn ocsf(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, Pa
     })?;
     Ok(FileOutcome {
         findings: count,
-        note: interrupted(end),
+        note: end.note(),
     })
 }
 
@@ -190,7 +186,7 @@ pub fn v3(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, Pars
     })?;
     Ok(FileOutcome {
         findings: count,
-        note: interrupted(end),
+        note: end.note(),
     })
 }
 

@@ -119,6 +119,13 @@ const KO: Labels = Labels {
 };
 
 impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ko => "ko",
+        }
+    }
+
     pub fn labels(self) -> &'static Labels {
         match self {
             Self::En => &EN,

@@ -26,8 +26,10 @@ pub fn render(
     page_word: &str,
     files: &FontFiles,
 ) -> Result<Vec<u8>, PdfError> {
-    let header = |page: usize| format!("{running_title} — {page_word} {page}");
-    let chars = characters(blocks, &format!("{}0123456789…", header(0)));
+    let chars = characters(
+        blocks,
+        &format!("{}0123456789…", page_header(running_title, page_word, 0)),
+    );
     let regular = files.face(&files.regular, &chars)?;
     let bold = files.face(&files.bold, &chars)?;
     let face =
@@ -51,7 +53,7 @@ pub fn render(
     let running = running_title.to_owned();
     let page_word = page_word.to_owned();
     decorator.set_header(move |page| {
-        Paragraph::new(format!("{running} — {page_word} {page}"))
+        Paragraph::new(page_header(&running, &page_word, page))
             .styled(Style::new().with_font_size(7))
             .padded(genpdf::Margins::trbl(0, 0, 3, 0))
     });
@@ -102,6 +104,11 @@ fn compressed(pdf: &[u8]) -> Result<Vec<u8>, PdfError> {
         .save_to(&mut out)
         .map_err(|e| PdfError::Layout(e.to_string()))?;
     Ok(out)
+}
+
+/// The line atop every page.
+fn page_header(title: &str, page_word: &str, page: usize) -> String {
+    format!("{title} — {page_word} {page}")
 }
 
 fn table(
