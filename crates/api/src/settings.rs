@@ -7,6 +7,7 @@ use sage_model::catalog::module::Limits;
 
 use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
+use sage_store::DatabaseSettings;
 
 use crate::webhook::{APPROVAL_VARS, SIEM_VARS, WebhookSettings};
 
@@ -15,6 +16,7 @@ pub struct Settings {
     /// Where the HTTP server listens; port 0 picks a free port (tests).
     pub bind: SocketAddr,
     pub common: CommonSettings,
+    pub database: DatabaseSettings,
     /// Made admins at start-up, so a fresh installation has someone to administer it.
     pub admin_emails: Vec<String>,
     /// Provisioned as plain users at start-up (demo data of `just up`).
@@ -53,6 +55,8 @@ impl Settings {
                 .map_err(|_| format!("{v:?} is not a socket address such as 127.0.0.1:8080"))
         });
         let common = CommonSettings::from_env(&mut env);
+        let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
+        let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");
         let auth = match env.required_with("AUTH_MODE", |v| match v {
@@ -95,6 +99,10 @@ impl Settings {
         Ok(Self {
             bind: bind.ok_or_else(ConfigError::unreachable)?,
             common: common.ok_or_else(ConfigError::unreachable)?,
+            database: DatabaseSettings {
+                url: database_url.ok_or_else(ConfigError::unreachable)?,
+                pool_size: pool_size.ok_or_else(ConfigError::unreachable)?,
+            },
             admin_emails,
             seed_users,
             auth: auth.ok_or_else(ConfigError::unreachable)?,

@@ -101,7 +101,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
             "AUTH_MODE=demo_header: anyone who can reach the api can act as any user; local demos only"
         );
     }
-    let db = Db::connect(&common.database).context("DATABASE_URL: cannot build the pool")?;
+    let db = Db::connect(&settings.database).context("DATABASE_URL: cannot build the pool")?;
     db.check()
         .await
         .context("cannot reach PostgreSQL (DATABASE_URL)")?;

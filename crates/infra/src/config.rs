@@ -73,10 +73,26 @@ impl Env {
         }
     }
 
-    /// The environment of the test suite: `.env.example` under the process environment.
+    /// The environment of the test suite.
     #[cfg(feature = "testing")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "tests read their environment here, once"
+    )]
     pub fn for_tests() -> Self {
-        Self::from_pairs(sage_store::testing::test_environment())
+        // `.env.example` under the process environment (what `just test` exports), so
+        // `cargo test` works from a bare shell against the local stack too.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+        let mut pairs: BTreeMap<String, String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        pairs.extend(std::env::vars());
+        Self::from_pairs(pairs)
     }
 
     /// Sets or replaces a value before settings are read (tests point one dependency

@@ -46,6 +46,6 @@ pub fn log_channel(execution_id: uuid::Uuid) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LiveLog {
-    Line(sage_store::logs::LogLine),
+    Line(sage_model::logs::LogLine),
     End,
 }

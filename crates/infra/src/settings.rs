@@ -1,10 +1,8 @@
-//! Settings every Sage process shares: where PostgreSQL, RabbitMQ, Redis and S3 are,
-//! and how to log.
+//! Settings every Sage process shares: where RabbitMQ, Redis and S3 are, and how to
+//! log. PostgreSQL's settings belong to `sage-store`, which builds the pool.
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-use sage_store::DatabaseSettings;
 
 use crate::amqp::AmqpSettings;
 use crate::config::Env;
@@ -15,7 +13,6 @@ use crate::telemetry::LogSettings;
 
 #[derive(Debug, Clone)]
 pub struct CommonSettings {
-    pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
     pub redis: RedisSettings,
     pub s3: S3Settings,
@@ -30,7 +27,6 @@ pub struct CommonSettings {
 
 impl CommonSettings {
     pub fn from_env(env: &mut Env) -> Option<Self> {
-        let database = database_from_env(env);
         let amqp = AmqpSettings::from_env(env);
         let redis = RedisSettings::from_env(env);
         let s3 = S3Settings::from_env(env);
@@ -41,7 +37,6 @@ impl CommonSettings {
         });
         let secrets = SecretBox::from_env(env);
         Some(Self {
-            database: database?,
             amqp: amqp?,
             redis: redis?,
             s3: s3?,
@@ -51,15 +46,6 @@ impl CommonSettings {
             secrets: secrets?,
         })
     }
-}
-
-fn database_from_env(env: &mut Env) -> Option<DatabaseSettings> {
-    let url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
-    let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
-    Some(DatabaseSettings {
-        url: url?,
-        pool_size: pool_size?,
-    })
 }
 
 #[cfg(test)]
@@ -72,7 +58,6 @@ mod tests {
     #[test]
     fn every_bad_value_is_named() {
         let mut env = Env::from_pairs([
-            ("DATABASE_URL", "mysql://x"),
             ("AMQP_URL", "http://rabbit"),
             ("REDIS_URL", "redis://127.0.0.1"),
             ("S3_BUCKET", "Not_A_Bucket"),
@@ -91,7 +76,6 @@ mod tests {
         assert_eq!(
             names,
             [
-                "DATABASE_URL",
                 "AMQP_URL",
                 "S3_BUCKET",
                 "S3_SECRET_ACCESS_KEY",
@@ -112,7 +96,6 @@ mod tests {
         ]);
         let settings = CommonSettings::from_env(&mut env).unwrap();
         env.finish().unwrap();
-        assert_eq!(settings.database.pool_size, 16);
         assert_eq!(settings.amqp.queue_prefix, "sage");
         assert!(settings.s3.credentials.is_none());
     }

@@ -27,6 +27,16 @@ impl Stream {
     }
 }
 
+/// One displayable, redacted line of an execution's log: what is stored, what goes over
+/// Redis and what an SSE event's `data` holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogLine {
+    pub seq: i64,
+    pub stream: Stream,
+    pub ts: chrono::DateTime<chrono::Utc>,
+    pub line: String,
+}
+
 impl std::str::FromStr for Stream {
     type Err = ();
 

@@ -2,19 +2,10 @@
 //! for the whole log as text.
 
 use chrono::{DateTime, Utc};
-use sage_model::logs::Stream;
+use sage_model::logs::LogLine;
 use uuid::Uuid;
 
 use crate::{Db, StoreError};
-
-/// One displayable, redacted line; also what goes over Redis and into SSE `data`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LogLine {
-    pub seq: i64,
-    pub stream: Stream,
-    pub ts: DateTime<Utc>,
-    pub line: String,
-}
 
 impl Db {
     /// Stores a batch of lines in one statement. A line stored twice (a retried batch)

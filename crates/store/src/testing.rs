@@ -34,40 +34,6 @@ pub async fn migrated_database(base: &DatabaseSettings) -> Result<Db, StoreError
     Ok(db)
 }
 
-/// The environment tests run in: the values of the workspace's `.env.example`,
-/// overridden by the process environment (what `just test` exports), so `cargo test`
-/// works from a bare shell against the local stack too.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "tests read their environment here, once"
-)]
-pub fn test_environment() -> Vec<(String, String)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
-    let mut pairs: std::collections::BTreeMap<String, String> = std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    pairs.extend(std::env::vars());
-    pairs.into_iter().collect()
-}
-
-/// DATABASE_URL of the test environment.
-pub fn base_settings() -> DatabaseSettings {
-    let url = test_environment()
-        .into_iter()
-        .find(|(k, _)| k == "DATABASE_URL")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    DatabaseSettings {
-        url: secrecy::SecretString::from(url),
-        pool_size: 4,
-    }
-}
-
 impl Db {
     /// Raw SQL for tests that must reach past the store's API (to simulate tampering).
     pub async fn execute_for_tests(&self, sql: &str) -> Result<u64, StoreError> {

@@ -72,7 +72,7 @@ pub fn test_env() -> Env {
 /// Starts the api on a random port with a fresh database, as configured by `env`.
 pub async fn spawn_app_with(mut env: Env) -> TestApp {
     let settings = Settings::from_env(env.clone()).expect("test settings are valid");
-    let database = fresh_database(&settings.common.database)
+    let database = fresh_database(&settings.database)
         .await
         .expect("a fresh database");
     env.set("DATABASE_URL", database.url.expose_secret().to_owned());

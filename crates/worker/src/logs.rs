@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use sage_infra::redis::{LiveLog, log_channel};
+use sage_model::logs::LogLine;
 use sage_model::logs::{LineSplitter, Redactor, Stream};
 use sage_store::Db;
-use sage_store::logs::LogLine;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;

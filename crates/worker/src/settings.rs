@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
+use sage_store::DatabaseSettings;
 
 use crate::artifacts::ArtifactLimits;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub common: CommonSettings,
+    pub database: DatabaseSettings,
     /// Names this worker in claims, leases and container labels.
     pub worker_id: String,
     /// Executions run at once; the queue prefetch matches it.
@@ -32,6 +34,8 @@ pub struct Settings {
 impl Settings {
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonSettings::from_env(&mut env);
+        let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
+        let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
         let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
             let ok = v.len() <= 64
                 && v.chars()
@@ -66,6 +70,10 @@ impl Settings {
         // Every value is present once `finish` passed.
         Ok(Self {
             common: common.ok_or_else(ConfigError::unreachable)?,
+            database: DatabaseSettings {
+                url: database_url.ok_or_else(ConfigError::unreachable)?,
+                pool_size: pool_size.ok_or_else(ConfigError::unreachable)?,
+            },
             worker_id: worker_id.ok_or_else(ConfigError::unreachable)?,
             concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
             docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,

@@ -45,7 +45,7 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     let common = &settings.common;
     let broker = Broker::new(common.amqp.clone());
     let s3 = common.s3.client().await;
-    let db = Db::connect(&common.database).map_err(|e| text(&e));
+    let db = Db::connect(&settings.database).map_err(|e| text(&e));
     let redis = common.redis.client().map_err(|e| text(&e));
     let (postgres, rabbitmq, redis_check, s3_check, docker) = tokio::join!(
         async {

@@ -1,5 +1,7 @@
 use sage_store::audit::{AuditContext, AuditFilter, Change};
-use sage_store::testing::{base_settings, migrated_database};
+use sage_store::testing::migrated_database;
+
+use crate::base_settings;
 use serde_json::json;
 
 fn context(actor: &str) -> AuditContext {

@@ -4,5 +4,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+
+use sage_store::DatabaseSettings;
+
+/// DATABASE_URL of the test environment, with a small pool.
+fn base_settings() -> DatabaseSettings {
+    let env = sage_infra::config::Env::for_tests();
+    let url = env.raw("DATABASE_URL").unwrap_or_default();
+    DatabaseSettings {
+        url: DatabaseSettings::parse_url(url).unwrap(),
+        pool_size: 4,
+    }
+}
 mod migrations;
 mod users;

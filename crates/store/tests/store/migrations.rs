@@ -1,4 +1,6 @@
-use sage_store::testing::{base_settings, fresh_database};
+use sage_store::testing::fresh_database;
+
+use crate::base_settings;
 use sage_store::{Db, MIGRATIONS, StoreError, migrate};
 
 #[tokio::test]

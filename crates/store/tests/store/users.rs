@@ -1,4 +1,6 @@
-use sage_store::testing::{base_settings, migrated_database};
+use sage_store::testing::migrated_database;
+
+use crate::base_settings;
 
 #[tokio::test]
 async fn ensuring_a_user_twice_keeps_one_row_and_adds_roles() {
