@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod relay;
 pub mod request_id;
 pub mod routes;
+pub mod schema;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -1,5 +1,7 @@
-//! The execution state machine of DESIGN.md. The store turns each allowed transition
-//! into a compare-and-set; this module is the single place that says which are allowed.
+//! The execution state machine of DESIGN.md and how an execution ended. The store turns
+//! each allowed [`Transition`] into a compare-and-set; this module is the single place
+//! that says which are allowed, and [`EndReason`] the single place that says which
+//! status and `reason` each way of ending has.
 
 use std::fmt;
 use std::str::FromStr;
@@ -63,7 +65,7 @@ impl ExecutionStatus {
     }
 
     /// Checks one step of the lifecycle; terminal states never change.
-    pub fn transition(self, to: ExecutionStatus) -> Result<ExecutionStatus, TransitionError> {
+    pub fn transition(self, to: ExecutionStatus) -> Result<Transition, TransitionError> {
         use ExecutionStatus::*;
         if self.is_terminal() {
             return Err(TransitionError::Terminal(self));
@@ -75,10 +77,188 @@ impl ExecutionStatus {
                 | (Running, Succeeded | Failed | TimedOut | Cancelled | Lost)
         );
         if allowed {
-            Ok(to)
+            Ok(Transition { from: self, to })
         } else {
             Err(TransitionError::NotAllowed { from: self, to })
         }
+    }
+}
+
+/// One step of the lifecycle that [`ExecutionStatus::transition`] allowed; the store
+/// writes it as `UPDATE … SET status = to WHERE status = from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    from: ExecutionStatus,
+    to: ExecutionStatus,
+}
+
+impl Transition {
+    pub fn from(self) -> ExecutionStatus {
+        self.from
+    }
+
+    pub fn to(self) -> ExecutionStatus {
+        self.to
+    }
+}
+
+/// Why an execution could not start; each ends it `failed` with its own reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StartFailure {
+    /// Its stored module version cannot be read back.
+    BadDefinition,
+    /// Its sealed secrets cannot be opened (another SECRETS_KEY, tampering).
+    SecretsUnreadable,
+    /// Its `secret_as: file` secrets cannot be written.
+    SecretFilesUnwritable,
+    /// Its script is no longer in the library.
+    ScriptMissing,
+    /// Its script no longer matches the sha256 pinned at registration.
+    ScriptChanged,
+    /// The verified copy of its script cannot be written.
+    StagingUnwritable,
+    /// The container engine refused or failed the sandbox.
+    SandboxError,
+}
+
+impl StartFailure {
+    pub const ALL: [StartFailure; 7] = [
+        Self::BadDefinition,
+        Self::SecretsUnreadable,
+        Self::SecretFilesUnwritable,
+        Self::ScriptMissing,
+        Self::ScriptChanged,
+        Self::StagingUnwritable,
+        Self::SandboxError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadDefinition => "bad_definition",
+            Self::SecretsUnreadable => "secrets_unreadable",
+            Self::SecretFilesUnwritable => "secret_files_unwritable",
+            Self::ScriptMissing => "script_missing",
+            Self::ScriptChanged => "script_changed",
+            Self::StagingUnwritable => "staging_unwritable",
+            Self::SandboxError => "sandbox_error",
+        }
+    }
+}
+
+/// How an execution ended. Each variant knows its status ([`EndReason::status`]) and the
+/// `reason` clients read ([`EndReason::as_str`]); adding a way of ending is one variant
+/// here, and the compiler lists every place that must decide about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// The script exited 0.
+    Succeeded,
+    /// The script exited with another code.
+    ExitCode(i32),
+    /// The kernel killed it for going over its memory limit.
+    Oom,
+    /// It ran past its timeout and was killed.
+    Timeout,
+    /// It printed more than its output limit and was killed.
+    OutputLimit,
+    /// Its requester or an admin cancelled it.
+    CancelledBy,
+    /// Its worker stopped renewing the lease.
+    WorkerLost,
+    /// An approver rejected it.
+    RejectedBy,
+    /// Nobody decided on it before its approval expired.
+    ApprovalExpired,
+    /// It never ran.
+    CannotStart(StartFailure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown end {reason:?} for status {status}")]
+pub struct UnknownEnd {
+    pub status: ExecutionStatus,
+    pub reason: Option<String>,
+}
+
+impl EndReason {
+    pub fn status(self) -> ExecutionStatus {
+        match self {
+            Self::Succeeded => ExecutionStatus::Succeeded,
+            Self::ExitCode(_) | Self::Oom | Self::OutputLimit | Self::CannotStart(_) => {
+                ExecutionStatus::Failed
+            }
+            Self::Timeout => ExecutionStatus::TimedOut,
+            Self::CancelledBy => ExecutionStatus::Cancelled,
+            Self::WorkerLost => ExecutionStatus::Lost,
+            Self::RejectedBy | Self::ApprovalExpired => ExecutionStatus::Rejected,
+        }
+    }
+
+    /// The `reason` of API.md; `None` for a success, which needs none.
+    pub fn as_str(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Succeeded => return None,
+            Self::ExitCode(_) => "exit_code",
+            Self::Oom => "oom",
+            Self::Timeout => "timeout",
+            Self::OutputLimit => "output_limit",
+            Self::CancelledBy => "cancelled_by",
+            Self::WorkerLost => "worker_lost",
+            Self::RejectedBy => "rejected_by",
+            Self::ApprovalExpired => "approval_expired",
+            Self::CannotStart(failure) => failure.as_str(),
+        })
+    }
+
+    /// The script's exit code, when it exited by itself.
+    pub fn exit_code(self) -> Option<i32> {
+        match self {
+            Self::Succeeded => Some(0),
+            Self::ExitCode(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The end from a process's exit code.
+    pub fn exited(code: i32) -> Self {
+        if code == 0 {
+            Self::Succeeded
+        } else {
+            Self::ExitCode(code)
+        }
+    }
+
+    /// Reads an end back from its stored parts; `None` while the execution has not
+    /// ended. A reason that does not belong to its status is refused.
+    pub fn from_stored(
+        status: ExecutionStatus,
+        reason: Option<&str>,
+        exit_code: Option<i32>,
+    ) -> Result<Option<Self>, UnknownEnd> {
+        if !status.is_terminal() {
+            return Ok(None);
+        }
+        let end = match reason {
+            None => Some(Self::Succeeded),
+            Some("exit_code") => exit_code.map(Self::ExitCode),
+            Some(name) => [
+                Self::Oom,
+                Self::Timeout,
+                Self::OutputLimit,
+                Self::CancelledBy,
+                Self::WorkerLost,
+                Self::RejectedBy,
+                Self::ApprovalExpired,
+            ]
+            .into_iter()
+            .chain(StartFailure::ALL.map(Self::CannotStart))
+            .find(|end| end.as_str() == Some(name)),
+        };
+        end.filter(|end| end.status() == status)
+            .map(Some)
+            .ok_or_else(|| UnknownEnd {
+                status,
+                reason: reason.map(str::to_owned),
+            })
     }
 }
 
@@ -129,12 +309,68 @@ mod tests {
 
     #[test]
     fn the_lifecycle_of_design_md_is_allowed() {
-        assert_eq!(AwaitingApproval.transition(Queued), Ok(Queued));
-        assert_eq!(AwaitingApproval.transition(Rejected), Ok(Rejected));
-        assert_eq!(Queued.transition(Running), Ok(Running));
-        assert_eq!(Queued.transition(Cancelled), Ok(Cancelled));
-        for end in [Succeeded, Failed, TimedOut, Cancelled, Lost] {
-            assert_eq!(Running.transition(end), Ok(end));
+        for (from, to) in [
+            (AwaitingApproval, Queued),
+            (AwaitingApproval, Rejected),
+            (Queued, Running),
+            (Queued, Cancelled),
+            (Running, Succeeded),
+            (Running, Failed),
+            (Running, TimedOut),
+            (Running, Cancelled),
+            (Running, Lost),
+        ] {
+            let step = from.transition(to).unwrap();
+            assert_eq!((step.from(), step.to()), (from, to));
+        }
+    }
+
+    fn every_end() -> Vec<EndReason> {
+        use EndReason as E;
+        let mut ends = vec![
+            E::Succeeded,
+            E::ExitCode(3),
+            E::Oom,
+            E::Timeout,
+            E::OutputLimit,
+            E::CancelledBy,
+            E::WorkerLost,
+            E::RejectedBy,
+            E::ApprovalExpired,
+        ];
+        ends.extend(StartFailure::ALL.map(E::CannotStart));
+        ends
+    }
+
+    #[test]
+    fn every_end_reads_back_as_stored() {
+        for end in every_end() {
+            let read = EndReason::from_stored(end.status(), end.as_str(), end.exit_code());
+            assert_eq!(read, Ok(Some(end)), "{end:?}");
+            assert!(end.status().is_terminal());
+        }
+        let names: std::collections::BTreeSet<_> =
+            every_end().iter().filter_map(|e| e.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            every_end().len() - 1,
+            "wire names are distinct"
+        );
+    }
+
+    #[test]
+    fn ends_that_do_not_match_their_status_are_refused() {
+        assert_eq!(EndReason::from_stored(Running, Some("oom"), None), Ok(None));
+        for (status, reason) in [
+            (Queued, Some("oom")),
+            (Failed, Some("timeout")),
+            (Succeeded, Some("oom")),
+            (Failed, None),
+            (Failed, Some("exit_code")),
+            (Rejected, Some("made_up")),
+        ] {
+            let read = EndReason::from_stored(status, reason, None);
+            assert_eq!(read.is_err(), status.is_terminal(), "{status} {reason:?}");
         }
     }
 

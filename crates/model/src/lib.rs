@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod execution;
 pub mod ids;
 pub mod logs;
+pub mod plan;
 pub mod queue;
 
 /// Lowercase hex, as sha256 digests are shown and stored everywhere in Sage Runner.
@@ -21,6 +22,6 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 pub use catalog::FieldError;
-pub use execution::{ExecutionStatus, TransitionError};
+pub use execution::{EndReason, ExecutionStatus, StartFailure, Transition, TransitionError};
 pub use ids::ExecutionId;
 pub use queue::JobMessage;

@@ -6,7 +6,9 @@
 
 use proptest::prelude::*;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
-use sage_model::catalog::params::validate_params;
+use sage_model::catalog::params::ValidParams;
+use sage_model::catalog::script::{Interpreter, ScriptPath};
+use sage_model::plan::RunPlan;
 use serde_json::{Value, json};
 
 fn backup_db() -> Value {
@@ -32,6 +34,16 @@ fn definition(body: Value) -> Result<ModuleDefinition, Vec<String>> {
         .map_err(|errors| errors.into_iter().map(|e| e.field).collect())
 }
 
+/// The arguments after the interpreter and the script.
+fn args(module: &ModuleDefinition, valid: &ValidParams) -> Vec<String> {
+    plan(module, valid).argv.split_off(2)
+}
+
+fn plan(module: &ModuleDefinition, valid: &ValidParams) -> RunPlan {
+    let script = ScriptPath::parse("team/backup_db.py").unwrap();
+    RunPlan::new(&script, Interpreter::Python3, module, valid)
+}
+
 fn good_params() -> Value {
     json!({"db_name": "orders", "retention_days": 30, "notify_email": "ops@example.com", "backup_key": "s3cr3t"})
 }
@@ -39,9 +51,9 @@ fn good_params() -> Value {
 #[test]
 fn the_api_md_example_is_a_valid_module() {
     let module = definition(backup_db()).unwrap();
-    assert_eq!(module.params.len(), 4);
-    assert_eq!(module.limits.timeout_sec, 60);
-    assert_eq!(module.approvals_required, 0);
+    assert_eq!(module.params().len(), 4);
+    assert_eq!(module.limits().timeout_sec, 60);
+    assert_eq!(module.approvals_required(), 0);
 }
 
 #[test]
@@ -92,7 +104,7 @@ fn an_invalid_definition_lists_every_problem() {
 fn limits_default_and_respect_the_ceiling() {
     let mut body = backup_db();
     body["limits"] = json!({});
-    assert_eq!(definition(body.clone()).unwrap().limits, Limits::DEFAULT);
+    assert_eq!(definition(body.clone()).unwrap().limits(), Limits::DEFAULT);
     body["limits"] = json!({"timeout_sec": Limits::CEILING.timeout_sec + 1});
     assert_eq!(definition(body).unwrap_err(), ["limits.timeout_sec"]);
 }
@@ -109,7 +121,8 @@ fn defaults_must_satisfy_their_own_parameter() {
 
 fn refused_fields(params: Value) -> Vec<String> {
     let module = definition(backup_db()).unwrap();
-    validate_params(&module.params, &params)
+    module
+        .validate_params(&params)
         .unwrap_err()
         .into_iter()
         .map(|e| e.field)
@@ -187,16 +200,16 @@ fn refusals_never_repeat_a_secret_value() {
     let module = definition(backup_db()).unwrap();
     let mut params = good_params();
     params["backup_key"] = json!(format!("{}\u{7}", "hunter2"));
-    let errors = validate_params(&module.params, &params).unwrap_err();
+    let errors = module.validate_params(&params).unwrap_err();
     assert!(!format!("{errors:?}").contains("hunter2"), "{errors:?}");
 }
 
 #[test]
 fn valid_parameters_become_argv_and_env() {
     let module = definition(backup_db()).unwrap();
-    let valid = validate_params(&module.params, &good_params()).unwrap();
+    let valid = module.validate_params(&good_params()).unwrap();
     assert_eq!(
-        module.build_args(&valid),
+        args(&module, &valid),
         [
             "--db",
             "orders",
@@ -206,8 +219,15 @@ fn valid_parameters_become_argv_and_env() {
             "ops@example.com"
         ]
     );
-    let env = module.build_env(&valid, |name| format!("/run/secrets/{name}"));
-    assert_eq!(env, [("BACKUP_KEY".to_owned(), "s3cr3t".to_owned())]);
+    let plan = plan(&module, &valid);
+    assert_eq!(
+        plan.argv[..2],
+        ["/usr/bin/python3", "/opt/scripts/backup_db.py"]
+    );
+    assert_eq!(plan.script_path, "/opt/scripts/backup_db.py");
+    assert_eq!(plan.env, [("BACKUP_KEY".to_owned(), "s3cr3t".to_owned())]);
+    assert!(plan.secret_files.is_empty());
+    assert_eq!(plan.limits.timeout_sec, 60);
     assert_eq!(valid.masked()["backup_key"], "***");
     assert!(!valid.masked().to_string().contains("s3cr3t"));
 }
@@ -215,13 +235,11 @@ fn valid_parameters_become_argv_and_env() {
 #[test]
 fn defaults_fill_in_and_absent_options_leave_argv() {
     let module = definition(backup_db()).unwrap();
-    let valid = validate_params(
-        &module.params,
-        &json!({"db_name": "users", "backup_key": "k"}),
-    )
-    .unwrap();
+    let valid = module
+        .validate_params(&json!({"db_name": "users", "backup_key": "k"}))
+        .unwrap();
     assert_eq!(
-        module.build_args(&valid),
+        args(&module, &valid),
         ["--db", "users", "--retention-days", "7"]
     );
 }
@@ -232,16 +250,70 @@ fn file_secrets_render_their_path() {
     body["params"][3]["secret_as"] = json!("file");
     body["env"] = json!({"BACKUP_KEY_FILE": "{backup_key}"});
     let module = definition(body).unwrap();
-    let valid = validate_params(&module.params, &good_params()).unwrap();
-    let env = module.build_env(&valid, |name| format!("/tmp/secrets/{name}"));
+    let valid = module.validate_params(&good_params()).unwrap();
+    let plan = plan(&module, &valid);
     assert_eq!(
-        env,
+        plan.env,
         [(
             "BACKUP_KEY_FILE".to_owned(),
-            "/tmp/secrets/backup_key".to_owned()
+            "/run/secrets/backup_key".to_owned()
         )]
     );
-    assert_eq!(module.file_secrets(&valid), [("backup_key", "s3cr3t")]);
+    let files: Vec<_> = plan
+        .secret_files
+        .iter()
+        .map(|f| (f.name.as_str(), f.container_path.as_str(), f.value()))
+        .collect();
+    assert_eq!(files, [("backup_key", "/run/secrets/backup_key", "s3cr3t")]);
+    assert!(!format!("{plan:?}").contains("s3cr3t"), "{plan:?}");
+}
+
+#[test]
+fn a_stored_definition_reads_back_as_it_was_checked() {
+    let module = definition(backup_db()).unwrap();
+    let stored = serde_json::to_value(&module).unwrap();
+    assert_eq!(stored.get("name"), None);
+    assert_eq!(
+        stored["limits"]["open_files"], 1024,
+        "limits are stored resolved"
+    );
+    let read: ModuleDefinition = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(read, module);
+    // What was stored before limits were resolved still reads back the same.
+    let mut as_written = backup_db();
+    as_written.as_object_mut().unwrap().remove("name");
+    let read: ModuleDefinition = serde_json::from_value(as_written).unwrap();
+    assert_eq!(read, module);
+}
+
+#[test]
+fn a_stored_definition_cannot_skip_the_checks() {
+    let mut stored = serde_json::to_value(definition(backup_db()).unwrap()).unwrap();
+    stored["args"] = json!(["{backup_key}"]);
+    let error = serde_json::from_value::<ModuleDefinition>(stored)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("args[0]"), "{error}");
+    // A limit over today's ceiling still reads back: it was allowed when stored.
+    let mut big = serde_json::to_value(definition(backup_db()).unwrap()).unwrap();
+    big["limits"]["memory_mb"] = json!(Limits::CEILING.memory_mb * 4);
+    let read: ModuleDefinition = serde_json::from_value(big).unwrap();
+    assert_eq!(read.limits().memory_mb, Limits::CEILING.memory_mb * 4);
+}
+
+#[test]
+fn stored_parameters_restore_with_their_secrets_only_from_the_seal() {
+    let module = definition(backup_db()).unwrap();
+    let valid = module.validate_params(&good_params()).unwrap();
+    let restored = module
+        .restore_params(&valid.masked(), valid.secrets().clone())
+        .unwrap();
+    assert_eq!(restored, valid);
+    // Without the sealed secret, the mask shown in place of it is no value.
+    let missing = module
+        .restore_params(&valid.masked(), Default::default())
+        .unwrap_err();
+    assert_eq!(missing[0].field, "params.backup_key");
 }
 
 fn free_text_module() -> ModuleDefinition {
@@ -261,8 +333,8 @@ proptest! {
     #[test]
     fn accepted_text_is_one_argv_element_byte_for_byte(text in "[^\\x00-\\x1f\\x7f]{1,200}", count in any::<i64>()) {
         let module = free_text_module();
-        let valid = validate_params(&module.params, &json!({"text": text, "count": count})).unwrap();
-        let args = module.build_args(&valid);
+        let valid = module.validate_params(&json!({"text": text, "count": count})).unwrap();
+        let args = args(&module, &valid);
         prop_assert_eq!(args.len(), 3);
         prop_assert_eq!(&args[1], &text);
         prop_assert_eq!(&args[2], &count.to_string());
@@ -273,8 +345,8 @@ proptest! {
     #[test]
     fn the_validator_accepts_or_names_fields_for_any_input(value in arb_json()) {
         let module = free_text_module();
-        match validate_params(&module.params, &json!({"text": value.clone(), "count": value})) {
-            Ok(valid) => prop_assert_eq!(module.build_args(&valid).len(), 3),
+        match module.validate_params(&json!({"text": value.clone(), "count": value})) {
+            Ok(valid) => prop_assert_eq!(args(&module, &valid).len(), 3),
             Err(errors) => prop_assert!(errors.iter().all(|e| e.field.starts_with("params"))),
         }
     }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sage_model::ExecutionStatus;
+use sage_model::{EndReason, ExecutionStatus};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -96,28 +96,26 @@ impl Db {
         let approvals: i64 = transaction
             .query_one(
                 "SELECT count(*) FROM execution_approvals
-                 WHERE execution_id = $1 AND decision = 'approve'",
-                &[&id],
+                 WHERE execution_id = $1 AND decision = $2",
+                &[&id, &Decision::Approve.as_str()],
             )
             .await?
             .get(0);
         let after = match decision {
-            Decision::Reject => {
-                end_rejected(&transaction, id, "rejected_by").await?;
-                json!({"status": ExecutionStatus::Rejected, "reason": "rejected_by"})
-            }
+            Decision::Reject => end_rejected(&transaction, id, EndReason::RejectedBy).await?,
             Decision::Approve if approvals >= i64::from(required) => {
+                let step = status.transition(ExecutionStatus::Queued)?;
                 transaction
                     .execute(
-                        "UPDATE executions SET status = 'queued', approval_expires_at = NULL
-                         WHERE id = $1",
-                        &[&id],
+                        "UPDATE executions SET status = $2, approval_expires_at = NULL
+                         WHERE id = $1 AND status = $3",
+                        &[&id, &step.to().as_str(), &step.from().as_str()],
                     )
                     .await?;
                 transaction
                     .execute("INSERT INTO job_outbox (execution_id) VALUES ($1)", &[&id])
                     .await?;
-                json!({"status": ExecutionStatus::Queued, "approvals": approvals})
+                json!({"status": step.to(), "approvals": approvals})
             }
             Decision::Approve => {
                 json!({"status": ExecutionStatus::AwaitingApproval, "approvals": approvals})
@@ -151,25 +149,23 @@ impl Db {
         let rows = transaction
             .query(
                 "SELECT id FROM executions
-                 WHERE status = 'awaiting_approval' AND approval_expires_at <= now()
+                 WHERE status = $1 AND approval_expires_at <= now()
                  ORDER BY approval_expires_at LIMIT 100
                  FOR UPDATE SKIP LOCKED",
-                &[],
+                &[&ExecutionStatus::AwaitingApproval.as_str()],
             )
             .await?;
         let mut expired = Vec::with_capacity(rows.len());
         for row in rows {
             let id: Uuid = row.get(0);
-            end_rejected(&transaction, id, "approval_expired").await?;
+            let after = end_rejected(&transaction, id, EndReason::ApprovalExpired).await?;
             queue_notice(&transaction, id, Notice::Resolved).await?;
             let change = Change {
                 action: "execution.approval_expired",
                 target_type: "execution",
                 target_id: id.to_string(),
                 before: Some(json!({"status": ExecutionStatus::AwaitingApproval})),
-                after: Some(
-                    json!({"status": ExecutionStatus::Rejected, "reason": "approval_expired"}),
-                ),
+                after: Some(after),
             };
             append(&transaction, sweeper, &change).await?;
             expired.push(id);
@@ -275,18 +271,27 @@ pub(crate) async fn queue_notice(
     Ok(())
 }
 
+/// Ends a waiting run with `reason` (a rejection or an expiry); returns its new status
+/// and reason, for the audit event.
 async fn end_rejected(
     transaction: &deadpool_postgres::Transaction<'_>,
     id: Uuid,
-    reason: &str,
-) -> Result<(), StoreError> {
+    reason: EndReason,
+) -> Result<serde_json::Value, StoreError> {
+    let step = ExecutionStatus::AwaitingApproval.transition(reason.status())?;
     transaction
         .execute(
-            "UPDATE executions SET status = 'rejected', reason = $2, finished_at = now(),
+            "UPDATE executions SET status = $2, reason = $3, finished_at = now(),
                     approval_expires_at = NULL
-             WHERE id = $1",
-            &[&id, &reason],
+             WHERE id = $1 AND status = $4",
+            &[
+                &id,
+                &step.to().as_str(),
+                &reason.as_str(),
+                &step.from().as_str(),
+            ],
         )
         .await?;
-    forget_secrets(transaction, id).await
+    forget_secrets(transaction, id).await?;
+    Ok(json!({"status": step.to(), "reason": reason.as_str()}))
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sage_model::ExecutionStatus;
+use sage_model::{EndReason, ExecutionStatus};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -15,18 +15,18 @@ use crate::audit::{AuditContext, Change, append};
 use crate::runs::{forget_secrets, notify_stop};
 use crate::{Db, StoreError};
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
     pub id: Uuid,
     pub module_id: Uuid,
     pub module_version: i32,
+    /// The requester's email.
     pub requested_by: String,
-    #[serde(skip)]
     pub requested_by_id: Uuid,
     pub params: Value,
     pub status: ExecutionStatus,
-    pub reason: Option<String>,
-    pub exit_code: Option<i32>,
+    /// How it ended; `None` while it has not.
+    pub end: Option<EndReason>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -50,7 +50,12 @@ macro_rules! execution_select {
 
 impl Execution {
     fn from_row(row: &Row) -> Result<Self, StoreError> {
-        let status: String = row.get(6);
+        let status: ExecutionStatus = row
+            .get::<_, String>(6)
+            .parse()
+            .map_err(|_| StoreError::Corrupt("execution status"))?;
+        let end = EndReason::from_stored(status, row.get(7), row.get(8))
+            .map_err(|_| StoreError::Corrupt("execution reason"))?;
         Ok(Self {
             id: row.get(0),
             module_id: row.get(1),
@@ -58,11 +63,8 @@ impl Execution {
             requested_by: row.get(3),
             requested_by_id: row.get(4),
             params: row.get(5),
-            status: status
-                .parse()
-                .map_err(|_| StoreError::Corrupt("execution status"))?,
-            reason: row.get(7),
-            exit_code: row.get(8),
+            status,
+            end,
             created_at: row.get(9),
             started_at: row.get(10),
             finished_at: row.get(11),
@@ -193,7 +195,7 @@ impl Db {
         Ok(execution)
     }
 
-    /// Ends an execution that has not ended yet as `cancelled` (reason `cancelled_by`),
+    /// Ends an execution that has not ended yet as `cancelled` ([`EndReason::CancelledBy`]),
     /// with its audit event. A running one's worker is told at commit, through
     /// [`STOP_CHANNEL`], and kills its container.
     #[tracing::instrument(skip(self, context))]
@@ -214,15 +216,21 @@ impl Db {
         let was: ExecutionStatus = current
             .parse()
             .map_err(|_| StoreError::Corrupt("execution status"))?;
-        if was.transition(ExecutionStatus::Cancelled).is_err() {
+        let reason = EndReason::CancelledBy;
+        let Ok(step) = was.transition(reason.status()) else {
             return Ok(CancelOutcome::AlreadyEnded(was));
-        }
+        };
         transaction
             .execute(
-                "UPDATE executions SET status = 'cancelled', reason = 'cancelled_by',
+                "UPDATE executions SET status = $2, reason = $3,
                         finished_at = now(), lease_expires_at = NULL
-                 WHERE id = $1",
-                &[&id],
+                 WHERE id = $1 AND status = $4",
+                &[
+                    &id,
+                    &step.to().as_str(),
+                    &reason.as_str(),
+                    &step.from().as_str(),
+                ],
             )
             .await?;
         forget_secrets(&transaction, id).await?;
@@ -236,8 +244,8 @@ impl Db {
             action: "execution.cancel",
             target_type: "execution",
             target_id: id.to_string(),
-            before: Some(json!({"status": was})),
-            after: Some(json!({"status": ExecutionStatus::Cancelled, "reason": "cancelled_by"})),
+            before: Some(json!({"status": step.from()})),
+            after: Some(json!({"status": step.to(), "reason": reason.as_str()})),
         };
         append(&transaction, context, &change).await?;
         let execution = read_in(&transaction, id).await?;

@@ -32,6 +32,10 @@ pub enum StoreError {
     /// A row holds a value the code does not know: the database was changed outside it.
     #[error("unexpected {0} in the database")]
     Corrupt(&'static str),
+    /// A status change the state machine refuses: a bug in the caller, never a race
+    /// (races are compare-and-sets that change nothing).
+    #[error("refused status change")]
+    Transition(#[from] sage_model::TransitionError),
     /// A unique key is taken: the message says which, in the client's words.
     #[error("{0}")]
     Conflict(&'static str),

@@ -6,13 +6,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sage_model::ExecutionStatus;
+use sage_model::catalog::module::ModuleDefinition;
+use sage_model::catalog::script::{Interpreter, ScriptPath};
+use sage_model::{EndReason, ExecutionStatus, StartFailure};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
+use crate::catalog::{read_definition, script_ref};
 use crate::{Db, StoreError};
 
 /// Everything a worker needs to run a claimed execution.
@@ -21,22 +24,30 @@ pub struct ClaimedRun {
     pub execution_id: Uuid,
     pub module_id: Uuid,
     pub module_version: i32,
-    pub definition: Value,
+    /// Its module version and script, or why they no longer read back: the run then
+    /// ends `bad_definition` rather than being retried forever.
+    pub version: Result<RunVersion, StartFailure>,
+    /// Its parameters as stored (secrets shown as `***`).
     pub params: Value,
-    pub script_path: String,
-    pub interpreter: String,
-    pub script_sha256: String,
     pub sealed_secrets: Option<Vec<u8>>,
 }
 
-/// How a run ended, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The module version and script a claimed run runs.
+#[derive(Debug, Clone)]
+pub struct RunVersion {
+    pub definition: ModuleDefinition,
+    pub script_path: ScriptPath,
+    pub interpreter: Interpreter,
+    /// Pinned at registration; the worker's copy must match it.
+    pub script_sha256: String,
+}
+
+/// How a run ended, as the worker reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunEnd {
-    pub status: ExecutionStatus,
-    pub reason: Option<String>,
-    pub exit_code: Option<i32>,
-    pub output_bytes: i64,
-    pub truncated: bool,
+    pub reason: EndReason,
+    /// Bytes printed in all, including what went past the output limit.
+    pub output_bytes: u64,
 }
 
 /// The PostgreSQL notification channel that tells workers to stop an execution now
@@ -105,13 +116,20 @@ impl Db {
     ) -> Result<Option<ClaimedRun>, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
+        let step = ExecutionStatus::Queued.transition(ExecutionStatus::Running)?;
         let claimed = transaction
             .query_opt(
-                "UPDATE executions SET status = 'running', worker_id = $2, started_at = now(),
+                "UPDATE executions SET status = $4, worker_id = $2, started_at = now(),
                         lease_expires_at = now() + make_interval(secs => $3)
-                 WHERE id = $1 AND status = 'queued'
+                 WHERE id = $1 AND status = $5
                  RETURNING module_id, module_version, params",
-                &[&id, &worker_id, &lease.as_secs_f64()],
+                &[
+                    &id,
+                    &worker_id,
+                    &lease.as_secs_f64(),
+                    &step.to().as_str(),
+                    &step.from().as_str(),
+                ],
             )
             .await?;
         let Some(row) = claimed else {
@@ -132,20 +150,26 @@ impl Db {
             action: "execution.start",
             target_type: "execution",
             target_id: id.to_string(),
-            before: Some(json!({"status": "queued"})),
-            after: Some(json!({"status": "running", "worker_id": worker_id})),
+            before: Some(json!({"status": step.from()})),
+            after: Some(json!({"status": step.to(), "worker_id": worker_id})),
         };
         append(&transaction, &worker_context(worker_id), &change).await?;
         transaction.commit().await?;
+        let version = read_definition(details.get(0)).and_then(|definition| {
+            let (script_path, interpreter) = script_ref(details.get(1), details.get(2))?;
+            Ok(RunVersion {
+                definition,
+                script_path,
+                interpreter,
+                script_sha256: details.get(3),
+            })
+        });
         Ok(Some(ClaimedRun {
             execution_id: id,
             module_id,
             module_version,
-            definition: details.get(0),
+            version: version.map_err(|_| StartFailure::BadDefinition),
             params,
-            script_path: details.get(1),
-            interpreter: details.get(2),
-            script_sha256: details.get(3),
             sealed_secrets: details.get(4),
         }))
     }
@@ -161,8 +185,13 @@ impl Db {
         let updated = client
             .execute(
                 "UPDATE executions SET lease_expires_at = now() + make_interval(secs => $3)
-                 WHERE id = $1 AND worker_id = $2 AND status = 'running'",
-                &[&id, &worker_id, &lease.as_secs_f64()],
+                 WHERE id = $1 AND worker_id = $2 AND status = $4",
+                &[
+                    &id,
+                    &worker_id,
+                    &lease.as_secs_f64(),
+                    &ExecutionStatus::Running.as_str(),
+                ],
             )
             .await?;
         Ok(updated == 1)
@@ -177,21 +206,24 @@ impl Db {
         worker_id: &str,
         end: &RunEnd,
     ) -> Result<bool, StoreError> {
+        let step = ExecutionStatus::Running.transition(end.reason.status())?;
+        let (reason, exit_code) = (end.reason.as_str(), end.reason.exit_code());
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let updated = transaction
             .execute(
                 "UPDATE executions SET status = $3, reason = $4, exit_code = $5, output_bytes = $6,
                         truncated = $7, finished_at = now(), lease_expires_at = NULL
-                 WHERE id = $1 AND worker_id = $2 AND status = 'running'",
+                 WHERE id = $1 AND worker_id = $2 AND status = $8",
                 &[
                     &id,
                     &worker_id,
-                    &end.status.as_str(),
-                    &end.reason,
-                    &end.exit_code,
-                    &end.output_bytes,
-                    &end.truncated,
+                    &step.to().as_str(),
+                    &reason,
+                    &exit_code,
+                    &i64::try_from(end.output_bytes).unwrap_or(i64::MAX),
+                    &(end.reason == EndReason::OutputLimit),
+                    &step.from().as_str(),
                 ],
             )
             .await?;
@@ -201,10 +233,8 @@ impl Db {
                 action: "execution.finish",
                 target_type: "execution",
                 target_id: id.to_string(),
-                before: Some(json!({"status": "running"})),
-                after: Some(
-                    json!({"status": end.status, "reason": end.reason, "exit_code": end.exit_code}),
-                ),
+                before: Some(json!({"status": step.from()})),
+                after: Some(json!({"status": step.to(), "reason": reason, "exit_code": exit_code})),
             };
             append(&transaction, &worker_context(worker_id), &change).await?;
         }
@@ -266,21 +296,23 @@ impl Db {
     /// once (rows are locked, skipped if taken). Returns the ids it declared lost.
     #[tracing::instrument(skip(self))]
     pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<Uuid>, StoreError> {
+        let reason = EndReason::WorkerLost;
+        let step = ExecutionStatus::Running.transition(reason.status())?;
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let rows = transaction
             .query(
                 "WITH expired AS (
                      SELECT id FROM executions
-                     WHERE status = 'running' AND lease_expires_at < now()
+                     WHERE status = $1 AND lease_expires_at < now()
                      ORDER BY lease_expires_at
                      LIMIT 100
                      FOR UPDATE SKIP LOCKED)
-                 UPDATE executions e SET status = 'lost', reason = 'worker_lost',
+                 UPDATE executions e SET status = $2, reason = $3,
                         finished_at = now(), lease_expires_at = NULL
                  FROM expired WHERE e.id = expired.id
                  RETURNING e.id, e.worker_id",
-                &[],
+                &[&step.from().as_str(), &step.to().as_str(), &reason.as_str()],
             )
             .await?;
         let mut lost = Vec::with_capacity(rows.len());
@@ -293,8 +325,8 @@ impl Db {
                 action: "execution.lost",
                 target_type: "execution",
                 target_id: id.to_string(),
-                before: Some(json!({"status": "running", "worker_id": worker_id})),
-                after: Some(json!({"status": "lost", "reason": "worker_lost"})),
+                before: Some(json!({"status": step.from(), "worker_id": worker_id})),
+                after: Some(json!({"status": step.to(), "reason": reason.as_str()})),
             };
             append(&transaction, &worker_context(reaper), &change).await?;
             lost.push(id);

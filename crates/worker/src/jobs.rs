@@ -8,14 +8,11 @@ use std::sync::Arc;
 
 use bollard::Docker;
 use sage_infra::secrets::SecretBox;
-use sage_model::ExecutionStatus;
-use sage_model::catalog::module::{
-    Limits as ModuleLimits, ModuleDefinition, ModuleRequest, NetworkPolicy,
-};
-use sage_model::catalog::params::ValidParams;
-use sage_model::catalog::script::Interpreter;
+use sage_model::catalog::module::NetworkPolicy;
+use sage_model::plan::{RunPlan, SecretFile};
+use sage_model::{EndReason, StartFailure};
 use sage_store::Db;
-use sage_store::runs::{ClaimedRun, RunEnd};
+use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -24,8 +21,8 @@ use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, SANDBOX_UID};
 use crate::sandbox::{
-    End, Limits, Network, OutputSink, Outputs, ReadOnlyFile, RunBounds, SandboxSpec, Spool, Stream,
-    run_to_end,
+    End, Finished, Limits, Network, OutputSink, Outputs, ReadOnlyFile, RunBounds, SandboxSpec,
+    Spool, Stream, run_to_end,
 };
 use crate::settings::Settings;
 use sage_model::logs::Redactor;
@@ -65,12 +62,17 @@ pub async fn process(ctx: &Context, execution_id: Uuid) -> Result<(), sage_store
             () = keep_lease(ctx, execution_id, &registered.stop) => run.await,
         }
     };
-    // False when it ended meanwhile (cancelled, or declared lost): that end stands.
-    let stored = ctx
-        .db
-        .finish_execution(execution_id, worker_id, &end)
-        .await?;
-    tracing::info!(status = %end.status, reason = ?end.reason, stored, "execution finished");
+    match end {
+        Some(end) => {
+            // False when it ended meanwhile (cancelled, or declared lost): that end stands.
+            let stored = ctx
+                .db
+                .finish_execution(execution_id, worker_id, &end)
+                .await?;
+            tracing::info!(reason = ?end.reason, stored, "execution finished");
+        }
+        None => tracing::info!("execution stopped; its end was stored by whoever stopped it"),
+    }
     ctx.publisher.end(execution_id).await;
     Ok(())
 }
@@ -97,17 +99,19 @@ async fn keep_lease(ctx: &Context, execution_id: Uuid, stop: &CancellationToken)
     }
 }
 
-fn failed(reason: &str, exit_code: Option<i32>) -> RunEnd {
-    RunEnd {
-        status: ExecutionStatus::Failed,
-        reason: Some(reason.to_owned()),
-        exit_code,
+fn cannot_start(failure: StartFailure) -> Option<RunEnd> {
+    Some(RunEnd {
+        reason: EndReason::CannotStart(failure),
         output_bytes: 0,
-        truncated: false,
-    }
+    })
 }
 
-async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationToken) -> RunEnd {
+/// How the claimed run ended; `None` when it was stopped because it ended elsewhere.
+async fn run_claimed(
+    ctx: &Context,
+    claimed: &ClaimedRun,
+    stop: &CancellationToken,
+) -> Option<RunEnd> {
     let staging = ctx
         .settings
         .staging_dir
@@ -147,16 +151,26 @@ async fn run_claimed(ctx: &Context, claimed: &ClaimedRun, stop: &CancellationTok
             }
             pump.finish().await;
             match finished {
-                Ok(finished) => run_end(finished.end, finished.output_bytes),
+                Ok(Finished {
+                    end: End::As(reason),
+                    output_bytes,
+                    ..
+                }) => Some(RunEnd {
+                    reason,
+                    output_bytes,
+                }),
+                Ok(Finished {
+                    end: End::Stopped, ..
+                }) => None,
                 Err(error) => {
                     tracing::error!(error = %sage_infra::error_text(&error), "sandbox failed");
-                    failed("sandbox_error", None)
+                    cannot_start(StartFailure::SandboxError)
                 }
             }
         }
-        Err(reason) => {
-            tracing::warn!(reason, "execution cannot start");
-            failed(reason, None)
+        Err(failure) => {
+            tracing::warn!(reason = failure.as_str(), "execution cannot start");
+            cannot_start(failure)
         }
     };
     remove_execution_folders(&ctx.settings.execution_folders(), claimed.execution_id).await;
@@ -216,26 +230,18 @@ async fn keep_artifacts(
     }
 }
 
-/// Where a `secret_as: file` secret is seen inside the sandbox.
-fn secret_file_path(name: &str) -> String {
-    format!("/run/secrets/{name}")
-}
-
 /// Writes file secrets into the execution's folder under SECRETS_DIR (a tmpfs, so they
-/// never reach a disk), readable by the sandbox user only, each bound read-only at
-/// [`secret_file_path`]. The folder goes when the execution ends.
+/// never reach a disk), readable by the sandbox user only, each bound read-only where
+/// the plan places it. The folder goes when the execution ends.
 async fn write_secret_files(
     folder: &Path,
-    secrets: &[(&str, &str)],
-) -> Result<Vec<ReadOnlyFile>, &'static str> {
+    secrets: &[SecretFile],
+) -> Result<Vec<ReadOnlyFile>, StartFailure> {
     if secrets.is_empty() {
         return Ok(Vec::new());
     }
     let folder = folder.to_owned();
-    let secrets: Vec<(String, String)> = secrets
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
+    let secrets = secrets.to_vec();
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -244,15 +250,15 @@ async fn write_secret_files(
             .mode(0o700)
             .create(&folder)?;
         let mut files = Vec::with_capacity(secrets.len());
-        for (name, value) in &secrets {
-            let path = folder.join(name);
+        for secret in &secrets {
+            let path = folder.join(&secret.name);
             // Created 0400 from the start: there is no moment it is readable by others.
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o400)
                 .open(&path)?;
-            file.write_all(value.as_bytes())?;
+            file.write_all(secret.value().as_bytes())?;
             match std::os::unix::fs::chown(&path, Some(SANDBOX_UID), Some(SANDBOX_UID)) {
                 Ok(()) => {}
                 // A worker that is not root cannot give the file away: it stays the
@@ -265,109 +271,69 @@ async fn write_secret_files(
             }
             files.push(ReadOnlyFile {
                 host_path: path.to_string_lossy().into_owned(),
-                container_path: secret_file_path(name),
+                container_path: secret.container_path.clone(),
             });
         }
         Ok::<_, std::io::Error>(files)
     })
     .await
-    .map_err(|_| "secret_files_unwritable")?
+    .map_err(|_| StartFailure::SecretFilesUnwritable)?
     .map_err(|error| {
         tracing::error!(%error, "cannot write secret files");
-        "secret_files_unwritable"
+        StartFailure::SecretFilesUnwritable
     })
 }
 
-fn run_end(end: End, output_bytes: u64) -> RunEnd {
-    let (status, reason, exit_code) = match end {
-        End::Exited(0) => (ExecutionStatus::Succeeded, None, Some(0)),
-        End::Exited(code) => (
-            ExecutionStatus::Failed,
-            Some("exit_code"),
-            i32::try_from(code).ok(),
-        ),
-        End::OomKilled => (ExecutionStatus::Failed, Some("oom"), None),
-        End::TimedOut => (ExecutionStatus::TimedOut, Some("timeout"), None),
-        End::OutputLimit => (ExecutionStatus::Failed, Some("output_limit"), None),
-        // Stopped because the execution ended elsewhere; this end is not stored.
-        End::Stopped => (ExecutionStatus::Cancelled, Some("stopped"), None),
-    };
-    RunEnd {
-        status,
-        reason: reason.map(str::to_owned),
-        exit_code,
-        output_bytes: i64::try_from(output_bytes).unwrap_or(i64::MAX),
-        truncated: end == End::OutputLimit,
-    }
-}
-
-/// Builds the sandbox of a claimed execution and the redactor of its secrets; the
-/// error is the `reason` it fails with.
+/// Builds the sandbox of a claimed execution and the redactor of its secrets: opens the
+/// secrets, takes the run plan and turns it into a container; the error is why it
+/// cannot start.
 async fn prepare(
     ctx: &Context,
     claimed: &ClaimedRun,
     staging: &Path,
-) -> Result<(SandboxSpec, RunBounds, Redactor), &'static str> {
-    let request: ModuleRequest =
-        serde_json::from_value(claimed.definition.clone()).map_err(|_| "bad_definition")?;
-    let definition = ModuleDefinition::parse(&request, &ModuleLimits::UNBOUNDED)
-        .map_err(|_| "bad_definition")?;
+) -> Result<(SandboxSpec, RunBounds, Redactor), StartFailure> {
+    let version = claimed.version.as_ref().map_err(|failure| *failure)?;
     let secrets: BTreeMap<String, String> = match &claimed.sealed_secrets {
         None => BTreeMap::new(),
         Some(sealed) => {
             let plain = ctx
                 .secrets
                 .open(sealed, claimed.execution_id.as_bytes())
-                .map_err(|_| "secrets_unreadable")?;
-            serde_json::from_slice(&plain).map_err(|_| "secrets_unreadable")?
+                .map_err(|_| StartFailure::SecretsUnreadable)?;
+            serde_json::from_slice(&plain).map_err(|_| StartFailure::SecretsUnreadable)?
         }
     };
-    let mut values: BTreeMap<String, serde_json::Value> = claimed
-        .params
-        .as_object()
-        .map(|o| o.clone().into_iter().collect())
-        .unwrap_or_default();
-    values.retain(|name, _| !secrets.contains_key(name));
-    let redactor = Redactor::new(secrets.values().map(String::as_str));
-    let valid = ValidParams { values, secrets };
+    let params = version
+        .definition
+        .restore_params(&claimed.params, secrets)
+        .map_err(|_| StartFailure::SecretsUnreadable)?;
+    let redactor = Redactor::new(params.secrets().values().map(String::as_str));
+    let plan = RunPlan::new(
+        &version.script_path,
+        version.interpreter,
+        &version.definition,
+        &params,
+    );
     let mut files = write_secret_files(
         &ctx.settings
             .secrets_dir
             .join(claimed.execution_id.to_string()),
-        &definition.file_secrets(&valid),
+        &plan.secret_files,
     )
     .await?;
-    let interpreter: Interpreter = claimed.interpreter.parse().map_err(|_| "bad_definition")?;
-    let file_name = claimed
-        .script_path
-        .rsplit('/')
-        .next()
-        .unwrap_or(&claimed.script_path)
-        .to_owned();
-    let staged = stage_script(
-        &ctx.settings.common.scripts_dir,
-        claimed,
-        staging,
-        &file_name,
-    )
-    .await?;
-    let mut argv = vec![
-        interpreter.program().to_owned(),
-        format!("/opt/scripts/{file_name}"),
-    ];
-    argv.extend(definition.build_args(&valid));
-    let limits = definition.limits;
+    files.push(ReadOnlyFile {
+        host_path: stage_script(&ctx.settings.common.scripts_dir, version, staging)
+            .await?
+            .to_string_lossy()
+            .into_owned(),
+        container_path: plan.script_path,
+    });
+    let limits = plan.limits;
     let spec = SandboxSpec {
         image: ctx.settings.runner_image.clone(),
-        argv,
-        env: definition.build_env(&valid, secret_file_path),
-        files: {
-            files.push(ReadOnlyFile {
-                host_path: staged.to_string_lossy().into_owned(),
-                container_path: format!("/opt/scripts/{file_name}"),
-            });
-            files
-        },
+        argv: plan.argv,
+        env: plan.env,
+        files,
         limits: Limits {
             memory_bytes: i64::try_from(limits.memory_mb.saturating_mul(1024 * 1024))
                 .unwrap_or(i64::MAX),
@@ -376,7 +342,7 @@ async fn prepare(
             open_files: i64::try_from(limits.open_files).unwrap_or(i64::MAX),
             ..Limits::default()
         },
-        network: match definition.network {
+        network: match plan.network {
             NetworkPolicy::None => Network::None,
             NetworkPolicy::Egress => Network::Egress,
         },
@@ -403,27 +369,26 @@ async fn prepare(
 /// was registered even if the library changes meanwhile.
 async fn stage_script(
     library: &Path,
-    claimed: &ClaimedRun,
+    version: &RunVersion,
     staging: &Path,
-    file_name: &str,
-) -> Result<PathBuf, &'static str> {
-    let source = library.join(&claimed.script_path);
+) -> Result<PathBuf, StartFailure> {
+    let source = library.join(version.script_path.as_str());
     let bytes = tokio::fs::read(&source)
         .await
-        .map_err(|_| "script_missing")?;
-    if sage_model::hex(&Sha256::digest(&bytes)) != claimed.script_sha256 {
-        return Err("script_changed");
+        .map_err(|_| StartFailure::ScriptMissing)?;
+    if sage_model::hex(&Sha256::digest(&bytes)) != version.script_sha256 {
+        return Err(StartFailure::ScriptChanged);
     }
     tokio::fs::create_dir_all(staging)
         .await
-        .map_err(|_| "staging_unwritable")?;
-    let staged = staging.join(file_name);
+        .map_err(|_| StartFailure::StagingUnwritable)?;
+    let staged = staging.join(version.script_path.file_name());
     tokio::fs::write(&staged, &bytes)
         .await
-        .map_err(|_| "staging_unwritable")?;
+        .map_err(|_| StartFailure::StagingUnwritable)?;
     set_read_only(&staged)
         .await
-        .map_err(|_| "staging_unwritable")?;
+        .map_err(|_| StartFailure::StagingUnwritable)?;
     Ok(staged)
 }
 

@@ -3,12 +3,10 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use sage_model::ExecutionStatus;
-use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
-use sage_model::catalog::params::validate_params;
-use sage_store::approvals::{Decision, DecisionOutcome};
+use sage_model::{EndReason, ExecutionStatus};
+use sage_store::approvals::{Approval, Decision, DecisionOutcome};
 use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution, Viewer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -34,24 +32,102 @@ fn empty_object() -> Value {
     json!({})
 }
 
-/// The answers for executions (API.md), each with its approvals.
-async fn views(state: &AppState, executions: &[Execution]) -> Result<Vec<Value>, ApiError> {
+/// An execution as API.md describes it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExecutionView {
+    pub id: Uuid,
+    pub module_id: Uuid,
+    pub module_version: i32,
+    /// The requester's email.
+    pub requested_by: String,
+    /// The run's parameters; secret values are `"***"`.
+    #[schema(value_type = Object)]
+    pub params: Value,
+    #[schema(schema_with = crate::schema::execution_status)]
+    pub status: ExecutionStatus,
+    /// Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
+    /// `output_limit`, `cancelled_by`, `worker_lost`, `rejected_by`,
+    /// `approval_expired`, or why it could not start).
+    pub reason: Option<&'static str>,
+    pub exit_code: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Bytes the script printed, including any past its output limit.
+    pub output_bytes: i64,
+    /// Whether the log stops at the output limit.
+    pub truncated: bool,
+    /// Approvals its version needs (0: none).
+    pub approvals_required: i32,
+    /// Until when it may wait for them; only while it waits.
+    pub approval_expires_at: Option<DateTime<Utc>>,
+    pub approvals: Vec<ApprovalView>,
+}
+
+/// One approver's decision on a run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    /// The approver's email.
+    pub approver: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    pub comment: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+impl ExecutionView {
+    fn new(execution: &Execution, approvals: Vec<Approval>) -> Self {
+        Self {
+            id: execution.id,
+            module_id: execution.module_id,
+            module_version: execution.module_version,
+            requested_by: execution.requested_by.clone(),
+            params: execution.params.clone(),
+            status: execution.status,
+            reason: execution.end.and_then(EndReason::as_str),
+            exit_code: execution.end.and_then(EndReason::exit_code),
+            created_at: execution.created_at,
+            started_at: execution.started_at,
+            finished_at: execution.finished_at,
+            output_bytes: execution.output_bytes,
+            truncated: execution.truncated,
+            approvals_required: execution.approvals_required,
+            approval_expires_at: execution.approval_expires_at,
+            approvals: approvals
+                .into_iter()
+                .map(|approval| ApprovalView {
+                    approver: approval.approver,
+                    decision: approval.decision,
+                    comment: approval.comment,
+                    decided_at: approval.decided_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The answers for executions, each with its approvals.
+async fn views(state: &AppState, executions: &[Execution]) -> Result<Vec<ExecutionView>, ApiError> {
     let ids: Vec<Uuid> = executions.iter().map(|e| e.id).collect();
     let mut approvals = state.db.approvals(&ids).await?;
     Ok(executions
         .iter()
         .map(|execution| {
-            let mut value = json!(execution);
-            value["approvals"] = json!(approvals.remove(&execution.id).unwrap_or_default());
-            value
+            ExecutionView::new(
+                execution,
+                approvals.remove(&execution.id).unwrap_or_default(),
+            )
         })
         .collect())
 }
 
 /// The answer for one execution.
-async fn view(state: &AppState, execution: &Execution) -> Result<Value, ApiError> {
-    let mut answers = views(state, std::slice::from_ref(execution)).await?;
-    Ok(answers.pop().unwrap_or_default())
+async fn view(state: &AppState, execution: &Execution) -> Result<ExecutionView, ApiError> {
+    let approvals = state.db.approvals(&[execution.id]).await?;
+    Ok(ExecutionView::new(
+        execution,
+        approvals.into_values().next().unwrap_or_default(),
+    ))
 }
 
 /// Runs a module: 202 with the execution, queued or awaiting approval.
@@ -81,15 +157,12 @@ pub async fn submit(
                 "is not a version of this module",
             )])
         })?;
-    let request: ModuleRequest =
-        serde_json::from_value(version.definition).map_err(ApiError::internal)?;
-    let definition = ModuleDefinition::parse(&request, &Limits::UNBOUNDED)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored version does not parse: {e:?}")))?;
-    let valid = validate_params(&definition.params, &body.0.params)?;
+    let definition = &version.definition;
+    let valid = definition.validate_params(&body.0.params)?;
     let execution_id = Uuid::new_v4();
-    let sealed_secrets = (!valid.secrets.is_empty())
+    let sealed_secrets = (!valid.secrets().is_empty())
         .then(|| {
-            serde_json::to_vec(&valid.secrets)
+            serde_json::to_vec(valid.secrets())
                 .map(|plain| state.secrets.seal(&plain, execution_id.as_bytes()))
         })
         .transpose()
@@ -101,7 +174,7 @@ pub async fn submit(
         requested_by: caller.user.id,
         params: valid.masked(),
         sealed_secrets,
-        approvals_required: definition.approvals_required,
+        approvals_required: definition.approvals_required(),
         approval_ttl: state.approval_ttl,
     };
     let execution = state.db.submit_execution(&new, &caller.audit).await?;

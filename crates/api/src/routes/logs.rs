@@ -12,8 +12,8 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures_util::StreamExt;
 use sage_infra::redis::{LiveLog, log_channel};
-use sage_model::ExecutionStatus;
 use sage_model::logs::LogLine;
+use sage_model::{EndReason, ExecutionStatus};
 use sage_store::Db;
 use sage_store::executions::Execution;
 use serde::Deserialize;
@@ -228,8 +228,8 @@ impl Follower {
                 self.replay().await?;
                 let data = json!({
                     "status": execution.status,
-                    "exit_code": execution.exit_code,
-                    "reason": execution.reason,
+                    "exit_code": execution.end.and_then(EndReason::exit_code),
+                    "reason": execution.end.and_then(EndReason::as_str),
                 });
                 self.send(Bytes::from(format!("event: end\ndata: {data}\n\n")))
                     .await?;

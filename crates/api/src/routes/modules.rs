@@ -1,10 +1,14 @@
 //! Modules and their immutable versions.
 
 use actix_web::{HttpResponse, get, post, web};
-use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest, check_module_name};
-use sage_model::catalog::params::params_schema;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, check_module_name};
+use sage_model::catalog::params::RawParam;
 use sage_store::catalog::{Module, ModuleVersion, NewVersion, Permissions};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -54,55 +58,122 @@ pub async fn visible_module(
 }
 
 /// Checks a definition, including that its script exists; every problem at once.
-async fn check_definition(state: &AppState, request: &ModuleRequest) -> Result<Value, ApiError> {
+async fn check_definition(
+    state: &AppState,
+    request: &ModuleRequest,
+) -> Result<ModuleDefinition, ApiError> {
     let mut problems: Vec<FieldProblem> = Vec::new();
-    if let Err(errors) = ModuleDefinition::parse(request, &state.limit_ceiling) {
-        problems.extend(
-            errors
-                .into_iter()
-                .map(|e| FieldProblem::new(e.field, e.message)),
-        );
-    }
+    let definition = ModuleDefinition::parse(request, &state.limit_ceiling)
+        .map_err(|errors| {
+            problems.extend(
+                errors
+                    .into_iter()
+                    .map(|e| FieldProblem::new(e.field, e.message)),
+            );
+        })
+        .ok();
     if state.db.script(request.script_id).await?.is_none() {
         problems.push(FieldProblem::new("script_id", "is not a registered script"));
     }
-    if !problems.is_empty() {
-        return Err(ApiError::invalid(problems));
+    match definition {
+        Some(definition) if problems.is_empty() => Ok(definition),
+        _ => Err(ApiError::invalid(problems)),
     }
-    let mut stored = request.clone();
-    stored.name = None;
-    serde_json::to_value(&stored).map_err(ApiError::internal)
 }
 
-/// The answer for one module version: the definition as written, the limits it
-/// resolved to, and the JSON Schema of its run parameters.
-fn version_view(
-    module: &Module,
-    version: &ModuleVersion,
-    permissions: Permissions,
-) -> Result<Value, ApiError> {
-    let request: ModuleRequest =
-        serde_json::from_value(version.definition.clone()).map_err(ApiError::internal)?;
-    let definition = ModuleDefinition::parse(&request, &Limits::UNBOUNDED)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored version does not parse: {e:?}")))?;
-    Ok(json!({
-        "id": module.id,
-        "name": module.name,
-        "version": version.version,
-        "latest_version": module.latest_version,
-        "description": definition.description,
-        "script_id": version.script_id,
-        "params": request.params,
-        "args": request.args,
-        "env": request.env,
-        "limits": definition.limits,
-        "network": definition.network,
-        "approval": {"required": definition.approvals_required},
-        "params_schema": params_schema(&definition.params),
-        "permissions": {"run": permissions.run, "view": permissions.view},
-        "created_at": module.created_at,
-        "version_created_at": version.created_at,
-    }))
+/// One module version as API.md describes it: the definition as written, the limits
+/// it resolved to, and the JSON Schema of its run parameters.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ModuleVersionView {
+    pub id: Uuid,
+    pub name: String,
+    pub version: i32,
+    pub latest_version: i32,
+    pub description: String,
+    pub script_id: Uuid,
+    /// The parameter declarations, as written.
+    #[schema(value_type = Vec<Object>)]
+    pub params: Vec<RawParam>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub limits: LimitsView,
+    /// `none` or `egress`.
+    pub network: &'static str,
+    pub approval: ApprovalPolicyView,
+    /// The JSON Schema a run's `params` must satisfy.
+    #[schema(value_type = Object)]
+    pub params_schema: Value,
+    pub permissions: PermissionsView,
+    pub created_at: DateTime<Utc>,
+    pub version_created_at: DateTime<Utc>,
+}
+
+/// The limits a version runs under, every default resolved.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LimitsView {
+    pub timeout_sec: u64,
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub pids: u64,
+    pub open_files: u64,
+    pub max_output_bytes: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApprovalPolicyView {
+    /// Distinct approvals a run needs before it is queued (0: none).
+    pub required: u32,
+}
+
+/// What the caller may do with the module.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PermissionsView {
+    pub run: bool,
+    pub view: bool,
+}
+
+impl ModuleVersionView {
+    fn new(module: &Module, version: &ModuleVersion, permissions: Permissions) -> Self {
+        let definition = &version.definition;
+        let limits = definition.limits();
+        Self {
+            id: module.id,
+            name: module.name.clone(),
+            version: version.version,
+            latest_version: module.latest_version,
+            description: definition.description().to_owned(),
+            script_id: definition.script_id(),
+            params: definition
+                .params()
+                .iter()
+                .map(|p| p.raw().clone())
+                .collect(),
+            args: definition.args().map(str::to_owned).collect(),
+            env: definition
+                .env()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            limits: LimitsView {
+                timeout_sec: limits.timeout_sec,
+                memory_mb: limits.memory_mb,
+                cpus: limits.cpus,
+                pids: limits.pids,
+                open_files: limits.open_files,
+                max_output_bytes: limits.max_output_bytes,
+            },
+            network: definition.network().as_str(),
+            approval: ApprovalPolicyView {
+                required: definition.approvals_required(),
+            },
+            params_schema: definition.params_schema(),
+            permissions: PermissionsView {
+                run: permissions.run,
+                view: permissions.view,
+            },
+            created_at: module.created_at,
+            version_created_at: version.created_at,
+        }
+    }
 }
 
 /// Creates a module with its version 1 (admin).
@@ -133,7 +204,6 @@ pub async fn create(
     };
     let name = request.name.unwrap_or_default();
     let new = NewVersion {
-        script_id: request.script_id,
         definition,
         created_by: caller.user.id,
     };
@@ -142,7 +212,7 @@ pub async fn create(
         run: true,
         view: true,
     };
-    Ok(HttpResponse::Created().json(version_view(&module, &version, all)?))
+    Ok(HttpResponse::Created().json(ModuleVersionView::new(&module, &version, all)))
 }
 
 /// Adds an immutable version (admin). The name cannot change.
@@ -166,7 +236,6 @@ pub async fn create_version(
     let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;
     let definition = check_definition(&state, &request).await?;
     let new = NewVersion {
-        script_id: request.script_id,
         definition,
         created_by: caller.user.id,
     };
@@ -183,7 +252,7 @@ pub async fn create_version(
         run: true,
         view: true,
     };
-    Ok(HttpResponse::Created().json(version_view(&module, &version, all)?))
+    Ok(HttpResponse::Created().json(ModuleVersionView::new(&module, &version, all)))
 }
 
 /// The modules the caller may run or view (admins: all), by name.
@@ -220,7 +289,7 @@ pub async fn get_one(
         .module_version(module.id, module.latest_version)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(version_view(&module, &version, permissions)?))
+    Ok(HttpResponse::Ok().json(ModuleVersionView::new(&module, &version, permissions)))
 }
 
 /// One version of a module.
@@ -239,5 +308,5 @@ pub async fn get_version(
         .module_version(module.id, number)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(version_view(&module, &version, permissions)?))
+    Ok(HttpResponse::Ok().json(ModuleVersionView::new(&module, &version, permissions)))
 }

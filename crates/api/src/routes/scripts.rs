@@ -1,9 +1,10 @@
 //! Scripts of the library (admin).
 
 use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
 use sage_model::catalog::script::{Interpreter, ScriptPath};
-use sage_store::catalog::NewScript;
-use serde::Deserialize;
+use sage_store::catalog::{NewScript, Script};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -26,6 +27,33 @@ pub struct ScriptRequest {
 }
 
 /// Registers a file of the script library and pins its sha256.
+/// A registered script.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScriptView {
+    pub id: Uuid,
+    /// Relative to the script library.
+    pub path: String,
+    /// `python3`, `bash` or `sh`.
+    pub interpreter: &'static str,
+    /// Pinned at registration: a run whose copy differs does not start.
+    pub sha256: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Script> for ScriptView {
+    fn from(script: Script) -> Self {
+        Self {
+            id: script.id,
+            path: script.path.to_string(),
+            interpreter: script.interpreter.as_str(),
+            sha256: script.sha256,
+            description: script.description,
+            created_at: script.created_at,
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/scripts", tag = "scripts", request_body = ScriptRequest,
     responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/scripts")]
@@ -74,14 +102,14 @@ pub async fn create(
         return Err(ApiError::invalid(problems));
     };
     let new = NewScript {
-        path: path.to_string(),
-        interpreter: interpreter.to_string(),
+        path,
+        interpreter,
         sha256,
         description: body.description,
         created_by: caller.user.id,
     };
     let script = state.db.create_script(&new, &caller.audit).await?;
-    Ok(HttpResponse::Created().json(script))
+    Ok(HttpResponse::Created().json(ScriptView::from(script)))
 }
 
 #[utoipa::path(get, path = "/api/v1/scripts", tag = "scripts", responses((status = 200), (status = 403)))]
@@ -97,7 +125,7 @@ pub async fn list(
         .scripts(query.cursor.as_deref(), query.limit()?)
         .await?;
     Ok(HttpResponse::Ok().json(Listing {
-        items: page.items,
+        items: page.items.into_iter().map(ScriptView::from).collect(),
         next_cursor: page.next,
     }))
 }
@@ -111,5 +139,5 @@ pub async fn get_one(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let script = state.db.script(*id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(script))
+    Ok(HttpResponse::Ok().json(ScriptView::from(script)))
 }

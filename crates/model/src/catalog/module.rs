@@ -4,10 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Number;
+use serde_json::{Number, Value};
 use uuid::Uuid;
 
-use super::params::{ParamKind, ParamSpec, RawParam, SecretAs, ValidParams};
+use super::params::{
+    ParamKind, ParamSpec, RawParam, SecretAs, ValidParams, params_schema, restore_params,
+    validate_params,
+};
 use super::template::Template;
 use super::{FieldError, Problems};
 
@@ -111,6 +114,15 @@ pub enum NetworkPolicy {
     Egress,
 }
 
+impl NetworkPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Egress => "egress",
+        }
+    }
+}
+
 /// Environment variables a module may not set: they change how the interpreter or the
 /// dynamic loader behaves, which would let a parameter run code of its choosing.
 const RESERVED_ENV: &[&str] = &[
@@ -128,17 +140,80 @@ const RESERVED_ENV: &[&str] = &[
     "IFS",
 ];
 
-/// A checked module version.
-#[derive(Debug, Clone, PartialEq)]
+/// A checked module version: what the store keeps. It is only ever built by
+/// [`ModuleDefinition::parse`], from a request or, through `Deserialize`, from what was
+/// stored, so no copy of it skipped the checks. It is stored as the request that
+/// defines it, with every limit resolved, so a later change of defaults cannot change
+/// a stored version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ModuleRequest", try_from = "ModuleRequest")]
 pub struct ModuleDefinition {
-    pub description: String,
-    pub script_id: Uuid,
-    pub params: Vec<ParamSpec>,
-    pub args: Vec<Template>,
-    pub env: BTreeMap<String, Template>,
-    pub limits: Limits,
-    pub network: NetworkPolicy,
-    pub approvals_required: u32,
+    description: String,
+    script_id: Uuid,
+    params: Vec<ParamSpec>,
+    args: Vec<Template>,
+    env: BTreeMap<String, Template>,
+    limits: Limits,
+    network: NetworkPolicy,
+    approvals_required: u32,
+}
+
+/// Why a stored definition does not read back: every problem, as the checks name them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stored module definition does not pass its checks: {}", list(.0))]
+pub struct StoredDefinitionError(pub Vec<FieldError>);
+
+fn list(problems: &[FieldError]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{} {}", p.field, p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl TryFrom<ModuleRequest> for ModuleDefinition {
+    type Error = StoredDefinitionError;
+
+    /// Reads a stored version back. Stored versions were checked against the limit
+    /// ceiling of their day; a lower ceiling later must not make them unreadable.
+    fn try_from(stored: ModuleRequest) -> Result<Self, Self::Error> {
+        Self::parse(&stored, &Limits::UNBOUNDED).map_err(StoredDefinitionError)
+    }
+}
+
+impl From<ModuleDefinition> for ModuleRequest {
+    fn from(definition: ModuleDefinition) -> Self {
+        let number = |v: u64| Some(Number::from(v));
+        let limits = definition.limits;
+        Self {
+            name: None,
+            description: Some(definition.description),
+            script_id: definition.script_id,
+            params: definition.params.iter().map(|p| p.raw().clone()).collect(),
+            args: definition
+                .args
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            env: definition
+                .env
+                .iter()
+                .map(|(key, t)| (key.clone(), t.as_str().to_owned()))
+                .collect(),
+            limits: RawLimits {
+                timeout_sec: number(limits.timeout_sec),
+                memory_mb: number(limits.memory_mb),
+                cpus: Number::from_f64(limits.cpus),
+                pids: number(limits.pids),
+                open_files: number(limits.open_files),
+                max_output_bytes: number(limits.max_output_bytes),
+            },
+            network: Some(definition.network.as_str().to_owned()),
+            approval: RawApproval {
+                required: number(u64::from(definition.approvals_required)),
+            },
+        }
+    }
 }
 
 /// A module name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.
@@ -204,10 +279,63 @@ impl ModuleDefinition {
         })
     }
 
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn script_id(&self) -> Uuid {
+        self.script_id
+    }
+
+    pub fn params(&self) -> &[ParamSpec] {
+        &self.params
+    }
+
+    /// The argv templates, as written.
+    pub fn args(&self) -> impl Iterator<Item = &str> {
+        self.args.iter().map(Template::as_str)
+    }
+
+    /// The environment templates, as written.
+    pub fn env(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(k, t)| (k.as_str(), t.as_str()))
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn network(&self) -> NetworkPolicy {
+        self.network
+    }
+
+    pub fn approvals_required(&self) -> u32 {
+        self.approvals_required
+    }
+
+    /// Validates a run's parameters against this version's schema.
+    pub fn validate_params(&self, params: &Value) -> Result<ValidParams, Vec<FieldError>> {
+        validate_params(&self.params, params)
+    }
+
+    /// A stored run's parameters, with its opened secrets; see [`restore_params`].
+    pub fn restore_params(
+        &self,
+        shown: &Value,
+        secrets: BTreeMap<String, String>,
+    ) -> Result<ValidParams, Vec<FieldError>> {
+        restore_params(&self.params, shown, secrets)
+    }
+
+    /// The JSON Schema of a run's `params`.
+    pub fn params_schema(&self) -> Value {
+        params_schema(&self.params)
+    }
+
     /// argv after the interpreter and script: each template is exactly one element.
     /// An element naming a parameter that has no value is left out, together with a
     /// literal option (`"--notify"`) just before it that only introduced that value.
-    pub fn build_args(&self, params: &ValidParams) -> Vec<String> {
+    pub(crate) fn build_args(&self, params: &ValidParams) -> Vec<String> {
         let rendered: Vec<Option<String>> = self.args.iter().map(|t| render(t, params)).collect();
         let mut out = Vec::with_capacity(rendered.len());
         for (i, element) in rendered.iter().enumerate() {
@@ -226,7 +354,7 @@ impl ModuleDefinition {
     /// Environment variables from the env templates. `secret_path` gives where a
     /// file secret is placed inside the sandbox; variables whose parameters have no
     /// value are left out.
-    pub fn build_env(
+    pub(crate) fn build_env(
         &self,
         params: &ValidParams,
         secret_path: impl Fn(&str) -> String,
@@ -258,7 +386,7 @@ impl ModuleDefinition {
     }
 
     /// Secret parameters to be written as files, with their values.
-    pub fn file_secrets<'a>(&self, params: &'a ValidParams) -> Vec<(&str, &'a str)> {
+    pub(crate) fn file_secrets<'a>(&self, params: &'a ValidParams) -> Vec<(&str, &'a str)> {
         self.params
             .iter()
             .filter(|p| {

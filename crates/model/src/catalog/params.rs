@@ -388,14 +388,21 @@ fn type_name(kind: &jsonschema::error::TypeKind) -> String {
 }
 
 /// A run's parameters after validation, defaults filled in. Secrets are kept apart so
-/// nothing that stores or shows parameters can reach their values by accident.
+/// nothing that stores or shows parameters can reach their values by accident. Only
+/// [`validate_params`] builds one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ValidParams {
-    pub values: BTreeMap<String, Value>,
-    pub secrets: BTreeMap<String, String>,
+    pub(crate) values: BTreeMap<String, Value>,
+    pub(crate) secrets: BTreeMap<String, String>,
 }
 
 impl ValidParams {
+    /// The secret parameters' values, by name: to seal at submission, to redact from
+    /// the log when the run starts.
+    pub fn secrets(&self) -> &BTreeMap<String, String> {
+        &self.secrets
+    }
+
     /// The parameters as stored and shown: secrets as `***`.
     pub fn masked(&self) -> Value {
         let mut shown: Map<String, Value> = self.values.clone().into_iter().collect();
@@ -432,6 +439,22 @@ pub fn params_schema(specs: &[ParamSpec]) -> Value {
         "required": required,
         "properties": properties,
     })
+}
+
+/// Rebuilds a stored run's parameters: the parameters as shown (secrets masked) with
+/// the opened secrets in place of the masks, checked again. A secret comes only from
+/// `secrets`, never from what is shown.
+pub fn restore_params(
+    specs: &[ParamSpec],
+    shown: &Value,
+    secrets: BTreeMap<String, String>,
+) -> Result<ValidParams, Vec<FieldError>> {
+    let mut params = shown.as_object().cloned().unwrap_or_default();
+    for spec in specs.iter().filter(|spec| spec.is_secret()) {
+        params.remove(&spec.name);
+    }
+    params.extend(secrets.into_iter().map(|(k, v)| (k, Value::String(v))));
+    validate_params(specs, &Value::Object(params))
 }
 
 /// Validates a run's parameters: every failing field at once, each named

@@ -6,7 +6,9 @@ mod modules;
 mod scripts;
 
 pub use assignments::{Assignment, Permissions, Principal};
+pub(crate) use modules::read_definition;
 pub use modules::{Module, ModuleVersion, NewVersion};
+pub(crate) use scripts::script_ref;
 pub use scripts::{NewScript, Script};
 
 /// A page of a list ordered by a unique text key; `next` continues after it.

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
+use sage_model::catalog::module::ModuleDefinition;
 use serde_json::{Value, json};
 use tokio_postgres::Row;
+use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use super::Page;
@@ -26,35 +28,39 @@ impl Module {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModuleVersion {
     pub module_id: Uuid,
     pub version: i32,
-    pub script_id: Uuid,
-    /// The accepted definition (API.md's body without `name`).
-    pub definition: Value,
+    pub definition: ModuleDefinition,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
 }
 
 impl ModuleVersion {
-    fn from_row(row: &Row) -> Self {
-        Self {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        Ok(Self {
             module_id: row.get(0),
             version: row.get(1),
-            script_id: row.get(2),
-            definition: row.get(3),
-            created_by: row.get(4),
-            created_at: row.get(5),
-        }
+            definition: read_definition(row.get(2))?,
+            created_by: row.get(3),
+            created_at: row.get(4),
+        })
     }
+}
+
+/// A stored definition, read back through its checks.
+pub(crate) fn read_definition(stored: Value) -> Result<ModuleDefinition, StoreError> {
+    serde_json::from_value(stored).map_err(|error| {
+        tracing::error!(%error, "a stored module version does not read back");
+        StoreError::Corrupt("module definition")
+    })
 }
 
 /// A checked definition to store as a module's next version.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
-    pub script_id: Uuid,
-    pub definition: Value,
+    pub definition: ModuleDefinition,
     pub created_by: Uuid,
 }
 
@@ -68,7 +74,7 @@ async fn insert_version(
         .prepare_cached(
             "INSERT INTO module_versions (module_id, version, script_id, definition, created_by)
              VALUES ($1, $2, $3, $4, $5)
-             RETURNING module_id, version, script_id, definition, created_by, created_at",
+             RETURNING module_id, version, definition, created_by, created_at",
         )
         .await?;
     let row = transaction
@@ -77,13 +83,13 @@ async fn insert_version(
             &[
                 &module_id,
                 &version,
-                &new.script_id,
-                &new.definition,
+                &new.definition.script_id(),
+                &Json(&new.definition),
                 &new.created_by,
             ],
         )
         .await?;
-    Ok(ModuleVersion::from_row(&row))
+    ModuleVersion::from_row(&row)
 }
 
 impl Db {
@@ -181,14 +187,15 @@ impl Db {
         version: i32,
     ) -> Result<Option<ModuleVersion>, StoreError> {
         let client = self.client().await?;
-        let sql = "SELECT module_id, version, script_id, definition, created_by, created_at
+        let sql = "SELECT module_id, version, definition, created_by, created_at
                    FROM module_versions WHERE module_id = $1 AND version = $2";
         let statement = client.prepare_cached(sql).await?;
-        Ok(client
+        client
             .query_opt(&statement, &[&id, &version])
             .await?
             .as_ref()
-            .map(ModuleVersion::from_row))
+            .map(ModuleVersion::from_row)
+            .transpose()
     }
 
     /// Modules ordered by name after `cursor`: all of them for `None` (admins), else

@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use sage_model::catalog::script::{Interpreter, ScriptPath};
 use serde_json::json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -7,33 +8,47 @@ use super::Page;
 use crate::audit::{AuditContext, Change, append};
 use crate::{Db, StoreError, unique_violation};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     pub id: Uuid,
-    pub path: String,
-    pub interpreter: String,
+    pub path: ScriptPath,
+    pub interpreter: Interpreter,
     pub sha256: String,
     pub description: String,
     pub created_at: DateTime<Utc>,
 }
 
 impl Script {
-    fn from_row(row: &Row) -> Self {
-        Self {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        let (path, interpreter) = script_ref(row.get(1), row.get(2))?;
+        Ok(Self {
             id: row.get(0),
-            path: row.get(1),
-            interpreter: row.get(2),
+            path,
+            interpreter,
             sha256: row.get(3),
             description: row.get(4),
             created_at: row.get(5),
-        }
+        })
     }
+}
+
+/// A stored script's path and interpreter, checked again as they are read.
+pub(crate) fn script_ref(
+    path: &str,
+    interpreter: &str,
+) -> Result<(ScriptPath, Interpreter), StoreError> {
+    Ok((
+        ScriptPath::parse(path).map_err(|_| StoreError::Corrupt("script path"))?,
+        interpreter
+            .parse()
+            .map_err(|_| StoreError::Corrupt("script interpreter"))?,
+    ))
 }
 
 #[derive(Debug, Clone)]
 pub struct NewScript {
-    pub path: String,
-    pub interpreter: String,
+    pub path: ScriptPath,
+    pub interpreter: Interpreter,
     pub sha256: String,
     pub description: String,
     pub created_by: Uuid,
@@ -60,8 +75,8 @@ impl Db {
                 &statement,
                 &[
                     &Uuid::new_v4(),
-                    &new.path,
-                    &new.interpreter,
+                    &new.path.as_str(),
+                    &new.interpreter.as_str(),
                     &new.sha256,
                     &new.description,
                     &new.created_by,
@@ -69,13 +84,17 @@ impl Db {
             )
             .await
             .map_err(|e| unique_violation(e, "a script with this path is already registered"))?;
-        let script = Script::from_row(&row);
+        let script = Script::from_row(&row)?;
         let change = Change {
             action: "script.create",
             target_type: "script",
             target_id: script.id.to_string(),
             before: None,
-            after: Some(json!(script)),
+            after: Some(json!({
+                "id": script.id, "path": script.path, "interpreter": script.interpreter,
+                "sha256": script.sha256, "description": script.description,
+                "created_at": script.created_at,
+            })),
         };
         append(&transaction, context, &change).await?;
         transaction.commit().await?;
@@ -90,11 +109,12 @@ impl Db {
                 "SELECT id, path, interpreter, sha256, description, created_at FROM scripts WHERE id = $1",
             )
             .await?;
-        Ok(client
+        client
             .query_opt(&statement, &[&id])
             .await?
             .as_ref()
-            .map(Script::from_row))
+            .map(Script::from_row)
+            .transpose()
     }
 
     /// Scripts ordered by path, after `cursor` (a path).
@@ -112,7 +132,12 @@ impl Db {
             )
             .await?;
         let rows = client.query(&statement, &[&cursor, &(limit + 1)]).await?;
-        let items = rows.iter().map(Script::from_row).collect();
-        Ok(Page::from_rows(items, limit, |s: &Script| s.path.clone()))
+        let items = rows
+            .iter()
+            .map(Script::from_row)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::from_rows(items, limit, |s: &Script| {
+            s.path.to_string()
+        }))
     }
 }

@@ -21,6 +21,7 @@ use futures_util::{Stream as FuturesStream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
+pub use sage_model::EndReason;
 pub use sage_model::logs::Stream;
 pub use spec::{Limits, Network, ReadOnlyFile, SandboxSpec};
 
@@ -41,11 +42,11 @@ const COPY_OUT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How a container's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
-    Exited(i64),
-    OomKilled,
-    TimedOut,
-    OutputLimit,
-    /// Stopped on request (cancelled, or no longer ours to run).
+    /// It ended one of the ways an execution ends: an exit code, OOM, timeout, output
+    /// limit.
+    As(EndReason),
+    /// Stopped on request: the execution ended elsewhere (cancelled, or declared lost),
+    /// and that end stands.
     Stopped,
 }
 
@@ -102,10 +103,10 @@ impl OutputSink for Captured {
 }
 
 impl Finished {
-    pub fn exit_code(&self) -> Option<i64> {
+    pub fn exit_code(&self) -> Option<i32> {
         match self.end {
-            End::Exited(code) => Some(code),
-            _ => None,
+            End::As(reason) => reason.exit_code(),
+            End::Stopped => None,
         }
     }
 }
@@ -166,8 +167,8 @@ async fn start_and_wait(
             bounds.timeout,
             collect(output, bounds.output_cap, sink, &mut total),
         ) => match collected {
-            Err(_) => Some(End::TimedOut),
-            Ok(Ok(true)) => Some(End::OutputLimit),
+            Err(_) => Some(End::As(EndReason::Timeout)),
+            Ok(Ok(true)) => Some(End::As(EndReason::OutputLimit)),
             Ok(Ok(false)) => None,
             Ok(Err(error)) => return Err(error),
         },
@@ -186,14 +187,19 @@ async fn start_and_wait(
             end
         }
         None => match exec_exit_code(docker, &script).await? {
-            code if code != 0 && oom_killed_since(docker, id, started).await? => End::OomKilled,
-            code => End::Exited(code),
+            code if code != 0 && oom_killed_since(docker, id, started).await? => {
+                End::As(EndReason::Oom)
+            }
+            // Exit codes are 0 to 255; anything else is the engine not knowing it.
+            code => End::As(EndReason::exited(i32::try_from(code).unwrap_or(-1))),
         },
     };
     let outputs = match (end, spool) {
-        (End::Exited(_) | End::OomKilled, Some(spool)) => copy_out(docker, id, spool)
-            .await
-            .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error))),
+        (End::As(EndReason::Succeeded | EndReason::ExitCode(_) | EndReason::Oom), Some(spool)) => {
+            copy_out(docker, id, spool)
+                .await
+                .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error)))
+        }
         _ => Outputs::NotCollected,
     };
     Ok(Finished {

@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{containers_labelled, docker};
 use sage_worker::sandbox::{
-    Captured, End, Finished, Limits, Network, Outputs, RunBounds, SandboxSpec, Spool, run_to_end,
+    Captured, End, EndReason, Finished, Limits, Network, Outputs, RunBounds, SandboxSpec, Spool,
+    run_to_end,
 };
 
 fn runner_image() -> String {
@@ -64,7 +65,7 @@ except OSError as error:
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         finished.end,
-        End::Exited(0),
+        End::As(EndReason::Succeeded),
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -97,7 +98,7 @@ async fn a_failing_script_reports_its_exit_code_and_is_removed() {
     let docker = docker().await;
     let (id, spec) = python("import sys; print('bad', file=sys.stderr); sys.exit(3)");
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
-    assert_eq!(finished.end, End::Exited(3));
+    assert_eq!(finished.end, End::As(EndReason::ExitCode(3)));
     assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), "bad");
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }
@@ -179,7 +180,7 @@ subprocess.Popen(["sleep", "300"])
     let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
     assert_eq!(
         finished.end,
-        End::Exited(0),
+        End::As(EndReason::Succeeded),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -211,7 +212,7 @@ subprocess.Popen(["sleep", "300"])
     // No `out` folder: an archive without entries, not an error.
     let (id, spec) = python("print('nothing to keep')");
     let (finished, _) = run_spooling(&docker, &id, &spec, &spool).await;
-    assert_eq!(finished.end, End::Exited(0));
+    assert_eq!(finished.end, End::As(EndReason::Succeeded));
     assert_eq!(archive_entries(&spool), []);
     std::fs::remove_file(&spool).unwrap();
 }
@@ -229,7 +230,7 @@ async fn output_beyond_the_cap_ends_the_run() {
     let (id, spec) = python("import time\nprint('x' * 100000, flush=True)\ntime.sleep(60)");
     let started = Instant::now();
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1000)).await;
-    assert_eq!(finished.end, End::OutputLimit);
+    assert_eq!(finished.end, End::As(EndReason::OutputLimit));
     assert_eq!(output.stdout.len(), 1000, "only the cap is kept");
     assert!(finished.output_bytes > 1000);
     assert!(started.elapsed() < Duration::from_secs(15));
@@ -243,7 +244,7 @@ async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children() {
     let (id, spec) = python(code);
     let started = Instant::now();
     let (finished, _) = run(&docker, &id, &spec, bounds(2, 1 << 20)).await;
-    assert_eq!(finished.end, End::TimedOut);
+    assert_eq!(finished.end, End::As(EndReason::Timeout));
     assert!(
         started.elapsed() < Duration::from_secs(2 + 2 + 3),
         "{:?}",
@@ -260,7 +261,7 @@ async fn a_memory_hog_is_oom_killed() {
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
     assert_eq!(
         finished.end,
-        End::OomKilled,
+        End::As(EndReason::Oom),
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );

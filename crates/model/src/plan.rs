@@ -1,0 +1,83 @@
+//! The run plan: everything a sandbox needs to run one execution, built in one place
+//! from the script, the checked module version and the validated parameters. The worker
+//! only opens the secrets, takes the plan and turns it into a container.
+
+use std::fmt;
+
+use crate::catalog::module::{Limits, ModuleDefinition, NetworkPolicy};
+use crate::catalog::params::ValidParams;
+use crate::catalog::script::{Interpreter, ScriptPath};
+
+/// Where the script appears inside the sandbox, by its file name.
+pub const SCRIPTS_DIR: &str = "/opt/scripts";
+/// Where `secret_as: file` secrets appear inside the sandbox, by parameter name.
+pub const SECRETS_DIR: &str = "/run/secrets";
+
+/// A run, ready for a sandbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// The whole argv: the interpreter, the script, then the module's arguments. No
+    /// shell ever sees it.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Where the verified copy of the script is placed, read-only.
+    pub script_path: String,
+    /// Secrets to place as read-only files.
+    pub secret_files: Vec<SecretFile>,
+    pub limits: Limits,
+    pub network: NetworkPolicy,
+}
+
+/// One `secret_as: file` secret: its value and where the sandbox sees it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    pub name: String,
+    pub container_path: String,
+    value: String,
+}
+
+impl SecretFile {
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Debug for SecretFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretFile")
+            .field("name", &self.name)
+            .field("container_path", &self.container_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunPlan {
+    pub fn new(
+        script: &ScriptPath,
+        interpreter: Interpreter,
+        definition: &ModuleDefinition,
+        params: &ValidParams,
+    ) -> Self {
+        let script_path = format!("{SCRIPTS_DIR}/{}", script.file_name());
+        let mut argv = vec![interpreter.program().to_owned(), script_path.clone()];
+        argv.extend(definition.build_args(params));
+        let secret_path = |name: &str| format!("{SECRETS_DIR}/{name}");
+        let secret_files = definition
+            .file_secrets(params)
+            .into_iter()
+            .map(|(name, value)| SecretFile {
+                name: name.to_owned(),
+                container_path: secret_path(name),
+                value: value.to_owned(),
+            })
+            .collect();
+        Self {
+            argv,
+            env: definition.build_env(params, secret_path),
+            script_path,
+            secret_files,
+            limits: definition.limits(),
+            network: definition.network(),
+        }
+    }
+}
