@@ -91,26 +91,6 @@ impl Caller {
     pub fn is_admin(&self) -> bool {
         self.user.has_role("admin")
     }
-
-    /// Admin-only routes answer 403 to everyone else: the route itself is no secret.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("this needs the admin role".into()))
-        }
-    }
-
-    pub fn require_any_role(&self, roles: &[&str]) -> Result<(), ApiError> {
-        if roles.iter().any(|r| self.user.has_role(r)) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this needs one of the roles {}",
-                roles.join(", ")
-            )))
-        }
-    }
 }
 
 fn audit_context(request: &HttpRequest) -> AuditContext {

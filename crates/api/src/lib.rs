@@ -1,6 +1,7 @@
 //! Sage Runner's HTTP api: everything but the thin `main.rs`, so tests can start the
 //! whole application on a random port.
 
+pub mod access;
 pub mod approvals;
 pub mod auth;
 pub mod error;

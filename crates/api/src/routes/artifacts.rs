@@ -10,9 +10,9 @@ use sage_store::artifacts::Artifact;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::executions::visible_execution;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ pub async fn list(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let execution = visible_execution(&state, &caller, *id).await?;
+    let execution = Access::new(&state, &caller).execution(*id).await?;
     let expires_at = Utc::now() + state.artifact_url_ttl;
     let mut items = Vec::new();
     for artifact in state.db.artifacts(execution.id).await? {

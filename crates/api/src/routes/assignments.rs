@@ -9,6 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::{Caller, parse_email};
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
@@ -116,7 +117,7 @@ pub async fn replace(
     id: web::Path<Uuid>,
     body: ValidatedJson<AssignmentsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;
     let assignments = parse_assignments(body.0)?;
     state
@@ -136,7 +137,7 @@ pub async fn read(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;
     let assignments = state.db.assignments(module.id).await?;
     Ok(HttpResponse::Ok().json(

@@ -5,12 +5,11 @@ use chrono::{DateTime, Utc};
 use sage_store::audit::AuditFilter;
 use serde::Deserialize;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
-
-const READERS: &[&str] = &["admin", "auditor"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +30,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any_role(READERS)?;
+    Access::new(&state, &caller).require_audit_reader()?;
     let query = query.into_inner();
     let limit = PageQuery {
         limit: query.limit,
@@ -70,6 +69,6 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200), (status = 403)))]
 #[get("/api/v1/audit/verify")]
 pub async fn verify(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    caller.require_any_role(READERS)?;
+    Access::new(&state, &caller).require_audit_reader()?;
     Ok(HttpResponse::Ok().json(state.db.verify_audit_chain().await?))
 }

@@ -11,12 +11,12 @@ use sage_findings::report::Lang;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::evidence::{Order, create};
 use crate::extract::ValidatedJson;
 use crate::routes::artifacts::{ArtifactView, view};
-use crate::routes::executions::visible_execution;
 use crate::state::AppState;
 
 /// Executions one report may cover: each brings up to its artifact limit to parse.
@@ -111,8 +111,9 @@ pub async fn create_report(
     body: ValidatedJson<EvidenceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let order = order(body.0)?;
+    let access = Access::new(&state, &caller);
     for id in &order.execution_ids {
-        let execution = visible_execution(&state, &caller, *id).await?;
+        let execution = access.execution(*id).await?;
         if !execution.status.is_terminal() {
             return Err(ApiError::Conflict(format!(
                 "execution {id} is {}: its artifacts are not complete yet",
@@ -134,12 +135,7 @@ pub async fn get_report(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let evidence = state.db.evidence(*id).await?.ok_or(ApiError::NotFound)?;
-    let may_read = caller.is_admin()
-        || caller.user.has_role("auditor")
-        || evidence.created_by == caller.user.email;
-    if !may_read {
-        return Err(ApiError::NotFound);
-    }
+    let evidence = Access::new(&state, &caller).evidence(evidence)?;
     respond(&state, evidence, HttpResponse::Ok()).await
 }
 

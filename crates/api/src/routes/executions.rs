@@ -5,15 +5,15 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sage_model::{EndReason, ExecutionStatus};
 use sage_store::approvals::{Approval, Decision, DecisionOutcome};
-use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution, Viewer};
+use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
-use crate::routes::modules::{permissions, visible_module};
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
@@ -140,12 +140,7 @@ pub async fn submit(
     id: web::Path<Uuid>,
     body: ValidatedJson<RunRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (module, can) = visible_module(&state, &caller, *id).await?;
-    if !can.run {
-        return Err(ApiError::Forbidden(
-            "you may view this module but not run it".into(),
-        ));
-    }
+    let module = Access::new(&state, &caller).runnable_module(*id).await?;
     let number = body.0.version.unwrap_or(module.latest_version);
     let version = state
         .db
@@ -181,32 +176,6 @@ pub async fn submit(
     Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
 }
 
-/// Whether the caller may see an execution: admins, the requester, and whoever may
-/// view its module.
-async fn may_see(
-    state: &AppState,
-    caller: &Caller,
-    execution: &Execution,
-) -> Result<bool, ApiError> {
-    if caller.is_admin() || execution.requested_by_id == caller.user.id {
-        return Ok(true);
-    }
-    Ok(permissions(state, caller, execution.module_id).await?.view)
-}
-
-pub async fn visible_execution(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<Execution, ApiError> {
-    let execution = state.db.execution(id).await?.ok_or(ApiError::NotFound)?;
-    if may_see(state, caller, &execution).await? {
-        Ok(execution)
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
-
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", responses((status = 200), (status = 404)))]
 #[get("/api/v1/executions/{id}")]
 pub async fn get_one(
@@ -214,7 +183,7 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let execution = visible_execution(&state, &caller, *id).await?;
+    let execution = Access::new(&state, &caller).execution(*id).await?;
     Ok(HttpResponse::Ok().json(view(&state, &execution).await?))
 }
 
@@ -229,12 +198,9 @@ pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let execution = visible_execution(&state, &caller, *id).await?;
-    if !caller.is_admin() && execution.requested_by_id != caller.user.id {
-        return Err(ApiError::Forbidden(
-            "only the requester or an admin may cancel an execution".into(),
-        ));
-    }
+    let execution = Access::new(&state, &caller)
+        .cancellable_execution(*id)
+        .await?;
     match state
         .db
         .cancel_execution(execution.id, &caller.audit)
@@ -294,17 +260,7 @@ async fn decide(
     request: &DecisionRequest,
     decision: Decision,
 ) -> Result<HttpResponse, ApiError> {
-    let execution = visible_execution(state, caller, id).await?;
-    if !(caller.is_admin() || caller.user.has_role("approver")) {
-        return Err(ApiError::Forbidden(
-            "only admins and approvers may decide on runs".into(),
-        ));
-    }
-    if execution.requested_by_id == caller.user.id {
-        return Err(ApiError::Forbidden(
-            "the requester cannot decide on their own run".into(),
-        ));
-    }
+    let execution = Access::new(state, caller).decidable_execution(id).await?;
     let comment = request.comment.trim();
     if comment.chars().count() > MAX_COMMENT_CHARS
         || comment.chars().any(|c| c.is_control() && c != '\n')
@@ -390,15 +346,7 @@ pub async fn list(
     if !problems.is_empty() {
         return Err(ApiError::invalid(problems));
     }
-    let viewer = if caller.is_admin() {
-        Viewer::Everything
-    } else {
-        Viewer::User {
-            id: caller.user.id,
-            email: caller.user.email.clone(),
-            groups: caller.user.groups.clone(),
-        }
-    };
+    let viewer = Access::new(&state, &caller).execution_viewer();
     let filter = ExecutionFilter {
         module_id: query.module_id,
         status,

@@ -21,9 +21,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
-use crate::routes::executions::visible_execution;
 use crate::state::AppState;
 
 const PAGE: i64 = 2000;
@@ -53,7 +53,7 @@ pub async fn logs(
     query: web::Query<LogQuery>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let execution = visible_execution(&state, &caller, *id).await?;
+    let execution = Access::new(&state, &caller).execution(*id).await?;
     match query.format.as_deref() {
         Some("text") => Ok(text(state.db.clone(), execution.id)),
         None | Some("sse") => {

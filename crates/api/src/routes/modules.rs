@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
@@ -23,39 +24,6 @@ use crate::state::AppState;
 #[serde(transparent)]
 #[schema(value_type = Object)]
 pub struct ModuleBody(pub ModuleRequest);
-
-/// What the caller may do with a module; admins may do everything.
-pub async fn permissions(
-    state: &AppState,
-    caller: &Caller,
-    module_id: Uuid,
-) -> Result<Permissions, ApiError> {
-    if caller.is_admin() {
-        return Ok(Permissions {
-            run: true,
-            view: true,
-        });
-    }
-    Ok(state
-        .db
-        .permissions(module_id, &caller.user.email, &caller.user.groups)
-        .await?)
-}
-
-/// A module the caller may see (run or view), else 404: ids cannot be probed.
-pub async fn visible_module(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<(Module, Permissions), ApiError> {
-    let module = state.db.module(id).await?.ok_or(ApiError::NotFound)?;
-    let permissions = permissions(state, caller, id).await?;
-    if permissions.run || permissions.view {
-        Ok((module, permissions))
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
 
 /// Checks a definition, including that its script exists; every problem at once.
 async fn check_definition(
@@ -185,7 +153,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: ValidatedJson<ModuleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let request = body.0.0;
     let name_problem = match request.name.as_deref() {
         None => Some(FieldProblem::new("name", "is required")),
@@ -225,7 +193,7 @@ pub async fn create_version(
     id: web::Path<Uuid>,
     body: ValidatedJson<ModuleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let request = body.0.0;
     if request.name.is_some() {
         return Err(ApiError::invalid(vec![FieldProblem::new(
@@ -263,8 +231,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let visible_to =
-        (!caller.is_admin()).then_some((caller.user.email.as_str(), caller.user.groups.as_slice()));
+    let visible_to = Access::new(&state, &caller).module_viewer();
     let page = state
         .db
         .modules(visible_to, query.cursor.as_deref(), query.limit()?)
@@ -283,7 +250,7 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (module, permissions) = visible_module(&state, &caller, *id).await?;
+    let (module, permissions) = Access::new(&state, &caller).module(*id).await?;
     let version = state
         .db
         .module_version(module.id, module.latest_version)
@@ -302,7 +269,7 @@ pub async fn get_version(
     path: web::Path<(Uuid, i32)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, number) = path.into_inner();
-    let (module, permissions) = visible_module(&state, &caller, id).await?;
+    let (module, permissions) = Access::new(&state, &caller).module(id).await?;
     let version = state
         .db
         .module_version(module.id, number)

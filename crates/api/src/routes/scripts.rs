@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
@@ -62,7 +63,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: ValidatedJson<ScriptRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let body = body.0;
     let mut problems = Vec::new();
     let path = ScriptPath::parse(&body.path)
@@ -119,7 +120,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let page = state
         .db
         .scripts(query.cursor.as_deref(), query.limit()?)
@@ -137,7 +138,7 @@ pub async fn get_one(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
+    Access::new(&state, &caller).require_admin()?;
     let script = state.db.script(*id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(ScriptView::from(script)))
 }

@@ -1,0 +1,175 @@
+//! Who may see or act on what: every route asks here, none decides it inline.
+//!
+//! Objects a caller may not see answer 404, never 403, so ids cannot be probed;
+//! collections and actions the caller may see but not use answer 403.
+
+use sage_store::catalog::{Module, Permissions};
+use sage_store::evidence::Evidence;
+use sage_store::executions::{Execution, Viewer};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Roles that may read the audit trail.
+const AUDIT_READERS: &[&str] = &["admin", "auditor"];
+
+/// The caller as the access rules see them, with the state to look assignments up.
+pub struct Access<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+}
+
+impl<'a> Access<'a> {
+    pub fn new(state: &'a AppState, caller: &'a Caller) -> Self {
+        Self { state, caller }
+    }
+
+    /// Admin-only routes answer 403 to everyone else: the route itself is no secret.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.caller.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this needs the admin role".into()))
+        }
+    }
+
+    pub fn require_audit_reader(&self) -> Result<(), ApiError> {
+        if AUDIT_READERS.iter().any(|r| self.caller.user.has_role(r)) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs one of the roles {}",
+                AUDIT_READERS.join(", ")
+            )))
+        }
+    }
+
+    /// What the caller may do with a module; admins may do everything.
+    async fn permissions(&self, module_id: Uuid) -> Result<Permissions, ApiError> {
+        if self.caller.is_admin() {
+            return Ok(Permissions {
+                run: true,
+                view: true,
+            });
+        }
+        let user = &self.caller.user;
+        Ok(self
+            .state
+            .db
+            .permissions(module_id, &user.email, &user.groups)
+            .await?)
+    }
+
+    /// A module the caller may run or view, with what they may do with it; else 404.
+    pub async fn module(&self, id: Uuid) -> Result<(Module, Permissions), ApiError> {
+        let module = self.state.db.module(id).await?.ok_or(ApiError::NotFound)?;
+        let permissions = self.permissions(module.id).await?;
+        if permissions.run || permissions.view {
+            Ok((module, permissions))
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// A module the caller may run: 404 when they may not see it, 403 when they may
+    /// only view it.
+    pub async fn runnable_module(&self, id: Uuid) -> Result<Module, ApiError> {
+        let (module, permissions) = self.module(id).await?;
+        if permissions.run {
+            Ok(module)
+        } else {
+            Err(ApiError::Forbidden(
+                "you may view this module but not run it".into(),
+            ))
+        }
+    }
+
+    /// Whose modules a module list shows: `None` for all of them (admins), else the
+    /// caller's email and groups, matched against assignments.
+    pub fn module_viewer(&self) -> Option<(&'a str, &'a [String])> {
+        let user = &self.caller.user;
+        (!self.caller.is_admin()).then_some((user.email.as_str(), user.groups.as_slice()))
+    }
+
+    /// Whose executions an execution list shows: admins see everything, others their
+    /// own runs and the runs of modules they may view.
+    pub fn execution_viewer(&self) -> Viewer {
+        if self.caller.is_admin() {
+            Viewer::Everything
+        } else {
+            let user = &self.caller.user;
+            Viewer::User {
+                id: user.id,
+                email: user.email.clone(),
+                groups: user.groups.clone(),
+            }
+        }
+    }
+
+    /// An execution the caller may see: admins, its requester, and whoever may view
+    /// its module; else 404.
+    pub async fn execution(&self, id: Uuid) -> Result<Execution, ApiError> {
+        let execution = self
+            .state
+            .db
+            .execution(id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if self.caller.is_admin() || self.is_requester(&execution) {
+            return Ok(execution);
+        }
+        if self.permissions(execution.module_id).await?.view {
+            Ok(execution)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    fn is_requester(&self, execution: &Execution) -> bool {
+        execution.requested_by_id == self.caller.user.id
+    }
+
+    /// An execution the caller may cancel: its requester or an admin.
+    pub async fn cancellable_execution(&self, id: Uuid) -> Result<Execution, ApiError> {
+        let execution = self.execution(id).await?;
+        if self.caller.is_admin() || self.is_requester(&execution) {
+            Ok(execution)
+        } else {
+            Err(ApiError::Forbidden(
+                "only the requester or an admin may cancel an execution".into(),
+            ))
+        }
+    }
+
+    /// An execution the caller may approve or reject: admins and approvers who may see
+    /// it, never its requester.
+    pub async fn decidable_execution(&self, id: Uuid) -> Result<Execution, ApiError> {
+        let execution = self.execution(id).await?;
+        if !(self.caller.is_admin() || self.caller.user.has_role("approver")) {
+            return Err(ApiError::Forbidden(
+                "only admins and approvers may decide on runs".into(),
+            ));
+        }
+        if self.is_requester(&execution) {
+            return Err(ApiError::Forbidden(
+                "the requester cannot decide on their own run".into(),
+            ));
+        }
+        Ok(execution)
+    }
+
+    /// An evidence report the caller may read: its creator, admins and auditors; else
+    /// 404.
+    pub fn evidence(&self, evidence: Evidence) -> Result<Evidence, ApiError> {
+        let user = &self.caller.user;
+        let may_read =
+            self.caller.is_admin() || user.has_role("auditor") || evidence.created_by == user.email;
+        if may_read {
+            Ok(evidence)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+}
