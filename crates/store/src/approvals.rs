@@ -16,8 +16,7 @@ use crate::executions::{Execution, read_in};
 use crate::runs::forget_secrets;
 use crate::{Db, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Approve,
     Reject,
@@ -32,8 +31,8 @@ impl Decision {
     }
 }
 
-/// One approver's decision, as the execution's answer shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One approver's decision on a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
     pub approver: String,
     pub decision: String,
@@ -129,7 +128,9 @@ impl Db {
             target_type: "execution",
             target_id: id.to_string(),
             before: Some(json!({"status": status})),
-            after: Some(json!({"decision": decision, "comment": comment, "result": after})),
+            after: Some(
+                json!({"decision": decision.as_str(), "comment": comment, "result": after}),
+            ),
         };
         append(&transaction, context, &change).await?;
         let execution = read_in(&transaction, id).await?;

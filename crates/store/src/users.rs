@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::audit::{AuditContext, Change, append};
 use crate::{Db, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: Uuid,
     pub email: String,

@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 
 use actix_web::{HttpResponse, get, put, web};
 use sage_store::catalog::{Assignment, Principal};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -29,6 +28,46 @@ pub struct AssignmentBody {
     pub user: Option<String>,
     pub group: Option<String>,
     pub permissions: Vec<String>,
+}
+
+/// A module's assignments, as API.md writes them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentsView {
+    pub assignments: Vec<AssignmentView>,
+}
+
+/// One assignment: a user (by email) or a group, and what they may do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// `run`, `view` or both.
+    pub permissions: Vec<&'static str>,
+}
+
+impl AssignmentsView {
+    fn new(assignments: &[Assignment]) -> Self {
+        let view = |assignment: &Assignment| {
+            let (user, group) = match &assignment.principal {
+                Principal::User(email) => (Some(email.clone()), None),
+                Principal::Group(group) => (None, Some(group.clone())),
+            };
+            let permissions = [("run", assignment.can_run), ("view", assignment.can_view)]
+                .into_iter()
+                .filter_map(|(name, granted)| granted.then_some(name))
+                .collect();
+            AssignmentView {
+                user,
+                group,
+                permissions,
+            }
+        };
+        Self {
+            assignments: assignments.iter().map(view).collect(),
+        }
+    }
 }
 
 fn parse_assignments(body: AssignmentsBody) -> Result<Vec<Assignment>, ApiError> {
@@ -109,7 +148,7 @@ fn parse_assignments(body: AssignmentsBody) -> Result<Vec<Assignment>, ApiError>
 
 /// Replaces the module's assignments.
 #[utoipa::path(put, path = "/api/v1/modules/{id}/assignments", tag = "modules", request_body = AssignmentsBody,
-    responses((status = 200), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 200, body = AssignmentsView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[put("/api/v1/modules/{id}/assignments")]
 pub async fn replace(
     caller: Caller,
@@ -124,13 +163,11 @@ pub async fn replace(
         .db
         .replace_assignments(module.id, &assignments, &caller.audit)
         .await?;
-    Ok(HttpResponse::Ok().json(
-        json!({"assignments": assignments.iter().map(Assignment::to_json).collect::<Vec<_>>()}),
-    ))
+    Ok(HttpResponse::Ok().json(AssignmentsView::new(&assignments)))
 }
 
 #[utoipa::path(get, path = "/api/v1/modules/{id}/assignments", tag = "modules",
-    responses((status = 200), (status = 403), (status = 404)))]
+    responses((status = 200, body = AssignmentsView), (status = 403), (status = 404)))]
 #[get("/api/v1/modules/{id}/assignments")]
 pub async fn read(
     caller: Caller,
@@ -140,7 +177,5 @@ pub async fn read(
     Access::new(&state, &caller).require_admin()?;
     let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;
     let assignments = state.db.assignments(module.id).await?;
-    Ok(HttpResponse::Ok().json(
-        json!({"assignments": assignments.iter().map(Assignment::to_json).collect::<Vec<_>>()}),
-    ))
+    Ok(HttpResponse::Ok().json(AssignmentsView::new(&assignments)))
 }

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use sage_store::audit::AuditFilter;
-use serde::Deserialize;
+use sage_store::audit::{AuditEvent, AuditFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::access::Access;
 use crate::auth::Caller;
@@ -23,7 +24,58 @@ pub struct AuditQuery {
 }
 
 /// Audit events, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", responses((status = 200), (status = 403)))]
+/// One audit event.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEventView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Who: an email, `worker:<id>` or `system`.
+    pub actor: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            at: event.at,
+            actor: event.actor,
+            action: event.action,
+            target_type: event.target_type,
+            target_id: event.target_id,
+            before: event.before,
+            after: event.after,
+            ip: event.ip,
+            user_agent: event.user_agent,
+            request_id: event.request_id,
+        }
+    }
+}
+
+/// The outcome of walking the hash chain from the first event.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChainReportView {
+    pub ok: bool,
+    /// Events checked.
+    pub checked: u64,
+    /// The first event whose link is broken; absent when `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    responses((status = 200, body = Listing<AuditEventView>), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/audit")]
 pub async fn list(
     caller: Caller,
@@ -62,13 +114,21 @@ pub async fn list(
     } else {
         None
     };
+    let items = items.into_iter().map(AuditEventView::from).collect();
     Ok(HttpResponse::Ok().json(Listing { items, next_cursor }))
 }
 
 /// Walks the hash chain: `{"ok": true, "checked": n}` or the first broken row.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200), (status = 403)))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = ChainReportView), (status = 403)))]
 #[get("/api/v1/audit/verify")]
 pub async fn verify(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_audit_reader()?;
-    Ok(HttpResponse::Ok().json(state.db.verify_audit_chain().await?))
+    let report = state.db.verify_audit_chain().await?;
+    Ok(HttpResponse::Ok().json(ChainReportView {
+        ok: report.ok,
+        checked: report.checked,
+        broken_at: report.broken_at,
+        reason: report.reason,
+    }))
 }

@@ -103,7 +103,7 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
 /// Builds a report from the scanner outputs among the executions' artifacts, whatever
 /// module produced them. The caller must be allowed to view every execution named.
 #[utoipa::path(post, path = "/api/v1/evidence", tag = "evidence", request_body = EvidenceRequest,
-    responses((status = 201, body = EvidenceView), (status = 400), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 201, body = EvidenceView), (status = 400, body = crate::error::ErrorBody), (status = 404), (status = 409), (status = 422)))]
 #[post("/api/v1/evidence")]
 pub async fn create_report(
     caller: Caller,

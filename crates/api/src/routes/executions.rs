@@ -132,7 +132,7 @@ async fn view(state: &AppState, execution: &Execution) -> Result<ExecutionView, 
 
 /// Runs a module: 202 with the execution, queued or awaiting approval.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/executions", tag = "executions", request_body = RunRequest,
-    responses((status = 202), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 202, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[post("/api/v1/modules/{id}/executions")]
 pub async fn submit(
     caller: Caller,
@@ -176,7 +176,8 @@ pub async fn submit(
     Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions", responses((status = 200), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions",
+    responses((status = 200, body = ExecutionView), (status = 404)))]
 #[get("/api/v1/executions/{id}")]
 pub async fn get_one(
     caller: Caller,
@@ -191,7 +192,7 @@ pub async fn get_one(
 /// running container is killed by its worker within moments. The requester or an
 /// admin; an execution that already ended is a 409.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
-    responses((status = 202), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 202, body = ExecutionView), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/cancel")]
 pub async fn cancel(
     caller: Caller,
@@ -229,7 +230,7 @@ const MAX_COMMENT_CHARS: usize = 2000;
 /// distinct approvers approved. Admins and approvers who may see the run; never its
 /// requester.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/approve", tag = "executions", request_body = DecisionRequest,
-    responses((status = 200), (status = 400), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/approve")]
 pub async fn approve(
     caller: Caller,
@@ -242,7 +243,7 @@ pub async fn approve(
 
 /// Rejects a run waiting for approval: 200 with the execution, now `rejected`.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/reject", tag = "executions", request_body = DecisionRequest,
-    responses((status = 200), (status = 400), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/reject")]
 pub async fn reject(
     caller: Caller,
@@ -313,7 +314,8 @@ fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
 }
 
 /// The executions the caller may see, newest first.
-#[utoipa::path(get, path = "/api/v1/executions", tag = "executions", responses((status = 200), (status = 400)))]
+#[utoipa::path(get, path = "/api/v1/executions", tag = "executions",
+    responses((status = 200, body = Listing<ExecutionView>), (status = 400, body = crate::error::ErrorBody)))]
 #[get("/api/v1/executions")]
 pub async fn list(
     caller: Caller,

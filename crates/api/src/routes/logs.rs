@@ -43,8 +43,10 @@ pub struct LogQuery {
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}/logs", tag = "executions",
     params(("format" = Option<String>, Query, description = "`text` for the whole log as plain text")),
-    responses((status = 200, description = "text/event-stream, or text/plain with ?format=text"),
-              (status = 400), (status = 404)))]
+    responses((status = 200,
+               description = "SSE (`event: log` per line, `id` its seq; `event: end` with the status), or the whole log as text with ?format=text",
+               content((String = "text/event-stream"), (String = "text/plain"))),
+              (status = 400, body = crate::error::ErrorBody), (status = 404)))]
 #[get("/api/v1/executions/{id}/logs")]
 pub async fn logs(
     caller: Caller,

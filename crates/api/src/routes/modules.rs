@@ -144,9 +144,29 @@ impl ModuleVersionView {
     }
 }
 
+/// A module in a list: its name and newest version.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ModuleSummaryView {
+    pub id: Uuid,
+    pub name: String,
+    pub latest_version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Module> for ModuleSummaryView {
+    fn from(module: Module) -> Self {
+        Self {
+            id: module.id,
+            name: module.name,
+            latest_version: module.latest_version,
+            created_at: module.created_at,
+        }
+    }
+}
+
 /// Creates a module with its version 1 (admin).
 #[utoipa::path(post, path = "/api/v1/modules", tag = "modules", request_body = ModuleBody,
-    responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
+    responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/modules")]
 pub async fn create(
     caller: Caller,
@@ -185,7 +205,7 @@ pub async fn create(
 
 /// Adds an immutable version (admin). The name cannot change.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/versions", tag = "modules", request_body = ModuleBody,
-    responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[post("/api/v1/modules/{id}/versions")]
 pub async fn create_version(
     caller: Caller,
@@ -224,7 +244,8 @@ pub async fn create_version(
 }
 
 /// The modules the caller may run or view (admins: all), by name.
-#[utoipa::path(get, path = "/api/v1/modules", tag = "modules", responses((status = 200)))]
+#[utoipa::path(get, path = "/api/v1/modules", tag = "modules",
+    responses((status = 200, body = Listing<ModuleSummaryView>), (status = 400, body = crate::error::ErrorBody)))]
 #[get("/api/v1/modules")]
 pub async fn list(
     caller: Caller,
@@ -237,13 +258,18 @@ pub async fn list(
         .modules(visible_to, query.cursor.as_deref(), query.limit()?)
         .await?;
     Ok(HttpResponse::Ok().json(Listing {
-        items: page.items,
+        items: page
+            .items
+            .into_iter()
+            .map(ModuleSummaryView::from)
+            .collect(),
         next_cursor: page.next,
     }))
 }
 
 /// A module with its latest version.
-#[utoipa::path(get, path = "/api/v1/modules/{id}", tag = "modules", responses((status = 200), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/modules/{id}", tag = "modules",
+    responses((status = 200, body = ModuleVersionView), (status = 404)))]
 #[get("/api/v1/modules/{id}")]
 pub async fn get_one(
     caller: Caller,
@@ -261,7 +287,7 @@ pub async fn get_one(
 
 /// One version of a module.
 #[utoipa::path(get, path = "/api/v1/modules/{id}/versions/{version}", tag = "modules",
-    responses((status = 200), (status = 404)))]
+    responses((status = 200, body = ModuleVersionView), (status = 404)))]
 #[get("/api/v1/modules/{id}/versions/{version}")]
 pub async fn get_version(
     caller: Caller,

@@ -26,8 +26,9 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct Listing<T: Serialize> {
+/// A page of a list; `next_cursor` continues after it, `null` on the last page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Listing<T: Serialize + utoipa::ToSchema> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }

@@ -56,7 +56,7 @@ impl From<Script> for ScriptView {
 }
 
 #[utoipa::path(post, path = "/api/v1/scripts", tag = "scripts", request_body = ScriptRequest,
-    responses((status = 201), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
+    responses((status = 201, body = ScriptView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/scripts")]
 pub async fn create(
     caller: Caller,
@@ -113,7 +113,8 @@ pub async fn create(
     Ok(HttpResponse::Created().json(ScriptView::from(script)))
 }
 
-#[utoipa::path(get, path = "/api/v1/scripts", tag = "scripts", responses((status = 200), (status = 403)))]
+#[utoipa::path(get, path = "/api/v1/scripts", tag = "scripts",
+    responses((status = 200, body = Listing<ScriptView>), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/scripts")]
 pub async fn list(
     caller: Caller,
@@ -131,7 +132,8 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/scripts/{id}", tag = "scripts", responses((status = 200), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/api/v1/scripts/{id}", tag = "scripts",
+    responses((status = 200, body = ScriptView), (status = 403), (status = 404)))]
 #[get("/api/v1/scripts/{id}")]
 pub async fn get_one(
     caller: Caller,

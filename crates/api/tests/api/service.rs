@@ -1,5 +1,5 @@
-use crate::helpers::{spawn_app, spawn_app_with, test_env};
-use serde_json::Value;
+use crate::helpers::{ADMIN, ANALYST, spawn_app, spawn_app_with, test_env};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -112,6 +112,84 @@ async fn openapi_and_docs_are_served() {
             .starts_with("text/html")
     );
     assert!(docs.text().await.unwrap().contains("/openapi.json"));
+}
+
+/// The schema a `$ref` points at, or the schema itself.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => &spec["components"]["schemas"][reference.rsplit('/').next().unwrap()],
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn every_operation_documents_its_success_answer() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{} paths", paths.len());
+    let mut operations = 0;
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_object().unwrap() {
+            operations += 1;
+            let successes: Vec<&Value> = operation["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(status, _)| status.starts_with('2'))
+                .map(|(_, response)| response)
+                .collect();
+            assert_eq!(successes.len(), 1, "{method} {path}: one success status");
+            let content = successes[0]["content"].as_object();
+            let schemas: Vec<&Value> = content
+                .into_iter()
+                .flat_map(|c| c.values())
+                .map(|media| resolve(&spec, &media["schema"]))
+                .collect();
+            assert!(
+                !schemas.is_empty() && schemas.iter().all(|s| s.is_object() && *s != &json!({})),
+                "{method} {path}: its success answer has no schema"
+            );
+        }
+    }
+    assert!(operations >= 25, "{operations} operations");
+}
+
+#[tokio::test]
+async fn answers_carry_exactly_the_documented_fields() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let fields = |name: &str| -> Vec<String> {
+        let mut names: Vec<String> = spec["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} is not in the spec"))
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    };
+    let keys = |value: &Value| -> Vec<String> {
+        let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    };
+    let module = app.backup_db_module().await;
+    let (_, version) = app
+        .get_as(&format!("/api/v1/modules/{module}"), ANALYST)
+        .await;
+    assert_eq!(keys(&version), fields("ModuleVersionView"));
+    let id = app
+        .submit(&module, json!({"db_name": "orders", "backup_key": "k"}))
+        .await;
+    let execution = app.execution(&id).await;
+    assert_eq!(keys(&execution), fields("ExecutionView"));
+    let (_, me) = app.get_as("/api/v1/me", ADMIN).await;
+    assert_eq!(keys(&me), fields("MeView"));
+    let (_, scripts) = app.get_as("/api/v1/scripts", ADMIN).await;
+    assert_eq!(keys(&scripts["items"][0]), fields("ScriptView"));
+    let (_, audit) = app.get_as("/api/v1/audit?limit=1", ADMIN).await;
+    assert_eq!(keys(&audit["items"][0]), fields("AuditEventView"));
 }
 
 #[tokio::test]

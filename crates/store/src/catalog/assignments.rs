@@ -5,8 +5,7 @@ use uuid::Uuid;
 use crate::audit::{AuditContext, Change, append};
 use crate::{Db, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Principal {
     /// A user, by email (lower case).
     User(String),
@@ -42,8 +41,8 @@ impl Assignment {
         }
     }
 
-    /// The shape of API.md: `{"user": …, "permissions": ["run", "view"]}`.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// As the audit trail records it: `{"user": …, "permissions": ["run", "view"]}`.
+    fn to_json(&self) -> serde_json::Value {
         let (kind, name) = self.parts();
         let mut permissions = Vec::new();
         if self.can_run {

@@ -9,7 +9,7 @@ use super::Page;
 use crate::audit::{AuditContext, Change, append};
 use crate::{Db, StoreError, unique_violation};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
     pub id: Uuid,
     pub name: String,
