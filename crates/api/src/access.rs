@@ -3,10 +3,10 @@
 //! Objects a caller may not see answer 404, never 403, so ids cannot be probed;
 //! collections and actions the caller may see but not use answer 403.
 
+use sage_model::{ExecutionId, ModuleId};
 use sage_store::catalog::{Module, Permissions};
 use sage_store::evidence::Evidence;
 use sage_store::executions::{Execution, Viewer};
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -47,7 +47,7 @@ impl<'a> Access<'a> {
     }
 
     /// What the caller may do with a module; admins may do everything.
-    async fn permissions(&self, module_id: Uuid) -> Result<Permissions, ApiError> {
+    async fn permissions(&self, module_id: ModuleId) -> Result<Permissions, ApiError> {
         if self.caller.is_admin() {
             return Ok(Permissions {
                 run: true,
@@ -63,7 +63,7 @@ impl<'a> Access<'a> {
     }
 
     /// A module the caller may run or view, with what they may do with it; else 404.
-    pub async fn module(&self, id: Uuid) -> Result<(Module, Permissions), ApiError> {
+    pub async fn module(&self, id: ModuleId) -> Result<(Module, Permissions), ApiError> {
         let module = self.state.db.module(id).await?.ok_or(ApiError::NotFound)?;
         let permissions = self.permissions(module.id).await?;
         if permissions.run || permissions.view {
@@ -75,7 +75,7 @@ impl<'a> Access<'a> {
 
     /// A module the caller may run: 404 when they may not see it, 403 when they may
     /// only view it.
-    pub async fn runnable_module(&self, id: Uuid) -> Result<Module, ApiError> {
+    pub async fn runnable_module(&self, id: ModuleId) -> Result<Module, ApiError> {
         let (module, permissions) = self.module(id).await?;
         if permissions.run {
             Ok(module)
@@ -110,7 +110,7 @@ impl<'a> Access<'a> {
 
     /// An execution the caller may see: admins, its requester, and whoever may view
     /// its module; else 404.
-    pub async fn execution(&self, id: Uuid) -> Result<Execution, ApiError> {
+    pub async fn execution(&self, id: ExecutionId) -> Result<Execution, ApiError> {
         let execution = self
             .state
             .db
@@ -132,7 +132,7 @@ impl<'a> Access<'a> {
     }
 
     /// An execution the caller may cancel: its requester or an admin.
-    pub async fn cancellable_execution(&self, id: Uuid) -> Result<Execution, ApiError> {
+    pub async fn cancellable_execution(&self, id: ExecutionId) -> Result<Execution, ApiError> {
         let execution = self.execution(id).await?;
         if self.caller.is_admin() || self.is_requester(&execution) {
             Ok(execution)
@@ -145,7 +145,7 @@ impl<'a> Access<'a> {
 
     /// An execution the caller may approve or reject: admins and approvers who may see
     /// it, never its requester.
-    pub async fn decidable_execution(&self, id: Uuid) -> Result<Execution, ApiError> {
+    pub async fn decidable_execution(&self, id: ExecutionId) -> Result<Execution, ApiError> {
         let execution = self.execution(id).await?;
         if !(self.caller.is_admin() || self.caller.user.has_role("approver")) {
             return Err(ApiError::Forbidden(

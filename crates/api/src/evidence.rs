@@ -12,6 +12,7 @@ use sage_findings::report::{Evidence, FontFiles, Lang, render};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, ParseError, Tool};
 use sage_model::artifacts::ArtifactName;
+use sage_model::{ExecutionId, UserId};
 use sage_store::artifacts::Artifact;
 use sage_store::evidence::NewEvidence;
 use sha2::{Digest, Sha256};
@@ -23,7 +24,7 @@ use crate::state::AppState;
 
 /// A checked request.
 pub struct Order {
-    pub execution_ids: Vec<Uuid>,
+    pub execution_ids: Vec<ExecutionId>,
     pub title: Option<String>,
     pub lang: Lang,
     /// Only these tools' findings; `None`: every tool found.
@@ -42,7 +43,7 @@ struct Built {
 pub async fn create(
     state: &AppState,
     order: Order,
-    created_by: Uuid,
+    created_by: UserId,
     audit: &sage_store::audit::AuditContext,
 ) -> Result<sage_store::evidence::Evidence, ApiError> {
     let folder = tempfile::tempdir()

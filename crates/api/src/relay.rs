@@ -13,7 +13,6 @@ use sage_model::{ExecutionId, JobMessage};
 use sage_store::Db;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 const BATCH: i64 = 100;
 /// How long a claimed row stays hidden from other relays; a crash mid-publish means a
@@ -64,7 +63,11 @@ impl JobRelay {
         outcome.map(|()| published)
     }
 
-    async fn publish(&self, jobs: &[(i64, Uuid)], published: &mut usize) -> Result<(), RelayError> {
+    async fn publish(
+        &self,
+        jobs: &[(i64, ExecutionId)],
+        published: &mut usize,
+    ) -> Result<(), RelayError> {
         let mut guard = self.channel.lock().await;
         let channel = match guard.take().filter(|c| c.status().connected()) {
             Some(channel) => channel,
@@ -78,9 +81,7 @@ impl JobRelay {
         };
         let queue = self.broker.topology().jobs;
         for &(outbox_id, execution_id) in jobs {
-            let message = JobMessage::RunV1 {
-                execution_id: ExecutionId::from(execution_id),
-            };
+            let message = JobMessage::RunV1 { execution_id };
             let confirm = channel
                 .basic_publish(
                     "".into(),

@@ -37,7 +37,7 @@ pub async fn check(client: &redis::Client) -> Result<(), String> {
 }
 
 /// The pub/sub channel of one execution's live log.
-pub fn log_channel(execution_id: uuid::Uuid) -> String {
+pub fn log_channel(execution_id: sage_model::ExecutionId) -> String {
     format!("sage:logs:{execution_id}")
 }
 

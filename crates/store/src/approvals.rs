@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sage_model::{EndReason, ExecutionStatus};
+use sage_model::{EndReason, ExecutionId, ExecutionStatus, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,12 +58,13 @@ impl Db {
     #[tracing::instrument(skip(self, comment, context))]
     pub async fn decide(
         &self,
-        id: Uuid,
-        approver: Uuid,
+        id: ExecutionId,
+        approver: UserId,
         decision: Decision,
         comment: &str,
         context: &AuditContext,
     ) -> Result<DecisionOutcome, StoreError> {
+        let (id, approver) = (id.as_uuid(), approver.as_uuid());
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let row = transaction
@@ -144,7 +145,10 @@ impl Db {
     /// Ends runs that waited past their approval expiry as `rejected` (reason
     /// `approval_expired`); returns their ids. Replicas sweeping at once skip each
     /// other's rows.
-    pub async fn expire_approvals(&self, sweeper: &AuditContext) -> Result<Vec<Uuid>, StoreError> {
+    pub async fn expire_approvals(
+        &self,
+        sweeper: &AuditContext,
+    ) -> Result<Vec<ExecutionId>, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let rows = transaction
@@ -169,7 +173,7 @@ impl Db {
                 after: Some(after),
             };
             append(&transaction, sweeper, &change).await?;
-            expired.push(id);
+            expired.push(ExecutionId::from(id));
         }
         transaction.commit().await?;
         Ok(expired)
@@ -178,8 +182,9 @@ impl Db {
     /// The decisions on each of `ids`, oldest first.
     pub async fn approvals(
         &self,
-        ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Vec<Approval>>, StoreError> {
+        ids: &[ExecutionId],
+    ) -> Result<HashMap<ExecutionId, Vec<Approval>>, StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(ExecutionId::as_uuid).collect();
         let client = self.client().await?;
         let rows = client
             .query(
@@ -189,9 +194,10 @@ impl Db {
                 &[&ids],
             )
             .await?;
-        let mut by_execution: HashMap<Uuid, Vec<Approval>> = HashMap::new();
+        let mut by_execution: HashMap<ExecutionId, Vec<Approval>> = HashMap::new();
         for row in rows {
-            by_execution.entry(row.get(0)).or_default().push(Approval {
+            let id = ExecutionId::from(row.get::<_, Uuid>(0));
+            by_execution.entry(id).or_default().push(Approval {
                 approver: row.get(1),
                 decision: row.get(2),
                 comment: row.get(3),

@@ -1,7 +1,7 @@
 //! Artifacts: recorded by the worker once uploaded, listed by the api.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use sage_model::ExecutionId;
 
 use crate::{Db, StoreError};
 
@@ -21,7 +21,7 @@ impl Db {
     /// Records uploaded files; one recorded twice (a retried run) keeps its first row.
     pub async fn record_artifacts(
         &self,
-        execution_id: Uuid,
+        execution_id: ExecutionId,
         artifacts: &[Artifact],
     ) -> Result<(), StoreError> {
         let column =
@@ -37,20 +37,20 @@ impl Db {
                 "INSERT INTO execution_artifacts (execution_id, name, size, sha256, content_type, s3_key)
                  SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
                  ON CONFLICT DO NOTHING",
-                &[&execution_id, &names, &sizes, &digests, &types, &keys],
+                &[&execution_id.as_uuid(), &names, &sizes, &digests, &types, &keys],
             )
             .await?;
         Ok(())
     }
 
     /// An execution's artifacts, by name.
-    pub async fn artifacts(&self, execution_id: Uuid) -> Result<Vec<Artifact>, StoreError> {
+    pub async fn artifacts(&self, execution_id: ExecutionId) -> Result<Vec<Artifact>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT name, size, sha256, content_type, s3_key, created_at
                  FROM execution_artifacts WHERE execution_id = $1 ORDER BY name",
-                &[&execution_id],
+                &[&execution_id.as_uuid()],
             )
             .await?;
         Ok(rows

@@ -2,6 +2,7 @@
 //! files in S3.
 
 use chrono::{DateTime, Utc};
+use sage_model::{ExecutionId, UserId};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -15,9 +16,9 @@ pub struct NewEvidence {
     pub id: Uuid,
     pub title: String,
     pub lang: String,
-    pub execution_ids: Vec<Uuid>,
+    pub execution_ids: Vec<ExecutionId>,
     pub summary: Value,
-    pub created_by: Uuid,
+    pub created_by: UserId,
     pub files: Vec<Artifact>,
 }
 
@@ -26,8 +27,9 @@ pub struct Evidence {
     pub id: Uuid,
     pub title: String,
     pub lang: String,
-    pub execution_ids: Vec<Uuid>,
+    pub execution_ids: Vec<ExecutionId>,
     pub summary: Value,
+    /// The creator's email.
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub files: Vec<Artifact>,
@@ -41,6 +43,7 @@ impl Db {
         new: &NewEvidence,
         context: &AuditContext,
     ) -> Result<Evidence, StoreError> {
+        let execution_ids: Vec<Uuid> = new.execution_ids.iter().map(ExecutionId::as_uuid).collect();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         transaction
@@ -51,9 +54,9 @@ impl Db {
                     &new.id,
                     &new.title,
                     &new.lang,
-                    &new.execution_ids,
+                    &execution_ids,
                     &new.summary,
-                    &new.created_by,
+                    &new.created_by.as_uuid(),
                 ],
             )
             .await?;
@@ -118,7 +121,11 @@ impl Db {
             id: row.get(0),
             title: row.get(1),
             lang: row.get(2),
-            execution_ids: row.get(3),
+            execution_ids: row
+                .get::<_, Vec<Uuid>>(3)
+                .into_iter()
+                .map(ExecutionId::from)
+                .collect(),
             summary: row.get(4),
             created_by: row.get(5),
             created_at: row.get(6),

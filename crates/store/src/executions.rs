@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sage_model::{EndReason, ExecutionStatus};
+use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -17,12 +17,12 @@ use crate::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
-    pub id: Uuid,
-    pub module_id: Uuid,
+    pub id: ExecutionId,
+    pub module_id: ModuleId,
     pub module_version: i32,
     /// The requester's email.
     pub requested_by: String,
-    pub requested_by_id: Uuid,
+    pub requested_by_id: UserId,
     pub params: Value,
     pub status: ExecutionStatus,
     /// How it ended; `None` while it has not.
@@ -57,11 +57,11 @@ impl Execution {
         let end = EndReason::from_stored(status, row.get(7), row.get(8))
             .map_err(|_| StoreError::Corrupt("execution reason"))?;
         Ok(Self {
-            id: row.get(0),
-            module_id: row.get(1),
+            id: ExecutionId::from(row.get::<_, Uuid>(0)),
+            module_id: ModuleId::from(row.get::<_, Uuid>(1)),
             module_version: row.get(2),
             requested_by: row.get(3),
-            requested_by_id: row.get(4),
+            requested_by_id: UserId::from(row.get::<_, Uuid>(4)),
             params: row.get(5),
             status,
             end,
@@ -92,10 +92,10 @@ pub(crate) async fn read_in(
 #[derive(Debug, Clone)]
 pub struct NewExecution {
     /// Chosen by the caller, because sealed secrets are bound to it.
-    pub id: Uuid,
-    pub module_id: Uuid,
+    pub id: ExecutionId,
+    pub module_id: ModuleId,
     pub module_version: i32,
-    pub requested_by: Uuid,
+    pub requested_by: UserId,
     pub params: Value,
     pub sealed_secrets: Option<Vec<u8>>,
     /// Approvals needed before it is queued (0: queued at once).
@@ -119,7 +119,7 @@ pub enum CancelOutcome {
 pub enum Viewer {
     Everything,
     User {
-        id: Uuid,
+        id: UserId,
         email: String,
         groups: Vec<String>,
     },
@@ -127,11 +127,11 @@ pub enum Viewer {
 
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
-    pub module_id: Option<Uuid>,
+    pub module_id: Option<ModuleId>,
     pub status: Option<ExecutionStatus>,
     pub requested_by: Option<String>,
     /// Continue after this (created_at, id), newest first.
-    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub after: Option<(DateTime<Utc>, ExecutionId)>,
     pub limit: i64,
 }
 
@@ -144,7 +144,7 @@ impl Db {
         new: &NewExecution,
         context: &AuditContext,
     ) -> Result<Execution, StoreError> {
-        let id = new.id;
+        let id = new.id.as_uuid();
         let status = if new.approvals_required > 0 {
             ExecutionStatus::AwaitingApproval
         } else {
@@ -158,7 +158,7 @@ impl Db {
                                          approvals_required, approval_expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7,
                          CASE WHEN $7 > 0 THEN now() + make_interval(secs => $8) END)",
-                &[&id, &new.module_id, &new.module_version, &new.requested_by, &new.params,
+                &[&id, &new.module_id.as_uuid(), &new.module_version, &new.requested_by.as_uuid(), &new.params,
                   &status.as_str(), &i32::try_from(new.approvals_required).unwrap_or(i32::MAX),
                   &new.approval_ttl.as_secs_f64()],
             )
@@ -201,9 +201,10 @@ impl Db {
     #[tracing::instrument(skip(self, context))]
     pub async fn cancel_execution(
         &self,
-        id: Uuid,
+        id: ExecutionId,
         context: &AuditContext,
     ) -> Result<CancelOutcome, StoreError> {
+        let id = id.as_uuid();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let current: String = transaction
@@ -254,13 +255,13 @@ impl Db {
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn execution(&self, id: Uuid) -> Result<Option<Execution>, StoreError> {
+    pub async fn execution(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(concat!(execution_select!(), "WHERE e.id = $1"))
             .await?;
         client
-            .query_opt(&statement, &[&id])
+            .query_opt(&statement, &[&id.as_uuid()])
             .await?
             .as_ref()
             .map(Execution::from_row)
@@ -293,11 +294,14 @@ impl Db {
             .await?;
         let (everything, user_id, email, groups) = match viewer {
             Viewer::Everything => (true, Uuid::nil(), String::new(), Vec::new()),
-            Viewer::User { id, email, groups } => (false, *id, email.clone(), groups.clone()),
+            Viewer::User { id, email, groups } => {
+                (false, id.as_uuid(), email.clone(), groups.clone())
+            }
         };
         let status = filter.status.map(ExecutionStatus::as_str);
+        let module_id = filter.module_id.map(|id| id.as_uuid());
         let (after_at, after_id) = match filter.after {
-            Some((at, id)) => (Some(at), id),
+            Some((at, id)) => (Some(at), id.as_uuid()),
             None => (None, Uuid::nil()),
         };
         let params: [&(dyn ToSql + Sync); 10] = [
@@ -305,7 +309,7 @@ impl Db {
             &user_id,
             &email,
             &groups,
-            &filter.module_id,
+            &module_id,
             &status,
             &filter.requested_by,
             &after_at,
@@ -321,7 +325,7 @@ impl Db {
         &self,
         limit: i64,
         lease: Duration,
-    ) -> Result<Vec<(i64, Uuid)>, StoreError> {
+    ) -> Result<Vec<(i64, ExecutionId)>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
@@ -337,7 +341,10 @@ impl Db {
         let rows = client
             .query(&statement, &[&limit, &lease.as_secs_f64()])
             .await?;
-        let mut jobs: Vec<(i64, Uuid)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut jobs: Vec<(i64, ExecutionId)> = rows
+            .iter()
+            .map(|r| (r.get(0), ExecutionId::from(r.get::<_, Uuid>(1))))
+            .collect();
         jobs.sort_unstable();
         Ok(jobs)
     }

@@ -2,8 +2,8 @@
 //! for the whole log as text.
 
 use chrono::{DateTime, Utc};
+use sage_model::ExecutionId;
 use sage_model::logs::LogLine;
-use uuid::Uuid;
 
 use crate::{Db, StoreError};
 
@@ -12,7 +12,7 @@ impl Db {
     /// is kept once.
     pub async fn append_log_lines(
         &self,
-        execution_id: Uuid,
+        execution_id: ExecutionId,
         lines: &[LogLine],
     ) -> Result<(), StoreError> {
         let seqs: Vec<i64> = lines.iter().map(|l| l.seq).collect();
@@ -30,7 +30,7 @@ impl Db {
         client
             .execute(
                 &statement,
-                &[&execution_id, &seqs, &streams, &stamps, &texts],
+                &[&execution_id.as_uuid(), &seqs, &streams, &stamps, &texts],
             )
             .await?;
         Ok(())
@@ -39,7 +39,7 @@ impl Db {
     /// Up to `limit` lines after `after_seq`, in order.
     pub async fn log_lines(
         &self,
-        execution_id: Uuid,
+        execution_id: ExecutionId,
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<LogLine>, StoreError> {
@@ -51,7 +51,7 @@ impl Db {
             )
             .await?;
         let rows = client
-            .query(&statement, &[&execution_id, &after_seq, &limit])
+            .query(&statement, &[&execution_id.as_uuid(), &after_seq, &limit])
             .await?;
         rows.iter()
             .map(|row| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use sage_model::catalog::module::ModuleDefinition;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
-use sage_model::{EndReason, ExecutionStatus, StartFailure};
+use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId, StartFailure};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -21,8 +21,8 @@ use crate::{Db, StoreError};
 /// Everything a worker needs to run a claimed execution.
 #[derive(Debug, Clone)]
 pub struct ClaimedRun {
-    pub execution_id: Uuid,
-    pub module_id: Uuid,
+    pub execution_id: ExecutionId,
+    pub module_id: ModuleId,
     pub module_version: i32,
     /// Its module version and script, or why they no longer read back: the run then
     /// ends `bad_definition` rather than being retried forever.
@@ -88,11 +88,11 @@ pub(crate) async fn forget_secrets(
 pub struct StopRequests {
     // Held so the connection stays open.
     _client: tokio_postgres::Client,
-    receiver: mpsc::UnboundedReceiver<Uuid>,
+    receiver: mpsc::UnboundedReceiver<ExecutionId>,
 }
 
 impl StopRequests {
-    pub async fn next(&mut self) -> Option<Uuid> {
+    pub async fn next(&mut self) -> Option<ExecutionId> {
         self.receiver.recv().await
     }
 }
@@ -107,13 +107,14 @@ fn worker_context(worker_id: &str) -> AuditContext {
 impl Db {
     /// queued → running for this worker; `None` when the execution is not queued any
     /// more (claimed by another worker, finished, cancelled): the job is then skipped.
-    #[tracing::instrument(skip(self, lease), fields(execution_id = %id))]
+    #[tracing::instrument(skip(self, lease), fields(execution_id = %execution_id))]
     pub async fn claim_execution(
         &self,
-        id: Uuid,
+        execution_id: ExecutionId,
         worker_id: &str,
         lease: Duration,
     ) -> Result<Option<ClaimedRun>, StoreError> {
+        let id = execution_id.as_uuid();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let step = ExecutionStatus::Queued.transition(ExecutionStatus::Running)?;
@@ -135,7 +136,7 @@ impl Db {
         let Some(row) = claimed else {
             return Ok(None);
         };
-        let (module_id, module_version): (Uuid, i32) = (row.get(0), row.get(1));
+        let (module_id, module_version) = (ModuleId::from(row.get::<_, Uuid>(0)), row.get(1));
         let params: Value = row.get(2);
         let details = transaction
             .query_one(
@@ -143,7 +144,7 @@ impl Db {
                         (SELECT sealed FROM execution_secrets WHERE execution_id = $1)
                  FROM module_versions v JOIN scripts s ON s.id = v.script_id
                  WHERE v.module_id = $2 AND v.version = $3",
-                &[&id, &module_id, &module_version],
+                &[&id, &module_id.as_uuid(), &module_version],
             )
             .await?;
         let change = Change {
@@ -165,7 +166,7 @@ impl Db {
             })
         });
         Ok(Some(ClaimedRun {
-            execution_id: id,
+            execution_id,
             module_id,
             module_version,
             version: version.map_err(|_| StartFailure::BadDefinition),
@@ -177,7 +178,7 @@ impl Db {
     /// Extends the lease of a running execution; false when it is not ours any more.
     pub async fn renew_lease(
         &self,
-        id: Uuid,
+        id: ExecutionId,
         worker_id: &str,
         lease: Duration,
     ) -> Result<bool, StoreError> {
@@ -187,7 +188,7 @@ impl Db {
                 "UPDATE executions SET lease_expires_at = now() + make_interval(secs => $3)
                  WHERE id = $1 AND worker_id = $2 AND status = $4",
                 &[
-                    &id,
+                    &id.as_uuid(),
                     &worker_id,
                     &lease.as_secs_f64(),
                     &ExecutionStatus::Running.as_str(),
@@ -199,13 +200,14 @@ impl Db {
 
     /// running → terminal, deleting the sealed secrets in the same transaction; false
     /// when the execution was no longer running for this worker.
-    #[tracing::instrument(skip(self, end), fields(execution_id = %id))]
+    #[tracing::instrument(skip(self, end), fields(execution_id = %execution_id))]
     pub async fn finish_execution(
         &self,
-        id: Uuid,
+        execution_id: ExecutionId,
         worker_id: &str,
         end: &RunEnd,
     ) -> Result<bool, StoreError> {
+        let id = execution_id.as_uuid();
         let step = ExecutionStatus::Running.transition(end.reason.status())?;
         let (reason, exit_code) = (end.reason.as_str(), end.reason.exit_code());
         let mut client = self.client().await?;
@@ -252,7 +254,7 @@ impl Db {
         tokio::spawn(async move {
             while let Some(Ok(message)) = messages.next().await {
                 if let AsyncMessage::Notification(note) = message
-                    && let Ok(id) = note.payload().parse::<Uuid>()
+                    && let Ok(id) = note.payload().parse::<ExecutionId>()
                     && sender.send(id).is_err()
                 {
                     return;
@@ -271,8 +273,9 @@ impl Db {
     /// The status of each of these executions (absent ids are left out).
     pub async fn statuses(
         &self,
-        ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, ExecutionStatus>, StoreError> {
+        ids: &[ExecutionId],
+    ) -> Result<HashMap<ExecutionId, ExecutionStatus>, StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(ExecutionId::as_uuid).collect();
         let client = self.client().await?;
         let rows = client
             .query(
@@ -285,7 +288,7 @@ impl Db {
                 let status: String = row.get(1);
                 status
                     .parse()
-                    .map(|status| (row.get(0), status))
+                    .map(|status| (ExecutionId::from(row.get::<_, Uuid>(0)), status))
                     .map_err(|_| StoreError::Corrupt("execution status"))
             })
             .collect()
@@ -295,7 +298,7 @@ impl Db {
     /// expired: its worker died or lost the database. Safe to run from every worker at
     /// once (rows are locked, skipped if taken). Returns the ids it declared lost.
     #[tracing::instrument(skip(self))]
-    pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<Uuid>, StoreError> {
+    pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<ExecutionId>, StoreError> {
         let reason = EndReason::WorkerLost;
         let step = ExecutionStatus::Running.transition(reason.status())?;
         let mut client = self.client().await?;
@@ -329,7 +332,7 @@ impl Db {
                 after: Some(json!({"status": step.to(), "reason": reason.as_str()})),
             };
             append(&transaction, &worker_context(reaper), &change).await?;
-            lost.push(id);
+            lost.push(ExecutionId::from(id));
         }
         transaction.commit().await?;
         Ok(lost)

@@ -1,6 +1,7 @@
 //! Users, provisioned on first sight and bootstrapped from configuration.
 
 use chrono::{DateTime, Utc};
+use sage_model::UserId;
 use serde_json::json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub roles: Vec<String>,
     pub groups: Vec<String>,
@@ -20,7 +21,7 @@ pub struct User {
 impl User {
     fn from_row(row: &Row) -> Self {
         Self {
-            id: row.get(0),
+            id: UserId::from(row.get::<_, Uuid>(0)),
             email: row.get(1),
             roles: row.get(2),
             groups: row.get(3),
@@ -46,7 +47,7 @@ impl Db {
     /// bootstrap ADMIN_EMAILS and the demo users, so it never takes a role away. A
     /// user created or given a role here is audited as done by `system`.
     #[tracing::instrument(skip(self))]
-    pub async fn ensure_user(&self, email: &str, roles: &[&str]) -> Result<Uuid, StoreError> {
+    pub async fn ensure_user(&self, email: &str, roles: &[&str]) -> Result<UserId, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let before: Option<(Uuid, Vec<String>)> = transaction
@@ -85,7 +86,7 @@ impl Db {
             append(&transaction, &AuditContext::system(), &change).await?;
         }
         transaction.commit().await?;
-        Ok(id)
+        Ok(UserId::from(id))
     }
 
     /// The user behind a sign-in, created on first sight (and audited as such), with
@@ -136,12 +137,12 @@ impl Db {
 
     /// The roles of a user, sorted; empty for an unknown id.
     #[tracing::instrument(skip(self))]
-    pub async fn roles_of(&self, user_id: Uuid) -> Result<Vec<String>, StoreError> {
+    pub async fn roles_of(&self, user_id: UserId) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached("SELECT roles FROM users WHERE id = $1")
             .await?;
-        let row = client.query_opt(&statement, &[&user_id]).await?;
+        let row = client.query_opt(&statement, &[&user_id.as_uuid()]).await?;
         Ok(row.map(|r| r.get(0)).unwrap_or_default())
     }
 }

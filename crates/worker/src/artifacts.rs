@@ -10,11 +10,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
+use sage_model::ExecutionId;
 use sage_model::artifacts::ArtifactName;
 use sage_store::artifacts::Artifact;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
-use uuid::Uuid;
 
 use crate::sandbox::spec::OUTPUTS_FOLDER;
 
@@ -159,7 +159,7 @@ fn not_a_file(kind: EntryType) -> Option<&'static str> {
 }
 
 /// Where an execution's artifacts live in the bucket.
-pub fn object_key(execution_id: Uuid, name: &ArtifactName) -> String {
+pub fn object_key(execution_id: ExecutionId, name: &ArtifactName) -> String {
     format!("executions/{execution_id}/{name}")
 }
 
@@ -167,7 +167,7 @@ pub fn object_key(execution_id: Uuid, name: &ArtifactName) -> String {
 pub async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    execution_id: Uuid,
+    execution_id: ExecutionId,
     spool: &Path,
     keep: Vec<Planned>,
 ) -> Result<Vec<Artifact>, UploadError> {

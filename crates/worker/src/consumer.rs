@@ -105,20 +105,18 @@ async fn handle(ctx: &Context, delivery: Delivery) {
                 })
                 .await
         }
-        Ok(JobMessage::RunV1 { execution_id }) => {
-            match process(ctx, execution_id.as_uuid()).await {
-                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-                Err(error) => {
-                    tracing::warn!(?error, %execution_id, "job failed transiently; requeueing");
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await
-                }
+        Ok(JobMessage::RunV1 { execution_id }) => match process(ctx, execution_id).await {
+            Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+            Err(error) => {
+                tracing::warn!(?error, %execution_id, "job failed transiently; requeueing");
+                delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await
             }
-        }
+        },
     };
     if let Err(error) = outcome {
         tracing::warn!(%error, "could not settle a job message; the broker will redeliver it");

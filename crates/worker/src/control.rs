@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
+use sage_model::ExecutionId;
 use sage_store::Db;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::sandbox::remove;
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET};
@@ -20,13 +20,13 @@ use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET};
 /// The executions this worker runs now, each with the token that stops it.
 #[derive(Clone, Default)]
 pub struct Running {
-    runs: Arc<Mutex<HashMap<Uuid, CancellationToken>>>,
+    runs: Arc<Mutex<HashMap<ExecutionId, CancellationToken>>>,
 }
 
 /// Keeps an execution in the registry while it lives.
 pub struct Registered {
     running: Running,
-    id: Uuid,
+    id: ExecutionId,
     pub stop: CancellationToken,
 }
 
@@ -37,12 +37,12 @@ impl Drop for Registered {
 }
 
 impl Running {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ExecutionId, CancellationToken>> {
         // The map stays consistent even if a holder panicked: each operation is one call.
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn register(&self, id: Uuid) -> Registered {
+    pub fn register(&self, id: ExecutionId) -> Registered {
         let stop = CancellationToken::new();
         self.lock().insert(id, stop.clone());
         Registered {
@@ -53,7 +53,7 @@ impl Running {
     }
 
     /// Stops the execution if it runs here; true if it did.
-    pub fn stop(&self, id: Uuid) -> bool {
+    pub fn stop(&self, id: ExecutionId) -> bool {
         match self.lock().get(&id) {
             Some(token) => {
                 token.cancel();
@@ -63,7 +63,7 @@ impl Running {
         }
     }
 
-    pub fn ids(&self) -> Vec<Uuid> {
+    pub fn ids(&self) -> Vec<ExecutionId> {
         self.lock().keys().copied().collect()
     }
 }
@@ -176,14 +176,14 @@ impl Reaper {
             .filters(&filters)
             .build();
         let containers = self.docker.list_containers(Some(options)).await?;
-        let mut found: Vec<(String, Uuid)> = containers
+        let mut found: Vec<(String, ExecutionId)> = containers
             .into_iter()
             .filter_map(|c| {
                 let execution = c.labels?.get(LABEL_EXECUTION)?.parse().ok()?;
                 Some((c.id?, execution))
             })
             .collect();
-        let mut staged: Vec<Uuid> = self
+        let mut staged: Vec<ExecutionId> = self
             .execution_folders
             .iter()
             .filter_map(|folder| std::fs::read_dir(folder).ok())
@@ -191,9 +191,9 @@ impl Reaper {
             .collect();
         staged.sort_unstable();
         staged.dedup();
-        let mine: HashSet<Uuid> = self.running.ids().into_iter().collect();
+        let mine: HashSet<ExecutionId> = self.running.ids().into_iter().collect();
         found.retain(|(_, id)| !mine.contains(id));
-        let mut ids: Vec<Uuid> = found.iter().map(|(_, id)| *id).collect();
+        let mut ids: Vec<ExecutionId> = found.iter().map(|(_, id)| *id).collect();
         ids.extend(staged.iter().filter(|id| !mine.contains(id)));
         if ids.is_empty() {
             return Ok(());
@@ -208,7 +208,7 @@ impl Reaper {
                 return Ok(());
             }
         };
-        let ended = |id: &Uuid| statuses.get(id).is_none_or(|status| status.is_terminal());
+        let ended = |id: &ExecutionId| statuses.get(id).is_none_or(|status| status.is_terminal());
         for (container, id) in found.iter().filter(|(_, id)| ended(id)) {
             tracing::info!(execution_id = %id, container, "removing a leftover sandbox");
             remove(&self.docker, container).await;
@@ -221,7 +221,7 @@ impl Reaper {
 }
 
 /// Removes an execution's sub-folder of each of `folders`; missing ones are fine.
-pub async fn remove_execution_folders(folders: &[PathBuf], id: Uuid) {
+pub async fn remove_execution_folders(folders: &[PathBuf], id: ExecutionId) {
     for folder in folders {
         let path = folder.join(id.to_string());
         if let Err(error) = tokio::fs::remove_dir_all(&path).await

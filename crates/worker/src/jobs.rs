@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use bollard::Docker;
 use sage_infra::secrets::SecretBox;
+use sage_model::ExecutionId;
 use sage_model::catalog::module::NetworkPolicy;
 use sage_model::plan::{RunPlan, SecretFile};
 use sage_model::{EndReason, StartFailure};
 use sage_store::Db;
 use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::artifacts;
 use crate::control::{Running, remove_execution_folders};
@@ -43,7 +43,10 @@ pub struct Context {
 /// skipped. Errors are store errors only (transient: the job is retried); anything
 /// wrong with the execution itself ends it as failed.
 #[tracing::instrument(skip(ctx), fields(worker_id = %ctx.settings.worker_id))]
-pub async fn process(ctx: &Context, execution_id: Uuid) -> Result<(), sage_store::StoreError> {
+pub async fn process(
+    ctx: &Context,
+    execution_id: ExecutionId,
+) -> Result<(), sage_store::StoreError> {
     let worker_id = &ctx.settings.worker_id;
     let Some(claimed) = ctx
         .db
@@ -79,7 +82,7 @@ pub async fn process(ctx: &Context, execution_id: Uuid) -> Result<(), sage_store
 
 /// Renews the lease every third of its length. Returns once the execution is not ours
 /// any more (cancelled, or declared lost), after telling the run to stop.
-async fn keep_lease(ctx: &Context, execution_id: Uuid, stop: &CancellationToken) {
+async fn keep_lease(ctx: &Context, execution_id: ExecutionId, stop: &CancellationToken) {
     let every = ctx.settings.lease / 3;
     loop {
         tokio::time::sleep(every).await;
@@ -184,7 +187,7 @@ const SPOOL_FILE: &str = "outputs.tar";
 /// wrong is told in the execution's log; it does not change how the script ended.
 async fn keep_artifacts(
     ctx: &Context,
-    execution_id: Uuid,
+    execution_id: ExecutionId,
     outputs: &Outputs,
     spool: &Path,
     log: &mut LogPump,
@@ -298,7 +301,7 @@ async fn prepare(
         Some(sealed) => {
             let plain = ctx
                 .secrets
-                .open(sealed, claimed.execution_id.as_bytes())
+                .open(sealed, claimed.execution_id.as_uuid().as_bytes())
                 .map_err(|_| StartFailure::SecretsUnreadable)?;
             serde_json::from_slice(&plain).map_err(|_| StartFailure::SecretsUnreadable)?
         }

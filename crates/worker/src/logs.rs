@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use sage_infra::redis::{LiveLog, log_channel};
+use sage_model::ExecutionId;
 use sage_model::logs::LogLine;
 use sage_model::logs::{LineSplitter, Redactor, Stream};
 use sage_store::Db;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 use crate::sandbox::OutputSink;
 
@@ -52,7 +52,7 @@ impl Publisher {
     }
 
     /// Tells live viewers the execution's final status is stored.
-    pub async fn end(&self, execution_id: Uuid) {
+    pub async fn end(&self, execution_id: ExecutionId) {
         self.publish(&log_channel(execution_id), &[LiveLog::End])
             .await;
     }
@@ -67,7 +67,12 @@ pub struct LogPump {
 }
 
 impl LogPump {
-    pub fn start(db: Db, publisher: Publisher, execution_id: Uuid, redactor: Redactor) -> Self {
+    pub fn start(
+        db: Db,
+        publisher: Publisher,
+        execution_id: ExecutionId,
+        redactor: Redactor,
+    ) -> Self {
         let redactor = Arc::new(redactor);
         let (sender, receiver) = mpsc::channel(QUEUE_LINES);
         let writer = tokio::spawn(write_batches(db, publisher, execution_id, receiver));
@@ -127,7 +132,7 @@ impl OutputSink for LogPump {
 async fn write_batches(
     db: Db,
     publisher: Publisher,
-    execution_id: Uuid,
+    execution_id: ExecutionId,
     mut receiver: mpsc::Receiver<LogLine>,
 ) {
     let channel = log_channel(execution_id);
@@ -148,7 +153,7 @@ async fn write_batches(
 }
 
 /// Stores a batch, retrying a few times: the database is the log's record.
-async fn store(db: &Db, execution_id: Uuid, batch: &[LogLine]) {
+async fn store(db: &Db, execution_id: ExecutionId, batch: &[LogLine]) {
     let mut pause = Duration::from_millis(100);
     for attempt in 1..=5 {
         match db.append_log_lines(execution_id, batch).await {

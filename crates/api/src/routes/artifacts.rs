@@ -5,10 +5,10 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, SecondsFormat, Utc};
+use sage_model::ExecutionId;
 use sage_model::artifacts::ArtifactName;
 use sage_store::artifacts::Artifact;
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::access::Access;
 use crate::auth::Caller;
@@ -33,12 +33,13 @@ pub struct ArtifactList {
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}/artifacts", tag = "executions",
+    params(("id" = uuid::Uuid, Path, description = "The execution's id")),
     responses((status = 200, body = ArtifactList), (status = 404)))]
 #[get("/api/v1/executions/{id}/artifacts")]
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ExecutionId>,
 ) -> Result<HttpResponse, ApiError> {
     let execution = Access::new(&state, &caller).execution(*id).await?;
     let expires_at = Utc::now() + state.artifact_url_ttl;

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use actix_web::{HttpResponse, get, put, web};
+use sage_model::ModuleId;
 use sage_store::catalog::{Assignment, Principal};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::access::Access;
 use crate::auth::{Caller, parse_email};
@@ -148,12 +148,13 @@ fn parse_assignments(body: AssignmentsBody) -> Result<Vec<Assignment>, ApiError>
 
 /// Replaces the module's assignments.
 #[utoipa::path(put, path = "/api/v1/modules/{id}/assignments", tag = "modules", request_body = AssignmentsBody,
+    params(("id" = uuid::Uuid, Path, description = "The module's id")),
     responses((status = 200, body = AssignmentsView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[put("/api/v1/modules/{id}/assignments")]
 pub async fn replace(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ModuleId>,
     body: ValidatedJson<AssignmentsBody>,
 ) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_admin()?;
@@ -167,12 +168,13 @@ pub async fn replace(
 }
 
 #[utoipa::path(get, path = "/api/v1/modules/{id}/assignments", tag = "modules",
+    params(("id" = uuid::Uuid, Path, description = "The module's id")),
     responses((status = 200, body = AssignmentsView), (status = 403), (status = 404)))]
 #[get("/api/v1/modules/{id}/assignments")]
 pub async fn read(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ModuleId>,
 ) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_admin()?;
     let module = state.db.module(*id).await?.ok_or(ApiError::NotFound)?;

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{SecondsFormat, Utc};
 use sage_findings::Tool;
 use sage_findings::report::Lang;
+use sage_model::ExecutionId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,7 +28,8 @@ const MAX_TITLE_CHARS: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
     #[serde(default)]
-    pub execution_ids: Vec<Uuid>,
+    #[schema(value_type = Vec<Uuid>)]
+    pub execution_ids: Vec<ExecutionId>,
     pub title: Option<String>,
     pub lang: Option<String>,
     pub tools: Option<Vec<String>>,
@@ -51,7 +53,7 @@ pub struct EvidenceView {
 fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
     let mut problems = Vec::new();
     let ids = &request.execution_ids;
-    let distinct: BTreeSet<&Uuid> = ids.iter().collect();
+    let distinct: BTreeSet<&ExecutionId> = ids.iter().collect();
     if ids.is_empty() || ids.len() > MAX_EXECUTIONS || distinct.len() != ids.len() {
         problems.push(FieldProblem::new(
             "execution_ids",
@@ -156,7 +158,11 @@ async fn respond(
         id: evidence.id,
         title: evidence.title,
         lang: evidence.lang,
-        execution_ids: evidence.execution_ids,
+        execution_ids: evidence
+            .execution_ids
+            .iter()
+            .map(ExecutionId::as_uuid)
+            .collect(),
         created_by: evidence.created_by,
         created_at: evidence
             .created_at

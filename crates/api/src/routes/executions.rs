@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use sage_model::{EndReason, ExecutionStatus};
+use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId};
 use sage_store::approvals::{Approval, Decision, DecisionOutcome};
 use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution};
 use serde::{Deserialize, Serialize};
@@ -78,8 +78,8 @@ pub struct ApprovalView {
 impl ExecutionView {
     fn new(execution: &Execution, approvals: Vec<Approval>) -> Self {
         Self {
-            id: execution.id,
-            module_id: execution.module_id,
+            id: execution.id.as_uuid(),
+            module_id: execution.module_id.as_uuid(),
             module_version: execution.module_version,
             requested_by: execution.requested_by.clone(),
             params: execution.params.clone(),
@@ -108,7 +108,7 @@ impl ExecutionView {
 
 /// The answers for executions, each with its approvals.
 async fn views(state: &AppState, executions: &[Execution]) -> Result<Vec<ExecutionView>, ApiError> {
-    let ids: Vec<Uuid> = executions.iter().map(|e| e.id).collect();
+    let ids: Vec<ExecutionId> = executions.iter().map(|e| e.id).collect();
     let mut approvals = state.db.approvals(&ids).await?;
     Ok(executions
         .iter()
@@ -132,12 +132,13 @@ async fn view(state: &AppState, execution: &Execution) -> Result<ExecutionView, 
 
 /// Runs a module: 202 with the execution, queued or awaiting approval.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/executions", tag = "executions", request_body = RunRequest,
+    params(("id" = uuid::Uuid, Path, description = "The module's id")),
     responses((status = 202, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[post("/api/v1/modules/{id}/executions")]
 pub async fn submit(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ModuleId>,
     body: ValidatedJson<RunRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let module = Access::new(&state, &caller).runnable_module(*id).await?;
@@ -154,11 +155,14 @@ pub async fn submit(
         })?;
     let definition = &version.definition;
     let valid = definition.validate_params(&body.0.params)?;
-    let execution_id = Uuid::new_v4();
+    let execution_id = ExecutionId::new();
     let sealed_secrets = (!valid.secrets().is_empty())
         .then(|| {
-            serde_json::to_vec(valid.secrets())
-                .map(|plain| state.secrets.seal(&plain, execution_id.as_bytes()))
+            serde_json::to_vec(valid.secrets()).map(|plain| {
+                state
+                    .secrets
+                    .seal(&plain, execution_id.as_uuid().as_bytes())
+            })
         })
         .transpose()
         .map_err(ApiError::internal)?;
@@ -177,12 +181,13 @@ pub async fn submit(
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions",
+    params(("id" = uuid::Uuid, Path, description = "The execution's id")),
     responses((status = 200, body = ExecutionView), (status = 404)))]
 #[get("/api/v1/executions/{id}")]
 pub async fn get_one(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ExecutionId>,
 ) -> Result<HttpResponse, ApiError> {
     let execution = Access::new(&state, &caller).execution(*id).await?;
     Ok(HttpResponse::Ok().json(view(&state, &execution).await?))
@@ -192,12 +197,13 @@ pub async fn get_one(
 /// running container is killed by its worker within moments. The requester or an
 /// admin; an execution that already ended is a 409.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/cancel", tag = "executions",
+    params(("id" = uuid::Uuid, Path, description = "The execution's id")),
     responses((status = 202, body = ExecutionView), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/cancel")]
 pub async fn cancel(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ExecutionId>,
 ) -> Result<HttpResponse, ApiError> {
     let execution = Access::new(&state, &caller)
         .cancellable_execution(*id)
@@ -230,12 +236,13 @@ const MAX_COMMENT_CHARS: usize = 2000;
 /// distinct approvers approved. Admins and approvers who may see the run; never its
 /// requester.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/approve", tag = "executions", request_body = DecisionRequest,
+    params(("id" = uuid::Uuid, Path, description = "The execution's id")),
     responses((status = 200, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/approve")]
 pub async fn approve(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ExecutionId>,
     body: ValidatedJson<DecisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     decide(&caller, &state, *id, &body.0, Decision::Approve).await
@@ -243,12 +250,13 @@ pub async fn approve(
 
 /// Rejects a run waiting for approval: 200 with the execution, now `rejected`.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/reject", tag = "executions", request_body = DecisionRequest,
+    params(("id" = uuid::Uuid, Path, description = "The execution's id")),
     responses((status = 200, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/reject")]
 pub async fn reject(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ExecutionId>,
     body: ValidatedJson<DecisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     decide(&caller, &state, *id, &body.0, Decision::Reject).await
@@ -257,7 +265,7 @@ pub async fn reject(
 async fn decide(
     caller: &Caller,
     state: &AppState,
-    id: Uuid,
+    id: ExecutionId,
     request: &DecisionRequest,
     decision: Decision,
 ) -> Result<HttpResponse, ApiError> {
@@ -297,7 +305,7 @@ async fn decide(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    pub module_id: Option<Uuid>,
+    pub module_id: Option<ModuleId>,
     pub status: Option<String>,
     pub requested_by: Option<String>,
     pub limit: Option<i64>,
@@ -305,7 +313,7 @@ pub struct ListQuery {
 }
 
 /// Cursors are `<created_at>_<id>` of the last item of the previous page.
-fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, ExecutionId)> {
     let (at, id) = cursor.rsplit_once('_')?;
     Some((
         DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),

@@ -13,13 +13,12 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures_util::StreamExt;
 use sage_infra::redis::{LiveLog, log_channel};
 use sage_model::logs::LogLine;
-use sage_model::{EndReason, ExecutionStatus};
+use sage_model::{EndReason, ExecutionId, ExecutionStatus};
 use sage_store::Db;
 use sage_store::executions::Execution;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::access::Access;
 use crate::auth::Caller;
@@ -42,7 +41,8 @@ pub struct LogQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}/logs", tag = "executions",
-    params(("format" = Option<String>, Query, description = "`text` for the whole log as plain text")),
+    params(("id" = uuid::Uuid, Path, description = "The execution's id"),
+           ("format" = Option<String>, Query, description = "`text` for the whole log as plain text")),
     responses((status = 200,
                description = "SSE (`event: log` per line, `id` its seq; `event: end` with the status), or the whole log as text with ?format=text",
                content((String = "text/event-stream"), (String = "text/plain"))),
@@ -51,7 +51,7 @@ pub struct LogQuery {
 pub async fn logs(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ExecutionId>,
     query: web::Query<LogQuery>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,7 +87,7 @@ fn last_event_id(request: &HttpRequest) -> Result<i64, ApiError> {
 }
 
 /// The whole log, streamed page by page so a large log is never held in memory.
-fn text(db: Db, execution_id: Uuid) -> HttpResponse {
+fn text(db: Db, execution_id: ExecutionId) -> HttpResponse {
     let pages = futures_util::stream::unfold(Some(0i64), move |after| {
         let db = db.clone();
         async move {
@@ -118,7 +118,7 @@ fn text(db: Db, execution_id: Uuid) -> HttpResponse {
         .streaming(pages)
 }
 
-fn events(state: &AppState, execution_id: Uuid, after: i64) -> HttpResponse {
+fn events(state: &AppState, execution_id: ExecutionId, after: i64) -> HttpResponse {
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     let follower = Follower {
         db: state.db.clone(),
@@ -147,7 +147,7 @@ fn events(state: &AppState, execution_id: Uuid, after: i64) -> HttpResponse {
 struct Follower {
     db: Db,
     redis: redis::Client,
-    execution_id: Uuid,
+    execution_id: ExecutionId,
     /// The last seq sent.
     last: i64,
     sender: mpsc::Sender<Bytes>,

@@ -21,7 +21,7 @@ pub struct MeView {
 pub async fn me(caller: Caller) -> HttpResponse {
     let user = caller.user;
     HttpResponse::Ok().json(MeView {
-        id: user.id,
+        id: user.id.as_uuid(),
         email: user.email,
         roles: user.roles,
         groups: user.groups,

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use sage_model::ModuleId;
 use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, check_module_name};
 use sage_model::catalog::params::RawParam;
 use sage_store::catalog::{Module, ModuleVersion, NewVersion, Permissions};
@@ -105,12 +106,12 @@ impl ModuleVersionView {
         let definition = &version.definition;
         let limits = definition.limits();
         Self {
-            id: module.id,
+            id: module.id.as_uuid(),
             name: module.name.clone(),
             version: version.version,
             latest_version: module.latest_version,
             description: definition.description().to_owned(),
-            script_id: definition.script_id(),
+            script_id: definition.script_id().as_uuid(),
             params: definition
                 .params()
                 .iter()
@@ -156,7 +157,7 @@ pub struct ModuleSummaryView {
 impl From<Module> for ModuleSummaryView {
     fn from(module: Module) -> Self {
         Self {
-            id: module.id,
+            id: module.id.as_uuid(),
             name: module.name,
             latest_version: module.latest_version,
             created_at: module.created_at,
@@ -205,12 +206,13 @@ pub async fn create(
 
 /// Adds an immutable version (admin). The name cannot change.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/versions", tag = "modules", request_body = ModuleBody,
+    params(("id" = uuid::Uuid, Path, description = "The module's id")),
     responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
 #[post("/api/v1/modules/{id}/versions")]
 pub async fn create_version(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ModuleId>,
     body: ValidatedJson<ModuleBody>,
 ) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_admin()?;
@@ -269,12 +271,13 @@ pub async fn list(
 
 /// A module with its latest version.
 #[utoipa::path(get, path = "/api/v1/modules/{id}", tag = "modules",
+    params(("id" = uuid::Uuid, Path, description = "The module's id")),
     responses((status = 200, body = ModuleVersionView), (status = 404)))]
 #[get("/api/v1/modules/{id}")]
 pub async fn get_one(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ModuleId>,
 ) -> Result<HttpResponse, ApiError> {
     let (module, permissions) = Access::new(&state, &caller).module(*id).await?;
     let version = state
@@ -295,6 +298,9 @@ pub async fn get_version(
     path: web::Path<(Uuid, i32)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, number) = path.into_inner();
+    // utoipa documents a tuple of path parts from its types, which the model keeps free
+    // of schema derives: the id is typed here instead.
+    let id = ModuleId::from(id);
     let (module, permissions) = Access::new(&state, &caller).module(id).await?;
     let version = state
         .db

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use sage_model::ScriptId;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
 use sage_store::catalog::{NewScript, Script};
 use serde::{Deserialize, Serialize};
@@ -45,7 +46,7 @@ pub struct ScriptView {
 impl From<Script> for ScriptView {
     fn from(script: Script) -> Self {
         Self {
-            id: script.id,
+            id: script.id.as_uuid(),
             path: script.path.to_string(),
             interpreter: script.interpreter.as_str(),
             sha256: script.sha256,
@@ -133,12 +134,13 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/scripts/{id}", tag = "scripts",
+    params(("id" = uuid::Uuid, Path, description = "The script's id")),
     responses((status = 200, body = ScriptView), (status = 403), (status = 404)))]
 #[get("/api/v1/scripts/{id}")]
 pub async fn get_one(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<ScriptId>,
 ) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_admin()?;
     let script = state.db.script(*id).await?.ok_or(ApiError::NotFound)?;

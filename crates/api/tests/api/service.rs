@@ -123,7 +123,7 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 }
 
 #[tokio::test]
-async fn every_operation_documents_its_success_answer() {
+async fn every_operation_documents_its_path_parameters_and_success_answer() {
     let app = spawn_app().await;
     let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
     let paths = spec["paths"].as_object().unwrap();
@@ -132,6 +132,20 @@ async fn every_operation_documents_its_success_answer() {
     for (path, methods) in paths {
         for (method, operation) in methods.as_object().unwrap() {
             operations += 1;
+            let declared: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            for part in path.split('/').filter(|part| part.starts_with('{')) {
+                let name = part.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    declared.contains(&name),
+                    "{method} {path}: path parameter {name} is not declared"
+                );
+            }
             let successes: Vec<&Value> = operation["responses"]
                 .as_object()
                 .unwrap()

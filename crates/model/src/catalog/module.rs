@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
-use uuid::Uuid;
 
 use super::params::{
     ParamKind, ParamSpec, RawParam, SecretAs, ValidParams, params_schema, restore_params,
@@ -13,6 +12,7 @@ use super::params::{
 };
 use super::template::Template;
 use super::{FieldError, Problems};
+use crate::ScriptId;
 
 /// A module create or new-version body as the client sends it. Numbers are kept as
 /// JSON numbers so a negative or fractional limit is refused naming its field.
@@ -23,7 +23,7 @@ pub struct ModuleRequest {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub script_id: Uuid,
+    pub script_id: ScriptId,
     #[serde(default)]
     pub params: Vec<RawParam>,
     #[serde(default)]
@@ -149,7 +149,7 @@ const RESERVED_ENV: &[&str] = &[
 #[serde(into = "ModuleRequest", try_from = "ModuleRequest")]
 pub struct ModuleDefinition {
     description: String,
-    script_id: Uuid,
+    script_id: ScriptId,
     params: Vec<ParamSpec>,
     args: Vec<Template>,
     env: BTreeMap<String, Template>,
@@ -283,7 +283,7 @@ impl ModuleDefinition {
         &self.description
     }
 
-    pub fn script_id(&self) -> Uuid {
+    pub fn script_id(&self) -> ScriptId {
         self.script_id
     }
 

@@ -1,6 +1,6 @@
+use sage_model::ModuleId;
 use serde_json::json;
 use tokio_postgres::Row;
-use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
 use crate::{Db, StoreError};
@@ -67,7 +67,7 @@ impl Db {
     #[tracing::instrument(skip(self, assignments, context))]
     pub async fn replace_assignments(
         &self,
-        module_id: Uuid,
+        module_id: ModuleId,
         assignments: &[Assignment],
         context: &AuditContext,
     ) -> Result<(), StoreError> {
@@ -77,14 +77,14 @@ impl Db {
         transaction
             .execute(
                 "SELECT 1 FROM modules WHERE id = $1 FOR UPDATE",
-                &[&module_id],
+                &[&module_id.as_uuid()],
             )
             .await?;
         let before = read_assignments(&transaction, module_id).await?;
         transaction
             .execute(
                 "DELETE FROM module_assignments WHERE module_id = $1",
-                &[&module_id],
+                &[&module_id.as_uuid()],
             )
             .await?;
         let insert = transaction
@@ -99,7 +99,7 @@ impl Db {
                 .execute(
                     &insert,
                     &[
-                        &module_id,
+                        &module_id.as_uuid(),
                         &kind,
                         &name,
                         &assignment.can_run,
@@ -128,7 +128,7 @@ impl Db {
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn assignments(&self, module_id: Uuid) -> Result<Vec<Assignment>, StoreError> {
+    pub async fn assignments(&self, module_id: ModuleId) -> Result<Vec<Assignment>, StoreError> {
         let client = self.client().await?;
         read_assignments(&client, module_id).await
     }
@@ -137,7 +137,7 @@ impl Db {
     #[tracing::instrument(skip(self))]
     pub async fn permissions(
         &self,
-        module_id: Uuid,
+        module_id: ModuleId,
         email: &str,
         groups: &[String],
     ) -> Result<Permissions, StoreError> {
@@ -152,7 +152,7 @@ impl Db {
             )
             .await?;
         let row = client
-            .query_one(&statement, &[&module_id, &email, &groups])
+            .query_one(&statement, &[&module_id.as_uuid(), &email, &groups])
             .await?;
         Ok(Permissions {
             run: row.get(0),
@@ -163,7 +163,7 @@ impl Db {
 
 async fn read_assignments(
     client: &impl deadpool_postgres::GenericClient,
-    module_id: Uuid,
+    module_id: ModuleId,
 ) -> Result<Vec<Assignment>, StoreError> {
     let statement = client
         .prepare_cached(
@@ -171,6 +171,6 @@ async fn read_assignments(
              WHERE module_id = $1 ORDER BY principal_kind DESC, principal",
         )
         .await?;
-    let rows = client.query(&statement, &[&module_id]).await?;
+    let rows = client.query(&statement, &[&module_id.as_uuid()]).await?;
     Ok(rows.iter().map(Assignment::from_row).collect())
 }

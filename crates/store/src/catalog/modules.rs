@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use sage_model::catalog::module::ModuleDefinition;
+use sage_model::{ModuleId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -11,7 +12,7 @@ use crate::{Db, StoreError, unique_violation};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
-    pub id: Uuid,
+    pub id: ModuleId,
     pub name: String,
     pub latest_version: i32,
     pub created_at: DateTime<Utc>,
@@ -20,7 +21,7 @@ pub struct Module {
 impl Module {
     fn from_row(row: &Row) -> Self {
         Self {
-            id: row.get(0),
+            id: ModuleId::from(row.get::<_, Uuid>(0)),
             name: row.get(1),
             latest_version: row.get(2),
             created_at: row.get(3),
@@ -30,20 +31,20 @@ impl Module {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModuleVersion {
-    pub module_id: Uuid,
+    pub module_id: ModuleId,
     pub version: i32,
     pub definition: ModuleDefinition,
-    pub created_by: Uuid,
+    pub created_by: UserId,
     pub created_at: DateTime<Utc>,
 }
 
 impl ModuleVersion {
     fn from_row(row: &Row) -> Result<Self, StoreError> {
         Ok(Self {
-            module_id: row.get(0),
+            module_id: ModuleId::from(row.get::<_, Uuid>(0)),
             version: row.get(1),
             definition: read_definition(row.get(2))?,
-            created_by: row.get(3),
+            created_by: UserId::from(row.get::<_, Uuid>(3)),
             created_at: row.get(4),
         })
     }
@@ -61,12 +62,12 @@ pub(crate) fn read_definition(stored: Value) -> Result<ModuleDefinition, StoreEr
 #[derive(Debug, Clone)]
 pub struct NewVersion {
     pub definition: ModuleDefinition,
-    pub created_by: Uuid,
+    pub created_by: UserId,
 }
 
 async fn insert_version(
     transaction: &deadpool_postgres::Transaction<'_>,
-    module_id: Uuid,
+    module_id: ModuleId,
     version: i32,
     new: &NewVersion,
 ) -> Result<ModuleVersion, StoreError> {
@@ -81,11 +82,11 @@ async fn insert_version(
         .query_one(
             &statement,
             &[
-                &module_id,
+                &module_id.as_uuid(),
                 &version,
-                &new.definition.script_id(),
+                &new.definition.script_id().as_uuid(),
                 &Json(&new.definition),
-                &new.created_by,
+                &new.created_by.as_uuid(),
             ],
         )
         .await?;
@@ -109,7 +110,10 @@ impl Db {
             )
             .await?;
         let row = transaction
-            .query_one(&statement, &[&Uuid::new_v4(), &name, &new.created_by])
+            .query_one(
+                &statement,
+                &[&Uuid::new_v4(), &name, &new.created_by.as_uuid()],
+            )
             .await
             .map_err(|e| unique_violation(e, "a module with this name exists"))?;
         let module = Module::from_row(&row);
@@ -130,7 +134,7 @@ impl Db {
     #[tracing::instrument(skip(self, new, context))]
     pub async fn add_module_version(
         &self,
-        module_id: Uuid,
+        module_id: ModuleId,
         new: &NewVersion,
         context: &AuditContext,
     ) -> Result<Option<ModuleVersion>, StoreError> {
@@ -139,7 +143,7 @@ impl Db {
         let latest: Option<i32> = transaction
             .query_opt(
                 "SELECT latest_version FROM modules WHERE id = $1 FOR UPDATE",
-                &[&module_id],
+                &[&module_id.as_uuid()],
             )
             .await?
             .map(|row| row.get(0));
@@ -150,7 +154,7 @@ impl Db {
         transaction
             .execute(
                 "UPDATE modules SET latest_version = $2 WHERE id = $1",
-                &[&module_id, &version.version],
+                &[&module_id.as_uuid(), &version.version],
             )
             .await?;
         let change = Change {
@@ -166,7 +170,7 @@ impl Db {
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn module(&self, id: Uuid) -> Result<Option<Module>, StoreError> {
+    pub async fn module(&self, id: ModuleId) -> Result<Option<Module>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
@@ -174,7 +178,7 @@ impl Db {
             )
             .await?;
         Ok(client
-            .query_opt(&statement, &[&id])
+            .query_opt(&statement, &[&id.as_uuid()])
             .await?
             .as_ref()
             .map(Module::from_row))
@@ -183,7 +187,7 @@ impl Db {
     #[tracing::instrument(skip(self))]
     pub async fn module_version(
         &self,
-        id: Uuid,
+        id: ModuleId,
         version: i32,
     ) -> Result<Option<ModuleVersion>, StoreError> {
         let client = self.client().await?;
@@ -191,7 +195,7 @@ impl Db {
                    FROM module_versions WHERE module_id = $1 AND version = $2";
         let statement = client.prepare_cached(sql).await?;
         client
-            .query_opt(&statement, &[&id, &version])
+            .query_opt(&statement, &[&id.as_uuid(), &version])
             .await?
             .as_ref()
             .map(ModuleVersion::from_row)

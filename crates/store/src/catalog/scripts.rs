@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use sage_model::catalog::script::{Interpreter, ScriptPath};
+use sage_model::{ScriptId, UserId};
 use serde_json::json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::{Db, StoreError, unique_violation};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
-    pub id: Uuid,
+    pub id: ScriptId,
     pub path: ScriptPath,
     pub interpreter: Interpreter,
     pub sha256: String,
@@ -22,7 +23,7 @@ impl Script {
     fn from_row(row: &Row) -> Result<Self, StoreError> {
         let (path, interpreter) = script_ref(row.get(1), row.get(2))?;
         Ok(Self {
-            id: row.get(0),
+            id: ScriptId::from(row.get::<_, Uuid>(0)),
             path,
             interpreter,
             sha256: row.get(3),
@@ -51,7 +52,7 @@ pub struct NewScript {
     pub interpreter: Interpreter,
     pub sha256: String,
     pub description: String,
-    pub created_by: Uuid,
+    pub created_by: UserId,
 }
 
 impl Db {
@@ -79,7 +80,7 @@ impl Db {
                     &new.interpreter.as_str(),
                     &new.sha256,
                     &new.description,
-                    &new.created_by,
+                    &new.created_by.as_uuid(),
                 ],
             )
             .await
@@ -102,7 +103,7 @@ impl Db {
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn script(&self, id: Uuid) -> Result<Option<Script>, StoreError> {
+    pub async fn script(&self, id: ScriptId) -> Result<Option<Script>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
@@ -110,7 +111,7 @@ impl Db {
             )
             .await?;
         client
-            .query_opt(&statement, &[&id])
+            .query_opt(&statement, &[&id.as_uuid()])
             .await?
             .as_ref()
             .map(Script::from_row)
