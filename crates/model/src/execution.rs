@@ -180,6 +180,18 @@ pub struct UnknownEnd {
 }
 
 impl EndReason {
+    /// Every end whose wire name alone says which it is (all but a success, an exit
+    /// code and the cannot-start causes of [`StartFailure::ALL`]).
+    const NAMED: [EndReason; 7] = [
+        Self::Oom,
+        Self::Timeout,
+        Self::OutputLimit,
+        Self::CancelledBy,
+        Self::WorkerLost,
+        Self::RejectedBy,
+        Self::ApprovalExpired,
+    ];
+
     pub fn status(self) -> ExecutionStatus {
         match self {
             Self::Succeeded => ExecutionStatus::Succeeded,
@@ -240,18 +252,10 @@ impl EndReason {
         let end = match reason {
             None => Some(Self::Succeeded),
             Some("exit_code") => exit_code.map(Self::ExitCode),
-            Some(name) => [
-                Self::Oom,
-                Self::Timeout,
-                Self::OutputLimit,
-                Self::CancelledBy,
-                Self::WorkerLost,
-                Self::RejectedBy,
-                Self::ApprovalExpired,
-            ]
-            .into_iter()
-            .chain(StartFailure::ALL.map(Self::CannotStart))
-            .find(|end| end.as_str() == Some(name)),
+            Some(name) => Self::NAMED
+                .into_iter()
+                .chain(StartFailure::ALL.map(Self::CannotStart))
+                .find(|end| end.as_str() == Some(name)),
         };
         end.filter(|end| end.status() == status)
             .map(Some)
@@ -325,8 +329,31 @@ mod tests {
         }
     }
 
+    /// One of each way to end. The matches fail to compile when a variant is added:
+    /// list it here, and the round trip below checks it reads back.
     fn every_end() -> Vec<EndReason> {
         use EndReason as E;
+        let _witness = |end: E| match end {
+            E::Succeeded
+            | E::ExitCode(_)
+            | E::Oom
+            | E::Timeout
+            | E::OutputLimit
+            | E::CancelledBy
+            | E::WorkerLost
+            | E::RejectedBy
+            | E::ApprovalExpired
+            | E::CannotStart(_) => {}
+        };
+        let _start_witness = |failure: StartFailure| match failure {
+            StartFailure::BadDefinition
+            | StartFailure::SecretsUnreadable
+            | StartFailure::SecretFilesUnwritable
+            | StartFailure::ScriptMissing
+            | StartFailure::ScriptChanged
+            | StartFailure::StagingUnwritable
+            | StartFailure::SandboxError => {}
+        };
         let mut ends = vec![
             E::Succeeded,
             E::ExitCode(3),
@@ -338,7 +365,18 @@ mod tests {
             E::RejectedBy,
             E::ApprovalExpired,
         ];
-        ends.extend(StartFailure::ALL.map(E::CannotStart));
+        ends.extend(
+            [
+                StartFailure::BadDefinition,
+                StartFailure::SecretsUnreadable,
+                StartFailure::SecretFilesUnwritable,
+                StartFailure::ScriptMissing,
+                StartFailure::ScriptChanged,
+                StartFailure::StagingUnwritable,
+                StartFailure::SandboxError,
+            ]
+            .map(E::CannotStart),
+        );
         ends
     }
 
