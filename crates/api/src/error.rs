@@ -42,6 +42,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The request names something whose state refuses it (a retired version).
+    #[error("{}: {}", .0.field, .0.message)]
+    FieldConflict(FieldProblem),
     #[error("the service is shutting down or a dependency is unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -67,7 +70,7 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::FieldConflict(_) => "conflict",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -106,7 +109,7 @@ impl ResponseError for ApiError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::FieldConflict(_) => StatusCode::CONFLICT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -123,6 +126,7 @@ impl ResponseError for ApiError {
         };
         let fields = match self {
             Self::Validation { fields, .. } => fields.clone(),
+            Self::FieldConflict(field) => vec![field.clone()],
             _ => Vec::new(),
         };
         let mut response = HttpResponse::build(self.status_code());

@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         crate::routes::modules::get_one,
         crate::routes::modules::create_version,
         crate::routes::modules::get_version,
+        crate::routes::modules::retire_version,
         crate::routes::assignments::replace,
         crate::routes::assignments::read,
         crate::routes::executions::submit,

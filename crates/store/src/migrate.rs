@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0006_approvals"),
     migration!("0007_approval_notices"),
     migration!("0008_evidence"),
+    migration!("0009_version_retirements"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -130,10 +130,12 @@ async fn view(state: &AppState, execution: &Execution) -> Result<ExecutionView, 
     ))
 }
 
-/// Runs a module: 202 with the execution, queued or awaiting approval.
+/// Runs a module: 202 with the execution, queued or awaiting approval. A run of an
+/// older version needs at least the approvals of the latest; a retired version is 409.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/executions", tag = "executions", request_body = RunRequest,
     params(("id" = uuid::Uuid, Path, description = "The module's id")),
-    responses((status = 202, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 202, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404),
+              (status = 409, body = crate::error::ErrorBody, description = "the version is retired")))]
 #[post("/api/v1/modules/{id}/executions")]
 pub async fn submit(
     caller: Caller,
@@ -153,6 +155,26 @@ pub async fn submit(
                 "is not a version of this module",
             )])
         })?;
+    if version.retired_at.is_some() {
+        let runnable = state.db.runnable_versions(module.id).await?;
+        return Err(ApiError::FieldConflict(FieldProblem::new(
+            "version",
+            format!("version {number} is retired; runnable versions: {runnable:?}"),
+        )));
+    }
+    // Approval rules only ever tighten: naming an older version cannot skip what the
+    // latest requires.
+    let latest_requires = if number == module.latest_version {
+        version.definition.approvals_required()
+    } else {
+        state
+            .db
+            .module_version(module.id, module.latest_version)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the latest version is missing")))?
+            .definition
+            .approvals_required()
+    };
     let definition = &version.definition;
     let valid = definition.validate_params(&body.0.params)?;
     let execution_id = ExecutionId::new();
@@ -173,7 +195,7 @@ pub async fn submit(
         requested_by: caller.user.id,
         params: valid.masked(),
         sealed_secrets,
-        approvals_required: definition.approvals_required(),
+        approvals_required: definition.approvals_required().max(latest_requires),
         approval_ttl: state.approval_ttl,
     };
     let execution = state.db.submit_execution(&new, &caller.audit).await?;

@@ -29,6 +29,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(modules::get_one)
         .service(modules::create_version)
         .service(modules::get_version)
+        .service(modules::retire_version)
         .service(assignments::replace)
         .service(assignments::read)
         .service(executions::submit)

@@ -73,6 +73,10 @@ pub struct ModuleVersionView {
     #[schema(value_type = Object)]
     pub params_schema: Value,
     pub permissions: PermissionsView,
+    /// When this version stopped taking new runs; `null` while it takes them.
+    pub retired_at: Option<DateTime<Utc>>,
+    /// The versions a run may name, oldest first.
+    pub runnable_versions: Vec<i32>,
     pub created_at: DateTime<Utc>,
     pub version_created_at: DateTime<Utc>,
 }
@@ -102,7 +106,12 @@ pub struct PermissionsView {
 }
 
 impl ModuleVersionView {
-    fn new(module: &Module, version: &ModuleVersion, permissions: Permissions) -> Self {
+    fn new(
+        module: &Module,
+        version: &ModuleVersion,
+        permissions: Permissions,
+        runnable_versions: Vec<i32>,
+    ) -> Self {
         let definition = &version.definition;
         let limits = definition.limits();
         Self {
@@ -139,6 +148,8 @@ impl ModuleVersionView {
                 run: permissions.run,
                 view: permissions.view,
             },
+            retired_at: version.retired_at,
+            runnable_versions,
             created_at: module.created_at,
             version_created_at: version.created_at,
         }
@@ -163,6 +174,22 @@ impl From<Module> for ModuleSummaryView {
             created_at: module.created_at,
         }
     }
+}
+
+/// The answer for one version, with the versions a run may name.
+async fn view(
+    state: &AppState,
+    module: &Module,
+    version: &ModuleVersion,
+    permissions: Permissions,
+) -> Result<ModuleVersionView, ApiError> {
+    let runnable = state.db.runnable_versions(module.id).await?;
+    Ok(ModuleVersionView::new(
+        module,
+        version,
+        permissions,
+        runnable,
+    ))
 }
 
 /// Creates a module with its version 1 (admin).
@@ -201,7 +228,7 @@ pub async fn create(
         run: true,
         view: true,
     };
-    Ok(HttpResponse::Created().json(ModuleVersionView::new(&module, &version, all)))
+    Ok(HttpResponse::Created().json(view(&state, &module, &version, all).await?))
 }
 
 /// Adds an immutable version (admin). The name cannot change.
@@ -242,7 +269,7 @@ pub async fn create_version(
         run: true,
         view: true,
     };
-    Ok(HttpResponse::Created().json(ModuleVersionView::new(&module, &version, all)))
+    Ok(HttpResponse::Created().json(view(&state, &module, &version, all).await?))
 }
 
 /// The modules the caller may run or view (admins: all), by name.
@@ -285,7 +312,7 @@ pub async fn get_one(
         .module_version(module.id, module.latest_version)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(ModuleVersionView::new(&module, &version, permissions)))
+    Ok(HttpResponse::Ok().json(view(&state, &module, &version, permissions).await?))
 }
 
 /// One version of a module.
@@ -307,5 +334,36 @@ pub async fn get_version(
         .module_version(module.id, number)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(ModuleVersionView::new(&module, &version, permissions)))
+    Ok(HttpResponse::Ok().json(view(&state, &module, &version, permissions).await?))
+}
+
+/// Retires a version (admin): it takes no new runs, runs already made are kept. Retiring
+/// a retired version changes nothing.
+#[utoipa::path(post, path = "/api/v1/modules/{id}/versions/{version}/retire", tag = "modules",
+    params(("id" = uuid::Uuid, Path, description = "The module's id"),
+           ("version" = i32, Path, description = "The version to retire")),
+    responses((status = 200, body = ModuleVersionView), (status = 403), (status = 404)))]
+#[post("/api/v1/modules/{id}/versions/{version}/retire")]
+pub async fn retire_version(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(Uuid, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    Access::new(&state, &caller).require_admin()?;
+    let (id, number) = path.into_inner();
+    let module = state
+        .db
+        .module(ModuleId::from(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let version = state
+        .db
+        .retire_module_version(module.id, number, caller.user.id, &caller.audit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let all = Permissions {
+        run: true,
+        view: true,
+    };
+    Ok(HttpResponse::Ok().json(view(&state, &module, &version, all).await?))
 }

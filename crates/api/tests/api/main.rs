@@ -16,4 +16,5 @@ mod oidc;
 mod receiver;
 mod service;
 mod streams;
+mod versions;
 mod webhooks;

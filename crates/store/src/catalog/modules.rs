@@ -36,6 +36,18 @@ pub struct ModuleVersion {
     pub definition: ModuleDefinition,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,
+    /// When it stopped taking new runs.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// The column list of every version read, in the order `from_row` expects.
+macro_rules! version_select {
+    () => {
+        "SELECT v.module_id, v.version, v.definition, v.created_by, v.created_at, r.retired_at
+         FROM module_versions v
+         LEFT JOIN module_version_retirements r
+           ON r.module_id = v.module_id AND r.version = v.version "
+    };
 }
 
 impl ModuleVersion {
@@ -46,6 +58,7 @@ impl ModuleVersion {
             definition: read_definition(row.get(2))?,
             created_by: UserId::from(row.get::<_, Uuid>(3)),
             created_at: row.get(4),
+            retired_at: row.get(5),
         })
     }
 }
@@ -75,7 +88,8 @@ async fn insert_version(
         .prepare_cached(
             "INSERT INTO module_versions (module_id, version, script_id, definition, created_by)
              VALUES ($1, $2, $3, $4, $5)
-             RETURNING module_id, version, definition, created_by, created_at",
+             RETURNING module_id, version, definition, created_by, created_at,
+                       NULL::timestamptz",
         )
         .await?;
     let row = transaction
@@ -191,15 +205,79 @@ impl Db {
         version: i32,
     ) -> Result<Option<ModuleVersion>, StoreError> {
         let client = self.client().await?;
-        let sql = "SELECT module_id, version, definition, created_by, created_at
-                   FROM module_versions WHERE module_id = $1 AND version = $2";
-        let statement = client.prepare_cached(sql).await?;
+        let statement = client
+            .prepare_cached(concat!(
+                version_select!(),
+                "WHERE v.module_id = $1 AND v.version = $2"
+            ))
+            .await?;
         client
             .query_opt(&statement, &[&id.as_uuid(), &version])
             .await?
             .as_ref()
             .map(ModuleVersion::from_row)
             .transpose()
+    }
+
+    /// Stops a version taking new runs, audited; `None` when there is no such
+    /// version. Retiring a retired version changes nothing.
+    #[tracing::instrument(skip(self, context))]
+    pub async fn retire_module_version(
+        &self,
+        module_id: ModuleId,
+        version: i32,
+        retired_by: UserId,
+        context: &AuditContext,
+    ) -> Result<Option<ModuleVersion>, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let retired = transaction
+            .execute(
+                "INSERT INTO module_version_retirements (module_id, version, retired_by)
+                 SELECT module_id, version, $3 FROM module_versions
+                 WHERE module_id = $1 AND version = $2
+                 ON CONFLICT DO NOTHING",
+                &[&module_id.as_uuid(), &version, &retired_by.as_uuid()],
+            )
+            .await?;
+        if retired == 1 {
+            let change = Change {
+                action: "module.version.retire",
+                target_type: "module",
+                target_id: module_id.to_string(),
+                before: Some(json!({"version": version, "retired": false})),
+                after: Some(json!({"version": version, "retired": true})),
+            };
+            append(&transaction, context, &change).await?;
+        }
+        let row = transaction
+            .query_opt(
+                concat!(
+                    version_select!(),
+                    "WHERE v.module_id = $1 AND v.version = $2"
+                ),
+                &[&module_id.as_uuid(), &version],
+            )
+            .await?;
+        transaction.commit().await?;
+        row.as_ref().map(ModuleVersion::from_row).transpose()
+    }
+
+    /// The versions of a module that take new runs, oldest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn runnable_versions(&self, module_id: ModuleId) -> Result<Vec<i32>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT v.version FROM module_versions v
+                 WHERE v.module_id = $1 AND NOT EXISTS (
+                     SELECT 1 FROM module_version_retirements r
+                     WHERE r.module_id = v.module_id AND r.version = v.version)
+                 ORDER BY v.version",
+            )
+            .await?;
+        let rows = client.query(&statement, &[&module_id.as_uuid()]).await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     /// Modules ordered by name after `cursor`: all of them for `None` (admins), else
