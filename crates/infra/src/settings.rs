@@ -87,7 +87,6 @@ mod tests {
     #[test]
     fn a_complete_environment_is_accepted() {
         let mut env = Env::from_pairs([
-            ("DATABASE_URL", "postgres://sage:sage@127.0.0.1:5432/sage"),
             ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_ENDPOINT", "http://127.0.0.1:9000"),

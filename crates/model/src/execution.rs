@@ -109,6 +109,9 @@ pub enum StartFailure {
     BadDefinition,
     /// Its sealed secrets cannot be opened (another SECRETS_KEY, tampering).
     SecretsUnreadable,
+    /// Its stored parameters, with the opened secrets, no longer pass its version's
+    /// checks.
+    ParamsInvalid,
     /// Its `secret_as: file` secrets cannot be written.
     SecretFilesUnwritable,
     /// Its script is no longer in the library.
@@ -122,9 +125,10 @@ pub enum StartFailure {
 }
 
 impl StartFailure {
-    pub const ALL: [StartFailure; 7] = [
+    pub const ALL: [StartFailure; 8] = [
         Self::BadDefinition,
         Self::SecretsUnreadable,
+        Self::ParamsInvalid,
         Self::SecretFilesUnwritable,
         Self::ScriptMissing,
         Self::ScriptChanged,
@@ -136,6 +140,7 @@ impl StartFailure {
         match self {
             Self::BadDefinition => "bad_definition",
             Self::SecretsUnreadable => "secrets_unreadable",
+            Self::ParamsInvalid => "params_invalid",
             Self::SecretFilesUnwritable => "secret_files_unwritable",
             Self::ScriptMissing => "script_missing",
             Self::ScriptChanged => "script_changed",
@@ -348,6 +353,7 @@ mod tests {
         let _start_witness = |failure: StartFailure| match failure {
             StartFailure::BadDefinition
             | StartFailure::SecretsUnreadable
+            | StartFailure::ParamsInvalid
             | StartFailure::SecretFilesUnwritable
             | StartFailure::ScriptMissing
             | StartFailure::ScriptChanged
@@ -369,6 +375,7 @@ mod tests {
             [
                 StartFailure::BadDefinition,
                 StartFailure::SecretsUnreadable,
+                StartFailure::ParamsInvalid,
                 StartFailure::SecretFilesUnwritable,
                 StartFailure::ScriptMissing,
                 StartFailure::ScriptChanged,

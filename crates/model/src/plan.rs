@@ -13,8 +13,9 @@ pub const SCRIPTS_DIR: &str = "/opt/scripts";
 /// Where `secret_as: file` secrets appear inside the sandbox, by parameter name.
 pub const SECRETS_DIR: &str = "/run/secrets";
 
-/// A run, ready for a sandbox.
-#[derive(Debug, Clone, PartialEq)]
+/// A run, ready for a sandbox. Its `Debug` leaves the environment's values out: a
+/// `secret_as: env` secret is one of them.
+#[derive(Clone, PartialEq)]
 pub struct RunPlan {
     /// The whole argv: the interpreter, the script, then the module's arguments. No
     /// shell ever sees it.
@@ -48,6 +49,19 @@ impl fmt::Debug for SecretFile {
             .field("name", &self.name)
             .field("container_path", &self.container_path)
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RunPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunPlan")
+            .field("argv", &self.argv)
+            .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("script_path", &self.script_path)
+            .field("secret_files", &self.secret_files)
+            .field("limits", &self.limits)
+            .field("network", &self.network)
+            .finish()
     }
 }
 

@@ -226,6 +226,10 @@ fn valid_parameters_become_argv_and_env() {
     );
     assert_eq!(plan.script_path, "/opt/scripts/backup_db.py");
     assert_eq!(plan.env, [("BACKUP_KEY".to_owned(), "s3cr3t".to_owned())]);
+    assert!(
+        !format!("{plan:?} {valid:?}").contains("s3cr3t"),
+        "Debug shows no secret"
+    );
     assert!(plan.secret_files.is_empty());
     assert_eq!(plan.limits.timeout_sec, 60);
     assert_eq!(valid.masked()["backup_key"], "***");

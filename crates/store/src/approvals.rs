@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::{AuditContext, Change, append};
 use crate::executions::{Execution, read_in};
 use crate::runs::forget_secrets;
-use crate::{Db, StoreError};
+use crate::{Db, StoreError, changed_one};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -105,13 +105,14 @@ impl Db {
             Decision::Reject => end_rejected(&transaction, id, EndReason::RejectedBy).await?,
             Decision::Approve if approvals >= i64::from(required) => {
                 let step = status.transition(ExecutionStatus::Queued)?;
-                transaction
+                let updated = transaction
                     .execute(
                         "UPDATE executions SET status = $2, approval_expires_at = NULL
                          WHERE id = $1 AND status = $3",
                         &[&id, &step.to().as_str(), &step.from().as_str()],
                     )
                     .await?;
+                changed_one(updated, "approved execution")?;
                 transaction
                     .execute("INSERT INTO job_outbox (execution_id) VALUES ($1)", &[&id])
                     .await?;
@@ -219,7 +220,8 @@ pub(crate) enum Notice {
 
 /// Queues the approval webhook's notice about run `id` as this transaction sees it.
 /// `approvers` are those who may decide on it now: admins, and approvers who may view
-/// its module, never its requester; the chat bot or mail relay tells them.
+/// its module, never its requester; the chat bot or mail relay tells them. The rule is
+/// the api's `Access::decidable_execution`, said again in SQL: change both together.
 pub(crate) async fn queue_notice(
     transaction: &deadpool_postgres::Transaction<'_>,
     id: Uuid,
@@ -286,7 +288,7 @@ async fn end_rejected(
     reason: EndReason,
 ) -> Result<serde_json::Value, StoreError> {
     let step = ExecutionStatus::AwaitingApproval.transition(reason.status())?;
-    transaction
+    let updated = transaction
         .execute(
             "UPDATE executions SET status = $2, reason = $3, finished_at = now(),
                     approval_expires_at = NULL
@@ -299,6 +301,7 @@ async fn end_rejected(
             ],
         )
         .await?;
+    changed_one(updated, "rejected execution")?;
     forget_secrets(transaction, id).await?;
     Ok(json!({"status": step.to(), "reason": reason.as_str()}))
 }

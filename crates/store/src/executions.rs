@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::approvals::{Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
 use crate::runs::{forget_secrets, notify_stop};
-use crate::{Db, StoreError};
+use crate::{Db, StoreError, changed_one};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
@@ -54,8 +54,13 @@ impl Execution {
             .get::<_, String>(6)
             .parse()
             .map_err(|_| StoreError::Corrupt("execution status"))?;
-        let end = EndReason::from_stored(status, row.get(7), row.get(8))
-            .map_err(|_| StoreError::Corrupt("execution reason"))?;
+        let end =
+            EndReason::from_stored(status, row.get(7), row.get(8)).unwrap_or_else(|unknown| {
+                // A reason this build does not know (a newer worker wrote it during a rolling
+                // deploy): the status stands, and one row does not fail a whole listing.
+                tracing::error!(execution_id = %row.get::<_, Uuid>(0), %unknown, "unknown end");
+                None
+            });
         Ok(Self {
             id: ExecutionId::from(row.get::<_, Uuid>(0)),
             module_id: ModuleId::from(row.get::<_, Uuid>(1)),
@@ -221,7 +226,7 @@ impl Db {
         let Ok(step) = was.transition(reason.status()) else {
             return Ok(CancelOutcome::AlreadyEnded(was));
         };
-        transaction
+        let updated = transaction
             .execute(
                 "UPDATE executions SET status = $2, reason = $3,
                         finished_at = now(), lease_expires_at = NULL
@@ -234,6 +239,7 @@ impl Db {
                 ],
             )
             .await?;
+        changed_one(updated, "cancelled execution")?;
         forget_secrets(&transaction, id).await?;
         transaction
             .execute("DELETE FROM job_outbox WHERE execution_id = $1", &[&id])

@@ -49,6 +49,16 @@ pub enum StoreError {
     },
 }
 
+/// A compare-and-set on a row that this transaction locked and whose status it checked
+/// must change exactly that row; anything else means the row changed under the lock.
+pub(crate) fn changed_one(updated: u64, what: &'static str) -> Result<(), StoreError> {
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(what))
+    }
+}
+
 /// Turns a unique-key violation into `Conflict(message)`; other errors pass through.
 pub(crate) fn unique_violation(error: tokio_postgres::Error, message: &'static str) -> StoreError {
     if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {

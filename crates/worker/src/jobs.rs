@@ -9,7 +9,6 @@ use std::sync::Arc;
 use bollard::Docker;
 use sage_infra::secrets::SecretBox;
 use sage_model::ExecutionId;
-use sage_model::catalog::module::NetworkPolicy;
 use sage_model::plan::{RunPlan, SecretFile};
 use sage_model::{EndReason, StartFailure};
 use sage_store::Db;
@@ -309,7 +308,11 @@ async fn prepare(
     let params = version
         .definition
         .restore_params(&claimed.params, secrets)
-        .map_err(|_| StartFailure::SecretsUnreadable)?;
+        .map_err(|problems| {
+            // Field names and our own wording only: never a value.
+            tracing::error!(?problems, "stored parameters do not pass their version");
+            StartFailure::ParamsInvalid
+        })?;
     let redactor = Redactor::new(params.secrets().values().map(String::as_str));
     let plan = RunPlan::new(
         &version.script_path,
@@ -337,18 +340,8 @@ async fn prepare(
         argv: plan.argv,
         env: plan.env,
         files,
-        limits: Limits {
-            memory_bytes: i64::try_from(limits.memory_mb.saturating_mul(1024 * 1024))
-                .unwrap_or(i64::MAX),
-            nano_cpus: (limits.cpus * 1e9) as i64,
-            pids: i64::try_from(limits.pids).unwrap_or(i64::MAX),
-            open_files: i64::try_from(limits.open_files).unwrap_or(i64::MAX),
-            ..Limits::default()
-        },
-        network: match plan.network {
-            NetworkPolicy::None => Network::None,
-            NetworkPolicy::Egress => Network::Egress,
-        },
+        limits: Limits::for_module(&limits),
+        network: Network::for_module(plan.network),
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
             (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),

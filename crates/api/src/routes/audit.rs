@@ -23,7 +23,6 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
-/// Audit events, newest first.
 /// One audit event.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEventView {
@@ -74,6 +73,7 @@ pub struct ChainReportView {
     pub reason: Option<String>,
 }
 
+/// Audit events, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     responses((status = 200, body = Listing<AuditEventView>), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/audit")]

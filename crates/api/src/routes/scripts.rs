@@ -28,7 +28,6 @@ pub struct ScriptRequest {
     pub description: String,
 }
 
-/// Registers a file of the script library and pins its sha256.
 /// A registered script.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScriptView {
@@ -56,6 +55,7 @@ impl From<Script> for ScriptView {
     }
 }
 
+/// Registers a file of the script library and pins its sha256.
 #[utoipa::path(post, path = "/api/v1/scripts", tag = "scripts", request_body = ScriptRequest,
     responses((status = 201, body = ScriptView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/scripts")]

@@ -2,6 +2,7 @@
 //! `jsonschema` crate and published to clients), and validated run parameters.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value, json};
@@ -390,10 +391,19 @@ fn type_name(kind: &jsonschema::error::TypeKind) -> String {
 /// A run's parameters after validation, defaults filled in. Secrets are kept apart so
 /// nothing that stores or shows parameters can reach their values by accident. Only
 /// [`validate_params`] builds one.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq)]
 pub struct ValidParams {
     pub(crate) values: BTreeMap<String, Value>,
     pub(crate) secrets: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ValidParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidParams")
+            .field("values", &self.values)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl ValidParams {
@@ -522,7 +532,10 @@ pub fn validate_params(
             })
             .collect());
     }
-    let mut valid = ValidParams::default();
+    let mut valid = ValidParams {
+        values: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+    };
     for spec in specs {
         let value = object
             .and_then(|o| o.get(&spec.name))

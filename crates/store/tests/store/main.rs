@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod migrations;
+mod users;
 
 use sage_store::DatabaseSettings;
 
@@ -16,5 +18,3 @@ fn base_settings() -> DatabaseSettings {
         pool_size: 4,
     }
 }
-mod migrations;
-mod users;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use bollard::models::{
     ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType, ResourcesUlimits,
 };
+use sage_model::catalog::module::{Limits as ModuleLimits, NetworkPolicy};
 
 /// The unprivileged user the script runs as; the runner image owns nothing for it.
 pub const SANDBOX_UID: u32 = 10001;
@@ -40,6 +41,21 @@ pub struct Limits {
     pub tmp_tmpfs_bytes: u64,
 }
 
+impl Limits {
+    /// The engine's limits for a module's (memory counts swap too); the tmpfs sizes
+    /// are the worker's.
+    pub fn for_module(limits: &ModuleLimits) -> Self {
+        let whole = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Self {
+            memory_bytes: whole(limits.memory_mb.saturating_mul(1024 * 1024)),
+            nano_cpus: (limits.cpus * 1e9) as i64,
+            pids: whole(limits.pids),
+            open_files: whole(limits.open_files),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -60,6 +76,15 @@ pub enum Network {
     /// The engine's default bridge, for scanners that must reach a cloud API. Only an
     /// admin can give a module this.
     Egress,
+}
+
+impl Network {
+    pub fn for_module(policy: NetworkPolicy) -> Self {
+        match policy {
+            NetworkPolicy::None => Self::None,
+            NetworkPolicy::Egress => Self::Egress,
+        }
+    }
 }
 
 /// A file of the host bound read-only into the sandbox (the verified script copy).
