@@ -58,7 +58,7 @@ impl<'a> Access<'a> {
         Ok(self
             .state
             .db
-            .permissions(module_id, &user.email, &user.groups)
+            .permissions(module_id, user.verified_email(), &user.groups)
             .await?)
     }
 
@@ -87,10 +87,10 @@ impl<'a> Access<'a> {
     }
 
     /// Whose modules a module list shows: `None` for all of them (admins), else the
-    /// caller's email and groups, matched against assignments.
-    pub fn module_viewer(&self) -> Option<(&'a str, &'a [String])> {
+    /// caller's verified email and groups, matched against assignments.
+    pub fn module_viewer(&self) -> Option<(Option<&'a str>, &'a [String])> {
         let user = &self.caller.user;
-        (!self.caller.is_admin()).then_some((user.email.as_str(), user.groups.as_slice()))
+        (!self.caller.is_admin()).then_some((user.verified_email(), user.groups.as_slice()))
     }
 
     /// Whose executions an execution list shows: admins see everything, others their
@@ -102,7 +102,7 @@ impl<'a> Access<'a> {
             let user = &self.caller.user;
             Viewer::User {
                 id: user.id,
-                email: user.email.clone(),
+                email: user.verified_email().map(str::to_owned),
                 groups: user.groups.clone(),
             }
         }
@@ -165,7 +165,7 @@ impl<'a> Access<'a> {
     pub fn evidence(&self, evidence: Evidence) -> Result<Evidence, ApiError> {
         let user = &self.caller.user;
         let may_read =
-            self.caller.is_admin() || user.has_role("auditor") || evidence.created_by == user.email;
+            self.caller.is_admin() || user.has_role("auditor") || evidence.created_by_id == user.id;
         if may_read {
             Ok(evidence)
         } else {

@@ -5,12 +5,12 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use sage_store::audit::AuditContext;
-use sage_store::users::{Claims, User};
+use sage_store::users::{Claims, OidcLogin, User};
 
 use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::oidc::Verifier;
+use crate::oidc::{Identity, Verifier};
 use crate::request_id::RequestId;
 use crate::settings::AuthMode;
 use crate::state::AppState;
@@ -39,8 +39,8 @@ impl Authenticator {
         }
     }
 
-    /// The email and the claims of the caller, or why they are not signed in.
-    async fn authenticate(&self, credentials: Credentials) -> Result<(String, Claims), ApiError> {
+    /// Who the caller is, or why they are not signed in.
+    async fn authenticate(&self, credentials: Credentials) -> Result<SignIn, ApiError> {
         match self {
             Self::DemoHeader => {
                 // A missing header and one that is not an email are both "not signed in".
@@ -48,29 +48,66 @@ impl Authenticator {
                     .demo_user
                     .flatten()
                     .ok_or(ApiError::Unauthenticated)?;
-                Ok((email, Claims::default()))
+                Ok(SignIn::Demo(email))
             }
             Self::Oidc {
                 verifier,
                 admin_emails,
             } => {
                 let token = credentials.bearer.ok_or(ApiError::Unauthenticated)?;
-                let identity = verifier.verify(&token).await.map_err(|error| {
+                let mut identity = verifier.verify(&token).await.map_err(|error| {
                     tracing::info!(%error, "bearer token refused");
                     ApiError::Unauthenticated
                 })?;
-                let mut roles = identity.roles;
-                if admin_emails.contains(&identity.email) && !roles.iter().any(|r| r == "admin") {
-                    roles.push("admin".to_owned());
-                    roles.sort();
+                // Configuration names admins by email: only a verified one is theirs.
+                if identity.email_verified
+                    && admin_emails.contains(&identity.email)
+                    && !identity.roles.iter().any(|r| r == "admin")
+                {
+                    identity.roles.push("admin".to_owned());
+                    identity.roles.sort();
                 }
-                let claims = Claims {
-                    roles: Some(roles),
-                    groups: Some(identity.groups),
-                };
-                Ok((identity.email, claims))
+                Ok(SignIn::Oidc(identity))
             }
         }
+    }
+}
+
+/// How a request signed in.
+enum SignIn {
+    /// The demo header's email, trusted as it stands (local demos only).
+    Demo(String),
+    Oidc(Identity),
+}
+
+impl SignIn {
+    /// Who audit rows name: the email, marked when nobody vouches for it.
+    fn actor(&self) -> String {
+        match self {
+            Self::Demo(email) => email.clone(),
+            Self::Oidc(identity) if identity.email_verified => identity.email.clone(),
+            Self::Oidc(identity) => format!("{} (unverified)", identity.email),
+        }
+    }
+
+    async fn user(self, db: &sage_store::Db, audit: &AuditContext) -> Result<User, ApiError> {
+        let user = match self {
+            Self::Demo(email) => db.sign_in(&email, &Claims::default(), audit).await,
+            Self::Oidc(identity) => {
+                let login = OidcLogin {
+                    issuer: &identity.issuer,
+                    subject: &identity.subject,
+                    email: &identity.email,
+                    email_verified: identity.email_verified,
+                };
+                let claims = Claims {
+                    roles: Some(identity.roles.clone()),
+                    groups: Some(identity.groups.clone()),
+                };
+                db.sign_in_oidc(&login, &claims, audit).await
+            }
+        };
+        user.map_err(ApiError::internal)
     }
 }
 
@@ -142,13 +179,9 @@ impl FromRequest for Caller {
         };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
-            let (email, claims) = state.auth.authenticate(credentials).await?;
-            audit.actor = email.clone();
-            let user = state
-                .db
-                .sign_in(&email, &claims, &audit)
-                .await
-                .map_err(ApiError::internal)?;
+            let sign_in = state.auth.authenticate(credentials).await?;
+            audit.actor = sign_in.actor();
+            let user = sign_in.user(&state.db, &audit).await?;
             Ok(Caller { user, audit })
         })
     }

@@ -3,13 +3,14 @@
 //! `kid` makes one refresh of the key set, at most every few seconds, so a rotated key
 //! is picked up without letting garbage tokens hammer the issuer.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use sage_infra::config::{Env, url_with_scheme};
 use serde_json::Value;
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::auth::parse_email;
 
@@ -39,14 +40,25 @@ pub struct OidcSettings {
     /// Shortest time between two fetches of the key set, however many unknown kids
     /// arrive meanwhile.
     pub refresh_gap: Duration,
+    /// The deployment's word that this issuer verifies every email it puts in a token;
+    /// otherwise only a token's own `email_verified: true` makes its email count.
+    pub emails_verified: bool,
+    /// Plain http for the issuer and its keys: local tests only.
+    pub allow_http: bool,
 }
 
 impl OidcSettings {
     pub fn from_env(env: &mut Env) -> Option<Self> {
-        let issuer = env.required_with("OIDC_ISSUER", |v| url_with_scheme(v, &["https", "http"]));
+        let allow_http = env.flag("OIDC_ALLOW_HTTP", false);
+        let schemes: &[&str] = if allow_http == Some(true) {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
+        let issuer = env.required_with("OIDC_ISSUER", |v| url_with_scheme(v, schemes));
         let audience = env.required_with("OIDC_AUDIENCE", |v| Ok(v.to_owned()));
-        let jwks_url =
-            env.required_with("OIDC_JWKS_URL", |v| url_with_scheme(v, &["https", "http"]));
+        let jwks_url = env.required_with("OIDC_JWKS_URL", |v| url_with_scheme(v, schemes));
+        let emails_verified = env.flag("OIDC_EMAILS_VERIFIED", false);
         let algorithms = env.optional_with("OIDC_ALGORITHMS", vec![Algorithm::RS256, Algorithm::ES256], |v| {
             v.split(',')
                 .map(str::trim)
@@ -74,6 +86,8 @@ impl OidcSettings {
             roles_claim: roles_claim?,
             leeway_sec: leeway_sec?,
             refresh_gap: refresh_gap?,
+            emails_verified: emails_verified?,
+            allow_http: allow_http?,
         })
     }
 }
@@ -81,7 +95,11 @@ impl OidcSettings {
 /// Who a valid token says the caller is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
     pub email: String,
+    /// The issuer vouches for `email` (see [`OidcSettings::emails_verified`]).
+    pub email_verified: bool,
     pub groups: Vec<String>,
     pub roles: Vec<String>,
 }
@@ -98,19 +116,20 @@ pub enum TokenError {
     Invalid(String),
     #[error("the token carries no usable email claim")]
     NoEmail,
+    #[error("the token names no subject")]
+    NoSubject,
     #[error("the issuer's keys cannot be fetched")]
     Jwks(String),
-}
-
-struct Keys {
-    set: JwkSet,
-    fetched_at: Option<Instant>,
 }
 
 pub struct Verifier {
     settings: OidcSettings,
     http: reqwest::Client,
-    keys: RwLock<Keys>,
+    keys: RwLock<JwkSet>,
+    /// Held while the key set is fetched; holds when the last fetch started.
+    fetching: Mutex<Option<Instant>>,
+    /// Fetches finished (or failed), so a caller that waited for one knows it is done.
+    fetches: AtomicU64,
 }
 
 impl Verifier {
@@ -122,10 +141,9 @@ impl Verifier {
         Self {
             settings,
             http,
-            keys: RwLock::new(Keys {
-                set: JwkSet { keys: Vec::new() },
-                fetched_at: None,
-            }),
+            keys: RwLock::new(JwkSet { keys: Vec::new() }),
+            fetching: Mutex::new(None),
+            fetches: AtomicU64::new(0),
         }
     }
 
@@ -142,13 +160,21 @@ impl Verifier {
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = decode::<Value>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(format!("{:?}", e.kind())))?;
         self.identity(&data.claims)
     }
 
     fn identity(&self, claims: &Value) -> Result<Identity, TokenError> {
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| (1..=255).contains(&sub.len()))
+            .ok_or(TokenError::NoSubject)?;
+        // Some issuers write the flag as a string.
+        let email_verified = self.settings.emails_verified
+            || matches!(claims.get("email_verified"), Some(v) if v == true || v == "true");
         let email = claims
             .get(&self.settings.email_claim)
             .and_then(Value::as_str)
@@ -174,7 +200,11 @@ impl Verifier {
         roles.sort();
         roles.dedup();
         Ok(Identity {
+            // `decode` checked it is the configured issuer.
+            issuer: self.settings.issuer.clone(),
+            subject: subject.to_owned(),
             email,
+            email_verified,
             groups,
             roles,
         })
@@ -191,7 +221,7 @@ impl Verifier {
 
     async fn cached(&self, kid: &str, alg: Algorithm) -> Result<Option<DecodingKey>, TokenError> {
         let keys = self.keys.read().await;
-        let Some(jwk) = keys.set.find(kid) else {
+        let Some(jwk) = keys.find(kid) else {
             return Ok(None);
         };
         // A key published for one algorithm is not used with another.
@@ -205,15 +235,25 @@ impl Verifier {
             .map_err(|_| TokenError::UnknownKey)
     }
 
+    /// Fetches the key set, one fetch at a time: whoever waited for a fetch in flight
+    /// uses its result instead of fetching again. The keys are only locked to swap
+    /// them, never across the request, so tokens with known keys verify meanwhile.
     async fn refresh(&self) -> Result<(), TokenError> {
-        let mut keys = self.keys.write().await;
-        if keys
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < self.settings.refresh_gap)
+        let seen = self.fetches.load(Ordering::Acquire);
+        let mut last_fetch = self.fetching.lock().await;
+        let fetched_meanwhile = self.fetches.load(Ordering::Acquire) != seen;
+        if fetched_meanwhile
+            || last_fetch.is_some_and(|at| at.elapsed() < self.settings.refresh_gap)
         {
             return Ok(());
         }
-        keys.fetched_at = Some(Instant::now());
+        *last_fetch = Some(Instant::now());
+        let fetched = self.fetch().await;
+        self.fetches.fetch_add(1, Ordering::Release);
+        fetched
+    }
+
+    async fn fetch(&self) -> Result<(), TokenError> {
         let set: JwkSet = self
             .http
             .get(&self.settings.jwks_url)
@@ -225,7 +265,7 @@ impl Verifier {
             .await
             .map_err(|e| TokenError::Jwks(e.to_string()))?;
         tracing::info!(keys = set.keys.len(), "fetched the issuer's signing keys");
-        keys.set = set;
+        *self.keys.write().await = set;
         Ok(())
     }
 }

@@ -233,6 +233,28 @@ mod tests {
     }
 
     #[test]
+    fn oidc_addresses_are_https_unless_plain_http_is_allowed() {
+        let oidc = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base();
+            pairs.retain(|(k, _)| *k != "AUTH_MODE");
+            pairs.extend([
+                ("AUTH_MODE", "oidc"),
+                ("OIDC_ISSUER", "http://issuer.test"),
+                ("OIDC_AUDIENCE", "sage"),
+                ("OIDC_JWKS_URL", "http://issuer.test/jwks"),
+            ]);
+            pairs.extend_from_slice(extra);
+            Settings::from_env(Env::from_pairs(pairs))
+        };
+        let text = oidc(&[]).unwrap_err().to_string();
+        for name in ["OIDC_ISSUER", "OIDC_JWKS_URL"] {
+            assert!(text.contains(name), "{name} missing from {text}");
+        }
+        let allowed = oidc(&[("OIDC_ALLOW_HTTP", "true")]).unwrap();
+        assert!(matches!(allowed.auth, AuthMode::Oidc(s) if s.allow_http && !s.emails_verified));
+    }
+
+    #[test]
     fn missing_required_values_are_all_reported() {
         let text = Settings::from_env(Env::default()).unwrap_err().to_string();
         for name in [

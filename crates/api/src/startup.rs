@@ -96,10 +96,14 @@ impl Application {
 /// down: the api starts anyway, reports them in `/ready` and uses them once they are up.
 async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     let common = &settings.common;
-    if settings.auth == crate::settings::AuthMode::DemoHeader {
-        tracing::warn!(
+    match &settings.auth {
+        crate::settings::AuthMode::DemoHeader => tracing::warn!(
             "AUTH_MODE=demo_header: anyone who can reach the api can act as any user; local demos only"
-        );
+        ),
+        crate::settings::AuthMode::Oidc(oidc) if oidc.allow_http => tracing::warn!(
+            "OIDC_ALLOW_HTTP=true: the issuer's keys travel over plain http; local tests only"
+        ),
+        crate::settings::AuthMode::Oidc(_) => {}
     }
     let db = Db::connect(&settings.database).context("DATABASE_URL: cannot build the pool")?;
     db.check()

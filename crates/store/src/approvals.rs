@@ -260,7 +260,8 @@ pub(crate) async fn queue_notice(
                             OR ('approver' = ANY(u.roles) AND EXISTS (
                                 SELECT 1 FROM module_assignments a
                                 WHERE a.module_id = e.module_id AND a.can_view
-                                  AND ((a.principal_kind = 'user' AND a.principal = u.email)
+                                  AND ((a.principal_kind = 'user' AND a.principal = u.email
+                                        AND u.email_verified)
                                     OR (a.principal_kind = 'group'
                                         AND a.principal = ANY(u.groups))))))),
                  'decisions', (

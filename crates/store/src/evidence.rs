@@ -31,6 +31,7 @@ pub struct Evidence {
     pub summary: Value,
     /// The creator's email.
     pub created_by: String,
+    pub created_by_id: UserId,
     pub created_at: DateTime<Utc>,
     pub files: Vec<Artifact>,
 }
@@ -92,7 +93,8 @@ impl Db {
         let client = self.client().await?;
         let Some(row) = client
             .query_opt(
-                "SELECT e.id, e.title, e.lang, e.execution_ids, e.summary, u.email, e.created_at
+                "SELECT e.id, e.title, e.lang, e.execution_ids, e.summary, u.email, e.created_at,
+                        e.created_by
                  FROM evidence e JOIN users u ON u.id = e.created_by WHERE e.id = $1",
                 &[&id],
             )
@@ -128,6 +130,7 @@ impl Db {
                 .collect(),
             summary: row.get(4),
             created_by: row.get(5),
+            created_by_id: UserId::from(row.get::<_, Uuid>(7)),
             created_at: row.get(6),
             files,
         }))

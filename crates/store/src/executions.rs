@@ -125,7 +125,8 @@ pub enum Viewer {
     Everything,
     User {
         id: UserId,
-        email: String,
+        /// Verified only: an unverified email matches no assignment.
+        email: Option<String>,
         groups: Vec<String>,
     },
 }
@@ -299,7 +300,7 @@ impl Db {
             ))
             .await?;
         let (everything, user_id, email, groups) = match viewer {
-            Viewer::Everything => (true, Uuid::nil(), String::new(), Vec::new()),
+            Viewer::Everything => (true, Uuid::nil(), None, Vec::new()),
             Viewer::User { id, email, groups } => {
                 (false, id.as_uuid(), email.clone(), groups.clone())
             }

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0007_approval_notices"),
     migration!("0008_evidence"),
     migration!("0009_version_retirements"),
+    migration!("0010_user_identity"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -13,9 +13,18 @@ use crate::{Db, StoreError};
 pub struct User {
     pub id: UserId,
     pub email: String,
+    /// Whether `email` is known to be theirs; only then does it match anything.
+    pub email_verified: bool,
     pub roles: Vec<String>,
     pub groups: Vec<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The column list of every user read, in the order `from_row` expects.
+macro_rules! user_columns {
+    () => {
+        "id, email, email_verified, roles, groups, created_at"
+    };
 }
 
 impl User {
@@ -23,15 +32,33 @@ impl User {
         Self {
             id: UserId::from(row.get::<_, Uuid>(0)),
             email: row.get(1),
-            roles: row.get(2),
-            groups: row.get(3),
-            created_at: row.get(4),
+            email_verified: row.get(2),
+            roles: row.get(3),
+            groups: row.get(4),
+            created_at: row.get(5),
         }
     }
 
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+
+    /// The email that may match assignments and configuration: a verified one only.
+    pub fn verified_email(&self) -> Option<&str> {
+        self.email_verified.then_some(self.email.as_str())
+    }
+}
+
+/// Who an OIDC token says signs in: the issuer's subject, and the email it claims.
+#[derive(Debug, Clone)]
+pub struct OidcLogin<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    /// Lower case.
+    pub email: &'a str,
+    /// The issuer vouches for the email (its `email_verified`, or the deployment's
+    /// word for every email of this issuer).
+    pub email_verified: bool,
 }
 
 /// What an identity provider says about a user at sign-in. `None` keeps what is
@@ -52,7 +79,7 @@ impl Db {
         let transaction = client.transaction().await?;
         let before: Option<(Uuid, Vec<String>)> = transaction
             .query_opt(
-                "SELECT id, roles FROM users WHERE email = lower($1) FOR UPDATE",
+                "SELECT id, roles FROM users WHERE email = lower($1) AND email_verified FOR UPDATE",
                 &[&email],
             )
             .await?
@@ -60,7 +87,7 @@ impl Db {
         let statement = transaction
             .prepare_cached(
                 "INSERT INTO users (id, email, roles) VALUES ($1, lower($2), $3)
-                 ON CONFLICT (email) DO UPDATE
+                 ON CONFLICT (email) WHERE email_verified DO UPDATE
                    SET roles = ARRAY(SELECT DISTINCT unnest(users.roles || EXCLUDED.roles) ORDER BY 1)
                  RETURNING id, roles",
             )
@@ -104,11 +131,12 @@ impl Db {
             .prepare_cached(
                 "INSERT INTO users (id, email, roles, groups, last_seen_at)
                  VALUES ($1, lower($2), coalesce($3::text[], '{}'), coalesce($4::text[], '{}'), now())
-                 ON CONFLICT (email) DO UPDATE
+                 ON CONFLICT (email) WHERE email_verified DO UPDATE
                    SET roles = coalesce($3::text[], users.roles),
                        groups = coalesce($4::text[], users.groups),
                        last_seen_at = now()
-                 RETURNING id, email, roles, groups, created_at, (xmax = 0) AS inserted",
+                 RETURNING id, email, email_verified, roles, groups, created_at,
+                           (xmax = 0) AS inserted",
             )
             .await?;
         let row = transaction
@@ -118,7 +146,7 @@ impl Db {
             )
             .await?;
         let user = User::from_row(&row);
-        let inserted: bool = row.get(5);
+        let inserted: bool = row.get(6);
         if inserted {
             let change = Change {
                 action: "user.create",
@@ -135,6 +163,68 @@ impl Db {
         Ok(user)
     }
 
+    /// The user an OIDC token signs in: found by (issuer, subject) whatever email the
+    /// token claims now; on first sight, the verified-email user made from
+    /// configuration (ADMIN_EMAILS, demo data) is linked to the identity, or a new
+    /// user is made. An email is stored verified only when the issuer vouches for it
+    /// and no other user holds it verified. Roles and groups are refreshed from the
+    /// claims. Creation, linking and email changes are audited.
+    #[tracing::instrument(skip_all, fields(issuer = login.issuer))]
+    pub async fn sign_in_oidc(
+        &self,
+        login: &OidcLogin<'_>,
+        claims: &Claims,
+        context: &AuditContext,
+    ) -> Result<User, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let known: Option<(Uuid, String, bool)> = transaction
+            .query_opt(
+                "SELECT id, email, email_verified FROM users
+                 WHERE issuer = $1 AND subject = $2 FOR UPDATE",
+                &[&login.issuer, &login.subject],
+            )
+            .await?
+            .map(|row| (row.get(0), row.get(1), row.get(2)));
+        let id = match known {
+            Some((id, email, verified)) => {
+                let now_verified = login.email_verified
+                    && !verified_elsewhere(&transaction, login.email, Some(id)).await?;
+                if (email.as_str(), verified) != (login.email, now_verified) {
+                    transaction
+                        .execute(
+                            "UPDATE users SET email = $2, email_verified = $3 WHERE id = $1",
+                            &[&id, &login.email, &now_verified],
+                        )
+                        .await?;
+                    let change = Change {
+                        action: "user.email.change",
+                        target_type: "user",
+                        target_id: id.to_string(),
+                        before: Some(json!({"email": email, "email_verified": verified})),
+                        after: Some(json!({"email": login.email, "email_verified": now_verified})),
+                    };
+                    append(&transaction, context, &change).await?;
+                }
+                id
+            }
+            None => first_sign_in(&transaction, login, context).await?,
+        };
+        let row = transaction
+            .query_one(
+                concat!(
+                    "UPDATE users SET roles = coalesce($2::text[], roles),
+                            groups = coalesce($3::text[], groups), last_seen_at = now()
+                     WHERE id = $1 RETURNING ",
+                    user_columns!()
+                ),
+                &[&id, &claims.roles, &claims.groups],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(User::from_row(&row))
+    }
+
     /// The roles of a user, sorted; empty for an unknown id.
     #[tracing::instrument(skip(self))]
     pub async fn roles_of(&self, user_id: UserId) -> Result<Vec<String>, StoreError> {
@@ -145,4 +235,72 @@ impl Db {
         let row = client.query_opt(&statement, &[&user_id.as_uuid()]).await?;
         Ok(row.map(|r| r.get(0)).unwrap_or_default())
     }
+}
+
+/// Whether a user other than `except` holds `email` verified.
+async fn verified_elsewhere(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    email: &str,
+    except: Option<Uuid>,
+) -> Result<bool, StoreError> {
+    Ok(transaction
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM users
+                            WHERE email = $1 AND email_verified AND id IS DISTINCT FROM $2)",
+            &[&email, &except],
+        )
+        .await?
+        .get(0))
+}
+
+/// The first sign-in of an OIDC identity: the user made from configuration with this
+/// verified email takes it on, or a new user is made; returns the user's id.
+async fn first_sign_in(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    login: &OidcLogin<'_>,
+    context: &AuditContext,
+) -> Result<Uuid, StoreError> {
+    if login.email_verified {
+        let linked: Option<Uuid> = transaction
+            .query_opt(
+                "UPDATE users SET issuer = $1, subject = $2
+                 WHERE email = $3 AND email_verified AND issuer IS NULL RETURNING id",
+                &[&login.issuer, &login.subject, &login.email],
+            )
+            .await?
+            .map(|row| row.get(0));
+        if let Some(id) = linked {
+            let change = Change {
+                action: "user.link",
+                target_type: "user",
+                target_id: id.to_string(),
+                before: None,
+                after: Some(json!({"issuer": login.issuer, "subject": login.subject})),
+            };
+            append(transaction, context, &change).await?;
+            return Ok(id);
+        }
+    }
+    let verified =
+        login.email_verified && !verified_elsewhere(transaction, login.email, None).await?;
+    let id = Uuid::new_v4();
+    transaction
+        .execute(
+            "INSERT INTO users (id, email, email_verified, issuer, subject)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &login.email, &verified, &login.issuer, &login.subject],
+        )
+        .await?;
+    let change = Change {
+        action: "user.create",
+        target_type: "user",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(json!({
+            "email": login.email, "email_verified": verified,
+            "issuer": login.issuer, "subject": login.subject,
+        })),
+    };
+    append(transaction, context, &change).await?;
+    Ok(id)
 }

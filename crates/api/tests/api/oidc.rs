@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with, test_env};
+use crate::helpers::{TestApp, backup_module, spawn_app_with, test_env};
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "sage";
@@ -103,7 +103,7 @@ impl Key {
 fn claims(email: &str, exp_offset: i64, nbf_offset: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "email": email,
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "email": email, "email_verified": true,
         "exp": now + exp_offset, "nbf": now + nbf_offset, "iat": now,
         "groups": ["sec-team", "ops"], "roles": ["auditor", "superuser"],
     })
@@ -112,21 +112,26 @@ fn claims(email: &str, exp_offset: i64, nbf_offset: i64) -> Value {
 struct Issuer {
     keys: Arc<Mutex<Vec<Jwk>>>,
     fetches: Arc<Mutex<usize>>,
+    /// How long the key set takes to answer.
+    delay: Arc<Mutex<std::time::Duration>>,
     url: String,
 }
 
 async fn start_issuer(keys: Vec<Jwk>) -> Issuer {
     let keys = Arc::new(Mutex::new(keys));
     let fetches = Arc::new(Mutex::new(0usize));
-    let (served, counted) = (keys.clone(), fetches.clone());
+    let delay = Arc::new(Mutex::new(std::time::Duration::ZERO));
+    let (served, counted, slow) = (keys.clone(), fetches.clone(), delay.clone());
     let server = HttpServer::new(move || {
-        let (served, counted) = (served.clone(), counted.clone());
+        let (served, counted, slow) = (served.clone(), counted.clone(), slow.clone());
         App::new().route(
             "/jwks",
             web::get().to(move || {
-                let (served, counted) = (served.clone(), counted.clone());
+                let (served, counted, slow) = (served.clone(), counted.clone(), slow.clone());
                 async move {
                     *counted.lock().unwrap() += 1;
+                    let pause = *slow.lock().unwrap();
+                    tokio::time::sleep(pause).await;
                     let set = JwkSet {
                         keys: served.lock().unwrap().clone(),
                     };
@@ -140,7 +145,12 @@ async fn start_issuer(keys: Vec<Jwk>) -> Issuer {
     .unwrap();
     let url = format!("http://127.0.0.1:{}/jwks", server.addrs()[0].port());
     tokio::spawn(server.run());
-    Issuer { keys, fetches, url }
+    Issuer {
+        keys,
+        fetches,
+        delay,
+        url,
+    }
 }
 
 async fn oidc_app(issuer: &Issuer) -> TestApp {
@@ -151,6 +161,8 @@ async fn oidc_app(issuer: &Issuer) -> TestApp {
     env.set("OIDC_JWKS_URL", issuer.url.clone());
     env.set("OIDC_LEEWAY_SEC", "0");
     env.set("OIDC_JWKS_REFRESH_GAP_SEC", "1");
+    // The test's own key server speaks plain http on loopback.
+    env.set("OIDC_ALLOW_HTTP", "true");
     spawn_app_with(env).await
 }
 
@@ -333,4 +345,186 @@ async fn admin_emails_are_admins_whatever_the_token_says() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(body["roles"], json!(["admin", "auditor"]));
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> Value {
+    let response = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .header("Authorization", token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+/// The sample module, made by the admin behind `token` and assigned to the analyst's
+/// email.
+async fn backup_db_module_as(app: &TestApp, token: &str) -> String {
+    use reqwest::Method;
+    let body = json!({"path": "backup_db.py", "interpreter": "python3"});
+    let script = send(app, Method::POST, "/api/v1/scripts", token, &body).await;
+    let definition = backup_module(script["id"].as_str().unwrap());
+    let module = send(app, Method::POST, "/api/v1/modules", token, &definition).await;
+    let id = module["id"].as_str().unwrap().to_owned();
+    let assignments =
+        json!({"assignments": [{"user": "analyst@example.com", "permissions": ["run", "view"]}]});
+    let path = format!("/api/v1/modules/{id}/assignments");
+    send(app, Method::PUT, &path, token, &assignments).await;
+    id
+}
+
+fn bearer(key: &Key, claims: &Value) -> String {
+    format!("Bearer {}", key.sign(claims))
+}
+
+/// Claims of subject `sub` with `email`, verified or not (`None`: no such claim).
+fn person(sub: &str, email: &str, verified: Option<bool>) -> Value {
+    let mut claims = claims(email, 300, -10);
+    claims["sub"] = json!(sub);
+    claims["roles"] = json!([]);
+    match verified {
+        Some(flag) => claims["email_verified"] = json!(flag),
+        None => {
+            claims.as_object_mut().unwrap().remove("email_verified");
+        }
+    }
+    claims
+}
+
+#[tokio::test]
+async fn an_unverified_email_grants_nothing() {
+    let key = Key::new("k", Algorithm::RS256);
+    let issuer = start_issuer(vec![key.jwk()]).await;
+    let app = oidc_app(&issuer).await;
+    let admin = bearer(&key, &person("real-admin", "admin@example.com", Some(true)));
+    let (status, body) = me(&app, Some(&admin)).await;
+    assert_eq!((status.as_u16(), &body["roles"]), (200, &json!(["admin"])));
+
+    // Another account of the same issuer claims the admin's and the analyst's emails.
+    for verified in [None, Some(false)] {
+        let forged = bearer(&key, &person("mallory", "admin@example.com", verified));
+        let (status, body) = me(&app, Some(&forged)).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["roles"], json!([]), "{verified:?}: no admin by email");
+        assert_ne!(body["id"], me(&app, Some(&admin)).await.1["id"]);
+    }
+    let module = backup_db_module_as(&app, &admin).await;
+    let list = |token: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(format!("{}/api/v1/modules", app.address))
+                .header("Authorization", token)
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()["items"].clone()
+        }
+    };
+    let unverified = bearer(&key, &person("eve", "analyst@example.com", None));
+    assert_eq!(list(unverified).await, json!([]), "no assignment by email");
+    let verified = bearer(&key, &person("anna", "analyst@example.com", Some(true)));
+    assert_eq!(list(verified).await[0]["id"], json!(module));
+}
+
+#[tokio::test]
+async fn a_changed_email_follows_the_same_user() {
+    let key = Key::new("k", Algorithm::RS256);
+    let issuer = start_issuer(vec![key.jwk()]).await;
+    let app = oidc_app(&issuer).await;
+    let before = bearer(&key, &person("sub-7", "old@example.com", Some(true)));
+    let (_, first) = me(&app, Some(&before)).await;
+    let after = bearer(&key, &person("sub-7", "new@example.com", Some(true)));
+    let (_, second) = me(&app, Some(&after)).await;
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(second["email"], "new@example.com");
+    // The old address is free again: someone else may verify it.
+    let other = bearer(&key, &person("sub-8", "old@example.com", Some(true)));
+    let (_, third) = me(&app, Some(&other)).await;
+    assert_ne!(third["id"], first["id"]);
+    let filter = sage_store::audit::AuditFilter {
+        action: Some("user.email.change".to_owned()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(app.db().audit_events(&filter).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_deployment_may_vouch_for_its_issuers_emails() {
+    let key = Key::new("k", Algorithm::RS256);
+    let issuer = start_issuer(vec![key.jwk()]).await;
+    let mut env = test_env();
+    for (name, value) in [
+        ("AUTH_MODE", "oidc"),
+        ("OIDC_ISSUER", ISSUER),
+        ("OIDC_AUDIENCE", AUDIENCE),
+        ("OIDC_JWKS_URL", &issuer.url),
+        ("OIDC_ALLOW_HTTP", "true"),
+        ("OIDC_EMAILS_VERIFIED", "true"),
+    ] {
+        env.set(name, value);
+    }
+    let app = spawn_app_with(env).await;
+    let token = bearer(&key, &person("boss", "admin@example.com", None));
+    let (status, body) = me(&app, Some(&token)).await;
+    assert_eq!((status.as_u16(), &body["roles"]), (200, &json!(["admin"])));
+}
+
+#[tokio::test]
+async fn a_burst_of_unknown_kids_costs_one_fetch_and_known_keys_verify_meanwhile() {
+    let known = Key::new("known", Algorithm::ES256);
+    let issuer = start_issuer(vec![known.jwk()]).await;
+    let app = oidc_app(&issuer).await;
+    let good = bearer(&known, &claims("r@example.com", 300, -10));
+    assert_eq!(me(&app, Some(&good)).await.0, 200);
+    assert_eq!(*issuer.fetches.lock().unwrap(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    *issuer.delay.lock().unwrap() = std::time::Duration::from_secs(2);
+    let strangers: Vec<String> = (0..20)
+        .map(|i| {
+            let stranger = Key::new(&format!("stranger-{i}"), Algorithm::ES256);
+            bearer(&stranger, &claims("r@example.com", 300, -10))
+        })
+        .collect();
+    let burst: Vec<_> = strangers
+        .into_iter()
+        .map(|token| {
+            let (client, url) = (app.client.clone(), format!("{}/api/v1/me", app.address));
+            tokio::spawn(async move {
+                let response = client.get(url).header("Authorization", token).send().await;
+                response.unwrap().status()
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // While the slow fetch is in flight, a token with a known key is not held up by it.
+    assert_eq!(me(&app, Some(&good)).await.0, 200);
+    assert!(
+        burst.iter().any(|request| !request.is_finished()),
+        "the known key verified while the fetch was still in flight"
+    );
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 401);
+    }
+    assert_eq!(
+        *issuer.fetches.lock().unwrap(),
+        2,
+        "one fetch for the burst"
+    );
 }

@@ -133,12 +133,13 @@ impl Db {
         read_assignments(&client, module_id).await
     }
 
-    /// What a user (by email and groups) may do with a module through assignments.
+    /// What a user (by verified email and groups) may do with a module through
+    /// assignments; without an email, only their groups count.
     #[tracing::instrument(skip(self))]
     pub async fn permissions(
         &self,
         module_id: ModuleId,
-        email: &str,
+        email: Option<&str>,
         groups: &[String],
     ) -> Result<Permissions, StoreError> {
         let client = self.client().await?;

@@ -285,7 +285,7 @@ impl Db {
     #[tracing::instrument(skip(self))]
     pub async fn modules(
         &self,
-        visible_to: Option<(&str, &[String])>,
+        visible_to: Option<(Option<&str>, &[String])>,
         cursor: Option<&str>,
         limit: i64,
     ) -> Result<Page<Module>, StoreError> {
@@ -303,7 +303,7 @@ impl Db {
             )
             .await?;
         let (all, email, groups) = match visible_to {
-            None => (true, "", Vec::new()),
+            None => (true, None, Vec::new()),
             Some((email, groups)) => (false, email, groups.to_vec()),
         };
         let rows = client
