@@ -167,6 +167,8 @@ pub enum EndReason {
     OutputLimit,
     /// Its requester or an admin cancelled it.
     CancelledBy,
+    /// Its requester lost the right to run its module before it started.
+    RunRevoked,
     /// Its worker stopped renewing the lease.
     WorkerLost,
     /// An approver rejected it.
@@ -187,11 +189,12 @@ pub struct UnknownEnd {
 impl EndReason {
     /// Every end whose wire name alone says which it is (all but a success, an exit
     /// code and the cannot-start causes of [`StartFailure::ALL`]).
-    const NAMED: [EndReason; 7] = [
+    const NAMED: [EndReason; 8] = [
         Self::Oom,
         Self::Timeout,
         Self::OutputLimit,
         Self::CancelledBy,
+        Self::RunRevoked,
         Self::WorkerLost,
         Self::RejectedBy,
         Self::ApprovalExpired,
@@ -204,7 +207,7 @@ impl EndReason {
                 ExecutionStatus::Failed
             }
             Self::Timeout => ExecutionStatus::TimedOut,
-            Self::CancelledBy => ExecutionStatus::Cancelled,
+            Self::CancelledBy | Self::RunRevoked => ExecutionStatus::Cancelled,
             Self::WorkerLost => ExecutionStatus::Lost,
             Self::RejectedBy | Self::ApprovalExpired => ExecutionStatus::Rejected,
         }
@@ -219,6 +222,7 @@ impl EndReason {
             Self::Timeout => "timeout",
             Self::OutputLimit => "output_limit",
             Self::CancelledBy => "cancelled_by",
+            Self::RunRevoked => "run_revoked",
             Self::WorkerLost => "worker_lost",
             Self::RejectedBy => "rejected_by",
             Self::ApprovalExpired => "approval_expired",
@@ -345,6 +349,7 @@ mod tests {
             | E::Timeout
             | E::OutputLimit
             | E::CancelledBy
+            | E::RunRevoked
             | E::WorkerLost
             | E::RejectedBy
             | E::ApprovalExpired
@@ -367,6 +372,7 @@ mod tests {
             E::Timeout,
             E::OutputLimit,
             E::CancelledBy,
+            E::RunRevoked,
             E::WorkerLost,
             E::RejectedBy,
             E::ApprovalExpired,

@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
 use crate::executions::{Execution, read_in};
+use crate::runs::end_revoked;
 use crate::runs::forget_secrets;
-use crate::{Db, StoreError, changed_one};
+use crate::{Db, StoreError, changed_one, requester_may_run};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -69,8 +70,11 @@ impl Db {
         let transaction = client.transaction().await?;
         let row = transaction
             .query_one(
-                "SELECT status, approvals_required, approval_expires_at <= now()
-                 FROM executions WHERE id = $1 FOR UPDATE",
+                concat!(
+                    "SELECT e.status, e.approvals_required, e.approval_expires_at <= now(), ",
+                    requester_may_run!(),
+                    " FROM executions e WHERE e.id = $1 FOR UPDATE"
+                ),
                 &[&id],
             )
             .await?;
@@ -103,6 +107,11 @@ impl Db {
             .get(0);
         let after = match decision {
             Decision::Reject => end_rejected(&transaction, id, EndReason::RejectedBy).await?,
+            Decision::Approve if approvals >= i64::from(required) && !row.get::<_, bool>(3) => {
+                // Approved, but its requester may no longer run the module.
+                let step = status.transition(EndReason::RunRevoked.status())?;
+                end_revoked(&transaction, id, step, context).await?
+            }
             Decision::Approve if approvals >= i64::from(required) => {
                 let step = status.transition(ExecutionStatus::Queued)?;
                 let updated = transaction

@@ -49,6 +49,24 @@ pub enum StoreError {
     },
 }
 
+/// Whether the requester of execution `e` may run its module now: an admin, or assigned
+/// `run` by verified email or group. The api's `Access::runnable_module`, said again in
+/// SQL for the moments a run is queued and claimed: change both together.
+macro_rules! requester_may_run {
+    () => {
+        "EXISTS (
+            SELECT 1 FROM users u
+            WHERE u.id = e.requested_by
+              AND ('admin' = ANY(u.roles) OR EXISTS (
+                   SELECT 1 FROM module_assignments a
+                   WHERE a.module_id = e.module_id AND a.can_run
+                     AND ((a.principal_kind = 'user' AND a.principal = u.email
+                           AND u.email_verified)
+                       OR (a.principal_kind = 'group' AND a.principal = ANY(u.groups))))))"
+    };
+}
+pub(crate) use requester_may_run;
+
 /// A compare-and-set on a row that this transaction locked and whose status it checked
 /// must change exactly that row; anything else means the row changed under the lock.
 pub(crate) fn changed_one(updated: u64, what: &'static str) -> Result<(), StoreError> {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
 use crate::catalog::{read_definition, script_ref};
-use crate::{Db, StoreError};
+use crate::{Db, StoreError, changed_one, requester_may_run};
 
 /// Everything a worker needs to run a claimed execution.
 #[derive(Debug, Clone)]
@@ -82,6 +82,45 @@ pub(crate) async fn forget_secrets(
     Ok(())
 }
 
+/// Ends a run whose requester may no longer run its module (`run_revoked`), at `step`
+/// out of where it waited, with its audit event; its secrets and job go with it.
+pub(crate) async fn end_revoked(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+    step: sage_model::Transition,
+    context: &AuditContext,
+) -> Result<serde_json::Value, StoreError> {
+    let reason = EndReason::RunRevoked;
+    let updated = transaction
+        .execute(
+            "UPDATE executions SET status = $2, reason = $3, finished_at = now(),
+                    approval_expires_at = NULL
+             WHERE id = $1 AND status = $4",
+            &[
+                &id,
+                &step.to().as_str(),
+                &reason.as_str(),
+                &step.from().as_str(),
+            ],
+        )
+        .await?;
+    changed_one(updated, "revoked execution")?;
+    forget_secrets(transaction, id).await?;
+    transaction
+        .execute("DELETE FROM job_outbox WHERE execution_id = $1", &[&id])
+        .await?;
+    let after = json!({"status": step.to(), "reason": reason.as_str()});
+    let change = Change {
+        action: "execution.revoke",
+        target_type: "execution",
+        target_id: id.to_string(),
+        before: Some(json!({"status": step.from()})),
+        after: Some(after.clone()),
+    };
+    append(transaction, context, &change).await?;
+    Ok(after)
+}
+
 /// Stop notifications, from a dedicated connection that LISTENs on [`STOP_CHANNEL`].
 /// `next` returns `None` once that connection is gone: the caller reconnects, and
 /// checks what it may have missed meanwhile.
@@ -117,6 +156,28 @@ impl Db {
         let id = execution_id.as_uuid();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
+        let may_run: Option<bool> = transaction
+            .query_opt(
+                concat!(
+                    "SELECT ",
+                    requester_may_run!(),
+                    " FROM executions e WHERE e.id = $1 AND e.status = $2 FOR UPDATE"
+                ),
+                &[&id, &ExecutionStatus::Queued.as_str()],
+            )
+            .await?
+            .map(|row| row.get(0));
+        match may_run {
+            None => return Ok(None),
+            Some(false) => {
+                let revoked = EndReason::RunRevoked;
+                let step = ExecutionStatus::Queued.transition(revoked.status())?;
+                end_revoked(&transaction, id, step, &worker_context(worker_id)).await?;
+                transaction.commit().await?;
+                return Ok(None);
+            }
+            Some(true) => {}
+        }
         let step = ExecutionStatus::Queued.transition(ExecutionStatus::Running)?;
         let claimed = transaction
             .query_opt(

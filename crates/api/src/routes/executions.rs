@@ -46,7 +46,7 @@ pub struct ExecutionView {
     #[schema(schema_with = crate::schema::execution_status)]
     pub status: ExecutionStatus,
     /// Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
-    /// `output_limit`, `cancelled_by`, `worker_lost`, `rejected_by`,
+    /// `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
     /// `approval_expired`, or why it could not start).
     pub reason: Option<&'static str>,
     pub exit_code: Option<i32>,

@@ -60,7 +60,7 @@ pub async fn logs(
         Some("text") => Ok(text(state.db.clone(), execution.id)),
         None | Some("sse") => {
             let after = last_event_id(&request)?;
-            Ok(events(&state, execution.id, after))
+            Ok(events(&state, caller, execution.id, after))
         }
         Some(_) => Err(ApiError::invalid(vec![FieldProblem::new(
             "format",
@@ -118,11 +118,13 @@ fn text(db: Db, execution_id: ExecutionId) -> HttpResponse {
         .streaming(pages)
 }
 
-fn events(state: &AppState, execution_id: ExecutionId, after: i64) -> HttpResponse {
+fn events(state: &AppState, viewer: Caller, execution_id: ExecutionId, after: i64) -> HttpResponse {
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     let follower = Follower {
         db: state.db.clone(),
         redis: state.redis.clone(),
+        state: state.clone(),
+        viewer,
         execution_id,
         last: after,
         sender,
@@ -147,6 +149,10 @@ fn events(state: &AppState, execution_id: ExecutionId, after: i64) -> HttpRespon
 struct Follower {
     db: Db,
     redis: redis::Client,
+    /// Whoever follows the log must still be allowed to see it each time the stream
+    /// reads the execution.
+    state: AppState,
+    viewer: Caller,
     execution_id: ExecutionId,
     /// The last seq sent.
     last: i64,
@@ -155,6 +161,15 @@ struct Follower {
 
 /// The client went away.
 struct Gone;
+
+/// The execution as the stream's viewer may see it now.
+enum Seen {
+    Visible(Box<Execution>),
+    /// The viewer lost `view` (or it is gone): the stream ends.
+    Hidden,
+    /// The database did not answer: try again at the next tick.
+    Unreadable,
+}
 
 impl Follower {
     async fn run(mut self) {
@@ -213,8 +228,13 @@ impl Follower {
             if live.is_none() {
                 self.replay().await?;
             }
-            let Some(execution) = self.execution().await else {
-                continue;
+            let execution = match self.execution().await {
+                Seen::Visible(execution) => execution,
+                Seen::Unreadable => continue,
+                Seen::Hidden => {
+                    tracing::info!(execution_id = %self.execution_id, "the viewer may no longer see this execution; ending the stream");
+                    return Ok(());
+                }
             };
             if !execution.status.is_terminal() {
                 continue;
@@ -259,12 +279,16 @@ impl Follower {
         }
     }
 
-    async fn execution(&self) -> Option<Execution> {
-        match self.db.execution(self.execution_id).await {
-            Ok(found) => found,
+    async fn execution(&self) -> Seen {
+        match Access::new(&self.state, &self.viewer)
+            .execution(self.execution_id)
+            .await
+        {
+            Ok(execution) => Seen::Visible(Box::new(execution)),
+            Err(ApiError::NotFound) => Seen::Hidden,
             Err(error) => {
                 tracing::warn!(?error, "execution status unreadable");
-                None
+                Seen::Unreadable
             }
         }
     }

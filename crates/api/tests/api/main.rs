@@ -14,6 +14,7 @@ mod helpers {
 }
 mod oidc;
 mod receiver;
+mod revocation;
 mod service;
 mod streams;
 mod versions;
