@@ -50,7 +50,11 @@ impl std::str::FromStr for Stream {
 }
 
 /// Replaces every secret value, in plain text and in the encodings a script is likely
-/// to print it in (base64 in both alphabets, hex, percent-encoding), by [`MASK`].
+/// to print it in, by [`MASK`]: base64 in both alphabets (whole, and inside a longer
+/// encoded string at each of the three alignments, as in
+/// `Authorization: Basic base64("svc:" + secret)`), hex and percent-encoding in either
+/// case, JSON string escapes (with or without `\uXXXX` for non-ASCII) and shell
+/// escapes (backslashes, single quotes).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     /// Leftmost-longest, so a form that contains another is masked whole.
@@ -119,7 +123,7 @@ impl Redactor {
 fn encodings(secret: &str) -> Vec<Vec<u8>> {
     let bytes = secret.as_bytes();
     let hex = crate::hex(bytes);
-    vec![
+    let mut forms = vec![
         bytes.to_vec(),
         STANDARD.encode(bytes).into_bytes(),
         STANDARD_NO_PAD.encode(bytes).into_bytes(),
@@ -127,10 +131,99 @@ fn encodings(secret: &str) -> Vec<Vec<u8>> {
         URL_SAFE_NO_PAD.encode(bytes).into_bytes(),
         hex.to_ascii_uppercase().into_bytes(),
         hex.into_bytes(),
-        percent_encode(bytes, false).into_bytes(),
-        percent_encode(bytes, true).into_bytes(),
-        percent_encode_all(bytes).into_bytes(),
-    ]
+        json_escape(secret, false).into_bytes(),
+        json_escape(secret, true).into_bytes(),
+        shell_escape(secret).into_bytes(),
+        secret.replace('\'', r"'\''").into_bytes(),
+        secret.replace('\'', r#"'"'"'"#).into_bytes(),
+    ];
+    for percent in [
+        percent_encode(bytes, false),
+        percent_encode(bytes, true),
+        percent_encode_all(bytes),
+    ] {
+        forms.push(lowercase_escapes(&percent).into_bytes());
+        forms.push(percent.into_bytes());
+    }
+    for alphabet in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        forms.extend(base64_inside(bytes, alphabet));
+    }
+    forms
+}
+
+/// The characters of base64 that only the secret's bytes decide, when the secret sits
+/// 0, 1 or 2 bytes into a group of a longer encoded string. Shorter than
+/// [`MIN_INSIDE`] they would mask ordinary text, and are left out.
+fn base64_inside(
+    bytes: &[u8],
+    alphabet: &base64::engine::GeneralPurpose,
+) -> impl Iterator<Item = Vec<u8>> {
+    (0..3usize).filter_map(move |offset| {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(bytes);
+        let encoded = alphabet.encode(&padded).into_bytes();
+        // Character i holds bits 6i..6i+6; keep those wholly within the secret's bits.
+        let (first, end) = ((8 * offset).div_ceil(6), 8 * (offset + bytes.len()) / 6);
+        let inside = encoded.get(first..end)?.to_vec();
+        (inside.len() >= MIN_INSIDE).then_some(inside)
+    })
+}
+
+/// Shortest base64 fragment masked inside a longer encoded string.
+const MIN_INSIDE: usize = 6;
+
+/// The secret as a JSON string's contents; `ascii` escapes every non-ASCII character
+/// as `\uXXXX` (UTF-16, as Python's `json.dumps` does by default).
+fn json_escape(secret: &str, ascii: bool) -> String {
+    let mut out = String::with_capacity(secret.len() + 8);
+    for c in secret.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (ascii && !c.is_ascii()) => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The secret with a backslash before every character a shell would interpret, as
+/// `printf %q` and hand-written scripts write it.
+fn shell_escape(secret: &str) -> String {
+    let mut out = String::with_capacity(secret.len() * 2);
+    for c in secret.chars() {
+        if " \t!\"#$&'()*;<>?[\\]^`{|}~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `%2F` as `%2f`: the hex digits of each escape in lower case, the rest unchanged.
+fn lowercase_escapes(percent: &str) -> String {
+    let mut out = String::with_capacity(percent.len());
+    let mut hex_left = 0;
+    for c in percent.chars() {
+        if c == '%' {
+            hex_left = 2;
+            out.push(c);
+        } else if hex_left > 0 {
+            hex_left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// RFC 3986 percent-encoding of everything but unreserved characters; `form` writes
@@ -274,6 +367,72 @@ mod tests {
             "7040737320773072642F2B3F".to_owned(),
             "p%40ss%20w0rd%2F%2B%3F".to_owned(),
             "p%40ss+w0rd%2F%2B%3F".to_owned(),
+        ];
+        for form in forms {
+            let line = format!("key={form}; done");
+            assert_eq!(
+                split(&[secret], &[line.as_bytes()]),
+                ["key=***; done"],
+                "{form}"
+            );
+        }
+    }
+
+    /// Whether any 5 bytes of `secret` in a row can be read back from `text` by
+    /// decoding its base64 runs at every start: an oracle that knows nothing of how
+    /// the redactor builds its forms.
+    fn base64_reveals(text: &str, secret: &str) -> bool {
+        let windows: Vec<&[u8]> = secret.as_bytes().windows(5).collect();
+        let runs = text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/-_".contains(c)));
+        runs.filter(|run| run.len() >= 4).any(|run| {
+            (0..4).any(|start| {
+                let piece = &run[start.min(run.len())..];
+                let piece = &piece[..piece.len() - piece.len() % 4];
+                [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD].iter().any(|alphabet| {
+                    alphabet.decode(piece).is_ok_and(|decoded| {
+                        windows.iter().any(|w| decoded.windows(5).any(|d| d == *w))
+                    })
+                })
+            })
+        })
+    }
+
+    #[test]
+    fn a_secret_inside_a_longer_base64_string_is_masked_at_every_alignment() {
+        let secret = "p\"ss/w\u{f6}rd:K3y!";
+        let redactor = Redactor::new([secret]);
+        for prefix in ["", "s", "sv", "svc:", "user-01:"] {
+            for suffix in ["", "x", "@host:443"] {
+                let plain = format!("{prefix}{secret}{suffix}");
+                for encoded in [STANDARD.encode(&plain), URL_SAFE_NO_PAD.encode(&plain)] {
+                    assert!(base64_reveals(&encoded, secret), "the oracle works");
+                    let line = format!("Authorization: Basic {encoded}");
+                    let out = String::from_utf8(redactor.redact(line.as_bytes())).unwrap();
+                    assert!(out.contains(MASK), "{prefix:?} {suffix:?}: {out}");
+                    assert!(
+                        !base64_reveals(&out, secret),
+                        "{prefix:?} {suffix:?}: {out}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_and_lower_case_forms_are_masked() {
+        let secret = "p\"ss/w\u{f6}rd:K3y!'x";
+        let forms = [
+            // JSON, as serde_json and as Python's json.dumps (ensure_ascii) write it.
+            serde_json::to_string(secret)
+                .unwrap()
+                .trim_matches('"')
+                .to_owned(),
+            r#"p\"ss/w\u00f6rd:K3y!'x"#.to_owned(),
+            // Percent-encoding with lower-case hex.
+            "p%22ss%2fw%c3%b6rd%3aK3y%21%27x".to_owned(),
+            // Shell: backslashes, and a single-quoted string's quote.
+            "p\\\"ss/w\u{f6}rd:K3y\\!\\'x".to_owned(),
+            "p\"ss/w\u{f6}rd:K3y!'\\''x".to_owned(),
         ];
         for form in forms {
             let line = format!("key={form}; done");

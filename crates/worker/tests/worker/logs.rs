@@ -147,3 +147,73 @@ async fn logs_are_refused_to_who_may_not_see_them_and_bad_input_is_named() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["field"], "Last-Event-ID");
 }
+
+/// A secret with a quote, a backslash-worthy `!`, a single quote and a non-ASCII
+/// letter, so every escaped form differs from the plain one.
+const AWKWARD: &str = "Tr0ub4dor\"&3!'x\u{f6}Z9-long";
+
+/// Prints the secret the ways real scripts do: inside longer base64 strings at every
+/// alignment, JSON-escaped, lower-case percent-encoded and shell-quoted.
+const ENCODER: &str = r##"
+import base64, json, os, re, shlex, urllib.parse
+key = os.environ["API_KEY"]
+for prefix in ["", "a", "ab", "svc:"]:
+    token = base64.b64encode((prefix + key + "@h").encode()).decode()
+    print("Authorization: Basic", token, flush=True)
+print("json", json.dumps({"key": key}), flush=True)
+print("json-utf8", json.dumps({"key": key}, ensure_ascii=False), flush=True)
+print("url", re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), urllib.parse.quote(key, safe="")), flush=True)
+print("shell", shlex.quote(key), flush=True)
+print("printf", "".join("\\" + c if c in " \t!\"#$&'()*;<>?[\\]^`{|}~" else c for c in key), flush=True)
+"##;
+
+#[tokio::test]
+async fn secrets_printed_inside_longer_or_escaped_strings_are_masked() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let module = app
+        .module_with(ScriptModule {
+            code: ENCODER,
+            params: json!([{"name": "api_key", "type": "secret", "required": true, "secret_as": "env"}]),
+            env: json!({"API_KEY": "{api_key}"}),
+            ..Default::default()
+        })
+        .await;
+    let id = app.submit(&module, json!({"api_key": AWKWARD})).await;
+    let events = read_events(&app, &id, None).await;
+    let lines: Vec<String> = events
+        .iter()
+        .filter(|event| event.event == "log")
+        .map(|event| event.data["line"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(lines.len(), 9, "{lines:?}");
+    let stored = app
+        .db()
+        .rows_as_text_for_tests("SELECT line FROM execution_logs")
+        .await
+        .unwrap();
+    let secret = AWKWARD.as_bytes();
+    for line in lines.iter().chain(&stored) {
+        assert!(line.contains("***"), "nothing masked in {line:?}");
+        // No 6 bytes of the secret in a row, as printed or decoded from base64.
+        let mut readable = vec![line.as_bytes().to_vec()];
+        for word in line.split(' ') {
+            for start in 0..4.min(word.len()) {
+                let piece = &word[start..];
+                let piece = &piece[..piece.len() - piece.len() % 4];
+                let engine = &base64::engine::general_purpose::STANDARD_NO_PAD;
+                readable.extend(engine.decode(piece.trim_end_matches('=')).ok());
+            }
+        }
+        for text in readable {
+            for window in secret.windows(6) {
+                assert!(
+                    !text.windows(6).any(|w| w == window),
+                    "{:?} of the secret readable in {line:?}",
+                    String::from_utf8_lossy(window)
+                );
+            }
+        }
+    }
+    worker.stop().await;
+}
