@@ -323,7 +323,8 @@ fn stored_parameters_restore_with_their_secrets_only_from_the_seal() {
 fn free_text_module() -> ModuleDefinition {
     let request: ModuleRequest = serde_json::from_value(json!({
         "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
-        "params": [{"name": "text", "type": "string", "required": true, "max_length": 200},
+        "params": [{"name": "text", "type": "string", "required": true, "max_length": 200,
+                    "allow_leading_dash": true},
                    {"name": "count", "type": "integer", "required": true}],
         "args": ["--text", "{text}", "{count}"],
     }))
@@ -374,4 +375,49 @@ fn arb_json() -> impl Strategy<Value = Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+fn target_module(extra: Value) -> ModuleDefinition {
+    let mut param = json!({"name": "target", "type": "string"});
+    for (key, value) in extra.as_object().unwrap() {
+        param[key] = value.clone();
+    }
+    let request: ModuleRequest = serde_json::from_value(json!({
+        "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+        "params": [param, {"name": "depth", "type": "integer"}],
+        "args": ["--dry-run", "{target}", "--label=x{target}", "{depth}"],
+    }))
+    .unwrap();
+    ModuleDefinition::parse(&request, &Limits::CEILING).unwrap()
+}
+
+#[test]
+fn a_lone_value_that_reads_as_an_option_is_refused() {
+    let module = target_module(json!({}));
+    for value in ["--config=/work/x", "-x", "-"] {
+        let errors = module
+            .validate_params(&json!({"target": value}))
+            .unwrap_err();
+        assert_eq!(errors.len(), 1, "{value}");
+        assert_eq!(errors[0].field, "params.target");
+    }
+    // A value of its own that merely contains a dash, a negative number, and a
+    // parameter that says so are fine.
+    assert!(module.validate_params(&json!({"target": "a-b"})).is_ok());
+    assert!(module.validate_params(&json!({"depth": -3})).is_ok());
+    let allowed = target_module(json!({"allow_leading_dash": true}));
+    let valid = allowed.validate_params(&json!({"target": "-x"})).unwrap();
+    assert_eq!(args(&allowed, &valid), ["--dry-run", "-x", "--label=x-x"]);
+}
+
+#[test]
+fn only_strings_declare_a_leading_dash() {
+    let body = json!({
+        "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+        "params": [{"name": "n", "type": "integer", "allow_leading_dash": true}],
+    });
+    assert_eq!(
+        definition(body).unwrap_err(),
+        ["params[0].allow_leading_dash"]
+    );
 }

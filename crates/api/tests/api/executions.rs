@@ -226,3 +226,25 @@ async fn refused_runs_name_the_field_and_store_nothing() {
     assert!(listed["items"].as_array().unwrap().is_empty());
     assert_eq!(app.db().pending_jobs().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_lone_value_that_reads_as_an_option_is_refused_and_nothing_is_recorded() {
+    let app = spawn_app().await;
+    let module = assigned_module(&app).await;
+    let audit_before = app.audit_count().await;
+    let mut params = good_params();
+    // Matches the parameter's pattern, but would reach backup_db.py as its own option.
+    params["notify_email"] = json!("--config=/work/x@y");
+    let (status, error) = app
+        .post_as(
+            &format!("/api/v1/modules/{module}/executions"),
+            ANALYST,
+            &json!({"params": params}),
+        )
+        .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["fields"][0]["field"], "params.notify_email");
+    assert_eq!(app.audit_count().await, audit_before);
+    let (_, listed) = app.get_as("/api/v1/executions", ANALYST).await;
+    assert_eq!(listed["items"], json!([]));
+}

@@ -38,6 +38,10 @@ pub struct RawParam {
     pub pattern: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiline: Option<bool>,
+    /// Whether a value may start with `-`, which a script's own argument parser would
+    /// read as an option when the value is an argument of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_leading_dash: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,7 @@ pub enum ParamKind {
         max_length: u64,
         pattern: Option<String>,
         multiline: bool,
+        allow_leading_dash: bool,
     },
     Integer {
         min: Option<i64>,
@@ -162,6 +167,7 @@ impl ParamSpec {
                 max_length,
                 pattern,
                 multiline,
+                ..
             } => {
                 let controls = if *multiline {
                     NO_CONTROLS_MULTILINE
@@ -225,12 +231,13 @@ fn parse_kind(raw: &RawParam, at: &str, problems: &mut Problems) -> Option<Param
         }
     };
     let kind = raw.kind.as_str();
-    let string_only = ["min_length", "pattern", "multiline"];
+    let string_only = ["min_length", "pattern", "multiline", "allow_leading_dash"];
     let present = |name: &str| match name {
         "min_length" => raw.min_length.is_some(),
         "max_length" => raw.max_length.is_some(),
         "pattern" => raw.pattern.is_some(),
         "multiline" => raw.multiline.is_some(),
+        "allow_leading_dash" => raw.allow_leading_dash.is_some(),
         "min" => raw.min.is_some(),
         "max" => raw.max.is_some(),
         "values" => raw.values.is_some(),
@@ -238,7 +245,13 @@ fn parse_kind(raw: &RawParam, at: &str, problems: &mut Problems) -> Option<Param
         _ => false,
     };
     let allowed: &[&str] = match kind {
-        "string" => &["min_length", "max_length", "pattern", "multiline"],
+        "string" => &[
+            "min_length",
+            "max_length",
+            "pattern",
+            "multiline",
+            "allow_leading_dash",
+        ],
         "integer" | "number" => &["min", "max"],
         "boolean" => &[],
         "enum" => &["values"],
@@ -281,6 +294,7 @@ fn parse_kind(raw: &RawParam, at: &str, problems: &mut Problems) -> Option<Param
                 max_length,
                 pattern: raw.pattern.clone(),
                 multiline: raw.multiline.unwrap_or(false),
+                allow_leading_dash: raw.allow_leading_dash.unwrap_or(false),
             }
         }
         "integer" => {

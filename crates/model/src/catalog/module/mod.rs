@@ -261,7 +261,46 @@ impl ModuleDefinition {
 
     /// Validates a run's parameters against this version's schema.
     pub fn validate_params(&self, params: &Value) -> Result<ValidParams, Vec<FieldError>> {
-        validate_params(&self.params, params)
+        let valid = validate_params(&self.params, params)?;
+        self.refuse_options(valid)
+    }
+
+    /// Refuses a string that starts with `-` where it is an argument of its own
+    /// (`"{path}"`): the script's argument parser would read `--config=/x` as one of
+    /// its options. Inside a longer element (`"--path={path}"`) it is only a value.
+    fn refuse_options(&self, valid: ValidParams) -> Result<ValidParams, Vec<FieldError>> {
+        let may_start_with_dash = |name: &str| {
+            self.params.iter().any(|p| {
+                p.name == name
+                    && !matches!(
+                        p.kind,
+                        ParamKind::String {
+                            allow_leading_dash: false,
+                            ..
+                        }
+                    )
+            })
+        };
+        let problems: BTreeSet<&str> = self
+            .args
+            .iter()
+            .filter(|t| t.is_single_param())
+            .filter_map(|t| t.params().next())
+            .filter(|name| !may_start_with_dash(name))
+            .filter(|name| valid.text(name).is_some_and(|v| v.starts_with('-')))
+            .collect();
+        if problems.is_empty() {
+            return Ok(valid);
+        }
+        Err(problems
+            .into_iter()
+            .map(|name| {
+                FieldError::new(
+                    format!("params.{name}"),
+                    "must not start with '-': as an argument of its own it would read as an option",
+                )
+            })
+            .collect())
     }
 
     /// A stored run's parameters, with its opened secrets; see [`restore_params`].
@@ -270,7 +309,8 @@ impl ModuleDefinition {
         shown: &Value,
         secrets: BTreeMap<String, String>,
     ) -> Result<ValidParams, Vec<FieldError>> {
-        restore_params(&self.params, shown, secrets)
+        let valid = restore_params(&self.params, shown, secrets)?;
+        self.refuse_options(valid)
     }
 
     /// The JSON Schema of a run's `params`.
