@@ -56,6 +56,14 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// The largest file a sandbox may write, in bytes (`RLIMIT_FSIZE`).
+    pub fn largest_file(&self) -> i64 {
+        let largest = self.work_tmpfs_bytes.max(self.tmp_tmpfs_bytes);
+        i64::try_from(largest).unwrap_or(i64::MAX)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -198,16 +206,27 @@ impl SandboxSpec {
             memory_swap: Some(limits.memory_bytes),
             nano_cpus: Some(limits.nano_cpus),
             pids_limit: Some(limits.pids),
-            ulimits: Some(vec![ResourcesUlimits {
-                name: Some("nofile".to_owned()),
-                soft: Some(limits.open_files),
-                hard: Some(limits.open_files),
-            }]),
+            ulimits: Some(vec![
+                ulimit("nofile", limits.open_files),
+                // No core dumps: a crash must not run the host's core handler.
+                ulimit("core", 0),
+                // No file larger than the biggest tmpfs could hold anyway, so a write
+                // never goes unbounded wherever it lands.
+                ulimit("fsize", limits.largest_file()),
+            ]),
             tmpfs: Some(tmpfs),
             mounts: Some(mounts),
             auto_remove: Some(false),
             ..Default::default()
         }
+    }
+}
+
+fn ulimit(name: &str, value: i64) -> ResourcesUlimits {
+    ResourcesUlimits {
+        name: Some(name.to_owned()),
+        soft: Some(value),
+        hard: Some(value),
     }
 }
 

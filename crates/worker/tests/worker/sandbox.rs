@@ -52,6 +52,9 @@ print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))]
 v4 = [r.split()[0] for r in open("/proc/net/route").read().splitlines()[1:]]
 v6 = [r.split()[-1] for r in open("/proc/net/ipv6_route").read().splitlines()]
 print("routes:", [device for device in v4 + v6 if device != "lo"])
+import resource
+print("core", resource.getrlimit(resource.RLIMIT_CORE))
+print("fsize", resource.getrlimit(resource.RLIMIT_FSIZE))
 import socket
 try:
     # No interface but loopback: the query has nowhere to go, so nothing is sent.
@@ -86,6 +89,12 @@ except OSError as error:
         "no route but loopback: {stdout}"
     );
     assert!(stdout.contains("no resolver answer"), "{stdout}");
+    assert!(stdout.contains("core (0, 0)"), "no core dumps: {stdout}");
+    let largest = spec.limits.largest_file();
+    assert!(
+        stdout.contains(&format!("fsize ({largest}, {largest})")),
+        "a bounded file size: {stdout}"
+    );
     assert_eq!(
         containers_labelled(&docker, &id).await,
         0,
