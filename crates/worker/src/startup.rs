@@ -71,6 +71,8 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         ("redis", redis_check.err()),
         ("s3", s3_check.err()),
         ("docker", docker.as_ref().err().cloned()),
+        ("STAGING_DIR", private_folder(&settings.staging_dir).err()),
+        ("SECRETS_DIR", private_folder(&settings.secrets_dir).err()),
     ]
     .into_iter()
     .filter_map(|(name, error)| error.map(|e| (name, e)))
@@ -107,6 +109,42 @@ async fn connect_docker(settings: &Settings) -> Result<Docker, String> {
             )
         })?;
     Ok(docker)
+}
+
+/// Makes sure `path` is a folder of this worker's own that nobody else may enter: made
+/// 0700 when missing, tightened to 0700 when it is ours, refused when it is a symlink or
+/// belongs to someone else (a local user who made it first could swap the script
+/// copies or secret files in it).
+fn private_folder(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let shown = path.display();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| format!("{shown} cannot be made: {e}"))?;
+    let folder = std::fs::symlink_metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !folder.is_dir() {
+        return Err(format!("{shown} is not a folder (a symlink?)"));
+    }
+    // Whoever we are: a file made here now is ours.
+    let probe = path.join(format!(".owner-{}", uuid::Uuid::new_v4().simple()));
+    let ours = std::fs::File::create(&probe)
+        .and_then(|file| file.metadata())
+        .map(|meta| meta.uid())
+        .map_err(|e| format!("{shown} is not writable by this worker: {e}"));
+    let _ = std::fs::remove_file(&probe);
+    if folder.uid() != ours? {
+        return Err(format!(
+            "{shown} belongs to uid {}, not to this worker",
+            folder.uid()
+        ));
+    }
+    if folder.mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{shown} cannot be made private: {e}"))?;
+    }
+    Ok(())
 }
 
 fn text(error: &(dyn std::error::Error + 'static)) -> String {

@@ -47,3 +47,36 @@ async fn a_missing_runner_image_is_reported() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_secrets_folder_someone_else_made_is_refused_and_its_own_is_made_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let root = std::env::temp_dir().join(format!("sage-folders-{}", uuid::Uuid::new_v4()));
+    let foreign = root.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::chown(&foreign, Some(54321), Some(54321)).unwrap();
+    let error = connect(&settings(&[("SECRETS_DIR", foreign.to_str().unwrap())]))
+        .await
+        .err()
+        .expect("start-up fails");
+    let names: Vec<&str> = error.0.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["SECRETS_DIR"], "{error}");
+    assert!(error.to_string().contains("54321"), "{error}");
+
+    let open = root.join("ours-but-open");
+    std::fs::create_dir_all(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let fresh = root.join("made/by/the/worker");
+    connect(&settings(&[
+        ("SECRETS_DIR", open.to_str().unwrap()),
+        ("STAGING_DIR", fresh.to_str().unwrap()),
+    ]))
+    .await
+    .unwrap();
+    for folder in [&open, &fresh] {
+        let meta = std::fs::metadata(folder).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o700, "{}", folder.display());
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
