@@ -67,6 +67,7 @@ impl Redactor {
         let mut forms: Vec<Vec<u8>> = secrets
             .into_iter()
             .filter(|secret| !secret.is_empty())
+            .flat_map(with_lines)
             .flat_map(encodings)
             .collect();
         forms.sort();
@@ -119,6 +120,25 @@ impl Redactor {
         out
     }
 }
+
+/// A secret and, when it spans lines (a PEM key, a kubeconfig), each of its lines long
+/// enough to matter: a script that prints the file line by line leaks none of them.
+fn with_lines(secret: &str) -> Vec<&str> {
+    let mut parts = vec![secret];
+    if secret.contains('\n') {
+        parts.extend(
+            secret
+                .lines()
+                .map(str::trim)
+                .filter(|line| line.len() >= MIN_LINE),
+        );
+    }
+    parts
+}
+
+/// Shortest line of a multi-line secret that is masked on its own; shorter ones
+/// (`-----END`, a lone brace) are common text.
+const MIN_LINE: usize = 12;
 
 fn encodings(secret: &str) -> Vec<Vec<u8>> {
     let bytes = secret.as_bytes();

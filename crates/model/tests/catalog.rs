@@ -421,3 +421,18 @@ fn only_strings_declare_a_leading_dash() {
         ["params[0].allow_leading_dash"]
     );
 }
+
+#[test]
+fn secrets_may_span_lines_but_hold_no_other_control_characters() {
+    let module = definition(backup_db()).unwrap();
+    let pem = "-----BEGIN KEY-----\r\nMIIEvQIBADAN\tBgkq\n-----END KEY-----\n";
+    let valid = module
+        .validate_params(&json!({"db_name": "orders", "backup_key": pem}))
+        .unwrap();
+    assert_eq!(valid.secrets()["backup_key"], pem, "byte for byte");
+    let errors = module
+        .validate_params(&json!({"db_name": "orders", "backup_key": "a\u{0}b"}))
+        .unwrap_err();
+    assert_eq!(errors[0].field, "params.backup_key");
+    assert_eq!(errors[0].message, "must not contain control characters");
+}

@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_LENGTH: u64 = 4096;
 const NO_CONTROLS: &str = "^[^\\x00-\\x1f\\x7f]*$";
 /// Like `NO_CONTROLS`, but tab and newline are allowed.
 const NO_CONTROLS_MULTILINE: &str = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$";
+/// What a secret may hold: the text of a PEM key, a kubeconfig or a credentials file,
+/// so tab, newline and carriage return too.
+const SECRET_TEXT: &str = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$";
 
 /// A parameter as a module definition writes it; checked by [`ParamSpec::parse`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -190,7 +193,7 @@ impl ParamSpec {
             ParamKind::Enum { values } => json!({"type": "string", "enum": values}),
             ParamKind::Secret { max_length, .. } => json!({
                 "type": "string", "minLength": 1, "maxLength": max_length,
-                "pattern": NO_CONTROLS, "writeOnly": true, "format": "password"
+                "pattern": SECRET_TEXT, "writeOnly": true, "format": "password"
             }),
         };
         if let Some(description) = &self.description {
@@ -382,7 +385,11 @@ fn describe(kind: &jsonschema::error::ValidationErrorKind, secret: bool) -> Stri
         K::MinLength { limit } => format!("must be at least {limit} characters"),
         K::MaxLength { limit } => format!("must be at most {limit} characters"),
         K::Enum { options } => format!("must be one of {options}"),
-        K::Pattern { pattern } if pattern == NO_CONTROLS || pattern == NO_CONTROLS_MULTILINE => {
+        K::Pattern { pattern }
+            if pattern == NO_CONTROLS
+                || pattern == NO_CONTROLS_MULTILINE
+                || pattern == SECRET_TEXT =>
+        {
             "must not contain control characters".to_owned()
         }
         K::Pattern { .. } if secret => "has characters that are not allowed".to_owned(),

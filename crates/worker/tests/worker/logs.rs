@@ -217,3 +217,63 @@ async fn secrets_printed_inside_longer_or_escaped_strings_are_masked() {
     }
     worker.stop().await;
 }
+
+/// A private key as a file holds it: lines, a trailing newline.
+const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n";
+
+/// Prints a multi-line secret whole, line by line, and says whether its file and its
+/// environment variable hold it byte for byte.
+const KEY_PRINTER: &str = r#"
+import os
+key = os.environ["KEY"]
+print(key, flush=True)
+for line in key.splitlines():
+    print("line:", line, flush=True)
+with open(os.environ["KEY_FILE"], "rb") as f:
+    print("same" if f.read() == key.encode() else "different", flush=True)
+"#;
+
+#[tokio::test]
+async fn a_multi_line_secret_arrives_byte_for_byte_and_no_line_of_it_is_shown() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let module = app
+        .module_with(ScriptModule {
+            code: KEY_PRINTER,
+            params: json!([
+                {"name": "key", "type": "secret", "required": true, "secret_as": "env"},
+                {"name": "key_file", "type": "secret", "required": true, "secret_as": "file"}]),
+            env: json!({"KEY": "{key}", "KEY_FILE": "{key_file}"}),
+            ..Default::default()
+        })
+        .await;
+    let id = app
+        .submit(&module, json!({"key": PEM, "key_file": PEM}))
+        .await;
+    let events = read_events(&app, &id, None).await;
+    let (lines, end) = events.split_at(events.len() - 1);
+    assert_eq!(end[0].data["status"], "succeeded", "{events:?}");
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|event| event.data["line"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"same"), "{texts:?}");
+    let stored = app
+        .db()
+        .rows_as_text_for_tests("SELECT line FROM execution_logs")
+        .await
+        .unwrap();
+    for secret_line in PEM.lines().filter(|line| line.len() >= 12) {
+        for shown in texts
+            .iter()
+            .copied()
+            .chain(stored.iter().map(String::as_str))
+        {
+            assert!(
+                !shown.contains(secret_line),
+                "{secret_line:?} shown in {shown:?}"
+            );
+        }
+    }
+    worker.stop().await;
+}
