@@ -10,6 +10,24 @@ pub const MAX_NAME_BYTES: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ArtifactName(String);
 
+/// Unicode format characters that change how a name reads without being seen: bidi
+/// overrides and isolates (`evil\u{202e}fdp.exe` shows as `evilexe.pdf`), zero-width
+/// characters, the soft hyphen, the byte order mark and tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
 impl ArtifactName {
     /// Why a name is refused, in words for the execution's log.
     pub fn parse(name: &str) -> Result<Self, &'static str> {
@@ -21,6 +39,9 @@ impl ArtifactName {
         }
         if name.chars().any(|c| c.is_control() || c == '\\') {
             return Err("has a control character or backslash in its name");
+        }
+        if name.chars().any(is_invisible) {
+            return Err("has an invisible or direction-changing character in its name");
         }
         if name
             .split('/')
@@ -121,6 +142,10 @@ mod tests {
             "./a",
             "a\nb",
             "a\\b",
+            "report\u{202e}fdp.exe",
+            "in\u{200b}voice.pdf",
+            "\u{feff}a.txt",
+            "a\u{2066}b",
         ] {
             assert!(ArtifactName::parse(bad).is_err(), "{bad:?}");
         }

@@ -17,6 +17,7 @@ open("out/backup.log", "w").write("backup done\n" * 100)
 open("out/reports/summary.json", "w").write('{"ok": true}')
 os.symlink("/etc/passwd", "out/passwd")
 os.mkfifo("out/pipe")
+open("out/report\u202efdp.exe", "w").write("reads as report.exe reversed")
 print("left my outputs")
 "#;
 
@@ -107,6 +108,10 @@ async fn regular_files_are_listed_and_downloaded_through_presigned_urls() {
     );
     assert!(
         text.contains("sage: artifact skipped: /work/out/pipe is a FIFO"),
+        "{text}"
+    );
+    assert!(
+        text.contains("has an invisible or direction-changing character in its name"),
         "{text}"
     );
     worker.stop().await;
