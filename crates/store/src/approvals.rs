@@ -13,8 +13,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
 use crate::executions::{Execution, read_in};
-use crate::runs::end_revoked;
-use crate::runs::forget_secrets;
+use crate::runs::{end_in, end_revoked};
 use crate::{Db, StoreError, changed_one, requester_may_run};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,20 +297,6 @@ async fn end_rejected(
     reason: EndReason,
 ) -> Result<serde_json::Value, StoreError> {
     let step = ExecutionStatus::AwaitingApproval.transition(reason.status())?;
-    let updated = transaction
-        .execute(
-            "UPDATE executions SET status = $2, reason = $3, finished_at = now(),
-                    approval_expires_at = NULL
-             WHERE id = $1 AND status = $4",
-            &[
-                &id,
-                &step.to().as_str(),
-                &reason.as_str(),
-                &step.from().as_str(),
-            ],
-        )
-        .await?;
-    changed_one(updated, "rejected execution")?;
-    forget_secrets(transaction, id).await?;
+    end_in(transaction, id, step, reason).await?;
     Ok(json!({"status": step.to(), "reason": reason.as_str()}))
 }

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::approvals::{Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
-use crate::runs::{forget_secrets, notify_stop};
-use crate::{Db, StoreError, changed_one};
+use crate::runs::{end_in, notify_stop};
+use crate::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
@@ -227,24 +227,7 @@ impl Db {
         let Ok(step) = was.transition(reason.status()) else {
             return Ok(CancelOutcome::AlreadyEnded(was));
         };
-        let updated = transaction
-            .execute(
-                "UPDATE executions SET status = $2, reason = $3,
-                        finished_at = now(), lease_expires_at = NULL
-                 WHERE id = $1 AND status = $4",
-                &[
-                    &id,
-                    &step.to().as_str(),
-                    &reason.as_str(),
-                    &step.from().as_str(),
-                ],
-            )
-            .await?;
-        changed_one(updated, "cancelled execution")?;
-        forget_secrets(&transaction, id).await?;
-        transaction
-            .execute("DELETE FROM job_outbox WHERE execution_id = $1", &[&id])
-            .await?;
+        end_in(&transaction, id, step, reason).await?;
         if was == ExecutionStatus::Running {
             notify_stop(&transaction, id).await?;
         }

@@ -82,19 +82,18 @@ pub(crate) async fn forget_secrets(
     Ok(())
 }
 
-/// Ends a run whose requester may no longer run its module (`run_revoked`), at `step`
-/// out of where it waited, with its audit event; its secrets and job go with it.
-pub(crate) async fn end_revoked(
+/// Ends execution `id` at `step` with `reason`, in the caller's transaction, which
+/// locked its row and checked its status: its secrets and its unpublished job go too.
+pub(crate) async fn end_in(
     transaction: &deadpool_postgres::Transaction<'_>,
     id: Uuid,
     step: sage_model::Transition,
-    context: &AuditContext,
-) -> Result<serde_json::Value, StoreError> {
-    let reason = EndReason::RunRevoked;
+    reason: EndReason,
+) -> Result<(), StoreError> {
     let updated = transaction
         .execute(
             "UPDATE executions SET status = $2, reason = $3, finished_at = now(),
-                    approval_expires_at = NULL
+                    lease_expires_at = NULL, approval_expires_at = NULL
              WHERE id = $1 AND status = $4",
             &[
                 &id,
@@ -104,11 +103,24 @@ pub(crate) async fn end_revoked(
             ],
         )
         .await?;
-    changed_one(updated, "revoked execution")?;
+    changed_one(updated, "ended execution")?;
     forget_secrets(transaction, id).await?;
     transaction
         .execute("DELETE FROM job_outbox WHERE execution_id = $1", &[&id])
         .await?;
+    Ok(())
+}
+
+/// Ends a run whose requester may no longer run its module (`run_revoked`), at `step`
+/// out of where it waited, with its audit event; its secrets and job go with it.
+pub(crate) async fn end_revoked(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    id: Uuid,
+    step: sage_model::Transition,
+    context: &AuditContext,
+) -> Result<serde_json::Value, StoreError> {
+    let reason = EndReason::RunRevoked;
+    end_in(transaction, id, step, reason).await?;
     let after = json!({"status": step.to(), "reason": reason.as_str()});
     let change = Change {
         action: "execution.revoke",
