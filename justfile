@@ -27,7 +27,7 @@ up: stack image
     echo
     echo "Sage Runner is up: api http://$API_BIND (logs in {{log_dir}}/), one worker."
     echo "Demo users: admin@example.com (admin), analyst@example.com, other-analyst@example.com"
-    echo "Next: curl -s http://$API_BIND/ready   or   python3 ../shared/acceptance/accept.py ready"
+    echo "Next: curl -s http://$API_BIND/ready"
     echo "      open http://$API_BIND/docs for the API; 'just down' stops everything."
 
 # Stops the api, the worker and the services `just up` started.
