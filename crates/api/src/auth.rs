@@ -93,16 +93,23 @@ impl SignIn {
     async fn user(self, db: &sage_store::Db, audit: &AuditContext) -> Result<User, ApiError> {
         let user = match self {
             Self::Demo(email) => db.sign_in(&email, &Claims::default(), audit).await,
-            Self::Oidc(identity) => {
+            Self::Oidc(Identity {
+                issuer,
+                subject,
+                email,
+                email_verified,
+                groups,
+                roles,
+            }) => {
                 let login = OidcLogin {
-                    issuer: &identity.issuer,
-                    subject: &identity.subject,
-                    email: &identity.email,
-                    email_verified: identity.email_verified,
+                    issuer: &issuer,
+                    subject: &subject,
+                    email: &email,
+                    email_verified,
                 };
                 let claims = Claims {
-                    roles: Some(identity.roles.clone()),
-                    groups: Some(identity.groups.clone()),
+                    roles: Some(roles),
+                    groups: Some(groups),
                 };
                 db.sign_in_oidc(&login, &claims, audit).await
             }

@@ -187,6 +187,12 @@ impl Db {
             .await?
             .map(|row| (row.get(0), row.get(1), row.get(2)));
         let id = match known {
+            // The common case, every request of a known user: nothing to look up.
+            Some((id, email, verified))
+                if (email.as_str(), verified) == (login.email, login.email_verified) =>
+            {
+                id
+            }
             Some((id, email, verified)) => {
                 let now_verified = login.email_verified
                     && !verified_elsewhere(&transaction, login.email, Some(id)).await?;
