@@ -45,6 +45,9 @@ pub enum ApiError {
     /// The request names something whose state refuses it (a retired version).
     #[error("{}: {}", .0.field, .0.message)]
     FieldConflict(FieldProblem),
+    /// The caller holds, or the process serves, as much of something as it may.
+    #[error("{0}")]
+    TooMany(String),
     #[error("the service is shutting down or a dependency is unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -71,6 +74,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict(_) | Self::FieldConflict(_) => "conflict",
+            Self::TooMany(_) => "too_many_requests",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -110,6 +114,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::FieldConflict(_) => StatusCode::CONFLICT,
+            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -130,8 +135,10 @@ impl ResponseError for ApiError {
             _ => Vec::new(),
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, Self::Unauthenticated) {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            Self::Unauthenticated => drop(response.insert_header(("WWW-Authenticate", "Bearer"))),
+            Self::TooMany(_) => drop(response.insert_header(("Retry-After", "5"))),
+            _ => {}
         }
         response.json(ErrorBody {
             error: ErrorDetail {

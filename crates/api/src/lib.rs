@@ -8,6 +8,7 @@ pub mod error;
 pub mod evidence;
 pub mod extract;
 pub mod library;
+pub mod live;
 pub mod oidc;
 pub mod openapi;
 pub mod relay;

@@ -37,6 +37,8 @@ pub struct Settings {
     pub s3_public_endpoint: Option<String>,
     /// Where NanumGothic.ttf and NanumGothicBold.ttf are (Debian's fonts-nanum).
     pub evidence_font_dir: std::path::PathBuf,
+    /// How many log streams one user, and this process, may hold open.
+    pub stream_limits: crate::live::StreamLimits,
 }
 
 /// How callers prove who they are.
@@ -94,6 +96,9 @@ impl Settings {
                 }
             },
         );
+        let streams_per_user = env.number("LOG_STREAMS_PER_USER", 20usize, 1, 10_000);
+        let streams_per_process = env.number("LOG_STREAMS_PER_PROCESS", 2000usize, 1, 1_000_000);
+        let stream_keepalive = env.seconds("LOG_STREAM_KEEPALIVE_SEC", 15, 1, 300);
         env.finish()?;
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
@@ -113,6 +118,11 @@ impl Settings {
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
             evidence_font_dir: evidence_font_dir.ok_or_else(ConfigError::unreachable)?,
+            stream_limits: crate::live::StreamLimits {
+                per_user: streams_per_user.ok_or_else(ConfigError::unreachable)?,
+                per_process: streams_per_process.ok_or_else(ConfigError::unreachable)?,
+                keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
+            },
         })
     }
 }

@@ -135,6 +135,8 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         }
     };
     Ok(AppState {
+        readiness: Arc::default(),
+        live: crate::live::Live::start(redis.clone(), db.clone(), settings.stream_limits),
         db,
         broker: Arc::new(Broker::new(common.amqp.clone())),
         redis,

@@ -14,7 +14,12 @@ use crate::auth::Authenticator;
 pub struct AppState {
     pub db: Db,
     pub broker: Arc<Broker>,
+    /// Readiness checks Redis through it.
     pub redis: redis::Client,
+    /// The last round of readiness checks, shared by every `/ready` caller.
+    pub readiness: Arc<crate::routes::service::ReadyCache>,
+    /// What the log streams of this process share.
+    pub live: crate::live::Live,
     pub s3: aws_sdk_s3::Client,
     /// Signs download URLs for the address clients reach S3 at.
     pub presigner: aws_sdk_s3::Client,

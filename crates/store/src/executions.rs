@@ -258,6 +258,31 @@ impl Db {
             .transpose()
     }
 
+    /// Which of these executions still wait to start (for approval or for a worker); the
+    /// others started, ended or are gone.
+    pub async fn still_waiting(
+        &self,
+        ids: &[ExecutionId],
+    ) -> Result<std::collections::HashSet<ExecutionId>, StoreError> {
+        let client = self.client().await?;
+        let ids: Vec<Uuid> = ids.iter().map(ExecutionId::as_uuid).collect();
+        let waiting: Vec<&str> = ExecutionStatus::ALL
+            .into_iter()
+            .filter(|status| status.is_waiting())
+            .map(ExecutionStatus::as_str)
+            .collect();
+        let rows = client
+            .query(
+                "SELECT id FROM executions WHERE id = ANY($1) AND status = ANY($2)",
+                &[&ids, &waiting],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ExecutionId::from(row.get::<_, Uuid>(0)))
+            .collect())
+    }
+
     /// Executions the viewer may see, newest first.
     #[tracing::instrument(skip(self))]
     pub async fn executions(

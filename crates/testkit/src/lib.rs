@@ -399,6 +399,7 @@ pub struct TcpGate {
     pub port: u16,
     target: std::net::SocketAddr,
     open: std::sync::Mutex<Option<tokio_util::sync::CancellationToken>>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TcpGate {
@@ -409,6 +410,7 @@ impl TcpGate {
             port,
             target,
             open: std::sync::Mutex::new(None),
+            accepted: std::sync::Arc::default(),
         });
         gate.serve(listener);
         gate
@@ -418,12 +420,14 @@ impl TcpGate {
         let token = tokio_util::sync::CancellationToken::new();
         *self.open.lock().unwrap() = Some(token.clone());
         let target = self.target;
+        let accepted = self.accepted.clone();
         tokio::spawn(async move {
             loop {
                 let (mut inbound, _) = tokio::select! {
                     () = token.cancelled() => return,
-                    accepted = listener.accept() => accepted.unwrap(),
+                    inbound = listener.accept() => inbound.unwrap(),
                 };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let token = token.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
@@ -436,6 +440,11 @@ impl TcpGate {
                 });
             }
         });
+    }
+
+    /// How many connections the gate has let through so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Refuses new connections and cuts the open ones.
@@ -458,6 +467,20 @@ impl TcpGate {
         };
         self.serve(listener);
     }
+}
+
+/// Routes `env`'s Redis traffic through a gate; returns it and the direct URL (for a
+/// process that should bypass it).
+pub async fn gate_redis(env: &mut Env) -> (std::sync::Arc<TcpGate>, String) {
+    let direct = env.raw("REDIS_URL").unwrap().to_owned();
+    let address = direct
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap();
+    let gate = TcpGate::start(address.parse().unwrap()).await;
+    env.set("REDIS_URL", format!("redis://127.0.0.1:{}/0", gate.port));
+    (gate, direct)
 }
 
 /// One Server-Sent Event: its `id` (the line's seq), its type and its JSON data.

@@ -4,14 +4,15 @@
 //! The worker stores each line before it publishes it, so subscribing first and then
 //! replaying from the database leaves no gap; live lines already replayed are dropped
 //! by `seq`. Without Redis the stream polls the database: lines arrive late, never lost.
+//! Streams share what they can (see [`crate::live`]): a stream of a run that has not
+//! started costs a keepalive every few seconds until it starts.
 
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use futures_util::StreamExt;
-use sage_infra::redis::{LiveLog, log_channel};
+use sage_infra::redis::LiveLog;
 use sage_model::logs::LogLine;
 use sage_model::{EndReason, ExecutionId, ExecutionStatus};
 use sage_store::Db;
@@ -23,10 +24,12 @@ use tokio::sync::mpsc;
 use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
+use crate::live::{Following, Heard, StreamSlot};
 use crate::state::AppState;
 
 const PAGE: i64 = 2000;
-const KEEPALIVE: Duration = Duration::from_secs(15);
+/// How often a stream of a waiting run makes sure its viewer may still see the run.
+const VIEW_RECHECK: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_secs(1);
 /// With a live feed, the status is still read every this many polls.
 const FALLBACK_TICKS: u32 = 5;
@@ -60,7 +63,12 @@ pub async fn logs(
         Some("text") => Ok(text(state.db.clone(), execution.id)),
         None | Some("sse") => {
             let after = last_event_id(&request)?;
-            Ok(events(&state, caller, execution.id, after))
+            let slot = state
+                .live
+                .slots
+                .take(caller.user.id)
+                .map_err(|full| ApiError::TooMany(full.to_string()))?;
+            Ok(events(&state, caller, execution, after, slot))
         }
         Some(_) => Err(ApiError::invalid(vec![FieldProblem::new(
             "format",
@@ -118,18 +126,24 @@ fn text(db: Db, execution_id: ExecutionId) -> HttpResponse {
         .streaming(pages)
 }
 
-fn events(state: &AppState, viewer: Caller, execution_id: ExecutionId, after: i64) -> HttpResponse {
+fn events(
+    state: &AppState,
+    viewer: Caller,
+    execution: Execution,
+    after: i64,
+    slot: StreamSlot,
+) -> HttpResponse {
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     let follower = Follower {
         db: state.db.clone(),
-        redis: state.redis.clone(),
         state: state.clone(),
         viewer,
-        execution_id,
+        execution_id: execution.id,
         last: after,
         sender,
+        _slot: slot,
     };
-    tokio::spawn(follower.run());
+    tokio::spawn(follower.run(execution.status));
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver
             .recv()
@@ -148,7 +162,6 @@ fn events(state: &AppState, viewer: Caller, execution_id: ExecutionId, after: i6
 /// fails) or after the `end` event.
 struct Follower {
     db: Db,
-    redis: redis::Client,
     /// Whoever follows the log must still be allowed to see it each time the stream
     /// reads the execution.
     state: AppState,
@@ -157,10 +170,19 @@ struct Follower {
     /// The last seq sent.
     last: i64,
     sender: mpsc::Sender<Bytes>,
+    /// Counts this stream against the caps until it ends.
+    _slot: StreamSlot,
 }
 
 /// The client went away.
 struct Gone;
+
+/// How a wait for the run to start ended.
+enum Started {
+    Visible,
+    /// The viewer lost `view` meanwhile: the stream ends.
+    Hidden,
+}
 
 /// The execution as the stream's viewer may see it now.
 enum Seen {
@@ -172,26 +194,29 @@ enum Seen {
 }
 
 impl Follower {
-    async fn run(mut self) {
-        if let Err(Gone) = self.follow().await {
+    async fn run(mut self, status: ExecutionStatus) {
+        if let Err(Gone) = self.follow(status).await {
             tracing::debug!(execution_id = %self.execution_id, "log client went away");
         }
     }
 
-    async fn follow(&mut self) -> Result<(), Gone> {
-        let mut live = self.subscribe().await;
+    async fn follow(&mut self, status: ExecutionStatus) -> Result<(), Gone> {
         self.send(Bytes::from_static(b"retry: 2000\n\n")).await?;
+        if let Started::Hidden = self.until_started(status).await? {
+            return Ok(());
+        }
+        let mut live = self.state.live.feed.follow(self.execution_id).await;
         self.replay().await?;
         let mut poll = tokio::time::interval(POLL);
-        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        let mut keepalive = tokio::time::interval(self.state.live.keepalive);
         keepalive.reset();
         let mut terminal_since: Option<tokio::time::Instant> = None;
         let mut worker_done = false;
         let mut ticks: u32 = 0;
         loop {
             tokio::select! {
-                message = next_live(&mut live) => match message {
-                    Some(LiveLog::Line(line)) => {
+                heard = next_live(&mut live) => match heard {
+                    Heard::Message(LiveLog::Line(line)) => {
                         if line.seq == self.last + 1 {
                             self.send_line(&line).await?;
                         } else if line.seq > self.last + 1 {
@@ -203,14 +228,18 @@ impl Follower {
                         }
                         continue;
                     }
-                    Some(LiveLog::End) => worker_done = true,
-                    None => {
-                        tracing::warn!("live log feed lost; following the database");
-                        live = None;
+                    Heard::Message(LiveLog::End) => worker_done = true,
+                    Heard::Missed => {
+                        self.replay().await?;
+                        continue;
                     }
+                    Heard::Lost => live = None,
                 },
                 _ = poll.tick() => {
                     ticks = ticks.wrapping_add(1);
+                    if live.is_none() && ticks.is_multiple_of(FALLBACK_TICKS) {
+                        live = self.state.live.feed.follow(self.execution_id).await;
+                    }
                     // While the live feed works, the worker's `end` says when to look;
                     // the slow check covers an execution whose worker died.
                     let due = live.is_none()
@@ -224,6 +253,7 @@ impl Follower {
                     self.send(Bytes::from_static(b": keepalive\n\n")).await?;
                     continue;
                 }
+                () = self.sender.closed() => return Err(Gone),
             }
             if live.is_none() {
                 self.replay().await?;
@@ -260,23 +290,34 @@ impl Follower {
         }
     }
 
-    async fn subscribe(&self) -> Option<redis::aio::PubSubStream> {
-        let subscribe = async {
-            let mut pubsub = self.redis.get_async_pubsub().await?;
-            pubsub.subscribe(log_channel(self.execution_id)).await?;
-            Ok::<_, redis::RedisError>(pubsub.into_on_message())
-        };
-        match tokio::time::timeout(Duration::from_secs(2), subscribe).await {
-            Ok(Ok(stream)) => Some(stream),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "no live log feed; following the database");
-                None
+    /// Holds the stream while the run waits for approval or for a worker, which may take
+    /// a day: no Redis subscription, no polling of its own, only a look at whether the
+    /// viewer may still see the run every [`VIEW_RECHECK`].
+    async fn until_started(&mut self, mut status: ExecutionStatus) -> Result<Started, Gone> {
+        let keepalive_every = self.state.live.keepalive;
+        let mut keepalive = tokio::time::interval(keepalive_every);
+        keepalive.reset();
+        while status.is_waiting() {
+            let started = self.state.live.waiting.until_started(self.execution_id);
+            tokio::pin!(started);
+            let recheck = tokio::time::sleep(VIEW_RECHECK);
+            tokio::pin!(recheck);
+            loop {
+                tokio::select! {
+                    () = &mut started => break,
+                    () = &mut recheck => break,
+                    _ = keepalive.tick() => self.send(Bytes::from_static(b": keepalive\n\n")).await?,
+                    () = self.sender.closed() => return Err(Gone),
+                }
             }
-            Err(_) => {
-                tracing::warn!("no live log feed in time; following the database");
-                None
-            }
+            status = match self.execution().await {
+                Seen::Visible(execution) => execution.status,
+                Seen::Hidden => return Ok(Started::Hidden),
+                // The main loop reads it again.
+                Seen::Unreadable => break,
+            };
         }
+        Ok(Started::Visible)
     }
 
     async fn execution(&self) -> Seen {
@@ -330,18 +371,9 @@ impl Follower {
 }
 
 /// The next live message; pending forever without a feed (the poll takes over).
-async fn next_live(live: &mut Option<redis::aio::PubSubStream>) -> Option<LiveLog> {
-    let Some(stream) = live else {
-        return std::future::pending().await;
-    };
-    loop {
-        let message = stream.next().await?;
-        let Ok(payload) = message.get_payload::<String>() else {
-            continue;
-        };
-        match serde_json::from_str(&payload) {
-            Ok(live) => return Some(live),
-            Err(error) => tracing::warn!(%error, "unreadable live log message"),
-        }
+async fn next_live(live: &mut Option<Following>) -> Heard {
+    match live {
+        Some(following) => following.next().await,
+        None => std::future::pending().await,
     }
 }

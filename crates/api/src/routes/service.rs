@@ -1,11 +1,15 @@
 //! Liveness and readiness.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
+use tokio::time::Instant;
 use utoipa::ToSchema;
 
+use crate::auth::Caller;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -25,38 +29,84 @@ pub async fn health() -> HttpResponse {
 pub struct Readiness {
     /// `ok` when every check is `ok`, `degraded` otherwise.
     pub status: &'static str,
-    /// `ok`, or the error text of the check that failed.
+    /// `ok` or `failed` per dependency; an admin sees the error text instead of `failed`.
     pub checks: BTreeMap<&'static str, String>,
 }
 
-/// Every dependency answers: PostgreSQL, RabbitMQ, Redis and S3, checked concurrently.
-#[utoipa::path(get, path = "/ready", tag = "service", responses(
-    (status = 200, body = Readiness, description = "every check ok"),
-    (status = 503, body = Readiness, description = "a dependency is down; its check holds the error")))]
-#[get("/ready")]
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+/// How long one round of checks answers `/ready`: every caller within it shares the
+/// round, so probes and anonymous callers cannot open connections at will.
+const FRESH_FOR: Duration = Duration::from_secs(2);
+
+/// Each dependency's error, `None` when it answered.
+type Checks = BTreeMap<&'static str, Option<String>>;
+
+/// The last round of checks; one round runs at a time and the callers meanwhile wait
+/// for its answer.
+#[derive(Default)]
+pub struct ReadyCache(tokio::sync::Mutex<Option<(Instant, Arc<Checks>)>>);
+
+impl ReadyCache {
+    async fn checks(&self, state: &AppState) -> Arc<Checks> {
+        let mut last = self.0.lock().await;
+        if let Some((at, checks)) = &*last
+            && at.elapsed() < FRESH_FOR
+        {
+            return checks.clone();
+        }
+        let fresh = Arc::new(Box::pin(check(state)).await);
+        *last = Some((Instant::now(), fresh.clone()));
+        fresh
+    }
+}
+
+async fn check(state: &AppState) -> Checks {
     let (postgres, rabbitmq, redis, s3) = tokio::join!(
         sage_infra::probe(state.db.check()),
         state.broker.check(),
         sage_infra::redis::check(&state.redis),
         sage_infra::s3::check(&state.s3, &state.bucket),
     );
-    let checks: BTreeMap<&'static str, String> = [
+    let checks: Checks = [
         ("postgres", postgres),
         ("rabbitmq", rabbitmq),
         ("redis", redis),
         ("s3", s3),
     ]
     .into_iter()
-    .map(|(name, outcome)| (name, outcome.err().unwrap_or_else(|| "ok".to_owned())))
+    .map(|(name, outcome)| (name, outcome.err()))
     .collect();
-    let all_ok = checks.values().all(|v| v == "ok");
-    for (name, error) in checks.iter().filter(|(_, v)| *v != "ok") {
-        tracing::warn!(dependency = name, error = %error, "readiness check failed");
+    for (name, error) in &checks {
+        if let Some(error) = error {
+            tracing::warn!(dependency = name, error = %error, "readiness check failed");
+        }
     }
+    checks
+}
+
+/// Every dependency answers: PostgreSQL, RabbitMQ, Redis and S3, checked concurrently at
+/// most once every two seconds.
+#[utoipa::path(get, path = "/ready", tag = "service", responses(
+    (status = 200, body = Readiness, description = "every check ok"),
+    (status = 503, body = Readiness, description = "a dependency is down; an admin sees its error text")))]
+#[get("/ready")]
+pub async fn ready(caller: Option<Caller>, state: web::Data<AppState>) -> HttpResponse {
+    let checks = state.readiness.checks(&state).await;
+    // Error texts name hosts and ports: only an admin reads them.
+    let detailed = caller.as_ref().is_some_and(Caller::is_admin);
+    let all_ok = checks.values().all(Option::is_none);
     let body = Readiness {
         status: if all_ok { "ok" } else { "degraded" },
-        checks,
+        checks: checks
+            .iter()
+            .map(|(name, error)| {
+                let state = match error {
+                    None => "ok".to_owned(),
+                    Some(error) if detailed => error.clone(),
+                    Some(_) => "failed".to_owned(),
+                };
+                (*name, state)
+            })
+            .collect(),
     };
     if all_ok {
         HttpResponse::Ok().json(body)

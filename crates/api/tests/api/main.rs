@@ -16,6 +16,7 @@ mod oidc;
 mod receiver;
 mod revocation;
 mod service;
+mod stream_costs;
 mod streams;
 mod versions;
 mod webhooks;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{
-    ANALYST, ScriptModule, SseEvent, TcpGate, TestApp, spawn_app, spawn_app_with, spawn_worker,
+    ANALYST, ScriptModule, SseEvent, TestApp, gate_redis, spawn_app, spawn_app_with, spawn_worker,
     test_env,
 };
 
@@ -98,14 +98,7 @@ async fn a_run_submitted_through_one_api_process_streams_through_another() {
 #[tokio::test]
 async fn with_redis_unreachable_a_stream_still_gets_every_line_late() {
     let mut env = test_env();
-    let url = env.raw("REDIS_URL").unwrap();
-    let address = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap();
-    let redis = TcpGate::start(address.parse().unwrap()).await;
-    env.set("REDIS_URL", format!("redis://127.0.0.1:{}/0", redis.port));
+    let (redis, _) = gate_redis(&mut env).await;
     let app = spawn_app_with(env).await;
     // The worker checks Redis when it starts; it goes away afterwards.
     let worker = spawn_worker(&app).await;

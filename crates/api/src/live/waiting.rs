@@ -1,0 +1,79 @@
+//! Streams of runs that have not started (waiting for approval, which may take a day, or
+//! for a worker) hold no Redis subscription and read nothing on their own: one task asks
+//! the database, for all of them at once, which runs started, and wakes their streams.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sage_model::ExecutionId;
+use sage_store::Db;
+use tokio::sync::{Notify, watch};
+
+/// How often the waiting runs are looked up, all in one query.
+const POLL: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+pub struct WaitingRuns {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Dropping a run's sender wakes every stream waiting for it.
+    runs: Mutex<HashMap<ExecutionId, watch::Sender<()>>>,
+    /// Rouses the poller when the first stream starts waiting.
+    first: Notify,
+}
+
+impl WaitingRuns {
+    pub fn start(db: Db) -> Self {
+        let shared = Arc::new(Shared {
+            runs: Mutex::default(),
+            first: Notify::new(),
+        });
+        tokio::spawn(poll(shared.clone(), db));
+        Self { shared }
+    }
+
+    /// Resolves once the run is no longer waiting (it started, ended or is gone), as
+    /// seen by the next poll.
+    pub async fn until_started(&self, execution_id: ExecutionId) {
+        let mut woken = lock(&self.shared.runs)
+            .entry(execution_id)
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe();
+        self.shared.first.notify_one();
+        // Only the sender's drop changes anything.
+        while woken.changed().await.is_ok() {}
+    }
+}
+
+/// Lives as long as the process, like the app state it serves.
+async fn poll(shared: Arc<Shared>, db: Db) {
+    loop {
+        let ids: HashSet<ExecutionId> = {
+            let mut runs = lock(&shared.runs);
+            runs.retain(|_, sender| sender.receiver_count() > 0);
+            runs.keys().copied().collect()
+        };
+        if ids.is_empty() {
+            shared.first.notified().await;
+            continue;
+        }
+        tokio::time::sleep(POLL).await;
+        let asked: Vec<ExecutionId> = ids.iter().copied().collect();
+        match db.still_waiting(&asked).await {
+            Ok(still) => {
+                lock(&shared.runs).retain(|id, _| still.contains(id) || !ids.contains(id));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot tell which waiting runs started; asking again");
+            }
+        }
+    }
+}
+
+/// The map stays whole even if a holder panicked: every change is a single step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
