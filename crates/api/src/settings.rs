@@ -59,6 +59,7 @@ impl Settings {
         let common = CommonSettings::from_env(&mut env);
         let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
         let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
+        let audit_key = env.required_with("AUDIT_KEY", sage_store::audit::AuditKey::parse);
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");
         let auth = match env.required_with("AUTH_MODE", |v| match v {
@@ -107,6 +108,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: database_url.ok_or_else(ConfigError::unreachable)?,
                 pool_size: pool_size.ok_or_else(ConfigError::unreachable)?,
+                audit_key: audit_key.ok_or_else(ConfigError::unreachable)?,
             },
             admin_emails,
             seed_users,
@@ -174,6 +176,7 @@ mod tests {
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_BUCKET", "sage-artifacts"),
             ("AUTH_MODE", "demo_header"),
+            ("AUDIT_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
             (
                 "SECRETS_KEY",
                 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

@@ -112,6 +112,13 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     sage_store::migrate(&db)
         .await
         .context("applying database migrations")?;
+    if db
+        .seal_unkeyed_audit_trail()
+        .await
+        .context("sealing the audit trail written before it was keyed")?
+    {
+        tracing::info!("the audit trail written before AUDIT_KEY now ends with a keyed event");
+    }
     for email in &settings.admin_emails {
         db.ensure_user(email, &["admin"]).await?;
     }

@@ -109,7 +109,7 @@ impl Db {
             Decision::Approve if approvals >= i64::from(required) && !row.get::<_, bool>(3) => {
                 // Approved, but its requester may no longer run the module.
                 let step = status.transition(EndReason::RunRevoked.status())?;
-                end_revoked(&transaction, id, step, context).await?
+                end_revoked(&transaction, &self.audit_key, id, step, context).await?
             }
             Decision::Approve if approvals >= i64::from(required) => {
                 let step = status.transition(ExecutionStatus::Queued)?;
@@ -142,7 +142,7 @@ impl Db {
                 json!({"decision": decision.as_str(), "comment": comment, "result": after}),
             ),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         let execution = read_in(&transaction, id).await?;
         if execution.status != ExecutionStatus::AwaitingApproval {
             queue_notice(&transaction, id, Notice::Resolved).await?;
@@ -181,7 +181,7 @@ impl Db {
                 before: Some(json!({"status": ExecutionStatus::AwaitingApproval})),
                 after: Some(after),
             };
-            append(&transaction, sweeper, &change).await?;
+            append(&transaction, &self.audit_key, sweeper, &change).await?;
             expired.push(ExecutionId::from(id));
         }
         transaction.commit().await?;

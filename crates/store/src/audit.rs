@@ -1,15 +1,50 @@
 //! The audit trail: append-only rows (the database refuses UPDATE, DELETE and
-//! TRUNCATE), each chained to the one before by a sha256 hash so an edit made behind
-//! the triggers' back is detectable, and each queued for the SIEM in the same
-//! transaction.
+//! TRUNCATE), each chained to the one before by an HMAC-SHA256 under a key that is not
+//! in the database, so an edit made behind the triggers' back cannot be hidden by
+//! recomputing the links; each row is queued for the SIEM in the same transaction, and
+//! the copies the SIEM holds show a trail that was cut short.
 
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SubsecRound, Utc};
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::{Db, StoreError};
+
+/// The key of the chain: AUDIT_KEY, at least 32 random bytes in base64. Api and workers
+/// share it, and it must stay the same for as long as the trail is kept.
+#[derive(Clone)]
+pub struct AuditKey(Arc<Hmac<Sha256>>);
+
+impl AuditKey {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let bytes = STANDARD
+            .decode(value.trim())
+            .map_err(|_| "must be base64 (openssl rand -base64 32)".to_owned())?;
+        if bytes.len() < 32 {
+            return Err(format!(
+                "must decode to at least 32 bytes, not {}",
+                bytes.len()
+            ));
+        }
+        Hmac::new_from_slice(&bytes)
+            .map(|mac| Self(Arc::new(mac)))
+            .map_err(|_| "is not a usable HMAC key".to_owned())
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
 
 /// The `prev_hash` of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -60,13 +95,16 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// Linked by the keyed HMAC; `false` only for rows written before the chain was
+    /// keyed (plain SHA-256), which may only precede every keyed row.
+    pub keyed: bool,
 }
 
 /// The column list of every audit read, in the order `from_row` expects.
 macro_rules! audit_columns {
     () => {
         "id, at, actor, action, target_type, target_id, before, after, ip, user_agent, \
-         request_id, prev_hash, hash"
+         request_id, prev_hash, hash, keyed"
     };
 }
 
@@ -97,12 +135,14 @@ impl AuditEvent {
             request_id: row.get(10),
             prev_hash: row.get(11),
             hash: row.get(12),
+            keyed: row.get(13),
         }
     }
 
     /// The hash this row must carry given its predecessor's.
-    fn expected_hash(&self, prev_hash: &str) -> String {
+    fn expected_hash(&self, key: &AuditKey, prev_hash: &str) -> String {
         chain_hash(
+            self.keyed.then_some(key),
             prev_hash,
             &self.at,
             &AuditContext {
@@ -130,7 +170,10 @@ type Fields<'a> = (
     &'a Option<Value>,
 );
 
+/// The link of one row: HMAC-SHA256 under `key`, or plain SHA-256 for a row written
+/// before the chain was keyed.
 fn chain_hash(
+    key: Option<&AuditKey>,
     prev_hash: &str,
     at: &DateTime<Utc>,
     context: &AuditContext,
@@ -151,7 +194,15 @@ fn chain_hash(
         context.user_agent,
         context.request_id,
     ]);
-    sage_model::hex(&Sha256::digest(canonical(&material).as_bytes()))
+    let material = canonical(&material);
+    match key {
+        Some(key) => {
+            let mut mac = (*key.0).clone();
+            mac.update(material.as_bytes());
+            sage_model::hex(&mac.finalize().into_bytes())
+        }
+        None => sage_model::hex(&Sha256::digest(material.as_bytes())),
+    }
 }
 
 /// JSON with object keys sorted at every level, so a value hashes the same after a
@@ -181,6 +232,17 @@ fn canonical(value: &Value) -> String {
 #[tracing::instrument(skip_all, fields(action = change.action))]
 pub(crate) async fn append(
     transaction: &deadpool_postgres::Transaction<'_>,
+    key: &AuditKey,
+    context: &AuditContext,
+    change: &Change,
+) -> Result<i64, StoreError> {
+    append_linked(transaction, Some(key), context, change).await
+}
+
+/// Appends with a keyed link, or (tests of trails written before the key) a plain one.
+async fn append_linked(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    key: Option<&AuditKey>,
     context: &AuditContext,
     change: &Change,
 ) -> Result<i64, StoreError> {
@@ -197,6 +259,7 @@ pub(crate) async fn append(
     // PostgreSQL keeps microseconds; hash exactly what will be stored.
     let at = Utc::now().trunc_subsecs(6);
     let hash = chain_hash(
+        key,
         &prev_hash,
         &at,
         context,
@@ -211,8 +274,8 @@ pub(crate) async fn append(
     let statement = transaction
         .prepare_cached(
             "INSERT INTO audit_events (at, actor, action, target_type, target_id, before, after,
-                                       ip, user_agent, request_id, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                                       ip, user_agent, request_id, prev_hash, hash, keyed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .await?;
     let row = transaction
@@ -231,6 +294,7 @@ pub(crate) async fn append(
                 &context.request_id,
                 &prev_hash,
                 &hash,
+                &key.is_some(),
             ],
         )
         .await?;
@@ -275,7 +339,7 @@ impl Db {
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let id = append(&transaction, context, change).await?;
+        let id = append(&transaction, &self.audit_key, context, change).await?;
         transaction.commit().await?;
         Ok(id)
     }
@@ -321,9 +385,11 @@ impl Db {
         Ok(rows.iter().map(AuditEvent::from_row).collect())
     }
 
-    /// Walks the whole chain in id order and reports the first broken link.
-    #[tracing::instrument(skip(self))]
-    pub async fn verify_audit_chain(&self) -> Result<ChainReport, StoreError> {
+    /// Walks the whole chain in id order and reports the first broken link, then holds
+    /// it against copies of events the SIEM received (`heads`, id and hash): a trail cut
+    /// short, or rewritten from a row on, differs from them.
+    #[tracing::instrument(skip(self, heads))]
+    pub async fn verify_audit_chain(&self, heads: &[ChainHead]) -> Result<ChainReport, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(concat!(
@@ -332,37 +398,145 @@ impl Db {
                 " FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2"
             ))
             .await?;
-        let (mut after_id, mut prev_hash, mut checked) = (0i64, GENESIS.to_owned(), 0u64);
+        let mut walk = ChainWalk::default();
         loop {
-            let rows = client.query(&statement, &[&after_id, &VERIFY_PAGE]).await?;
+            let rows = client
+                .query(&statement, &[&walk.after_id, &VERIFY_PAGE])
+                .await?;
             if rows.is_empty() {
-                return Ok(ChainReport {
-                    ok: true,
-                    checked,
-                    broken_at: None,
-                    reason: None,
-                });
+                break;
             }
             for event in rows.iter().map(AuditEvent::from_row) {
-                let reason = if event.prev_hash != prev_hash {
-                    Some("its prev_hash is not the hash of the row before it")
-                } else if event.expected_hash(&prev_hash) != event.hash {
-                    Some("its content does not match its hash")
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    return Ok(ChainReport {
-                        ok: false,
-                        checked,
-                        broken_at: Some(event.id),
-                        reason: Some(reason.to_owned()),
-                    });
+                if let Err(reason) = walk.step(&self.audit_key, &event) {
+                    return Ok(walk.broken(event.id, reason));
                 }
-                checked += 1;
-                after_id = event.id;
-                prev_hash = event.hash;
             }
+        }
+        if walk.checked > 0 && !walk.last_keyed {
+            // Every running api seals a legacy trail with a keyed event at start, so an
+            // unkeyed last row means keyed rows were removed or turned into plain ones.
+            return Ok(walk.broken(
+                walk.after_id,
+                "the last event is not keyed: keyed events after it were removed or rewritten",
+            ));
+        }
+        for head in heads {
+            let stored = self.audit_events_by_id(&[head.id]).await?;
+            let reason = match stored.first() {
+                None => "the SIEM received this event, and the trail no longer holds it",
+                Some(event) if event.hash != head.hash => {
+                    "the SIEM received this event with another hash"
+                }
+                Some(_) => continue,
+            };
+            return Ok(walk.broken(head.id, reason));
+        }
+        Ok(ChainReport {
+            ok: true,
+            checked: walk.checked,
+            broken_at: None,
+            reason: None,
+        })
+    }
+
+    /// Gives a trail written before the chain was keyed a keyed last event, so that from
+    /// now on an unkeyed last row shows that keyed ones were removed. Nothing happens on
+    /// an empty or already keyed trail.
+    pub async fn seal_unkeyed_audit_trail(&self) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let last = client
+            .query_opt(
+                "SELECT keyed FROM audit_events ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .await?;
+        if !matches!(last, Some(row) if !row.get::<_, bool>(0)) {
+            return Ok(false);
+        }
+        let change = Change {
+            action: "audit.chain.keyed",
+            target_type: "audit",
+            target_id: "chain".to_owned(),
+            before: None,
+            after: Some(json!({"links": "hmac-sha256"})),
+        };
+        self.record_audit(&AuditContext::system(), &change).await?;
+        Ok(true)
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Db {
+    /// Appends an event linked by plain SHA-256, as every event was before the chain
+    /// was keyed.
+    pub async fn record_unkeyed_audit_for_tests(
+        &self,
+        context: &AuditContext,
+        change: &Change,
+    ) -> Result<i64, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let id = append_linked(&transaction, None, context, change).await?;
+        transaction.commit().await?;
+        Ok(id)
+    }
+}
+
+/// An event as the SIEM received it, to hold the trail against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub id: i64,
+    pub hash: String,
+}
+
+/// Where a walk along the chain is.
+struct ChainWalk {
+    after_id: i64,
+    prev_hash: String,
+    checked: u64,
+    last_keyed: bool,
+    seen_keyed: bool,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        Self {
+            after_id: 0,
+            prev_hash: GENESIS.to_owned(),
+            checked: 0,
+            last_keyed: false,
+            seen_keyed: false,
+        }
+    }
+}
+
+impl ChainWalk {
+    fn step(&mut self, key: &AuditKey, event: &AuditEvent) -> Result<(), &'static str> {
+        if self.seen_keyed && !event.keyed {
+            return Err("it is not keyed, yet keyed events precede it");
+        }
+        if event.prev_hash != self.prev_hash {
+            return Err("its prev_hash is not the hash of the row before it");
+        }
+        if event.expected_hash(key, &self.prev_hash) != event.hash {
+            return Err(
+                "its content does not match its hash (or AUDIT_KEY is not the key it was written with)",
+            );
+        }
+        self.checked += 1;
+        self.after_id = event.id;
+        self.prev_hash.clone_from(&event.hash);
+        self.last_keyed = event.keyed;
+        self.seen_keyed |= event.keyed;
+        Ok(())
+    }
+
+    fn broken(&self, at: i64, reason: &str) -> ChainReport {
+        ChainReport {
+            ok: false,
+            checked: self.checked,
+            broken_at: Some(at),
+            reason: Some(reason.to_owned()),
         }
     }
 }
@@ -381,6 +555,39 @@ mod tests {
     }
 
     #[test]
+    fn a_keyed_link_depends_on_the_key_and_differs_from_the_plain_one() {
+        let at = Utc::now().trunc_subsecs(6);
+        let context = AuditContext::system();
+        let fields = ("create", "script", "id", &None, &None);
+        let key = AuditKey::parse(&STANDARD.encode([7u8; 32])).unwrap();
+        let other = AuditKey::parse(&STANDARD.encode([8u8; 32])).unwrap();
+        let keyed = chain_hash(Some(&key), GENESIS, &at, &context, fields);
+        assert_eq!(
+            keyed,
+            chain_hash(Some(&key), GENESIS, &at, &context, fields)
+        );
+        assert_ne!(
+            keyed,
+            chain_hash(Some(&other), GENESIS, &at, &context, fields)
+        );
+        assert_ne!(keyed, chain_hash(None, GENESIS, &at, &context, fields));
+    }
+
+    #[test]
+    fn an_audit_key_is_long_base64() {
+        assert!(AuditKey::parse("not base64!").is_err());
+        let short = AuditKey::parse(&STANDARD.encode([1u8; 16])).unwrap_err();
+        assert!(short.contains("at least 32 bytes"), "{short}");
+        assert_eq!(
+            format!(
+                "{:?}",
+                AuditKey::parse(&STANDARD.encode([1u8; 32])).unwrap()
+            ),
+            "AuditKey(..)"
+        );
+    }
+
+    #[test]
     fn the_hash_covers_every_field() {
         let at = Utc::now().trunc_subsecs(6);
         let context = AuditContext {
@@ -389,6 +596,7 @@ mod tests {
         };
         let after = Some(json!({"k": 1}));
         let base = chain_hash(
+            None,
             GENESIS,
             &at,
             &context,
@@ -398,6 +606,7 @@ mod tests {
         assert_ne!(
             base,
             chain_hash(
+                None,
                 GENESIS,
                 &at,
                 &context,
@@ -407,6 +616,7 @@ mod tests {
         assert_ne!(
             base,
             chain_hash(
+                None,
                 GENESIS,
                 &at,
                 &context,
@@ -420,6 +630,7 @@ mod tests {
         assert_ne!(
             base,
             chain_hash(
+                None,
                 GENESIS,
                 &at,
                 &other_actor,
@@ -429,6 +640,7 @@ mod tests {
         assert_ne!(
             base,
             chain_hash(
+                None,
                 &"1".repeat(64),
                 &at,
                 &context,

@@ -81,7 +81,7 @@ impl Db {
                 "files": new.files.iter().map(|f| json!({"name": f.name, "sha256": f.sha256})).collect::<Vec<_>>(),
             })),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         transaction.commit().await?;
         self.evidence(new.id)
             .await?

@@ -192,7 +192,7 @@ impl Db {
                 "params": new.params, "status": status,
             })),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         if status == ExecutionStatus::AwaitingApproval {
             queue_notice(&transaction, id, Notice::Requested).await?;
         }
@@ -238,7 +238,7 @@ impl Db {
             before: Some(json!({"status": step.from()})),
             after: Some(json!({"status": step.to(), "reason": reason.as_str()})),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;
         Ok(CancelOutcome::Cancelled(Box::new(execution)))

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0008_evidence"),
     migration!("0009_version_retirements"),
     migration!("0010_user_identity"),
+    migration!("0011_keyed_audit_chain"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -8,11 +8,14 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::NoTls;
 
 use crate::StoreError;
+use crate::audit::AuditKey;
 
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: SecretString,
     pub pool_size: usize,
+    /// Links the audit chain (AUDIT_KEY); kept out of the database on purpose.
+    pub audit_key: AuditKey,
 }
 
 impl DatabaseSettings {
@@ -33,6 +36,7 @@ impl DatabaseSettings {
         Ok(Self {
             url: SecretString::from(config_to_url(&config)),
             pool_size: self.pool_size,
+            audit_key: self.audit_key.clone(),
         })
     }
 }
@@ -71,6 +75,7 @@ pub struct Db {
     pool: Pool,
     /// For the dedicated connections that LISTEN, which a pool cannot lend.
     config: std::sync::Arc<tokio_postgres::Config>,
+    pub(crate) audit_key: AuditKey,
 }
 
 impl Db {
@@ -93,6 +98,7 @@ impl Db {
         Ok(Self {
             pool,
             config: std::sync::Arc::new(config),
+            audit_key: settings.audit_key.clone(),
         })
     }
 

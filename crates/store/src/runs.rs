@@ -115,6 +115,7 @@ pub(crate) async fn end_in(
 /// out of where it waited, with its audit event; its secrets and job go with it.
 pub(crate) async fn end_revoked(
     transaction: &deadpool_postgres::Transaction<'_>,
+    key: &crate::audit::AuditKey,
     id: Uuid,
     step: sage_model::Transition,
     context: &AuditContext,
@@ -129,7 +130,7 @@ pub(crate) async fn end_revoked(
         before: Some(json!({"status": step.from()})),
         after: Some(after.clone()),
     };
-    append(transaction, context, &change).await?;
+    append(transaction, key, context, &change).await?;
     Ok(after)
 }
 
@@ -184,7 +185,14 @@ impl Db {
             Some(false) => {
                 let revoked = EndReason::RunRevoked;
                 let step = ExecutionStatus::Queued.transition(revoked.status())?;
-                end_revoked(&transaction, id, step, &worker_context(worker_id)).await?;
+                end_revoked(
+                    &transaction,
+                    &self.audit_key,
+                    id,
+                    step,
+                    &worker_context(worker_id),
+                )
+                .await?;
                 transaction.commit().await?;
                 return Ok(None);
             }
@@ -227,7 +235,13 @@ impl Db {
             before: Some(json!({"status": step.from()})),
             after: Some(json!({"status": step.to(), "worker_id": worker_id})),
         };
-        append(&transaction, &worker_context(worker_id), &change).await?;
+        append(
+            &transaction,
+            &self.audit_key,
+            &worker_context(worker_id),
+            &change,
+        )
+        .await?;
         transaction.commit().await?;
         let version = read_definition(details.get(0)).and_then(|definition| {
             let (script_path, interpreter) = script_ref(details.get(1), details.get(2))?;
@@ -311,7 +325,13 @@ impl Db {
                 before: Some(json!({"status": step.from()})),
                 after: Some(json!({"status": step.to(), "reason": reason, "exit_code": exit_code})),
             };
-            append(&transaction, &worker_context(worker_id), &change).await?;
+            append(
+                &transaction,
+                &self.audit_key,
+                &worker_context(worker_id),
+                &change,
+            )
+            .await?;
         }
         transaction.commit().await?;
         Ok(updated == 1)
@@ -404,7 +424,13 @@ impl Db {
                 before: Some(json!({"status": step.from(), "worker_id": worker_id})),
                 after: Some(json!({"status": step.to(), "reason": reason.as_str()})),
             };
-            append(&transaction, &worker_context(reaper), &change).await?;
+            append(
+                &transaction,
+                &self.audit_key,
+                &worker_context(reaper),
+                &change,
+            )
+            .await?;
             lost.push(ExecutionId::from(id));
         }
         transaction.commit().await?;

@@ -110,7 +110,13 @@ impl Db {
                 before: before_roles.map(|roles| json!({"email": email, "roles": roles})),
                 after: Some(json!({"email": email.to_lowercase(), "roles": after})),
             };
-            append(&transaction, &AuditContext::system(), &change).await?;
+            append(
+                &transaction,
+                &self.audit_key,
+                &AuditContext::system(),
+                &change,
+            )
+            .await?;
         }
         transaction.commit().await?;
         Ok(UserId::from(id))
@@ -157,7 +163,7 @@ impl Db {
                     json!({"email": user.email, "roles": user.roles, "groups": user.groups}),
                 ),
             };
-            append(&transaction, context, &change).await?;
+            append(&transaction, &self.audit_key, context, &change).await?;
         }
         transaction.commit().await?;
         Ok(user)
@@ -210,11 +216,11 @@ impl Db {
                         before: Some(json!({"email": email, "email_verified": verified})),
                         after: Some(json!({"email": login.email, "email_verified": now_verified})),
                     };
-                    append(&transaction, context, &change).await?;
+                    append(&transaction, &self.audit_key, context, &change).await?;
                 }
                 id
             }
-            None => first_sign_in(&transaction, login, context).await?,
+            None => first_sign_in(&transaction, &self.audit_key, login, context).await?,
         };
         let row = transaction
             .query_one(
@@ -263,6 +269,7 @@ async fn verified_elsewhere(
 /// verified email takes it on, or a new user is made; returns the user's id.
 async fn first_sign_in(
     transaction: &deadpool_postgres::Transaction<'_>,
+    key: &crate::audit::AuditKey,
     login: &OidcLogin<'_>,
     context: &AuditContext,
 ) -> Result<Uuid, StoreError> {
@@ -283,7 +290,7 @@ async fn first_sign_in(
                 before: None,
                 after: Some(json!({"issuer": login.issuer, "subject": login.subject})),
             };
-            append(transaction, context, &change).await?;
+            append(transaction, key, context, &change).await?;
             return Ok(id);
         }
     }
@@ -307,6 +314,6 @@ async fn first_sign_in(
             "issuer": login.issuer, "subject": login.subject,
         })),
     };
-    append(transaction, context, &change).await?;
+    append(transaction, key, context, &change).await?;
     Ok(id)
 }

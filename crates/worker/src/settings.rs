@@ -36,6 +36,7 @@ impl Settings {
         let common = CommonSettings::from_env(&mut env);
         let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
         let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
+        let audit_key = env.required_with("AUDIT_KEY", sage_store::audit::AuditKey::parse);
         let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
             let ok = v.len() <= 64
                 && v.chars()
@@ -73,6 +74,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: database_url.ok_or_else(ConfigError::unreachable)?,
                 pool_size: pool_size.ok_or_else(ConfigError::unreachable)?,
+                audit_key: audit_key.ok_or_else(ConfigError::unreachable)?,
             },
             worker_id: worker_id.ok_or_else(ConfigError::unreachable)?,
             concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
@@ -113,6 +115,7 @@ mod tests {
             ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             ("REDIS_URL", "redis://127.0.0.1:6379/0"),
             ("S3_BUCKET", "sage-artifacts"),
+            ("AUDIT_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
             (
                 "SECRETS_KEY",
                 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use sage_store::audit::{AuditEvent, AuditFilter};
+use sage_store::audit::{AuditEvent, AuditFilter, ChainHead};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -118,17 +118,88 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Listing { items, next_cursor }))
 }
 
-/// Walks the hash chain: `{"ok": true, "checked": n}` or the first broken row.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// Events as the SIEM received them, `<id>:<hash>` separated by commas.
+    pub heads: Option<String>,
+}
+
+/// The most SIEM heads one verification holds the trail against.
+const MAX_HEADS: usize = 100;
+
+/// Walks the keyed hash chain, then holds it against the events the SIEM received
+/// (`?heads=<id>:<hash>,...`): `{"ok": true, "checked": n}` or the first broken row.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
-    responses((status = 200, body = ChainReportView), (status = 403)))]
+    params(("heads" = Option<String>, Query,
+            description = "Events as the SIEM received them: `<id>:<hash>`, comma-separated, at most 100")),
+    responses((status = 200, body = ChainReportView), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/audit/verify")]
-pub async fn verify(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn verify(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<VerifyQuery>,
+) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_audit_reader()?;
-    let report = state.db.verify_audit_chain().await?;
+    let heads = parse_heads(query.heads.as_deref().unwrap_or(""))
+        .map_err(|message| ApiError::invalid(vec![FieldProblem::new("heads", message)]))?;
+    let report = state.db.verify_audit_chain(&heads).await?;
     Ok(HttpResponse::Ok().json(ChainReportView {
         ok: report.ok,
         checked: report.checked,
         broken_at: report.broken_at,
         reason: report.reason,
     }))
+}
+
+fn parse_heads(text: &str) -> Result<Vec<ChainHead>, String> {
+    let heads: Vec<ChainHead> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (id, hash) = item.split_once(':').unwrap_or((item, ""));
+            let id = id.parse::<i64>().ok().filter(|id| *id > 0);
+            let hash_ok =
+                hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            match id {
+                Some(id) if hash_ok => Ok(ChainHead {
+                    id,
+                    hash: hash.to_owned(),
+                }),
+                _ => Err(format!(
+                    "{item:?} is not <id>:<hash> (an event id and its 64 lower-case hex hash)"
+                )),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    if heads.len() > MAX_HEADS {
+        return Err(format!("at most {MAX_HEADS} heads, not {}", heads.len()));
+    }
+    Ok(heads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_are_ids_with_their_hashes() {
+        let hash = "ab".repeat(32);
+        let heads = parse_heads(&format!("3:{hash}, 10:{hash}")).unwrap();
+        assert_eq!(heads.iter().map(|h| h.id).collect::<Vec<_>>(), [3, 10]);
+        assert!(parse_heads("").unwrap().is_empty());
+        for bad in [
+            "3",
+            "x:ab",
+            &format!("0:{hash}"),
+            &format!("3:{}", "AB".repeat(32)),
+            "3:abc",
+        ] {
+            let message = parse_heads(bad).unwrap_err();
+            assert!(message.contains("is not <id>:<hash>"), "{bad}: {message}");
+        }
+        let many = vec![format!("1:{hash}"); 101].join(",");
+        assert!(parse_heads(&many).unwrap_err().contains("at most 100"));
+    }
 }

@@ -58,6 +58,25 @@ async fn audit_events_reach_the_siem_once_each_in_order_despite_an_outage() {
         expected.len() + 2,
         "two refusals, then each event once"
     );
+
+    // The trail holds the copies the SIEM received, and refuses heads it cannot read.
+    let heads: Vec<String> = accepted
+        .iter()
+        .map(|r| format!("{}:{}", r.id, r.body["hash"].as_str().unwrap()))
+        .collect();
+    let path = format!("/api/v1/audit/verify?heads={}", heads.join(","));
+    let (status, verify) = app.get_as(&path, ADMIN).await;
+    assert_eq!(status, 200);
+    assert_eq!(verify["ok"], true, "{verify}");
+    let forged = format!("{}:{}", accepted[0].id, "0".repeat(64));
+    let (_, verify) = app
+        .get_as(&format!("/api/v1/audit/verify?heads={forged}"), ADMIN)
+        .await;
+    assert_eq!(verify["ok"], false);
+    assert_eq!(verify["broken_at"], accepted[0].id);
+    let (status, refused) = app.get_as("/api/v1/audit/verify?heads=latest", ADMIN).await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["fields"][0]["field"], "heads");
 }
 
 #[tokio::test]

@@ -122,7 +122,7 @@ impl Db {
                     .collect::<Vec<_>>()
             )),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         transaction.commit().await?;
         Ok(())
     }

@@ -139,7 +139,7 @@ impl Db {
             before: None,
             after: Some(json!({"name": module.name, "version": 1, "definition": new.definition})),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         transaction.commit().await?;
         Ok((module, version))
     }
@@ -178,7 +178,7 @@ impl Db {
             before: Some(json!({"version": latest})),
             after: Some(json!({"version": version.version, "definition": new.definition})),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         transaction.commit().await?;
         Ok(Some(version))
     }
@@ -248,7 +248,7 @@ impl Db {
                 before: Some(json!({"version": version, "retired": false})),
                 after: Some(json!({"version": version, "retired": true})),
             };
-            append(&transaction, context, &change).await?;
+            append(&transaction, &self.audit_key, context, &change).await?;
         }
         let row = transaction
             .query_opt(

@@ -97,7 +97,7 @@ impl Db {
                 "created_at": script.created_at,
             })),
         };
-        append(&transaction, context, &change).await?;
+        append(&transaction, &self.audit_key, context, &change).await?;
         transaction.commit().await?;
         Ok(script)
     }

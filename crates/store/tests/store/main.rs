@@ -16,5 +16,7 @@ fn base_settings() -> DatabaseSettings {
     DatabaseSettings {
         url: DatabaseSettings::parse_url(url).unwrap(),
         pool_size: 4,
+        audit_key: sage_store::audit::AuditKey::parse(env.raw("AUDIT_KEY").unwrap_or_default())
+            .unwrap(),
     }
 }
