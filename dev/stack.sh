@@ -184,6 +184,8 @@ case "${1:-up}" in
     redis_up; say "Redis ok"
     s3_up; say "S3 ok"
     docker_up; say "Docker ok"
+    "$(dirname "$0")/egress-firewall.sh" || die "the egress firewall rules cannot be installed"
+    say "egress firewall ok (EGRESS_BRIDGE=${EGRESS_BRIDGE:-sage-egress0})"
     # The evidence PDF is set in Nanum Gothic (Hangul and Latin); its tests read PDFs
     # back with poppler and count fixtures again with python3; `just bench findings`
     # compares with jq under GNU time.

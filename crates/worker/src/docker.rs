@@ -18,3 +18,63 @@ pub async fn connect(host: &str) -> Result<Docker, bollard::errors::Error> {
     docker.ping().await?;
     Ok(docker)
 }
+
+/// Docker's option names for a bridge network.
+const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+
+/// Makes the egress network when it is missing, and refuses one that lets sandboxes
+/// reach each other or whose bridge the firewall rules would not find.
+pub async fn ensure_egress_network(
+    docker: &Docker,
+    egress: &crate::settings::EgressNetwork,
+) -> Result<(), String> {
+    use bollard::models::NetworkCreateRequest;
+    let inspected = match docker.inspect_network(&egress.name, None).await {
+        Ok(network) => network,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            let request = NetworkCreateRequest {
+                name: egress.name.clone(),
+                driver: Some("bridge".to_owned()),
+                // IPv4 only: the firewall rules are written for IPv4.
+                enable_ipv6: Some(false),
+                options: Some(
+                    [
+                        (ICC_OPTION.to_owned(), "false".to_owned()),
+                        (BRIDGE_NAME_OPTION.to_owned(), egress.bridge.clone()),
+                    ]
+                    .into(),
+                ),
+                // Shared by every worker on the engine, whatever its fleet.
+                labels: Some([("sage.network".to_owned(), "egress".to_owned())].into()),
+                ..Default::default()
+            };
+            // Another worker may make it at the same moment: what counts is what exists.
+            if let Err(error) = docker.create_network(request).await {
+                tracing::debug!(%error, "egress network not made here");
+            }
+            docker
+                .inspect_network(&egress.name, None)
+                .await
+                .map_err(|e| format!("network {} cannot be made: {e}", egress.name))?
+        }
+        Err(error) => return Err(format!("network {}: {error}", egress.name)),
+    };
+    let options = inspected.options.unwrap_or_default();
+    let option = |name: &str| options.get(name).map(String::as_str);
+    if inspected.driver.as_deref() != Some("bridge") || option(ICC_OPTION) != Some("false") {
+        return Err(format!(
+            "network {} lets sandboxes reach each other (it must be a bridge with {ICC_OPTION}=false); remove it and the worker makes it right",
+            egress.name
+        ));
+    }
+    if option(BRIDGE_NAME_OPTION) != Some(egress.bridge.as_str()) {
+        return Err(format!(
+            "network {} is not on bridge {} (EGRESS_BRIDGE), which the firewall rules name; remove it and the worker makes it right",
+            egress.name, egress.bridge
+        ));
+    }
+    Ok(())
+}

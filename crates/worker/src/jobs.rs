@@ -341,7 +341,7 @@ async fn prepare(
         env: plan.env,
         files,
         limits: Limits::for_module(&limits),
-        network: Network::for_module(plan.network),
+        network: Network::for_module(plan.network, &ctx.settings.egress.name),
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
             (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),

@@ -29,6 +29,19 @@ pub struct Settings {
     pub lease: Duration,
     /// How much of `/work/out` one execution may keep.
     pub artifacts: ArtifactLimits,
+    /// Where `network: egress` sandboxes are attached.
+    pub egress: EgressNetwork,
+}
+
+/// The Docker network of `network: egress` sandboxes, which the worker makes (or checks)
+/// at start: inter-container traffic off, and a bridge interface of a known name so
+/// that the host's firewall (dev/egress-firewall.sh) can keep sandboxes off the host
+/// and the metadata addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressNetwork {
+    pub name: String,
+    /// The host interface of the network's bridge (15 characters at most).
+    pub bridge: String,
 }
 
 impl Settings {
@@ -67,6 +80,12 @@ impl Settings {
         let max_file_bytes = env.number("ARTIFACT_MAX_FILE_BYTES", 64 << 20, 1, 64 * GIB);
         let max_total_bytes = env.number("ARTIFACT_MAX_TOTAL_BYTES", 64 << 20, 1, 64 * GIB);
         let max_files = env.number("ARTIFACT_MAX_FILES", 1000usize, 1, 100_000);
+        let egress_network = env.optional_with("EGRESS_NETWORK", "sage-egress".to_owned(), |v| {
+            name_of(v, 64)
+        });
+        let egress_bridge = env.optional_with("EGRESS_BRIDGE", "sage-egress0".to_owned(), |v| {
+            name_of(v, 15)
+        });
         env.finish()?;
         // Every value is present once `finish` passed.
         Ok(Self {
@@ -88,7 +107,28 @@ impl Settings {
                 max_total_bytes: max_total_bytes.ok_or_else(ConfigError::unreachable)?,
                 max_files: max_files.ok_or_else(ConfigError::unreachable)?,
             },
+            egress: EgressNetwork {
+                name: egress_network.ok_or_else(ConfigError::unreachable)?,
+                bridge: egress_bridge.ok_or_else(ConfigError::unreachable)?,
+            },
         })
+    }
+}
+
+/// A name Docker and Linux both take: letters, digits, `-`, `_`, `.`, not starting with
+/// a punctuation mark.
+fn name_of(value: &str, longest: usize) -> Result<String, String> {
+    let ok = (1..=longest).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "must be 1 to {longest} characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
+        ))
     }
 }
 

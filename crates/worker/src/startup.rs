@@ -40,7 +40,7 @@ impl fmt::Display for Unreachable {
 }
 
 /// Connects to PostgreSQL, RabbitMQ, Redis, S3 and Docker concurrently, and checks the
-/// runner image is present; all failures are reported together.
+/// runner image and the egress network are right; all failures are reported together.
 pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     let common = &settings.common;
     let broker = Broker::new(common.amqp.clone());
@@ -65,12 +65,18 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         Box::pin(sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket)),
         connect_docker(settings),
     );
+    let egress = match &docker {
+        Ok(docker) => crate::docker::ensure_egress_network(docker, &settings.egress).await,
+        // Already reported as `docker`.
+        Err(_) => Ok(()),
+    };
     let failures: Vec<(&'static str, String)> = [
         ("postgres", postgres.err()),
         ("rabbitmq", rabbitmq.err()),
         ("redis", redis_check.err()),
         ("s3", s3_check.err()),
         ("docker", docker.as_ref().err().cloned()),
+        ("EGRESS_NETWORK", egress.err()),
         ("STAGING_DIR", private_folder(&settings.staging_dir).err()),
         ("SECRETS_DIR", private_folder(&settings.secrets_dir).err()),
     ]

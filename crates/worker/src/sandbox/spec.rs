@@ -77,20 +77,22 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     /// No interface but loopback: the default for every module.
     None,
-    /// The engine's default bridge, for scanners that must reach a cloud API. Only an
-    /// admin can give a module this.
-    Egress,
+    /// The worker's egress network (named here), for scanners that must reach a cloud
+    /// API: sandboxes on it cannot reach each other, and the project's firewall rules
+    /// keep them from the host and the link-local metadata addresses. Only an admin can
+    /// give a module this.
+    Egress(String),
 }
 
 impl Network {
-    pub fn for_module(policy: NetworkPolicy) -> Self {
+    pub fn for_module(policy: NetworkPolicy, egress_network: &str) -> Self {
         match policy {
             NetworkPolicy::None => Self::None,
-            NetworkPolicy::Egress => Self::Egress,
+            NetworkPolicy::Egress => Self::Egress(egress_network.to_owned()),
         }
     }
 }
@@ -188,13 +190,10 @@ impl SandboxSpec {
             })
             .collect();
         HostConfig {
-            network_mode: Some(
-                match self.network {
-                    Network::None => "none",
-                    Network::Egress => "bridge",
-                }
-                .to_owned(),
-            ),
+            network_mode: Some(match &self.network {
+                Network::None => "none".to_owned(),
+                Network::Egress(name) => name.clone(),
+            }),
             readonly_rootfs: Some(true),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
@@ -306,12 +305,13 @@ mod tests {
     #[test]
     fn egress_is_the_only_way_to_a_network() {
         let mut spec = spec();
-        spec.network = Network::Egress;
+        spec.network = Network::for_module(NetworkPolicy::Egress, "sage-egress");
         let body = spec.container_body();
         assert_eq!(body.network_disabled, Some(false));
         assert_eq!(
             body.host_config.unwrap().network_mode.as_deref(),
-            Some("bridge")
+            Some("sage-egress"),
+            "the worker's own network, never the engine's default bridge"
         );
     }
 }

@@ -276,3 +276,59 @@ async fn a_memory_hog_is_oom_killed() {
     );
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }
+
+#[tokio::test]
+async fn an_egress_sandbox_sits_on_the_workers_own_network_whose_host_side_is_fenced() {
+    let docker = docker().await;
+    let egress = sage_worker::settings::EgressNetwork {
+        name: "sage-egress".to_owned(),
+        bridge: "sage-egress0".to_owned(),
+    };
+    sage_worker::docker::ensure_egress_network(&docker, &egress)
+        .await
+        .unwrap();
+    let network = docker.inspect_network(&egress.name, None).await.unwrap();
+    let options = network.options.unwrap();
+    assert_eq!(options["com.docker.network.bridge.enable_icc"], "false");
+    assert_eq!(options["com.docker.network.bridge.name"], "sage-egress0");
+    let gateway = network.ipam.unwrap().config.unwrap()[0]
+        .gateway
+        .clone()
+        .unwrap();
+
+    // The sandbox only reads its own routing table: no packet leaves it.
+    let code = r#"
+import socket, struct
+for row in open("/proc/net/route").read().splitlines()[1:]:
+    device, destination, gateway = row.split()[:3]
+    if destination == "00000000":
+        print("default via", socket.inet_ntoa(struct.pack("<L", int(gateway, 16))), "on", device)
+"#;
+    let (id, mut spec) = python(code);
+    spec.network = Network::for_module(
+        sage_model::catalog::module::NetworkPolicy::Egress,
+        &egress.name,
+    );
+    let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
+    assert_eq!(finished.end, End::As(EndReason::Succeeded));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.trim(), format!("default via {gateway} on eth0"));
+
+    // The rules of dev/egress-firewall.sh, read back from the host's tables.
+    let rules = |chain: &str| {
+        #[allow(clippy::disallowed_methods, reason = "reads the host's firewall rules")]
+        let output = std::process::Command::new("iptables")
+            .args(["-S", chain])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(
+        rules("INPUT").contains("-A INPUT -i sage-egress0 -j DROP"),
+        "egress sandboxes reach none of the host's own addresses"
+    );
+    assert!(
+        rules("DOCKER-USER").contains("-A DOCKER-USER -d 169.254.0.0/16 -i sage-egress0 -j DROP"),
+        "nor the link-local metadata addresses"
+    );
+}

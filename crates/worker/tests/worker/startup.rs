@@ -80,3 +80,31 @@ async fn a_secrets_folder_someone_else_made_is_refused_and_its_own_is_made_priva
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[tokio::test]
+async fn an_egress_network_that_lets_sandboxes_reach_each_other_is_refused() {
+    let docker = crate::support::docker().await;
+    let name = format!(
+        "sage-open-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_owned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let error = connect(&settings(&[("EGRESS_NETWORK", &name)]))
+        .await
+        .err()
+        .expect("start-up fails");
+    docker.remove_network(&name).await.unwrap();
+    assert_eq!(error.0.len(), 1, "{error}");
+    assert_eq!(error.0[0].0, "EGRESS_NETWORK");
+    assert!(
+        error.0[0].1.contains("lets sandboxes reach each other"),
+        "{error}"
+    );
+}
