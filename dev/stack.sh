@@ -105,19 +105,43 @@ rabbitmq_up() {
 rabbitmq_down() { $SUDO rabbitmqctl -q stop >/dev/null 2>&1 || true; }
 
 # --- Redis -----------------------------------------------------------------------------
+# The password of REDIS_URL (redis://[user]:<password>@host:port/db); Redis requires it.
+redis_password() {
+  local rest=${REDIS_URL#*://}
+  [[ $rest == *@* ]] || return 0
+  rest=${rest%%@*}
+  echo "${rest#*:}"
+}
+# redis-cli reads it from here, so it never shows in a process list.
+REDISCLI_AUTH=$(redis_password)
+export REDISCLI_AUTH
+
+redis_answers() { [ "$(redis-cli --no-auth-warning -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; }
+
 redis_up() {
   need_packages redis-server redis-tools
-  if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  [ -n "$REDISCLI_AUTH" ] || die "REDIS_URL holds no password (redis://:<password>@host:port/db); Redis must require one"
+  if [ "$(REDISCLI_AUTH='' redis-cli -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; then
+    # A Redis of an earlier stack that took anyone: it requires the password from now on.
+    say "Redis now requires the password of REDIS_URL"
+    printf '%s' "$REDISCLI_AUTH" | REDISCLI_AUTH='' redis-cli -h 127.0.0.1 -x config set requirepass >/dev/null \
+      || die "cannot set Redis's password"
+  elif ! redis_answers; then
+    if port_open 6379; then
+      die "the Redis on 127.0.0.1:6379 refuses the password of REDIS_URL"
+    fi
     say "starting Redis"
     $SUDO mkdir -p "$log_dir" "$run_dir"
-    $SUDO redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-      --logfile "$log_dir/redis.log" --pidfile "$run_dir/redis.pid" || die "redis-server failed to start"
+    # The password arrives as configuration on stdin, not as an argument.
+    printf 'requirepass "%s"\n' "$REDISCLI_AUTH" |
+      $SUDO redis-server - --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+        --logfile "$log_dir/redis.log" --pidfile "$run_dir/redis.pid" || die "redis-server failed to start"
     mark_started redis
   fi
-  wait_until 30 redis-cli -h 127.0.0.1 ping || die "Redis does not answer on 127.0.0.1:6379"
+  wait_until 30 redis_answers || die "Redis does not answer on 127.0.0.1:6379"
 }
 
-redis_down() { redis-cli -h 127.0.0.1 shutdown nosave >/dev/null 2>&1 || true; }
+redis_down() { redis-cli --no-auth-warning -h 127.0.0.1 shutdown nosave >/dev/null 2>&1 || true; }
 
 # --- S3 (s3s-fs) -----------------------------------------------------------------------
 s3_port() { [[ "$S3_ENDPOINT" =~ :([0-9]+)/?$ ]] && echo "${BASH_REMATCH[1]}" || echo 9000; }
@@ -217,7 +241,7 @@ case "${1:-up}" in
   status)
     status_line postgres pg_isready -q -h 127.0.0.1 -p 5432
     status_line rabbitmq port_open 5672
-    status_line redis redis-cli -h 127.0.0.1 ping
+    status_line redis redis_answers
     status_line s3 port_open "$(s3_port)"
     status_line docker $SUDO docker info
     ;;

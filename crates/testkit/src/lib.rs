@@ -473,13 +473,21 @@ impl TcpGate {
 /// process that should bypass it).
 pub async fn gate_redis(env: &mut Env) -> (std::sync::Arc<TcpGate>, String) {
     let direct = env.raw("REDIS_URL").unwrap().to_owned();
-    let address = direct
+    let (credentials, rest) = direct
         .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap();
+        .rsplit_once('@')
+        .map_or(("", direct.trim_start_matches("redis://")), |(c, r)| (c, r));
+    let address = rest.split('/').next().unwrap();
     let gate = TcpGate::start(address.parse().unwrap()).await;
-    env.set("REDIS_URL", format!("redis://127.0.0.1:{}/0", gate.port));
+    let credentials = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!("{credentials}@")
+    };
+    env.set(
+        "REDIS_URL",
+        format!("redis://{credentials}127.0.0.1:{}/0", gate.port),
+    );
     (gate, direct)
 }
 

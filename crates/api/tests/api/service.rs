@@ -218,3 +218,25 @@ async fn start_up_seeds_admins_and_demo_users() {
     let someone = db.ensure_user("someone@example.com", &[]).await.unwrap();
     assert!(db.roles_of(someone).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_stacks_redis_refuses_a_client_without_its_password() {
+    let env = crate::helpers::test_env();
+    let url = env.raw("REDIS_URL").unwrap();
+    let (_, address) = url.rsplit_once('@').expect("REDIS_URL carries a password");
+    let anonymous = redis::Client::open(format!("redis://{address}")).unwrap();
+    let mut connection = anonymous.get_multiplexed_async_connection().await.unwrap();
+    let refused = redis::cmd("PING")
+        .query_async::<String>(&mut connection)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("NOAUTH"), "{refused}");
+    // With it, as the api and the worker connect.
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let pong: String = redis::cmd("PING")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(pong, "PONG");
+}
