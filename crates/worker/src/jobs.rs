@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::artifacts;
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
-use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, SANDBOX_UID};
+use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, run_uid};
 use crate::sandbox::{
     End, Finished, Limits, Network, OutputSink, Outputs, ReadOnlyFile, RunBounds, SandboxSpec,
     Spool, Stream, run_to_end,
@@ -238,6 +238,7 @@ async fn keep_artifacts(
 async fn write_secret_files(
     folder: &Path,
     secrets: &[SecretFile],
+    uid: u32,
 ) -> Result<Vec<ReadOnlyFile>, StartFailure> {
     if secrets.is_empty() {
         return Ok(Vec::new());
@@ -261,11 +262,12 @@ async fn write_secret_files(
                 .mode(0o400)
                 .open(&path)?;
             file.write_all(secret.value().as_bytes())?;
-            match std::os::unix::fs::chown(&path, Some(SANDBOX_UID), Some(SANDBOX_UID)) {
+            match std::os::unix::fs::chown(&path, Some(uid), Some(uid)) {
                 Ok(()) => {}
                 // A worker that is not root cannot give the file away: it stays the
                 // worker's, readable by all, and the folder (0700, the worker's)
-                // keeps other host users out; inside the sandbox only uid 10001 runs.
+                // keeps other host users out; inside the sandbox only the run's user
+                // runs scripts.
                 Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
                     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444))?;
                 }
@@ -320,11 +322,13 @@ async fn prepare(
         &version.definition,
         &params,
     );
+    let uid = run_uid(&claimed.execution_id.to_string());
     let mut files = write_secret_files(
         &ctx.settings
             .secrets_dir
             .join(claimed.execution_id.to_string()),
         &plan.secret_files,
+        uid,
     )
     .await?;
     files.push(ReadOnlyFile {
@@ -337,6 +341,7 @@ async fn prepare(
     let limits = plan.limits;
     let spec = SandboxSpec {
         image: ctx.settings.runner_image.clone(),
+        uid,
         argv: plan.argv,
         env: plan.env,
         files,

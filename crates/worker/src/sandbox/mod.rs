@@ -33,11 +33,15 @@ pub enum SandboxError {
     Detached,
     #[error("the outputs could not be written to the worker's disk")]
     Spool(#[from] std::io::Error),
+    #[error("the Docker engine took too long {0}")]
+    Stuck(&'static str),
 }
 
-/// Longest wait for `/work/out` to be copied out: what the script left running (same
-/// user) could stop the copy, which must not hold the worker forever.
-const COPY_OUT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest wait for `/work/out` to be copied out. Nothing of the script runs by then,
+/// and the folder is a bounded tmpfs, so this only guards against a stuck engine.
+const COPY_OUT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the script's leftover processes to be killed.
+const END_LEFTOVERS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a container's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,9 +200,15 @@ async fn start_and_wait(
     };
     let outputs = match (end, spool) {
         (End::As(EndReason::Succeeded | EndReason::ExitCode(_) | EndReason::Oom), Some(spool)) => {
-            copy_out(docker, id, spool)
-                .await
-                .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error)))
+            match end_leftovers(docker, id, spec).await {
+                Ok(()) => copy_out(docker, id, spec, spool)
+                    .await
+                    .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error))),
+                Err(error) => Outputs::Failed(format!(
+                    "the script's leftover processes could not be ended: {}",
+                    sage_infra::error_text(&error)
+                )),
+            }
         }
         _ => Outputs::NotCollected,
     };
@@ -299,10 +309,26 @@ async fn oom_killed_since(
     }
 }
 
+/// Kills whatever the script left running, and waits until that is done, so that
+/// nothing writes to or holds `/work/out` while it is copied.
+async fn end_leftovers(docker: &Docker, id: &str, spec: &SandboxSpec) -> Result<(), SandboxError> {
+    let exec = docker.create_exec(id, spec.end_leftovers()).await?.id;
+    let mut output = attach(docker, &exec).await?;
+    let drained = async { while output.next().await.is_some() {} };
+    tokio::time::timeout(END_LEFTOVERS_TIMEOUT, drained)
+        .await
+        .map_err(|_| SandboxError::Stuck("ending the script's leftover processes"))
+}
+
 /// Copies `/work/out` into the spool as a tar archive (empty when there is none), up
 /// to the spool's cap.
-async fn copy_out(docker: &Docker, id: &str, spool: Spool<'_>) -> Result<Outputs, SandboxError> {
-    let exec = docker.create_exec(id, spec::copy_outputs()).await?.id;
+async fn copy_out(
+    docker: &Docker,
+    id: &str,
+    spec: &SandboxSpec,
+    spool: Spool<'_>,
+) -> Result<Outputs, SandboxError> {
+    let exec = docker.create_exec(id, spec.copy_outputs()).await?.id;
     let mut output = attach(docker, &exec).await?;
     let mut file = tokio::fs::File::create(spool.path).await?;
     let (mut bytes, mut cut) = (0u64, false);
@@ -319,7 +345,6 @@ async fn copy_out(docker: &Docker, id: &str, spool: Spool<'_>) -> Result<Outputs
                         break;
                     }
                 }
-                // "No such file" when the script made no `out` folder: nothing to keep.
                 LogOutput::StdErr { message } => {
                     tracing::debug!(tar = %String::from_utf8_lossy(&message), "copying the outputs");
                 }

@@ -13,8 +13,22 @@ use bollard::models::{
 };
 use sage_model::catalog::module::{Limits as ModuleLimits, NetworkPolicy};
 
-/// The unprivileged user the script runs as; the runner image owns nothing for it.
-pub const SANDBOX_UID: u32 = 10001;
+/// Where the users of runs start: far above any account of a host or an image.
+const RUN_UIDS_FROM: u32 = 1 << 20;
+/// How many users runs are spread over.
+const RUN_UIDS: u32 = 1 << 30;
+
+/// The unprivileged user (and group) one execution's script runs as: drawn from its id,
+/// so runs at the same time, on any worker of the engine, are different users. The
+/// kernel counts some limits per user (inotify instances and watches, processes,
+/// message queues): shared, one run could exhaust them for all. The runner image owns
+/// nothing for any of them, and none has a passwd entry (`HOME` is `/work`).
+pub fn run_uid(execution_id: &str) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(execution_id.as_bytes());
+    let drawn = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    RUN_UIDS_FROM + drawn % RUN_UIDS
+}
 /// The user of the process holding the container open: another unprivileged user, so
 /// nothing the script starts can signal it and end the sandbox before its outputs are
 /// collected. It needs no entry in the image's passwd.
@@ -107,6 +121,8 @@ pub struct ReadOnlyFile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SandboxSpec {
     pub image: String,
+    /// The user the script runs as ([`run_uid`]); also the owner of `/work`.
+    pub uid: u32,
     /// The full command, interpreter first; never passed through a shell.
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -144,23 +160,37 @@ impl SandboxSpec {
     /// The script, run in the container as the sandbox user: it keeps the container's
     /// capabilities (none), seccomp profile, no-new-privileges, limits and namespaces.
     pub fn script(&self) -> ExecConfig {
-        let env = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        sandbox_exec(self.argv.clone(), env)
+        let env = std::iter::once(format!("HOME={WORK_DIR}"))
+            .chain(self.env.iter().map(|(k, v)| format!("{k}={v}")))
+            .collect();
+        self.exec(self.argv.clone(), env)
+    }
+
+    /// Ends every process the script left behind (a detached child could otherwise hold
+    /// the copy-out open): `kill -9 -1` as the script's user reaches all of that user's
+    /// processes but itself, never the holder, which is another user.
+    pub fn end_leftovers(&self) -> ExecConfig {
+        let argv = ["sh", "-c", "kill -9 -1 2>/dev/null; exit 0"];
+        self.exec(argv.map(str::to_owned).to_vec(), Vec::new())
+    }
+
+    /// Copies `/work/out` out as a tar stream on stdout. Symlinks stay symlinks (tar does
+    /// not follow them, `out` itself included), so nothing outside the folder is read.
+    pub fn copy_outputs(&self) -> ExecConfig {
+        let argv = ["tar", "-C", WORK_DIR, "-cf", "-", OUTPUTS_FOLDER];
+        self.exec(argv.map(str::to_owned).to_vec(), Vec::new())
+    }
+
+    fn exec(&self, cmd: Vec<String>, env: Vec<String>) -> ExecConfig {
+        sandbox_exec(self.uid, cmd, env)
     }
 }
 
-/// Copies `/work/out` out as a tar stream on stdout. Symlinks stay symlinks (tar does
-/// not follow them, `out` itself included), so nothing outside the folder is read.
-pub fn copy_outputs() -> ExecConfig {
-    let argv = ["tar", "-C", WORK_DIR, "-cf", "-", OUTPUTS_FOLDER];
-    sandbox_exec(argv.map(str::to_owned).to_vec(), Vec::new())
-}
-
-fn sandbox_exec(cmd: Vec<String>, env: Vec<String>) -> ExecConfig {
+fn sandbox_exec(uid: u32, cmd: Vec<String>, env: Vec<String>) -> ExecConfig {
     ExecConfig {
         cmd: Some(cmd),
         env: Some(env),
-        user: Some(format!("{SANDBOX_UID}:{SANDBOX_UID}")),
+        user: Some(format!("{uid}:{uid}")),
         working_dir: Some(WORK_DIR.to_owned()),
         privileged: Some(false),
         tty: Some(false),
@@ -174,9 +204,21 @@ fn sandbox_exec(cmd: Vec<String>, env: Vec<String>) -> ExecConfig {
 impl SandboxSpec {
     fn host_config(&self) -> HostConfig {
         let limits = &self.limits;
+        // `/work/out` is a tmpfs of its own, so it exists, empty and the script's, when
+        // the script starts.
         let tmpfs = HashMap::from([
-            (WORK_DIR.to_owned(), tmpfs_options(limits.work_tmpfs_bytes)),
-            ("/tmp".to_owned(), tmpfs_options(limits.tmp_tmpfs_bytes)),
+            (
+                WORK_DIR.to_owned(),
+                tmpfs_options(limits.work_tmpfs_bytes, self.uid),
+            ),
+            (
+                format!("{WORK_DIR}/{OUTPUTS_FOLDER}"),
+                tmpfs_options(limits.work_tmpfs_bytes, self.uid),
+            ),
+            (
+                "/tmp".to_owned(),
+                tmpfs_options(limits.tmp_tmpfs_bytes, self.uid),
+            ),
         ]);
         let mounts = self
             .files
@@ -229,17 +271,32 @@ fn ulimit(name: &str, value: i64) -> ResourcesUlimits {
     }
 }
 
-fn tmpfs_options(bytes: u64) -> String {
-    format!("rw,nosuid,nodev,noexec,size={bytes},mode=0700,uid={SANDBOX_UID},gid={SANDBOX_UID}")
+fn tmpfs_options(bytes: u64, uid: u32) -> String {
+    format!("rw,nosuid,nodev,noexec,size={bytes},mode=0700,uid={uid},gid={uid}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn runs_are_different_users_far_from_the_images_and_the_holders() {
+        let uids: std::collections::HashSet<u32> = (0..100)
+            .map(|_| run_uid(&uuid::Uuid::new_v4().to_string()))
+            .collect();
+        assert_eq!(uids.len(), 100, "no two of a hundred runs share a user");
+        assert!(
+            uids.iter()
+                .all(|uid| *uid >= 1 << 20 && *uid < (1 << 20) + (1 << 30))
+        );
+        assert_eq!(run_uid("same"), run_uid("same"), "a run keeps its user");
+        const { assert!(HOLDER_UID < RUN_UIDS_FROM) };
+    }
+
     fn spec() -> SandboxSpec {
         SandboxSpec {
             image: "sage-runner:latest".to_owned(),
+            uid: run_uid("e"),
             argv: vec![
                 "python3".into(),
                 "/opt/scripts/x.py".into(),
@@ -261,7 +318,10 @@ mod tests {
         let body = spec().container_body();
         let host = body.host_config.clone().unwrap();
         assert_eq!(body.user.as_deref(), Some("10002:10002"));
-        assert_eq!(spec().script().user.as_deref(), Some("10001:10001"));
+        let uid = run_uid("e");
+        assert_eq!(spec().script().user, Some(format!("{uid}:{uid}")));
+        assert_eq!(spec().copy_outputs().user, Some(format!("{uid}:{uid}")));
+        assert_eq!(spec().end_leftovers().user, Some(format!("{uid}:{uid}")));
         assert_eq!(spec().script().privileged, Some(false));
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(host.network_mode.as_deref(), Some("none"));
@@ -284,6 +344,7 @@ mod tests {
         assert_eq!(mounts[0].read_only, Some(true));
         let tmpfs = host.tmpfs.unwrap();
         assert!(tmpfs["/work"].contains("size=67108864"));
+        assert!(tmpfs["/work/out"].contains(&format!("uid={uid},gid={uid}")));
         assert!(tmpfs["/tmp"].contains("nosuid"));
     }
 
@@ -299,7 +360,10 @@ mod tests {
     #[test]
     fn the_script_environment_stays_out_of_the_container() {
         assert_eq!(spec().container_body().env, Some(Vec::new()));
-        assert_eq!(spec().script().env, Some(vec!["KEY=value".to_owned()]));
+        assert_eq!(
+            spec().script().env,
+            Some(vec!["HOME=/work".to_owned(), "KEY=value".to_owned()])
+        );
     }
 
     #[test]

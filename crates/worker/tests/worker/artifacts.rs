@@ -152,7 +152,7 @@ async fn size_limits_skip_files_and_say_so() {
     .await;
     let code = r#"
 import os
-os.makedirs("out")
+os.makedirs("out", exist_ok=True)
 open("out/a-big.bin", "wb").write(b"x" * 2000)
 open("out/b.bin", "wb").write(b"y" * 800)
 open("out/c.bin", "wb").write(b"z" * 800)

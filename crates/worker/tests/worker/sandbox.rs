@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use sage_infra::config::Env;
-use sage_worker::sandbox::spec::LABEL_EXECUTION;
+use sage_worker::sandbox::spec::{LABEL_EXECUTION, run_uid};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{containers_labelled, docker};
@@ -23,6 +23,7 @@ fn python(code: &str) -> (String, SandboxSpec) {
     let id = uuid::Uuid::new_v4().to_string();
     let spec = SandboxSpec {
         image: runner_image(),
+        uid: run_uid(&id),
         argv: vec!["python3".into(), "-c".into(), code.into()],
         env: vec![("GREETING".into(), "hello; $(rm -rf /)".into())],
         files: Vec::new(),
@@ -72,9 +73,10 @@ except OSError as error:
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let uid = spec.uid;
     assert!(
-        stdout.contains("10001 10001 hello; $(rm -rf /)"),
-        "{stdout}"
+        stdout.contains(&format!("{uid} {uid} hello; $(rm -rf /)")),
+        "the run's own user: {stdout}"
     );
     assert!(stdout.contains("['lo']"), "only loopback: {stdout}");
     assert!(stdout.contains("root read-only"), "{stdout}");
@@ -218,11 +220,14 @@ subprocess.Popen(["sleep", "300"])
     );
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 
-    // No `out` folder: an archive without entries, not an error.
+    // Nothing left in `out`: an archive of the empty folder, not an error.
     let (id, spec) = python("print('nothing to keep')");
     let (finished, _) = run_spooling(&docker, &id, &spec, &spool).await;
     assert_eq!(finished.end, End::As(EndReason::Succeeded));
-    assert_eq!(archive_entries(&spool), []);
+    assert_eq!(
+        archive_entries(&spool),
+        [("out/".to_owned(), tar::EntryType::Directory)]
+    );
     std::fs::remove_file(&spool).unwrap();
 }
 
@@ -331,4 +336,74 @@ for row in open("/proc/net/route").read().splitlines()[1:]:
         rules("DOCKER-USER").contains("-A DOCKER-USER -d 169.254.0.0/16 -i sage-egress0 -j DROP"),
         "nor the link-local metadata addresses"
     );
+}
+
+#[tokio::test]
+async fn the_outputs_folder_is_there_empty_and_writable_when_the_script_starts() {
+    let docker = docker().await;
+    let code = r#"
+import os
+print("out", os.listdir("/work/out"), os.stat("/work/out").st_uid == os.getuid())
+open("/work/out/a.txt", "w").write("a")
+print("home", os.environ["HOME"], os.path.expanduser("~"))
+"#;
+    let (id, spec) = python(code);
+    let spool = std::env::temp_dir().join(format!("spool-{id}.tar"));
+    let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(finished.end, End::As(EndReason::Succeeded), "{stdout}");
+    assert!(stdout.contains("out [] True"), "{stdout}");
+    assert!(stdout.contains("home /work /work"), "{stdout}");
+    let names: Vec<String> = archive_entries(&spool)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(names.iter().any(|n| n == "out/a.txt"), "{names:?}");
+    std::fs::remove_file(&spool).unwrap();
+}
+
+#[tokio::test]
+async fn what_the_script_left_running_is_ended_before_its_outputs_are_copied() {
+    let docker = docker().await;
+    // A detached child of the same user stops every `tar` it sees: the copy-out's.
+    let code = r#"
+import os, signal, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for fd in (0, 1, 2):
+            os.dup2(os.open("/dev/null", os.O_RDWR), fd)
+        while True:
+            for pid in os.listdir("/proc"):
+                try:
+                    if pid.isdigit() and open(f"/proc/{pid}/comm").read().strip() == "tar":
+                        os.kill(int(pid), signal.SIGSTOP)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+    os._exit(0)
+os.wait()
+open("/work/out/report.txt", "w").write("done")
+print("parent done")
+"#;
+    let (id, spec) = python(code);
+    let spool = std::env::temp_dir().join(format!("spool-{id}.tar"));
+    let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
+    assert_eq!(
+        finished.end,
+        End::As(EndReason::Succeeded),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        matches!(finished.outputs, Outputs::Spooled { cut: false, .. }),
+        "{:?}",
+        finished.outputs
+    );
+    let names: Vec<String> = archive_entries(&spool)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(names.iter().any(|n| n == "out/report.txt"), "{names:?}");
+    std::fs::remove_file(&spool).unwrap();
 }
