@@ -16,6 +16,8 @@ pub const MASK: &str = "***";
 pub enum Stream {
     Stdout,
     Stderr,
+    /// The worker's own notices about the run: no script can write here.
+    Sage,
 }
 
 impl Stream {
@@ -23,6 +25,7 @@ impl Stream {
         match self {
             Self::Stdout => "stdout",
             Self::Stderr => "stderr",
+            Self::Sage => "sage",
         }
     }
 }
@@ -44,6 +47,7 @@ impl std::str::FromStr for Stream {
         match value {
             "stdout" => Ok(Self::Stdout),
             "stderr" => Ok(Self::Stderr),
+            "sage" => Ok(Self::Sage),
             _ => Err(()),
         }
     }

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0009_version_retirements"),
     migration!("0010_user_identity"),
     migration!("0011_keyed_audit_chain"),
+    migration!("0012_sage_log_stream"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

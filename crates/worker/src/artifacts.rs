@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use sage_model::ExecutionId;
 use sage_model::artifacts::ArtifactName;
+use sage_model::logs::Redactor;
 use sage_store::artifacts::Artifact;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
@@ -51,8 +52,10 @@ pub struct Plan {
     pub skipped: Vec<String>,
 }
 
-/// Reads the spooled archive (blocking: run it off the async threads).
-pub fn plan(spool: &Path, limits: ArtifactLimits) -> std::io::Result<Plan> {
+/// Reads the spooled archive (blocking: run it off the async threads). A file whose name
+/// holds a secret of the run is skipped: its name would reach S3, the database and
+/// every viewer.
+pub fn plan(spool: &Path, limits: ArtifactLimits, secrets: &Redactor) -> std::io::Result<Plan> {
     let mut plan = Plan::default();
     let file = std::fs::File::open(spool)?;
     if file.metadata()?.len() == 0 {
@@ -98,6 +101,12 @@ pub fn plan(spool: &Path, limits: ArtifactLimits) -> std::io::Result<Plan> {
                 continue;
             }
         };
+        if secrets.redact(name.as_str().as_bytes()) != name.as_str().as_bytes() {
+            // The notice is redacted on its way into the log, like every line.
+            plan.skipped
+                .push(format!("{shown} has a secret in its name"));
+            continue;
+        }
         let size = entry.header().size()?;
         if size > limits.max_file_bytes {
             plan.skipped.push(format!(
@@ -250,7 +259,7 @@ mod tests {
             ("out/sub/", EntryType::Directory, b""),
             ("out/sub/data.json", EntryType::Regular, b"{}"),
         ]);
-        let plan = plan(spool.path(), LIMITS).unwrap();
+        let plan = plan(spool.path(), LIMITS, &Redactor::default()).unwrap();
         assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["report.txt", "sub/data.json"]);
@@ -266,6 +275,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_named_with_a_secret_is_skipped() {
+        let spool = archive(&[
+            ("out/report.txt", EntryType::Regular, b"kept"),
+            ("out/hunter2-prod.key", EntryType::Regular, b"x"),
+            ("out/aHVudGVyMi1wcm9k/a.txt", EntryType::Regular, b"x"),
+        ]);
+        let secrets = Redactor::new(["hunter2-prod"]);
+        let plan = plan(spool.path(), LIMITS, &secrets).unwrap();
+        let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["report.txt"]);
+        assert_eq!(plan.skipped.len(), 2, "{:?}", plan.skipped);
+        assert!(plan.skipped[0].ends_with("has a secret in its name"));
+    }
+
+    #[test]
     fn links_devices_escapes_and_oversized_files_are_skipped_and_reported() {
         let spool = archive(&[
             ("out/link", EntryType::Symlink, b""),
@@ -277,7 +301,7 @@ mod tests {
             ("out/b", EntryType::Regular, &[2; 90]),
             ("elsewhere", EntryType::Regular, b"x"),
         ]);
-        let plan = plan(spool.path(), LIMITS).unwrap();
+        let plan = plan(spool.path(), LIMITS, &Redactor::default()).unwrap();
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["a"]);
         let report = plan.skipped.join("\n");
@@ -300,7 +324,7 @@ mod tests {
     #[test]
     fn an_out_folder_that_is_a_symlink_is_reported_and_not_followed() {
         let spool = archive(&[("out", EntryType::Symlink, b"")]);
-        let plan = plan(spool.path(), LIMITS).unwrap();
+        let plan = plan(spool.path(), LIMITS, &Redactor::default()).unwrap();
         assert!(plan.keep.is_empty());
         assert_eq!(plan.skipped, ["/work/out is a symlink"]);
     }
@@ -308,6 +332,9 @@ mod tests {
     #[test]
     fn an_empty_spool_is_nothing_to_keep() {
         let spool = tempfile::NamedTempFile::new().unwrap();
-        assert_eq!(plan(spool.path(), LIMITS).unwrap(), Plan::default());
+        assert_eq!(
+            plan(spool.path(), LIMITS, &Redactor::default()).unwrap(),
+            Plan::default()
+        );
     }
 }

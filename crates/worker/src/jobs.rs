@@ -20,8 +20,8 @@ use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, run_uid};
 use crate::sandbox::{
-    End, Finished, Limits, Network, OutputSink, Outputs, ReadOnlyFile, RunBounds, SandboxSpec,
-    Spool, Stream, run_to_end,
+    End, Finished, Limits, Network, Outputs, ReadOnlyFile, RunBounds, SandboxSpec, Spool,
+    run_to_end,
 };
 use crate::settings::Settings;
 use sage_model::logs::Redactor;
@@ -142,14 +142,20 @@ async fn run_claimed(
             )
             .await;
             if let Ok(finished) = &finished {
+                let mut notices = Notices {
+                    room: bounds.output_cap.saturating_sub(finished.output_bytes),
+                    held_back: 0,
+                    log: &mut pump,
+                };
                 keep_artifacts(
                     ctx,
                     claimed.execution_id,
                     &finished.outputs,
                     &spool,
-                    &mut pump,
+                    &mut notices,
                 )
                 .await;
+                notices.close().await;
             }
             pump.finish().await;
             match finished {
@@ -182,6 +188,39 @@ async fn run_claimed(
 /// The archive of `/work/out`, in the execution's staging folder (removed with it).
 const SPOOL_FILE: &str = "outputs.tar";
 
+/// The worker's notices about one run, in the log's `sage` stream. They count against
+/// the run's output limit like the script's own lines, so a script cannot flood the
+/// log through them (a million files with bad names); past it, one last notice says how
+/// many were held back.
+struct Notices<'a> {
+    log: &'a mut LogPump,
+    /// Bytes of the output limit the script left unused.
+    room: u64,
+    held_back: usize,
+}
+
+impl Notices<'_> {
+    async fn tell(&mut self, line: String) {
+        let bytes = line.len() as u64 + 1;
+        if bytes > self.room {
+            self.held_back += 1;
+            return;
+        }
+        self.room -= bytes;
+        self.log.notice(&line).await;
+    }
+
+    async fn close(self) {
+        if self.held_back > 0 {
+            let line = format!(
+                "{} more notices held back: the run reached its output limit",
+                self.held_back
+            );
+            self.log.notice(&line).await;
+        }
+    }
+}
+
 /// Uploads and records what the script left under `/work/out`. What is skipped or goes
 /// wrong is told in the execution's log; it does not change how the script ended.
 async fn keep_artifacts(
@@ -189,46 +228,55 @@ async fn keep_artifacts(
     execution_id: ExecutionId,
     outputs: &Outputs,
     spool: &Path,
-    log: &mut LogPump,
+    notices: &mut Notices<'_>,
 ) {
-    let mut tell = async |line: String| {
-        log.write(Stream::Stderr, format!("sage: {line}\n").as_bytes())
-            .await;
-    };
     match outputs {
         Outputs::NotCollected | Outputs::Spooled { bytes: 0, .. } => return,
         Outputs::Failed(why) => {
             tracing::warn!(why, "outputs not collected");
-            return tell(format!("the artifacts could not be collected: {why}")).await;
+            return notices
+                .tell(format!("the artifacts could not be collected: {why}"))
+                .await;
         }
         Outputs::Spooled { .. } => {}
     }
     let limits = ctx.settings.artifacts;
     let path = spool.to_owned();
-    let plan = match tokio::task::spawn_blocking(move || artifacts::plan(&path, limits)).await {
+    let redactor = notices.log.redactor().clone();
+    let planned =
+        tokio::task::spawn_blocking(move || artifacts::plan(&path, limits, &redactor)).await;
+    let plan = match planned {
         Ok(Ok(plan)) => plan,
         Ok(Err(error)) => {
-            return tell(format!("the artifacts could not be read: {error}")).await;
+            return notices
+                .tell(format!("the artifacts could not be read: {error}"))
+                .await;
         }
         Err(error) => {
             tracing::error!(%error, "reading the artifacts panicked");
-            return tell("the artifacts could not be read".to_owned()).await;
+            return notices
+                .tell("the artifacts could not be read".to_owned())
+                .await;
         }
     };
     for skipped in plan.skipped {
-        tell(format!("artifact skipped: {skipped}")).await;
+        notices.tell(format!("artifact skipped: {skipped}")).await;
     }
     let bucket = &ctx.settings.common.s3.bucket;
     let uploaded = match artifacts::upload(&ctx.s3, bucket, execution_id, spool, plan.keep).await {
         Ok(uploaded) => uploaded,
         Err(error) => {
             tracing::warn!(%error, "artifacts not uploaded");
-            return tell(format!("the artifacts were not kept: {error}")).await;
+            return notices
+                .tell(format!("the artifacts were not kept: {error}"))
+                .await;
         }
     };
     if let Err(error) = ctx.db.record_artifacts(execution_id, &uploaded).await {
         tracing::error!(error = %sage_infra::error_text(&error), "artifacts not recorded");
-        tell("the artifacts were uploaded but not recorded".to_owned()).await;
+        notices
+            .tell("the artifacts were uploaded but not recorded".to_owned())
+            .await;
     }
 }
 

@@ -61,6 +61,8 @@ impl Publisher {
 pub struct LogPump {
     stdout: LineSplitter,
     stderr: LineSplitter,
+    notices: LineSplitter,
+    redactor: Arc<Redactor>,
     next_seq: i64,
     sender: mpsc::Sender<LogLine>,
     writer: JoinHandle<()>,
@@ -78,7 +80,9 @@ impl LogPump {
         let writer = tokio::spawn(write_batches(db, publisher, execution_id, receiver));
         Self {
             stdout: LineSplitter::new(redactor.clone()),
-            stderr: LineSplitter::new(redactor),
+            stderr: LineSplitter::new(redactor.clone()),
+            notices: LineSplitter::new(redactor.clone()),
+            redactor,
             next_seq: 1,
             sender,
             writer,
@@ -89,6 +93,7 @@ impl LogPump {
         match stream {
             Stream::Stdout => &mut self.stdout,
             Stream::Stderr => &mut self.stderr,
+            Stream::Sage => &mut self.notices,
         }
     }
 
@@ -107,9 +112,23 @@ impl LogPump {
         }
     }
 
+    /// The execution's secrets, for whatever else must not show them.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// A notice of the worker's own, redacted like the script's lines, in the `sage`
+    /// stream.
+    pub async fn notice(&mut self, text: &str) {
+        let mut lines = Vec::new();
+        self.notices.push(text.as_bytes(), &mut lines);
+        self.notices.push(b"\n", &mut lines);
+        self.send_lines(Stream::Sage, lines).await;
+    }
+
     /// Emits the last unfinished lines and waits until every line is stored.
     pub async fn finish(mut self) {
-        for stream in [Stream::Stdout, Stream::Stderr] {
+        for stream in [Stream::Stdout, Stream::Stderr, Stream::Sage] {
             let mut lines = Vec::new();
             self.splitter(stream).finish(&mut lines);
             self.send_lines(stream, lines).await;

@@ -13,7 +13,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use sage_infra::redis::LiveLog;
-use sage_model::logs::LogLine;
+use sage_model::logs::{LogLine, Stream};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus};
 use sage_store::Db;
 use sage_store::executions::Execution;
@@ -106,6 +106,10 @@ fn text(db: Db, execution_id: ExecutionId) -> HttpResponse {
                     let next = lines.last().map(|l| l.seq);
                     let mut body = String::new();
                     for line in &lines {
+                        // Plain text has no field to set the worker's notices apart.
+                        if line.stream == Stream::Sage {
+                            body.push_str("sage: ");
+                        }
                         body.push_str(&line.line);
                         body.push('\n');
                     }

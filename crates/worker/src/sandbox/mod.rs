@@ -101,7 +101,8 @@ impl OutputSink for Captured {
     async fn write(&mut self, stream: Stream, bytes: &[u8]) {
         match stream {
             Stream::Stdout => self.stdout.extend_from_slice(bytes),
-            Stream::Stderr => self.stderr.extend_from_slice(bytes),
+            // A sandbox only writes these two; notices are the worker's.
+            Stream::Stderr | Stream::Sage => self.stderr.extend_from_slice(bytes),
         }
     }
 }

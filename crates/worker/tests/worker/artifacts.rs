@@ -2,6 +2,7 @@
 //! with presigned URLs to whoever may view the execution, and downloaded with a plain
 //! HTTP client; what may not be kept is skipped and told in the log.
 
+use sage_model::logs::Stream;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -207,4 +208,104 @@ async fn a_run_without_outputs_has_no_artifacts_and_bad_ttl_is_named() {
         error.to_string().contains("ARTIFACT_URL_TTL_SEC"),
         "{error}"
     );
+}
+
+/// A module of `code` with a secret `key` in its environment and the given output limit.
+async fn module_with_a_secret(app: &TestApp, code: &str, max_output_bytes: u64) -> String {
+    app.module_with(ScriptModule {
+        code,
+        params: json!([{"name": "key", "type": "secret", "required": true, "secret_as": "env"}]),
+        env: json!({"KEY": "{key}"}),
+        limits: json!({"timeout_sec": 30, "memory_mb": 128, "cpus": 1.0, "pids": 32,
+                       "max_output_bytes": max_output_bytes}),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn lines_of(app: &TestApp, id: &str, stream: Stream) -> Vec<String> {
+    let lines = app
+        .db()
+        .log_lines(id.parse().unwrap(), 0, 10_000)
+        .await
+        .unwrap();
+    lines
+        .into_iter()
+        .filter(|l| l.stream == stream)
+        .map(|l| l.line)
+        .collect()
+}
+
+#[tokio::test]
+async fn notices_are_the_workers_own_stream_and_a_name_holding_a_secret_is_redacted() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let secret = "n0tice-s3cret-value";
+    let code = r#"
+import os, sys
+print("sage: artifact skipped: a look-alike", file=sys.stderr)
+open(f"out/{os.environ['KEY']}.txt", "w").write("named after the secret")
+"#;
+    let module = module_with_a_secret(&app, code, 1 << 20).await;
+    let id = app.submit(&module, json!({"key": secret})).await;
+    assert_eq!(app.wait_terminal(&id).await["status"], "succeeded");
+    assert_eq!(
+        lines_of(&app, &id, Stream::Stderr).await,
+        ["sage: artifact skipped: a look-alike"],
+        "what a script prints stays in its own stream"
+    );
+    assert_eq!(
+        lines_of(&app, &id, Stream::Sage).await,
+        ["artifact skipped: /work/out/***.txt has a secret in its name"]
+    );
+    let (_, listed) = artifacts(&app, &id, ANALYST).await;
+    assert_eq!(
+        listed,
+        json!({"items": []}),
+        "nothing named after the secret is kept"
+    );
+    for table in ["execution_logs", "execution_artifacts"] {
+        let rows = app
+            .db()
+            .rows_as_text_for_tests(&format!("SELECT t::text FROM {table} t"))
+            .await
+            .unwrap();
+        assert!(!rows.concat().contains(secret), "{table}");
+    }
+    let text = log_text(&app, &id).await;
+    assert!(
+        text.ends_with("\nsage: artifact skipped: /work/out/***.txt has a secret in its name\n"),
+        "{text}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn notices_count_against_the_runs_output_limit() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let code = r#"
+import os
+for i in range(400):
+    os.symlink("/etc/passwd", f"out/link-{i:03}")
+"#;
+    let module = module_with_a_secret(&app, code, 4096).await;
+    let id = app.submit(&module, json!({"key": "a-secret-nobody-prints"})).await;
+    assert_eq!(app.wait_terminal(&id).await["status"], "succeeded");
+    let notices = lines_of(&app, &id, Stream::Sage).await;
+    let (last, told) = notices.split_last().unwrap();
+    let bytes: usize = told.iter().map(|l| l.len() + 1).sum();
+    assert!(bytes <= 4096, "{bytes} bytes of notices");
+    assert!(
+        told.len() > 10,
+        "notices are told until the limit: {notices:?}"
+    );
+    assert_eq!(
+        *last,
+        format!(
+            "{} more notices held back: the run reached its output limit",
+            400 - told.len()
+        )
+    );
+    worker.stop().await;
 }
