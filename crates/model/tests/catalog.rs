@@ -20,7 +20,7 @@ fn backup_db() -> Value {
             {"name": "retention_days", "type": "integer", "min": 1, "max": 365, "default": 7},
             {"name": "notify_email", "type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", "max_length": 254},
             {"name": "backup_key", "type": "secret", "required": true, "secret_as": "env"}],
-        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", "--notify", "{notify_email}"],
+        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", ["--notify", "{notify_email}"]],
         "env": {"BACKUP_KEY": "{backup_key}"},
         "limits": {"timeout_sec": 60, "memory_mb": 256, "cpus": 1.0, "pids": 64, "max_output_bytes": 1048576},
         "network": "none",
@@ -246,6 +246,57 @@ fn defaults_fill_in_and_absent_options_leave_argv() {
         args(&module, &valid),
         ["--db", "users", "--retention-days", "7"]
     );
+}
+
+#[test]
+fn only_a_group_leaves_literals_out_with_a_missing_value() {
+    let request = |args: Value| -> ModuleRequest {
+        serde_json::from_value(json!({
+            "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+            "params": [{"name": "bucket", "type": "string"}, {"name": "email", "type": "string"}],
+            "args": args,
+        }))
+        .unwrap()
+    };
+    let module = ModuleDefinition::parse(
+        &request(json!([
+            "--dry-run",
+            "{bucket}",
+            ["--notify", "{email}"],
+            "--verbose"
+        ])),
+        &Limits::CEILING,
+    )
+    .unwrap();
+    let none = module.validate_params(&json!({})).unwrap();
+    assert_eq!(args(&module, &none), ["--dry-run", "--verbose"]);
+    let both = module
+        .validate_params(&json!({"bucket": "b", "email": "a@b.c"}))
+        .unwrap();
+    assert_eq!(
+        args(&module, &both),
+        ["--dry-run", "b", "--notify", "a@b.c", "--verbose"]
+    );
+    // The stored form keeps the group as written.
+    let stored = serde_json::to_value(&module).unwrap();
+    assert_eq!(stored["args"][2], json!(["--notify", "{email}"]));
+
+    // A group of one, or without a parameter, binds nothing; each member is checked.
+    for (args, field) in [
+        (json!([["--x"]]), "args[0]"),
+        (json!([["--x", "--y"]]), "args[0]"),
+        (json!([["--x", "{nope}"]]), "args[0][1]"),
+        (json!([["--x", "{email"]]), "args[0][1]"),
+    ] {
+        let errors = ModuleDefinition::parse(&request(args.clone()), &Limits::CEILING).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, [field], "{args}");
+    }
+    // A lone member of a group is still a lone argument: no leading dash.
+    let errors = module
+        .validate_params(&json!({"email": "-x@b.c"}))
+        .unwrap_err();
+    assert_eq!(errors[0].field, "params.email");
 }
 
 #[test]

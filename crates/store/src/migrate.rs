@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0010_user_identity"),
     migration!("0011_keyed_audit_chain"),
     migration!("0012_sage_log_stream"),
+    migration!("0013_explicit_arg_groups"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -39,6 +39,11 @@ impl Db {
     pub async fn execute_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
         Ok(self.client().await?.execute(sql, &[]).await?)
     }
+
+    /// Several statements at once (a migration run again on rows it did not see).
+    pub async fn batch_for_tests(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client().await?.batch_execute(sql).await?)
+    }
 }
 
 impl Db {

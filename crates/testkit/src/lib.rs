@@ -37,7 +37,7 @@ pub fn backup_module(script_id: &str) -> Value {
             {"name": "retention_days", "type": "integer", "min": 1, "max": 365, "default": 7},
             {"name": "notify_email", "type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", "max_length": 254},
             {"name": "backup_key", "type": "secret", "required": true, "secret_as": "env"}],
-        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", "--notify", "{notify_email}"],
+        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", ["--notify", "{notify_email}"]],
         "env": {"BACKUP_KEY": "{backup_key}"},
         "limits": {"timeout_sec": 60, "memory_mb": 256, "cpus": 1.0, "pids": 64, "max_output_bytes": 1048576},
         "network": "none", "approval": {"required": 0}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sage_model::ModuleId;
-use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, check_module_name};
+use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, RawArg, check_module_name};
 use sage_model::catalog::params::RawParam;
 use sage_store::catalog::{Module, ModuleVersion, NewVersion, Permissions};
 use serde::Serialize;
@@ -63,7 +63,10 @@ pub struct ModuleVersionView {
     /// The parameter declarations, as written.
     #[schema(value_type = Vec<Object>)]
     pub params: Vec<RawParam>,
-    pub args: Vec<String>,
+    /// Each element a template, or a group of templates left out together when one of
+    /// them names a parameter without a value.
+    #[schema(value_type = Vec<serde_json::Value>)]
+    pub args: Vec<RawArg>,
     pub env: BTreeMap<String, String>,
     pub limits: LimitsView,
     /// `none` or `egress`.
@@ -126,7 +129,7 @@ impl ModuleVersionView {
                 .iter()
                 .map(|p| p.raw().clone())
                 .collect(),
-            args: definition.args().map(str::to_owned).collect(),
+            args: definition.args(),
             env: definition
                 .env()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -113,3 +113,56 @@ async fn a_retired_version_takes_no_new_runs() {
     assert_eq!(status, 202, "{execution}");
     assert_eq!(execution["module_version"], 2);
 }
+
+#[tokio::test]
+async fn a_version_stored_before_argument_groups_keeps_how_it_behaved() {
+    let app = spawn_app().await;
+    let script = app.register_backup_script().await;
+    let mut definition = backup_module(&script);
+    // Written flat, as every version was before groups: the migration that introduced
+    // them is run again over it, as over a version it found stored.
+    definition["args"] = json!([
+        "--db",
+        "{db_name}",
+        "--retention-days",
+        "{retention_days}",
+        "--notify",
+        "{notify_email}",
+        "--x{{y}}",
+        "{notify_email}",
+        "--dry-run"
+    ]);
+    let (status, created) = app.post_as("/api/v1/modules", ADMIN, &definition).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, flat) = app
+        .get_as(&format!("/api/v1/modules/{id}/versions/1"), ADMIN)
+        .await;
+    assert_eq!(flat["args"][4], "--notify", "stored flat");
+    let migration = sage_store::MIGRATIONS
+        .iter()
+        .find(|m| m.version == "0013_explicit_arg_groups")
+        .unwrap();
+    app.db().batch_for_tests(migration.sql).await.unwrap();
+    let (_, grouped) = app
+        .get_as(&format!("/api/v1/modules/{id}/versions/1"), ADMIN)
+        .await;
+    assert_eq!(
+        grouped["args"],
+        json!([
+            "--db",
+            "{db_name}",
+            "--retention-days",
+            "{retention_days}",
+            ["--notify", "{notify_email}"],
+            ["--x{{y}}", "{notify_email}"],
+            "--dry-run"
+        ])
+    );
+    // Versions stay immutable to everyone else.
+    let refused = app
+        .db()
+        .execute_for_tests("UPDATE module_versions SET definition = '{}'")
+        .await;
+    assert!(refused.is_err());
+}

@@ -96,11 +96,6 @@ impl Template {
         matches!(self.segments.as_slice(), [Segment::Param(_)])
     }
 
-    /// Whether the template is literal text that looks like an option (`"--notify"`).
-    pub fn is_literal_flag(&self) -> bool {
-        matches!(self.segments.as_slice(), [Segment::Literal(text)] if text.starts_with('-'))
-    }
-
     /// The rendered string, or `None` when a referenced parameter has no value.
     pub fn render<'a>(&self, value_of: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
         let mut out = String::new();
@@ -125,7 +120,6 @@ mod tests {
         assert!(!t.is_single_param());
         assert_eq!(t.render(|_| Some("orders")).unwrap(), "--db=orders");
         assert!(Template::parse("{x}").unwrap().is_single_param());
-        assert!(Template::parse("--flag").unwrap().is_literal_flag());
     }
 
     #[test]

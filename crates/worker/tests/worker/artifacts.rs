@@ -290,7 +290,9 @@ for i in range(400):
     os.symlink("/etc/passwd", f"out/link-{i:03}")
 "#;
     let module = module_with_a_secret(&app, code, 4096).await;
-    let id = app.submit(&module, json!({"key": "a-secret-nobody-prints"})).await;
+    let id = app
+        .submit(&module, json!({"key": "a-secret-nobody-prints"}))
+        .await;
     assert_eq!(app.wait_terminal(&id).await["status"], "succeeded");
     let notices = lines_of(&app, &id, Stream::Sage).await;
     let (last, told) = notices.split_last().unwrap();

@@ -31,7 +31,7 @@ pub struct ModuleRequest {
     #[serde(default)]
     pub params: Vec<RawParam>,
     #[serde(default)]
-    pub args: Vec<String>,
+    pub args: Vec<RawArg>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default)]
@@ -144,6 +144,42 @@ const RESERVED_ENV: &[&str] = &[
     "IFS",
 ];
 
+/// One element of `args` as written: a template, or a group of templates that stand or
+/// fall together, such as an option and its optional value
+/// (`["--notify", "{notify_email}"]`). Nothing outside a group is ever left out with
+/// a missing value but the element naming it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawArg {
+    One(String),
+    Group(Vec<String>),
+}
+
+/// A checked `args` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Arg {
+    One(Template),
+    Group(Vec<Template>),
+}
+
+impl Arg {
+    fn templates(&self) -> &[Template] {
+        match self {
+            Self::One(template) => std::slice::from_ref(template),
+            Self::Group(templates) => templates,
+        }
+    }
+
+    fn raw(&self) -> RawArg {
+        match self {
+            Self::One(template) => RawArg::One(template.as_str().to_owned()),
+            Self::Group(templates) => {
+                RawArg::Group(templates.iter().map(|t| t.as_str().to_owned()).collect())
+            }
+        }
+    }
+}
+
 /// A checked module version: what the store keeps. It is only ever built by
 /// [`ModuleDefinition::parse`], from a request or, through `Deserialize`, from what was
 /// stored, so no copy of it skipped the checks. It is stored as the request that
@@ -155,7 +191,7 @@ pub struct ModuleDefinition {
     description: String,
     script_id: ScriptId,
     params: Vec<ParamSpec>,
-    args: Vec<Template>,
+    args: Vec<Arg>,
     env: BTreeMap<String, Template>,
     limits: Limits,
     network: NetworkPolicy,
@@ -238,8 +274,8 @@ impl ModuleDefinition {
     }
 
     /// The argv templates, as written.
-    pub fn args(&self) -> impl Iterator<Item = &str> {
-        self.args.iter().map(Template::as_str)
+    pub fn args(&self) -> Vec<RawArg> {
+        self.args.iter().map(Arg::raw).collect()
     }
 
     /// The environment templates, as written.
@@ -284,6 +320,7 @@ impl ModuleDefinition {
         let problems: BTreeSet<&str> = self
             .args
             .iter()
+            .flat_map(Arg::templates)
             .filter(|t| t.is_single_param())
             .filter_map(|t| t.params().next())
             .filter(|name| !may_start_with_dash(name))
@@ -319,22 +356,19 @@ impl ModuleDefinition {
     }
 
     /// argv after the interpreter and script: each template is exactly one element.
-    /// An element naming a parameter that has no value is left out, together with a
-    /// literal option (`"--notify"`) just before it that only introduced that value.
+    /// An element naming a parameter that has no value is left out, and so is the
+    /// whole group it belongs to; nothing else is.
     pub(crate) fn build_args(&self, params: &ValidParams) -> Vec<String> {
-        let rendered: Vec<Option<String>> = self.args.iter().map(|t| render(t, params)).collect();
-        let mut out = Vec::with_capacity(rendered.len());
-        for (i, element) in rendered.iter().enumerate() {
-            let introduces_missing = self.args[i].is_literal_flag()
-                && rendered.get(i + 1).is_some_and(Option::is_none)
-                && self.args.get(i + 1).is_some_and(Template::is_single_param);
-            if let Some(value) = element
-                && !introduces_missing
-            {
-                out.push(value.clone());
-            }
-        }
-        out
+        self.args
+            .iter()
+            .filter_map(|arg| {
+                arg.templates()
+                    .iter()
+                    .map(|t| render(t, params))
+                    .collect::<Option<Vec<String>>>()
+            })
+            .flatten()
+            .collect()
     }
 
     /// Environment variables from the env templates. `secret_path` gives where a
@@ -426,34 +460,81 @@ fn parse_params(raw: &[RawParam], problems: &mut Problems) -> Vec<ParamSpec> {
 
 /// `declared` maps each parameter name to whether it is a secret.
 fn parse_args(
-    raw: &[String],
+    raw: &[RawArg],
     declared: &BTreeMap<&str, bool>,
     problems: &mut Problems,
-) -> Vec<Template> {
-    if raw.len() > 128 {
-        problems.add("args", "must have at most 128 elements");
+) -> Vec<Arg> {
+    let elements: usize = raw
+        .iter()
+        .map(|arg| match arg {
+            RawArg::One(_) => 1,
+            RawArg::Group(group) => group.len(),
+        })
+        .sum();
+    if elements > 128 {
+        problems.add("args", "must have at most 128 elements, groups included");
     }
     let mut args = Vec::new();
     for (i, element) in raw.iter().enumerate() {
         let at = format!("args[{i}]");
-        match Template::parse(element) {
-            Err(error) => problems.add(at, error),
-            Ok(template) => {
-                for name in template.params() {
-                    match declared.get(name) {
-                        None => problems.add(&at, format!("refers to {{{name}}}, which is not a declared parameter")),
-                        Some(true) => problems.add(
-                            &at,
-                            format!("secret parameter {name} cannot appear in argv (visible to every process); use env"),
-                        ),
-                        Some(_) => {}
-                    }
+        match element {
+            RawArg::One(text) => {
+                if let Some(template) = parse_arg(text, &at, declared, problems) {
+                    args.push(Arg::One(template));
                 }
-                args.push(template);
+            }
+            RawArg::Group(group) => {
+                let templates: Vec<Template> = group
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, text)| {
+                        parse_arg(text, &format!("{at}[{j}]"), declared, problems)
+                    })
+                    .collect();
+                let binds =
+                    group.len() >= 2 && templates.iter().any(|t| t.params().next().is_some());
+                // A member that did not parse is reported as itself.
+                if templates.len() == group.len() && !binds {
+                    problems.add(
+                        &at,
+                        "a group binds literals to a parameter's value: it needs two elements or more, one naming a parameter",
+                    );
+                } else if templates.len() == group.len() {
+                    args.push(Arg::Group(templates));
+                }
             }
         }
     }
     args
+}
+
+fn parse_arg(
+    text: &str,
+    at: &str,
+    declared: &BTreeMap<&str, bool>,
+    problems: &mut Problems,
+) -> Option<Template> {
+    let template = match Template::parse(text) {
+        Ok(template) => template,
+        Err(error) => {
+            problems.add(at, error);
+            return None;
+        }
+    };
+    for name in template.params() {
+        match declared.get(name) {
+            None => problems.add(
+                at,
+                format!("refers to {{{name}}}, which is not a declared parameter"),
+            ),
+            Some(true) => problems.add(
+                at,
+                format!("secret parameter {name} cannot appear in argv (visible to every process); use env"),
+            ),
+            Some(_) => {}
+        }
+    }
+    Some(template)
 }
 
 fn parse_env(

@@ -33,16 +33,13 @@ impl From<ModuleDefinition> for ModuleRequest {
     fn from(definition: ModuleDefinition) -> Self {
         let number = |v: u64| Some(Number::from(v));
         let limits = definition.limits;
+        let args = definition.args();
         Self {
             name: None,
             description: Some(definition.description),
             script_id: definition.script_id,
             params: definition.params.iter().map(|p| p.raw().clone()).collect(),
-            args: definition
-                .args
-                .iter()
-                .map(|t| t.as_str().to_owned())
-                .collect(),
+            args,
             env: definition
                 .env
                 .iter()
