@@ -105,12 +105,13 @@ rabbitmq_up() {
 rabbitmq_down() { $SUDO rabbitmqctl -q stop >/dev/null 2>&1 || true; }
 
 # --- Redis -----------------------------------------------------------------------------
-# The password of REDIS_URL (redis://[user]:<password>@host:port/db); Redis requires it.
+# The password of REDIS_URL (redis://[user]:<password>@host:port/db), percent-decoded
+# as the api and the worker read it; Redis requires it.
 redis_password() {
   local rest=${REDIS_URL#*://}
   [[ $rest == *@* ]] || return 0
   rest=${rest%%@*}
-  echo "${rest#*:}"
+  python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.argv[1]), end="")' "${rest#*:}"
 }
 # redis-cli reads it from here, so it never shows in a process list.
 REDISCLI_AUTH=$(redis_password)
@@ -132,8 +133,11 @@ redis_up() {
     fi
     say "starting Redis"
     $SUDO mkdir -p "$log_dir" "$run_dir"
-    # The password arrives as configuration on stdin, not as an argument.
-    printf 'requirepass "%s"\n' "$REDISCLI_AUTH" |
+    # The password arrives as configuration on stdin, not as an argument; the config
+    # reader takes backslash escapes inside quotes, so those are escaped.
+    local quoted=${REDISCLI_AUTH//\\/\\\\}
+    quoted=${quoted//\"/\\\"}
+    printf 'requirepass "%s"\n' "$quoted" |
       $SUDO redis-server - --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
         --logfile "$log_dir/redis.log" --pidfile "$run_dir/redis.pid" || die "redis-server failed to start"
     mark_started redis

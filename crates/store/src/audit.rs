@@ -109,8 +109,8 @@ macro_rules! audit_columns {
 }
 
 impl AuditEvent {
-    /// The event as the SIEM receives it: every field, with its chain hash so the
-    /// receiver can check the chain on its side.
+    /// The event as the SIEM receives it: every field, with its chain hash, which the
+    /// receiver keeps so that `verify` can hold the trail against it (`heads`).
     pub fn to_siem_json(&self) -> Value {
         json!({
             "id": self.id, "at": self.at, "actor": self.actor, "action": self.action,
@@ -420,9 +420,15 @@ impl Db {
                 "the last event is not keyed: keyed events after it were removed or rewritten",
             ));
         }
+        let ids: Vec<i64> = heads.iter().map(|head| head.id).collect();
+        let stored: std::collections::HashMap<i64, AuditEvent> = self
+            .audit_events_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|event| (event.id, event))
+            .collect();
         for head in heads {
-            let stored = self.audit_events_by_id(&[head.id]).await?;
-            let reason = match stored.first() {
+            let reason = match stored.get(&head.id) {
                 None => "the SIEM received this event, and the trail no longer holds it",
                 Some(event) if event.hash != head.hash => {
                     "the SIEM received this event with another hash"

@@ -52,13 +52,14 @@ pub async fn ensure_egress_network(
                 ..Default::default()
             };
             // Another worker may make it at the same moment: what counts is what exists.
-            if let Err(error) = docker.create_network(request).await {
-                tracing::debug!(%error, "egress network not made here");
+            let made = docker.create_network(request).await;
+            match docker.inspect_network(&egress.name, None).await {
+                Ok(network) => network,
+                Err(error) => {
+                    let why = made.err().map_or(error.to_string(), |e| e.to_string());
+                    return Err(format!("network {} cannot be made: {why}", egress.name));
+                }
             }
-            docker
-                .inspect_network(&egress.name, None)
-                .await
-                .map_err(|e| format!("network {} cannot be made: {e}", egress.name))?
         }
         Err(error) => return Err(format!("network {}: {error}", egress.name)),
     };
@@ -67,6 +68,12 @@ pub async fn ensure_egress_network(
     if inspected.driver.as_deref() != Some("bridge") || option(ICC_OPTION) != Some("false") {
         return Err(format!(
             "network {} lets sandboxes reach each other (it must be a bridge with {ICC_OPTION}=false); remove it and the worker makes it right",
+            egress.name
+        ));
+    }
+    if inspected.enable_ipv6 == Some(true) {
+        return Err(format!(
+            "network {} has IPv6, which the firewall rules (IPv4) do not fence; remove it and the worker makes it right",
             egress.name
         ));
     }

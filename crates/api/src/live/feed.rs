@@ -31,16 +31,25 @@ pub struct LiveFeed {
 enum Command {
     Follow {
         channel: String,
-        reply: oneshot::Sender<Option<broadcast::Receiver<LiveLog>>>,
+        reply: oneshot::Sender<Option<Joined>>,
     },
     Leave {
         channel: String,
+        generation: u64,
     },
+}
+
+/// A follower's place in a channel. The generation tells a channel from the one of the
+/// same name before a lost connection, so leaving an old one cannot touch the new one.
+struct Joined {
+    receiver: broadcast::Receiver<LiveLog>,
+    generation: u64,
 }
 
 /// One stream's share of the feed; dropping it leaves the channel.
 pub struct Following {
     channel: String,
+    generation: u64,
     receiver: broadcast::Receiver<LiveLog>,
     commands: mpsc::UnboundedSender<Command>,
 }
@@ -63,6 +72,7 @@ impl LiveFeed {
             link: None,
             channels: HashMap::new(),
             failed_at: None,
+            generations: 0,
         };
         tokio::spawn(hub.run(received));
         Self { commands }
@@ -79,10 +89,11 @@ impl LiveFeed {
                 reply,
             })
             .ok()?;
-        let receiver = answer.await.ok()??;
+        let joined = answer.await.ok()??;
         Some(Following {
             channel,
-            receiver,
+            generation: joined.generation,
+            receiver: joined.receiver,
             commands: self.commands.clone(),
         })
     }
@@ -103,6 +114,7 @@ impl Drop for Following {
         // The hub is gone only when the process shuts down.
         let _ = self.commands.send(Command::Leave {
             channel: std::mem::take(&mut self.channel),
+            generation: self.generation,
         });
     }
 }
@@ -114,6 +126,8 @@ struct Hub {
     link: Option<Link>,
     channels: HashMap<String, Channel>,
     failed_at: Option<Instant>,
+    /// Channels made so far: the next one's generation.
+    generations: u64,
 }
 
 struct Link {
@@ -124,6 +138,7 @@ struct Link {
 struct Channel {
     sender: broadcast::Sender<LiveLog>,
     followers: usize,
+    generation: u64,
 }
 
 impl Hub {
@@ -132,11 +147,16 @@ impl Hub {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Follow { channel, reply }) => {
-                        let receiver = self.follow(channel).await;
-                        // The stream may have gone meanwhile; its receiver just drops.
-                        let _ = reply.send(receiver);
+                        let joined = self.follow(channel.clone()).await;
+                        // The stream went away meanwhile: it will never leave, so its
+                        // place is given back here.
+                        if let Err(Some(unwanted)) = reply.send(joined) {
+                            self.leave(channel, unwanted.generation).await;
+                        }
                     }
-                    Some(Command::Leave { channel }) => self.leave(channel).await,
+                    Some(Command::Leave { channel, generation }) => {
+                        self.leave(channel, generation).await;
+                    }
                     None => return,
                 },
                 message = next_message(&mut self.link) => match message {
@@ -147,10 +167,13 @@ impl Hub {
         }
     }
 
-    async fn follow(&mut self, channel: String) -> Option<broadcast::Receiver<LiveLog>> {
+    async fn follow(&mut self, channel: String) -> Option<Joined> {
         if let Some(known) = self.channels.get_mut(&channel) {
             known.followers += 1;
-            return Some(known.sender.subscribe());
+            return Some(Joined {
+                receiver: known.sender.subscribe(),
+                generation: known.generation,
+            });
         }
         let link = self.link().await?;
         match tokio::time::timeout(REDIS_TIMEOUT, link.sink.subscribe(&channel)).await {
@@ -165,19 +188,29 @@ impl Hub {
             }
         }
         let (sender, receiver) = broadcast::channel(BACKLOG);
+        self.generations += 1;
+        let generation = self.generations;
         self.channels.insert(
             channel,
             Channel {
                 sender,
                 followers: 1,
+                generation,
             },
         );
-        Some(receiver)
+        Some(Joined {
+            receiver,
+            generation,
+        })
     }
 
-    async fn leave(&mut self, channel: String) {
-        let Some(known) = self.channels.get_mut(&channel) else {
-            // Its channel closed with a lost connection.
+    async fn leave(&mut self, channel: String, generation: u64) {
+        let Some(known) = self
+            .channels
+            .get_mut(&channel)
+            .filter(|known| known.generation == generation)
+        else {
+            // Its channel closed with a lost connection (and may have been made anew).
             return;
         };
         known.followers = known.followers.saturating_sub(1);

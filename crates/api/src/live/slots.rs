@@ -2,9 +2,11 @@
 //! attention, so neither one user nor the sum of all may open them without bound.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use sage_model::UserId;
+
+use super::lock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
@@ -78,11 +80,6 @@ impl Drop for StreamSlot {
             }
         }
     }
-}
-
-/// The counts stay right even if a holder panicked: every change is a single step.
-fn lock(open: &Mutex<Open>) -> MutexGuard<'_, Open> {
-    open.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! the database, for all of them at once, which runs started, and wakes their streams.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sage_model::ExecutionId;
 use sage_store::Db;
 use tokio::sync::{Notify, watch};
+
+use super::lock;
 
 /// How often the waiting runs are looked up, all in one query.
 const POLL: Duration = Duration::from_secs(1);
@@ -71,9 +73,4 @@ async fn poll(shared: Arc<Shared>, db: Db) {
             }
         }
     }
-}
-
-/// The map stays whole even if a holder panicked: every change is a single step.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -320,20 +320,22 @@ for row in open("/proc/net/route").read().splitlines()[1:]:
     assert_eq!(stdout.trim(), format!("default via {gateway} on eth0"));
 
     // The rules of dev/egress-firewall.sh, read back from the host's tables.
-    let rules = |chain: &str| {
+    let rules = |table: &str, chain: &str| {
         #[allow(clippy::disallowed_methods, reason = "reads the host's firewall rules")]
         let output = std::process::Command::new("iptables")
-            .args(["-S", chain])
+            .args(["-t", table, "-S", chain])
             .output()
             .unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
     assert!(
-        rules("INPUT").contains("-A INPUT -i sage-egress0 -j DROP"),
-        "egress sandboxes reach none of the host's own addresses"
+        rules("mangle", "PREROUTING")
+            .contains("-A PREROUTING -i sage-egress0 -m addrtype --dst-type LOCAL -j DROP"),
+        "egress sandboxes reach none of the host's own addresses, published ports included"
     );
     assert!(
-        rules("DOCKER-USER").contains("-A DOCKER-USER -d 169.254.0.0/16 -i sage-egress0 -j DROP"),
+        rules("filter", "DOCKER-USER")
+            .contains("-A DOCKER-USER -d 169.254.0.0/16 -i sage-egress0 -j DROP"),
         "nor the link-local metadata addresses"
     );
 }
