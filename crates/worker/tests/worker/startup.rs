@@ -108,3 +108,47 @@ async fn an_egress_network_that_lets_sandboxes_reach_each_other_is_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_egress_network_with_ipv6_is_refused() {
+    let docker = crate::support::docker().await;
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let (name, bridge) = (format!("sage-v6-{suffix}"), format!("sv6{suffix}"));
+    docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_owned()),
+            enable_ipv6: Some(true),
+            ipam: Some(bollard::models::Ipam {
+                config: Some(vec![bollard::models::IpamConfig {
+                    subnet: Some(format!("fd00:{}::/64", &suffix[..4])),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(
+                [
+                    (
+                        "com.docker.network.bridge.enable_icc".to_owned(),
+                        "false".to_owned(),
+                    ),
+                    ("com.docker.network.bridge.name".to_owned(), bridge.clone()),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let error = connect(&settings(&[
+        ("EGRESS_NETWORK", &name),
+        ("EGRESS_BRIDGE", &bridge),
+    ]))
+    .await
+    .err()
+    .expect("start-up fails");
+    docker.remove_network(&name).await.unwrap();
+    assert_eq!(error.0.len(), 1, "{error}");
+    assert_eq!(error.0[0].0, "EGRESS_NETWORK");
+    assert!(error.0[0].1.contains("has IPv6"), "{error}");
+}
