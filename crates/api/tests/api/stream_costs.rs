@@ -189,3 +189,45 @@ async fn readiness_is_checked_at_most_once_per_moment_and_tells_anonymous_caller
     assert_ne!(detail, "ok");
     redis.reopen().await;
 }
+
+#[tokio::test]
+async fn after_a_lost_connection_an_old_stream_leaving_does_not_cut_off_a_new_one() {
+    use sage_api::live::{Heard, LiveFeed};
+    use sage_infra::redis::{LiveLog, log_channel};
+
+    let mut env = test_env();
+    let (gate, direct) = gate_redis(&mut env).await;
+    let gated = redis::Client::open(env.raw("REDIS_URL").unwrap()).unwrap();
+    let feed = LiveFeed::start(gated);
+    let execution = sage_model::ExecutionId::new();
+    let mut old = feed.follow(execution).await.expect("subscribed");
+
+    // The connection drops; the old stream hears it and follows the database.
+    gate.close();
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(5), old.next()).await,
+        Ok(Heard::Lost)
+    ));
+    gate.reopen().await;
+    // Past the pause between reconnections, a new stream of the same run subscribes.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut new = feed.follow(execution).await.expect("subscribed again");
+    drop(old);
+
+    let publisher = redis::Client::open(direct).unwrap();
+    let mut connection = publisher.get_multiplexed_async_connection().await.unwrap();
+    let end = serde_json::to_string(&LiveLog::End).unwrap();
+    // A moment for the hub to handle the old stream's leave.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(log_channel(execution))
+        .arg(&end)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(5), new.next()).await;
+    assert!(
+        matches!(heard, Ok(Heard::Message(LiveLog::End))),
+        "the new stream still hears its run"
+    );
+}
