@@ -49,10 +49,7 @@ impl<'a> Access<'a> {
     /// What the caller may do with a module; admins may do everything.
     async fn permissions(&self, module_id: ModuleId) -> Result<Permissions, ApiError> {
         if self.caller.is_admin() {
-            return Ok(Permissions {
-                run: true,
-                view: true,
-            });
+            return Ok(Permissions::ALL);
         }
         let user = &self.caller.user;
         Ok(self

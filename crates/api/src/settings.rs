@@ -39,6 +39,8 @@ pub struct Settings {
     pub evidence_font_dir: std::path::PathBuf,
     /// How many log streams one user, and this process, may hold open.
     pub stream_limits: crate::live::StreamLimits,
+    /// How often an idle log stream sends a keep-alive comment.
+    pub stream_keepalive: Duration,
 }
 
 /// How callers prove who they are.
@@ -120,10 +122,10 @@ impl Settings {
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
             evidence_font_dir: evidence_font_dir.ok_or_else(ConfigError::unreachable)?,
+            stream_keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
             stream_limits: crate::live::StreamLimits {
                 per_user: streams_per_user.ok_or_else(ConfigError::unreachable)?,
                 per_process: streams_per_process.ok_or_else(ConfigError::unreachable)?,
-                keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
             },
         })
     }

@@ -143,7 +143,12 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     };
     Ok(AppState {
         readiness: Arc::default(),
-        live: crate::live::Live::start(redis.clone(), db.clone(), settings.stream_limits),
+        live: crate::live::Live::start(
+            redis.clone(),
+            db.clone(),
+            settings.stream_limits,
+            settings.stream_keepalive,
+        ),
         db,
         broker: Arc::new(Broker::new(common.amqp.clone())),
         redis,

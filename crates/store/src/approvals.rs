@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::{AuditContext, Change, append};
 use crate::executions::{Execution, read_in};
 use crate::runs::{end_in, end_revoked};
-use crate::{Db, StoreError, changed_one, requester_may_run};
+use crate::{Db, StoreError, changed_one, requester_may_run, user_assigned};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -245,7 +245,8 @@ pub(crate) async fn queue_notice(
         .await?;
     transaction
         .execute(
-            "INSERT INTO approval_outbox (execution_id, event, payload)
+            concat!(
+                "INSERT INTO approval_outbox (execution_id, event, payload)
              SELECT e.id, $2::text, jsonb_build_object(
                  'event', $2::text,
                  'at', now(),
@@ -265,13 +266,9 @@ pub(crate) async fn queue_notice(
                      FROM users u
                      WHERE $2::text = 'approval.requested' AND u.id <> e.requested_by
                        AND ('admin' = ANY(u.roles)
-                            OR ('approver' = ANY(u.roles) AND EXISTS (
-                                SELECT 1 FROM module_assignments a
-                                WHERE a.module_id = e.module_id AND a.can_view
-                                  AND ((a.principal_kind = 'user' AND a.principal = u.email
-                                        AND u.email_verified)
-                                    OR (a.principal_kind = 'group'
-                                        AND a.principal = ANY(u.groups))))))),
+                            OR ('approver' = ANY(u.roles) AND ",
+                user_assigned!("can_view"),
+                "))),
                  'decisions', (
                      SELECT coalesce(jsonb_agg(jsonb_build_object(
                                 'approver', u.email, 'decision', d.decision,
@@ -282,7 +279,8 @@ pub(crate) async fn queue_notice(
              FROM executions e
              JOIN modules m ON m.id = e.module_id
              JOIN users r ON r.id = e.requested_by
-             WHERE e.id = $1",
+             WHERE e.id = $1"
+            ),
             &[&id, &event],
         )
         .await?;

@@ -80,6 +80,29 @@ pub struct Change {
     pub after: Option<Value>,
 }
 
+impl Change {
+    /// An execution's step from one status to another; `also` adds to what it became
+    /// (an object: the reason, the worker).
+    pub(crate) fn execution_step(
+        action: &'static str,
+        id: uuid::Uuid,
+        step: sage_model::Transition,
+        also: Value,
+    ) -> Self {
+        let mut after = json!({"status": step.to()});
+        if let (Some(after), Value::Object(also)) = (after.as_object_mut(), also) {
+            after.extend(also);
+        }
+        Self {
+            action,
+            target_type: "execution",
+            target_id: id.to_string(),
+            before: Some(json!({"status": step.from()})),
+            after: Some(after),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
     pub id: i64,
@@ -337,9 +360,19 @@ impl Db {
         context: &AuditContext,
         change: &Change,
     ) -> Result<i64, StoreError> {
+        self.record_linked(Some(&self.audit_key), context, change)
+            .await
+    }
+
+    async fn record_linked(
+        &self,
+        key: Option<&AuditKey>,
+        context: &AuditContext,
+        change: &Change,
+    ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let id = append(&transaction, &self.audit_key, context, change).await?;
+        let id = append_linked(&transaction, key, context, change).await?;
         transaction.commit().await?;
         Ok(id)
     }
@@ -399,6 +432,9 @@ impl Db {
             ))
             .await?;
         let mut walk = ChainWalk::default();
+        // The walk reads every row: it notes the hashes of the heads' rows on its way.
+        let wanted: std::collections::HashSet<i64> = heads.iter().map(|head| head.id).collect();
+        let mut held: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
         loop {
             let rows = client
                 .query(&statement, &[&walk.after_id, &VERIFY_PAGE])
@@ -410,9 +446,13 @@ impl Db {
                 if let Err(reason) = walk.step(&self.audit_key, &event) {
                     return Ok(walk.broken(event.id, reason));
                 }
+                if wanted.contains(&event.id) {
+                    held.insert(event.id, event.hash);
+                }
             }
         }
-        if walk.checked > 0 && !walk.last_keyed {
+        // A walk that got here saw its keyed rows last: `seen_keyed` is the last row's.
+        if walk.checked > 0 && !walk.seen_keyed {
             // Every running api seals a legacy trail with a keyed event at start, so an
             // unkeyed last row means keyed rows were removed or turned into plain ones.
             return Ok(walk.broken(
@@ -420,17 +460,10 @@ impl Db {
                 "the last event is not keyed: keyed events after it were removed or rewritten",
             ));
         }
-        let ids: Vec<i64> = heads.iter().map(|head| head.id).collect();
-        let stored: std::collections::HashMap<i64, AuditEvent> = self
-            .audit_events_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|event| (event.id, event))
-            .collect();
         for head in heads {
-            let reason = match stored.get(&head.id) {
+            let reason = match held.get(&head.id) {
                 None => "the SIEM received this event, and the trail no longer holds it",
-                Some(event) if event.hash != head.hash => {
+                Some(hash) if *hash != head.hash => {
                     "the SIEM received this event with another hash"
                 }
                 Some(_) => continue,
@@ -480,11 +513,7 @@ impl Db {
         context: &AuditContext,
         change: &Change,
     ) -> Result<i64, StoreError> {
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await?;
-        let id = append_linked(&transaction, None, context, change).await?;
-        transaction.commit().await?;
-        Ok(id)
+        self.record_linked(None, context, change).await
     }
 }
 
@@ -500,7 +529,6 @@ struct ChainWalk {
     after_id: i64,
     prev_hash: String,
     checked: u64,
-    last_keyed: bool,
     seen_keyed: bool,
 }
 
@@ -510,7 +538,6 @@ impl Default for ChainWalk {
             after_id: 0,
             prev_hash: GENESIS.to_owned(),
             checked: 0,
-            last_keyed: false,
             seen_keyed: false,
         }
     }
@@ -532,7 +559,6 @@ impl ChainWalk {
         self.checked += 1;
         self.after_id = event.id;
         self.prev_hash.clone_from(&event.hash);
-        self.last_keyed = event.keyed;
         self.seen_keyed |= event.keyed;
         Ok(())
     }

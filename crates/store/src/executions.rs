@@ -231,13 +231,12 @@ impl Db {
         if was == ExecutionStatus::Running {
             notify_stop(&transaction, id).await?;
         }
-        let change = Change {
-            action: "execution.cancel",
-            target_type: "execution",
-            target_id: id.to_string(),
-            before: Some(json!({"status": step.from()})),
-            after: Some(json!({"status": step.to(), "reason": reason.as_str()})),
-        };
+        let change = Change::execution_step(
+            "execution.cancel",
+            id,
+            step,
+            json!({"reason": reason.as_str()}),
+        );
         append(&transaction, &self.audit_key, context, &change).await?;
         let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;

@@ -49,20 +49,35 @@ pub enum StoreError {
     },
 }
 
+/// Whether user `u` is assigned execution `e`'s module with `$right` (`can_run`,
+/// `can_view`): by verified email or by group. The api's `Access`, said again in SQL
+/// for the moments a run moves on without a request: change both together.
+macro_rules! user_assigned {
+    ($right:literal) => {
+        concat!(
+            "EXISTS (
+                SELECT 1 FROM module_assignments a
+                WHERE a.module_id = e.module_id AND a.",
+            $right,
+            " AND ((a.principal_kind = 'user' AND a.principal = u.email AND u.email_verified)
+                     OR (a.principal_kind = 'group' AND a.principal = ANY(u.groups))))"
+        )
+    };
+}
+pub(crate) use user_assigned;
+
 /// Whether the requester of execution `e` may run its module now: an admin, or assigned
-/// `run` by verified email or group. The api's `Access::runnable_module`, said again in
-/// SQL for the moments a run is queued and claimed: change both together.
+/// `run` (the api's `Access::runnable_module`), checked when a run is queued and claimed.
 macro_rules! requester_may_run {
     () => {
-        "EXISTS (
-            SELECT 1 FROM users u
-            WHERE u.id = e.requested_by
-              AND ('admin' = ANY(u.roles) OR EXISTS (
-                   SELECT 1 FROM module_assignments a
-                   WHERE a.module_id = e.module_id AND a.can_run
-                     AND ((a.principal_kind = 'user' AND a.principal = u.email
-                           AND u.email_verified)
-                       OR (a.principal_kind = 'group' AND a.principal = ANY(u.groups))))))"
+        concat!(
+            "EXISTS (
+                SELECT 1 FROM users u
+                WHERE u.id = e.requested_by
+                  AND ('admin' = ANY(u.roles) OR ",
+            $crate::user_assigned!("can_run"),
+            "))"
+        )
     };
 }
 pub(crate) use requester_may_run;

@@ -122,16 +122,14 @@ pub(crate) async fn end_revoked(
 ) -> Result<serde_json::Value, StoreError> {
     let reason = EndReason::RunRevoked;
     end_in(transaction, id, step, reason).await?;
-    let after = json!({"status": step.to(), "reason": reason.as_str()});
-    let change = Change {
-        action: "execution.revoke",
-        target_type: "execution",
-        target_id: id.to_string(),
-        before: Some(json!({"status": step.from()})),
-        after: Some(after.clone()),
-    };
+    let change = Change::execution_step(
+        "execution.revoke",
+        id,
+        step,
+        json!({"reason": reason.as_str()}),
+    );
     append(transaction, key, context, &change).await?;
-    Ok(after)
+    Ok(change.after.unwrap_or_default())
 }
 
 /// Stop notifications, from a dedicated connection that LISTENs on [`STOP_CHANNEL`].
@@ -228,13 +226,8 @@ impl Db {
                 &[&id, &module_id.as_uuid(), &module_version],
             )
             .await?;
-        let change = Change {
-            action: "execution.start",
-            target_type: "execution",
-            target_id: id.to_string(),
-            before: Some(json!({"status": step.from()})),
-            after: Some(json!({"status": step.to(), "worker_id": worker_id})),
-        };
+        let change =
+            Change::execution_step("execution.start", id, step, json!({"worker_id": worker_id}));
         append(
             &transaction,
             &self.audit_key,
@@ -318,13 +311,12 @@ impl Db {
             .await?;
         forget_secrets(&transaction, id).await?;
         if updated == 1 {
-            let change = Change {
-                action: "execution.finish",
-                target_type: "execution",
-                target_id: id.to_string(),
-                before: Some(json!({"status": step.from()})),
-                after: Some(json!({"status": step.to(), "reason": reason, "exit_code": exit_code})),
-            };
+            let change = Change::execution_step(
+                "execution.finish",
+                id,
+                step,
+                json!({"reason": reason, "exit_code": exit_code}),
+            );
             append(
                 &transaction,
                 &self.audit_key,

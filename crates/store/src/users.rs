@@ -134,16 +134,17 @@ impl Db {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let statement = transaction
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "INSERT INTO users (id, email, roles, groups, last_seen_at)
                  VALUES ($1, lower($2), coalesce($3::text[], '{}'), coalesce($4::text[], '{}'), now())
                  ON CONFLICT (email) WHERE email_verified DO UPDATE
                    SET roles = coalesce($3::text[], users.roles),
                        groups = coalesce($4::text[], users.groups),
                        last_seen_at = now()
-                 RETURNING id, email, email_verified, roles, groups, created_at,
-                           (xmax = 0) AS inserted",
-            )
+                 RETURNING ",
+                user_columns!(),
+                ", (xmax = 0) AS inserted"
+            ))
             .await?;
         let row = transaction
             .query_one(

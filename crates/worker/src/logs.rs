@@ -120,10 +120,8 @@ impl LogPump {
     /// A notice of the worker's own, redacted like the script's lines, in the `sage`
     /// stream.
     pub async fn notice(&mut self, text: &str) {
-        let mut lines = Vec::new();
-        self.notices.push(text.as_bytes(), &mut lines);
-        self.notices.push(b"\n", &mut lines);
-        self.send_lines(Stream::Sage, lines).await;
+        self.write(Stream::Sage, format!("{text}\n").as_bytes())
+            .await;
     }
 
     /// Emits the last unfinished lines and waits until every line is stored.

@@ -32,12 +32,17 @@ pub struct Live {
 
 impl Live {
     /// Starts the background tasks; they end when the last handle is dropped.
-    pub fn start(redis: redis::Client, db: sage_store::Db, limits: StreamLimits) -> Self {
+    pub fn start(
+        redis: redis::Client,
+        db: sage_store::Db,
+        limits: StreamLimits,
+        keepalive: std::time::Duration,
+    ) -> Self {
         Self {
             feed: LiveFeed::start(redis),
             waiting: WaitingRuns::start(db),
             slots: StreamSlots::new(limits),
-            keepalive: limits.keepalive,
+            keepalive,
         }
     }
 }

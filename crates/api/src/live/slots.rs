@@ -12,7 +12,6 @@ use super::lock;
 pub struct StreamLimits {
     pub per_user: usize,
     pub per_process: usize,
-    pub keepalive: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -91,7 +90,6 @@ mod tests {
         let slots = StreamSlots::new(StreamLimits {
             per_user: 2,
             per_process: 3,
-            keepalive: std::time::Duration::from_secs(15),
         });
         let (alice, bob) = (UserId::new(), UserId::new());
         let first = slots.take(alice).unwrap();

@@ -28,6 +28,8 @@ use crate::live::{Following, Heard, StreamSlot};
 use crate::state::AppState;
 
 const PAGE: i64 = 2000;
+/// The comment an idle stream sends, so proxies keep it open and a gone client shows.
+const KEEPALIVE: &[u8] = b": keepalive\n\n";
 /// How often a stream of a waiting run makes sure its viewer may still see the run.
 const VIEW_RECHECK: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_secs(1);
@@ -139,7 +141,6 @@ fn events(
 ) -> HttpResponse {
     let (sender, receiver) = mpsc::channel::<Bytes>(256);
     let follower = Follower {
-        db: state.db.clone(),
         state: state.clone(),
         viewer,
         execution_id: execution.id,
@@ -165,7 +166,6 @@ fn events(
 /// Follows one execution's log for one client. Ends when the client goes away (a send
 /// fails) or after the `end` event.
 struct Follower {
-    db: Db,
     /// Whoever follows the log must still be allowed to see it each time the stream
     /// reads the execution.
     state: AppState,
@@ -212,8 +212,7 @@ impl Follower {
         let mut live = self.state.live.feed.follow(self.execution_id).await;
         self.replay().await?;
         let mut poll = tokio::time::interval(POLL);
-        let mut keepalive = tokio::time::interval(self.state.live.keepalive);
-        keepalive.reset();
+        let mut keepalive = self.keepalive_timer();
         let mut terminal_since: Option<tokio::time::Instant> = None;
         let mut worker_done = false;
         let mut ticks: u32 = 0;
@@ -254,7 +253,7 @@ impl Follower {
                     }
                 }
                 _ = keepalive.tick() => {
-                    self.send(Bytes::from_static(b": keepalive\n\n")).await?;
+                    self.send(Bytes::from_static(KEEPALIVE)).await?;
                     continue;
                 }
                 () = self.sender.closed() => return Err(Gone),
@@ -298,9 +297,7 @@ impl Follower {
     /// a day: no Redis subscription, no polling of its own, only a look at whether the
     /// viewer may still see the run every [`VIEW_RECHECK`].
     async fn until_started(&mut self, mut status: ExecutionStatus) -> Result<Started, Gone> {
-        let keepalive_every = self.state.live.keepalive;
-        let mut keepalive = tokio::time::interval(keepalive_every);
-        keepalive.reset();
+        let mut keepalive = self.keepalive_timer();
         while status.is_waiting() {
             let started = self.state.live.waiting.until_started(self.execution_id);
             tokio::pin!(started);
@@ -310,7 +307,7 @@ impl Follower {
                 tokio::select! {
                     () = &mut started => break,
                     () = &mut recheck => break,
-                    _ = keepalive.tick() => self.send(Bytes::from_static(b": keepalive\n\n")).await?,
+                    _ = keepalive.tick() => self.send(Bytes::from_static(KEEPALIVE)).await?,
                     () = self.sender.closed() => return Err(Gone),
                 }
             }
@@ -322,6 +319,14 @@ impl Follower {
             };
         }
         Ok(Started::Visible)
+    }
+
+    /// Ticks when the stream has been idle a keep-alive period; the first tick is not
+    /// at once.
+    fn keepalive_timer(&self) -> tokio::time::Interval {
+        let mut timer = tokio::time::interval(self.state.live.keepalive);
+        timer.reset();
+        timer
     }
 
     async fn execution(&self) -> Seen {
@@ -341,7 +346,12 @@ impl Follower {
     /// Sends every stored line after the last one sent.
     async fn replay(&mut self) -> Result<(), Gone> {
         loop {
-            let lines = match self.db.log_lines(self.execution_id, self.last, PAGE).await {
+            let lines = match self
+                .state
+                .db
+                .log_lines(self.execution_id, self.last, PAGE)
+                .await
+            {
                 Ok(lines) => lines,
                 Err(error) => {
                     tracing::warn!(?error, "stored log lines unreadable; retrying later");

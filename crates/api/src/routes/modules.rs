@@ -227,11 +227,7 @@ pub async fn create(
         created_by: caller.user.id,
     };
     let (module, version) = state.db.create_module(&name, &new, &caller.audit).await?;
-    let all = Permissions {
-        run: true,
-        view: true,
-    };
-    Ok(HttpResponse::Created().json(view(&state, &module, &version, all).await?))
+    Ok(HttpResponse::Created().json(view(&state, &module, &version, Permissions::ALL).await?))
 }
 
 /// Adds an immutable version (admin). The name cannot change.
@@ -268,11 +264,7 @@ pub async fn create_version(
         latest_version: version.version,
         ..module
     };
-    let all = Permissions {
-        run: true,
-        view: true,
-    };
-    Ok(HttpResponse::Created().json(view(&state, &module, &version, all).await?))
+    Ok(HttpResponse::Created().json(view(&state, &module, &version, Permissions::ALL).await?))
 }
 
 /// The modules the caller may run or view (admins: all), by name.
@@ -364,9 +356,5 @@ pub async fn retire_version(
         .retire_module_version(module.id, number, caller.user.id, &caller.audit)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let all = Permissions {
-        run: true,
-        view: true,
-    };
-    Ok(HttpResponse::Ok().json(view(&state, &module, &version, all).await?))
+    Ok(HttpResponse::Ok().json(view(&state, &module, &version, Permissions::ALL).await?))
 }

@@ -62,6 +62,14 @@ pub struct Permissions {
     pub view: bool,
 }
 
+impl Permissions {
+    /// An admin's, and anyone's on a module they just made.
+    pub const ALL: Self = Self {
+        run: true,
+        view: true,
+    };
+}
+
 impl Db {
     /// Replaces every assignment of a module, audited with before and after.
     #[tracing::instrument(skip(self, assignments, context))]

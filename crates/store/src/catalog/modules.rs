@@ -204,19 +204,7 @@ impl Db {
         id: ModuleId,
         version: i32,
     ) -> Result<Option<ModuleVersion>, StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(concat!(
-                version_select!(),
-                "WHERE v.module_id = $1 AND v.version = $2"
-            ))
-            .await?;
-        client
-            .query_opt(&statement, &[&id.as_uuid(), &version])
-            .await?
-            .as_ref()
-            .map(ModuleVersion::from_row)
-            .transpose()
+        read_version(&self.client().await?, id, version).await
     }
 
     /// Stops a version taking new runs, audited; `None` when there is no such
@@ -250,17 +238,9 @@ impl Db {
             };
             append(&transaction, &self.audit_key, context, &change).await?;
         }
-        let row = transaction
-            .query_opt(
-                concat!(
-                    version_select!(),
-                    "WHERE v.module_id = $1 AND v.version = $2"
-                ),
-                &[&module_id.as_uuid(), &version],
-            )
-            .await?;
+        let read = read_version(&transaction, module_id, version).await?;
         transaction.commit().await?;
-        row.as_ref().map(ModuleVersion::from_row).transpose()
+        Ok(read)
     }
 
     /// The versions of a module that take new runs, oldest first.
@@ -312,4 +292,24 @@ impl Db {
         let items = rows.iter().map(Module::from_row).collect();
         Ok(Page::from_rows(items, limit, |m: &Module| m.name.clone()))
     }
+}
+
+/// One version, read through the same checks as when it was made.
+async fn read_version(
+    client: &impl deadpool_postgres::GenericClient,
+    id: ModuleId,
+    version: i32,
+) -> Result<Option<ModuleVersion>, StoreError> {
+    let statement = client
+        .prepare_cached(concat!(
+            version_select!(),
+            "WHERE v.module_id = $1 AND v.version = $2"
+        ))
+        .await?;
+    client
+        .query_opt(&statement, &[&id.as_uuid(), &version])
+        .await?
+        .as_ref()
+        .map(ModuleVersion::from_row)
+        .transpose()
 }

@@ -68,9 +68,7 @@ impl Limits {
             ..Self::default()
         }
     }
-}
 
-impl Limits {
     /// The largest file a sandbox may write, in bytes (`RLIMIT_FSIZE`).
     pub fn largest_file(&self) -> i64 {
         let largest = self.work_tmpfs_bytes.max(self.tmp_tmpfs_bytes);

@@ -349,19 +349,26 @@ print("out", os.listdir("/work/out"), os.stat("/work/out").st_uid == os.getuid()
 open("/work/out/a.txt", "w").write("a")
 print("home", os.environ["HOME"], os.path.expanduser("~"))
 "#;
-    let (id, spec) = python(code);
-    let spool = std::env::temp_dir().join(format!("spool-{id}.tar"));
-    let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
+    let (finished, output, names) = run_keeping_names(&docker, code).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(finished.end, End::As(EndReason::Succeeded), "{stdout}");
     assert!(stdout.contains("out [] True"), "{stdout}");
     assert!(stdout.contains("home /work /work"), "{stdout}");
-    let names: Vec<String> = archive_entries(&spool)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
     assert!(names.iter().any(|n| n == "out/a.txt"), "{names:?}");
+}
+
+/// Runs a Python script in a sandbox with its outputs spooled; returns the names the
+/// archive of `/work/out` holds.
+async fn run_keeping_names(docker: &Docker, code: &str) -> (Finished, Captured, Vec<String>) {
+    let (id, spec) = python(code);
+    let spool = std::env::temp_dir().join(format!("spool-{id}.tar"));
+    let (finished, output) = run_spooling(docker, &id, &spec, &spool).await;
+    let names = archive_entries(&spool)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     std::fs::remove_file(&spool).unwrap();
+    (finished, output, names)
 }
 
 #[tokio::test]
@@ -388,9 +395,7 @@ os.wait()
 open("/work/out/report.txt", "w").write("done")
 print("parent done")
 "#;
-    let (id, spec) = python(code);
-    let spool = std::env::temp_dir().join(format!("spool-{id}.tar"));
-    let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
+    let (finished, output, names) = run_keeping_names(&docker, code).await;
     assert_eq!(
         finished.end,
         End::As(EndReason::Succeeded),
@@ -402,10 +407,5 @@ print("parent done")
         "{:?}",
         finished.outputs
     );
-    let names: Vec<String> = archive_entries(&spool)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
     assert!(names.iter().any(|n| n == "out/report.txt"), "{names:?}");
-    std::fs::remove_file(&spool).unwrap();
 }

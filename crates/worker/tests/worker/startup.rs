@@ -96,17 +96,26 @@ async fn an_egress_network_that_lets_sandboxes_reach_each_other_is_refused() {
         })
         .await
         .unwrap();
-    let error = connect(&settings(&[("EGRESS_NETWORK", &name)]))
+    let refusal = egress_refusal(&docker, &name, &[]).await;
+    assert!(
+        refusal.contains("lets sandboxes reach each other"),
+        "{refusal}"
+    );
+}
+
+/// Starts a worker on the egress network `name` the test made, removes the network
+/// and returns why start-up refused it.
+async fn egress_refusal(docker: &bollard::Docker, name: &str, more: &[(&str, &str)]) -> String {
+    let mut overrides = vec![("EGRESS_NETWORK", name)];
+    overrides.extend_from_slice(more);
+    let error = connect(&settings(&overrides))
         .await
         .err()
         .expect("start-up fails");
-    docker.remove_network(&name).await.unwrap();
+    docker.remove_network(name).await.unwrap();
     assert_eq!(error.0.len(), 1, "{error}");
     assert_eq!(error.0[0].0, "EGRESS_NETWORK");
-    assert!(
-        error.0[0].1.contains("lets sandboxes reach each other"),
-        "{error}"
-    );
+    error.0[0].1.clone()
 }
 
 #[tokio::test]
@@ -140,15 +149,6 @@ async fn an_egress_network_with_ipv6_is_refused() {
         })
         .await
         .unwrap();
-    let error = connect(&settings(&[
-        ("EGRESS_NETWORK", &name),
-        ("EGRESS_BRIDGE", &bridge),
-    ]))
-    .await
-    .err()
-    .expect("start-up fails");
-    docker.remove_network(&name).await.unwrap();
-    assert_eq!(error.0.len(), 1, "{error}");
-    assert_eq!(error.0[0].0, "EGRESS_NETWORK");
-    assert!(error.0[0].1.contains("has IPv6"), "{error}");
+    let refusal = egress_refusal(&docker, &name, &[("EGRESS_BRIDGE", &bridge)]).await;
+    assert!(refusal.contains("has IPv6"), "{refusal}");
 }
