@@ -16,17 +16,22 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-bridge=${EGRESS_BRIDGE:-sage-egress0}
+# The local AWS emulator's network (dev/emulator.sh) is fenced the same way.
+bridges="${EGRESS_BRIDGE:-sage-egress0} ${EMULATOR_BRIDGE:-sage-emu0}"
 blocked="169.254.0.0/16${EGRESS_BLOCKED:+,$EGRESS_BLOCKED}"
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 # Each rule as "<table> <chain> <match...>", all ending in DROP.
+# Only new connections to the host are dropped: answers to connections the host opened
+# (the worker asking the emulator's STS) must come back.
 rules() {
-  echo "mangle PREROUTING -i $bridge -m addrtype --dst-type LOCAL"
-  local range
-  for range in ${blocked//,/ }; do echo "filter DOCKER-USER -i $bridge -d $range"; done
+  local bridge range
+  for bridge in $bridges; do
+    echo "mangle PREROUTING -i $bridge -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW"
+    for range in ${blocked//,/ }; do echo "filter DOCKER-USER -i $bridge -d $range"; done
+  done
 }
 
 missing=0

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The caller holds, or the process serves, as much of something as it may.
     #[error("{0}")]
     TooMany(String),
+    /// A scanner tool that the workers' scanner image does not hold.
+    #[error("{0}")]
+    ToolUnavailable(String),
     #[error("the service is shutting down or a dependency is unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -75,6 +78,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::Conflict(_) | Self::FieldConflict(_) => "conflict",
             Self::TooMany(_) => "too_many_requests",
+            Self::ToolUnavailable(_) => "tool_unavailable",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -113,7 +117,9 @@ impl ResponseError for ApiError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) | Self::FieldConflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::FieldConflict(_) | Self::ToolUnavailable(_) => {
+                StatusCode::CONFLICT
+            }
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

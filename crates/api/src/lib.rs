@@ -4,6 +4,7 @@
 pub mod access;
 pub mod approvals;
 pub mod auth;
+pub mod builtin;
 pub mod error;
 pub mod evidence;
 pub mod extract;

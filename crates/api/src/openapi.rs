@@ -32,6 +32,9 @@ use utoipa::OpenApi;
         crate::routes::executions::reject,
         crate::routes::logs::logs,
         crate::routes::artifacts::list,
+        crate::routes::tools::list,
+        crate::routes::tools::start,
+        crate::routes::tools::latest,
         crate::routes::evidence::create_report,
         crate::routes::evidence::get_report,
         crate::routes::audit::list,
@@ -43,6 +46,9 @@ use utoipa::OpenApi;
         crate::error::FieldProblem,
         crate::routes::artifacts::ArtifactList,
         crate::routes::artifacts::ArtifactView,
+        crate::routes::tools::ToolView,
+        crate::routes::tools::ToolList,
+        crate::routes::tools::LatestRun,
         crate::routes::evidence::EvidenceRequest,
         crate::routes::evidence::EvidenceView,
     )),
@@ -52,6 +58,7 @@ use utoipa::OpenApi;
         (name = "scripts", description = "The script library (admin)"),
         (name = "modules", description = "Modules, versions and assignments"),
         (name = "executions", description = "Runs of modules"),
+        (name = "tools", description = "The cloud scanners: Prowler, Scout Suite, Steampipe/Powerpipe, Cloud Custodian"),
         (name = "audit", description = "The hash-chained audit trail (admin, auditor)")
     )
 )]

@@ -125,6 +125,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     for email in &settings.seed_users {
         db.ensure_user(email, &[]).await?;
     }
+    crate::builtin::install_tools(&db, &common.scripts_dir).await;
     let redis = common
         .redis
         .client()

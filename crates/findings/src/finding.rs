@@ -105,44 +105,7 @@ impl fmt::Display for Status {
     }
 }
 
-/// The scanners whose outputs are understood, named as their tool modules are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tool {
-    Prowler,
-    Scout,
-    /// Powerpipe benchmarks and `steampipe check`, one output format.
-    Steampipe,
-    Custodian,
-}
-
-impl Tool {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Prowler => "prowler",
-            Self::Scout => "scout",
-            Self::Steampipe => "steampipe",
-            Self::Custodian => "custodian",
-        }
-    }
-}
-
-impl std::str::FromStr for Tool {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        [Self::Prowler, Self::Scout, Self::Steampipe, Self::Custodian]
-            .into_iter()
-            .find(|tool| tool.as_str() == name)
-            .ok_or_else(|| format!("{name:?} is not one of prowler, scout, steampipe, custodian"))
-    }
-}
-
-impl fmt::Display for Tool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use sage_model::tools::Tool;
 
 /// Where a finding was read: enough for an auditor to find it in the raw file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -127,10 +127,12 @@ pub enum StartFailure {
     StagingUnwritable,
     /// The container engine refused or failed the sandbox.
     SandboxError,
+    /// STS refused the role the run names, or could not be reached.
+    AssumeRoleFailed,
 }
 
 impl StartFailure {
-    pub const ALL: [StartFailure; 8] = [
+    pub const ALL: [StartFailure; 9] = [
         Self::BadDefinition,
         Self::SecretsUnreadable,
         Self::ParamsInvalid,
@@ -139,6 +141,7 @@ impl StartFailure {
         Self::ScriptChanged,
         Self::StagingUnwritable,
         Self::SandboxError,
+        Self::AssumeRoleFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -151,6 +154,7 @@ impl StartFailure {
             Self::ScriptChanged => "script_changed",
             Self::StagingUnwritable => "staging_unwritable",
             Self::SandboxError => "sandbox_error",
+            Self::AssumeRoleFailed => "assume_role_failed",
         }
     }
 }
@@ -368,7 +372,8 @@ mod tests {
             | StartFailure::ScriptMissing
             | StartFailure::ScriptChanged
             | StartFailure::StagingUnwritable
-            | StartFailure::SandboxError => {}
+            | StartFailure::SandboxError
+            | StartFailure::AssumeRoleFailed => {}
         };
         let mut ends = vec![
             E::Succeeded,

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod logs;
 pub mod plan;
 pub mod queue;
+pub mod tools;
 
 /// Lowercase hex, as sha256 digests are shown and stored everywhere in Sage Runner.
 pub fn hex(bytes: &[u8]) -> String {

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::ExecutionId;
+use crate::catalog::cloud::{AssumeRole, SandboxImage};
 use crate::catalog::module::{Limits, ModuleDefinition, NetworkPolicy};
 use crate::catalog::params::ValidParams;
 use crate::catalog::script::{Interpreter, ScriptPath};
@@ -27,6 +29,9 @@ pub struct RunPlan {
     pub secret_files: Vec<SecretFile>,
     pub limits: Limits,
     pub network: NetworkPolicy,
+    pub image: SandboxImage,
+    /// The role to assume for the run, with the session name already chosen.
+    pub assume_role: Option<(AssumeRole, String)>,
 }
 
 /// One `secret_as: file` secret: its value and where the sandbox sees it.
@@ -61,12 +66,17 @@ impl fmt::Debug for RunPlan {
             .field("secret_files", &self.secret_files)
             .field("limits", &self.limits)
             .field("network", &self.network)
+            .field("image", &self.image)
+            .field("assume_role", &self.assume_role)
             .finish()
     }
 }
 
 impl RunPlan {
+    /// `params` passed the version's checks, which include the role's: a role that
+    /// does not read back here is left out, never guessed.
     pub fn new(
+        execution_id: ExecutionId,
         script: &ScriptPath,
         interpreter: Interpreter,
         definition: &ModuleDefinition,
@@ -92,6 +102,11 @@ impl RunPlan {
             secret_files,
             limits: definition.limits(),
             network: definition.network(),
+            image: definition.image(),
+            assume_role: definition.assume_role(params).ok().flatten().map(|role| {
+                let session = role.session_name(execution_id);
+                (role, session)
+            }),
         }
     }
 }

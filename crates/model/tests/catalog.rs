@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
+use sage_model::ExecutionId;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
 use sage_model::catalog::params::ValidParams;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
@@ -41,7 +42,13 @@ fn args(module: &ModuleDefinition, valid: &ValidParams) -> Vec<String> {
 
 fn plan(module: &ModuleDefinition, valid: &ValidParams) -> RunPlan {
     let script = ScriptPath::parse("team/backup_db.py").unwrap();
-    RunPlan::new(&script, Interpreter::Python3, module, valid)
+    RunPlan::new(
+        ExecutionId::new(),
+        &script,
+        Interpreter::Python3,
+        module,
+        valid,
+    )
 }
 
 fn good_params() -> Value {

@@ -14,6 +14,7 @@ mod pool;
 pub mod runs;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tools;
 pub mod users;
 
 pub use migrate::{MIGRATIONS, Migration, migrate};

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0011_keyed_audit_chain"),
     migration!("0012_sage_log_stream"),
     migration!("0013_explicit_arg_groups"),
+    migration!("0014_tools"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

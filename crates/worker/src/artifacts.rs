@@ -168,21 +168,23 @@ fn not_a_file(kind: EntryType) -> Option<&'static str> {
 }
 
 /// Where an execution's artifacts live in the bucket.
-pub fn object_key(execution_id: ExecutionId, name: &ArtifactName) -> String {
-    format!("executions/{execution_id}/{name}")
+/// Where a run's artifacts go unless it keeps them elsewhere (a tool run's are under
+/// `runs/<YYYYMM>/<id>/`).
+pub fn default_prefix(execution_id: ExecutionId) -> String {
+    format!("executions/{execution_id}/")
 }
 
 /// Uploads the planned files straight from the spool; returns their records.
 pub async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    execution_id: ExecutionId,
+    prefix: &str,
     spool: &Path,
-    keep: Vec<Planned>,
+    keep: &[Planned],
 ) -> Result<Vec<Artifact>, UploadError> {
     let mut uploaded = Vec::with_capacity(keep.len());
     for planned in keep {
-        let key = object_key(execution_id, &planned.name);
+        let key = format!("{prefix}{}", planned.name);
         let body = ByteStream::read_from()
             .path(PathBuf::from(spool))
             .offset(planned.offset)
@@ -207,7 +209,7 @@ pub async fn upload(
             content_type: planned.name.content_type().to_owned(),
             name: planned.name.to_string(),
             size: i64::try_from(planned.size).unwrap_or(i64::MAX),
-            sha256: planned.sha256,
+            sha256: planned.sha256.clone(),
             s3_key: key,
             created_at: chrono::Utc::now(),
         });

@@ -85,3 +85,22 @@ pub async fn ensure_egress_network(
     }
     Ok(())
 }
+
+/// Checks the emulator network that replaces the egress network in development and
+/// tests: it must exist and be `--internal`, so nothing on it leaves the machine.
+pub async fn check_emulator_network(docker: &Docker, name: &str) -> Result<(), String> {
+    let network = docker
+        .inspect_network(name, None)
+        .await
+        .map_err(|error| format!("network {name}: {error} (dev/emulator.sh up makes it)"))?;
+    if network.internal != Some(true) {
+        return Err(format!(
+            "network {name} is not --internal: egress runs on it could leave the machine"
+        ));
+    }
+    tracing::warn!(
+        network = name,
+        "EMULATOR_NETWORK is set: egress runs reach only the local emulator's network (development and tests)"
+    );
+    Ok(())
+}

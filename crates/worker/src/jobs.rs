@@ -9,13 +9,14 @@ use std::sync::Arc;
 use bollard::Docker;
 use sage_infra::secrets::SecretBox;
 use sage_model::ExecutionId;
+use sage_model::catalog::cloud::SandboxImage;
 use sage_model::plan::{RunPlan, SecretFile};
 use sage_model::{EndReason, StartFailure};
 use sage_store::Db;
 use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
 
-use crate::artifacts;
+use crate::artifacts::{self, Planned};
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, run_uid};
@@ -24,7 +25,10 @@ use crate::sandbox::{
     run_to_end,
 };
 use crate::settings::Settings;
+use crate::sts::Sts;
+use crate::tool_runs::{self, Outcome};
 use sage_model::logs::Redactor;
+use sage_model::tools::Tool;
 use tokio_util::sync::CancellationToken;
 
 /// What every job needs; shared by the consumer's tasks.
@@ -32,10 +36,13 @@ pub struct Context {
     pub db: Db,
     pub docker: Docker,
     pub s3: aws_sdk_s3::Client,
+    pub sts: Sts,
     pub secrets: SecretBox,
     pub settings: Arc<Settings>,
     pub running: Running,
     pub publisher: Publisher,
+    /// The scanner image's tool versions, for the records of tool runs.
+    pub tool_versions: BTreeMap<Tool, String>,
 }
 
 /// Claims and runs one execution; one already claimed, finished or cancelled is
@@ -55,9 +62,14 @@ pub async fn process(
         tracing::info!("execution is not queued any more; skipping the job");
         return Ok(());
     };
-    let end = {
+    let tool = ctx.db.tool_of_module(claimed.module_id).await?;
+    let prefix = match tool {
+        Some(_) => tool_runs::prefix(execution_id, chrono::Utc::now()),
+        None => artifacts::default_prefix(execution_id),
+    };
+    let (end, outcome) = {
         let registered = ctx.running.register(execution_id);
-        let run = run_claimed(ctx, &claimed, &registered.stop);
+        let run = run_claimed(ctx, &claimed, tool, &prefix, &registered.stop);
         tokio::pin!(run);
         tokio::select! {
             end = &mut run => end,
@@ -72,6 +84,16 @@ pub async fn process(
                 .finish_execution(execution_id, worker_id, &end)
                 .await?;
             tracing::info!(reason = ?end.reason, stored, "execution finished");
+            if let (Some(tool), true) = (tool, stored) {
+                let outcome = outcome.unwrap_or_default();
+                if let Err(error) = Box::pin(tool_runs::record(
+                    ctx, &claimed, tool, &end, &prefix, outcome,
+                ))
+                .await
+                {
+                    tracing::error!(%error, "the tool run's record was not stored");
+                }
+            }
         }
         None => tracing::info!("execution stopped; its end was stored by whoever stopped it"),
     }
@@ -108,12 +130,16 @@ fn cannot_start(failure: StartFailure) -> Option<RunEnd> {
     })
 }
 
-/// How the claimed run ended; `None` when it was stopped because it ended elsewhere.
+/// How the claimed run ended, `None` when it was stopped because it ended elsewhere,
+/// and for a tool run the findings of its outputs.
 async fn run_claimed(
     ctx: &Context,
     claimed: &ClaimedRun,
+    tool: Option<Tool>,
+    prefix: &str,
     stop: &CancellationToken,
-) -> Option<RunEnd> {
+) -> (Option<RunEnd>, Option<Outcome>) {
+    let mut outcome = None;
     let staging = ctx
         .settings
         .staging_dir
@@ -147,14 +173,28 @@ async fn run_claimed(
                     held_back: 0,
                     log: &mut pump,
                 };
-                keep_artifacts(
+                let kept = keep_artifacts(
                     ctx,
                     claimed.execution_id,
+                    prefix,
+                    tool.is_some(),
                     &finished.outputs,
                     &spool,
                     &mut notices,
                 )
                 .await;
+                if tool.is_some() {
+                    let read = read_tool_outputs(&spool, kept, claimed.execution_id).await;
+                    if let Some(problem) = &read.problem {
+                        notices.tell(format!("findings: {problem}")).await;
+                    } else {
+                        let total = read.findings.len();
+                        notices
+                            .tell(format!("findings: {total} read from the outputs"))
+                            .await;
+                    }
+                    outcome = Some(read);
+                }
                 notices.close().await;
             }
             pump.finish().await;
@@ -176,13 +216,33 @@ async fn run_claimed(
                 }
             }
         }
-        Err(failure) => {
+        Err(NotStarted { failure, notice }) => {
             tracing::warn!(reason = failure.as_str(), "execution cannot start");
+            if let Some((redactor, text)) = notice {
+                let mut pump = LogPump::start(
+                    ctx.db.clone(),
+                    ctx.publisher.clone(),
+                    claimed.execution_id,
+                    redactor,
+                );
+                pump.notice(&text).await;
+                pump.finish().await;
+            }
             cannot_start(failure)
         }
     };
     remove_execution_folders(&ctx.settings.execution_folders(), claimed.execution_id).await;
-    end
+    (end, outcome)
+}
+
+async fn read_tool_outputs(spool: &Path, kept: Vec<Planned>, id: ExecutionId) -> Outcome {
+    let spool = spool.to_owned();
+    tokio::task::spawn_blocking(move || tool_runs::read_outputs(&spool, &kept, id))
+        .await
+        .unwrap_or_else(|_| Outcome {
+            problem: Some("reading the outputs failed".to_owned()),
+            ..Outcome::default()
+        })
 }
 
 /// The archive of `/work/out`, in the execution's staging folder (removed with it).
@@ -221,22 +281,27 @@ impl Notices<'_> {
     }
 }
 
-/// Uploads and records what the script left under `/work/out`. What is skipped or goes
-/// wrong is told in the execution's log; it does not change how the script ended.
+/// Uploads and records what the script left under `/work/out`, under `prefix`, and
+/// returns what was kept. What is skipped or goes wrong is told in the execution's log;
+/// it does not change how the script ended. A tool run's own `result.json` is the
+/// worker's record, so a file of that name from the tool is not kept.
 async fn keep_artifacts(
     ctx: &Context,
     execution_id: ExecutionId,
+    prefix: &str,
+    is_tool_run: bool,
     outputs: &Outputs,
     spool: &Path,
     notices: &mut Notices<'_>,
-) {
+) -> Vec<Planned> {
     match outputs {
-        Outputs::NotCollected | Outputs::Spooled { bytes: 0, .. } => return,
+        Outputs::NotCollected | Outputs::Spooled { bytes: 0, .. } => return Vec::new(),
         Outputs::Failed(why) => {
             tracing::warn!(why, "outputs not collected");
-            return notices
+            notices
                 .tell(format!("the artifacts could not be collected: {why}"))
                 .await;
+            return Vec::new();
         }
         Outputs::Spooled { .. } => {}
     }
@@ -245,31 +310,46 @@ async fn keep_artifacts(
     let redactor = notices.log.redactor().clone();
     let planned =
         tokio::task::spawn_blocking(move || artifacts::plan(&path, limits, &redactor)).await;
-    let plan = match planned {
+    let mut plan = match planned {
         Ok(Ok(plan)) => plan,
         Ok(Err(error)) => {
-            return notices
+            notices
                 .tell(format!("the artifacts could not be read: {error}"))
                 .await;
+            return Vec::new();
         }
         Err(error) => {
             tracing::error!(%error, "reading the artifacts panicked");
-            return notices
+            notices
                 .tell("the artifacts could not be read".to_owned())
                 .await;
+            return Vec::new();
         }
     };
+    if is_tool_run
+        && let Some(at) = plan
+            .keep
+            .iter()
+            .position(|p| p.name.as_str() == tool_runs::RESULT_FILE)
+    {
+        plan.keep.remove(at);
+        plan.skipped.push(format!(
+            "/work/out/{} is the name of the run's record, written by the worker",
+            tool_runs::RESULT_FILE
+        ));
+    }
     for skipped in plan.skipped {
         notices.tell(format!("artifact skipped: {skipped}")).await;
     }
     let bucket = &ctx.settings.common.s3.bucket;
-    let uploaded = match artifacts::upload(&ctx.s3, bucket, execution_id, spool, plan.keep).await {
+    let uploaded = match artifacts::upload(&ctx.s3, bucket, prefix, spool, &plan.keep).await {
         Ok(uploaded) => uploaded,
         Err(error) => {
             tracing::warn!(%error, "artifacts not uploaded");
-            return notices
+            notices
                 .tell(format!("the artifacts were not kept: {error}"))
                 .await;
+            return Vec::new();
         }
     };
     if let Err(error) = ctx.db.record_artifacts(execution_id, &uploaded).await {
@@ -278,6 +358,7 @@ async fn keep_artifacts(
             .tell("the artifacts were uploaded but not recorded".to_owned())
             .await;
     }
+    plan.keep
 }
 
 /// Writes file secrets into the execution's folder under SECRETS_DIR (a tmpfs, so they
@@ -336,14 +417,30 @@ async fn write_secret_files(
     })
 }
 
+/// Why a run cannot start, and what its log should say about it (with the redactor of
+/// its secrets) when the requester needs more than the reason.
+struct NotStarted {
+    failure: StartFailure,
+    notice: Option<(Redactor, String)>,
+}
+
+impl From<StartFailure> for NotStarted {
+    fn from(failure: StartFailure) -> Self {
+        Self {
+            failure,
+            notice: None,
+        }
+    }
+}
+
 /// Builds the sandbox of a claimed execution and the redactor of its secrets: opens the
-/// secrets, takes the run plan and turns it into a container; the error is why it
-/// cannot start.
+/// secrets, takes the run plan, assumes its AWS role and turns it into a container; the
+/// error is why it cannot start.
 async fn prepare(
     ctx: &Context,
     claimed: &ClaimedRun,
     staging: &Path,
-) -> Result<(SandboxSpec, RunBounds, Redactor), StartFailure> {
+) -> Result<(SandboxSpec, RunBounds, Redactor), NotStarted> {
     let version = claimed.version.as_ref().map_err(|failure| *failure)?;
     let secrets: BTreeMap<String, String> = match &claimed.sealed_secrets {
         None => BTreeMap::new(),
@@ -363,12 +460,45 @@ async fn prepare(
             tracing::error!(?problems, "stored parameters do not pass their version");
             StartFailure::ParamsInvalid
         })?;
-    let redactor = Redactor::new(params.secrets().values().map(String::as_str));
     let plan = RunPlan::new(
+        claimed.execution_id,
         &version.script_path,
         version.interpreter,
         &version.definition,
         &params,
+    );
+    let mut env = plan.env;
+    let mut cloud_secrets = Vec::new();
+    if let Some((role, session_name)) = &plan.assume_role {
+        // Boxed: the SDK's futures are large, and each run awaits one.
+        let credentials = Box::pin(ctx.sts.assume(role, session_name))
+            .await
+            .map_err(|error| {
+                tracing::warn!(role_arn = %role.role_arn, %error, "AssumeRole refused");
+                NotStarted {
+                    failure: StartFailure::AssumeRoleFailed,
+                    notice: Some((
+                        Redactor::new(params.secrets().values().map(String::as_str)),
+                        format!(
+                            "AssumeRole of {} (session {session_name}) failed: {error}",
+                            role.role_arn
+                        ),
+                    )),
+                }
+            })?;
+        tracing::info!(role_arn = %role.role_arn, %session_name, "assumed the run's role");
+        env.extend(credentials.env());
+        if let Some(endpoint) = &ctx.settings.sandbox_aws_endpoint {
+            env.push(("AWS_ENDPOINT_URL".to_owned(), endpoint.clone()));
+        }
+        cloud_secrets.extend(credentials.values().map(str::to_owned));
+    }
+    let redactor = Redactor::new(
+        params
+            .secrets()
+            .values()
+            .map(String::as_str)
+            .chain(cloud_secrets.iter().map(String::as_str)),
     );
     let uid = run_uid(&claimed.execution_id.to_string());
     let mut files = write_secret_files(
@@ -387,14 +517,18 @@ async fn prepare(
         container_path: plan.script_path,
     });
     let limits = plan.limits;
+    let image = match plan.image {
+        SandboxImage::Runner => &ctx.settings.runner_image,
+        SandboxImage::Scanner => &ctx.settings.scanner_image,
+    };
     let spec = SandboxSpec {
-        image: ctx.settings.runner_image.clone(),
+        image: image.clone(),
         uid,
         argv: plan.argv,
-        env: plan.env,
+        env,
         files,
         limits: Limits::for_module(&limits),
-        network: Network::for_module(plan.network, &ctx.settings.egress.name),
+        network: Network::for_module(plan.network, ctx.settings.egress_target()),
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
             (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),

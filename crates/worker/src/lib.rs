@@ -9,3 +9,5 @@ pub mod logs;
 pub mod sandbox;
 pub mod settings;
 pub mod startup;
+pub mod sts;
+pub mod tool_runs;

@@ -8,6 +8,7 @@ use sage_infra::settings::CommonSettings;
 use sage_store::DatabaseSettings;
 
 use crate::artifacts::ArtifactLimits;
+use crate::sts::StsSettings;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -19,6 +20,13 @@ pub struct Settings {
     pub concurrency: usize,
     pub docker_host: String,
     pub runner_image: String,
+    /// The image of module versions that say `image: scanner`.
+    pub scanner_image: String,
+    /// Where runs that name an AWS role get their temporary credentials.
+    pub sts: StsSettings,
+    /// Given to sandboxes with AWS credentials as `AWS_ENDPOINT_URL`: a local AWS
+    /// emulator, for development and tests only; unset on AWS.
+    pub sandbox_aws_endpoint: Option<String>,
     /// Where the verified copy of each execution's script is bound from. It must be a
     /// path the Docker engine sees the same way (the host, or a shared volume).
     pub staging_dir: PathBuf,
@@ -31,6 +39,10 @@ pub struct Settings {
     pub artifacts: ArtifactLimits,
     /// Where `network: egress` sandboxes are attached.
     pub egress: EgressNetwork,
+    /// For development and tests: an `--internal` network holding a local AWS emulator
+    /// (dev/emulator.sh), which `network: egress` sandboxes join instead of the egress
+    /// network. Nothing on it reaches beyond the machine.
+    pub emulator_network: Option<String>,
 }
 
 /// The Docker network of `network: egress` sandboxes, which the worker makes (or checks)
@@ -67,6 +79,12 @@ impl Settings {
             |v| sage_infra::config::url_with_scheme(v, &["unix", "tcp", "http"]),
         );
         let runner_image = env.string("RUNNER_IMAGE", "sage-runner:latest");
+        let scanner_image = env.string("SCANNER_IMAGE", "sage-scanner:latest");
+        let sts_region = env.string("STS_REGION", "us-east-1");
+        let http_url =
+            |v: &str| sage_infra::config::url_with_scheme(v, &["http", "https"]).map(Some);
+        let sts_endpoint = env.optional_with("STS_ENDPOINT_URL", None, http_url);
+        let sandbox_aws_endpoint = env.optional_with("SANDBOX_AWS_ENDPOINT_URL", None, http_url);
         let staging_dir =
             env.optional_with("STAGING_DIR", PathBuf::from("/var/lib/sage/staging"), |v| {
                 Ok(PathBuf::from(v))
@@ -86,6 +104,8 @@ impl Settings {
         let egress_bridge = env.optional_with("EGRESS_BRIDGE", "sage-egress0".to_owned(), |v| {
             name_of(v, 15)
         });
+        let emulator_network =
+            env.optional_with("EMULATOR_NETWORK", None, |v| name_of(v, 64).map(Some));
         env.finish()?;
         // Every value is present once `finish` passed.
         Ok(Self {
@@ -99,6 +119,12 @@ impl Settings {
             concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
             docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,
             runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
+            scanner_image: scanner_image.ok_or_else(ConfigError::unreachable)?,
+            sts: StsSettings {
+                region: sts_region.ok_or_else(ConfigError::unreachable)?,
+                endpoint: sts_endpoint.ok_or_else(ConfigError::unreachable)?,
+            },
+            sandbox_aws_endpoint: sandbox_aws_endpoint.ok_or_else(ConfigError::unreachable)?,
             staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,
             secrets_dir: secrets_dir.ok_or_else(ConfigError::unreachable)?,
             lease: lease.ok_or_else(ConfigError::unreachable)?,
@@ -111,6 +137,7 @@ impl Settings {
                 name: egress_network.ok_or_else(ConfigError::unreachable)?,
                 bridge: egress_bridge.ok_or_else(ConfigError::unreachable)?,
             },
+            emulator_network: emulator_network.ok_or_else(ConfigError::unreachable)?,
         })
     }
 }
@@ -133,6 +160,13 @@ fn name_of(value: &str, longest: usize) -> Result<String, String> {
 }
 
 impl Settings {
+    /// The network `network: egress` sandboxes join.
+    pub fn egress_target(&self) -> &str {
+        self.emulator_network
+            .as_deref()
+            .unwrap_or(&self.egress.name)
+    }
+
     /// The folders holding one sub-folder per execution (script copy, secret files),
     /// removed when it ends.
     pub fn execution_folders(&self) -> Vec<PathBuf> {
@@ -179,6 +213,7 @@ mod tests {
             ("WORKER_ID", "has space"),
             ("DOCKER_HOST", "/var/run/docker.sock"),
             ("ARTIFACT_MAX_FILES", "0"),
+            ("STS_ENDPOINT_URL", "localhost:5000"),
         ]);
         let text = Settings::from_env(Env::from_pairs(pairs))
             .unwrap_err()
@@ -188,6 +223,7 @@ mod tests {
             "WORKER_ID",
             "DOCKER_HOST",
             "ARTIFACT_MAX_FILES",
+            "STS_ENDPOINT_URL",
         ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }

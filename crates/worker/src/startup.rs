@@ -65,10 +65,13 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         Box::pin(sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket)),
         connect_docker(settings),
     );
-    let egress = match &docker {
-        Ok(docker) => crate::docker::ensure_egress_network(docker, &settings.egress).await,
+    let egress = match (&docker, &settings.emulator_network) {
+        (Ok(docker), Some(emulator)) => {
+            crate::docker::check_emulator_network(docker, emulator).await
+        }
+        (Ok(docker), None) => crate::docker::ensure_egress_network(docker, &settings.egress).await,
         // Already reported as `docker`.
-        Err(_) => Ok(()),
+        (Err(_), _) => Ok(()),
     };
     let failures: Vec<(&'static str, String)> = [
         ("postgres", postgres.err()),
@@ -192,17 +195,44 @@ pub async fn run_until_stopped(
     ));
     let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
+    let sts = crate::sts::Sts::new(&settings.sts).await;
+    let tool_versions = report_tools(&db, &docker, &settings.scanner_image).await;
     let ctx = Arc::new(Context {
         db,
         docker,
         s3,
+        sts,
         secrets: settings.common.secrets.clone(),
         settings: Arc::new(settings),
         running,
         publisher: Publisher { redis },
+        tool_versions,
     });
     crate::consumer::run(ctx, &broker, shutdown).await;
     helpers.cancel();
     let _ = tokio::join!(listener, reaping);
     tracing::info!(%worker_id, "worker stopped");
+}
+
+/// Tells the api which tools this worker's scanner image holds; returns their versions.
+async fn report_tools(
+    db: &Db,
+    docker: &Docker,
+    image: &str,
+) -> std::collections::BTreeMap<sage_model::tools::Tool, String> {
+    use sage_store::tools::Availability;
+    let report = crate::tool_runs::inspect_scanner_image(docker, image).await;
+    if let Err(error) = db.report_tools(&report).await {
+        tracing::warn!(error = %sage_infra::error_text(&error), "the scanner tools were not reported");
+    }
+    report
+        .into_iter()
+        .filter_map(|(tool, availability)| match availability {
+            Availability::Available { version } => Some((tool, version)),
+            Availability::Unavailable { reason } => {
+                tracing::info!(%tool, %reason, "scanner tool unavailable");
+                None
+            }
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, routes, web};
 use chrono::{SecondsFormat, Utc};
 use sage_findings::Tool;
 use sage_findings::report::Lang;
@@ -106,7 +106,9 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
 /// module produced them. The caller must be allowed to view every execution named.
 #[utoipa::path(post, path = "/api/v1/evidence", tag = "evidence", request_body = EvidenceRequest,
     responses((status = 201, body = EvidenceView), (status = 400, body = crate::error::ErrorBody), (status = 404), (status = 409), (status = 422)))]
+#[routes]
 #[post("/api/v1/evidence")]
+#[post("/oss/api/evidence/pdf")]
 pub async fn create_report(
     caller: Caller,
     state: web::Data<AppState>,

@@ -1,7 +1,7 @@
 //! Executions: submission (validated, stored with its job in one transaction) and reads
 //! limited to what the caller may see.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, post, routes, web};
 use chrono::{DateTime, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId};
 use sage_store::approvals::{Approval, Decision, DecisionOutcome};
@@ -122,7 +122,10 @@ async fn views(state: &AppState, executions: &[Execution]) -> Result<Vec<Executi
 }
 
 /// The answer for one execution.
-async fn view(state: &AppState, execution: &Execution) -> Result<ExecutionView, ApiError> {
+pub(crate) async fn view(
+    state: &AppState,
+    execution: &Execution,
+) -> Result<ExecutionView, ApiError> {
     let approvals = state.db.approvals(&[execution.id]).await?;
     Ok(ExecutionView::new(
         execution,
@@ -144,7 +147,21 @@ pub async fn submit(
     body: ValidatedJson<RunRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let module = Access::new(&state, &caller).runnable_module(*id).await?;
-    let number = body.0.version.unwrap_or(module.latest_version);
+    let execution = run(&state, &caller, &module, body.0.version, &body.0.params).await?;
+    Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
+}
+
+/// Submits a run of a module the caller may run: the version checks, the parameters'
+/// checks and the approvals it needs, stored with its job. Shared by the module and the
+/// tool routes.
+pub(crate) async fn run(
+    state: &AppState,
+    caller: &Caller,
+    module: &sage_store::catalog::Module,
+    version: Option<i32>,
+    params: &Value,
+) -> Result<Execution, ApiError> {
+    let number = version.unwrap_or(module.latest_version);
     let version = state
         .db
         .module_version(module.id, number)
@@ -176,7 +193,7 @@ pub async fn submit(
             .approvals_required()
     };
     let definition = &version.definition;
-    let valid = definition.validate_params(&body.0.params)?;
+    let valid = definition.validate_params(params)?;
     let execution_id = ExecutionId::new();
     let sealed_secrets = (!valid.secrets().is_empty())
         .then(|| {
@@ -198,14 +215,15 @@ pub async fn submit(
         approvals_required: definition.approvals_required().max(latest_requires),
         approval_ttl: state.approval_ttl,
     };
-    let execution = state.db.submit_execution(&new, &caller.audit).await?;
-    Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
+    Ok(state.db.submit_execution(&new, &caller.audit).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions",
     params(("id" = uuid::Uuid, Path, description = "The execution's id")),
     responses((status = 200, body = ExecutionView), (status = 404)))]
+#[routes]
 #[get("/api/v1/executions/{id}")]
+#[get("/oss/api/runs/{id}")]
 pub async fn get_one(
     caller: Caller,
     state: web::Data<AppState>,
@@ -346,7 +364,9 @@ fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, ExecutionId)> {
 /// The executions the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/executions", tag = "executions",
     responses((status = 200, body = Listing<ExecutionView>), (status = 400, body = crate::error::ErrorBody)))]
+#[routes]
 #[get("/api/v1/executions")]
+#[get("/runs")]
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, routes, web};
 use sage_infra::redis::LiveLog;
 use sage_model::logs::{LogLine, Stream};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus};
@@ -52,7 +52,9 @@ pub struct LogQuery {
                description = "SSE (`event: log` per line, `id` its seq; `event: end` with the status), or the whole log as text with ?format=text",
                content((String = "text/event-stream"), (String = "text/plain"))),
               (status = 400, body = crate::error::ErrorBody), (status = 404)))]
+#[routes]
 #[get("/api/v1/executions/{id}/logs")]
+#[get("/oss/api/runs/{id}/logs")]
 pub async fn logs(
     caller: Caller,
     state: web::Data<AppState>,

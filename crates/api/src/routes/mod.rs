@@ -11,6 +11,7 @@ pub mod modules;
 pub mod pagination;
 pub mod scripts;
 pub mod service;
+pub mod tools;
 
 use actix_web::web;
 
@@ -40,6 +41,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::reject)
         .service(logs::logs)
         .service(artifacts::list)
+        .service(tools::list)
+        .service(tools::start)
+        .service(tools::latest)
         .service(evidence::create_report)
         .service(evidence::get_report)
         .service(audit::verify)

@@ -1,6 +1,7 @@
 //! The catalog: scripts of the library and the modules that wrap them, with their
 //! parameter schemas, argv/env templates, limits and policies.
 
+pub mod cloud;
 pub mod module;
 pub mod params;
 pub mod script;

@@ -6,10 +6,10 @@ mod modules;
 mod scripts;
 
 pub use assignments::{Assignment, Permissions, Principal};
-pub(crate) use modules::read_definition;
 pub use modules::{Module, ModuleVersion, NewVersion};
-pub(crate) use scripts::script_ref;
+pub(crate) use modules::{insert_module, next_version, read_definition};
 pub use scripts::{NewScript, Script};
+pub(crate) use scripts::{insert_script, script_ref};
 
 /// A page of a list ordered by a unique text key; `next` continues after it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,7 +78,7 @@ pub struct NewVersion {
     pub created_by: UserId,
 }
 
-async fn insert_version(
+pub(crate) async fn insert_version(
     transaction: &deadpool_postgres::Transaction<'_>,
     module_id: ModuleId,
     version: i32,
@@ -117,31 +117,9 @@ impl Db {
     ) -> Result<(Module, ModuleVersion), StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let statement = transaction
-            .prepare_cached(
-                "INSERT INTO modules (id, name, latest_version, created_by) VALUES ($1, $2, 1, $3)
-                 RETURNING id, name, latest_version, created_at",
-            )
-            .await?;
-        let row = transaction
-            .query_one(
-                &statement,
-                &[&Uuid::new_v4(), &name, &new.created_by.as_uuid()],
-            )
-            .await
-            .map_err(|e| unique_violation(e, "a module with this name exists"))?;
-        let module = Module::from_row(&row);
-        let version = insert_version(&transaction, module.id, 1, new).await?;
-        let change = Change {
-            action: "module.create",
-            target_type: "module",
-            target_id: module.id.to_string(),
-            before: None,
-            after: Some(json!({"name": module.name, "version": 1, "definition": new.definition})),
-        };
-        append(&transaction, &self.audit_key, context, &change).await?;
+        let created = insert_module(&transaction, &self.audit_key, name, new, context).await?;
         transaction.commit().await?;
-        Ok((module, version))
+        Ok(created)
     }
 
     /// Stores the next version of a module; `None` when the module does not exist.
@@ -154,33 +132,9 @@ impl Db {
     ) -> Result<Option<ModuleVersion>, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let latest: Option<i32> = transaction
-            .query_opt(
-                "SELECT latest_version FROM modules WHERE id = $1 FOR UPDATE",
-                &[&module_id.as_uuid()],
-            )
-            .await?
-            .map(|row| row.get(0));
-        let Some(latest) = latest else {
-            return Ok(None);
-        };
-        let version = insert_version(&transaction, module_id, latest + 1, new).await?;
-        transaction
-            .execute(
-                "UPDATE modules SET latest_version = $2 WHERE id = $1",
-                &[&module_id.as_uuid(), &version.version],
-            )
-            .await?;
-        let change = Change {
-            action: "module.version.create",
-            target_type: "module",
-            target_id: module_id.to_string(),
-            before: Some(json!({"version": latest})),
-            after: Some(json!({"version": version.version, "definition": new.definition})),
-        };
-        append(&transaction, &self.audit_key, context, &change).await?;
+        let version = next_version(&transaction, &self.audit_key, module_id, new, context).await?;
         transaction.commit().await?;
-        Ok(Some(version))
+        Ok(version)
     }
 
     #[tracing::instrument(skip(self))]
@@ -312,4 +266,75 @@ async fn read_version(
         .as_ref()
         .map(ModuleVersion::from_row)
         .transpose()
+}
+
+/// Creates a module and its first version inside the caller's transaction, audited.
+pub(crate) async fn insert_module(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    name: &str,
+    new: &NewVersion,
+    context: &AuditContext,
+) -> Result<(Module, ModuleVersion), StoreError> {
+    let statement = transaction
+        .prepare_cached(
+            "INSERT INTO modules (id, name, latest_version, created_by) VALUES ($1, $2, 1, $3)
+             RETURNING id, name, latest_version, created_at",
+        )
+        .await?;
+    let row = transaction
+        .query_one(
+            &statement,
+            &[&Uuid::new_v4(), &name, &new.created_by.as_uuid()],
+        )
+        .await
+        .map_err(|e| unique_violation(e, "a module with this name exists"))?;
+    let module = Module::from_row(&row);
+    let version = insert_version(transaction, module.id, 1, new).await?;
+    let change = Change {
+        action: "module.create",
+        target_type: "module",
+        target_id: module.id.to_string(),
+        before: None,
+        after: Some(json!({"name": module.name, "version": 1, "definition": new.definition})),
+    };
+    append(transaction, audit_key, context, &change).await?;
+    Ok((module, version))
+}
+
+/// Stores the next version of a module inside the caller's transaction, audited; `None`
+/// when the module does not exist.
+pub(crate) async fn next_version(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    module_id: ModuleId,
+    new: &NewVersion,
+    context: &AuditContext,
+) -> Result<Option<ModuleVersion>, StoreError> {
+    let latest: Option<i32> = transaction
+        .query_opt(
+            "SELECT latest_version FROM modules WHERE id = $1 FOR UPDATE",
+            &[&module_id.as_uuid()],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let Some(latest) = latest else {
+        return Ok(None);
+    };
+    let version = insert_version(transaction, module_id, latest + 1, new).await?;
+    transaction
+        .execute(
+            "UPDATE modules SET latest_version = $2 WHERE id = $1",
+            &[&module_id.as_uuid(), &version.version],
+        )
+        .await?;
+    let change = Change {
+        action: "module.version.create",
+        target_type: "module",
+        target_id: module_id.to_string(),
+        before: Some(json!({"version": latest})),
+        after: Some(json!({"version": version.version, "definition": new.definition})),
+    };
+    append(transaction, audit_key, context, &change).await?;
+    Ok(Some(version))
 }

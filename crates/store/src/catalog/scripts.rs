@@ -64,40 +64,7 @@ impl Db {
     ) -> Result<Script, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let statement = transaction
-            .prepare_cached(
-                "INSERT INTO scripts (id, path, interpreter, sha256, description, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 RETURNING id, path, interpreter, sha256, description, created_at",
-            )
-            .await?;
-        let row = transaction
-            .query_one(
-                &statement,
-                &[
-                    &Uuid::new_v4(),
-                    &new.path.as_str(),
-                    &new.interpreter.as_str(),
-                    &new.sha256,
-                    &new.description,
-                    &new.created_by.as_uuid(),
-                ],
-            )
-            .await
-            .map_err(|e| unique_violation(e, "a script with this path is already registered"))?;
-        let script = Script::from_row(&row)?;
-        let change = Change {
-            action: "script.create",
-            target_type: "script",
-            target_id: script.id.to_string(),
-            before: None,
-            after: Some(json!({
-                "id": script.id, "path": script.path, "interpreter": script.interpreter,
-                "sha256": script.sha256, "description": script.description,
-                "created_at": script.created_at,
-            })),
-        };
-        append(&transaction, &self.audit_key, context, &change).await?;
+        let script = insert_script(&transaction, &self.audit_key, new, context).await?;
         transaction.commit().await?;
         Ok(script)
     }
@@ -141,4 +108,48 @@ impl Db {
             s.path.to_string()
         }))
     }
+}
+
+/// Registers a script inside the caller's transaction, audited.
+pub(crate) async fn insert_script(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    new: &NewScript,
+    context: &AuditContext,
+) -> Result<Script, StoreError> {
+    let statement = transaction
+        .prepare_cached(
+            "INSERT INTO scripts (id, path, interpreter, sha256, description, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, path, interpreter, sha256, description, created_at",
+        )
+        .await?;
+    let row = transaction
+        .query_one(
+            &statement,
+            &[
+                &Uuid::new_v4(),
+                &new.path.as_str(),
+                &new.interpreter.as_str(),
+                &new.sha256,
+                &new.description,
+                &new.created_by.as_uuid(),
+            ],
+        )
+        .await
+        .map_err(|e| unique_violation(e, "a script with this path is already registered"))?;
+    let script = Script::from_row(&row)?;
+    let change = Change {
+        action: "script.create",
+        target_type: "script",
+        target_id: script.id.to_string(),
+        before: None,
+        after: Some(json!({
+            "id": script.id, "path": script.path, "interpreter": script.interpreter,
+            "sha256": script.sha256, "description": script.description,
+            "created_at": script.created_at,
+        })),
+    };
+    append(transaction, audit_key, context, &change).await?;
+    Ok(script)
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
+use super::cloud::{AssumeRole, Credentials, SandboxImage};
 use super::params::{
     ParamKind, ParamSpec, RawParam, SecretAs, ValidParams, params_schema, restore_params,
     validate_params,
@@ -40,6 +41,12 @@ pub struct ModuleRequest {
     pub network: Option<String>,
     #[serde(default)]
     pub approval: RawApproval,
+    /// `runner` (the default) or `scanner`: the image with the cloud scanners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `none` (the default) or `aws_assume_role`: see [`Credentials`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -196,6 +203,8 @@ pub struct ModuleDefinition {
     limits: Limits,
     network: NetworkPolicy,
     approvals_required: u32,
+    image: SandboxImage,
+    credentials: Credentials,
 }
 
 /// A module name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.
@@ -249,6 +258,17 @@ impl ModuleDefinition {
                 }
             },
         };
+        let image = SandboxImage::parse(request.image.as_deref(), &mut problems);
+        let credentials =
+            Credentials::parse(request.credentials.as_deref(), &params, &mut problems);
+        if credentials == Credentials::AwsAssumeRole {
+            for key in env.keys().filter(|key| key.starts_with("AWS_")) {
+                problems.add(
+                    format!("env.{key}"),
+                    "is set by the worker: the assumed role's credentials and endpoint",
+                );
+            }
+        }
         problems.finish(Self {
             description,
             script_id: request.script_id,
@@ -258,6 +278,8 @@ impl ModuleDefinition {
             limits,
             network,
             approvals_required,
+            image,
+            credentials,
         })
     }
 
@@ -295,10 +317,30 @@ impl ModuleDefinition {
         self.approvals_required
     }
 
+    pub fn image(&self) -> SandboxImage {
+        self.image
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        self.credentials
+    }
+
+    /// The AWS role a run with these parameters asks the worker to assume.
+    pub fn assume_role(&self, params: &ValidParams) -> Result<Option<AssumeRole>, Vec<FieldError>> {
+        self.credentials.assume_role(params)
+    }
+
     /// Validates a run's parameters against this version's schema.
     pub fn validate_params(&self, params: &Value) -> Result<ValidParams, Vec<FieldError>> {
         let valid = validate_params(&self.params, params)?;
-        self.refuse_options(valid)
+        self.check_run(valid)
+    }
+
+    /// The checks of a run beyond its schema, shared by a new run and a stored one.
+    fn check_run(&self, valid: ValidParams) -> Result<ValidParams, Vec<FieldError>> {
+        let valid = self.refuse_options(valid)?;
+        self.assume_role(&valid)?;
+        Ok(valid)
     }
 
     /// Refuses a string that starts with `-` where it is an argument of its own
@@ -347,7 +389,7 @@ impl ModuleDefinition {
         secrets: BTreeMap<String, String>,
     ) -> Result<ValidParams, Vec<FieldError>> {
         let valid = restore_params(&self.params, shown, secrets)?;
-        self.refuse_options(valid)
+        self.check_run(valid)
     }
 
     /// The JSON Schema of a run's `params`.

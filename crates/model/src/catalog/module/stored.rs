@@ -5,6 +5,7 @@ use serde_json::Number;
 
 use super::{Limits, ModuleDefinition, ModuleRequest, RawApproval, RawLimits};
 use crate::catalog::FieldError;
+use crate::catalog::cloud::{Credentials, SandboxImage};
 
 /// Why a stored definition does not read back: every problem, as the checks name them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +58,12 @@ impl From<ModuleDefinition> for ModuleRequest {
             approval: RawApproval {
                 required: number(u64::from(definition.approvals_required)),
             },
+            // Left out at their defaults, so versions stored before they existed read
+            // back and write out the same.
+            image: (definition.image != SandboxImage::default())
+                .then(|| definition.image.as_str().to_owned()),
+            credentials: (definition.credentials != Credentials::default())
+                .then(|| definition.credentials.as_str().to_owned()),
         }
     }
 }

@@ -1,0 +1,322 @@
+//! Cloud access of a run: which image it runs in and the AWS role the worker assumes
+//! for it. The role is named by parameters of the run (`iam_role_arn` and its
+//! companions), checked here at submission; the worker calls STS just before the
+//! sandbox starts and passes the temporary credentials in as secrets.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::params::{ParamKind, ParamSpec, ValidParams};
+use super::{FieldError, Problems};
+use crate::ExecutionId;
+
+/// The image a module version runs in: the plain runner, or the runner with the cloud
+/// scanners installed. An image name never comes from a request: the worker maps each
+/// kind to the image it was configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxImage {
+    #[default]
+    Runner,
+    Scanner,
+}
+
+impl SandboxImage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Runner => "runner",
+            Self::Scanner => "scanner",
+        }
+    }
+
+    pub(crate) fn parse(raw: Option<&str>, problems: &mut Problems) -> Self {
+        match raw {
+            None | Some("runner") => Self::Runner,
+            Some("scanner") => Self::Scanner,
+            Some(_) => {
+                problems.add("image", "must be runner or scanner");
+                Self::Runner
+            }
+        }
+    }
+}
+
+/// Where a run's cloud credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credentials {
+    /// None: the sandbox gets no cloud identity.
+    #[default]
+    None,
+    /// STS AssumeRole of the role the run names in `iam_role_arn`, with the worker's
+    /// own identity; a run without a role gets no credentials.
+    AwsAssumeRole,
+}
+
+pub const ROLE_ARN: &str = "iam_role_arn";
+pub const SESSION_NAME: &str = "iam_session_name";
+pub const SESSION_DURATION: &str = "iam_session_duration";
+pub const EXTERNAL_ID: &str = "iam_external_id";
+
+/// STS's bounds on a session, in seconds; the default is STS's own.
+pub const SESSION_SECONDS: std::ops::RangeInclusive<u32> = 900..=43200;
+pub const DEFAULT_SESSION_SECONDS: u32 = 3600;
+
+impl Credentials {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::AwsAssumeRole => "aws_assume_role",
+        }
+    }
+
+    /// Checks the setting and that the parameters it reads are declared with a kind
+    /// that can hold them.
+    pub(crate) fn parse(raw: Option<&str>, params: &[ParamSpec], problems: &mut Problems) -> Self {
+        let credentials = match raw {
+            None | Some("none") => return Self::None,
+            Some("aws_assume_role") => Self::AwsAssumeRole,
+            Some(_) => {
+                problems.add("credentials", "must be none or aws_assume_role");
+                return Self::None;
+            }
+        };
+        let kind_of = |name: &str| params.iter().find(|p| p.name == name).map(|p| &p.kind);
+        let is_string = |kind: &ParamKind| matches!(kind, ParamKind::String { .. });
+        match kind_of(ROLE_ARN) {
+            Some(kind) if is_string(kind) => {}
+            _ => problems.add(
+                "credentials",
+                format!("aws_assume_role needs a string parameter {ROLE_ARN}"),
+            ),
+        }
+        let fits = |name: &str, what: &str, ok: fn(&ParamKind) -> bool, problems: &mut Problems| {
+            if kind_of(name).is_some_and(|kind| !ok(kind)) {
+                problems.add("credentials", format!("{name} must be {what} parameter"));
+            }
+        };
+        fits(
+            SESSION_NAME,
+            "a string",
+            |k| matches!(k, ParamKind::String { .. }),
+            problems,
+        );
+        fits(
+            SESSION_DURATION,
+            "an integer",
+            |k| matches!(k, ParamKind::Integer { .. }),
+            problems,
+        );
+        fits(
+            EXTERNAL_ID,
+            "a string or a secret",
+            |k| matches!(k, ParamKind::String { .. } | ParamKind::Secret { .. }),
+            problems,
+        );
+        credentials
+    }
+
+    /// The role a run asks for, its values checked; `None` without credentials or
+    /// without a role. Problems name `params.<name>`.
+    pub fn assume_role(self, params: &ValidParams) -> Result<Option<AssumeRole>, Vec<FieldError>> {
+        if self == Self::None {
+            return Ok(None);
+        }
+        let Some(arn) = params.text(ROLE_ARN) else {
+            return Ok(None);
+        };
+        let mut problems = Problems::default();
+        let field = |name: &str| format!("params.{name}");
+        if !is_role_arn(&arn) {
+            problems.add(
+                field(ROLE_ARN),
+                "must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>",
+            );
+        }
+        let session_name = params.text(SESSION_NAME);
+        if let Some(name) = &session_name
+            && !is_session_name(name)
+        {
+            problems.add(
+                field(SESSION_NAME),
+                "must be 2 to 64 of A-Z, a-z, 0-9 and + = , . @ - _",
+            );
+        }
+        let duration_sec = match params.text(SESSION_DURATION) {
+            None => DEFAULT_SESSION_SECONDS,
+            Some(text) => match text
+                .parse::<u32>()
+                .ok()
+                .filter(|d| SESSION_SECONDS.contains(d))
+            {
+                Some(seconds) => seconds,
+                None => {
+                    problems.add(
+                        field(SESSION_DURATION),
+                        format!(
+                            "must be a whole number of seconds from {} to {}",
+                            SESSION_SECONDS.start(),
+                            SESSION_SECONDS.end()
+                        ),
+                    );
+                    DEFAULT_SESSION_SECONDS
+                }
+            },
+        };
+        let external_id = params
+            .text(EXTERNAL_ID)
+            .or_else(|| params.secrets().get(EXTERNAL_ID).cloned());
+        if let Some(id) = &external_id
+            && !is_external_id(id)
+        {
+            problems.add(
+                field(EXTERNAL_ID),
+                "must be 2 to 1224 of A-Z, a-z, 0-9 and + = , . @ : / - _",
+            );
+        }
+        problems.finish(Some(AssumeRole {
+            role_arn: arn,
+            session_name,
+            duration_sec,
+            external_id,
+        }))
+    }
+}
+
+/// `arn:<partition>:iam::<account>:role/<path/name>`, as IAM spells a role ARN.
+fn is_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let partition_ok = matches!(
+        partition,
+        "aws"
+            | "aws-cn"
+            | "aws-us-gov"
+            | "aws-iso"
+            | "aws-iso-b"
+            | "aws-iso-e"
+            | "aws-iso-f"
+            | "aws-eusc"
+    );
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let role_ok = resource.strip_prefix("role/").is_some_and(|role| {
+        (1..=512).contains(&role.len())
+            && !role.ends_with('/')
+            && role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+    });
+    partition_ok && account_ok && role_ok
+}
+
+fn is_session_name(name: &str) -> bool {
+    (2..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+}
+
+fn is_external_id(id: &str) -> bool {
+    (2..=1224).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
+}
+
+/// One STS AssumeRole call of a run. Its `Debug` leaves the external id out: it is
+/// the shared secret of a third-party role.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    session_name: Option<String>,
+    pub duration_sec: u32,
+    external_id: Option<String>,
+}
+
+impl AssumeRole {
+    /// The session name CloudTrail records: the one asked for, or one that leads back
+    /// to the run (`sage-oss-` and the first 8 hex digits of its id).
+    pub fn session_name(&self, execution_id: ExecutionId) -> String {
+        self.session_name.clone().unwrap_or_else(|| {
+            let hex = execution_id.as_uuid().simple().to_string();
+            format!("sage-oss-{}", &hex[..8])
+        })
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
+impl fmt::Debug for AssumeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssumeRole")
+            .field("role_arn", &self.role_arn)
+            .field("session_name", &self.session_name)
+            .field("duration_sec", &self.duration_sec)
+            .field("external_id", &self.external_id.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns() {
+        for good in [
+            "arn:aws:iam::123456789012:role/SageScanner",
+            "arn:aws-cn:iam::123456789012:role/path/to/Role_1+=,.@-",
+        ] {
+            assert!(is_role_arn(good), "{good}");
+        }
+        for bad in [
+            "",
+            "arn:aws:iam::123456789012:user/bob",
+            "arn:aws:iam::12345678901:role/x",
+            "arn:aws:iam:us-east-1:123456789012:role/x",
+            "arn:aws:s3:::bucket",
+            "arn:evil:iam::123456789012:role/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/x y",
+            "arn:aws:iam::123456789012:role/x\n",
+        ] {
+            assert!(!is_role_arn(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn session_names_and_external_ids() {
+        assert!(is_session_name("sage-marketplace"));
+        assert!(!is_session_name("a"));
+        assert!(!is_session_name("has space"));
+        assert!(!is_session_name(&"x".repeat(65)));
+        assert!(is_external_id("tenant:42/a"));
+        assert!(!is_external_id("x"));
+        assert!(!is_external_id("semi;colon"));
+    }
+
+    #[test]
+    fn the_default_session_name_leads_back_to_the_run() {
+        let id: ExecutionId = "0123abcd-0000-4000-8000-000000000000".parse().unwrap();
+        let role = AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            session_name: None,
+            duration_sec: 3600,
+            external_id: Some("secret-id".into()),
+        };
+        assert_eq!(role.session_name(id), "sage-oss-0123abcd");
+        assert!(!format!("{role:?}").contains("secret-id"));
+    }
+}

@@ -1,0 +1,287 @@
+//! What makes a scanner run more than a run: the scanner image's report of its tools,
+//! the findings read from the run's outputs, and the run's record in S3
+//! (`runs/<YYYYMM>/<id>/result.json`, beside the outputs) and in the database.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use aws_sdk_s3::primitives::ByteStream;
+use bollard::Docker;
+use chrono::{DateTime, Utc};
+use sage_findings::Finding;
+use sage_findings::parse::{Input, Record, parse_inputs};
+use sage_model::ExecutionId;
+use sage_model::tools::Tool;
+use sage_store::artifacts::Artifact;
+use sage_store::runs::{ClaimedRun, RunEnd};
+use sage_store::tools::{Availability, StoredFinding, ToolRun};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::artifacts::Planned;
+use crate::jobs::Context;
+
+/// The name of a tool run's record among its artifacts.
+pub const RESULT_FILE: &str = "result.json";
+
+/// What the scanner image's labels say about each tool (build.sh writes them).
+pub async fn inspect_scanner_image(docker: &Docker, image: &str) -> BTreeMap<Tool, Availability> {
+    let labels = match docker.inspect_image(image).await {
+        Ok(inspected) => inspected
+            .config
+            .and_then(|config| config.labels)
+            .unwrap_or_default(),
+        Err(_) => {
+            let reason = format!(
+                "the scanner image {image} is not on the worker's container engine (runner-image/scanner/build.sh builds it)"
+            );
+            return Tool::ALL
+                .into_iter()
+                .map(|tool| {
+                    (
+                        tool,
+                        Availability::Unavailable {
+                            reason: reason.clone(),
+                        },
+                    )
+                })
+                .collect();
+        }
+    };
+    Tool::ALL
+        .into_iter()
+        .map(|tool| {
+            let label = |what: &str| labels.get(&format!("sage.tool.{tool}.{what}")).cloned();
+            let availability = match (label("version"), label("unavailable")) {
+                (Some(version), _) => Availability::Available { version },
+                (None, Some(reason)) => Availability::Unavailable { reason },
+                (None, None) => Availability::Unavailable {
+                    reason: format!("the scanner image {image} does not hold {tool}"),
+                },
+            };
+            (tool, availability)
+        })
+        .collect()
+}
+
+/// Where a tool run keeps its outputs and record: by the month it ran in.
+pub fn prefix(execution_id: ExecutionId, at: DateTime<Utc>) -> String {
+    format!("runs/{}/{execution_id}/", at.format("%Y%m"))
+}
+
+/// The findings of a run's outputs and what was read.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<StoredFinding>,
+    /// `{"<status>": {"<severity>": n}}`.
+    pub counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Why the outputs could not be read in full, if so.
+    pub problem: Option<String>,
+}
+
+/// Reads the kept outputs out of the spooled archive into a private folder (names were
+/// checked when they were planned) and parses every scanner output among them.
+/// Blocking: run it off the async threads.
+pub fn read_outputs(spool: &Path, kept: &[Planned], execution_id: ExecutionId) -> Outcome {
+    match extract_and_parse(spool, kept, execution_id) {
+        Ok(outcome) => outcome,
+        Err(problem) => Outcome {
+            problem: Some(problem),
+            ..Outcome::default()
+        },
+    }
+}
+
+fn extract_and_parse(
+    spool: &Path,
+    kept: &[Planned],
+    execution_id: ExecutionId,
+) -> Result<Outcome, String> {
+    let folder =
+        tempfile::tempdir().map_err(|e| format!("no folder to read the outputs in: {e}"))?;
+    let mut archive = std::fs::File::open(spool).map_err(|e| e.to_string())?;
+    for planned in kept {
+        let path = folder.path().join(planned.name.as_str());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        archive
+            .seek(SeekFrom::Start(planned.offset))
+            .map_err(|e| e.to_string())?;
+        let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+        std::io::copy(&mut (&mut archive).take(planned.size), &mut file)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    let input = Input {
+        path: folder.path().to_owned(),
+        label: String::new(),
+        run: Some(execution_id.to_string()),
+    };
+    parse_inputs(&[input], &mut |record| {
+        if let Record::Finding(finding) = record {
+            findings.push(finding);
+        }
+    })
+    .map_err(|e| format!("an output cannot be read: {e}"))?;
+    Ok(outcome_of(findings))
+}
+
+/// One finding per check, resource, region and account: Prowler writes each finding in
+/// its JSON and again in its CSV.
+fn outcome_of(findings: Vec<Finding>) -> Outcome {
+    let mut seen = HashSet::new();
+    let mut outcome = Outcome::default();
+    for finding in findings {
+        let key = (
+            finding.check_id.clone(),
+            finding.resource_id.clone(),
+            finding.region.clone(),
+            finding.account.clone(),
+        );
+        if !seen.insert(key) {
+            continue;
+        }
+        *outcome
+            .counts
+            .entry(finding.status.as_str().to_owned())
+            .or_default()
+            .entry(finding.severity.as_str().to_owned())
+            .or_default() += 1;
+        outcome.findings.push(stored(finding));
+    }
+    outcome
+}
+
+fn stored(finding: Finding) -> StoredFinding {
+    StoredFinding {
+        fingerprint: fingerprint(&finding.account, &finding.resource_id, &finding.check_id),
+        tool: finding.tool,
+        check_id: finding.check_id,
+        title: finding.title,
+        severity: finding.severity.as_str().to_owned(),
+        status: finding.status.as_str().to_owned(),
+        resource_id: finding.resource_id,
+        resource_type: finding.resource_type,
+        region: finding.region,
+        account: finding.account,
+    }
+}
+
+/// Follows one finding across runs: the account, the resource and the check.
+pub fn fingerprint(account: &str, resource: &str, check: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [account, resource, check] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    sage_model::hex(&hasher.finalize())
+}
+
+/// Stores the run's record (`result.json` in S3, listed among its artifacts) and its
+/// findings, once its end is stored.
+pub async fn record(
+    ctx: &Context,
+    claimed: &ClaimedRun,
+    tool: Tool,
+    end: &RunEnd,
+    prefix: &str,
+    outcome: Outcome,
+) -> Result<(), String> {
+    let tool_version = ctx.tool_versions.get(&tool).cloned();
+    let files: Vec<Value> = ctx
+        .db
+        .artifacts(claimed.execution_id)
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?
+        .into_iter()
+        .map(|a| json!({"name": a.name, "sha256": a.sha256, "size": a.size}))
+        .collect();
+    let total = outcome.findings.len();
+    let counts = json!(outcome.counts);
+    let finished_at = Utc::now();
+    let result = json!({
+        "tool": tool.as_str(),
+        "tool_version": tool_version,
+        "run_id": claimed.execution_id,
+        "module_version": claimed.module_version,
+        "status": end.reason.status(),
+        "reason": end.reason.as_str(),
+        "exit_code": end.reason.exit_code(),
+        "options": claimed.params,
+        "finished_at": finished_at,
+        "files": files,
+        "counts": counts,
+        "findings": total,
+        "findings_problem": outcome.problem,
+    });
+    let bytes = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
+    let key = format!("{prefix}{RESULT_FILE}");
+    let sha256 = sage_model::hex(&Sha256::digest(&bytes));
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.settings.common.s3.bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?;
+    let artifact = Artifact {
+        name: RESULT_FILE.to_owned(),
+        size,
+        sha256,
+        content_type: "application/json".to_owned(),
+        s3_key: key.clone(),
+        created_at: finished_at,
+    };
+    ctx.db
+        .record_artifacts(claimed.execution_id, &[artifact])
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?;
+    let run = ToolRun {
+        execution_id: claimed.execution_id,
+        tool,
+        tool_version,
+        status: end.reason.status(),
+        counts,
+        result_key: key,
+        finished_at,
+    };
+    ctx.db
+        .record_tool_run(&run, &outcome.findings)
+        .await
+        .map_err(|e| sage_infra::error_text(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_follow_account_resource_and_check() {
+        let a = fingerprint("123456789012", "bucket-a", "s3_bucket_default_encryption");
+        assert_eq!(a.len(), 64);
+        assert_eq!(
+            a,
+            fingerprint("123456789012", "bucket-a", "s3_bucket_default_encryption")
+        );
+        assert_ne!(
+            a,
+            fingerprint("123456789012", "bucket-b", "s3_bucket_default_encryption")
+        );
+        // The separator keeps "ab" + "c" apart from "a" + "bc".
+        assert_ne!(fingerprint("1", "ab", "c"), fingerprint("1", "a", "bc"));
+    }
+
+    #[test]
+    fn months_group_the_run_records() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T02:00:00Z")
+            .unwrap()
+            .to_utc();
+        let id: ExecutionId = "0123abcd-0000-4000-8000-000000000000".parse().unwrap();
+        assert_eq!(prefix(id, at), format!("runs/202612/{id}/"));
+    }
+}

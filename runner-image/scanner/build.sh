@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the scanner image once and reuses it while its inputs are unchanged: this
+# folder, the runner image it starts from, and the Steampipe/Powerpipe release URLs.
+#
+# Python packages come from requirements/*.txt (every file pinned by sha256), fetched
+# here with the host's pip (the build itself has no network) into a cached build
+# context; sdists among them are turned into wheels here. The image's labels say which
+# tools it holds and their versions, which the worker reports to the api.
+#
+# STEAMPIPE_RELEASE_URL and POWERPIPE_RELEASE_URL (linux amd64 tarballs) add Steampipe
+# and Powerpipe where their release downloads are reachable; the AWS plugin and the
+# aws_compliance mod must then be installed into /opt/tools/steampipe by a build with
+# network. Without them the tool is reported unavailable, with the reason.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+image=${SCANNER_IMAGE:-sage-scanner:latest}
+runner=${RUNNER_IMAGE:-sage-runner:latest}
+context=${SCANNER_BUILD_CONTEXT:-/var/cache/sage-runner/scanner-context}
+tools=(custodian scout prowler)
+
+say() { echo "scanner-image: $*"; }
+die() { echo "scanner-image: ERROR: $*" >&2; exit 1; }
+
+docker image inspect "$runner" >/dev/null 2>&1 || die "the runner image $runner is missing (run runner-image/build.sh first)"
+runner_id=$(docker image inspect --format '{{.Id}}' "$runner")
+digest=$( (cd "$here" && cat Dockerfile requirements/*.txt; echo "$runner_id";
+           echo "${STEAMPIPE_RELEASE_URL:-}"; echo "${POWERPIPE_RELEASE_URL:-}") | sha256sum | cut -c1-12)
+if docker image inspect "sage-scanner:$digest" >/dev/null 2>&1; then
+  docker tag "sage-scanner:$digest" "$image"
+  say "up to date (sage-scanner:$digest)"
+  exit 0
+fi
+
+mkdir -p "$context/pip" "$context/bin"
+cp "$here/Dockerfile" "$context/Dockerfile"
+pin_of() { sed -n "s/^$1==\([^ ]*\) .*/\1/p" "$here/requirements/$2.txt"; }
+
+fetch() {
+  local tool=$1 dir="$context/wheels/$1"
+  mkdir -p "$dir"
+  say "fetching $tool's packages (checked against requirements/$tool.txt)"
+  pip download -q --no-deps --require-hashes -r "$here/requirements/$tool.txt" -d "$dir" \
+    || die "pip download of $tool failed"
+  local sdist
+  for sdist in "$dir"/*.tar.gz "$dir"/*.zip; do
+    [[ -e "$sdist" ]] || continue
+    pip wheel -q --no-deps -w "$dir" "$sdist" >/dev/null || die "cannot build a wheel of $(basename "$sdist")"
+    rm -f "$sdist"
+  done
+  sed -n 's/^\([^ #][^ ]*\) .*/\1/p' "$here/requirements/$tool.txt" >"$dir/pins.txt"
+}
+for tool in "${tools[@]}"; do fetch "$tool"; done
+pip download -q --no-deps --require-hashes -r "$here/requirements/pip.txt" -d "$context/pip" \
+  || die "pip download of pip failed"
+rm -rf "$context/pip/pip.whl"
+mv "$context"/pip/pip-*.whl "$context/pip/pip.whl"
+
+labels=(--label "sage.tool.custodian.version=$(pin_of c7n custodian)"
+        --label "sage.tool.scout.version=$(pin_of scoutsuite scout)"
+        --label "sage.tool.prowler.version=$(pin_of prowler prowler)")
+rm -f "$context"/bin/*
+if [[ -n "${STEAMPIPE_RELEASE_URL:-}" && -n "${POWERPIPE_RELEASE_URL:-}" ]]; then
+  say "fetching Steampipe and Powerpipe"
+  for url in "$STEAMPIPE_RELEASE_URL" "$POWERPIPE_RELEASE_URL"; do
+    curl -fsSL "$url" | tar -xz -C "$context/bin" || die "cannot fetch $url"
+  done
+  labels+=(--label "sage.tool.steampipe.version=$("$context/bin/powerpipe" --version | head -n1)")
+else
+  labels+=(--label "sage.tool.steampipe.unavailable=Steampipe and Powerpipe are not in this image: their release downloads were out of reach when it was built (STEAMPIPE_RELEASE_URL and POWERPIPE_RELEASE_URL unset)")
+fi
+
+say "building sage-scanner:$digest from $runner (the tools install offline; minutes once)"
+started=$(date +%s)
+docker build -q --build-arg "RUNNER=$runner" "${labels[@]}" \
+  -t "sage-scanner:$digest" "$context" >/tmp/sage-scanner-build.log 2>&1 || die "docker build failed, see /tmp/sage-scanner-build.log"
+docker tag "sage-scanner:$digest" "$image"
+say "ready: $image ($(( $(date +%s) - started )) s)"
