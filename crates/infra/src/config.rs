@@ -157,6 +157,22 @@ impl Env {
         self.required_with(name, |v| Ok(SecretString::from(v.to_owned())))
     }
 
+    /// An optional access key id and secret, set together or not at all.
+    pub fn key_pair(&mut self, id: &str, secret: &str) -> Option<Option<(String, SecretString)>> {
+        match (self.raw(id).map(str::to_owned), self.raw(secret)) {
+            (Some(key), Some(value)) => Some(Some((key, SecretString::from(value.to_owned())))),
+            (None, None) => Some(None),
+            (Some(_), None) => {
+                self.refuse(secret, format!("is required when {id} is set"));
+                None
+            }
+            (None, Some(_)) => {
+                self.refuse(id, format!("is required when {secret} is set"));
+                None
+            }
+        }
+    }
+
     pub fn number<T: FromStr + PartialOrd + fmt::Display>(
         &mut self,
         name: &str,

@@ -46,26 +46,7 @@ impl S3Settings {
                 Err("must be a bucket name: 3 to 63 of a-z, 0-9, '-', '.'".to_owned())
             }
         });
-        let credentials = match (env.raw("S3_ACCESS_KEY_ID"), env.raw("S3_SECRET_ACCESS_KEY")) {
-            (Some(id), Some(secret)) => {
-                Some(Some((id.to_owned(), SecretString::from(secret.to_owned()))))
-            }
-            (None, None) => Some(None),
-            (Some(_), None) => {
-                env.refuse(
-                    "S3_SECRET_ACCESS_KEY",
-                    "is required when S3_ACCESS_KEY_ID is set",
-                );
-                None
-            }
-            (None, Some(_)) => {
-                env.refuse(
-                    "S3_ACCESS_KEY_ID",
-                    "is required when S3_SECRET_ACCESS_KEY is set",
-                );
-                None
-            }
-        };
+        let credentials = env.key_pair("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY");
         let force_path_style = env.flag("S3_FORCE_PATH_STYLE", true);
         Some(Self {
             endpoint: endpoint?,

@@ -597,3 +597,52 @@ impl TestApp {
         }
     }
 }
+
+/// The local AWS emulator of dev/emulator.sh, as the worker and the sandboxes see it.
+pub mod emulator {
+    use sage_infra::config::Env;
+
+    /// moto's fixed address on the emulator network, reachable from the host.
+    pub const URL: &str = "http://172.30.213.10:5000";
+    pub const NETWORK: &str = "sage-emulator";
+    /// moto's only account.
+    pub const ACCOUNT: &str = "123456789012";
+    pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/SageScanner";
+
+    /// Points a worker at the emulator: its STS for AssumeRole (with keys moto takes),
+    /// its network for egress runs, its address for the sandboxes' AWS SDKs.
+    pub fn use_it(env: &mut Env) {
+        env.set("EMULATOR_NETWORK", NETWORK);
+        env.set("STS_ENDPOINT_URL", URL);
+        env.set("STS_ACCESS_KEY_ID", "sage-worker-test");
+        env.set("STS_SECRET_ACCESS_KEY", "sage-worker-test-secret");
+        env.set("SANDBOX_AWS_ENDPOINT_URL", "http://moto:5000");
+    }
+
+    /// An S3 client of the emulator, to seed it.
+    pub async fn s3() -> aws_sdk_s3::Client {
+        sage_infra::s3::S3Settings {
+            endpoint: Some(URL.to_owned()),
+            region: "us-east-1".to_owned(),
+            bucket: "unused".to_owned(),
+            credentials: Some(("seed".to_owned(), "seed-secret".to_owned().into())),
+            force_path_style: true,
+        }
+        .client()
+        .await
+    }
+}
+
+/// The test environment with the built-in tools' drivers in the script library, so the
+/// api installs the tool modules at start.
+pub fn tools_env() -> Env {
+    let env = test_env();
+    let library = std::path::PathBuf::from(env.raw("SCRIPTS_DIR").unwrap()).join("sage-tools");
+    std::fs::create_dir_all(&library).unwrap();
+    let drivers = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/sage-tools");
+    for entry in std::fs::read_dir(drivers).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), library.join(entry.file_name())).unwrap();
+    }
+    env
+}

@@ -85,6 +85,7 @@ impl Settings {
             |v: &str| sage_infra::config::url_with_scheme(v, &["http", "https"]).map(Some);
         let sts_endpoint = env.optional_with("STS_ENDPOINT_URL", None, http_url);
         let sandbox_aws_endpoint = env.optional_with("SANDBOX_AWS_ENDPOINT_URL", None, http_url);
+        let sts_credentials = env.key_pair("STS_ACCESS_KEY_ID", "STS_SECRET_ACCESS_KEY");
         let staging_dir =
             env.optional_with("STAGING_DIR", PathBuf::from("/var/lib/sage/staging"), |v| {
                 Ok(PathBuf::from(v))
@@ -123,6 +124,7 @@ impl Settings {
             sts: StsSettings {
                 region: sts_region.ok_or_else(ConfigError::unreachable)?,
                 endpoint: sts_endpoint.ok_or_else(ConfigError::unreachable)?,
+                credentials: sts_credentials.ok_or_else(ConfigError::unreachable)?,
             },
             sandbox_aws_endpoint: sandbox_aws_endpoint.ok_or_else(ConfigError::unreachable)?,
             staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,

@@ -13,11 +13,14 @@ use sage_model::catalog::cloud::AssumeRole;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Where the worker asks STS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StsSettings {
     pub region: String,
     /// Unset for AWS itself; a local emulator's URL in development and tests.
     pub endpoint: Option<String>,
+    /// The worker's own keys, when its identity is not the default chain's
+    /// (environment, web identity, container or instance role).
+    pub credentials: Option<(String, SecretString)>,
 }
 
 #[derive(Clone)]
@@ -64,6 +67,15 @@ impl Sts {
             .timeout_config(timeouts);
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
+        }
+        if let Some((id, secret)) = &settings.credentials {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                id,
+                secret.expose_secret(),
+                None,
+                None,
+                "sage-settings",
+            ));
         }
         Self {
             client: aws_sdk_sts::Client::new(&loader.load().await),

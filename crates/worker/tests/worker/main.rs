@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod artifacts;
+mod credentials;
 mod evidence;
 mod logs;
 mod pipeline;
 mod sandbox;
+mod scanners;
 mod startup;
 mod support;

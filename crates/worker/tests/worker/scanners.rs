@@ -1,0 +1,323 @@
+//! The scanners end to end: real Cloud Custodian, Prowler and Scout Suite in the
+//! scanner image, against moto (dev/emulator.sh) on an internal network, with the
+//! credentials of a role the worker assumed through the emulator's STS.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
+use serde_json::{Value, json};
+
+use sage_testkit::{
+    ADMIN, ANALYST, TestApp, emulator, spawn_app_with, spawn_worker_with, tools_env,
+};
+
+/// Waits until a worker reported its scanner image and `tool` can run.
+async fn wait_available(app: &TestApp, tool: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+        assert_eq!(status, 200, "{tools}");
+        let entry = tools["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == tool)
+            .cloned()
+            .unwrap();
+        if entry["available"] == true {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{tool} never became available: {entry}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn run_tool(app: &TestApp, tool: &str, body: Value) -> Value {
+    let (status, execution) = app
+        .post_as(&format!("/api/v1/tools/{tool}/runs"), ADMIN, &body)
+        .await;
+    assert_eq!(status, 202, "{execution}");
+    let id = execution["id"].as_str().unwrap().to_owned();
+    app.wait_for(&id, None, Duration::from_secs(240)).await
+}
+
+async fn log_text(app: &TestApp, id: &str) -> String {
+    let (status, text) = app
+        .get_as(&format!("/api/v1/executions/{id}/logs?format=text"), ADMIN)
+        .await;
+    assert_eq!(status, 200);
+    text.as_str().unwrap_or_default().to_owned()
+}
+
+/// The artifacts of a run, by name, with their download URLs.
+async fn artifacts(app: &TestApp, id: &str) -> Vec<Value> {
+    let (status, body) = app
+        .get_as(&format!("/api/v1/executions/{id}/artifacts"), ADMIN)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["items"].as_array().unwrap().clone()
+}
+
+async fn download(artifact: &Value) -> String {
+    reqwest::get(artifact["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn named<'a>(items: &'a [Value], name: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no artifact {name} among {items:?}"))
+}
+
+/// Two buckets of this test in the emulator: one without default encryption, one with.
+async fn seed_buckets(tag: &str) -> (String, String) {
+    let s3 = emulator::s3().await;
+    let (plain, sealed) = (format!("sage-{tag}-plain"), format!("sage-{tag}-sealed"));
+    for bucket in [&plain, &sealed] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(&sealed)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    (plain, sealed)
+}
+
+fn total(counts: &Value) -> u64 {
+    counts
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|by_severity| by_severity.as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
+    let app = spawn_app_with(tools_env()).await;
+    let (status, body) = app
+        .get_as("/api/v1/tools/custodian/runs/latest", ADMIN)
+        .await;
+    assert_eq!(status, 404, "no run yet: {body}");
+    let worker = spawn_worker_with(&app, emulator::use_it).await;
+    wait_available(&app, "custodian").await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (plain, sealed) = seed_buckets(&tag).await;
+    let policy = format!(
+        "policies:\n  - name: unencrypted\n    resource: aws.s3\n    filters:\n      - type: value\n        key: Name\n        op: regex\n        value: '^sage-{tag}-.*'\n      - type: bucket-encryption\n        state: false\n"
+    );
+    let external_id = format!("ext-{tag}-secret");
+    let execution = run_tool(
+        &app,
+        "custodian",
+        json!({"provider": "aws", "region": "us-east-1", "iam_role_arn": emulator::ROLE_ARN,
+               "iam_external_id": external_id, "policy": policy}),
+    )
+    .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let log = log_text(&app, &id).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
+    assert_eq!(execution["params"]["iam_external_id"], "***");
+    assert!(log.contains("custodian: validating the policy"), "{log}");
+    assert!(log.contains("filters only (--dryrun)"), "{log}");
+    assert!(log.contains("findings: 1 read from the outputs"), "{log}");
+    assert!(!log.contains(&external_id));
+
+    let items = artifacts(&app, &id).await;
+    let resources = download(named(&items, "unencrypted/resources.json")).await;
+    assert!(resources.contains(&plain), "{resources}");
+    assert!(!resources.contains(&sealed), "{resources}");
+    let result: Value =
+        serde_json::from_str(&download(named(&items, "result.json")).await).unwrap();
+    assert_eq!(result["tool"], "custodian");
+    assert_eq!(result["tool_version"], "0.9.53");
+    assert_eq!(result["status"], "succeeded");
+    assert_eq!(result["options"]["iam_external_id"], "***");
+    assert_eq!(result["findings"], 1);
+    assert!(
+        result["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "unencrypted/resources.json"
+                && f["sha256"].as_str().is_some_and(|s| s.len() == 64)),
+        "{result}"
+    );
+    // Every file of the run sits under runs/<YYYYMM>/<run id>/.
+    let month = chrono::Utc::now().format("%Y%m").to_string();
+    let keys: Vec<String> = app
+        .db()
+        .artifacts(id.parse().unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.s3_key)
+        .collect();
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with(&format!("runs/{month}/{id}/"))),
+        "{keys:?}"
+    );
+    let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].resource_id.contains(&plain), "{findings:?}");
+    assert_eq!(findings[0].fingerprint.len(), 64);
+
+    let (status, latest) = app
+        .get_as("/api/v1/tools/custodian/runs/latest", ADMIN)
+        .await;
+    assert_eq!(status, 200, "{latest}");
+    assert_eq!(latest["execution"]["id"], id.as_str());
+    assert_eq!(total(&latest["counts"]), 1, "{latest}");
+    assert!(
+        latest["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "result.json")
+    );
+    let (status, alias) = app
+        .get_as("/oss/api/oss/custodian/runs/latest", ADMIN)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(alias["execution"]["id"], id.as_str());
+    let (_, tools) = app.get_as("/oss/api/oss-list", ADMIN).await;
+    let custodian = tools["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "custodian")
+        .unwrap();
+    assert_eq!(custodian["latest_execution_id"], id.as_str());
+    assert_eq!(custodian["tool_version"], "0.9.53");
+    // An analyst without the tool's module sees neither the run nor which run it was.
+    let (status, _) = app
+        .get_as("/api/v1/tools/custodian/runs/latest", ANALYST)
+        .await;
+    assert_eq!(status, 404);
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_policy_is_refused_before_anything_runs() {
+    let app = spawn_app_with(tools_env()).await;
+    let worker = spawn_worker_with(&app, emulator::use_it).await;
+    wait_available(&app, "custodian").await;
+    let execution = run_tool(
+        &app,
+        "custodian",
+        json!({"provider": "aws", "region": "us-east-1", "iam_role_arn": emulator::ROLE_ARN,
+               "policy": "policies:\n  - name: broken\n    resource: aws.s3\n    filters:\n      - type: no-such-filter\n"}),
+    )
+    .await;
+    let id = execution["id"].as_str().unwrap();
+    let log = log_text(&app, id).await;
+    assert_eq!(execution["status"], "failed", "{execution}\n{log}");
+    assert_eq!(execution["exit_code"], 2);
+    assert!(
+        log.contains("the policy is not valid; nothing ran"),
+        "{log}"
+    );
+    assert!(!log.contains("custodian: running"), "{log}");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn prowler_scans_the_emulators_buckets() {
+    let app = spawn_app_with(tools_env()).await;
+    let worker = spawn_worker_with(&app, emulator::use_it).await;
+    wait_available(&app, "prowler").await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (plain, _) = seed_buckets(&tag).await;
+    let execution = run_tool(
+        &app,
+        "prowler",
+        json!({"provider": "aws", "region": "us-east-1", "services": "s3",
+               "iam_role_arn": emulator::ROLE_ARN}),
+    )
+    .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let log = log_text(&app, &id).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
+    let items = artifacts(&app, &id).await;
+    let names: Vec<&str> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    for expected in ["prowler.ocsf.json", "prowler.csv", "result.json"] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("compliance/")),
+        "{names:?}"
+    );
+    let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.resource_id.contains(&plain) && f.status == "fail"),
+        "no failing finding on {plain}: {findings:?}"
+    );
+    let (_, latest) = app.get_as("/api/v1/tools/prowler/runs/latest", ADMIN).await;
+    assert_eq!(
+        total(&latest["counts"]) as usize,
+        findings.len(),
+        "{latest}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn scout_suite_scans_the_emulators_buckets() {
+    let app = spawn_app_with(tools_env()).await;
+    let worker = spawn_worker_with(&app, emulator::use_it).await;
+    wait_available(&app, "scout").await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    seed_buckets(&tag).await;
+    let execution = run_tool(
+        &app,
+        "scout",
+        json!({"provider": "aws", "region": "us-east-1", "services": "s3",
+               "iam_role_arn": emulator::ROLE_ARN}),
+    )
+    .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let log = log_text(&app, &id).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
+    let items = artifacts(&app, &id).await;
+    let results = format!(
+        "scoutsuite-results/scoutsuite_results_aws-{}.js",
+        emulator::ACCOUNT
+    );
+    named(&items, &results);
+    let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
+    assert!(!findings.is_empty(), "{log}");
+    worker.stop().await;
+}
