@@ -212,8 +212,8 @@ impl Db {
             };
             client
                 .execute(
-                    "UPDATE tools SET available = $2 IS NULL, tool_version = $3,
-                            unavailable_reason = $2, reported_at = now()
+                    "UPDATE tools SET available = ($2::text IS NULL), tool_version = $3::text,
+                            unavailable_reason = $2::text, reported_at = now()
                      WHERE name = $1",
                     &[&tool.as_str(), &reason, &version],
                 )

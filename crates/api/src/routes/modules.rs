@@ -71,6 +71,11 @@ pub struct ModuleVersionView {
     pub limits: LimitsView,
     /// `none` or `egress`.
     pub network: &'static str,
+    /// `runner`, or `scanner`: the image with the cloud scanners.
+    pub image: &'static str,
+    /// `none`, or `aws_assume_role`: the worker assumes the role a run names in
+    /// `iam_role_arn` and passes the temporary credentials in.
+    pub credentials: &'static str,
     pub approval: ApprovalPolicyView,
     /// The JSON Schema a run's `params` must satisfy.
     #[schema(value_type = Object)]
@@ -143,6 +148,8 @@ impl ModuleVersionView {
                 max_output_bytes: limits.max_output_bytes,
             },
             network: definition.network().as_str(),
+            image: definition.image().as_str(),
+            credentials: definition.credentials().as_str(),
             approval: ApprovalPolicyView {
                 required: definition.approvals_required(),
             },

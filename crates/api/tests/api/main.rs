@@ -18,5 +18,6 @@ mod revocation;
 mod service;
 mod stream_costs;
 mod streams;
+mod tools;
 mod versions;
 mod webhooks;

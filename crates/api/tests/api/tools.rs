@@ -1,0 +1,303 @@
+//! The scanner tools over HTTP: listed whether installed or not, runnable once a
+//! worker's scanner image holds them, refusals that name the field and change nothing,
+//! the DSPM runner's aliases, and an installation that is idempotent and leaves an
+//! admin's versions alone.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use sage_model::tools::Tool;
+use sage_store::tools::Availability;
+use sage_testkit::{ADMIN, ANALYST, TestApp, spawn_app, spawn_app_with, spawn_replica, tools_env};
+
+fn entry<'a>(tools: &'a Value, name: &str) -> &'a Value {
+    tools["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap()
+}
+
+/// What a worker with a scanner image holding every tool but Steampipe reports.
+async fn report_scanner_image(app: &TestApp) {
+    let report: BTreeMap<Tool, Availability> = Tool::ALL
+        .into_iter()
+        .map(|tool| {
+            let availability = if tool == Tool::Steampipe {
+                Availability::Unavailable {
+                    reason: "Steampipe and Powerpipe are not in this image".to_owned(),
+                }
+            } else {
+                Availability::Available {
+                    version: "1.0".to_owned(),
+                }
+            };
+            (tool, availability)
+        })
+        .collect();
+    app.db().report_tools(&report).await.unwrap();
+}
+
+fn fields(body: &Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|f| f["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_four_tools_are_installed_and_wait_for_a_workers_report() {
+    let app = spawn_app_with(tools_env()).await;
+    let (status, tools) = app.get_as("/api/v1/tools", ANALYST).await;
+    assert_eq!(status, 200, "{tools}");
+    let names: Vec<&str> = tools["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["prowler", "scout", "steampipe", "custodian"]);
+    for name in &names {
+        let tool = entry(&tools, name);
+        assert!(tool["module_id"].is_string(), "{tool}");
+        assert_eq!(tool["available"], false);
+        assert!(
+            tool["unavailable_reason"]
+                .as_str()
+                .unwrap()
+                .contains("no worker has reported"),
+            "{tool}"
+        );
+    }
+    let (_, alias) = app.get_as("/oss/api/oss-list", ANALYST).await;
+    assert_eq!(alias, tools);
+
+    // Each tool is a module like any other: versioned, described, scanner image,
+    // egress, credentials from an assumed role.
+    let module = entry(&tools, "custodian")["module_id"].as_str().unwrap();
+    let (status, version) = app
+        .get_as(&format!("/api/v1/modules/{module}"), ADMIN)
+        .await;
+    assert_eq!(status, 200, "{version}");
+    assert_eq!(version["name"], "custodian");
+    assert_eq!(version["image"], "scanner");
+    assert_eq!(version["network"], "egress");
+    assert_eq!(version["credentials"], "aws_assume_role");
+    let schema = &version["params_schema"]["properties"];
+    for param in [
+        "provider",
+        "region",
+        "iam_role_arn",
+        "iam_session_duration",
+        "policy",
+    ] {
+        assert!(schema[param].is_object(), "{param} missing: {schema}");
+    }
+
+    let before = app.audit_count().await;
+    let (status, body) = app
+        .post_as(
+            "/api/v1/tools/custodian/runs",
+            ADMIN,
+            &json!({"provider": "aws", "policy": "policies: []"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "tool_unavailable");
+    assert_eq!(app.audit_count().await, before);
+}
+
+#[tokio::test]
+async fn without_their_drivers_the_tools_are_listed_as_not_installed() {
+    let app = spawn_app().await;
+    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+    let prowler = entry(&tools, "prowler");
+    assert_eq!(prowler["module_id"], Value::Null);
+    assert_eq!(prowler["available"], false);
+    assert!(
+        prowler["unavailable_reason"]
+            .as_str()
+            .unwrap()
+            .contains("sage-tools/prowler.py"),
+        "{prowler}"
+    );
+    let (status, _) = app
+        .post_as("/api/v1/tools/prowler/runs", ADMIN, &json!({}))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_as("/api/v1/tools/prowler/runs/latest", ADMIN).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_as("/api/v1/tools/nmap/runs/latest", ADMIN).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
+    let app = spawn_app_with(tools_env()).await;
+    report_scanner_image(&app).await;
+    let good = json!({"provider": "aws", "region": "ap-northeast-2",
+                      "iam_role_arn": "arn:aws:iam::123456789012:role/SageScanner",
+                      "iam_session_name": "sage-marketplace", "iam_session_duration": 1800,
+                      "iam_external_id": "tenant-7", "policy": "policies: []"});
+    let with = |key: &str, value: Value| {
+        let mut body = good.clone();
+        body[key] = value;
+        body
+    };
+    let without = |key: &str| {
+        let mut body = good.clone();
+        body.as_object_mut().unwrap().remove(key);
+        body
+    };
+    for (body, field) in [
+        (
+            with("iam_role_arn", json!("arn:aws:iam::123456789012:user/bob")),
+            "iam_role_arn",
+        ),
+        (with("iam_role_arn", json!("not an arn")), "iam_role_arn"),
+        (
+            with("iam_session_duration", json!(100)),
+            "iam_session_duration",
+        ),
+        (
+            with("iam_session_duration", json!(86400)),
+            "iam_session_duration",
+        ),
+        (
+            with("iam_session_name", json!("has space")),
+            "iam_session_name",
+        ),
+        (with("region", json!("us east 1")), "region"),
+        (with("provider", json!("oracle")), "provider"),
+        (with("colour", json!("blue")), "colour"),
+        (with("version", json!("latest")), "version"),
+        (with("version", json!(7)), "version"),
+        (without("policy"), "policy"),
+    ] {
+        let before = app.audit_count().await;
+        let (status, answer) = app
+            .post_as("/api/v1/tools/custodian/runs", ADMIN, &body)
+            .await;
+        assert_eq!(status, 400, "{field}: {answer}");
+        assert_eq!(fields(&answer), [field], "{answer}");
+        assert_eq!(app.audit_count().await, before, "a refusal changes nothing");
+    }
+
+    // The tool is unavailable: a clear 409 with the image's reason.
+    let (status, answer) = app
+        .post_as(
+            "/api/v1/tools/steampipe/runs",
+            ADMIN,
+            &json!({"provider": "aws", "iam_role_arn": "arn:aws:iam::123456789012:role/SageScanner"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "tool_unavailable");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in this image"),
+        "{answer}"
+    );
+    // Nobody assigned the analyst the tool: it is not theirs to see.
+    let (status, _) = app
+        .post_as("/api/v1/tools/custodian/runs", ANALYST, &good)
+        .await;
+    assert_eq!(status, 404);
+
+    // Through each alias of the DSPM runner, the same run.
+    for path in [
+        "/api/v1/tools/custodian/runs",
+        "/oss/api/run/custodian",
+        "/oss/api/oss/custodian/run",
+    ] {
+        let (status, execution) = app.post_as(path, ADMIN, &good).await;
+        assert_eq!(status, 202, "{path}: {execution}");
+        assert_eq!(execution["status"], "queued");
+        assert_eq!(execution["params"]["iam_external_id"], "***");
+        assert_eq!(execution["params"]["iam_session_duration"], 1800);
+        let id = execution["id"].as_str().unwrap();
+        let (status, again) = app.get_as(&format!("/oss/api/runs/{id}"), ADMIN).await;
+        assert_eq!(status, 200);
+        assert_eq!(again["id"], id);
+    }
+    let (status, runs) = app.get_as("/runs", ADMIN).await;
+    assert_eq!(status, 200);
+    assert_eq!(runs["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn installing_again_changes_nothing_and_an_admins_version_stands() {
+    let app = spawn_app_with(tools_env()).await;
+    let before = app.audit_count().await;
+    let replica = spawn_replica(&app).await;
+    assert_eq!(
+        replica.audit_count().await,
+        before,
+        "a second start installs nothing"
+    );
+
+    // An admin's own version of Custodian's module.
+    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+    let module = entry(&tools, "custodian")["module_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, current) = app
+        .get_as(&format!("/api/v1/modules/{module}"), ADMIN)
+        .await;
+    let mut mine = json!({});
+    for key in [
+        "script_id",
+        "params",
+        "args",
+        "env",
+        "limits",
+        "network",
+        "image",
+        "credentials",
+    ] {
+        mine[key] = current[key].clone();
+    }
+    mine["description"] = json!("our own Custodian");
+    let (status, created) = app
+        .post_as(&format!("/api/v1/modules/{module}/versions"), ADMIN, &mine)
+        .await;
+    assert_eq!(status, 201, "{created}");
+
+    // A changed driver: the system pins it again, and an admin's version stands.
+    let library = std::path::PathBuf::from(app.env.raw("SCRIPTS_DIR").unwrap());
+    for tool in ["custodian", "prowler"] {
+        let driver = library.join(format!("sage-tools/{tool}.py"));
+        let mut code = std::fs::read_to_string(&driver).unwrap();
+        code.push_str("\n# changed\n");
+        std::fs::write(&driver, code).unwrap();
+    }
+    let after_edit = app.audit_count().await;
+    let replica = spawn_replica(&app).await;
+    let (_, custodian) = replica
+        .get_as(&format!("/api/v1/modules/{module}"), ADMIN)
+        .await;
+    assert_eq!(custodian["latest_version"], 2, "{custodian}");
+    assert_eq!(custodian["description"], "our own Custodian");
+    let repins = replica
+        .db()
+        .audit_events(&sage_store::audit::AuditFilter {
+            action: Some("script.repin".to_owned()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(repins.len(), 2, "{repins:?}");
+    assert!(repins.iter().all(|e| e.actor == "system"));
+    assert_eq!(replica.audit_count().await, after_edit + 2);
+}
