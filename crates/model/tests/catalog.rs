@@ -494,3 +494,71 @@ fn secrets_may_span_lines_but_hold_no_other_control_characters() {
     assert_eq!(errors[0].field, "params.backup_key");
     assert_eq!(errors[0].message, "must not contain control characters");
 }
+
+fn cloud_module(extra: Value) -> Result<ModuleDefinition, Vec<sage_model::FieldError>> {
+    let mut request = json!({
+        "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+        "params": [{"name": "iam_role_arn", "type": "string"},
+                   {"name": "iam_session_duration", "type": "integer"}],
+        "credentials": "aws_assume_role", "image": "scanner",
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        request[key] = value.clone();
+    }
+    ModuleDefinition::parse(&serde_json::from_value(request).unwrap(), &Limits::CEILING)
+}
+
+fn problem_fields(problems: Vec<sage_model::FieldError>) -> Vec<String> {
+    problems.into_iter().map(|p| p.field).collect()
+}
+
+#[test]
+fn a_module_with_credentials_declares_the_role_and_leaves_aws_variables_to_the_worker() {
+    let module = cloud_module(json!({})).unwrap();
+    let stored = serde_json::to_value(&module).unwrap();
+    assert_eq!(stored["credentials"], "aws_assume_role");
+    assert_eq!(stored["image"], "scanner");
+    let back: ModuleDefinition = serde_json::from_value(stored).unwrap();
+    assert_eq!(back, module);
+
+    let no_role = cloud_module(json!({"params": []})).unwrap_err();
+    assert_eq!(problem_fields(no_role), ["credentials"]);
+    let wrong_kind = cloud_module(json!({"params": [
+        {"name": "iam_role_arn", "type": "string"},
+        {"name": "iam_session_duration", "type": "string"}]}))
+    .unwrap_err();
+    assert_eq!(problem_fields(wrong_kind), ["credentials"]);
+    let sets_aws =
+        cloud_module(json!({"env": {"AWS_ENDPOINT_URL": "http://elsewhere"}})).unwrap_err();
+    assert_eq!(problem_fields(sets_aws), ["env.AWS_ENDPOINT_URL"]);
+    let unknown = cloud_module(json!({"credentials": "gcp", "image": "kali"})).unwrap_err();
+    assert_eq!(problem_fields(unknown), ["image", "credentials"]);
+}
+
+#[test]
+fn a_runs_role_is_checked_and_planned_with_a_session_name_that_leads_back_to_it() {
+    let module = cloud_module(json!({})).unwrap();
+    let valid = module
+        .validate_params(&json!({"iam_role_arn": "arn:aws:iam::123456789012:role/Scan"}))
+        .unwrap();
+    let id: ExecutionId = "abcdef12-0000-4000-8000-000000000000".parse().unwrap();
+    let script = ScriptPath::parse("sage-tools/custodian.py").unwrap();
+    let plan = RunPlan::new(id, &script, Interpreter::Python3, &module, &valid);
+    let (role, session) = plan.assume_role.unwrap();
+    assert_eq!(role.role_arn, "arn:aws:iam::123456789012:role/Scan");
+    assert_eq!(role.duration_sec, 3600);
+    assert_eq!(session, "sage-oss-abcdef12");
+    assert!(plan.env.iter().all(|(key, _)| !key.starts_with("AWS_")));
+
+    let none = module.validate_params(&json!({})).unwrap();
+    let plan = RunPlan::new(id, &script, Interpreter::Python3, &module, &none);
+    assert_eq!(plan.assume_role, None, "no role named, no credentials");
+
+    let refused = module
+        .validate_params(
+            &json!({"iam_role_arn": "arn:aws:iam::123456789012:role/Scan",
+                                 "iam_session_duration": 60}),
+        )
+        .unwrap_err();
+    assert_eq!(problem_fields(refused), ["params.iam_session_duration"]);
+}
