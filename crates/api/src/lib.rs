@@ -6,7 +6,6 @@ pub mod approvals;
 pub mod auth;
 pub mod builtin;
 pub mod error;
-pub mod evidence;
 pub mod extract;
 pub mod library;
 pub mod live;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel};
 use sage_infra::amqp::Broker;
-use sage_model::{ExecutionId, JobMessage};
+use sage_model::JobMessage;
 use sage_store::Db;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +65,7 @@ impl JobRelay {
 
     async fn publish(
         &self,
-        jobs: &[(i64, ExecutionId)],
+        jobs: &[(i64, JobMessage)],
         published: &mut usize,
     ) -> Result<(), RelayError> {
         let mut guard = self.channel.lock().await;
@@ -80,8 +80,7 @@ impl JobRelay {
             }
         };
         let queue = self.broker.topology().jobs;
-        for &(outbox_id, execution_id) in jobs {
-            let message = JobMessage::RunV1 { execution_id };
+        for (outbox_id, message) in jobs {
             let confirm = channel
                 .basic_publish(
                     "".into(),
@@ -100,7 +99,7 @@ impl JobRelay {
             if !confirm.is_ack() {
                 return Err(RelayError::NotConfirmed);
             }
-            self.db.job_published(outbox_id).await?;
+            self.db.job_published(*outbox_id).await?;
             *published += 1;
         }
         *guard = Some(channel);

@@ -35,8 +35,6 @@ pub struct Settings {
     /// The S3 address clients download from, when it is not the one the api uses (an
     /// in-cluster MinIO behind an ingress); presigned URLs are signed for it.
     pub s3_public_endpoint: Option<String>,
-    /// Where NanumGothic.ttf and NanumGothicBold.ttf are (Debian's fonts-nanum).
-    pub evidence_font_dir: std::path::PathBuf,
     /// How many log streams one user, and this process, may hold open.
     pub stream_limits: crate::live::StreamLimits,
     /// How often an idle log stream sends a keep-alive comment.
@@ -83,22 +81,6 @@ impl Settings {
         let s3_public_endpoint = env.optional_with("S3_PUBLIC_ENDPOINT", None, |v| {
             sage_infra::config::url_with_scheme(v, &["http", "https"]).map(Some)
         });
-        let evidence_font_dir = env.optional_with(
-            "EVIDENCE_FONT_DIR",
-            sage_findings::report::NANUM_DIR.into(),
-            |v| {
-                let dir = std::path::PathBuf::from(v);
-                if dir.join("NanumGothic.ttf").is_file()
-                    && dir.join("NanumGothicBold.ttf").is_file()
-                {
-                    Ok(dir)
-                } else {
-                    Err(format!(
-                        "{v} holds no NanumGothic.ttf and NanumGothicBold.ttf"
-                    ))
-                }
-            },
-        );
         let streams_per_user = env.number("LOG_STREAMS_PER_USER", 20usize, 1, 10_000);
         let streams_per_process = env.number("LOG_STREAMS_PER_PROCESS", 2000usize, 1, 1_000_000);
         let stream_keepalive = env.seconds("LOG_STREAM_KEEPALIVE_SEC", 15, 1, 300);
@@ -121,7 +103,6 @@ impl Settings {
             approval_ttl: approval_ttl.ok_or_else(ConfigError::unreachable)?,
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
-            evidence_font_dir: evidence_font_dir.ok_or_else(ConfigError::unreachable)?,
             stream_keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
             stream_limits: crate::live::StreamLimits {
                 per_user: streams_per_user.ok_or_else(ConfigError::unreachable)?,

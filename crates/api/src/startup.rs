@@ -162,6 +162,5 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         scripts_dir: settings.common.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,
         secrets: settings.common.secrets.clone(),
-        evidence_fonts: sage_findings::report::FontFiles::nanum(&settings.evidence_font_dir),
     })
 }

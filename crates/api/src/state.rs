@@ -30,6 +30,4 @@ pub struct AppState {
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,
     pub secrets: sage_infra::secrets::SecretBox,
-    /// The faces evidence reports are set in.
-    pub evidence_fonts: sage_findings::report::FontFiles,
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use sage_findings::parse::{Input, parse_inputs};
-use sage_findings::report::{Evidence, FontFiles, Lang, NANUM_DIR, render};
+use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, render};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record};
 use serde_json::Value;
@@ -62,6 +62,7 @@ pub fn run() -> anyhow::Result<()> {
         summary: &summary,
         findings: &findings,
         parsed: &parsed,
+        listing: &Listing::default(),
     };
     let blocks = evidence.blocks();
     let subset = FontFiles::nanum(Path::new(NANUM_DIR));

@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::parse::{Input, Parsed, Record, parse_inputs};
-use crate::report::{Evidence, FontFiles, Lang, NANUM_DIR, render};
+use crate::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, render};
 use crate::summary::Summary;
 
 pub const USAGE: &str = "usage:
@@ -130,6 +130,7 @@ fn pdf(args: &[String]) -> Result<(), Failure> {
         summary: &summary,
         findings: &findings,
         parsed: &parsed,
+        listing: &Listing::default(),
     };
     let fonts = FontFiles::nanum(options.fonts.as_deref().unwrap_or(NANUM_DIR.as_ref()));
     let pdf = render(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sage_findings::parse::{Input, parse_inputs};
-use sage_findings::report::{Evidence, FontFiles, Lang, NANUM_DIR, render};
+use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, render};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record, Status};
 use serde_json::Value;
@@ -277,6 +277,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             summary: &summary,
             findings: &findings,
             parsed: &parsed,
+            listing: &Listing::default(),
         };
         let pdf = render(
             &evidence.blocks(),

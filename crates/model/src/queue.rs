@@ -1,15 +1,23 @@
-//! Messages on the job queue. They carry the execution id only: everything else is read
-//! from PostgreSQL by the worker that claims the job, so a message can never smuggle
-//! parameters or secrets past validation.
+//! Messages on the job queue. They carry an id only (an execution's, or an evidence
+//! report's): everything else is read from PostgreSQL by the worker that claims the job,
+//! so a message can never smuggle parameters or secrets past validation.
 
 use serde::{Deserialize, Serialize};
+
+use uuid::Uuid;
 
 use crate::ExecutionId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum JobMessage {
-    RunV1 { execution_id: ExecutionId },
+    RunV1 {
+        execution_id: ExecutionId,
+    },
+    /// Build the evidence report of this id.
+    EvidenceV1 {
+        evidence_id: Uuid,
+    },
 }
 
 impl JobMessage {

@@ -1,25 +1,55 @@
-//! Evidence records: who built a report from which executions, its summary, and its
-//! files in S3.
+//! Evidence reports: requested over HTTP (pending, with a job in the outbox), built by a
+//! worker (building), then ready with their summary and files in S3, or failed with
+//! the reason. Every step is audited.
 
 use chrono::{DateTime, Utc};
 use sage_model::{ExecutionId, UserId};
 use serde_json::{Value, json};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::artifacts::Artifact;
 use crate::audit::{AuditContext, Change, append};
+use crate::runs::worker_context;
 use crate::{Db, StoreError};
 
-/// A report about to be recorded; its files are already in S3.
+/// A report to build.
 #[derive(Debug, Clone)]
-pub struct NewEvidence {
+pub struct EvidenceRequest {
     pub id: Uuid,
     pub title: String,
     pub lang: String,
     pub execution_ids: Vec<ExecutionId>,
-    pub summary: Value,
+    /// Only these tools' findings; `None`: every tool found.
+    pub tools: Option<Vec<String>>,
+    pub max_findings_per_check: i32,
     pub created_by: UserId,
-    pub files: Vec<Artifact>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceStatus {
+    Pending,
+    Building,
+    Ready,
+    Failed,
+}
+
+impl EvidenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Building => "building",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        [Self::Pending, Self::Building, Self::Ready, Self::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or(StoreError::Corrupt("evidence status"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,64 +58,213 @@ pub struct Evidence {
     pub title: String,
     pub lang: String,
     pub execution_ids: Vec<ExecutionId>,
-    pub summary: Value,
+    pub tools: Option<Vec<String>>,
+    pub status: EvidenceStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Once ready.
+    pub summary: Option<Value>,
+    pub max_findings_per_check: Option<i32>,
     /// The creator's email.
     pub created_by: String,
     pub created_by_id: UserId,
     pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
     pub files: Vec<Artifact>,
 }
 
+/// The columns every read takes, in the order `from_row` expects.
+const COLUMNS: &str = "e.id, e.title, e.lang, e.execution_ids, e.tools, e.status, e.error,
+    e.summary, e.max_findings_per_check, u.email, e.created_by, e.created_at, e.finished_at";
+
+impl Evidence {
+    fn from_row(row: &Row, files: Vec<Artifact>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.get(0),
+            title: row.get(1),
+            lang: row.get(2),
+            execution_ids: row
+                .get::<_, Vec<Uuid>>(3)
+                .into_iter()
+                .map(ExecutionId::from)
+                .collect(),
+            tools: row.get(4),
+            status: EvidenceStatus::parse(row.get(5))?,
+            error: row.get(6),
+            summary: row.get(7),
+            max_findings_per_check: row.get(8),
+            created_by: row.get(9),
+            created_by_id: UserId::from(row.get::<_, Uuid>(10)),
+            created_at: row.get(11),
+            finished_at: row.get(12),
+            files,
+        })
+    }
+}
+
 impl Db {
-    /// Records the report, its files and its audit event in one transaction.
-    #[tracing::instrument(skip_all, fields(evidence_id = %new.id))]
-    pub async fn record_evidence(
+    /// Records a report to build, pending, with its job, in one transaction.
+    #[tracing::instrument(skip_all, fields(evidence_id = %request.id))]
+    pub async fn request_evidence(
         &self,
-        new: &NewEvidence,
+        request: &EvidenceRequest,
         context: &AuditContext,
     ) -> Result<Evidence, StoreError> {
-        let execution_ids: Vec<Uuid> = new.execution_ids.iter().map(ExecutionId::as_uuid).collect();
+        let execution_ids: Vec<Uuid> = request
+            .execution_ids
+            .iter()
+            .map(ExecutionId::as_uuid)
+            .collect();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         transaction
             .execute(
-                "INSERT INTO evidence (id, title, lang, execution_ids, summary, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO evidence (id, title, lang, execution_ids, tools,
+                                       max_findings_per_check, created_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
-                    &new.id,
-                    &new.title,
-                    &new.lang,
+                    &request.id,
+                    &request.title,
+                    &request.lang,
                     &execution_ids,
-                    &new.summary,
-                    &new.created_by.as_uuid(),
+                    &request.tools,
+                    &request.max_findings_per_check,
+                    &request.created_by.as_uuid(),
                 ],
             )
             .await?;
-        for file in &new.files {
+        transaction
+            .execute(
+                "INSERT INTO job_outbox (evidence_id) VALUES ($1)",
+                &[&request.id],
+            )
+            .await?;
+        let change = Change {
+            action: "evidence.request",
+            target_type: "evidence",
+            target_id: request.id.to_string(),
+            before: None,
+            after: Some(json!({
+                "title": request.title, "lang": request.lang,
+                "execution_ids": request.execution_ids, "tools": request.tools,
+            })),
+        };
+        append(&transaction, &self.audit_key, context, &change).await?;
+        transaction.commit().await?;
+        self.evidence(request.id)
+            .await?
+            .ok_or(StoreError::Corrupt("evidence just requested"))
+    }
+
+    /// pending → building for this worker; a build that has not finished for
+    /// `stale_after` (its worker died) is taken over. `None`: nothing to build.
+    pub async fn claim_evidence(
+        &self,
+        id: Uuid,
+        stale_after: std::time::Duration,
+    ) -> Result<Option<Evidence>, StoreError> {
+        let client = self.client().await?;
+        let claimed = client
+            .execute(
+                "UPDATE evidence SET status = 'building', started_at = now()
+                 WHERE id = $1 AND (status = 'pending' OR (status = 'building'
+                       AND started_at < now() - make_interval(secs => $2)))",
+                &[&id, &stale_after.as_secs_f64()],
+            )
+            .await?;
+        if claimed == 0 {
+            return Ok(None);
+        }
+        self.evidence(id).await
+    }
+
+    /// building → ready, with the files already in S3; false when it was not building.
+    #[tracing::instrument(skip(self, summary, files))]
+    pub async fn finish_evidence(
+        &self,
+        id: Uuid,
+        summary: &Value,
+        files: &[Artifact],
+        worker_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let done = transaction
+            .execute(
+                "UPDATE evidence SET status = 'ready', summary = $2, finished_at = now()
+                 WHERE id = $1 AND status = 'building'",
+                &[&id, summary],
+            )
+            .await?;
+        if done == 0 {
+            return Ok(false);
+        }
+        for file in files {
             transaction
                 .execute(
                     "INSERT INTO evidence_files (evidence_id, name, size, sha256, content_type, s3_key)
                      VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[&new.id, &file.name, &file.size, &file.sha256, &file.content_type, &file.s3_key],
+                    &[&id, &file.name, &file.size, &file.sha256, &file.content_type, &file.s3_key],
                 )
                 .await?;
         }
         let change = Change {
             action: "evidence.create",
             target_type: "evidence",
-            target_id: new.id.to_string(),
-            before: None,
+            target_id: id.to_string(),
+            before: Some(json!({"status": "building"})),
             after: Some(json!({
-                "title": new.title, "lang": new.lang, "execution_ids": new.execution_ids,
-                "total": new.summary.get("total"),
-                "files": new.files.iter().map(|f| json!({"name": f.name, "sha256": f.sha256})).collect::<Vec<_>>(),
+                "status": "ready", "total": summary.get("total"),
+                "files": files.iter().map(|f| json!({"name": f.name, "sha256": f.sha256})).collect::<Vec<_>>(),
             })),
         };
-        append(&transaction, &self.audit_key, context, &change).await?;
+        append(
+            &transaction,
+            &self.audit_key,
+            &worker_context(worker_id),
+            &change,
+        )
+        .await?;
         transaction.commit().await?;
-        self.evidence(new.id)
-            .await?
-            .ok_or(StoreError::Corrupt("evidence just recorded"))
+        Ok(true)
+    }
+
+    /// building → failed, with why.
+    #[tracing::instrument(skip(self))]
+    pub async fn fail_evidence(
+        &self,
+        id: Uuid,
+        error: &str,
+        worker_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let done = transaction
+            .execute(
+                "UPDATE evidence SET status = 'failed', error = $2, finished_at = now()
+                 WHERE id = $1 AND status = 'building'",
+                &[&id, &error],
+            )
+            .await?;
+        if done == 0 {
+            return Ok(false);
+        }
+        let change = Change {
+            action: "evidence.fail",
+            target_type: "evidence",
+            target_id: id.to_string(),
+            before: Some(json!({"status": "building"})),
+            after: Some(json!({"status": "failed", "error": error})),
+        };
+        append(
+            &transaction,
+            &self.audit_key,
+            &worker_context(worker_id),
+            &change,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(true)
     }
 
     #[tracing::instrument(skip(self))]
@@ -93,9 +272,10 @@ impl Db {
         let client = self.client().await?;
         let Some(row) = client
             .query_opt(
-                "SELECT e.id, e.title, e.lang, e.execution_ids, e.summary, u.email, e.created_at,
-                        e.created_by
-                 FROM evidence e JOIN users u ON u.id = e.created_by WHERE e.id = $1",
+                &format!(
+                    "SELECT {COLUMNS} FROM evidence e JOIN users u ON u.id = e.created_by
+                     WHERE e.id = $1"
+                ),
                 &[&id],
             )
             .await?
@@ -116,23 +296,9 @@ impl Db {
                 sha256: f.get(2),
                 content_type: f.get(3),
                 s3_key: f.get(4),
-                created_at: row.get(6),
+                created_at: row.get(11),
             })
             .collect();
-        Ok(Some(Evidence {
-            id: row.get(0),
-            title: row.get(1),
-            lang: row.get(2),
-            execution_ids: row
-                .get::<_, Vec<Uuid>>(3)
-                .into_iter()
-                .map(ExecutionId::from)
-                .collect(),
-            summary: row.get(4),
-            created_by: row.get(5),
-            created_by_id: UserId::from(row.get::<_, Uuid>(7)),
-            created_at: row.get(6),
-            files,
-        }))
+        Evidence::from_row(&row, files).map(Some)
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId, UserId};
+use sage_model::{EndReason, ExecutionId, ExecutionStatus, JobMessage, ModuleId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -334,12 +334,12 @@ impl Db {
         rows.iter().map(Execution::from_row).collect()
     }
 
-    /// Claims up to `limit` due jobs for publishing: (outbox id, execution id).
+    /// Claims up to `limit` due jobs for publishing: (outbox id, message).
     pub async fn claim_jobs(
         &self,
         limit: i64,
         lease: Duration,
-    ) -> Result<Vec<(i64, ExecutionId)>, StoreError> {
+    ) -> Result<Vec<(i64, JobMessage)>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
@@ -349,17 +349,26 @@ impl Db {
                  UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
                                          attempts = o.attempts + 1
                  FROM due WHERE o.id = due.id
-                 RETURNING o.id, o.execution_id",
+                 RETURNING o.id, o.execution_id, o.evidence_id",
             )
             .await?;
         let rows = client
             .query(&statement, &[&limit, &lease.as_secs_f64()])
             .await?;
-        let mut jobs: Vec<(i64, ExecutionId)> = rows
+        let mut jobs: Vec<(i64, JobMessage)> = rows
             .iter()
-            .map(|r| (r.get(0), ExecutionId::from(r.get::<_, Uuid>(1))))
-            .collect();
-        jobs.sort_unstable();
+            .map(|r| {
+                let message = match (r.get::<_, Option<Uuid>>(1), r.get::<_, Option<Uuid>>(2)) {
+                    (Some(execution), _) => JobMessage::RunV1 {
+                        execution_id: ExecutionId::from(execution),
+                    },
+                    (None, Some(evidence_id)) => JobMessage::EvidenceV1 { evidence_id },
+                    (None, None) => return Err(StoreError::Corrupt("job without a target")),
+                };
+                Ok((r.get(0), message))
+            })
+            .collect::<Result<_, _>>()?;
+        jobs.sort_unstable_by_key(|(id, _)| *id);
         Ok(jobs)
     }
 

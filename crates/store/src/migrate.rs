@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0012_sage_log_stream"),
     migration!("0013_explicit_arg_groups"),
     migration!("0014_tools"),
+    migration!("0015_evidence_jobs"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

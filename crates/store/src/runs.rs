@@ -147,7 +147,8 @@ impl StopRequests {
     }
 }
 
-fn worker_context(worker_id: &str) -> AuditContext {
+/// Changes a worker makes are audited as done by it.
+pub(crate) fn worker_context(worker_id: &str) -> AuditContext {
     AuditContext {
         actor: format!("worker:{worker_id}"),
         ..AuditContext::default()

@@ -105,18 +105,26 @@ async fn handle(ctx: &Context, delivery: Delivery) {
                 })
                 .await
         }
-        Ok(JobMessage::RunV1 { execution_id }) => match process(ctx, execution_id).await {
-            Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-            Err(error) => {
-                tracing::warn!(?error, %execution_id, "job failed transiently; requeueing");
-                delivery
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await
+        Ok(message) => {
+            let done = match message {
+                JobMessage::RunV1 { execution_id } => Box::pin(process(ctx, execution_id)).await,
+                JobMessage::EvidenceV1 { evidence_id } => {
+                    Box::pin(crate::evidence::build(ctx, evidence_id)).await
+                }
+            };
+            match done {
+                Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+                Err(error) => {
+                    tracing::warn!(?error, ?message, "job failed transiently; requeueing");
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await
+                }
             }
-        },
+        }
     };
     if let Err(error) = outcome {
         tracing::warn!(%error, "could not settle a job message; the broker will redeliver it");

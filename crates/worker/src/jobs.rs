@@ -43,6 +43,9 @@ pub struct Context {
     pub publisher: Publisher,
     /// The scanner image's tool versions, for the records of tool runs.
     pub tool_versions: BTreeMap<Tool, String>,
+    /// Evidence reports built at once.
+    pub evidence_slots: Arc<tokio::sync::Semaphore>,
+    pub evidence_fonts: sage_findings::report::FontFiles,
 }
 
 /// Claims and runs one execution; one already claimed, finished or cancelled is

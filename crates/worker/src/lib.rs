@@ -4,6 +4,7 @@ pub mod artifacts;
 pub mod consumer;
 pub mod control;
 pub mod docker;
+pub mod evidence;
 pub mod jobs;
 pub mod logs;
 pub mod sandbox;

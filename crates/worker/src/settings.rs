@@ -43,6 +43,19 @@ pub struct Settings {
     /// (dev/emulator.sh), which `network: egress` sandboxes join instead of the egress
     /// network. Nothing on it reaches beyond the machine.
     pub emulator_network: Option<String>,
+    /// How evidence reports are built.
+    pub evidence: EvidenceSettings,
+}
+
+/// Evidence reports this worker builds.
+#[derive(Debug, Clone)]
+pub struct EvidenceSettings {
+    /// Where NanumGothic.ttf and NanumGothicBold.ttf are (Debian's fonts-nanum).
+    pub font_dir: PathBuf,
+    /// Reports built at once, each holding its runs' outputs and findings in memory.
+    pub concurrency: usize,
+    /// Findings listed per check in a report; the rest are counted, and the PDF says so.
+    pub max_findings_per_check: usize,
 }
 
 /// The Docker network of `network: egress` sandboxes, which the worker makes (or checks)
@@ -105,6 +118,25 @@ impl Settings {
         let egress_bridge = env.optional_with("EGRESS_BRIDGE", "sage-egress0".to_owned(), |v| {
             name_of(v, 15)
         });
+        let font_dir = env.optional_with(
+            "EVIDENCE_FONT_DIR",
+            sage_findings::report::NANUM_DIR.into(),
+            |v| {
+                let dir = PathBuf::from(v);
+                if dir.join("NanumGothic.ttf").is_file()
+                    && dir.join("NanumGothicBold.ttf").is_file()
+                {
+                    Ok(dir)
+                } else {
+                    Err(format!(
+                        "{v} holds no NanumGothic.ttf and NanumGothicBold.ttf"
+                    ))
+                }
+            },
+        );
+        let evidence_concurrency = env.number("EVIDENCE_CONCURRENCY", 1usize, 1, 16);
+        let max_findings_per_check =
+            env.number("EVIDENCE_MAX_FINDINGS_PER_CHECK", 50usize, 1, 100_000);
         let emulator_network =
             env.optional_with("EMULATOR_NETWORK", None, |v| name_of(v, 64).map(Some));
         env.finish()?;
@@ -140,6 +172,12 @@ impl Settings {
                 bridge: egress_bridge.ok_or_else(ConfigError::unreachable)?,
             },
             emulator_network: emulator_network.ok_or_else(ConfigError::unreachable)?,
+            evidence: EvidenceSettings {
+                font_dir: font_dir.ok_or_else(ConfigError::unreachable)?,
+                concurrency: evidence_concurrency.ok_or_else(ConfigError::unreachable)?,
+                max_findings_per_check: max_findings_per_check
+                    .ok_or_else(ConfigError::unreachable)?,
+            },
         })
     }
 }

@@ -197,6 +197,8 @@ pub async fn run_until_stopped(
     let worker_id = settings.worker_id.clone();
     let sts = crate::sts::Sts::new(&settings.sts).await;
     let tool_versions = report_tools(&db, &docker, &settings.scanner_image).await;
+    let evidence_slots = Arc::new(tokio::sync::Semaphore::new(settings.evidence.concurrency));
+    let evidence_fonts = sage_findings::report::FontFiles::nanum(&settings.evidence.font_dir);
     let ctx = Arc::new(Context {
         db,
         docker,
@@ -207,6 +209,8 @@ pub async fn run_until_stopped(
         running,
         publisher: Publisher { redis },
         tool_versions,
+        evidence_slots,
+        evidence_fonts,
     });
     crate::consumer::run(ctx, &broker, shutdown).await;
     helpers.cancel();

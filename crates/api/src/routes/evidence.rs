@@ -1,5 +1,6 @@
-//! `POST /api/v1/evidence`: an evidence report over executions the caller may view,
-//! returned with presigned URLs of its PDF and JSON summary; `GET` reads it again.
+//! `POST /api/v1/evidence`: a report over executions the caller may view, or over the
+//! latest finished run of each named tool; a worker builds it (202 here).
+//! `GET /api/v1/evidence/{id}` shows its state and, once ready, its files.
 
 use std::collections::BTreeSet;
 
@@ -9,13 +10,13 @@ use chrono::{SecondsFormat, Utc};
 use sage_findings::Tool;
 use sage_findings::report::Lang;
 use sage_model::ExecutionId;
+use sage_store::evidence::{Evidence, EvidenceRequest as NewRequest, EvidenceStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::Access;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
-use crate::evidence::{Order, create};
 use crate::extract::ValidatedJson;
 use crate::routes::artifacts::{ArtifactView, view};
 use crate::state::AppState;
@@ -23,42 +24,65 @@ use crate::state::AppState;
 /// Executions one report may cover: each brings up to its artifact limit to parse.
 const MAX_EXECUTIONS: usize = 10;
 const MAX_TITLE_CHARS: usize = 200;
+/// Findings listed per check unless the request says otherwise.
+const DEFAULT_PER_CHECK: i32 = 50;
+const MAX_PER_CHECK: i32 = 10_000;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
-    #[serde(default)]
-    #[schema(value_type = Vec<Uuid>)]
-    pub execution_ids: Vec<ExecutionId>,
+    /// The runs to report on; without them, the latest finished run of each of `tools`.
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub execution_ids: Option<Vec<ExecutionId>>,
     pub title: Option<String>,
     pub lang: Option<String>,
     pub tools: Option<Vec<String>>,
+    /// Findings listed per check (default 50); the summaries count them all.
+    pub max_findings_per_check: Option<i32>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceView {
     pub id: Uuid,
+    /// `pending`, `building`, `ready` or `failed`.
+    pub status: &'static str,
+    /// Why it failed.
+    pub error: Option<String>,
     pub title: String,
     pub lang: String,
     pub execution_ids: Vec<Uuid>,
+    pub tools: Option<Vec<String>>,
+    pub max_findings_per_check: Option<i32>,
     pub created_by: String,
     pub created_at: String,
-    pub pdf: ArtifactView,
-    /// The JSON summary as a file beside the PDF.
-    pub summary_file: ArtifactView,
-    #[schema(value_type = Object)]
-    pub summary: serde_json::Value,
+    pub finished_at: Option<String>,
+    /// Once ready.
+    pub pdf: Option<ArtifactView>,
+    /// The JSON summary as a file beside the PDF, once ready.
+    pub summary_file: Option<ArtifactView>,
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<serde_json::Value>,
+}
+
+/// A checked request, its runs still to resolve.
+struct Order {
+    execution_ids: Option<Vec<ExecutionId>>,
+    title: Option<String>,
+    lang: Lang,
+    tools: Option<Vec<Tool>>,
+    per_check: i32,
 }
 
 fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
     let mut problems = Vec::new();
-    let ids = &request.execution_ids;
-    let distinct: BTreeSet<&ExecutionId> = ids.iter().collect();
-    if ids.is_empty() || ids.len() > MAX_EXECUTIONS || distinct.len() != ids.len() {
-        problems.push(FieldProblem::new(
-            "execution_ids",
-            format!("must name 1 to {MAX_EXECUTIONS} distinct executions"),
-        ));
+    if let Some(ids) = &request.execution_ids {
+        let distinct: BTreeSet<&ExecutionId> = ids.iter().collect();
+        if ids.is_empty() || ids.len() > MAX_EXECUTIONS || distinct.len() != ids.len() {
+            problems.push(FieldProblem::new(
+                "execution_ids",
+                format!("must name 1 to {MAX_EXECUTIONS} distinct executions"),
+            ));
+        }
     }
     if let Some(title) = &request.title
         && (title.trim().is_empty()
@@ -90,7 +114,22 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
                     .ok()
             })
             .collect::<BTreeSet<Tool>>()
+            .into_iter()
+            .collect::<Vec<Tool>>()
     });
+    if request.execution_ids.is_none() && tools.as_ref().is_none_or(Vec::is_empty) {
+        problems.push(FieldProblem::new(
+            "tools",
+            "name the tools whose latest runs to report on, or execution_ids",
+        ));
+    }
+    let per_check = request.max_findings_per_check.unwrap_or(DEFAULT_PER_CHECK);
+    if !(1..=MAX_PER_CHECK).contains(&per_check) {
+        problems.push(FieldProblem::new(
+            "max_findings_per_check",
+            format!("must be from 1 to {MAX_PER_CHECK}"),
+        ));
+    }
     if !problems.is_empty() {
         return Err(ApiError::invalid(problems));
     }
@@ -99,13 +138,52 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
         title: request.title.map(|t| t.trim().to_owned()),
         lang,
         tools,
+        per_check,
     })
 }
 
-/// Builds a report from the scanner outputs among the executions' artifacts, whatever
-/// module produced them. The caller must be allowed to view every execution named.
+/// The runs a report covers: those named, each visible to the caller and ended; or
+/// the latest finished run of each tool that the caller may see.
+async fn runs(
+    state: &AppState,
+    caller: &Caller,
+    order: &Order,
+) -> Result<Vec<ExecutionId>, ApiError> {
+    let access = Access::new(state, caller);
+    if let Some(ids) = &order.execution_ids {
+        for id in ids {
+            let execution = access.execution(*id).await?;
+            if !execution.status.is_terminal() {
+                return Err(ApiError::Conflict(format!(
+                    "execution {id} is {}: its artifacts are not complete yet",
+                    execution.status
+                )));
+            }
+        }
+        return Ok(ids.clone());
+    }
+    let mut ids = Vec::new();
+    for (i, tool) in order.tools.iter().flatten().enumerate() {
+        let latest = state.db.latest_tool_run(*tool, true).await?;
+        let visible = match latest {
+            Some(run) => access.execution(run.execution_id).await.ok().map(|e| e.id),
+            None => None,
+        };
+        let id = visible.ok_or_else(|| {
+            ApiError::FieldConflict(FieldProblem::new(
+                format!("tools[{i}]"),
+                format!("{tool} has no finished run that you may see"),
+            ))
+        })?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Asks a worker for a report over the scanner outputs among the runs' artifacts: 202
+/// with the report, `pending`; `GET /api/v1/evidence/{id}` follows it.
 #[utoipa::path(post, path = "/api/v1/evidence", tag = "evidence", request_body = EvidenceRequest,
-    responses((status = 201, body = EvidenceView), (status = 400, body = crate::error::ErrorBody), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 202, body = EvidenceView), (status = 400, body = crate::error::ErrorBody), (status = 404), (status = 409)))]
 #[routes]
 #[post("/api/v1/evidence")]
 #[post("/oss/api/evidence/pdf")]
@@ -115,21 +193,26 @@ pub async fn create_report(
     body: ValidatedJson<EvidenceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let order = order(body.0)?;
-    let access = Access::new(&state, &caller);
-    for id in &order.execution_ids {
-        let execution = access.execution(*id).await?;
-        if !execution.status.is_terminal() {
-            return Err(ApiError::Conflict(format!(
-                "execution {id} is {}: its artifacts are not complete yet",
-                execution.status
-            )));
-        }
-    }
-    let evidence = create(&state, order, caller.user.id, &caller.audit).await?;
-    respond(&state, evidence, HttpResponse::Created()).await
+    let execution_ids = runs(&state, &caller, &order).await?;
+    let request = NewRequest {
+        id: Uuid::new_v4(),
+        title: order
+            .title
+            .unwrap_or_else(|| order.lang.labels().default_title.to_owned()),
+        lang: order.lang.as_str().to_owned(),
+        execution_ids,
+        tools: order
+            .tools
+            .map(|tools| tools.iter().map(|t| t.as_str().to_owned()).collect()),
+        max_findings_per_check: order.per_check,
+        created_by: caller.user.id,
+    };
+    let evidence = state.db.request_evidence(&request, &caller.audit).await?;
+    respond(&state, evidence, HttpResponse::Accepted()).await
 }
 
-/// A report, with fresh download URLs: for its creator, admins and auditors.
+/// A report's state and, once ready, fresh download URLs: for its creator, admins and
+/// auditors.
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence",
     responses((status = 200, body = EvidenceView), (status = 404)))]
 #[get("/api/v1/evidence/{id}")]
@@ -145,19 +228,29 @@ pub async fn get_report(
 
 async fn respond(
     state: &AppState,
-    evidence: sage_store::evidence::Evidence,
+    evidence: Evidence,
     mut response: actix_web::HttpResponseBuilder,
 ) -> Result<HttpResponse, ApiError> {
     let expires_at = Utc::now() + state.artifact_url_ttl;
     let file = |name: &str| evidence.files.iter().find(|f| f.name == name).cloned();
-    let (Some(pdf), Some(summary_file)) = (file("report.pdf"), file("summary.json")) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "evidence {} lacks its files",
-            evidence.id
-        )));
+    let (pdf, summary_file) = match (evidence.status, file("report.pdf"), file("summary.json")) {
+        (EvidenceStatus::Ready, Some(pdf), Some(summary)) => (
+            Some(view(state, pdf, expires_at).await?),
+            Some(view(state, summary, expires_at).await?),
+        ),
+        (EvidenceStatus::Ready, _, _) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "evidence {} lacks its files",
+                evidence.id
+            )));
+        }
+        _ => (None, None),
     };
-    let view = EvidenceView {
+    let time = |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let answer = EvidenceView {
         id: evidence.id,
+        status: evidence.status.as_str(),
+        error: evidence.error,
         title: evidence.title,
         lang: evidence.lang,
         execution_ids: evidence
@@ -165,15 +258,16 @@ async fn respond(
             .iter()
             .map(ExecutionId::as_uuid)
             .collect(),
+        tools: evidence.tools,
+        max_findings_per_check: evidence.max_findings_per_check,
         created_by: evidence.created_by,
-        created_at: evidence
-            .created_at
-            .to_rfc3339_opts(SecondsFormat::Secs, true),
-        pdf: view(state, pdf, expires_at).await?,
-        summary_file: view(state, summary_file, expires_at).await?,
+        created_at: time(evidence.created_at),
+        finished_at: evidence.finished_at.map(time),
+        pdf,
+        summary_file,
         summary: evidence.summary,
     };
     Ok(response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+        .json(answer))
 }

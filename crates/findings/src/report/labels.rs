@@ -52,6 +52,8 @@ pub struct Labels {
     pub page: &'static str,
     pub skipped: &'static str,
     pub notes: &'static str,
+    pub listed_per_check: &'static str,
+    pub held_back: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -84,6 +86,8 @@ const EN: Labels = Labels {
     page: "Page",
     skipped: "Files not read",
     notes: "Notes",
+    listed_per_check: "Findings listed per check, at most (the counts include every finding)",
+    held_back: "more findings of this tool are counted in the summaries but not listed here",
 };
 
 const KO: Labels = Labels {
@@ -116,6 +120,8 @@ const KO: Labels = Labels {
     page: "페이지",
     skipped: "읽지 않은 파일",
     notes: "참고",
+    listed_per_check: "검사별 표시 발견 항목 최대 개수 (집계에는 모든 항목 포함)",
+    held_back: "개의 추가 발견 항목은 요약 집계에 포함되었으나 여기에는 표시되지 않았습니다",
 };
 
 impl Lang {

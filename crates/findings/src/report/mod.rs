@@ -5,7 +5,7 @@ mod fonts;
 mod labels;
 mod pdf;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -41,6 +41,57 @@ pub struct Evidence<'a> {
     pub summary: &'a Summary,
     pub findings: &'a [Finding],
     pub parsed: &'a Parsed,
+    /// How many findings of each check are listed; the summaries count them all.
+    pub listing: &'a Listing,
+}
+
+/// A cap on the findings a report lists per check, and what it held back per tool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// `None`: every finding is listed.
+    pub per_check: Option<usize>,
+    pub held_back: BTreeMap<Tool, u64>,
+}
+
+/// Collects findings for a report, at most `per_check` of each tool's check, so a
+/// report's memory is bounded by its checks, not by its findings.
+#[derive(Debug)]
+pub struct CappedFindings {
+    per_check: usize,
+    kept: Vec<Finding>,
+    seen: HashMap<(Tool, String), usize>,
+    listing: Listing,
+}
+
+impl CappedFindings {
+    pub fn new(per_check: usize) -> Self {
+        Self {
+            per_check,
+            kept: Vec::new(),
+            seen: HashMap::new(),
+            listing: Listing {
+                per_check: Some(per_check),
+                held_back: BTreeMap::new(),
+            },
+        }
+    }
+
+    pub fn push(&mut self, finding: Finding) {
+        let seen = self
+            .seen
+            .entry((finding.tool, finding.check_id.clone()))
+            .or_default();
+        if *seen < self.per_check {
+            *seen += 1;
+            self.kept.push(finding);
+        } else {
+            *self.listing.held_back.entry(finding.tool).or_default() += 1;
+        }
+    }
+
+    pub fn finish(self) -> (Vec<Finding>, Listing) {
+        (self.kept, self.listing)
+    }
 }
 
 /// How many findings have a given status, within one row of a summary table.
@@ -88,7 +139,7 @@ impl Evidence<'_> {
             }
         };
         let tools: Vec<String> = self.summary.counts.keys().map(|t| t.to_string()).collect();
-        vec![
+        let mut cover = vec![
             Block::Title(self.title()),
             Block::Text(format!(
                 "{}: {}",
@@ -107,7 +158,11 @@ impl Evidence<'_> {
                 l.runs,
                 list(self.runs().into_iter().map(str::to_owned).collect())
             )),
-        ]
+        ];
+        if let Some(cap) = self.listing.per_check {
+            cover.push(Block::Text(format!("{}: {cap}", l.listed_per_check)));
+        }
+        cover
     }
 
     /// Statuses that occur anywhere: the columns of the summary tables.
@@ -245,6 +300,9 @@ impl Evidence<'_> {
                 ],
                 rows,
             });
+            if let Some(held) = self.listing.held_back.get(tool).filter(|n| **n > 0) {
+                blocks.push(Block::Text(format!("{held} {}", l.held_back)));
+            }
         }
         blocks
     }

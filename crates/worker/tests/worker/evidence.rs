@@ -97,6 +97,27 @@ async fn scanned_run(app: &TestApp) -> String {
     id
 }
 
+/// Asks for a report and waits until a worker has built it (or failed it).
+async fn report(app: &TestApp, user: &str, body: Value) -> Value {
+    let (status, requested) = app.post_as("/api/v1/evidence", user, &body).await;
+    assert_eq!(status, 202, "{requested}");
+    assert_eq!(requested["status"], "pending");
+    let path = format!("/api/v1/evidence/{}", requested["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, evidence) = app.get_as(&path, user).await;
+        assert_eq!(status, 200, "{evidence}");
+        if evidence["status"] == "ready" || evidence["status"] == "failed" {
+            return evidence;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never built: {evidence}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
@@ -119,18 +140,17 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
     let expected = expected();
 
     let audits = app.audit_count().await;
-    let (status, evidence) = app
-        .post_as(
-            "/api/v1/evidence",
-            ANALYST,
-            &json!({"execution_ids": [id], "lang": "ko", "title": "분기 점검 Q4"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{evidence}");
+    let evidence = report(
+        &app,
+        ANALYST,
+        json!({"execution_ids": [id], "lang": "ko", "title": "분기 점검 Q4"}),
+    )
+    .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
     assert_eq!(
         app.audit_count().await,
-        audits + 1,
-        "evidence.create is audited"
+        audits + 2,
+        "the request and the build are audited"
     );
     let summary = &evidence["summary"];
     assert_eq!(
@@ -196,14 +216,13 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
     assert_eq!(summary_file, *summary);
 
     // Only the tools asked for.
-    let (status, custodian) = app
-        .post_as(
-            "/api/v1/evidence",
-            ANALYST,
-            &json!({"execution_ids": [id], "tools": ["custodian"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{custodian}");
+    let custodian = report(
+        &app,
+        ANALYST,
+        json!({"execution_ids": [id], "tools": ["custodian"]}),
+    )
+    .await;
+    assert_eq!(custodian["status"], "ready", "{custodian}");
     let counts = &custodian["summary"]["counts"];
     assert_eq!(counts.as_object().unwrap().len(), 1, "{counts}");
     assert_eq!(counts["custodian"], summary["counts"]["custodian"]);
@@ -233,7 +252,18 @@ async fn refusals_name_the_field_and_record_nothing() {
     let queued = app.submit(&module, json!({})).await;
     let audits = app.audit_count().await;
     let cases = [
-        (json!({}), 400, "execution_ids"),
+        (json!({}), 400, "tools"),
+        (json!({"tools": []}), 400, "tools"),
+        (
+            json!({"tools": ["custodian"]}),
+            409,
+            "custodian has no finished run",
+        ),
+        (
+            json!({"execution_ids": [queued], "max_findings_per_check": 0}),
+            400,
+            "max_findings_per_check",
+        ),
         (json!({"execution_ids": []}), 400, "execution_ids"),
         (
             json!({"execution_ids": [queued, queued]}),
@@ -291,13 +321,43 @@ async fn a_run_without_scanner_outputs_gives_no_report() {
     let module = app.module_with(ScriptModule::default()).await;
     let id = app.submit(&module, json!({})).await;
     app.wait_terminal(&id).await;
-    let (status, body) = app
-        .post_as("/api/v1/evidence", ANALYST, &json!({"execution_ids": [id]}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    let message = body["error"]["message"].as_str().unwrap();
+    let evidence = report(&app, ANALYST, json!({"execution_ids": [id]})).await;
+    assert_eq!(evidence["status"], "failed", "{evidence}");
+    let error = evidence["error"].as_str().unwrap();
+    assert!(error.starts_with("no scanner output"), "{error}");
+    assert_eq!(evidence["pdf"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_report_lists_a_bounded_number_of_findings_per_check_and_says_so() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    let id = scanned_run(&app).await;
+    let expected = expected();
+    let evidence = report(
+        &app,
+        ANALYST,
+        json!({"execution_ids": [id], "max_findings_per_check": 1}),
+    )
+    .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    assert_eq!(evidence["max_findings_per_check"], 1);
+    // The summaries count every finding; only the listing is capped.
+    assert_eq!(evidence["summary"]["total"], expected.total);
+    let pdf = reqwest::get(evidence["pdf"]["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = pdftotext(&pdf);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        message.starts_with("execution_ids: no scanner output"),
-        "{message}"
+        flat.contains("Findings listed per check, at most"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("more findings of this tool are counted in the summaries"),
+        "{flat}"
     );
 }

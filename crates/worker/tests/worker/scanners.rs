@@ -222,6 +222,30 @@ async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
         .get_as("/api/v1/tools/custodian/runs/latest", ANALYST)
         .await;
     assert_eq!(status, 404);
+
+    // Evidence over the latest runs, through the DSPM runner's route: a worker builds it.
+    let (status, requested) = app
+        .post_as(
+            "/oss/api/evidence/pdf",
+            ADMIN,
+            &json!({"tools": ["custodian"], "lang": "en"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{requested}");
+    assert_eq!(requested["execution_ids"], json!([id]));
+    let path = format!("/api/v1/evidence/{}", requested["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let evidence = loop {
+        let (_, evidence) = app.get_as(&path, ADMIN).await;
+        if evidence["status"] == "ready" || evidence["status"] == "failed" {
+            break evidence;
+        }
+        assert!(Instant::now() < deadline, "{evidence}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    assert_eq!(evidence["summary"]["total"], 1, "{evidence}");
+    assert!(evidence["pdf"]["url"].is_string());
     worker.stop().await;
 }
 

@@ -1,0 +1,216 @@
+//! Building an evidence report, as a job: the report's runs' artifacts are fetched from
+//! S3 into a private folder, every scanner output among them is parsed, and the PDF and
+//! the JSON summary are stored in S3 and recorded with the report. At most a few reports
+//! are built at once per worker, and each lists a bounded number of findings per check
+//! (the summaries count them all), so a report's memory does not grow with its findings.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use sage_findings::Tool;
+use sage_findings::parse::{Input, Record, parse_inputs};
+use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, render};
+use sage_findings::summary::Summary;
+use sage_model::artifacts::ArtifactName;
+use sage_store::StoreError;
+use sage_store::artifacts::Artifact;
+use sage_store::evidence::Evidence;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::jobs::Context;
+
+/// A build that has not finished in this long lost its worker: another may take it.
+const STALE_BUILD: Duration = Duration::from_secs(15 * 60);
+
+/// Builds one report, if it still waits for it. Errors are store errors only (the job is
+/// retried); anything wrong with the report itself fails it, with the reason.
+#[tracing::instrument(skip(ctx), fields(worker_id = %ctx.settings.worker_id))]
+pub async fn build(ctx: &Context, evidence_id: Uuid) -> Result<(), StoreError> {
+    // Closed only when the worker stops; a closed semaphore builds nothing more.
+    let Ok(_slot) = ctx.evidence_slots.acquire().await else {
+        return Ok(());
+    };
+    let Some(order) = ctx.db.claim_evidence(evidence_id, STALE_BUILD).await? else {
+        tracing::info!("the report is not waiting to be built; skipping the job");
+        return Ok(());
+    };
+    let worker_id = &ctx.settings.worker_id;
+    match make(ctx, &order).await {
+        Ok((summary, files)) => {
+            ctx.db
+                .finish_evidence(evidence_id, &summary, &files, worker_id)
+                .await?;
+            tracing::info!("evidence report ready");
+        }
+        Err(why) => {
+            tracing::warn!(%why, "evidence report failed");
+            ctx.db.fail_evidence(evidence_id, &why, worker_id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The summary and the stored files; the error says why, in the requester's terms.
+async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>), String> {
+    let folder = tempfile::tempdir().map_err(|e| format!("no folder for the artifacts: {e}"))?;
+    let mut inputs = Vec::new();
+    for id in &order.execution_ids {
+        let dir = folder.path().join(id.to_string());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        let artifacts = ctx
+            .db
+            .artifacts(*id)
+            .await
+            .map_err(|e| sage_infra::error_text(&e))?;
+        for artifact in artifacts {
+            fetch(ctx, &artifact, &dir).await?;
+        }
+        inputs.push(Input {
+            path: dir,
+            label: String::new(),
+            run: Some(id.to_string()),
+        });
+    }
+    let lang: Lang = order.lang.parse()?;
+    let tools: Option<BTreeSet<Tool>> = order
+        .tools
+        .as_ref()
+        .map(|names| names.iter().map(|n| n.parse()).collect::<Result<_, _>>())
+        .transpose()?;
+    let title = order.title.clone();
+    let per_check = order
+        .max_findings_per_check
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(ctx.settings.evidence.max_findings_per_check);
+    let fonts = ctx.evidence_fonts.clone();
+    let (summary, pdf) = tokio::task::spawn_blocking(move || {
+        assemble(&inputs, &title, lang, tools.as_ref(), per_check, &fonts)
+    })
+    .await
+    .map_err(|_| "building the report failed".to_owned())??;
+    drop(folder);
+    let summary_bytes = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
+    let files = vec![
+        store(ctx, order.id, "report.pdf", "application/pdf", pdf).await?,
+        store(
+            ctx,
+            order.id,
+            "summary.json",
+            "application/json",
+            summary_bytes,
+        )
+        .await?,
+    ];
+    Ok((summary, files))
+}
+
+/// Copies one artifact from S3 to `<dir>/<name>`.
+async fn fetch(ctx: &Context, artifact: &Artifact, dir: &Path) -> Result<(), String> {
+    // Names were checked when stored; checked again because they become paths here.
+    let name =
+        ArtifactName::parse(&artifact.name).map_err(|why| format!("stored artifact name {why}"))?;
+    let path: PathBuf = dir.join(name.as_str());
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let object = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.settings.common.s3.bucket)
+        .key(&artifact.s3_key)
+        .send()
+        .await
+        .map_err(|e| format!("artifact {}: {}", artifact.name, sage_infra::error_text(&e)))?;
+    let mut body = object.body.into_async_read();
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::io::copy(&mut body, &mut file)
+        .await
+        .map_err(|e| e.to_string())?;
+    file.flush().await.map_err(|e| e.to_string())
+}
+
+/// Parses, summarises and renders (blocking).
+fn assemble(
+    inputs: &[Input],
+    title: &str,
+    lang: Lang,
+    tools: Option<&BTreeSet<Tool>>,
+    per_check: usize,
+    fonts: &FontFiles,
+) -> Result<(Value, Vec<u8>), String> {
+    let wanted = |tool: Tool| tools.is_none_or(|t| t.contains(&tool));
+    let mut summary = Summary::default();
+    let mut findings = CappedFindings::new(per_check);
+    let mut parsed = parse_inputs(inputs, &mut |record| {
+        let tool = match &record {
+            Record::Finding(f) => f.tool,
+            Record::Compliance(c) => c.tool,
+        };
+        if wanted(tool) {
+            summary.add(&record);
+            if let Record::Finding(f) = record {
+                findings.push(f);
+            }
+        }
+    })
+    .map_err(|error| format!("an artifact cannot be read: {error}"))?;
+    parsed.sources.retain(|s| wanted(s.tool));
+    if parsed.sources.is_empty() {
+        return Err(
+            "no scanner output of the requested tools among these executions' artifacts".into(),
+        );
+    }
+    let (findings, listing) = findings.finish();
+    let report = Report {
+        title: Some(title),
+        lang,
+        generated_at: chrono::Utc::now(),
+        summary: &summary,
+        findings: &findings,
+        parsed: &parsed,
+        listing: &listing,
+    };
+    let pdf = render(&report.blocks(), title, lang.labels().page, fonts)
+        .map_err(|e| format!("the PDF cannot be rendered: {e}"))?;
+    Ok((report.summary_json(), pdf))
+}
+
+async fn store(
+    ctx: &Context,
+    evidence: Uuid,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<Artifact, String> {
+    let key = format!("evidence/{evidence}/{name}");
+    let sha256 = sage_model::hex(&Sha256::digest(&bytes));
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    ctx.s3
+        .put_object()
+        .bucket(&ctx.settings.common.s3.bucket)
+        .key(&key)
+        .content_type(content_type)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map_err(|e| format!("storing {name}: {}", sage_infra::error_text(&e)))?;
+    Ok(Artifact {
+        name: name.to_owned(),
+        size,
+        sha256,
+        content_type: content_type.to_owned(),
+        s3_key: key,
+        created_at: chrono::Utc::now(),
+    })
+}
