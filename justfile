@@ -10,23 +10,33 @@ log_dir := "/var/log/sage"
 default:
     @just --list
 
-# The whole stack: services, runner image, migrations, api on 127.0.0.1:8080, one worker.
-up: stack image
+# The whole stack: services, runner and scanner images, a local AWS emulator, migrations,
+# api on 127.0.0.1:8080, one worker.
+up: stack
     #!/usr/bin/env bash
     set -euo pipefail
     . dev/env.sh
+    mkdir -p {{run_dir}} {{log_dir}}
+    runner-image/build.sh
+    dev/emulator.sh up
+    # The scanner image builds (minutes, the first time) while the binaries compile.
+    runner-image/scanner/build.sh >{{log_dir}}/scanner-image.log 2>&1 & scanner=$!
     cargo build --bins -q
     bin="${CARGO_TARGET_DIR:-target}/debug"
-    mkdir -p {{run_dir}} {{log_dir}}
     dev/stack.sh stop-app
     nohup "$bin/sage-api" >{{log_dir}}/api.log 2>&1 & echo $! >{{run_dir}}/api.pid
     dev/wait-ready.sh "http://$API_BIND" {{log_dir}}/api.log
+    wait "$scanner" || { tail -n 20 {{log_dir}}/scanner-image.log; echo "up: the scanner image did not build" >&2; exit 1; }
+    tail -n 1 {{log_dir}}/scanner-image.log
+    # The local worker's AWS is the emulator: STS, the network of egress runs, the SDKs' endpoint.
+    set -a; . dev/emulator.env; set +a
     nohup "$bin/sage-worker" >{{log_dir}}/worker.log 2>&1 & echo $! >{{run_dir}}/worker.pid
     sleep 1
     kill -0 "$(cat {{run_dir}}/worker.pid)" 2>/dev/null || { tail -n 20 {{log_dir}}/worker.log; echo "up: the worker did not start" >&2; exit 1; }
     echo
     echo "Sage Runner is up: api http://$API_BIND (logs in {{log_dir}}/), one worker."
     echo "Demo users: admin@example.com (admin), analyst@example.com, other-analyst@example.com"
+    echo "Scanners run against a local AWS emulator (moto, account 123456789012): see README."
     echo "Next: curl -s http://$API_BIND/ready"
     echo "      open http://$API_BIND/docs for the API; 'just down' stops everything."
 
@@ -38,12 +48,15 @@ down:
 stack:
     dev/stack.sh up
 
-# Builds the sandbox image once; rebuilt only when runner-image/ changes.
+# The sandbox images (runner, scanners) and the local AWS emulator the scanner tests use;
+# each is rebuilt only when its recipe changes.
 image: stack
     #!/usr/bin/env bash
     set -euo pipefail
     . dev/env.sh
     runner-image/build.sh
+    dev/emulator.sh up
+    runner-image/scanner/build.sh
 
 # Formatting and lints, as CI runs them.
 lint:

@@ -29,10 +29,10 @@ image() {
   if ! docker image inspect "sage-moto:$digest" >/dev/null 2>&1; then
     say "fetching moto's packages (checked against dev/moto/requirements.txt)"
     mkdir -p "$context/wheels" "$context/pip"
-    pip download -q --no-deps --require-hashes -r "$here/moto/requirements.txt" -d "$context/wheels" \
+    python3 -m pip download -q --no-deps --require-hashes -r "$here/moto/requirements.txt" -d "$context/wheels" \
       || die "pip download of moto failed"
     sed -n 's/^\([^ #][^ ]*\) .*/\1/p' "$here/moto/requirements.txt" >"$context/wheels/pins.txt"
-    pip download -q --no-deps --require-hashes -r "$here/../runner-image/scanner/requirements/pip.txt" -d "$context/pip" \
+    python3 -m pip download -q --no-deps --require-hashes -r "$here/../runner-image/scanner/requirements/pip.txt" -d "$context/pip" \
       || die "pip download of pip failed"
     rm -rf "$context/pip/pip.whl"
     mv "$context"/pip/pip-*.whl "$context/pip/pip.whl"

@@ -226,6 +226,9 @@ case "${1:-up}" in
   down)
     stop_pidfile "$run_dir/worker.pid"
     stop_pidfile "$run_dir/api.pid"
+    if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+      "$(dirname "$0")/emulator.sh" down
+    fi
     if [ -f "$started" ]; then
       while read -r service; do
         say "stopping $service"

@@ -33,6 +33,8 @@ fi
 
 mkdir -p "$context/pip" "$context/bin"
 cp "$here/Dockerfile" "$context/Dockerfile"
+# The sdists stay in the cache beside the wheels built from them; the image takes wheels.
+printf '%s\n' '**/*.tar.gz' '**/*.zip' '**/.built' >"$context/.dockerignore"
 pin_of() { sed -n "s/^$1==\([^ ]*\) .*/\1/p" "$here/requirements/$2.txt"; }
 
 fetch() {
@@ -41,11 +43,14 @@ fetch() {
   say "fetching $tool's packages (checked against requirements/$tool.txt)"
   pip download -q --no-deps --require-hashes -r "$here/requirements/$tool.txt" -d "$dir" \
     || die "pip download of $tool failed"
-  local sdist
+  # The image installs offline without build tools: sdists become wheels here, once.
+  local sdist built="$dir/.built"
+  mkdir -p "$built"
   for sdist in "$dir"/*.tar.gz "$dir"/*.zip; do
     [[ -e "$sdist" ]] || continue
+    [[ -e "$built/$(basename "$sdist")" ]] && continue
     pip wheel -q --no-deps -w "$dir" "$sdist" >/dev/null || die "cannot build a wheel of $(basename "$sdist")"
-    rm -f "$sdist"
+    touch "$built/$(basename "$sdist")"
   done
   sed -n 's/^\([^ #][^ ]*\) .*/\1/p' "$here/requirements/$tool.txt" >"$dir/pins.txt"
 }

@@ -22,7 +22,8 @@ pub struct EvidenceRequest {
     pub execution_ids: Vec<ExecutionId>,
     /// Only these tools' findings; `None`: every tool found.
     pub tools: Option<Vec<String>>,
-    pub max_findings_per_check: i32,
+    /// `None`: the building worker's default.
+    pub max_findings_per_check: Option<i32>,
     pub created_by: UserId,
 }
 

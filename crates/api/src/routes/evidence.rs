@@ -24,9 +24,7 @@ use crate::state::AppState;
 /// Executions one report may cover: each brings up to its artifact limit to parse.
 const MAX_EXECUTIONS: usize = 10;
 const MAX_TITLE_CHARS: usize = 200;
-/// Findings listed per check unless the request says otherwise.
-const DEFAULT_PER_CHECK: i32 = 50;
-const MAX_PER_CHECK: i32 = 10_000;
+const MAX_PER_CHECK: i32 = 100_000;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +35,8 @@ pub struct EvidenceRequest {
     pub title: Option<String>,
     pub lang: Option<String>,
     pub tools: Option<Vec<String>>,
-    /// Findings listed per check (default 50); the summaries count them all.
+    /// Findings listed per check (default: the worker's EVIDENCE_MAX_FINDINGS_PER_CHECK);
+    /// the summaries count them all.
     pub max_findings_per_check: Option<i32>,
 }
 
@@ -70,7 +69,7 @@ struct Order {
     title: Option<String>,
     lang: Lang,
     tools: Option<Vec<Tool>>,
-    per_check: i32,
+    per_check: Option<i32>,
 }
 
 fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
@@ -123,8 +122,8 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
             "name the tools whose latest runs to report on, or execution_ids",
         ));
     }
-    let per_check = request.max_findings_per_check.unwrap_or(DEFAULT_PER_CHECK);
-    if !(1..=MAX_PER_CHECK).contains(&per_check) {
+    let per_check = request.max_findings_per_check;
+    if per_check.is_some_and(|n| !(1..=MAX_PER_CHECK).contains(&n)) {
         problems.push(FieldProblem::new(
             "max_findings_per_check",
             format!("must be from 1 to {MAX_PER_CHECK}"),
