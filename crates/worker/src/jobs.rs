@@ -42,7 +42,7 @@ pub struct Context {
     pub running: Running,
     pub publisher: Publisher,
     /// The scanner image's tool versions, for the records of tool runs.
-    pub tool_versions: BTreeMap<Tool, String>,
+    pub tool_versions: tool_runs::ToolVersions,
     /// Evidence reports built at once.
     pub evidence_slots: Arc<tokio::sync::Semaphore>,
     pub evidence_fonts: sage_findings::report::FontFiles,

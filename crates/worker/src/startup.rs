@@ -160,6 +160,9 @@ fn text(error: &(dyn std::error::Error + 'static)) -> String {
     sage_infra::error_text(error)
 }
 
+/// How often a worker looks at its scanner image again.
+const TOOL_REPORT_EVERY: Duration = Duration::from_secs(30);
+
 /// Consumes jobs until the stop signal, then finishes running executions within the
 /// grace period.
 pub async fn run_until_stopped(
@@ -196,7 +199,17 @@ pub async fn run_until_stopped(
     let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
     let sts = crate::sts::Sts::new(&settings.sts).await;
-    let tool_versions = report_tools(&db, &docker, &settings.scanner_image).await;
+    let tool_versions = crate::tool_runs::ToolVersions::default();
+    let reporter = crate::tool_runs::Reporter {
+        db: db.clone(),
+        docker: docker.clone(),
+        image: settings.scanner_image.clone(),
+        versions: tool_versions.clone(),
+    };
+    // Reported once before the first job, then again now and then: a scanner image built
+    // or replaced after the worker started is picked up without a restart.
+    reporter.report().await;
+    let reporting = tokio::spawn(reporter.run(TOOL_REPORT_EVERY, helpers.clone()));
     let evidence_slots = Arc::new(tokio::sync::Semaphore::new(settings.evidence.concurrency));
     let evidence_fonts = sage_findings::report::FontFiles::nanum(&settings.evidence.font_dir);
     let ctx = Arc::new(Context {
@@ -214,29 +227,6 @@ pub async fn run_until_stopped(
     });
     crate::consumer::run(ctx, &broker, shutdown).await;
     helpers.cancel();
-    let _ = tokio::join!(listener, reaping);
+    let _ = tokio::join!(listener, reaping, reporting);
     tracing::info!(%worker_id, "worker stopped");
-}
-
-/// Tells the api which tools this worker's scanner image holds; returns their versions.
-async fn report_tools(
-    db: &Db,
-    docker: &Docker,
-    image: &str,
-) -> std::collections::BTreeMap<sage_model::tools::Tool, String> {
-    use sage_store::tools::Availability;
-    let report = crate::tool_runs::inspect_scanner_image(docker, image).await;
-    if let Err(error) = db.report_tools(&report).await {
-        tracing::warn!(error = %sage_infra::error_text(&error), "the scanner tools were not reported");
-    }
-    report
-        .into_iter()
-        .filter_map(|(tool, availability)| match availability {
-            Availability::Available { version } => Some((tool, version)),
-            Availability::Unavailable { reason } => {
-                tracing::info!(%tool, %reason, "scanner tool unavailable");
-                None
-            }
-        })
-        .collect()
 }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use aws_sdk_s3::primitives::ByteStream;
 use bollard::Docker;
@@ -13,17 +14,83 @@ use sage_findings::Finding;
 use sage_findings::parse::{Input, Record, parse_inputs};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
+use sage_store::Db;
 use sage_store::artifacts::Artifact;
 use sage_store::runs::{ClaimedRun, RunEnd};
 use sage_store::tools::{Availability, StoredFinding, ToolRun};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::Planned;
 use crate::jobs::Context;
 
 /// The name of a tool run's record among its artifacts.
 pub const RESULT_FILE: &str = "result.json";
+
+/// The versions of the tools the scanner image holds, as last inspected.
+#[derive(Debug, Clone, Default)]
+pub struct ToolVersions(Arc<RwLock<BTreeMap<Tool, String>>>);
+
+impl ToolVersions {
+    pub fn get(&self, tool: Tool) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tool)
+            .cloned()
+    }
+
+    /// Stores what an inspection found; true when it changed.
+    fn set(&self, versions: BTreeMap<Tool, String>) -> bool {
+        let mut held = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = *held != versions;
+        *held = versions;
+        changed
+    }
+}
+
+/// Tells the api which tools the worker's scanner image holds.
+pub struct Reporter {
+    pub db: Db,
+    pub docker: Docker,
+    pub image: String,
+    pub versions: ToolVersions,
+}
+
+impl Reporter {
+    pub async fn report(&self) {
+        let report = inspect_scanner_image(&self.docker, &self.image).await;
+        if let Err(error) = self.db.report_tools(&report).await {
+            tracing::warn!(error = %sage_infra::error_text(&error), "the scanner tools were not reported");
+        }
+        let available = report
+            .iter()
+            .filter_map(|(tool, availability)| match availability {
+                Availability::Available { version } => Some((*tool, version.clone())),
+                Availability::Unavailable { .. } => None,
+            })
+            .collect();
+        if self.versions.set(available) {
+            for (tool, availability) in &report {
+                tracing::info!(%tool, ?availability, "scanner tool");
+            }
+        }
+    }
+
+    /// Reports again every `every` until `stop`.
+    pub async fn run(self, every: std::time::Duration, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(every) => self.report().await,
+            }
+        }
+    }
+}
 
 /// What the scanner image's labels say about each tool (build.sh writes them).
 pub async fn inspect_scanner_image(docker: &Docker, image: &str) -> BTreeMap<Tool, Availability> {
@@ -189,7 +256,7 @@ pub async fn record(
     prefix: &str,
     outcome: Outcome,
 ) -> Result<(), String> {
-    let tool_version = ctx.tool_versions.get(&tool).cloned();
+    let tool_version = ctx.tool_versions.get(tool);
     let files: Vec<Value> = ctx
         .db
         .artifacts(claimed.execution_id)
