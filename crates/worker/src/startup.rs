@@ -208,7 +208,7 @@ pub async fn run_until_stopped(
     };
     // Reported once before the first job, then again now and then: a scanner image built
     // or replaced after the worker started is picked up without a restart.
-    reporter.report().await;
+    Box::pin(reporter.report()).await;
     let reporting = tokio::spawn(reporter.run(TOOL_REPORT_EVERY, helpers.clone()));
     let evidence_slots = Arc::new(tokio::sync::Semaphore::new(settings.evidence.concurrency));
     let evidence_fonts = sage_findings::report::FontFiles::nanum(&settings.evidence.font_dir);
