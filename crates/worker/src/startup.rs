@@ -198,7 +198,7 @@ pub async fn run_until_stopped(
     ));
     let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
-    let sts = crate::sts::Sts::new(&settings.sts).await;
+    let sts = Box::pin(crate::sts::Sts::new(&settings.sts)).await;
     let tool_versions = crate::tool_runs::ToolVersions::default();
     let reporter = crate::tool_runs::Reporter {
         db: db.clone(),
