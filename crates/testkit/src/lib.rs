@@ -326,6 +326,34 @@ impl TestApp {
         }
     }
 
+    /// The whole log of an execution as text, read by the admin.
+    pub async fn log_text(&self, id: &str) -> String {
+        let (status, text) = self
+            .get_as(&format!("/api/v1/executions/{id}/logs?format=text"), ADMIN)
+            .await;
+        assert_eq!(status, 200);
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Asks for an evidence report as `user` through `path` and waits until a worker
+    /// built it, or failed it.
+    pub async fn evidence_via(&self, path: &str, user: &str, body: Value) -> Value {
+        let (status, requested) = self.post_as(path, user, &body).await;
+        assert_eq!(status, 202, "{requested}");
+        assert_eq!(requested["status"], "pending");
+        let path = format!("/api/v1/evidence/{}", requested["id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, evidence) = self.get_as(&path, user).await;
+            assert_eq!(status, 200, "{evidence}");
+            if evidence["status"] == "ready" || evidence["status"] == "failed" {
+                return evidence;
+            }
+            assert!(Instant::now() < deadline, "never built: {evidence}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn wait_terminal(&self, id: &str) -> Value {
         self.wait_for(id, None, Duration::from_secs(60)).await
     }

@@ -217,6 +217,37 @@ pub async fn upload(
     Ok(uploaded)
 }
 
+/// Stores bytes the worker made itself (a run's record, a report) at `key`, and returns
+/// their record under `name`. The error says which file, without credentials.
+pub async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: String,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<Artifact, UploadError> {
+    let sha256 = sage_model::hex(&Sha256::digest(&bytes));
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type(content_type)
+        .metadata("sha256", &sha256)
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map_err(|error| UploadError(name.to_owned(), sage_infra::error_text(&error)))?;
+    Ok(Artifact {
+        name: name.to_owned(),
+        size,
+        sha256,
+        content_type: content_type.to_owned(),
+        s3_key: key,
+        created_at: chrono::Utc::now(),
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("uploading {0} failed: {1}")]
 pub struct UploadError(String, String);

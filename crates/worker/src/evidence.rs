@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use sage_findings::Tool;
 use sage_findings::parse::{Input, Record, parse_inputs};
 use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, render};
@@ -18,7 +17,6 @@ use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
 use sage_store::evidence::Evidence;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
@@ -194,23 +192,14 @@ async fn store(
     bytes: Vec<u8>,
 ) -> Result<Artifact, String> {
     let key = format!("evidence/{evidence}/{name}");
-    let sha256 = sage_model::hex(&Sha256::digest(&bytes));
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    ctx.s3
-        .put_object()
-        .bucket(&ctx.settings.common.s3.bucket)
-        .key(&key)
-        .content_type(content_type)
-        .body(ByteStream::from(bytes))
-        .send()
-        .await
-        .map_err(|e| format!("storing {name}: {}", sage_infra::error_text(&e)))?;
-    Ok(Artifact {
-        name: name.to_owned(),
-        size,
-        sha256,
-        content_type: content_type.to_owned(),
-        s3_key: key,
-        created_at: chrono::Utc::now(),
-    })
+    crate::artifacts::put(
+        &ctx.s3,
+        &ctx.settings.common.s3.bucket,
+        key,
+        name,
+        content_type,
+        bytes,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }

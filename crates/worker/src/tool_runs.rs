@@ -7,7 +7,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use aws_sdk_s3::primitives::ByteStream;
 use bollard::Docker;
 use chrono::{DateTime, Utc};
 use sage_findings::Finding;
@@ -15,7 +14,6 @@ use sage_findings::parse::{Input, Record, parse_inputs};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::Db;
-use sage_store::artifacts::Artifact;
 use sage_store::runs::{ClaimedRun, RunEnd};
 use sage_store::tools::{Availability, StoredFinding, ToolRun};
 use serde_json::{Value, json};
@@ -285,25 +283,16 @@ pub async fn record(
     });
     let bytes = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
     let key = format!("{prefix}{RESULT_FILE}");
-    let sha256 = sage_model::hex(&Sha256::digest(&bytes));
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    ctx.s3
-        .put_object()
-        .bucket(&ctx.settings.common.s3.bucket)
-        .key(&key)
-        .content_type("application/json")
-        .body(ByteStream::from(bytes))
-        .send()
-        .await
-        .map_err(|e| sage_infra::error_text(&e))?;
-    let artifact = Artifact {
-        name: RESULT_FILE.to_owned(),
-        size,
-        sha256,
-        content_type: "application/json".to_owned(),
-        s3_key: key.clone(),
-        created_at: finished_at,
-    };
+    let artifact = crate::artifacts::put(
+        &ctx.s3,
+        &ctx.settings.common.s3.bucket,
+        key.clone(),
+        RESULT_FILE,
+        "application/json",
+        bytes,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     ctx.db
         .record_artifacts(claimed.execution_id, &[artifact])
         .await

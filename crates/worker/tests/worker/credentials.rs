@@ -62,14 +62,6 @@ async fn run(app: &TestApp, module: &str, params: Value) -> Value {
     app.wait_for(&id, None, Duration::from_secs(60)).await
 }
 
-async fn log_text(app: &TestApp, id: &str) -> String {
-    let (status, text) = app
-        .get_as(&format!("/api/v1/executions/{id}/logs?format=text"), ADMIN)
-        .await;
-    assert_eq!(status, 200);
-    text.as_str().unwrap_or_default().to_owned()
-}
-
 /// How many rows of any table of the database hold `needle`.
 async fn rows_holding(app: &TestApp, needle: &str) -> Vec<String> {
     let url = app.env.raw("DATABASE_URL").unwrap().to_owned();
@@ -118,7 +110,7 @@ async fn assumed_credentials_reach_the_sandbox_and_nothing_else() {
     )
     .await;
     let id = execution["id"].as_str().unwrap().to_owned();
-    let log = log_text(&app, &id).await;
+    let log = app.log_text(&id).await;
     assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
 
     let (_, artifacts) = app
@@ -178,7 +170,7 @@ async fn a_refused_assume_role_ends_the_run_with_its_reason_and_stss_answer() {
     assert_eq!(execution["status"], "failed", "{execution}");
     assert_eq!(execution["reason"], "assume_role_failed");
     assert_eq!(execution["exit_code"], Value::Null);
-    let log = log_text(&app, &id).await;
+    let log = app.log_text(&id).await;
     let session = format!("sage-oss-{}", &id.replace('-', "")[..8]);
     assert!(
         log.contains(&format!(

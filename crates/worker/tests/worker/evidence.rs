@@ -97,27 +97,6 @@ async fn scanned_run(app: &TestApp) -> String {
     id
 }
 
-/// Asks for a report and waits until a worker has built it (or failed it).
-async fn report(app: &TestApp, user: &str, body: Value) -> Value {
-    let (status, requested) = app.post_as("/api/v1/evidence", user, &body).await;
-    assert_eq!(status, 202, "{requested}");
-    assert_eq!(requested["status"], "pending");
-    let path = format!("/api/v1/evidence/{}", requested["id"].as_str().unwrap());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (status, evidence) = app.get_as(&path, user).await;
-        assert_eq!(status, 200, "{evidence}");
-        if evidence["status"] == "ready" || evidence["status"] == "failed" {
-            return evidence;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never built: {evidence}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
 fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
@@ -140,12 +119,13 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
     let expected = expected();
 
     let audits = app.audit_count().await;
-    let evidence = report(
-        &app,
-        ANALYST,
-        json!({"execution_ids": [id], "lang": "ko", "title": "분기 점검 Q4"}),
-    )
-    .await;
+    let evidence = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ANALYST,
+            json!({"execution_ids": [id], "lang": "ko", "title": "분기 점검 Q4"}),
+        )
+        .await;
     assert_eq!(evidence["status"], "ready", "{evidence}");
     assert_eq!(
         app.audit_count().await,
@@ -216,12 +196,13 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
     assert_eq!(summary_file, *summary);
 
     // Only the tools asked for.
-    let custodian = report(
-        &app,
-        ANALYST,
-        json!({"execution_ids": [id], "tools": ["custodian"]}),
-    )
-    .await;
+    let custodian = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ANALYST,
+            json!({"execution_ids": [id], "tools": ["custodian"]}),
+        )
+        .await;
     assert_eq!(custodian["status"], "ready", "{custodian}");
     let counts = &custodian["summary"]["counts"];
     assert_eq!(counts.as_object().unwrap().len(), 1, "{counts}");
@@ -321,7 +302,9 @@ async fn a_run_without_scanner_outputs_gives_no_report() {
     let module = app.module_with(ScriptModule::default()).await;
     let id = app.submit(&module, json!({})).await;
     app.wait_terminal(&id).await;
-    let evidence = report(&app, ANALYST, json!({"execution_ids": [id]})).await;
+    let evidence = app
+        .evidence_via("/api/v1/evidence", ANALYST, json!({"execution_ids": [id]}))
+        .await;
     assert_eq!(evidence["status"], "failed", "{evidence}");
     let error = evidence["error"].as_str().unwrap();
     assert!(error.starts_with("no scanner output"), "{error}");
@@ -334,12 +317,13 @@ async fn a_report_lists_a_bounded_number_of_findings_per_check_and_says_so() {
     let _worker = spawn_worker(&app).await;
     let id = scanned_run(&app).await;
     let expected = expected();
-    let evidence = report(
-        &app,
-        ANALYST,
-        json!({"execution_ids": [id], "max_findings_per_check": 1}),
-    )
-    .await;
+    let evidence = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ANALYST,
+            json!({"execution_ids": [id], "max_findings_per_check": 1}),
+        )
+        .await;
     assert_eq!(evidence["status"], "ready", "{evidence}");
     assert_eq!(evidence["max_findings_per_check"], 1);
     // The summaries count every finding; only the listing is capped.

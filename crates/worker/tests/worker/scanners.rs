@@ -47,14 +47,6 @@ async fn run_tool(app: &TestApp, tool: &str, body: Value) -> Value {
     app.wait_for(&id, None, Duration::from_secs(240)).await
 }
 
-async fn log_text(app: &TestApp, id: &str) -> String {
-    let (status, text) = app
-        .get_as(&format!("/api/v1/executions/{id}/logs?format=text"), ADMIN)
-        .await;
-    assert_eq!(status, 200);
-    text.as_str().unwrap_or_default().to_owned()
-}
-
 /// The artifacts of a run, by name, with their download URLs.
 async fn artifacts(app: &TestApp, id: &str) -> Vec<Value> {
     let (status, body) = app
@@ -142,7 +134,7 @@ async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
     )
     .await;
     let id = execution["id"].as_str().unwrap().to_owned();
-    let log = log_text(&app, &id).await;
+    let log = app.log_text(&id).await;
     assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
     assert_eq!(execution["params"]["iam_external_id"], "***");
     assert!(log.contains("custodian: validating the policy"), "{log}");
@@ -224,25 +216,14 @@ async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
     assert_eq!(status, 404);
 
     // Evidence over the latest runs, through the DSPM runner's route: a worker builds it.
-    let (status, requested) = app
-        .post_as(
+    let evidence = app
+        .evidence_via(
             "/oss/api/evidence/pdf",
             ADMIN,
-            &json!({"tools": ["custodian"], "lang": "en"}),
+            json!({"tools": ["custodian"], "lang": "en"}),
         )
         .await;
-    assert_eq!(status, 202, "{requested}");
-    assert_eq!(requested["execution_ids"], json!([id]));
-    let path = format!("/api/v1/evidence/{}", requested["id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let evidence = loop {
-        let (_, evidence) = app.get_as(&path, ADMIN).await;
-        if evidence["status"] == "ready" || evidence["status"] == "failed" {
-            break evidence;
-        }
-        assert!(Instant::now() < deadline, "{evidence}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    assert_eq!(evidence["execution_ids"], json!([id]));
     assert_eq!(evidence["status"], "ready", "{evidence}");
     assert_eq!(evidence["summary"]["total"], 1, "{evidence}");
     assert!(evidence["pdf"]["url"].is_string());
@@ -262,7 +243,7 @@ async fn an_invalid_policy_is_refused_before_anything_runs() {
     )
     .await;
     let id = execution["id"].as_str().unwrap();
-    let log = log_text(&app, id).await;
+    let log = app.log_text(id).await;
     assert_eq!(execution["status"], "failed", "{execution}\n{log}");
     assert_eq!(execution["exit_code"], 2);
     assert!(
@@ -273,23 +254,31 @@ async fn an_invalid_policy_is_refused_before_anything_runs() {
     worker.stop().await;
 }
 
-#[tokio::test]
-async fn prowler_scans_the_emulators_buckets() {
+/// A scan over S3 by `tool` in the emulator, after seeding two buckets of its own; the
+/// run succeeded. Returns the app (its worker stopped), the run and the plain bucket.
+async fn scan_buckets(tool: &str) -> (TestApp, String, String) {
     let app = spawn_app_with(tools_env()).await;
     let worker = spawn_worker_with(&app, emulator::use_it).await;
-    wait_available(&app, "prowler").await;
+    wait_available(&app, tool).await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let (plain, _) = seed_buckets(&tag).await;
     let execution = run_tool(
         &app,
-        "prowler",
+        tool,
         json!({"provider": "aws", "region": "us-east-1", "services": "s3",
                "iam_role_arn": emulator::ROLE_ARN}),
     )
     .await;
     let id = execution["id"].as_str().unwrap().to_owned();
-    let log = log_text(&app, &id).await;
+    let log = app.log_text(&id).await;
     assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
+    worker.stop().await;
+    (app, id, plain)
+}
+
+#[tokio::test]
+async fn prowler_scans_the_emulators_buckets() {
+    let (app, id, plain) = scan_buckets("prowler").await;
     let items = artifacts(&app, &id).await;
     let names: Vec<&str> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
     for expected in ["prowler.ocsf.json", "prowler.csv", "result.json"] {
@@ -315,26 +304,11 @@ async fn prowler_scans_the_emulators_buckets() {
         findings.len(),
         "{latest}"
     );
-    worker.stop().await;
 }
 
 #[tokio::test]
 async fn scout_suite_scans_the_emulators_buckets() {
-    let app = spawn_app_with(tools_env()).await;
-    let worker = spawn_worker_with(&app, emulator::use_it).await;
-    wait_available(&app, "scout").await;
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    seed_buckets(&tag).await;
-    let execution = run_tool(
-        &app,
-        "scout",
-        json!({"provider": "aws", "region": "us-east-1", "services": "s3",
-               "iam_role_arn": emulator::ROLE_ARN}),
-    )
-    .await;
-    let id = execution["id"].as_str().unwrap().to_owned();
-    let log = log_text(&app, &id).await;
-    assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
+    let (app, id, _) = scan_buckets("scout").await;
     let items = artifacts(&app, &id).await;
     let results = format!(
         "scoutsuite-results/scoutsuite_results_aws-{}.js",
@@ -342,6 +316,5 @@ async fn scout_suite_scans_the_emulators_buckets() {
     );
     named(&items, &results);
     let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
-    assert!(!findings.is_empty(), "{log}");
-    worker.stop().await;
+    assert!(!findings.is_empty(), "{}", app.log_text(&id).await);
 }
