@@ -278,7 +278,7 @@ async fn scan_buckets(tool: &str) -> (TestApp, String, String) {
 
 #[tokio::test]
 async fn prowler_scans_the_emulators_buckets() {
-    let (app, id, plain) = scan_buckets("prowler").await;
+    let (app, id, plain) = Box::pin(scan_buckets("prowler")).await;
     let items = artifacts(&app, &id).await;
     let names: Vec<&str> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
     for expected in ["prowler.ocsf.json", "prowler.csv", "result.json"] {
@@ -308,7 +308,7 @@ async fn prowler_scans_the_emulators_buckets() {
 
 #[tokio::test]
 async fn scout_suite_scans_the_emulators_buckets() {
-    let (app, id, _) = scan_buckets("scout").await;
+    let (app, id, _) = Box::pin(scan_buckets("scout")).await;
     let items = artifacts(&app, &id).await;
     let results = format!(
         "scoutsuite-results/scoutsuite_results_aws-{}.js",
