@@ -228,6 +228,10 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
         let (status, again) = app.get_as(&format!("/oss/api/runs/{id}"), ADMIN).await;
         assert_eq!(status, 200);
         assert_eq!(again["id"], id);
+        let (status, _) = app
+            .get_as(&format!("/oss/api/runs/{id}/logs?format=text"), ADMIN)
+            .await;
+        assert_eq!(status, 200);
     }
     let (status, runs) = app.get_as("/runs", ADMIN).await;
     assert_eq!(status, 200);
