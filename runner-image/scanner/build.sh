@@ -21,6 +21,11 @@ tools=(custodian scout prowler)
 say() { echo "scanner-image: $*"; }
 die() { echo "scanner-image: ERROR: $*" >&2; exit 1; }
 
+# One build at a time: `just up` builds in the background while `just test` may start.
+mkdir -p "$context"
+exec 9>"$context/.lock"
+flock 9
+
 docker image inspect "$runner" >/dev/null 2>&1 || die "the runner image $runner is missing (run runner-image/build.sh first)"
 runner_id=$(docker image inspect --format '{{.Id}}' "$runner")
 digest=$( (cd "$here" && cat Dockerfile requirements/*.txt; echo "$runner_id";
@@ -34,14 +39,14 @@ fi
 mkdir -p "$context/pip" "$context/bin"
 cp "$here/Dockerfile" "$context/Dockerfile"
 # The sdists stay in the cache beside the wheels built from them; the image takes wheels.
-printf '%s\n' '**/*.tar.gz' '**/*.zip' '**/.built' >"$context/.dockerignore"
+printf '%s\n' '**/*.tar.gz' '**/*.zip' '**/.built' '.lock' >"$context/.dockerignore"
 pin_of() { sed -n "s/^$1==\([^ ]*\) .*/\1/p" "$here/requirements/$2.txt"; }
 
 fetch() {
   local tool=$1 dir="$context/wheels/$1"
   mkdir -p "$dir"
   say "fetching $tool's packages (checked against requirements/$tool.txt)"
-  pip download -q --no-deps --require-hashes -r "$here/requirements/$tool.txt" -d "$dir" \
+  python3 -m pip download -q --no-deps --require-hashes -r "$here/requirements/$tool.txt" -d "$dir" \
     || die "pip download of $tool failed"
   # The image installs offline without build tools: sdists become wheels here, once.
   local sdist built="$dir/.built"
@@ -49,13 +54,16 @@ fetch() {
   for sdist in "$dir"/*.tar.gz "$dir"/*.zip; do
     [[ -e "$sdist" ]] || continue
     [[ -e "$built/$(basename "$sdist")" ]] && continue
-    pip wheel -q --no-deps -w "$dir" "$sdist" >/dev/null || die "cannot build a wheel of $(basename "$sdist")"
+    python3 -m pip wheel -q --no-deps -w "$dir" "$sdist" >/dev/null || die "cannot build a wheel of $(basename "$sdist")"
     touch "$built/$(basename "$sdist")"
   done
   sed -n 's/^\([^ #][^ ]*\) .*/\1/p' "$here/requirements/$tool.txt" >"$dir/pins.txt"
 }
-for tool in "${tools[@]}"; do fetch "$tool"; done
-pip download -q --no-deps --require-hashes -r "$here/requirements/pip.txt" -d "$context/pip" \
+# The three fetches wait on the network more than on the CPU: side by side.
+pids=()
+for tool in "${tools[@]}"; do fetch "$tool" & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid" || die "fetching the packages failed"; done
+python3 -m pip download -q --no-deps --require-hashes -r "$here/requirements/pip.txt" -d "$context/pip" \
   || die "pip download of pip failed"
 rm -rf "$context/pip/pip.whl"
 mv "$context"/pip/pip-*.whl "$context/pip/pip.whl"

@@ -25,8 +25,12 @@ def main():
     args = parser.parse_args()
     if args.provider != "aws":
         sys.exit(f"prowler: provider {args.provider} needs credentials that Sage Runner does not pass yet; only aws runs")
+    # The SDK needs a region even for global services and the caller's identity.
+    os.environ.setdefault("AWS_DEFAULT_REGION", (split(args.region) or ["us-east-1"])[0])
     if "AWS_ACCESS_KEY_ID" not in os.environ:
         sys.exit("prowler: no AWS credentials: give iam_role_arn, the role the worker assumes for this run")
+    if args.compliance and (args.services or args.checks):
+        sys.exit("prowler: a compliance run takes every check of its framework: leave services and checks out")
     command = [PROWLER, "aws", "--no-banner", "--no-color",
                "--output-formats", "json-ocsf", "csv",
                "--output-directory", OUT, "--output-filename", "prowler"]

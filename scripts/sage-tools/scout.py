@@ -22,6 +22,8 @@ def main():
     args = parser.parse_args()
     if args.provider != "aws":
         sys.exit(f"scout: provider {args.provider} needs credentials that Sage Runner does not pass yet; only aws runs")
+    # The SDK needs a region even for global services and the caller's identity.
+    os.environ.setdefault("AWS_DEFAULT_REGION", (split(args.region) or ["us-east-1"])[0])
     if "AWS_ACCESS_KEY_ID" not in os.environ:
         sys.exit("scout: no AWS credentials: give iam_role_arn, the role the worker assumes for this run")
     command = [SCOUT, "aws", "--no-browser", "--report-dir", OUT,
