@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sage_findings::Tool;
-use sage_findings::parse::{Input, Record, parse_inputs};
+use sage_findings::parse::{Input, Record, parse_inputs, restated};
 use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, render};
 use sage_findings::summary::Summary;
 use sage_model::artifacts::ArtifactName;
@@ -67,8 +67,10 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
             .artifacts(*id)
             .await
             .map_err(|e| sage_infra::error_text(&e))?;
-        for artifact in artifacts {
-            fetch(ctx, &artifact, &dir).await?;
+        let names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
+        let restated: Vec<String> = restated(&names).into_iter().map(str::to_owned).collect();
+        for artifact in artifacts.iter().filter(|a| !restated.contains(&a.name)) {
+            fetch(ctx, artifact, &dir).await?;
         }
         inputs.push(Input {
             path: dir,

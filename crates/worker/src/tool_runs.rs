@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use bollard::Docker;
 use chrono::{DateTime, Utc};
 use sage_findings::Finding;
-use sage_findings::parse::{Input, Record, parse_inputs};
+use sage_findings::parse::{Input, Record, parse_inputs, restated};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::Db;
@@ -166,7 +166,9 @@ fn extract_and_parse(
     let folder =
         tempfile::tempdir().map_err(|e| format!("no folder to read the outputs in: {e}"))?;
     let mut archive = std::fs::File::open(spool).map_err(|e| e.to_string())?;
-    for planned in kept {
+    let names: Vec<&str> = kept.iter().map(|p| p.name.as_str()).collect();
+    let restated = restated(&names);
+    for planned in kept.iter().filter(|p| !restated.contains(&p.name.as_str())) {
         let path = folder.path().join(planned.name.as_str());
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;

@@ -94,6 +94,20 @@ impl Input {
     }
 }
 
+/// The files among `names` (paths of one run's outputs) that restate another: Prowler
+/// writes every finding in `<stem>.ocsf.json` and again in `<stem>.csv`, so a reader of
+/// the whole folder reads the CSV beside an OCSF JSON file once, through the JSON.
+pub fn restated<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    names
+        .iter()
+        .copied()
+        .filter(|name| {
+            name.strip_suffix(".csv")
+                .is_some_and(|stem| names.contains(&format!("{stem}.ocsf.json").as_str()))
+        })
+        .collect()
+}
+
 /// Parses every input, handing each record to `emit` as it is read.
 pub fn parse_inputs(inputs: &[Input], emit: Emit) -> Result<Parsed, ParseError> {
     let mut parsed = Parsed::default();
@@ -393,5 +407,22 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(detect(text.as_bytes()), expected, "{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod restated_tests {
+    use super::restated;
+
+    #[test]
+    fn a_prowler_csv_beside_its_ocsf_json_restates_it() {
+        let names = [
+            "prowler.ocsf.json",
+            "prowler.csv",
+            "compliance/prowler_cis_4.0_aws.csv",
+            "other.csv",
+        ];
+        assert_eq!(restated(&names), ["prowler.csv"]);
+        assert!(restated(&["prowler.csv"]).is_empty());
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{
 use serde_json::{Value, json};
 
 use sage_testkit::{
-    ADMIN, ANALYST, TestApp, emulator, spawn_app_with, spawn_worker_with, tools_env,
+    ADMIN, ANALYST, TestApp, TestWorker, emulator, spawn_app_with, spawn_worker_with, tools_env,
 };
 
 /// Waits until a worker reported its scanner image and `tool` can run.
@@ -255,8 +255,8 @@ async fn an_invalid_policy_is_refused_before_anything_runs() {
 }
 
 /// A scan over S3 by `tool` in the emulator, after seeding two buckets of its own; the
-/// run succeeded. Returns the app (its worker stopped), the run and the plain bucket.
-async fn scan_buckets(tool: &str) -> (TestApp, String, String) {
+/// run succeeded. Returns the app, its worker, the run and the plain bucket.
+async fn scan_buckets(tool: &str) -> (TestApp, TestWorker, String, String) {
     let app = spawn_app_with(tools_env()).await;
     let worker = spawn_worker_with(&app, emulator::use_it).await;
     wait_available(&app, tool).await;
@@ -272,13 +272,12 @@ async fn scan_buckets(tool: &str) -> (TestApp, String, String) {
     let id = execution["id"].as_str().unwrap().to_owned();
     let log = app.log_text(&id).await;
     assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
-    worker.stop().await;
-    (app, id, plain)
+    (app, worker, id, plain)
 }
 
 #[tokio::test]
 async fn prowler_scans_the_emulators_buckets() {
-    let (app, id, plain) = Box::pin(scan_buckets("prowler")).await;
+    let (app, worker, id, plain) = Box::pin(scan_buckets("prowler")).await;
     let items = artifacts(&app, &id).await;
     let names: Vec<&str> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
     for expected in ["prowler.ocsf.json", "prowler.csv", "result.json"] {
@@ -300,11 +299,18 @@ async fn prowler_scans_the_emulators_buckets() {
         findings.len(),
         "{latest}"
     );
+    // A report reads each finding once, though Prowler wrote it in its JSON and its CSV.
+    let evidence = app
+        .evidence_via("/api/v1/evidence", ADMIN, json!({"tools": ["prowler"]}))
+        .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    assert_eq!(evidence["summary"]["total"], findings.len(), "{evidence}");
+    worker.stop().await;
 }
 
 #[tokio::test]
 async fn scout_suite_scans_the_emulators_buckets() {
-    let (app, id, _) = Box::pin(scan_buckets("scout")).await;
+    let (app, worker, id, _) = Box::pin(scan_buckets("scout")).await;
     let items = artifacts(&app, &id).await;
     let results = format!(
         "scoutsuite-results/scoutsuite_results_aws-{}.js",
@@ -313,4 +319,5 @@ async fn scout_suite_scans_the_emulators_buckets() {
     named(&items, &results);
     let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
     assert!(!findings.is_empty(), "{}", app.log_text(&id).await);
+    worker.stop().await;
 }
