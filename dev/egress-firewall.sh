@@ -24,12 +24,12 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 # Each rule as "<table> <chain> <match...>", all ending in DROP.
-# Only new connections to the host are dropped: answers to connections the host opened
-# (the worker asking the emulator's STS) must come back.
+# Every packet to the host is dropped but answers to connections the host opened (the
+# worker asking the emulator's STS), which must come back.
 rules() {
   local bridge range
   for bridge in $bridges; do
-    echo "mangle PREROUTING -i $bridge -m addrtype --dst-type LOCAL -m conntrack --ctstate NEW"
+    echo "mangle PREROUTING -i $bridge -m addrtype --dst-type LOCAL -m conntrack ! --ctstate ESTABLISHED,RELATED"
     for range in ${blocked//,/ }; do echo "filter DOCKER-USER -i $bridge -d $range"; done
   done
 }

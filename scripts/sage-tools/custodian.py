@@ -30,6 +30,8 @@ def main():
     if "AWS_ACCESS_KEY_ID" not in os.environ:
         sys.exit("custodian: no AWS credentials: give iam_role_arn, the role the worker assumes for this run")
     regions = [r for r in (args.region or "us-east-1").split(",") if r]
+    if any(region.startswith("-") for region in regions):
+        sys.exit(f"custodian: a region may not start with '-': {args.region}")
     command = [CUSTODIAN, "run", "-s", OUT, "--cache-period", "0"]
     for region in regions:
         command += ["-r", region]

@@ -8,10 +8,16 @@ import sys
 
 PROWLER = "/opt/tools/prowler/bin/prowler"
 OUT = "/work/out"
+PROG = "prowler"
 
 
 def split(text):
-    return [item for item in (text or "").split(",") if item]
+    items = [item for item in (text or "").split(",") if item]
+    # Each item becomes an argv element of its own: one starting with '-' would be read
+    # as an option of the tool, not as a value.
+    if any(item.startswith("-") for item in items):
+        sys.exit(f"{PROG}: a list item may not start with '-': {text}")
+    return items
 
 
 def main():

@@ -15,9 +15,9 @@ use crate::library;
 
 /// Installs every tool whose driver is in the library; a tool that cannot be installed
 /// is logged and left out (`GET /api/v1/tools` says why), never a failed start.
-pub async fn install_tools(db: &Db, library_root: &Path) {
+pub async fn install_tools(db: &Db, library_root: &Path, ceiling: &Limits) {
     for tool in Tool::ALL {
-        match install(db, library_root, tool).await {
+        match install(db, library_root, ceiling, tool).await {
             Ok(Installed::Unchanged) => {}
             Ok(Installed::LeftToAdmin) => tracing::info!(
                 %tool,
@@ -29,18 +29,35 @@ pub async fn install_tools(db: &Db, library_root: &Path) {
     }
 }
 
-async fn install(db: &Db, library_root: &Path, tool: Tool) -> Result<Installed, String> {
+async fn install(
+    db: &Db,
+    library_root: &Path,
+    ceiling: &Limits,
+    tool: Tool,
+) -> Result<Installed, String> {
     let path = ScriptPath::parse(&tool.driver()).map_err(|why| why.to_string())?;
     let sha256 =
         library::pin(library_root, &path).map_err(|why| format!("its driver {path} {why}"))?;
-    // The built-in definitions are tested to pass the checks of any module.
+    // The built-in definitions are tested to pass the checks of any module; a ceiling
+    // set below their limits keeps the tool out, saying which limit.
     let definition = |script_id| {
         tool.module_request(script_id)
             .map_err(|e| e.to_string())
             .and_then(|request| {
-                ModuleDefinition::parse(&request, &Limits::UNBOUNDED).map_err(|p| format!("{p:?}"))
+                ModuleDefinition::parse(&request, ceiling).map_err(|problems| {
+                    let text: Vec<String> = problems
+                        .into_iter()
+                        .map(|p| format!("{} {}", p.field, p.message))
+                        .collect();
+                    format!(
+                        "its definition is over this deployment's limits: {}",
+                        text.join("; ")
+                    )
+                })
             })
     };
+    // The checks do not depend on the id: a definition over the ceiling is told here.
+    definition(sage_model::ScriptId::new())?;
     let driver = NewScript {
         path,
         interpreter: Interpreter::Python3,

@@ -125,7 +125,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     for email in &settings.seed_users {
         db.ensure_user(email, &[]).await?;
     }
-    crate::builtin::install_tools(&db, &common.scripts_dir).await;
+    crate::builtin::install_tools(&db, &common.scripts_dir, &settings.limit_ceiling).await;
     let redis = common
         .redis
         .client()
@@ -162,5 +162,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         scripts_dir: settings.common.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,
         secrets: settings.common.secrets.clone(),
+        assume_roles: settings.common.assume_roles.clone(),
     })
 }

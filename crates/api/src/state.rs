@@ -30,4 +30,6 @@ pub struct AppState {
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,
     pub secrets: sage_infra::secrets::SecretBox,
+    /// The AWS roles runs may name.
+    pub assume_roles: sage_model::catalog::cloud::RoleAllowlist,
 }

@@ -23,6 +23,9 @@ pub struct CommonSettings {
     pub scripts_dir: PathBuf,
     /// Seals (api) and opens (worker) secret run parameters.
     pub secrets: SecretBox,
+    /// The AWS roles runs may ask the worker to assume (the api refuses others at
+    /// submission, the worker again before it calls STS).
+    pub assume_roles: sage_model::catalog::cloud::RoleAllowlist,
 }
 
 impl CommonSettings {
@@ -36,6 +39,11 @@ impl CommonSettings {
             Ok(PathBuf::from(v))
         });
         let secrets = SecretBox::from_env(env);
+        let assume_roles = env.optional_with(
+            "ASSUME_ROLE_ALLOWED",
+            sage_model::catalog::cloud::RoleAllowlist::default(),
+            sage_model::catalog::cloud::RoleAllowlist::parse,
+        );
         Some(Self {
             amqp: amqp?,
             redis: redis?,
@@ -43,6 +51,7 @@ impl CommonSettings {
             log: log?,
             shutdown_grace: shutdown_grace?,
             scripts_dir: scripts_dir?,
+            assume_roles: assume_roles?,
             secrets: secrets?,
         })
     }

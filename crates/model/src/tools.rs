@@ -63,7 +63,9 @@ impl Tool {
                     ["--compliance", "{compliance}"]
                 ]),
                 json!({}),
-                json!({"timeout_sec": 7200, "memory_mb": 2048, "cpus": 2.0, "pids": 1024,
+                // An hour, the longest a chained role session lasts (STS caps a role
+                // assumed by an assumed role, as IRSA's is, at 3600 s).
+                json!({"timeout_sec": 3600, "memory_mb": 2048, "cpus": 2.0, "pids": 1024,
                        "open_files": 8192, "max_output_bytes": 33_554_432}),
             ),
             Self::Scout => (
@@ -142,8 +144,10 @@ impl Tool {
     }
 }
 
-/// Region names of every provider: lowercase words and digits joined by '-'.
-const REGIONS: &str = "^[a-z0-9-]{2,32}(,[a-z0-9-]{2,32}){0,31}$";
+/// Region names of every provider: lowercase words and digits joined by '-', each
+/// starting with a letter. The drivers split the list into argv elements of their own:
+/// an item starting with '-' would read as one of the tool's options.
+const REGIONS: &str = "^[a-z][a-z0-9-]{1,31}(,[a-z][a-z0-9-]{1,31}){0,31}$";
 const SEVERITIES: &str =
     "^(critical|high|medium|low|informational)(,(critical|high|medium|low|informational)){0,4}$";
 

@@ -528,6 +528,12 @@ fn a_module_with_credentials_declares_the_role_and_leaves_aws_variables_to_the_w
         {"name": "iam_session_duration", "type": "string"}]}))
     .unwrap_err();
     assert_eq!(problem_fields(wrong_kind), ["credentials"]);
+    // The external id is a third party's shared secret: never a plain string.
+    let plain_external_id = cloud_module(json!({"params": [
+        {"name": "iam_role_arn", "type": "string"},
+        {"name": "iam_external_id", "type": "string"}]}))
+    .unwrap_err();
+    assert_eq!(problem_fields(plain_external_id), ["credentials"]);
     let sets_aws =
         cloud_module(json!({"env": {"AWS_ENDPOINT_URL": "http://elsewhere"}})).unwrap_err();
     assert_eq!(problem_fields(sets_aws), ["env.AWS_ENDPOINT_URL"]);

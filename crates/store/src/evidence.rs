@@ -157,20 +157,15 @@ impl Db {
             .ok_or(StoreError::Corrupt("evidence just requested"))
     }
 
-    /// pending → building for this worker; a build that has not finished for
-    /// `stale_after` (its worker died) is taken over. `None`: nothing to build.
-    pub async fn claim_evidence(
-        &self,
-        id: Uuid,
-        stale_after: std::time::Duration,
-    ) -> Result<Option<Evidence>, StoreError> {
+    /// pending → building; `None`: nothing to build (built, failed, or another worker
+    /// builds it).
+    pub async fn claim_evidence(&self, id: Uuid) -> Result<Option<Evidence>, StoreError> {
         let client = self.client().await?;
         let claimed = client
             .execute(
                 "UPDATE evidence SET status = 'building', started_at = now()
-                 WHERE id = $1 AND (status = 'pending' OR (status = 'building'
-                       AND started_at < now() - make_interval(secs => $2)))",
-                &[&id, &stale_after.as_secs_f64()],
+                 WHERE id = $1 AND status = 'pending'",
+                &[&id],
             )
             .await?;
         if claimed == 0 {
@@ -266,6 +261,35 @@ impl Db {
         .await?;
         transaction.commit().await?;
         Ok(true)
+    }
+
+    /// Builds that have not finished for `stale_after` lost their worker: back to
+    /// pending, with a new job. Returns their ids.
+    pub async fn requeue_stale_evidence(
+        &self,
+        stale_after: std::time::Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let ids: Vec<Uuid> = transaction
+            .query(
+                "UPDATE evidence SET status = 'pending', started_at = NULL
+                 WHERE status = 'building' AND started_at < now() - make_interval(secs => $1)
+                 RETURNING id",
+                &[&stale_after.as_secs_f64()],
+            )
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        transaction
+            .execute(
+                "INSERT INTO job_outbox (evidence_id) SELECT unnest($1::uuid[])",
+                &[&ids],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(ids)
     }
 
     #[tracing::instrument(skip(self))]

@@ -11,6 +11,8 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, Bas
 use lapin::types::FieldTable;
 use sage_infra::amqp::Broker;
 use sage_model::JobMessage;
+
+use crate::evidence::Built;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -109,7 +111,22 @@ async fn handle(ctx: &Context, delivery: Delivery) {
             let done = match message {
                 JobMessage::RunV1 { execution_id } => Box::pin(process(ctx, execution_id)).await,
                 JobMessage::EvidenceV1 { evidence_id } => {
-                    Box::pin(crate::evidence::build(ctx, evidence_id)).await
+                    match Box::pin(crate::evidence::build(ctx, evidence_id)).await {
+                        Ok(Built::Done) => Ok(()),
+                        Ok(Built::Busy) => {
+                            // Another worker, or this one in a moment, takes it.
+                            tokio::time::sleep(BUSY_RETRY).await;
+                            return settle(
+                                delivery
+                                    .nack(BasicNackOptions {
+                                        requeue: true,
+                                        ..Default::default()
+                                    })
+                                    .await,
+                            );
+                        }
+                        Err(error) => Err(error),
+                    }
                 }
             };
             match done {
@@ -126,6 +143,13 @@ async fn handle(ctx: &Context, delivery: Delivery) {
             }
         }
     };
+    settle(outcome);
+}
+
+/// How long a report job waits before it goes back to a queue whose worker is busy.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn settle<T>(outcome: Result<T, lapin::Error>) {
     if let Err(error) = outcome {
         tracing::warn!(%error, "could not settle a job message; the broker will redeliver it");
     }

@@ -155,6 +155,17 @@ impl Reaper {
             Ok(_) => {}
             Err(error) => tracing::warn!(?error, "could not reap expired leases"),
         }
+        match self
+            .db
+            .requeue_stale_evidence(crate::evidence::STALE_BUILD)
+            .await
+        {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::warn!(?ids, "queued again evidence builds whose worker went away");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(?error, "could not look for stale evidence builds"),
+        }
         if let Err(error) = self.sweep().await {
             tracing::warn!(%error, "could not sweep leftover sandboxes");
         }

@@ -22,20 +22,29 @@ use uuid::Uuid;
 
 use crate::jobs::Context;
 
-/// A build that has not finished in this long lost its worker: another may take it.
-const STALE_BUILD: Duration = Duration::from_secs(15 * 60);
+/// A build that has not finished in this long lost its worker: the reaper queues it
+/// again.
+pub const STALE_BUILD: Duration = Duration::from_secs(15 * 60);
+
+/// What a job message of a report comes to.
+pub enum Built {
+    Done,
+    /// Every report slot of this worker is taken: the job goes back to the queue.
+    Busy,
+}
 
 /// Builds one report, if it still waits for it. Errors are store errors only (the job is
 /// retried); anything wrong with the report itself fails it, with the reason.
 #[tracing::instrument(skip(ctx), fields(worker_id = %ctx.settings.worker_id))]
-pub async fn build(ctx: &Context, evidence_id: Uuid) -> Result<(), StoreError> {
-    // Closed only when the worker stops; a closed semaphore builds nothing more.
-    let Ok(_slot) = ctx.evidence_slots.acquire().await else {
-        return Ok(());
+pub async fn build(ctx: &Context, evidence_id: Uuid) -> Result<Built, StoreError> {
+    // A report waiting here would hold one of the worker's run slots: it goes back to
+    // the queue instead.
+    let Ok(_slot) = ctx.evidence_slots.try_acquire() else {
+        return Ok(Built::Busy);
     };
-    let Some(order) = ctx.db.claim_evidence(evidence_id, STALE_BUILD).await? else {
+    let Some(order) = ctx.db.claim_evidence(evidence_id).await? else {
         tracing::info!("the report is not waiting to be built; skipping the job");
-        return Ok(());
+        return Ok(Built::Done);
     };
     let worker_id = &ctx.settings.worker_id;
     match make(ctx, &order).await {
@@ -50,7 +59,7 @@ pub async fn build(ctx: &Context, evidence_id: Uuid) -> Result<(), StoreError> {
             ctx.db.fail_evidence(evidence_id, &why, worker_id).await?;
         }
     }
-    Ok(())
+    Ok(Built::Done)
 }
 
 /// The summary and the stored files; the error says why, in the requester's terms.

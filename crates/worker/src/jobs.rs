@@ -473,6 +473,19 @@ async fn prepare(
     let mut env = plan.env;
     let mut cloud_secrets = Vec::new();
     if let Some((role, session_name)) = &plan.assume_role {
+        // Checked at submission too; the list may have changed since.
+        if !ctx.settings.common.assume_roles.allows(&role.role_arn) {
+            return Err(NotStarted {
+                failure: StartFailure::AssumeRoleFailed,
+                notice: Some((
+                    Redactor::new(params.secrets().values().map(String::as_str)),
+                    format!(
+                        "{} is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
+                        role.role_arn
+                    ),
+                )),
+            });
+        }
         // Boxed: the SDK's futures are large, and each run awaits one.
         let credentials = Box::pin(ctx.sts.assume(role, session_name))
             .await

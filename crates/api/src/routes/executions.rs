@@ -194,6 +194,14 @@ pub(crate) async fn run(
     };
     let definition = &version.definition;
     let valid = definition.validate_params(params)?;
+    if let Some(role) = definition.assume_role(&valid)?
+        && !state.assume_roles.allows(&role.role_arn)
+    {
+        return Err(ApiError::invalid(vec![FieldProblem::new(
+            "params.iam_role_arn",
+            "is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
+        )]));
+    }
     let execution_id = ExecutionId::new();
     let sealed_secrets = (!valid.secrets().is_empty())
         .then(|| {

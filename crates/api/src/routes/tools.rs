@@ -28,7 +28,7 @@ pub struct ToolView {
     pub available: bool,
     pub unavailable_reason: Option<String>,
     pub tool_version: Option<String>,
-    /// Its latest finished run, when the caller may see that run's module.
+    /// Its latest finished run, when the caller may see that run.
     pub latest_execution_id: Option<Uuid>,
 }
 
@@ -67,7 +67,10 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
     for tool in Tool::ALL {
         let item = match installed.iter().find(|entry| entry.tool == tool) {
             Some(entry) => {
-                let visible = access.module(entry.module_id).await.is_ok();
+                let visible = match entry.latest_execution_id {
+                    Some(id) => access.execution(id).await.is_ok(),
+                    None => false,
+                };
                 entry_view(entry, visible)
             }
             None => ToolView {

@@ -175,6 +175,7 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
             "iam_session_name",
         ),
         (with("region", json!("us east 1")), "region"),
+        (with("region", json!("us-east-1,--fixer")), "region"),
         (with("provider", json!("oracle")), "provider"),
         (with("colour", json!("blue")), "colour"),
         (with("version", json!("latest")), "version"),
@@ -236,6 +237,36 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
     let (status, runs) = app.get_as("/runs", ADMIN).await;
     assert_eq!(status, 200);
     assert_eq!(runs["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn only_the_roles_the_deployment_allows_may_be_assumed() {
+    let mut env = tools_env();
+    env.set(
+        "ASSUME_ROLE_ALLOWED",
+        "arn:aws:iam::123456789012:role/scan/*",
+    );
+    let app = spawn_app_with(env).await;
+    report_scanner_image(&app).await;
+    let body =
+        |arn: &str| json!({"provider": "aws", "iam_role_arn": arn, "policy": "policies: []"});
+    let (status, refused) = app
+        .post_as(
+            "/api/v1/tools/custodian/runs",
+            ADMIN,
+            &body("arn:aws:iam::123456789012:role/SageScanner"),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(fields(&refused), ["iam_role_arn"]);
+    let (status, accepted) = app
+        .post_as(
+            "/api/v1/tools/custodian/runs",
+            ADMIN,
+            &body("arn:aws:iam::123456789012:role/scan/prod"),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
 }
 
 #[tokio::test]

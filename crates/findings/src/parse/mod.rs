@@ -95,15 +95,19 @@ impl Input {
 }
 
 /// The files among `names` (paths of one run's outputs) that restate another: Prowler
-/// writes every finding in `<stem>.ocsf.json` and again in `<stem>.csv`, so a reader of
-/// the whole folder reads the CSV beside an OCSF JSON file once, through the JSON.
+/// writes every finding in `<stem>.ocsf.json` and again in `<stem>.csv`, Powerpipe in
+/// `<stem>.json` and `<stem>.csv`, so a reader of the whole folder reads such a CSV
+/// once, through its JSON.
 pub fn restated<'a>(names: &[&'a str]) -> Vec<&'a str> {
     names
         .iter()
         .copied()
         .filter(|name| {
-            name.strip_suffix(".csv")
-                .is_some_and(|stem| names.contains(&format!("{stem}.ocsf.json").as_str()))
+            name.strip_suffix(".csv").is_some_and(|stem| {
+                [".ocsf.json", ".json"]
+                    .iter()
+                    .any(|json| names.contains(&format!("{stem}{json}").as_str()))
+            })
         })
         .collect()
 }
@@ -420,9 +424,11 @@ mod restated_tests {
             "prowler.ocsf.json",
             "prowler.csv",
             "compliance/prowler_cis_4.0_aws.csv",
+            "powerpipe.json",
+            "powerpipe.csv",
             "other.csv",
         ];
-        assert_eq!(restated(&names), ["prowler.csv"]);
+        assert_eq!(restated(&names), ["prowler.csv", "powerpipe.csv"]);
         assert!(restated(&["prowler.csv"]).is_empty());
     }
 }

@@ -108,10 +108,11 @@ impl Credentials {
             |k| matches!(k, ParamKind::Integer { .. }),
             problems,
         );
+        // The shared secret of a third party's role: never stored or shown in plain.
         fits(
             EXTERNAL_ID,
-            "a string or a secret",
-            |k| matches!(k, ParamKind::String { .. } | ParamKind::Secret { .. }),
+            "a secret",
+            |k| matches!(k, ParamKind::Secret { .. }),
             problems,
         );
         credentials
@@ -164,9 +165,7 @@ impl Credentials {
                 }
             },
         };
-        let external_id = params
-            .text(EXTERNAL_ID)
-            .or_else(|| params.secrets().get(EXTERNAL_ID).cloned());
+        let external_id = params.secrets().get(EXTERNAL_ID).cloned();
         if let Some(id) = &external_id
             && !is_external_id(id)
         {
@@ -233,6 +232,46 @@ fn is_external_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
 }
 
+/// The roles a deployment lets runs assume: role ARNs, each may end in `*` (every role
+/// below that prefix, `arn:aws:iam::123456789012:role/Scanners/*`). Empty: any role,
+/// which only suits a deployment whose own identity may assume nothing it should not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleAllowlist(Vec<String>);
+
+impl RoleAllowlist {
+    /// From a comma-separated list; names the first entry that is no role ARN.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let patterns: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for pattern in &patterns {
+            let whole = pattern
+                .strip_suffix('*')
+                .map_or(pattern.clone(), |p| format!("{p}x"));
+            if !is_role_arn(&whole) {
+                return Err(format!(
+                    "{pattern:?} is not a role ARN (arn:aws:iam::<account>:role/<name>, may end in *)"
+                ));
+            }
+        }
+        Ok(Self(patterns))
+    }
+
+    pub fn allows(&self, arn: &str) -> bool {
+        self.0.is_empty()
+            || self
+                .0
+                .iter()
+                .any(|pattern| match pattern.strip_suffix('*') {
+                    Some(prefix) => arn.starts_with(prefix),
+                    None => arn == pattern,
+                })
+    }
+}
+
 /// One STS AssumeRole call of a run. Its `Debug` leaves the external id out: it is
 /// the shared secret of a third-party role.
 #[derive(Clone, PartialEq, Eq)]
@@ -294,6 +333,22 @@ mod tests {
         ] {
             assert!(!is_role_arn(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_allowlist_names_roles_or_prefixes() {
+        let any = RoleAllowlist::parse("").unwrap();
+        assert!(any.allows("arn:aws:iam::123456789012:role/Anything"));
+        let list = RoleAllowlist::parse(
+            "arn:aws:iam::123456789012:role/SageScanner, arn:aws:iam::210987654321:role/scan/*",
+        )
+        .unwrap();
+        assert!(list.allows("arn:aws:iam::123456789012:role/SageScanner"));
+        assert!(list.allows("arn:aws:iam::210987654321:role/scan/prod"));
+        assert!(!list.allows("arn:aws:iam::123456789012:role/SageScannerAdmin"));
+        assert!(!list.allows("arn:aws:iam::210987654321:role/admin"));
+        assert!(RoleAllowlist::parse("arn:aws:iam::*").is_err());
+        assert!(RoleAllowlist::parse("*").is_err());
     }
 
     #[test]
