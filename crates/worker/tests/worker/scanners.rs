@@ -120,6 +120,32 @@ async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
     assert_eq!(status, 404, "no run yet: {body}");
     let worker = spawn_worker_with(&app, emulator::use_it).await;
     wait_available(&app, "custodian").await;
+    // This machine's scanner image was built without Steampipe's releases: its labels
+    // say so, the worker reported it, and a run of it is refused.
+    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+    let steampipe = tools["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "steampipe")
+        .unwrap();
+    assert_eq!(steampipe["available"], false, "{steampipe}");
+    assert!(
+        steampipe["unavailable_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in this image"),
+        "{steampipe}"
+    );
+    let (status, refused) = app
+        .post_as(
+            "/api/v1/tools/steampipe/runs",
+            ADMIN,
+            &json!({"provider": "aws", "iam_role_arn": emulator::ROLE_ARN}),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "tool_unavailable");
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let (plain, sealed) = seed_buckets(&tag).await;
     let policy = format!(
