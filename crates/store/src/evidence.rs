@@ -27,6 +27,17 @@ pub struct EvidenceRequest {
     pub created_by: UserId,
 }
 
+/// How a build ends.
+enum BuildEnd<'a> {
+    Ready {
+        summary: &'a Value,
+        files: &'a [Artifact],
+    },
+    Failed {
+        error: &'a str,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvidenceStatus {
     Pending,
@@ -183,46 +194,8 @@ impl Db {
         files: &[Artifact],
         worker_id: &str,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await?;
-        let done = transaction
-            .execute(
-                "UPDATE evidence SET status = 'ready', summary = $2, finished_at = now()
-                 WHERE id = $1 AND status = 'building'",
-                &[&id, summary],
-            )
-            .await?;
-        if done == 0 {
-            return Ok(false);
-        }
-        for file in files {
-            transaction
-                .execute(
-                    "INSERT INTO evidence_files (evidence_id, name, size, sha256, content_type, s3_key)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[&id, &file.name, &file.size, &file.sha256, &file.content_type, &file.s3_key],
-                )
-                .await?;
-        }
-        let change = Change {
-            action: "evidence.create",
-            target_type: "evidence",
-            target_id: id.to_string(),
-            before: Some(json!({"status": "building"})),
-            after: Some(json!({
-                "status": "ready", "total": summary.get("total"),
-                "files": files.iter().map(|f| json!({"name": f.name, "sha256": f.sha256})).collect::<Vec<_>>(),
-            })),
-        };
-        append(
-            &transaction,
-            &self.audit_key,
-            &worker_context(worker_id),
-            &change,
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok(true)
+        self.end_build(id, BuildEnd::Ready { summary, files }, worker_id)
+            .await
     }
 
     /// building → failed, with why.
@@ -233,24 +206,73 @@ impl Db {
         error: &str,
         worker_id: &str,
     ) -> Result<bool, StoreError> {
+        self.end_build(id, BuildEnd::Failed { error }, worker_id)
+            .await
+    }
+
+    /// Ends a build, with its files when ready, audited as the worker's; false when the
+    /// report was not building.
+    async fn end_build(
+        &self,
+        id: Uuid,
+        end: BuildEnd<'_>,
+        worker_id: &str,
+    ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let done = transaction
-            .execute(
-                "UPDATE evidence SET status = 'failed', error = $2, finished_at = now()
-                 WHERE id = $1 AND status = 'building'",
-                &[&id, &error],
-            )
-            .await?;
+        let (done, change) = match end {
+            BuildEnd::Ready { summary, files } => {
+                let done = transaction
+                    .execute(
+                        "UPDATE evidence SET status = 'ready', summary = $2, finished_at = now()
+                         WHERE id = $1 AND status = 'building'",
+                        &[&id, summary],
+                    )
+                    .await?;
+                if done == 0 {
+                    return Ok(false);
+                }
+                for file in files {
+                    transaction
+                        .execute(
+                            "INSERT INTO evidence_files (evidence_id, name, size, sha256, content_type, s3_key)
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                            &[&id, &file.name, &file.size, &file.sha256, &file.content_type, &file.s3_key],
+                        )
+                        .await?;
+                }
+                let files: Vec<Value> = files
+                    .iter()
+                    .map(|f| json!({"name": f.name, "sha256": f.sha256}))
+                    .collect();
+                let after =
+                    json!({"status": "ready", "total": summary.get("total"), "files": files});
+                (done, ("evidence.create", after))
+            }
+            BuildEnd::Failed { error } => {
+                let done = transaction
+                    .execute(
+                        "UPDATE evidence SET status = 'failed', error = $2, finished_at = now()
+                         WHERE id = $1 AND status = 'building'",
+                        &[&id, &error],
+                    )
+                    .await?;
+                (
+                    done,
+                    ("evidence.fail", json!({"status": "failed", "error": error})),
+                )
+            }
+        };
         if done == 0 {
             return Ok(false);
         }
+        let (action, after) = change;
         let change = Change {
-            action: "evidence.fail",
+            action,
             target_type: "evidence",
             target_id: id.to_string(),
             before: Some(json!({"status": "building"})),
-            after: Some(json!({"status": "failed", "error": error})),
+            after: Some(after),
         };
         append(
             &transaction,

@@ -97,6 +97,17 @@ async fn scanned_run(app: &TestApp) -> String {
     id
 }
 
+/// A ready report's PDF, through its presigned URL.
+async fn report_pdf(evidence: &Value) -> Vec<u8> {
+    reqwest::get(evidence["pdf"]["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
 fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
@@ -161,12 +172,7 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
         );
     }
 
-    let pdf = reqwest::get(evidence["pdf"]["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let pdf = report_pdf(&evidence).await;
     assert_eq!(pdf.len() as u64, evidence["pdf"]["size"].as_u64().unwrap());
     assert!(pdf.len() < 1024 * 1024, "{} bytes", pdf.len());
     let text = pdftotext(&pdf);
@@ -328,12 +334,7 @@ async fn a_report_lists_a_bounded_number_of_findings_per_check_and_says_so() {
     assert_eq!(evidence["max_findings_per_check"], 1);
     // The summaries count every finding; only the listing is capped.
     assert_eq!(evidence["summary"]["total"], expected.total);
-    let pdf = reqwest::get(evidence["pdf"]["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let pdf = report_pdf(&evidence).await;
     let text = pdftotext(&pdf);
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
