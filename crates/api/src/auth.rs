@@ -33,7 +33,7 @@ impl Authenticator {
         match mode {
             AuthMode::DemoHeader => Self::DemoHeader,
             AuthMode::Oidc(settings) => Self::Oidc {
-                verifier: Arc::new(Verifier::new(settings.clone())),
+                verifier: Arc::new(Verifier::new((**settings).clone())),
                 admin_emails: Arc::new(admin_emails.to_vec()),
             },
         }

@@ -45,6 +45,11 @@ pub struct OidcSettings {
     pub emails_verified: bool,
     /// Plain http for the issuer and its keys: local tests only.
     pub allow_http: bool,
+    /// The web console's public client at the issuer (code flow with PKCE); without it
+    /// the console cannot sign anyone in, and says so.
+    pub console_client_id: Option<String>,
+    /// What the console asks the issuer for.
+    pub console_scopes: String,
 }
 
 impl OidcSettings {
@@ -76,6 +81,9 @@ impl OidcSettings {
         let roles_claim = env.string("OIDC_ROLES_CLAIM", "roles");
         let leeway_sec = env.number("OIDC_LEEWAY_SEC", 30u64, 0, 300);
         let refresh_gap = env.seconds("OIDC_JWKS_REFRESH_GAP_SEC", 5, 1, 3600);
+        let console_client_id =
+            env.optional_with("OIDC_CLIENT_ID", None, |v| Ok(Some(v.to_owned())));
+        let console_scopes = env.string("OIDC_SCOPES", "openid email profile");
         Some(Self {
             issuer: issuer?,
             audience: audience?,
@@ -88,6 +96,8 @@ impl OidcSettings {
             refresh_gap: refresh_gap?,
             emails_verified: emails_verified?,
             allow_http: allow_http?,
+            console_client_id: console_client_id?,
+            console_scopes: console_scopes?,
         })
     }
 }

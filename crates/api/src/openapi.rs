@@ -1,4 +1,5 @@
-//! The OpenAPI document of API.md, generated from the handlers, and a page to read it.
+//! The OpenAPI document of API.md, generated from the handlers; the console's bundle
+//! carries the page that renders it at `/docs`.
 
 use actix_web::{HttpResponse, get};
 use utoipa::OpenApi;
@@ -13,6 +14,7 @@ use utoipa::OpenApi;
         crate::routes::service::health,
         crate::routes::service::ready,
         crate::routes::me::me,
+        crate::routes::sign_in::sign_in,
         crate::routes::scripts::create,
         crate::routes::scripts::list,
         crate::routes::scripts::get_one,
@@ -69,31 +71,3 @@ pub struct ApiDoc;
 pub async fn spec() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
-
-/// Interactive documentation. The page loads the renderer from a CDN in the reader's
-/// browser; the api itself serves only this page and the spec.
-#[get("/docs")]
-pub async fn docs() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; script-src https://cdn.jsdelivr.net; style-src 'unsafe-inline' https://cdn.jsdelivr.net; connect-src 'self'; img-src data: https://cdn.jsdelivr.net",
-        ))
-        .body(DOCS_PAGE)
-}
-
-const DOCS_PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>Sage Runner API</title>
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-</head>
-<body>
-  <noscript>The interactive reference needs JavaScript; the raw spec is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-  <redoc spec-url="/openapi.json"></redoc>
-  <script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script>
-</body>
-</html>
-"#;

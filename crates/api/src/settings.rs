@@ -39,6 +39,8 @@ pub struct Settings {
     pub stream_limits: crate::live::StreamLimits,
     /// How often an idle log stream sends a keep-alive comment.
     pub stream_keepalive: Duration,
+    /// The web console's built bundle.
+    pub console_dir: std::path::PathBuf,
 }
 
 /// How callers prove who they are.
@@ -47,7 +49,7 @@ pub enum AuthMode {
     /// `X-Demo-User: <email>`, for local demos only.
     DemoHeader,
     /// `Authorization: Bearer <JWT>` from an OpenID Connect issuer.
-    Oidc(crate::oidc::OidcSettings),
+    Oidc(Box<crate::oidc::OidcSettings>),
 }
 
 impl Settings {
@@ -66,9 +68,8 @@ impl Settings {
             "demo_header" | "oidc" => Ok(v.to_owned()),
             _ => Err(format!("{v:?} is not one of oidc, demo_header")),
         }) {
-            Some(mode) if mode == "oidc" => {
-                crate::oidc::OidcSettings::from_env(&mut env).map(AuthMode::Oidc)
-            }
+            Some(mode) if mode == "oidc" => crate::oidc::OidcSettings::from_env(&mut env)
+                .map(|oidc| AuthMode::Oidc(Box::new(oidc))),
             Some(_) => Some(AuthMode::DemoHeader),
             None => None,
         };
@@ -84,6 +85,11 @@ impl Settings {
         let streams_per_user = env.number("LOG_STREAMS_PER_USER", 20usize, 1, 10_000);
         let streams_per_process = env.number("LOG_STREAMS_PER_PROCESS", 2000usize, 1, 1_000_000);
         let stream_keepalive = env.seconds("LOG_STREAM_KEEPALIVE_SEC", 15, 1, 300);
+        let console_dir = env.optional_with(
+            "CONSOLE_DIR",
+            std::path::PathBuf::from(sage_console::DEFAULT_DIR),
+            |v| Ok(std::path::PathBuf::from(v)),
+        );
         env.finish()?;
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
@@ -104,6 +110,7 @@ impl Settings {
             artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
             stream_keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
+            console_dir: console_dir.ok_or_else(ConfigError::unreachable)?,
             stream_limits: crate::live::StreamLimits {
                 per_user: streams_per_user.ok_or_else(ConfigError::unreachable)?,
                 per_process: streams_per_process.ok_or_else(ConfigError::unreachable)?,

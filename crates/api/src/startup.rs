@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
+use sage_console::Console;
 use sage_infra::amqp::Broker;
 use sage_store::Db;
 use sage_store::outbox::Webhook;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::error::{self, ApiError};
+use crate::routes::sign_in::SignInView;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::webhook::WebhookRelay;
@@ -36,7 +38,12 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (API_BIND)", settings.bind))?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
+        let console = Arc::new(Console::load(
+            &settings.console_dir,
+            &state.sign_in.connect_origins(),
+        ));
         let server = HttpServer::new(move || {
+            let console = console.clone();
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
                 .app_data(web::PayloadConfig::new(crate::extract::JSON_LIMIT))
@@ -44,8 +51,12 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .wrap(from_fn(request_id::middleware))
                 .configure(routes::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+                .configure(|config| console.configure(config))
+                .default_service(web::to(move |request: HttpRequest| {
+                    // A reload of a console route is the console's page; the rest is
+                    // the API's 404.
+                    let page = console.page_for(&request);
+                    async move { page.ok_or(ApiError::NotFound) }
                 }))
         })
         .listen(listener)?
@@ -163,5 +174,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         limit_ceiling: settings.limit_ceiling,
         secrets: settings.common.secrets.clone(),
         assume_roles: settings.common.assume_roles.clone(),
+        sign_in: Arc::new(SignInView::new(settings)),
     })
 }

@@ -32,4 +32,6 @@ pub struct AppState {
     pub secrets: sage_infra::secrets::SecretBox,
     /// The AWS roles runs may name.
     pub assume_roles: sage_model::catalog::cloud::RoleAllowlist,
+    /// How the web console signs users in.
+    pub sign_in: Arc<crate::routes::sign_in::SignInView>,
 }

@@ -136,6 +136,10 @@ pub struct ExecutionFilter {
     pub module_id: Option<ModuleId>,
     pub status: Option<ExecutionStatus>,
     pub requested_by: Option<String>,
+    /// Submitted at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Submitted before this time.
+    pub until: Option<DateTime<Utc>>,
     /// Continue after this (created_at, id), newest first.
     pub after: Option<(DateTime<Utc>, ExecutionId)>,
     pub limit: i64,
@@ -303,6 +307,8 @@ impl Db {
                    AND ($6::text IS NULL OR e.status = $6)
                    AND ($7::text IS NULL OR u.email = $7)
                    AND ($8::timestamptz IS NULL OR (e.created_at, e.id) < ($8, $9))
+                   AND ($11::timestamptz IS NULL OR e.created_at >= $11)
+                   AND ($12::timestamptz IS NULL OR e.created_at < $12)
                  ORDER BY e.created_at DESC, e.id DESC LIMIT $10"
             ))
             .await?;
@@ -318,7 +324,7 @@ impl Db {
             Some((at, id)) => (Some(at), id.as_uuid()),
             None => (None, Uuid::nil()),
         };
-        let params: [&(dyn ToSql + Sync); 10] = [
+        let params: [&(dyn ToSql + Sync); 12] = [
             &everything,
             &user_id,
             &email,
@@ -329,6 +335,8 @@ impl Db {
             &after_at,
             &after_id,
             &filter.limit,
+            &filter.since,
+            &filter.until,
         ];
         let rows = client.query(&statement, &params).await?;
         rows.iter().map(Execution::from_row).collect()

@@ -356,6 +356,10 @@ pub struct ListQuery {
     pub module_id: Option<ModuleId>,
     pub status: Option<String>,
     pub requested_by: Option<String>,
+    /// Submitted at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Submitted before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -411,6 +415,8 @@ pub async fn list(
         module_id: query.module_id,
         status,
         requested_by: query.requested_by.map(|e| e.to_lowercase()),
+        since: query.since,
+        until: query.until,
         after,
         limit: limit + 1,
     };

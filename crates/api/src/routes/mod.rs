@@ -11,6 +11,7 @@ pub mod modules;
 pub mod pagination;
 pub mod scripts;
 pub mod service;
+pub mod sign_in;
 pub mod tools;
 
 use actix_web::web;
@@ -20,7 +21,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(service::health)
         .service(service::ready)
         .service(crate::openapi::spec)
-        .service(crate::openapi::docs)
+        .service(sign_in::sign_in)
         .service(me::me)
         .service(scripts::create)
         .service(scripts::list)

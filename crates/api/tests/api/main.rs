@@ -7,6 +7,7 @@
 mod approvals;
 mod catalog;
 mod config;
+mod console;
 mod executions;
 /// The shared test support, under the name these tests have always used.
 mod helpers {

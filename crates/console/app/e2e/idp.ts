@@ -1,0 +1,89 @@
+// A real OpenID provider for the sign-in test (oidc-provider, the certified library),
+// on localhost: the console's public client with PKCE, JWT access tokens for the API's
+// audience carrying the user's email, any password accepted by its dev login page.
+
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+
+import { type JWK, exportJWK, generateKeyPair } from "jose";
+import Provider from "oidc-provider";
+
+export const AUDIENCE = "sage-runner";
+export const RESOURCE = "urn:sage-runner";
+export const CLIENT_ID = "sage-console";
+export const KID = "sage-test-key";
+
+export interface Idp {
+  issuer: string;
+  /** Signs tokens as the provider does: the test forges expired ones with it. */
+  privateKey: CryptoKey;
+  close: () => Promise<void>;
+}
+
+export async function startIdp(port: number, consoleOrigin: string): Promise<Idp> {
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const jwk: JWK = { ...(await exportJWK(privateKey)), kid: KID, alg: "RS256", use: "sig" };
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        token_endpoint_auth_method: "none",
+        application_type: "web",
+        redirect_uris: [`${consoleOrigin}/auth/callback`],
+        post_logout_redirect_uris: [`${consoleOrigin}/`],
+        grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+      },
+    ],
+    jwks: { keys: [jwk] },
+    pkce: { required: () => true },
+    cookies: { keys: ["sage-test-only-cookie-key"] },
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    scopes: ["openid", "email", "profile", "offline_access", "sage"],
+    findAccount: async (_ctx, sub) => ({
+      accountId: sub,
+      claims: async () => ({ sub, email: sub, email_verified: true, name: sub }),
+    }),
+    features: {
+      devInteractions: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => RESOURCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: "sage",
+          audience: AUDIENCE,
+          accessTokenFormat: "jwt",
+          accessTokenTTL: 600,
+          jwt: { sign: { alg: "RS256" } },
+        }),
+      },
+    },
+    // First-party console: no consent page.
+    loadExistingGrant: async (ctx) => {
+      const session = ctx.oidc.session;
+      const client = ctx.oidc.client;
+      if (!session?.accountId || !client) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope("openid email profile offline_access");
+      grant.addResourceScope(RESOURCE, "sage");
+      await grant.save();
+      return grant;
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    extraTokenClaims: async (_ctx, token) =>
+      token.kind === "AccessToken" && token.accountId ? { email: token.accountId, email_verified: true } : undefined,
+    clientBasedCORS: (_ctx, origin) => origin === consoleOrigin,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const listening = provider.listen(port, "127.0.0.1", () => resolve(listening));
+  });
+  const bound = (server.address() as AddressInfo).port;
+  if (bound !== port) throw new Error(`the provider listens on ${bound}, not ${port}`);
+  return {
+    issuer,
+    privateKey: privateKey as CryptoKey,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,86 @@
+// Scenario 3: sign-in through a real OpenID provider (code flow with PKCE); the console
+// then calls the API with the access token; forged and expired tokens are refused.
+
+import { SignJWT, generateKeyPair } from "jose";
+import { expect, test } from "@playwright/test";
+
+import { ANALYST, env, watch } from "./helpers";
+import { AUDIENCE, type Idp, KID, startIdp } from "./idp";
+
+let idp: Idp;
+
+test.beforeAll(async () => {
+  idp = await startIdp(Number(env("SAGE_IDP_PORT")), new URL(env("SAGE_URL")).origin);
+});
+
+test.afterAll(async () => {
+  await idp?.close();
+});
+
+test("sign-in with PKCE at a real provider; forged and expired tokens refused", async ({ page }) => {
+  const seen = watch(page);
+  const authorizations: string[] = [];
+  page.on("request", (request) => {
+    const auth = request.headers()["authorization"];
+    if (request.url().includes("/api/v1/") && auth) authorizations.push(auth);
+  });
+
+  await page.goto("/executions");
+  await page.getByRole("button", { name: "Sign in" }).click();
+
+  // The provider's own login page, on its own origin.
+  await expect(page).toHaveURL(new RegExp(`^${idp.issuer}/`));
+  await page.locator("input[name=login]").fill(ANALYST);
+  await page.locator("input[name=password]").fill("any password works here");
+  await page.locator("button[type=submit]").click();
+
+  // Back in the console, on the page the user first asked for, signed in.
+  await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
+  await expect(page).toHaveURL(/\/executions$/);
+  await expect(page.getByRole("heading", { name: "My runs" })).toBeVisible();
+  expect(authorizations.length).toBeGreaterThan(0);
+  expect(authorizations.every((a) => /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(a))).toBe(true);
+  const token = authorizations[0]!.slice("Bearer ".length);
+  // The token stays in memory: nothing in web storage holds it.
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  expect(stored).not.toContain(token);
+
+  const me = (token: string) => page.request.get("/api/v1/me", { headers: { Authorization: `Bearer ${token}` } });
+  expect((await me(token)).status()).toBe(200);
+  expect(await (await me(token)).json()).toMatchObject({ email: ANALYST });
+
+  // Signed by someone else under the provider's key id.
+  const stranger = (await generateKeyPair("RS256")).privateKey;
+  const forged = await sign(stranger, { exp: now() + 600 });
+  expect((await me(forged)).status()).toBe(401);
+  // The provider's own key, but expired beyond the leeway.
+  const expired = await sign(idp.privateKey, { exp: now() - 3600, iat: now() - 7200 });
+  const refused = await me(expired);
+  expect(refused.status()).toBe(401);
+  expect(JSON.stringify(await refused.json())).toMatch(/exp|expired/i);
+  // The provider's key and a valid time, but tampered with after signing.
+  const [head, , mac] = token.split(".");
+  const claims = { ...JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()), email: "admin@example.com" };
+  const tampered = `${head}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${mac}`;
+  expect((await me(tampered)).status()).toBe(401);
+
+  // Signing out forgets the token; the console asks to sign in again.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  expect(seen.problems).toEqual([]);
+});
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function sign(key: CryptoKey, times: { exp: number; iat?: number }): Promise<string> {
+  return new SignJWT({ email: ANALYST, email_verified: true })
+    .setProtectedHeader({ alg: "RS256", kid: KID })
+    .setIssuer(new URL(`http://127.0.0.1:${env("SAGE_IDP_PORT")}`).origin)
+    .setAudience(AUDIENCE)
+    .setSubject(ANALYST)
+    .setIssuedAt(times.iat ?? now())
+    .setExpirationTime(times.exp)
+    .sign(key);
+}

@@ -1,0 +1,40 @@
+import { Navigate, Route, Routes } from "react-router-dom";
+
+import { SignInGate } from "./auth/SignInGate";
+import { Layout } from "./components/Layout";
+import { Approvals } from "./pages/Approvals";
+import { Evidence } from "./pages/Evidence";
+import { ExecutionPage } from "./pages/Execution";
+import { ModuleRun } from "./pages/ModuleRun";
+import { Modules } from "./pages/Modules";
+import { Runs } from "./pages/Runs";
+import { Scanners } from "./pages/Scanners";
+import { AdminModule } from "./pages/admin/AdminModule";
+import { AdminModules } from "./pages/admin/AdminModules";
+import { Audit } from "./pages/admin/Audit";
+import { Scripts } from "./pages/admin/Scripts";
+import { NotFound } from "./pages/NotFound";
+
+export function App() {
+  return (
+    <SignInGate>
+      <Layout>
+        <Routes>
+          <Route path="/" element={<Navigate to="/modules" replace />} />
+          <Route path="/modules" element={<Modules />} />
+          <Route path="/modules/:id" element={<ModuleRun />} />
+          <Route path="/executions" element={<Runs />} />
+          <Route path="/executions/:id" element={<ExecutionPage />} />
+          <Route path="/approvals" element={<Approvals />} />
+          <Route path="/scanners" element={<Scanners />} />
+          <Route path="/evidence" element={<Evidence />} />
+          <Route path="/admin/scripts" element={<Scripts />} />
+          <Route path="/admin/modules" element={<AdminModules />} />
+          <Route path="/admin/modules/:id" element={<AdminModule />} />
+          <Route path="/admin/audit" element={<Audit />} />
+          <Route path="*" element={<NotFound />} />
+        </Routes>
+      </Layout>
+    </SignInGate>
+  );
+}

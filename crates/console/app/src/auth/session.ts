@@ -1,0 +1,89 @@
+// Who is signed in and how their requests prove it: a demo user's header, or an
+// OpenID Connect access token held in memory only (never in web storage).
+
+import {
+  InMemoryWebStorage,
+  UserManager,
+  WebStorageStateStore,
+  type User,
+} from "oidc-client-ts";
+
+import { Api } from "../api/client";
+import type { Me, SignIn } from "../api/types";
+
+export interface Session {
+  me: Me;
+  api: Api;
+  mode: "demo" | "oidc";
+  signOut: () => void;
+}
+
+const DEMO_KEY = "sage.demoUser";
+export const CALLBACK_PATH = "/auth/callback";
+
+/** Demo mode: the chosen user is remembered for this tab only. */
+export const demo = {
+  remembered: (): string | null => sessionStorage.getItem(DEMO_KEY),
+  remember: (email: string) => sessionStorage.setItem(DEMO_KEY, email),
+  forget: () => sessionStorage.removeItem(DEMO_KEY),
+  api: (email: string, onUnauthorized: () => void) =>
+    new Api(async () => ({ "X-Demo-User": email }), onUnauthorized),
+};
+
+/** OpenID Connect: Authorization Code with PKCE, the tokens renewed before expiry. */
+export class OidcSignIn {
+  readonly manager: UserManager;
+  private user: User | null = null;
+
+  constructor(settings: Extract<SignIn, { mode: "oidc" }>, clientId: string) {
+    this.manager = new UserManager({
+      authority: settings.issuer,
+      client_id: clientId,
+      redirect_uri: window.location.origin + CALLBACK_PATH,
+      post_logout_redirect_uri: window.location.origin + "/",
+      response_type: "code",
+      scope: settings.scopes,
+      // The tokens live in this page's memory only; the PKCE verifier of a sign-in in
+      // progress must survive the redirect, so it alone goes to session storage.
+      userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+      stateStore: new WebStorageStateStore({ store: window.sessionStorage }),
+      automaticSilentRenew: true,
+    });
+    this.manager.events.addUserLoaded((user) => {
+      this.user = user;
+    });
+    this.manager.events.addUserUnloaded(() => {
+      this.user = null;
+    });
+  }
+
+  start(returnTo: string): Promise<void> {
+    return this.manager.signinRedirect({ state: { returnTo } });
+  }
+
+  /** Finishes a sign-in on the callback page; answers where the user was going. */
+  async finish(): Promise<string> {
+    const user = await this.manager.signinRedirectCallback();
+    this.user = user;
+    const state = user.state as { returnTo?: string } | undefined;
+    const returnTo = state?.returnTo ?? "/";
+    return returnTo.startsWith("/") && !returnTo.startsWith("//") ? returnTo : "/";
+  }
+
+  api(onUnauthorized: () => void): Api {
+    return new Api(async (): Promise<Record<string, string>> => {
+      const user = this.user ?? (await this.manager.getUser());
+      return user && !user.expired ? { Authorization: `Bearer ${user.access_token}` } : {};
+    }, onUnauthorized);
+  }
+
+  onLost(listener: () => void): void {
+    this.manager.events.addAccessTokenExpired(listener);
+    this.manager.events.addSilentRenewError(listener);
+  }
+
+  signOut(): void {
+    this.user = null;
+    void this.manager.removeUser();
+  }
+}

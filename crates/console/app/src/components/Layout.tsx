@@ -1,0 +1,59 @@
+import type { ReactNode } from "react";
+import { useTranslation } from "react-i18next";
+import { NavLink } from "react-router-dom";
+
+import { hasRole, useSession } from "../auth/context";
+import { LanguageSwitch } from "./LanguageSwitch";
+
+export function Layout({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  const session = useSession();
+  const admin = hasRole(session, "admin");
+  const links: [string, string, boolean][] = [
+    ["/modules", t("nav.modules"), true],
+    ["/executions", t("nav.runs"), true],
+    ["/approvals", t("nav.approvals"), hasRole(session, "admin", "approver")],
+    ["/scanners", t("nav.scanners"), true],
+    ["/evidence", t("nav.evidence"), true],
+    ["/admin/scripts", t("nav.scripts"), admin],
+    ["/admin/modules", t("nav.adminModules"), admin],
+    ["/admin/audit", t("nav.audit"), hasRole(session, "admin", "auditor")],
+  ];
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        {t("nav.skip")}
+      </a>
+      <header className="top">
+        <span className="brand">{t("app.name")}</span>
+        <nav aria-label={t("nav.label")}>
+          <ul>
+            {links
+              .filter(([, , shown]) => shown)
+              .map(([to, label]) => (
+                <li key={to}>
+                  <NavLink to={to}>{label}</NavLink>
+                </li>
+              ))}
+          </ul>
+        </nav>
+        <div className="who">
+          {session.mode === "demo" && <span className="demo-badge">{t("signIn.demoBadge")}</span>}
+          <span data-testid="signed-in-as">{session.me.email}</span>
+          {session.me.roles.map((role) => (
+            <span key={role} className="tag">
+              {t(`roles.${role}`, { defaultValue: role })}
+            </span>
+          ))}
+          <LanguageSwitch />
+          <button type="button" onClick={session.signOut}>
+            {t("signIn.signOut")}
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,214 @@
+import { useEffect, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useParams } from "react-router-dom";
+
+import type { Assignment } from "../../api/types";
+import { useSession } from "../../auth/context";
+import { JsonEditor, syntaxError } from "../../components/JsonEditor";
+import { Problem } from "../../components/Problem";
+import { useLoad } from "../../components/useLoad";
+import { formatTime } from "../../i18n";
+import { definitionOf } from "./definition";
+
+export function AdminModule() {
+  const { t, i18n } = useTranslation();
+  const { id = "" } = useParams();
+  const { api } = useSession();
+  const module = useLoad(() => api.module(id), [api, id]);
+  const [text, setText] = useState<string>();
+  const [failure, setFailure] = useState<unknown>();
+  const [notice, setNotice] = useState<string>();
+
+  useEffect(() => {
+    if (module.data) setText(JSON.stringify(definitionOf(module.data), null, 2));
+  }, [module.data]);
+
+  if (module.error) return <Problem error={module.error} />;
+  if (!module.data) return <p role="status">{t("common.loading")}</p>;
+  const latest = module.data;
+  const versions = Array.from({ length: latest.latest_version }, (_, i) => i + 1);
+
+  async function addVersion() {
+    if (text === undefined || syntaxError(text)) return;
+    setFailure(undefined);
+    try {
+      const created = await api.createVersion(id, JSON.parse(text));
+      setNotice(t("adminModule.versionCreated", { version: created.version }));
+      module.reload();
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  async function retire(version: number) {
+    setFailure(undefined);
+    try {
+      await api.retireVersion(id, version);
+      module.reload();
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  return (
+    <section>
+      <h1>
+        {latest.name} <span className="muted">v{latest.latest_version}</span>
+      </h1>
+      <p>
+        <Link to={`/modules/${id}`}>{t("adminModule.runPage")}</Link>
+      </p>
+      <h2>{t("adminModule.versions")}</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{t("modules.version")}</th>
+            <th scope="col">{t("adminModule.state")}</th>
+            <th scope="col" />
+          </tr>
+        </thead>
+        <tbody>
+          {versions.map((v) => {
+            const runnable = latest.runnable_versions.includes(v);
+            return (
+              <tr key={v}>
+                <td>v{v}</td>
+                <td>{runnable ? t("adminModule.runnable") : t("adminModule.retired")}</td>
+                <td>
+                  {runnable && (
+                    <button type="button" onClick={() => void retire(v)}>
+                      {t("adminModule.retire", { version: v })}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p className="muted">{t("adminModule.created", { at: formatTime(latest.version_created_at, i18n.language) })}</p>
+      <h2>{t("adminModule.newVersion")}</h2>
+      {text !== undefined && (
+        <JsonEditor id="new-version" label={t("adminModules.definition")} text={text} onChange={setText} failure={failure} />
+      )}
+      <button type="button" className="primary" onClick={() => void addVersion()} disabled={!text || syntaxError(text) !== undefined}>
+        {t("adminModule.addVersion")}
+      </button>
+      {notice && <p role="status">{notice}</p>}
+      <Assignments moduleId={id} />
+    </section>
+  );
+}
+
+interface Row {
+  kind: "user" | "group";
+  principal: string;
+  run: boolean;
+  view: boolean;
+}
+
+function Assignments({ moduleId }: { moduleId: string }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const loaded = useLoad(() => api.assignments(moduleId), [api, moduleId]);
+  const [rows, setRows] = useState<Row[]>([]);
+  const [failure, setFailure] = useState<unknown>();
+  const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    if (loaded.data) setRows(loaded.data.assignments.map(toRow));
+  }, [loaded.data]);
+
+  function update(index: number, change: Partial<Row>) {
+    setSaved(false);
+    setRows((all) => all.map((row, i) => (i === index ? { ...row, ...change } : row)));
+  }
+
+  async function save() {
+    setFailure(undefined);
+    try {
+      const answer = await api.replaceAssignments(moduleId, rows.map(toAssignment));
+      setRows(answer.assignments.map(toRow));
+      setSaved(true);
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  return (
+    <section aria-labelledby="assignments-title">
+      <h2 id="assignments-title">{t("assignments.title")}</h2>
+      <Problem error={loaded.error ?? failure} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{t("assignments.kind")}</th>
+            <th scope="col">{t("assignments.principal")}</th>
+            <th scope="col">{t("assignments.run")}</th>
+            <th scope="col">{t("assignments.view")}</th>
+            <th scope="col" />
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, i) => (
+            <tr key={i}>
+              <td>
+                <select
+                  aria-label={t("assignments.kind")}
+                  value={row.kind}
+                  onChange={(e) => update(i, { kind: e.target.value as Row["kind"] })}
+                >
+                  <option value="user">{t("assignments.user")}</option>
+                  <option value="group">{t("assignments.group")}</option>
+                </select>
+              </td>
+              <td>
+                <input
+                  aria-label={t("assignments.principal")}
+                  value={row.principal}
+                  onChange={(e) => update(i, { principal: e.target.value })}
+                />
+              </td>
+              <td>
+                <input type="checkbox" aria-label={t("assignments.run")} checked={row.run} onChange={(e) => update(i, { run: e.target.checked })} />
+              </td>
+              <td>
+                <input type="checkbox" aria-label={t("assignments.view")} checked={row.view} onChange={(e) => update(i, { view: e.target.checked })} />
+              </td>
+              <td>
+                <button type="button" onClick={() => setRows((all) => all.filter((_, j) => j !== i))}>
+                  {t("assignments.remove")}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div className="buttons">
+        <button type="button" onClick={() => setRows((all) => [...all, { kind: "user", principal: "", run: true, view: true }])}>
+          {t("assignments.add")}
+        </button>
+        <button type="button" className="primary" onClick={() => void save()}>
+          {t("assignments.save")}
+        </button>
+        {saved && <span role="status">{t("assignments.saved")}</span>}
+      </div>
+    </section>
+  );
+}
+
+function toRow(a: Assignment): Row {
+  return {
+    kind: a.group !== undefined ? "group" : "user",
+    principal: a.group ?? a.user ?? "",
+    run: a.permissions.includes("run"),
+    view: a.permissions.includes("view"),
+  };
+}
+
+function toAssignment(row: Row): Assignment {
+  const permissions: Assignment["permissions"] = [];
+  if (row.run) permissions.push("run");
+  if (row.view) permissions.push("view");
+  return row.kind === "group" ? { group: row.principal, permissions } : { user: row.principal, permissions };
+}

@@ -1,0 +1,87 @@
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useNavigate } from "react-router-dom";
+
+import { useSession } from "../../auth/context";
+import { JsonEditor, syntaxError } from "../../components/JsonEditor";
+import { Problem } from "../../components/Problem";
+import { useLoad } from "../../components/useLoad";
+import { formatTime } from "../../i18n";
+import { sampleModule } from "./definition";
+
+export function AdminModules() {
+  const { t, i18n } = useTranslation();
+  const { api } = useSession();
+  const navigate = useNavigate();
+  const modules = useLoad(() => api.modules(), [api]);
+  const scripts = useLoad(() => api.scripts(), [api]);
+  const [text, setText] = useState<string>();
+  const [failure, setFailure] = useState<unknown>();
+
+  async function create() {
+    if (text === undefined || syntaxError(text)) return;
+    setFailure(undefined);
+    try {
+      const created = await api.createModule(JSON.parse(text));
+      navigate(`/admin/modules/${created.id}`);
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  return (
+    <section>
+      <h1>{t("adminModules.title")}</h1>
+      <Problem error={modules.error ?? scripts.error} />
+      {modules.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("modules.name")}</th>
+              <th scope="col">{t("modules.latestVersion")}</th>
+              <th scope="col">{t("common.created")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {modules.data.items.map((m) => (
+              <tr key={m.id}>
+                <td>
+                  <Link to={`/admin/modules/${m.id}`}>{m.name}</Link>
+                </td>
+                <td>v{m.latest_version}</td>
+                <td>{formatTime(m.created_at, i18n.language)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>{t("adminModules.new")}</h2>
+      {text === undefined ? (
+        <p>
+          <label htmlFor="new-module-script">{t("adminModules.fromScript")}</label>{" "}
+          <select
+            id="new-module-script"
+            defaultValue=""
+            onChange={(e) => e.target.value && setText(JSON.stringify(sampleModule(e.target.value), null, 2))}
+          >
+            <option value="" disabled>
+              {t("adminModules.pickScript")}
+            </option>
+            {scripts.data?.items.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.path}
+              </option>
+            ))}
+          </select>
+        </p>
+      ) : (
+        <>
+          <JsonEditor id="new-module" label={t("adminModules.definition")} text={text} onChange={setText} failure={failure} />
+          <button type="button" className="primary" onClick={() => void create()} disabled={syntaxError(text) !== undefined}>
+            {t("adminModules.create")}
+          </button>
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,107 @@
+import { type FormEvent, type ReactNode, useState } from "react";
+import { useTranslation } from "react-i18next";
+
+import { ApiError } from "../../api/client";
+import { useSession } from "../../auth/context";
+import { Problem } from "../../components/Problem";
+import { useLoad } from "../../components/useLoad";
+import { formatTime } from "../../i18n";
+
+const INTERPRETERS = ["python3", "bash", "sh"];
+
+export function Scripts() {
+  const { t, i18n } = useTranslation();
+  const { api } = useSession();
+  const scripts = useLoad(() => api.scripts(), [api]);
+  const [path, setPath] = useState("");
+  const [interpreter, setInterpreter] = useState("python3");
+  const [description, setDescription] = useState("");
+  const [failure, setFailure] = useState<unknown>();
+  const [registered, setRegistered] = useState<string>();
+
+  async function register(event: FormEvent) {
+    event.preventDefault();
+    setFailure(undefined);
+    try {
+      const script = await api.registerScript({ path, interpreter, description });
+      setRegistered(t("scripts.registered", { path: script.path, sha256: script.sha256 }));
+      setPath("");
+      setDescription("");
+      scripts.reload();
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  const fieldError = (field: string) => (failure instanceof ApiError ? failure.fieldMessage(field) : undefined);
+  return (
+    <section>
+      <h1>{t("scripts.title")}</h1>
+      <form onSubmit={register} className="stack" aria-label={t("scripts.register")}>
+        <h2>{t("scripts.register")}</h2>
+        <Field id="script-path" label={t("scripts.path")} error={fieldError("path")} hint={t("scripts.pathHint")}>
+          <input id="script-path" value={path} onChange={(e) => setPath(e.target.value)} required />
+        </Field>
+        <Field id="script-interpreter" label={t("scripts.interpreter")} error={fieldError("interpreter")}>
+          <select id="script-interpreter" value={interpreter} onChange={(e) => setInterpreter(e.target.value)}>
+            {INTERPRETERS.map((i) => (
+              <option key={i}>{i}</option>
+            ))}
+          </select>
+        </Field>
+        <Field id="script-description" label={t("scripts.description")} error={fieldError("description")}>
+          <input id="script-description" value={description} onChange={(e) => setDescription(e.target.value)} />
+        </Field>
+        <button type="submit" className="primary">
+          {t("scripts.register")}
+        </button>
+        {registered && <p role="status">{registered}</p>}
+        {failure instanceof ApiError && failure.fields.length === 0 && <Problem error={failure} />}
+      </form>
+      <Problem error={scripts.error} />
+      {scripts.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("scripts.path")}</th>
+              <th scope="col">{t("scripts.interpreter")}</th>
+              <th scope="col">SHA-256</th>
+              <th scope="col">{t("common.created")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {scripts.data.items.map((s) => (
+              <tr key={s.id}>
+                <td>
+                  {s.path}
+                  {s.description && <div className="muted">{s.description}</div>}
+                </td>
+                <td>{s.interpreter}</td>
+                <td>
+                  <code className="hash">{s.sha256}</code>
+                </td>
+                <td>{formatTime(s.created_at, i18n.language)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** A labelled field with its hint and its error, both read out with the field. */
+export function Field(props: { id: string; label: string; error?: string; hint?: string; children: ReactNode }) {
+  return (
+    <div className={`field${props.error ? " invalid" : ""}`}>
+      <label htmlFor={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint && <small id={`${props.id}-hint`}>{props.hint}</small>}
+      {props.error && (
+        <small className="field-error" id={`${props.id}-error`} role="alert">
+          {props.error}
+        </small>
+      )}
+    </div>
+  );
+}
