@@ -22,6 +22,7 @@ up: stack
     # The scanner image builds in the background (many minutes, the first time): the
     # worker notices it within 30 s of it being ready and reports the tools available.
     nohup runner-image/scanner/build.sh >{{log_dir}}/scanner-image.log 2>&1 &
+    dev/console.sh build
     cargo build --bins -q
     bin="${CARGO_TARGET_DIR:-target}/debug"
     dev/stack.sh stop-app
@@ -37,8 +38,8 @@ up: stack
     echo "Demo users: admin@example.com (admin), analyst@example.com, other-analyst@example.com"
     echo "Scanners run against a local AWS emulator (moto, account 123456789012): see README."
     echo "The scanner image: $(tail -n 1 {{log_dir}}/scanner-image.log) (log: {{log_dir}}/scanner-image.log)"
-    echo "Next: curl -s http://$API_BIND/ready"
-    echo "      open http://$API_BIND/docs for the API; 'just down' stops everything."
+    echo "Next: open http://$API_BIND/ for the console (pick a demo user), http://$API_BIND/docs"
+    echo "      for the API; 'just down' stops everything."
 
 # Stops the api, the worker and the services `just up` started.
 down:
@@ -58,16 +59,22 @@ image: stack
     dev/emulator.sh up
     runner-image/scanner/build.sh
 
+# The web console's bundle (npm ci and a Vite build, each only when its inputs changed).
+console:
+    dev/console.sh build
+
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -q -- -D warnings
 
 # The full suite against the real services: lints first, then every test.
-test: lint stack image
+test: lint stack image console
     #!/usr/bin/env bash
     set -euo pipefail
     . dev/env.sh
+    dev/console.sh browser
+    (cd crates/console/app && npm run --silent check && npx vitest run --reporter=dot)
     dev/stack.sh drop-test-databases
     if cargo nextest --version >/dev/null 2>&1; then
       cargo nextest run --workspace --no-fail-fast

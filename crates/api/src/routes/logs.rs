@@ -183,6 +183,13 @@ struct Follower {
 /// The client went away.
 struct Gone;
 
+/// Whether a replay sent every line stored so far.
+enum Replayed {
+    Everything,
+    /// The database did not answer; what it holds beyond the last line sent waits.
+    Partly,
+}
+
 /// How a wait for the run to start ended.
 enum Started {
     Visible,
@@ -282,7 +289,11 @@ impl Follower {
                 && live.is_some()
                 && since.elapsed() < CANCEL_GRACE;
             if !waiting_for_worker {
-                self.replay().await?;
+                // The end goes out only after every stored line: when the database
+                // does not answer now, the next tick tries again.
+                if let Replayed::Partly = self.replay().await? {
+                    continue;
+                }
                 let data = json!({
                     "status": execution.status,
                     "exit_code": execution.end.and_then(EndReason::exit_code),
@@ -346,7 +357,7 @@ impl Follower {
     }
 
     /// Sends every stored line after the last one sent.
-    async fn replay(&mut self) -> Result<(), Gone> {
+    async fn replay(&mut self) -> Result<Replayed, Gone> {
         loop {
             let lines = match self
                 .state
@@ -357,7 +368,7 @@ impl Follower {
                 Ok(lines) => lines,
                 Err(error) => {
                     tracing::warn!(?error, "stored log lines unreadable; retrying later");
-                    return Ok(());
+                    return Ok(Replayed::Partly);
                 }
             };
             let full = lines.len() as i64 == PAGE;
@@ -365,7 +376,7 @@ impl Follower {
                 self.send_line(line).await?;
             }
             if !full {
-                return Ok(());
+                return Ok(Replayed::Everything);
             }
         }
     }

@@ -231,19 +231,32 @@ async fn browser_an_approval_from_the_inbox_is_followed_without_reload() {
 
 #[tokio::test]
 async fn browser_sign_in_through_a_real_openid_provider() {
+    built_bundle();
     let idp_port = free_port();
-    let stage = stage(|env| {
-        env.set("AUTH_MODE", "oidc");
-        env.set("OIDC_ISSUER", format!("http://127.0.0.1:{idp_port}"));
-        env.set("OIDC_JWKS_URL", format!("http://127.0.0.1:{idp_port}/jwks"));
-        env.set("OIDC_AUDIENCE", "sage-runner");
-        env.set("OIDC_ALLOW_HTTP", "true");
-        env.set("OIDC_CLIENT_ID", "sage-console");
-        env.set("OIDC_SCOPES", "openid email profile offline_access sage");
-    })
-    .await;
+    let mut env = test_env();
+    env.set("AUTH_MODE", "oidc");
+    env.set("OIDC_ISSUER", format!("http://127.0.0.1:{idp_port}"));
+    env.set("OIDC_JWKS_URL", format!("http://127.0.0.1:{idp_port}/jwks"));
+    env.set("OIDC_AUDIENCE", "sage-runner");
+    env.set("OIDC_ALLOW_HTTP", "true");
+    env.set("OIDC_CLIENT_ID", "sage-console");
+    env.set("OIDC_SCOPES", "openid email profile offline_access sage");
+    let app = spawn_app_with(env).await;
+    let answer: serde_json::Value = app.get("/api/v1/sign-in").await.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"mode": "oidc", "issuer": format!("http://127.0.0.1:{idp_port}"),
+               "client_id": "sage-console", "scopes": "openid email profile offline_access sage"})
+    );
+    // The console may call the issuer, and nothing else beyond its own origin.
+    let page = get_html(&app, "/").await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        policy.contains(&format!("connect-src 'self' http://127.0.0.1:{idp_port};")),
+        "{policy}"
+    );
     playwright(
-        &stage.app,
+        &app,
         "oidc.spec.ts",
         &[("SAGE_IDP_PORT", idp_port.to_string())],
     )

@@ -13,8 +13,12 @@ export function env(name: string): string {
 export function watch(page: Page) {
   const problems: string[] = [];
   const answers: { url: string; body: Promise<string> }[] = [];
+  const ours = new URL(env("SAGE_URL")).origin;
   page.on("console", (message) => {
     const text = message.text();
+    // Only the console's own pages count, not the identity provider's.
+    const from = message.location().url;
+    if (from && !from.startsWith(ours)) return;
     if (message.type() === "error" && !/Failed to load resource: the server responded with a status of 4\d\d/.test(text)) {
       problems.push(text);
     }

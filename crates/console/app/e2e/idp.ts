@@ -39,6 +39,7 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
     jwks: { keys: [jwk] },
     pkce: { required: () => true },
     cookies: { keys: ["sage-test-only-cookie-key"] },
+    ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600, AuthorizationCode: 60, RefreshToken: 3600 },
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", "offline_access", "sage"],
     findAccount: async (_ctx, sub) => ({
@@ -59,17 +60,6 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
           jwt: { sign: { alg: "RS256" } },
         }),
       },
-    },
-    // First-party console: no consent page.
-    loadExistingGrant: async (ctx) => {
-      const session = ctx.oidc.session;
-      const client = ctx.oidc.client;
-      if (!session?.accountId || !client) return undefined;
-      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      grant.addOIDCScope("openid email profile offline_access");
-      grant.addResourceScope(RESOURCE, "sage");
-      await grant.save();
-      return grant;
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     extraTokenClaims: async (_ctx, token) =>

@@ -33,6 +33,9 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   await page.locator("input[name=login]").fill(ANALYST);
   await page.locator("input[name=password]").fill("any password works here");
   await page.locator("button[type=submit]").click();
+  // Its consent page names the API's scope.
+  await expect(page.getByRole("listitem").filter({ hasText: /^sage$/ }).first()).toBeVisible();
+  await page.getByRole("button", { name: "Continue" }).click();
 
   // Back in the console, on the page the user first asked for, signed in.
   await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
@@ -53,11 +56,10 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   const stranger = (await generateKeyPair("RS256")).privateKey;
   const forged = await sign(stranger, { exp: now() + 600 });
   expect((await me(forged)).status()).toBe(401);
-  // The provider's own key, but expired beyond the leeway.
+  // The provider's key: accepted while valid, refused once expired beyond the leeway.
+  expect((await me(await sign(idp.privateKey, { exp: now() + 600 }))).status()).toBe(200);
   const expired = await sign(idp.privateKey, { exp: now() - 3600, iat: now() - 7200 });
-  const refused = await me(expired);
-  expect(refused.status()).toBe(401);
-  expect(JSON.stringify(await refused.json())).toMatch(/exp|expired/i);
+  expect((await me(expired)).status()).toBe(401);
   // The provider's key and a valid time, but tampered with after signing.
   const [head, , mac] = token.split(".");
   const claims = { ...JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()), email: "admin@example.com" };

@@ -100,7 +100,7 @@ export function isTerminal(status: Status): boolean {
 
 export interface Approval {
   approver: string;
-  decision: "approved" | "rejected" | string;
+  decision: "approve" | "reject" | string;
   comment: string;
   decided_at: Time;
 }

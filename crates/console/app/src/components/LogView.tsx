@@ -3,7 +3,7 @@
 // repainted at most once per frame however fast lines arrive.
 
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { type RefObject, useCallback, useEffect, useRef, useState } from "react";
+import { type KeyboardEvent, type RefObject, useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import type { LogEnd, LogLine } from "../api/types";
@@ -84,11 +84,25 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [count, follow]);
 
+  // Only the user stops following: the view's own scrolling to the newest line also
+  // fires scroll events, often already short of a bottom that has moved on.
+  const userScrolling = useRef(false);
+  const userScrolled = () => {
+    userScrolling.current = true;
+  };
   function onScroll() {
     const el = scroller.current;
     if (!el) return;
     const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT * 2;
-    if (atBottom !== follow) setFollow(atBottom);
+    if (atBottom) {
+      if (!follow) setFollow(true);
+    } else if (userScrolling.current && follow) {
+      setFollow(false);
+    }
+    userScrolling.current = false;
+  }
+  function onKeyDown(event: KeyboardEvent) {
+    if (["ArrowUp", "PageUp", "Home"].includes(event.key)) userScrolled();
   }
 
   function jump(step: 1 | -1) {
@@ -160,6 +174,10 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
         className="log-lines"
         ref={scroller}
         onScroll={onScroll}
+        onWheel={userScrolled}
+        onTouchMove={userScrolled}
+        onPointerDown={userScrolled}
+        onKeyDown={onKeyDown}
         tabIndex={0}
         role="log"
         aria-label={t("log.title")}

@@ -135,7 +135,7 @@ export const en = {
     comment: "Comment",
     approve: "Approve",
     reject: "Reject",
-    decision: { approved: "Approved", rejected: "Rejected" },
+    decision: { approve: "Approved", reject: "Rejected" },
   },
   scripts: {
     title: "Scripts",

@@ -137,7 +137,7 @@ export const ko: Messages = {
     comment: "의견",
     approve: "승인",
     reject: "반려",
-    decision: { approved: "승인", rejected: "반려" },
+    decision: { approve: "승인", reject: "반려" },
   },
   scripts: {
     title: "스크립트",

@@ -35,7 +35,7 @@ export function Approvals() {
             </p>
             <p>
               {t("execution.approvalsNeeded", {
-                given: run.approvals.filter((a) => a.decision === "approved").length,
+                given: run.approvals.filter((a) => a.decision === "approve").length,
                 required: run.approvals_required,
               })}
             </p>

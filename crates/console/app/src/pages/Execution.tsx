@@ -127,7 +127,7 @@ export function ExecutionPage() {
           <h2 id="approvals-title">{t("execution.approvals")}</h2>
           <p>
             {t("execution.approvalsNeeded", {
-              given: execution.approvals.filter((a) => a.decision === "approved").length,
+              given: execution.approvals.filter((a) => a.decision === "approve").length,
               required: execution.approvals_required,
             })}
             {execution.approval_expires_at &&
@@ -139,7 +139,12 @@ export function ExecutionPage() {
               <li key={i}>
                 {t(`approvals.decision.${a.decision}`, { defaultValue: a.decision })}: {a.approver},{" "}
                 {formatTime(a.decided_at, i18n.language)}
-                {a.comment && <q>{a.comment}</q>}
+                {a.comment && (
+                  <>
+                    {" — "}
+                    <q>{a.comment}</q>
+                  </>
+                )}
               </li>
             ))}
           </ul>

@@ -87,7 +87,8 @@ export function ModuleRun() {
       {!module.permissions.run ? (
         <p className="notice">{t("modules.viewOnly")}</p>
       ) : (
-        <form onSubmit={submit} className="run-form" aria-label={t("modules.runForm")} noValidate>
+        <form onSubmit={submit} className="run-form" aria-labelledby="run-form-title" noValidate>
+          <h2 id="run-form-title">{t("modules.runForm")}</h2>
           {runnable.length > 1 && (
             <p>
               <label htmlFor="run-version">{t("modules.version")}</label>{" "}
