@@ -250,7 +250,10 @@ async fn browser_sign_in_through_a_real_openid_provider() {
     );
     // The console may call the issuer, and nothing else beyond its own origin.
     let page = get_html(&app, "/").await;
-    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(
         policy.contains(&format!("connect-src 'self' http://127.0.0.1:{idp_port};")),
         "{policy}"

@@ -39,7 +39,8 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
     jwks: { keys: [jwk] },
     pkce: { required: () => true },
     cookies: { keys: ["sage-test-only-cookie-key"] },
-    ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600, AuthorizationCode: 60, RefreshToken: 3600 },
+    // Access tokens live 65 s, so the test sees the console renew one.
+    ttl: { AccessToken: 65, Interaction: 600, Session: 3600, Grant: 3600, IdToken: 600, AuthorizationCode: 60, RefreshToken: 3600 },
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", "offline_access", "sage"],
     findAccount: async (_ctx, sub) => ({
@@ -56,7 +57,6 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
           scope: "sage",
           audience: AUDIENCE,
           accessTokenFormat: "jwt",
-          accessTokenTTL: 600,
           jwt: { sign: { alg: "RS256" } },
         }),
       },

@@ -66,6 +66,19 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   const tampered = `${head}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${mac}`;
   expect((await me(tampered)).status()).toBe(401);
 
+  // The console renews the token before it expires (refresh token grant) and uses
+  // the new one.
+  await page.waitForRequest(
+    (request) => request.url().startsWith(idp.issuer) && (request.postData() ?? "").includes("grant_type=refresh_token"),
+    { timeout: 60_000 },
+  );
+  await expect.poll(async () => {
+    await page.getByRole("link", { name: "Modules" }).click();
+    await page.getByRole("link", { name: "Runs" }).click();
+    return authorizations[authorizations.length - 1];
+  }).not.toBe(`Bearer ${token}`);
+  await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
+
   // Signing out forgets the token; the console asks to sign in again.
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
