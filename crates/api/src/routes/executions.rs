@@ -357,9 +357,9 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub requested_by: Option<String>,
     /// Submitted at or after this time (RFC 3339).
-    pub since: Option<DateTime<Utc>>,
+    pub since: Option<String>,
     /// Submitted before this time (RFC 3339).
-    pub until: Option<DateTime<Utc>>,
+    pub until: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -407,6 +407,20 @@ pub async fn list(
             None
         }
     };
+    let mut time = |field: &'static str, value: Option<&str>| {
+        let parsed = value.map(DateTime::parse_from_rfc3339)?;
+        parsed
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| {
+                problems.push(FieldProblem::new(
+                    field,
+                    "is not an RFC 3339 time such as 2026-12-01T09:00:00Z",
+                ));
+            })
+            .ok()
+    };
+    let since = time("since", query.since.as_deref());
+    let until = time("until", query.until.as_deref());
     if !problems.is_empty() {
         return Err(ApiError::invalid(problems));
     }
@@ -415,8 +429,8 @@ pub async fn list(
         module_id: query.module_id,
         status,
         requested_by: query.requested_by.map(|e| e.to_lowercase()),
-        since: query.since,
-        until: query.until,
+        since,
+        until,
         after,
         limit: limit + 1,
     };

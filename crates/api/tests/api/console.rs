@@ -174,6 +174,10 @@ async fn stage(tune: impl FnOnce(&mut sage_infra::config::Env)) -> Stage {
 
 /// Runs one Playwright spec against `app`; its output is this test's output. The api
 /// and the worker live on this test's runtime, so the wait must not block it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the browser tests are Node's Playwright, started as a process of their own"
+)]
 async fn playwright(app: &TestApp, spec: &str, vars: &[(&str, String)]) {
     let dir = app_dir();
     // Screenshots of a failure stay in the build's scratch space to be looked at.
@@ -192,7 +196,7 @@ async fn playwright(app: &TestApp, spec: &str, vars: &[(&str, String)]) {
         .expect("node runs Playwright (`just console` installs it)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
+    eprintln!("{stdout}");
     eprintln!("{stderr}");
     assert!(
         output.status.success(),
@@ -206,13 +210,13 @@ fn secret() -> String {
 
 #[tokio::test]
 async fn browser_an_analyst_runs_backup_db_and_downloads_its_log() {
-    let stage = stage(|_| {}).await;
+    let stage = Box::pin(stage(|_| {})).await;
     playwright(&stage.app, "run.spec.ts", &[("SAGE_SECRET", secret())]).await;
 }
 
 #[tokio::test]
 async fn browser_an_approval_from_the_inbox_is_followed_without_reload() {
-    let stage = stage(|_| {}).await;
+    let stage = Box::pin(stage(|_| {})).await;
     let script = stage.app.register_backup_script_again().await;
     let mut module = backup_module(&script);
     module["name"] = json!("backup-db-approved");
@@ -268,7 +272,7 @@ async fn browser_sign_in_through_a_real_openid_provider() {
 
 #[tokio::test]
 async fn browser_every_page_in_korean() {
-    let stage = stage(|_| {}).await;
+    let stage = Box::pin(stage(|_| {})).await;
     let execution = stage
         .app
         .submit(
@@ -293,7 +297,7 @@ async fn browser_every_page_in_korean() {
 
 #[tokio::test]
 async fn browser_a_200000_line_log_follows_and_survives_a_reload() {
-    let stage = stage(|_| {}).await;
+    let stage = Box::pin(stage(|_| {})).await;
     let module = stage
         .app
         .module_with(ScriptModule {
@@ -304,12 +308,21 @@ async fn browser_a_200000_line_log_follows_and_survives_a_reload() {
             ..ScriptModule::default()
         })
         .await;
-    playwright(
-        &stage.app,
-        "biglog.spec.ts",
-        &[("SAGE_BIGLOG_MODULE_ID", module)],
-    )
-    .await;
+    let execution = stage.app.submit(&module, json!({})).await;
+    let vars = [("SAGE_EXECUTION_ID", execution.clone())];
+    let browser = playwright(&stage.app, "biglog.spec.ts", &vars);
+    // Whatever the browser saw, the stored log must be whole.
+    let outcome =
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(browser)).await;
+    let stored = stage
+        .app
+        .wait_for(&execution, Some("succeeded"), Duration::from_secs(120))
+        .await;
+    let text = stage.app.log_text(&execution).await;
+    assert_eq!(text.lines().count(), 200_000, "stored lines; {stored}");
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure);
+    }
 }
 
 /// 200,000 numbered lines in bursts, every thousandth on stderr.

@@ -248,3 +248,51 @@ async fn a_lone_value_that_reads_as_an_option_is_refused_and_nothing_is_recorded
     let (_, listed) = app.get_as("/api/v1/executions", ANALYST).await;
     assert_eq!(listed["items"], json!([]));
 }
+
+#[tokio::test]
+async fn runs_filter_by_submission_time_and_refuse_a_bad_time_naming_it() {
+    let app = spawn_app().await;
+    let module = assigned_module(&app).await;
+    let id = app.submit(&module, good_params()).await;
+    let hour = chrono::Duration::hours(1);
+    let at = |offset: chrono::Duration| {
+        (chrono::Utc::now() + offset).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let listed = |query: String| {
+        let app = app.clone();
+        async move {
+            let (status, body) = app
+                .get_as(&format!("/api/v1/executions?{query}"), ADMIN)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(format!("since={}", at(-hour))).await,
+        vec![id.clone()]
+    );
+    assert_eq!(
+        listed(format!("since={}&until={}", at(-hour), at(hour))).await,
+        vec![id.clone()]
+    );
+    assert!(listed(format!("since={}", at(hour))).await.is_empty());
+    assert!(listed(format!("until={}", at(-hour))).await.is_empty());
+
+    let (status, answer) = app
+        .get_as("/api/v1/executions?since=yesterday&until=2026-13-01", ADMIN)
+        .await;
+    assert_eq!(status, 400);
+    let fields: Vec<&str> = answer["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["since", "until"], "{answer}");
+}

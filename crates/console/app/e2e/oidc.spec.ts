@@ -66,6 +66,13 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   const tampered = `${head}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${mac}`;
   expect((await me(tampered)).status()).toBe(401);
 
+  // A reload forgets the token but not the sign-in: the issuer's session answers
+  // without a prompt, and the user is back where they were.
+  await page.reload();
+  await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
+  await expect(page).toHaveURL(/\/executions$/);
+  const afterReload = authorizations[authorizations.length - 1];
+
   // The console renews the token before it expires (refresh token grant) and uses
   // the new one.
   await page.waitForRequest(
@@ -76,7 +83,7 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
     await page.getByRole("link", { name: "Modules" }).click();
     await page.getByRole("link", { name: "Runs" }).click();
     return authorizations[authorizations.length - 1];
-  }).not.toBe(`Bearer ${token}`);
+  }).not.toBe(afterReload);
   await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
 
   // Signing out forgets the token; the console asks to sign in again.

@@ -92,11 +92,13 @@ export function SignInGate({ children }: { children: ReactNode }) {
         (returnTo) => void enter(session, () => navigate(returnTo, { replace: true })),
         (error) => setGate({ state: "signed_out", settings, notice: String(error) }),
       );
+    } else if (oidc.wasSignedIn()) {
+      // A reload: the issuer's session signs the user in again without a prompt.
+      void oidc.start(location.pathname + location.search);
     } else {
       setGate({ state: "signed_out", settings });
     }
     // The sign-in runs once per page load; later navigation does not restart it.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [settings, oidc]);
 
   switch (gate.state) {

@@ -19,6 +19,8 @@ export interface Session {
 }
 
 const DEMO_KEY = "sage.demoUser";
+/** This tab signed in with OpenID Connect: a reload signs in again on its own. */
+const OIDC_KEY = "sage.oidcSignedIn";
 export const CALLBACK_PATH = "/auth/callback";
 
 /** Demo mode: the chosen user is remembered for this tab only. */
@@ -65,6 +67,7 @@ export class OidcSignIn {
   async finish(): Promise<string> {
     const user = await this.manager.signinRedirectCallback();
     this.user = user;
+    sessionStorage.setItem(OIDC_KEY, "1");
     const state = user.state as { returnTo?: string } | undefined;
     const returnTo = state?.returnTo ?? "/";
     return returnTo.startsWith("/") && !returnTo.startsWith("//") ? returnTo : "/";
@@ -82,7 +85,13 @@ export class OidcSignIn {
     this.manager.events.addSilentRenewError(listener);
   }
 
+  /** Whether this tab was signed in before a reload (the token itself was not kept). */
+  wasSignedIn(): boolean {
+    return sessionStorage.getItem(OIDC_KEY) === "1";
+  }
+
   signOut(): void {
+    sessionStorage.removeItem(OIDC_KEY);
     this.user = null;
     void this.manager.removeUser();
   }

@@ -81,7 +81,6 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
     search.extend(count);
     if (follow && count > 0) virtual.scrollToIndex(count - 1, { align: "end" });
     // Runs once per repaint of new lines.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [count, follow]);
 
   // Only the user stops following: the view's own scrolling to the newest line also
@@ -173,6 +172,8 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
       <div
         className="log-lines"
         ref={scroller}
+        // As tall as its lines up to most of the screen: a short log leaves no void.
+        style={{ height: `min(60vh, ${Math.max(count, 4) * ROW_HEIGHT + 16}px)` }}
         onScroll={onScroll}
         onWheel={userScrolled}
         onTouchMove={userScrolled}

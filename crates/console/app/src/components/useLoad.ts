@@ -13,7 +13,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: DependencyList): Loaded
   const [error, setError] = useState<unknown>();
   const [loading, setLoading] = useState(true);
   const [round, setRound] = useState(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // `deps` are what `load` reads: the caller names them, as with useEffect.
   const stableLoad = useCallback(load, deps);
   useEffect(() => {
     let current = true;
