@@ -24,7 +24,9 @@ test("200,000 lines: responsive while following, exact after a reload mid-run", 
   await page.goto(`/executions/${id}`);
 
   const count = page.getByTestId("log-count");
-  await expect.poll(async () => Number(await count.getAttribute("data-lines")), { timeout: 120_000 }).toBeGreaterThan(20_000);
+  await expect
+    .poll(async () => Number(await count.getAttribute("data-lines")), { timeout: 120_000 })
+    .toBeGreaterThan(20_000);
   // The page answers input while lines pour in: a search finds its line.
   await page.getByLabel("Search the log").fill("line 000777");
   await expect(page.getByTestId("log-matches")).toHaveAttribute("data-matches", "1");
@@ -37,7 +39,9 @@ test("200,000 lines: responsive while following, exact after a reload mid-run", 
   await expect(statusOf(page)).toHaveAttribute("data-status", "succeeded", { timeout: 120_000 });
   await expect(count).toHaveAttribute("data-lines", String(LINES), { timeout: 120_000 });
   const shownAt = Date.now();
-  const run = (await (await page.request.get(`/api/v1/executions/${id}`, { headers: { "X-Demo-User": ANALYST } })).json()) as {
+  const run = (await (
+    await page.request.get(`/api/v1/executions/${id}`, { headers: { "X-Demo-User": ANALYST } })
+  ).json()) as {
     started_at: string;
     finished_at: string;
   };

@@ -5,7 +5,8 @@ export const ANALYST = "analyst@example.com";
 
 export function env(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: these tests are started by the Rust test in crates/api/tests/api/console.rs`);
+  if (!value)
+    throw new Error(`${name} is not set: these tests are started by the Rust test in crates/api/tests/api/console.rs`);
   return value;
 }
 
@@ -19,7 +20,10 @@ export function watch(page: Page) {
     // Only the console's own pages count, not the identity provider's.
     const from = message.location().url;
     if (from && !from.startsWith(ours)) return;
-    if (message.type() === "error" && !/Failed to load resource: the server responded with a status of 4\d\d/.test(text)) {
+    if (
+      message.type() === "error" &&
+      !/Failed to load resource: the server responded with a status of 4\d\d/.test(text)
+    ) {
       problems.push(text);
     }
   });

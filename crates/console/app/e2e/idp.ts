@@ -40,7 +40,15 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
     pkce: { required: () => true },
     cookies: { keys: ["sage-test-only-cookie-key"] },
     // Access tokens live 65 s, so the test sees the console renew one.
-    ttl: { AccessToken: 65, Interaction: 600, Session: 3600, Grant: 3600, IdToken: 600, AuthorizationCode: 60, RefreshToken: 3600 },
+    ttl: {
+      AccessToken: 65,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+      IdToken: 600,
+      AuthorizationCode: 60,
+      RefreshToken: 3600,
+    },
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", "offline_access", "sage"],
     findAccount: async (_ctx, sub) => ({

@@ -5,7 +5,8 @@ import { expect, test } from "@playwright/test";
 import { ADMIN, env, signInAsDemo, watch } from "./helpers";
 
 // The namespaces of the dictionaries: a key shown as text starts with one of them.
-const KEY = /\b(app|common|languages|roles|nav|signIn|errors|status|reasons|modules|execution|log|artifacts|runs|approvals|scripts|adminModules|adminModule|assignments|editor|validation|audit|scanners|tools|severity|findingStatus|evidence)\.[A-Za-z_]+/;
+const KEY =
+  /\b(app|common|languages|roles|nav|signIn|errors|status|reasons|modules|execution|log|artifacts|runs|approvals|scripts|adminModules|adminModule|assignments|editor|validation|audit|scanners|tools|severity|findingStatus|evidence)\.[A-Za-z_]+/;
 
 test("every page in Korean, no untranslated key", async ({ page }) => {
   await page.addInitScript(() => localStorage.setItem("sage.lang", "ko"));
@@ -64,8 +65,12 @@ async function expectTranslated(page: import("@playwright/test").Page) {
     return copy.textContent ?? "";
   });
   expect(text).not.toMatch(KEY);
-  const labels = await page.locator("[aria-label], [placeholder], [title]").evaluateAll((nodes) =>
-    nodes.map((n) => [n.getAttribute("aria-label"), n.getAttribute("placeholder"), n.getAttribute("title")].join(" ")),
-  );
+  const labels = await page
+    .locator("[aria-label], [placeholder], [title]")
+    .evaluateAll((nodes) =>
+      nodes.map((n) =>
+        [n.getAttribute("aria-label"), n.getAttribute("placeholder"), n.getAttribute("title")].join(" "),
+      ),
+    );
   expect(labels.join("\n")).not.toMatch(KEY);
 }

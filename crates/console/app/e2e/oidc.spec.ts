@@ -34,7 +34,12 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   await page.locator("input[name=password]").fill("any password works here");
   await page.locator("button[type=submit]").click();
   // Its consent page names the API's scope.
-  await expect(page.getByRole("listitem").filter({ hasText: /^sage$/ }).first()).toBeVisible();
+  await expect(
+    page
+      .getByRole("listitem")
+      .filter({ hasText: /^sage$/ })
+      .first(),
+  ).toBeVisible();
   await page.getByRole("button", { name: "Continue" }).click();
 
   // Back in the console, on the page the user first asked for, signed in.
@@ -62,7 +67,10 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   expect((await me(expired)).status()).toBe(401);
   // The provider's key and a valid time, but tampered with after signing.
   const [head, , mac] = token.split(".");
-  const claims = { ...JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()), email: "admin@example.com" };
+  const claims = {
+    ...JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()),
+    email: "admin@example.com",
+  };
   const tampered = `${head}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${mac}`;
   expect((await me(tampered)).status()).toBe(401);
 
@@ -76,14 +84,17 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
   // The console renews the token before it expires (refresh token grant) and uses
   // the new one.
   await page.waitForRequest(
-    (request) => request.url().startsWith(idp.issuer) && (request.postData() ?? "").includes("grant_type=refresh_token"),
+    (request) =>
+      request.url().startsWith(idp.issuer) && (request.postData() ?? "").includes("grant_type=refresh_token"),
     { timeout: 60_000 },
   );
-  await expect.poll(async () => {
-    await page.getByRole("link", { name: "Modules" }).click();
-    await page.getByRole("link", { name: "Runs" }).click();
-    return authorizations[authorizations.length - 1];
-  }).not.toBe(afterReload);
+  await expect
+    .poll(async () => {
+      await page.getByRole("link", { name: "Modules" }).click();
+      await page.getByRole("link", { name: "Runs" }).click();
+      return authorizations[authorizations.length - 1];
+    })
+    .not.toBe(afterReload);
   await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
 
   // Signing out forgets the token; the console asks to sign in again.

@@ -23,9 +23,9 @@ test("an analyst runs backup-db from the form and downloads its log", async ({ p
   await page.getByLabel("notify_email").fill("ops@example.com");
   await page.getByLabel("retention_days").fill("400");
   await page.getByRole("button", { name: "Run", exact: true }).click();
-  await expect(page.locator("#param_retention_days").locator("xpath=ancestor::div[contains(@class,'form-group')][1]")).toContainText(
-    "must be at most 365",
-  );
+  await expect(
+    page.locator("#param_retention_days").locator("xpath=ancestor::div[contains(@class,'form-group')][1]"),
+  ).toContainText("must be at most 365");
   await expect(page).not.toHaveURL(/\/executions\//);
 
   await page.getByLabel("retention_days").fill("30");
@@ -50,7 +50,10 @@ test("an analyst runs backup-db from the form and downloads its log", async ({ p
   expect(text).not.toContain(secret);
 
   // The log as text, through the page's own download.
-  const [logText] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download as text" }).click()]);
+  const [logText] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download as text" }).click(),
+  ]);
   expect(await readFile(await logText.path(), "utf8")).toContain("step 4/4");
 
   expect(await page.content()).not.toContain(secret);

@@ -92,7 +92,11 @@ export class Api {
     this.call<{ assignments: Assignment[] }>("PUT", `/api/v1/modules/${enc(id)}/assignments`, { assignments });
 
   submit = (moduleId: string, params: unknown, version?: number) =>
-    this.call<Execution>("POST", `/api/v1/modules/${enc(moduleId)}/executions`, version ? { params, version } : { params });
+    this.call<Execution>(
+      "POST",
+      `/api/v1/modules/${enc(moduleId)}/executions`,
+      version ? { params, version } : { params },
+    );
   executions = (filter: Query) => this.call<Page<Execution>>("GET", withQuery("/api/v1/executions", filter));
   execution = (id: string) => this.call<Execution>("GET", `/api/v1/executions/${enc(id)}`);
   cancel = (id: string) => this.call<unknown>("POST", `/api/v1/executions/${enc(id)}/cancel`);

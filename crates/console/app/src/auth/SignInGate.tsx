@@ -103,7 +103,11 @@ export function SignInGate({ children }: { children: ReactNode }) {
 
   switch (gate.state) {
     case "loading":
-      return <p className="centered" role="status">{t("common.loading")}</p>;
+      return (
+        <p className="centered" role="status">
+          {t("common.loading")}
+        </p>
+      );
     case "failed":
       return (
         <main className="centered">
@@ -118,13 +122,20 @@ export function SignInGate({ children }: { children: ReactNode }) {
           settings={gate.settings}
           notice={gate.notice}
           onDemo={signInAsDemo}
-          onOidc={oidc ? () => void oidc.start(location.pathname === CALLBACK_PATH ? "/" : location.pathname) : undefined}
+          onOidc={
+            oidc ? () => void oidc.start(location.pathname === CALLBACK_PATH ? "/" : location.pathname) : undefined
+          }
         />
       );
   }
 }
 
-function SignInPage(props: { settings: SignIn; notice?: string; onDemo: (email: string) => void; onOidc?: () => void }) {
+function SignInPage(props: {
+  settings: SignIn;
+  notice?: string;
+  onDemo: (email: string) => void;
+  onOidc?: () => void;
+}) {
   const { t } = useTranslation();
   const [email, setEmail] = useState("");
   return (
@@ -133,7 +144,11 @@ function SignInPage(props: { settings: SignIn; notice?: string; onDemo: (email: 
         <h1>{t("app.name")}</h1>
         <LanguageSwitch />
       </header>
-      {props.notice && <p className="notice" role="alert">{props.notice}</p>}
+      {props.notice && (
+        <p className="notice" role="alert">
+          {props.notice}
+        </p>
+      )}
       {props.settings.mode === "demo_header" ? (
         <section aria-labelledby="demo-title">
           <h2 id="demo-title">

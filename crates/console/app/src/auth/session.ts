@@ -1,12 +1,7 @@
 // Who is signed in and how their requests prove it: a demo user's header, or an
 // OpenID Connect access token held in memory only (never in web storage).
 
-import {
-  InMemoryWebStorage,
-  UserManager,
-  WebStorageStateStore,
-  type User,
-} from "oidc-client-ts";
+import { InMemoryWebStorage, UserManager, WebStorageStateStore, type User } from "oidc-client-ts";
 
 import { Api } from "../api/client";
 import type { Me, SignIn } from "../api/types";
@@ -28,8 +23,7 @@ export const demo = {
   remembered: (): string | null => sessionStorage.getItem(DEMO_KEY),
   remember: (email: string) => sessionStorage.setItem(DEMO_KEY, email),
   forget: () => sessionStorage.removeItem(DEMO_KEY),
-  api: (email: string, onUnauthorized: () => void) =>
-    new Api(async () => ({ "X-Demo-User": email }), onUnauthorized),
+  api: (email: string, onUnauthorized: () => void) => new Api(async () => ({ "X-Demo-User": email }), onUnauthorized),
 };
 
 /** OpenID Connect: Authorization Code with PKCE, the tokens renewed before expiry. */

@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 
 import type { Artifact } from "../api/types";
 import { Problem } from "./Problem";
+import { Table } from "./Table";
 
 /** Download links of presigned URLs; one about to expire is fetched fresh first. */
 export function Artifacts({ load }: { load: () => Promise<Artifact[]> }) {
@@ -34,30 +35,21 @@ export function Artifacts({ load }: { load: () => Promise<Artifact[]> }) {
       <Problem error={failure} />
       {items && items.length === 0 && <p className="muted">{t("artifacts.none")}</p>}
       {items && items.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("artifacts.name")}</th>
-              <th scope="col">{t("artifacts.size")}</th>
-              <th scope="col">SHA-256</th>
+        <Table headers={[t("artifacts.name"), t("artifacts.size"), "SHA-256"]}>
+          {items.map((a) => (
+            <tr key={a.name}>
+              <td>
+                <a href={a.url} onClick={(e) => void open(e, a)} rel="noreferrer" data-testid="artifact-link">
+                  {a.name}
+                </a>
+              </td>
+              <td>{formatBytes(a.size)}</td>
+              <td>
+                <code title={a.sha256}>{a.sha256.slice(0, 16)}…</code>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {items.map((a) => (
-              <tr key={a.name}>
-                <td>
-                  <a href={a.url} onClick={(e) => void open(e, a)} rel="noreferrer" data-testid="artifact-link">
-                    {a.name}
-                  </a>
-                </td>
-                <td>{formatBytes(a.size)}</td>
-                <td>
-                  <code title={a.sha256}>{a.sha256.slice(0, 16)}…</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </section>
   );

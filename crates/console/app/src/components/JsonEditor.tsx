@@ -4,7 +4,13 @@ import { ApiError } from "../api/client";
 
 /** A module definition as JSON text; its syntax is checked here, its meaning by the
  * API, whose every field error is listed under the text, named by its path. */
-export function JsonEditor(props: { id: string; label: string; text: string; onChange: (text: string) => void; failure: unknown }) {
+export function JsonEditor(props: {
+  id: string;
+  label: string;
+  text: string;
+  onChange: (text: string) => void;
+  failure: unknown;
+}) {
   const { t } = useTranslation();
   const syntax = syntaxError(props.text);
   const fields = props.failure instanceof ApiError ? props.failure.fields : [];

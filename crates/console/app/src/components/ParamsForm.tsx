@@ -1,51 +1,50 @@
-// A run form generated from a module's parameter schema, with the server's field
-// errors shown at their fields.
+// A run form generated from a module's parameter schema, with every field error (the
+// browser's checks, then the server's) shown at its field.
 
 import Form from "@rjsf/core/lib/components/Form.js";
-import type { ErrorSchema } from "@rjsf/utils";
 import { useMemo } from "react";
 
-import type { FieldProblem, JsonSchema, RawParam } from "../api/types";
+import type { JsonSchema, RawParam } from "../api/types";
 import { formSchema, formUi } from "../forms/params";
+import type { useRunForm } from "../forms/useRunForm";
 import { paramsValidator } from "../forms/validator";
+import { Problem } from "./Problem";
 
 export interface ParamsFormProps {
   schema: JsonSchema;
   declared: RawParam[];
-  data: Record<string, unknown>;
-  onChange: (data: Record<string, unknown>) => void;
-  fieldErrors: ErrorSchema | undefined;
-  elsewhere: FieldProblem[];
+  form: ReturnType<typeof useRunForm>;
   idPrefix: string;
 }
 
-export function ParamsForm(props: ParamsFormProps) {
-  const schema = useMemo(() => formSchema(props.schema), [props.schema]);
-  const ui = useMemo(() => formUi(props.schema, props.declared), [props.schema, props.declared]);
+export function ParamsForm({ schema, declared, form, idPrefix }: ParamsFormProps) {
+  const browserSchema = useMemo(() => formSchema(schema), [schema]);
+  const ui = useMemo(() => formUi(schema, declared), [schema, declared]);
   return (
     <>
       <Form
         tagName="div"
-        schema={schema}
+        schema={browserSchema}
         uiSchema={ui}
         validator={paramsValidator}
-        formData={props.data}
-        onChange={(event) => props.onChange((event.formData ?? {}) as Record<string, unknown>)}
-        extraErrors={props.fieldErrors}
+        formData={form.data}
+        onChange={(event) => form.setData((event.formData ?? {}) as Record<string, unknown>)}
+        extraErrors={form.fieldErrors}
         showErrorList={false}
         liveValidate={false}
         noHtml5Validate
-        idPrefix={props.idPrefix}
+        idPrefix={idPrefix}
       />
-      {props.elsewhere.length > 0 && (
+      {form.elsewhere.length > 0 && (
         <ul className="problem" role="alert">
-          {props.elsewhere.map((f, i) => (
+          {form.elsewhere.map((f, i) => (
             <li key={i}>
               <code>{f.field}</code>: {f.message}
             </li>
           ))}
         </ul>
       )}
+      <Problem error={form.failure} />
     </>
   );
 }

@@ -10,7 +10,9 @@ export function Problem({ error }: { error: unknown }) {
     return (
       <div className="problem" role="alert">
         <p>
-          <strong>{t(`errors.${error.status === 404 ? "notFound" : error.status === 403 ? "forbidden" : "failed"}`)}</strong>{" "}
+          <strong>
+            {t(`errors.${error.status === 404 ? "notFound" : error.status === 403 ? "forbidden" : "failed"}`)}
+          </strong>{" "}
           {error.message}
         </p>
         {error.fields.length > 0 && (

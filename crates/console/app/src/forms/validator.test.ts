@@ -2,21 +2,11 @@ import i18next from "i18next";
 import { beforeAll, describe, expect, it } from "vitest";
 
 import { en } from "../i18n/en";
+import { backupSchema } from "./fixtures";
 import { formSchema } from "./params";
 import { check, paramsValidator } from "./validator";
 
-const schema = formSchema({
-  $schema: "https://json-schema.org/draft/2020-12/schema",
-  type: "object",
-  additionalProperties: false,
-  required: ["db_name", "backup_key"],
-  properties: {
-    db_name: { type: "string", enum: ["orders", "users"] },
-    retention_days: { type: "integer", minimum: 1, maximum: 365, default: 7 },
-    notify_email: { type: "string", maxLength: 254, allOf: [{ pattern: "^[^@\\s]+@[^@\\s]+$" }] },
-    backup_key: { type: "string", minLength: 1, writeOnly: true, format: "password" },
-  },
-});
+const schema = formSchema(backupSchema);
 
 beforeAll(async () => {
   await i18next.init({ lng: "en", resources: { en: { translation: en } } });
@@ -39,8 +29,12 @@ describe("check", () => {
   });
 
   it("tells integers from numbers and strings", () => {
-    expect(check(schema, { db_name: "orders", backup_key: "k", retention_days: 1.5 }).map((f) => f.keyword)).toEqual(["type"]);
-    expect(check(schema, { db_name: "orders", backup_key: "k", retention_days: "7" }).map((f) => f.keyword)).toEqual(["type"]);
+    expect(check(schema, { db_name: "orders", backup_key: "k", retention_days: 1.5 }).map((f) => f.keyword)).toEqual([
+      "type",
+    ]);
+    expect(check(schema, { db_name: "orders", backup_key: "k", retention_days: "7" }).map((f) => f.keyword)).toEqual([
+      "type",
+    ]);
   });
 
   it("counts characters, not UTF-16 units", () => {

@@ -32,13 +32,17 @@ export function check(schema: Schema, value: unknown, field = ""): Failure[] {
   const allowed = schema["enum"];
   if (Array.isArray(allowed) && !allowed.includes(value)) fail("enum", { values: allowed.join(", ") });
   if (typeof value === "number") {
-    if (typeof schema["minimum"] === "number" && value < schema["minimum"]) fail("minimum", { limit: schema["minimum"] });
-    if (typeof schema["maximum"] === "number" && value > schema["maximum"]) fail("maximum", { limit: schema["maximum"] });
+    if (typeof schema["minimum"] === "number" && value < schema["minimum"])
+      fail("minimum", { limit: schema["minimum"] });
+    if (typeof schema["maximum"] === "number" && value > schema["maximum"])
+      fail("maximum", { limit: schema["maximum"] });
   }
   if (typeof value === "string") {
     const length = [...value].length;
-    if (typeof schema["minLength"] === "number" && length < schema["minLength"]) fail("minLength", { limit: schema["minLength"] });
-    if (typeof schema["maxLength"] === "number" && length > schema["maxLength"]) fail("maxLength", { limit: schema["maxLength"] });
+    if (typeof schema["minLength"] === "number" && length < schema["minLength"])
+      fail("minLength", { limit: schema["minLength"] });
+    if (typeof schema["maxLength"] === "number" && length > schema["maxLength"])
+      fail("maxLength", { limit: schema["maxLength"] });
     const pattern = schema["pattern"];
     if (typeof pattern === "string") {
       const regex = compile(pattern);

@@ -183,7 +183,13 @@ export const en = {
   validation: {
     required: "is required",
     type: "must be {{type}}",
-    types: { integer: "a whole number", number: "a number", string: "text", boolean: "true or false", object: "an object" },
+    types: {
+      integer: "a whole number",
+      number: "a number",
+      string: "text",
+      boolean: "true or false",
+      object: "an object",
+    },
     enum: "must be one of {{values}}",
     minimum: "must be at least {{limit}}",
     maximum: "must be at most {{limit}}",

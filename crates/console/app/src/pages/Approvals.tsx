@@ -3,6 +3,7 @@ import { Link } from "react-router-dom";
 
 import { useSession } from "../auth/context";
 import { Decide } from "../components/Decide";
+import { ParamsTable } from "../components/ParamsTable";
 import { Problem } from "../components/Problem";
 import { useLoad } from "../components/useLoad";
 import { formatTime } from "../i18n";
@@ -39,18 +40,7 @@ export function Approvals() {
                 required: run.approvals_required,
               })}
             </p>
-            <table className="params">
-              <tbody>
-                {Object.entries(run.params).map(([name, value]) => (
-                  <tr key={name}>
-                    <th scope="row">{name}</th>
-                    <td>
-                      <code>{typeof value === "string" ? value : JSON.stringify(value)}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <ParamsTable params={run.params} />
             <Decide executionId={run.id} onDone={waiting.reload} />
           </li>
         ))}

@@ -7,6 +7,7 @@ import { hasRole, useSession } from "../auth/context";
 import { Artifacts } from "../components/Artifacts";
 import { Decide } from "../components/Decide";
 import { LogView } from "../components/LogView";
+import { ParamsTable } from "../components/ParamsTable";
 import { Problem } from "../components/Problem";
 import { StatusBadge } from "../components/Status";
 import { useLoad } from "../components/useLoad";
@@ -24,13 +25,10 @@ export function ExecutionPage() {
   const [actionFailure, setActionFailure] = useState<unknown>();
 
   const refresh = useCallback(() => {
-    api.execution(id).then(
-      (fresh) => {
-        setExecution(fresh);
-        setFailure(undefined);
-      },
-      setFailure,
-    );
+    api.execution(id).then((fresh) => {
+      setExecution(fresh);
+      setFailure(undefined);
+    }, setFailure);
   }, [api, id]);
 
   useEffect(refresh, [refresh]);
@@ -109,18 +107,7 @@ export function ExecutionPage() {
       </dl>
       <section aria-labelledby="params-title">
         <h2 id="params-title">{t("execution.params")}</h2>
-        <table className="params">
-          <tbody>
-            {Object.entries(execution.params).map(([name, value]) => (
-              <tr key={name}>
-                <th scope="row">{name}</th>
-                <td>
-                  <code>{typeof value === "string" ? value : JSON.stringify(value)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ParamsTable params={execution.params} />
       </section>
       {(execution.approvals_required > 0 || execution.approvals.length > 0) && (
         <section aria-labelledby="approvals-title">

@@ -1,67 +1,30 @@
-import type { ErrorSchema } from "@rjsf/utils";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useNavigate, useParams } from "react-router-dom";
+import { useParams } from "react-router-dom";
 
-import { ApiError } from "../api/client";
-import type { FieldProblem } from "../api/types";
 import { useSession } from "../auth/context";
 import { ParamsForm } from "../components/ParamsForm";
 import { Problem } from "../components/Problem";
 import { useLoad } from "../components/useLoad";
-import { formSchema, placeErrors, runParams } from "../forms/params";
-import { browserErrors } from "../forms/validator";
+import { useRunForm } from "../forms/useRunForm";
 
 export function ModuleRun() {
   const { t } = useTranslation();
   const { id = "" } = useParams();
   const { api } = useSession();
-  const navigate = useNavigate();
   const [version, setVersion] = useState<number | undefined>();
   const latest = useLoad(() => api.module(id), [api, id]);
-  const shown = useLoad(
-    () => (version ? api.moduleVersion(id, version) : api.module(id)),
-    [api, id, version],
-  );
-  const [data, setData] = useState<Record<string, unknown>>({});
-  const [fieldErrors, setFieldErrors] = useState<ErrorSchema>();
-  const [elsewhere, setElsewhere] = useState<FieldProblem[]>([]);
-  const [failure, setFailure] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const shown = useLoad(() => (version ? api.moduleVersion(id, version) : api.module(id)), [api, id, version]);
+  const form = useRunForm(shown.data?.params_schema, "params.");
 
   const module = shown.data;
   if (latest.error || shown.error) return <Problem error={latest.error ?? shown.error} />;
   if (!module || !latest.data) return <p role="status">{t("common.loading")}</p>;
   const runnable = latest.data.runnable_versions;
 
-  async function submit(event: FormEvent) {
+  function submit(event: FormEvent) {
     event.preventDefault();
-    if (!module) return;
-    setFieldErrors(undefined);
-    setElsewhere([]);
-    const invalid = browserErrors(formSchema(module.params_schema), runParams(data));
-    if (invalid) {
-      setFieldErrors(invalid);
-      return;
-    }
-    setBusy(true);
-    setFailure(undefined);
-    try {
-      const execution = await api.submit(module.id, runParams(data), version);
-      navigate(`/executions/${execution.id}`);
-    } catch (error) {
-      if (error instanceof ApiError && error.fields.length > 0) {
-        const placed = placeErrors(error.fields, module.params_schema, "params.");
-        setFieldErrors(placed.byField);
-        setElsewhere(placed.elsewhere);
-      } else {
-        setFieldErrors(undefined);
-        setElsewhere([]);
-      }
-      setFailure(error);
-    } finally {
-      setBusy(false);
-    }
+    if (module) void form.submit((params) => api.submit(module.id, params, version));
   }
 
   return (
@@ -72,7 +35,11 @@ export function ModuleRun() {
       {module.description && <p>{module.description}</p>}
       <dl className="facts">
         <dt>{t("modules.approvals")}</dt>
-        <dd>{module.approval.required === 0 ? t("modules.noApproval") : t("modules.needsApprovals", { count: module.approval.required })}</dd>
+        <dd>
+          {module.approval.required === 0
+            ? t("modules.noApproval")
+            : t("modules.needsApprovals", { count: module.approval.required })}
+        </dd>
         <dt>{t("modules.limits")}</dt>
         <dd>
           {t("modules.limitsText", {
@@ -106,17 +73,8 @@ export function ModuleRun() {
               </select>
             </p>
           )}
-          <ParamsForm
-            schema={module.params_schema}
-            declared={module.params}
-            data={data}
-            onChange={setData}
-            fieldErrors={fieldErrors}
-            elsewhere={elsewhere}
-            idPrefix="param"
-          />
-          {failure !== undefined && elsewhere.length === 0 && !fieldErrors && <Problem error={failure} />}
-          <button type="submit" className="primary" disabled={busy}>
+          <ParamsForm schema={module.params_schema} declared={module.params} form={form} idPrefix="param" />
+          <button type="submit" className="primary" disabled={form.busy}>
             {t("modules.run")}
           </button>
         </form>

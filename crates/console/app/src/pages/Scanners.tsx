@@ -1,17 +1,14 @@
-import type { ErrorSchema } from "@rjsf/utils";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useNavigate } from "react-router-dom";
+import { Link } from "react-router-dom";
 
-import { ApiError } from "../api/client";
-import type { FieldProblem, JsonSchema, RawParam, Tool } from "../api/types";
+import type { JsonSchema, RawParam, Tool } from "../api/types";
 import { useSession } from "../auth/context";
 import { ParamsForm } from "../components/ParamsForm";
 import { Problem } from "../components/Problem";
 import { StatusBadge } from "../components/Status";
 import { useLoad } from "../components/useLoad";
-import { formSchema, placeErrors, runParams } from "../forms/params";
-import { browserErrors } from "../forms/validator";
+import { useRunForm } from "../forms/useRunForm";
 import { formatTime } from "../i18n";
 
 const SEVERITIES = ["critical", "high", "medium", "low", "informational"];
@@ -25,7 +22,9 @@ export function Scanners() {
       <h1>{t("scanners.title")}</h1>
       <p className="muted">{t("scanners.explain")}</p>
       <Problem error={tools.error} />
-      {tools.data?.items.map((tool) => <ToolCard key={tool.name} tool={tool} />)}
+      {tools.data?.items.map((tool) => (
+        <ToolCard key={tool.name} tool={tool} />
+      ))}
     </section>
   );
 }
@@ -102,47 +101,17 @@ function ToolCard({ tool }: { tool: Tool }) {
 function ToolRunForm(props: { tool: Tool; schema: JsonSchema; declared: RawParam[] }) {
   const { t } = useTranslation();
   const { api } = useSession();
-  const navigate = useNavigate();
-  const [data, setData] = useState<Record<string, unknown>>({});
-  const [fieldErrors, setFieldErrors] = useState<ErrorSchema>();
-  const [elsewhere, setElsewhere] = useState<FieldProblem[]>([]);
-  const [failure, setFailure] = useState<unknown>();
-
-  async function submit() {
-    setFieldErrors(undefined);
-    setElsewhere([]);
-    setFailure(undefined);
-    const invalid = browserErrors(formSchema(props.schema), runParams(data));
-    if (invalid) {
-      setFieldErrors(invalid);
-      return;
-    }
-    try {
-      const execution = await api.runTool(props.tool.name, runParams(data));
-      navigate(`/executions/${execution.id}`);
-    } catch (error) {
-      if (error instanceof ApiError && error.fields.length > 0) {
-        const placed = placeErrors(error.fields, props.schema, "");
-        setFieldErrors(placed.byField);
-        setElsewhere(placed.elsewhere);
-      } else setFailure(error);
-    }
-  }
-
+  const form = useRunForm(props.schema, "");
   return (
     <div className="run-form">
       <p className="muted">{t("scanners.roleHint")}</p>
-      <ParamsForm
-        schema={props.schema}
-        declared={props.declared}
-        data={data}
-        onChange={setData}
-        fieldErrors={fieldErrors}
-        elsewhere={elsewhere}
-        idPrefix={props.tool.name}
-      />
-      <Problem error={failure} />
-      <button type="button" className="primary" onClick={() => void submit()}>
+      <ParamsForm schema={props.schema} declared={props.declared} form={form} idPrefix={props.tool.name} />
+      <button
+        type="button"
+        className="primary"
+        disabled={form.busy}
+        onClick={() => void form.submit((params) => api.runTool(props.tool.name, params))}
+      >
         {t("scanners.run", { tool: t(`tools.${props.tool.name}`) })}
       </button>
     </div>

@@ -5,12 +5,13 @@ import { SseParser, StreamRefused, followLog } from "./reader";
 
 describe("SseParser", () => {
   it("reads events split anywhere, CRLF or LF, skipping comments", () => {
-    const text = ": keep-alive\r\nid: 1\r\nevent: log\r\ndata: {\"seq\":1}\r\n\r\nid: 2\nevent: log\ndata: a\ndata: b\n\n";
+    const text =
+      ': keep-alive\r\nid: 1\r\nevent: log\r\ndata: {"seq":1}\r\n\r\nid: 2\nevent: log\ndata: a\ndata: b\n\n';
     for (let cut = 0; cut <= text.length; cut++) {
       const parser = new SseParser();
       const events = [...parser.feed(text.slice(0, cut)), ...parser.feed(text.slice(cut))];
       expect(events).toEqual([
-        { id: "1", event: "log", data: "{\"seq\":1}" },
+        { id: "1", event: "log", data: '{"seq":1}' },
         { id: "2", event: "log", data: "a\nb" },
       ]);
     }
@@ -48,7 +49,7 @@ describe("followLog", () => {
       // The first connection drops after line 3, in the middle of line 4.
       streamOf([logEvent(1) + logEvent(2), logEvent(3) + "id: 4\nevent: lo"]),
       // The server replays from what it has: line 3 again, then the rest and the end.
-      streamOf([logEvent(3), logEvent(4) + logEvent(5), "event: end\ndata: {\"status\":\"succeeded\",\"exit_code\":0}\n\n"]),
+      streamOf([logEvent(3), logEvent(4) + logEvent(5), 'event: end\ndata: {"status":"succeeded","exit_code":0}\n\n']),
     ];
     const seen: number[] = [];
     let end: LogEnd | undefined;

@@ -77,7 +77,10 @@ export interface FollowOptions {
 export type StreamFetch = (path: string, init: RequestInit) => Promise<Response>;
 
 export class StreamRefused extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -143,9 +146,13 @@ export async function followLog(fetchStream: StreamFetch, executionId: string, o
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

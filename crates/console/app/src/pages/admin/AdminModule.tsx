@@ -9,6 +9,7 @@ import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
 import { formatTime } from "../../i18n";
 import { definitionOf } from "./definition";
+import { Table } from "../../components/Table";
 
 export function AdminModule() {
   const { t, i18n } = useTranslation();
@@ -59,39 +60,41 @@ export function AdminModule() {
         <Link to={`/modules/${id}`}>{t("adminModule.runPage")}</Link>
       </p>
       <h2>{t("adminModule.versions")}</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">{t("modules.version")}</th>
-            <th scope="col">{t("adminModule.state")}</th>
-            <th scope="col" />
-          </tr>
-        </thead>
-        <tbody>
-          {versions.map((v) => {
-            const runnable = latest.runnable_versions.includes(v);
-            return (
-              <tr key={v}>
-                <td>v{v}</td>
-                <td>{runnable ? t("adminModule.runnable") : t("adminModule.retired")}</td>
-                <td>
-                  {runnable && (
-                    <button type="button" onClick={() => void retire(v)}>
-                      {t("adminModule.retire", { version: v })}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <Table headers={[t("modules.version"), t("adminModule.state"), ""]}>
+        {versions.map((v) => {
+          const runnable = latest.runnable_versions.includes(v);
+          return (
+            <tr key={v}>
+              <td>v{v}</td>
+              <td>{runnable ? t("adminModule.runnable") : t("adminModule.retired")}</td>
+              <td>
+                {runnable && (
+                  <button type="button" onClick={() => void retire(v)}>
+                    {t("adminModule.retire", { version: v })}
+                  </button>
+                )}
+              </td>
+            </tr>
+          );
+        })}
+      </Table>
       <p className="muted">{t("adminModule.created", { at: formatTime(latest.version_created_at, i18n.language) })}</p>
       <h2>{t("adminModule.newVersion")}</h2>
       {text !== undefined && (
-        <JsonEditor id="new-version" label={t("adminModules.definition")} text={text} onChange={setText} failure={failure} />
+        <JsonEditor
+          id="new-version"
+          label={t("adminModules.definition")}
+          text={text}
+          onChange={setText}
+          failure={failure}
+        />
       )}
-      <button type="button" className="primary" onClick={() => void addVersion()} disabled={!text || syntaxError(text) !== undefined}>
+      <button
+        type="button"
+        className="primary"
+        onClick={() => void addVersion()}
+        disabled={!text || syntaxError(text) !== undefined}
+      >
         {t("adminModule.addVersion")}
       </button>
       {notice && <p role="status">{notice}</p>}
@@ -139,53 +142,57 @@ function Assignments({ moduleId }: { moduleId: string }) {
     <section aria-labelledby="assignments-title">
       <h2 id="assignments-title">{t("assignments.title")}</h2>
       <Problem error={loaded.error ?? failure} />
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">{t("assignments.kind")}</th>
-            <th scope="col">{t("assignments.principal")}</th>
-            <th scope="col">{t("assignments.run")}</th>
-            <th scope="col">{t("assignments.view")}</th>
-            <th scope="col" />
+      <Table
+        headers={[t("assignments.kind"), t("assignments.principal"), t("assignments.run"), t("assignments.view"), ""]}
+      >
+        {rows.map((row, i) => (
+          <tr key={i}>
+            <td>
+              <select
+                aria-label={t("assignments.kind")}
+                value={row.kind}
+                onChange={(e) => update(i, { kind: e.target.value as Row["kind"] })}
+              >
+                <option value="user">{t("assignments.user")}</option>
+                <option value="group">{t("assignments.group")}</option>
+              </select>
+            </td>
+            <td>
+              <input
+                aria-label={t("assignments.principal")}
+                value={row.principal}
+                onChange={(e) => update(i, { principal: e.target.value })}
+              />
+            </td>
+            <td>
+              <input
+                type="checkbox"
+                aria-label={t("assignments.run")}
+                checked={row.run}
+                onChange={(e) => update(i, { run: e.target.checked })}
+              />
+            </td>
+            <td>
+              <input
+                type="checkbox"
+                aria-label={t("assignments.view")}
+                checked={row.view}
+                onChange={(e) => update(i, { view: e.target.checked })}
+              />
+            </td>
+            <td>
+              <button type="button" onClick={() => setRows((all) => all.filter((_, j) => j !== i))}>
+                {t("assignments.remove")}
+              </button>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {rows.map((row, i) => (
-            <tr key={i}>
-              <td>
-                <select
-                  aria-label={t("assignments.kind")}
-                  value={row.kind}
-                  onChange={(e) => update(i, { kind: e.target.value as Row["kind"] })}
-                >
-                  <option value="user">{t("assignments.user")}</option>
-                  <option value="group">{t("assignments.group")}</option>
-                </select>
-              </td>
-              <td>
-                <input
-                  aria-label={t("assignments.principal")}
-                  value={row.principal}
-                  onChange={(e) => update(i, { principal: e.target.value })}
-                />
-              </td>
-              <td>
-                <input type="checkbox" aria-label={t("assignments.run")} checked={row.run} onChange={(e) => update(i, { run: e.target.checked })} />
-              </td>
-              <td>
-                <input type="checkbox" aria-label={t("assignments.view")} checked={row.view} onChange={(e) => update(i, { view: e.target.checked })} />
-              </td>
-              <td>
-                <button type="button" onClick={() => setRows((all) => all.filter((_, j) => j !== i))}>
-                  {t("assignments.remove")}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       <div className="buttons">
-        <button type="button" onClick={() => setRows((all) => [...all, { kind: "user", principal: "", run: true, view: true }])}>
+        <button
+          type="button"
+          onClick={() => setRows((all) => [...all, { kind: "user", principal: "", run: true, view: true }])}
+        >
           {t("assignments.add")}
         </button>
         <button type="button" className="primary" onClick={() => void save()}>

@@ -1,16 +1,16 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useNavigate } from "react-router-dom";
+import { useNavigate } from "react-router-dom";
 
 import { useSession } from "../../auth/context";
 import { JsonEditor, syntaxError } from "../../components/JsonEditor";
+import { ModuleTable } from "../../components/ModuleTable";
 import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
-import { formatTime } from "../../i18n";
 import { sampleModule } from "./definition";
 
 export function AdminModules() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const { api } = useSession();
   const navigate = useNavigate();
   const modules = useLoad(() => api.modules(), [api]);
@@ -33,28 +33,7 @@ export function AdminModules() {
     <section>
       <h1>{t("adminModules.title")}</h1>
       <Problem error={modules.error ?? scripts.error} />
-      {modules.data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("modules.name")}</th>
-              <th scope="col">{t("modules.latestVersion")}</th>
-              <th scope="col">{t("common.created")}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {modules.data.items.map((m) => (
-              <tr key={m.id}>
-                <td>
-                  <Link to={`/admin/modules/${m.id}`}>{m.name}</Link>
-                </td>
-                <td>v{m.latest_version}</td>
-                <td>{formatTime(m.created_at, i18n.language)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {modules.data && <ModuleTable modules={modules.data.items} linkBase="/admin/modules" />}
       <h2>{t("adminModules.new")}</h2>
       {text === undefined ? (
         <p>
@@ -76,8 +55,19 @@ export function AdminModules() {
         </p>
       ) : (
         <>
-          <JsonEditor id="new-module" label={t("adminModules.definition")} text={text} onChange={setText} failure={failure} />
-          <button type="button" className="primary" onClick={() => void create()} disabled={syntaxError(text) !== undefined}>
+          <JsonEditor
+            id="new-module"
+            label={t("adminModules.definition")}
+            text={text}
+            onChange={setText}
+            failure={failure}
+          />
+          <button
+            type="button"
+            className="primary"
+            onClick={() => void create()}
+            disabled={syntaxError(text) !== undefined}
+          >
             {t("adminModules.create")}
           </button>
         </>

@@ -1,41 +1,33 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useSearchParams } from "react-router-dom";
 
 import type { ChainReport } from "../../api/types";
 import { useSession } from "../../auth/context";
 import { Problem } from "../../components/Problem";
+import { Table } from "../../components/Table";
 import { useLoad } from "../../components/useLoad";
+import { toIso, useUrlFilter } from "../../components/useUrlFilter";
 import { formatTime } from "../../i18n";
 
 export function Audit() {
   const { t, i18n } = useTranslation();
   const { api } = useSession();
-  const [filter, setFilter] = useSearchParams();
-  const [cursor, setCursor] = useState<string>();
+  const { filter, cursor, setCursor, get, set } = useUrlFilter();
   const [report, setReport] = useState<ChainReport>();
   const [failure, setFailure] = useState<unknown>();
-  const since = filter.get("since");
+  const since = get("since");
   const events = useLoad(
     () =>
       api.audit({
-        actor: filter.get("actor"),
-        action: filter.get("action"),
-        target_id: filter.get("target_id"),
-        since: since ? new Date(since).toISOString() : undefined,
+        actor: get("actor"),
+        action: get("action"),
+        target_id: get("target_id"),
+        since: toIso(since),
         limit: 100,
         cursor,
       }),
     [api, filter.toString(), cursor],
   );
-
-  function set(name: string, value: string) {
-    const next = new URLSearchParams(filter);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setCursor(undefined);
-    setFilter(next);
-  }
 
   async function verify() {
     setFailure(undefined);
@@ -67,47 +59,38 @@ export function Audit() {
         {(["actor", "action", "target_id"] as const).map((name) => (
           <label key={name}>
             {t(`audit.${name}`)}
-            <input value={filter.get(name) ?? ""} onChange={(e) => set(name, e.target.value)} />
+            <input value={get(name)} onChange={(e) => set(name, e.target.value)} />
           </label>
         ))}
         <label>
           {t("runs.since")}
-          <input type="datetime-local" value={since ?? ""} onChange={(e) => set("since", e.target.value)} />
+          <input type="datetime-local" value={since} onChange={(e) => set("since", e.target.value)} />
         </label>
       </form>
       <Problem error={events.error} />
       {events.data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("audit.at")}</th>
-              <th scope="col">{t("audit.actor")}</th>
-              <th scope="col">{t("audit.action")}</th>
-              <th scope="col">{t("audit.target")}</th>
-              <th scope="col">{t("audit.change")}</th>
+        <Table headers={[t("audit.at"), t("audit.actor"), t("audit.action"), t("audit.target"), t("audit.change")]}>
+          {events.data.items.map((e) => (
+            <tr key={e.id}>
+              <td>{formatTime(e.at, i18n.language)}</td>
+              <td>{e.actor}</td>
+              <td>
+                <code>{e.action}</code>
+              </td>
+              <td>
+                {e.target_type} <code>{e.target_id.slice(0, 8)}</code>
+              </td>
+              <td>
+                <details>
+                  <summary>{t("audit.details")}</summary>
+                  <pre>
+                    {JSON.stringify({ before: e.before, after: e.after, ip: e.ip, request_id: e.request_id }, null, 2)}
+                  </pre>
+                </details>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {events.data.items.map((e) => (
-              <tr key={e.id}>
-                <td>{formatTime(e.at, i18n.language)}</td>
-                <td>{e.actor}</td>
-                <td>
-                  <code>{e.action}</code>
-                </td>
-                <td>
-                  {e.target_type} <code>{e.target_id.slice(0, 8)}</code>
-                </td>
-                <td>
-                  <details>
-                    <summary>{t("audit.details")}</summary>
-                    <pre>{JSON.stringify({ before: e.before, after: e.after, ip: e.ip, request_id: e.request_id }, null, 2)}</pre>
-                  </details>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
       {events.data?.next_cursor && (
         <button type="button" onClick={() => setCursor(events.data?.next_cursor ?? undefined)}>

@@ -6,6 +6,7 @@ import { useSession } from "../../auth/context";
 import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
 import { formatTime } from "../../i18n";
+import { Table } from "../../components/Table";
 
 const INTERPRETERS = ["python3", "bash", "sh"];
 
@@ -60,31 +61,21 @@ export function Scripts() {
       </form>
       <Problem error={scripts.error} />
       {scripts.data && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">{t("scripts.path")}</th>
-              <th scope="col">{t("scripts.interpreter")}</th>
-              <th scope="col">SHA-256</th>
-              <th scope="col">{t("common.created")}</th>
+        <Table headers={[t("scripts.path"), t("scripts.interpreter"), "SHA-256", t("common.created")]}>
+          {scripts.data.items.map((s) => (
+            <tr key={s.id}>
+              <td>
+                {s.path}
+                {s.description && <div className="muted">{s.description}</div>}
+              </td>
+              <td>{s.interpreter}</td>
+              <td>
+                <code className="hash">{s.sha256}</code>
+              </td>
+              <td>{formatTime(s.created_at, i18n.language)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {scripts.data.items.map((s) => (
-              <tr key={s.id}>
-                <td>
-                  {s.path}
-                  {s.description && <div className="muted">{s.description}</div>}
-                </td>
-                <td>{s.interpreter}</td>
-                <td>
-                  <code className="hash">{s.sha256}</code>
-                </td>
-                <td>{formatTime(s.created_at, i18n.language)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </Table>
       )}
     </section>
   );
