@@ -233,8 +233,11 @@ impl Follower {
                             self.send_line(&line).await?;
                         } else if line.seq > self.last + 1 {
                             // Lines missed (a dropped publish): the database has them.
-                            self.replay().await?;
-                            if line.seq > self.last {
+                            // Sending this line past a gap the database could not fill
+                            // now would lose the gap for good; a later replay brings it.
+                            if let Replayed::Everything = self.replay().await?
+                                && line.seq > self.last
+                            {
                                 self.send_line(&line).await?;
                             }
                         }

@@ -57,6 +57,7 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
     }),
     features: {
       devInteractions: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,

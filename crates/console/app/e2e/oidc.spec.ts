@@ -97,9 +97,16 @@ test("sign-in with PKCE at a real provider; forged and expired tokens refused", 
     .not.toBe(afterReload);
   await expect(page.getByTestId("signed-in-as")).toHaveText(ANALYST);
 
-  // Signing out forgets the token; the console asks to sign in again.
+  // Signing out revokes the refresh token and ends the issuer's session too: signing
+  // in again asks for the password.
+  const revoked = page.waitForRequest((request) => request.url().startsWith(`${idp.issuer}/token/revocation`));
   await page.getByRole("button", { name: "Sign out" }).click();
+  await revoked;
+  await expect(page).toHaveURL(new RegExp(`^${idp.issuer}/`));
+  await page.getByRole("button", { name: /sign me out/i }).click();
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("input[name=password]")).toBeVisible();
   expect(seen.problems).toEqual([]);
 });
 

@@ -83,8 +83,8 @@ export function SignInGate({ children }: { children: ReactNode }) {
       api: oidc.api(() => signedOut(t("signIn.expired"))),
       mode: "oidc" as const,
       signOut: () => {
-        oidc.signOut();
         signedOut();
+        void oidc.signOut();
       },
     };
     if (location.pathname === CALLBACK_PATH) {

@@ -74,9 +74,10 @@ export class OidcSignIn {
     }, onUnauthorized);
   }
 
+  /** The session is over: the token expired without a renewal. A failed renewal
+   * alone is not the end (the next attempt, or the token's own time, decides). */
   onLost(listener: () => void): void {
     this.manager.events.addAccessTokenExpired(listener);
-    this.manager.events.addSilentRenewError(listener);
   }
 
   /** Whether this tab was signed in before a reload (the token itself was not kept). */
@@ -84,9 +85,19 @@ export class OidcSignIn {
     return sessionStorage.getItem(OIDC_KEY) === "1";
   }
 
-  signOut(): void {
+  /** Ends the session here and at the issuer: the refresh token is revoked where the
+   * issuer can, and its own session ends too, so the next person at this browser
+   * is asked who they are. */
+  async signOut(): Promise<void> {
     sessionStorage.removeItem(OIDC_KEY);
+    const user = this.user ?? (await this.manager.getUser());
     this.user = null;
-    void this.manager.removeUser();
+    await this.manager.revokeTokens(["refresh_token"]).catch(() => undefined);
+    const metadata = await this.manager.metadataService.getMetadata().catch(() => undefined);
+    if (metadata?.end_session_endpoint && user?.id_token) {
+      await this.manager.signoutRedirect({ id_token_hint: user.id_token });
+    } else {
+      await this.manager.removeUser();
+    }
   }
 }

@@ -1,6 +1,6 @@
-import type { ReactNode } from "react";
+import { type ReactNode, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink } from "react-router-dom";
+import { NavLink, useLocation } from "react-router-dom";
 
 import { hasRole, useSession } from "../auth/context";
 import { LanguageSwitch } from "./LanguageSwitch";
@@ -8,6 +8,17 @@ import { LanguageSwitch } from "./LanguageSwitch";
 export function Layout({ children }: { children: ReactNode }) {
   const { t } = useTranslation();
   const session = useSession();
+  const location = useLocation();
+  const main = useRef<HTMLElement>(null);
+  const first = useRef(true);
+  // A new page is announced: focus moves to its content (not on the first load).
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    main.current?.focus();
+  }, [location.pathname]);
   const admin = hasRole(session, "admin");
   const links: [string, string, boolean][] = [
     ["/modules", t("nav.modules"), true],
@@ -51,7 +62,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </button>
         </div>
       </header>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} ref={main}>
         {children}
       </main>
     </div>

@@ -7,6 +7,7 @@ import { type KeyboardEvent, type RefObject, useCallback, useEffect, useRef, use
 import { useTranslation } from "react-i18next";
 
 import type { LogEnd, LogLine } from "../api/types";
+import { toError } from "../api/client";
 import { useSession } from "../auth/context";
 import { StreamRefused, followLog } from "../sse/reader";
 import { Problem } from "./Problem";
@@ -113,8 +114,14 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
   }
 
   async function download() {
-    const response = await api.fetch(`/api/v1/executions/${encodeURIComponent(executionId)}/logs?format=text`);
-    if (!response.ok) return;
+    setFailure(undefined);
+    const response = await api
+      .fetch(`/api/v1/executions/${encodeURIComponent(executionId)}/logs?format=text`)
+      .catch((error: unknown) => error);
+    if (!(response instanceof Response) || !response.ok) {
+      setFailure(response instanceof Response ? await toError(response) : response);
+      return;
+    }
     const url = URL.createObjectURL(await response.blob());
     const link = document.createElement("a");
     link.href = url;
@@ -181,6 +188,7 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
         onKeyDown={onKeyDown}
         tabIndex={0}
         role="log"
+        aria-live="off"
         aria-label={t("log.title")}
         data-testid="log-lines"
       >
@@ -190,10 +198,12 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
             const line = lines.current[row.index];
             if (!line) return null;
             const stderr = line.stream === "stderr";
+            // The worker's own notices: no script can write in this stream.
+            const sage = line.stream === "sage";
             return (
               <div
                 key={line.seq}
-                className={`log-row${stderr ? " stderr" : ""}${row.index === current ? " current-match" : ""}`}
+                className={`log-row${stderr ? " stderr" : ""}${sage ? " sage" : ""}${row.index === current ? " current-match" : ""}`}
                 data-seq={line.seq}
                 style={{ transform: `translateY(${row.start}px)`, height: ROW_HEIGHT }}
               >
@@ -201,7 +211,7 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
                   {line.seq}
                 </span>
                 <span className="stream" title={line.stream}>
-                  {stderr ? t("log.stderr") : t("log.stdout")}
+                  {stderr ? t("log.stderr") : sage ? t("log.sage") : t("log.stdout")}
                 </span>
                 <span className="text">{line.line}</span>
               </div>

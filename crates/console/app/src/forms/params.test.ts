@@ -60,11 +60,18 @@ describe("placeErrors", () => {
 
 describe("runParams", () => {
   it("leaves out empty optional fields and keeps falsy values that mean something", () => {
-    expect(runParams({ db_name: "orders", notify_email: "", retention_days: 0, dry: false, x: undefined })).toEqual({
+    const schema = { properties: { db_name: {}, notify_email: {}, retention_days: {}, dry: {}, x: {} } };
+    expect(
+      runParams({ db_name: "orders", notify_email: "", retention_days: 0, dry: false, x: undefined }, schema),
+    ).toEqual({
       db_name: "orders",
       retention_days: 0,
       dry: false,
     });
-    expect(runParams(undefined)).toEqual({});
+    expect(runParams(undefined, schema)).toEqual({});
+  });
+
+  it("leaves out what another version's form left behind", () => {
+    expect(runParams({ db_name: "orders", gone: "x" }, backupSchema)).toEqual({ db_name: "orders" });
   });
 });

@@ -82,11 +82,16 @@ export function placeErrors(
 }
 
 /** What the form holds, as the run request's `params`: empty optional fields left
- * out so the module's defaults and optional groups apply. */
-export function runParams(formData: Record<string, unknown> | undefined): Record<string, unknown> {
+ * out so the module's defaults and optional groups apply, and so are values of
+ * parameters this schema does not have (left from another version's form). */
+export function runParams(
+  formData: Record<string, unknown> | undefined,
+  paramsSchema: JsonSchema,
+): Record<string, unknown> {
+  const declared = (paramsSchema["properties"] ?? {}) as Schema;
   const params: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(formData ?? {})) {
-    if (value === undefined || value === null || value === "") continue;
+    if (value === undefined || value === null || value === "" || !(name in declared)) continue;
     params[name] = value;
   }
   return params;

@@ -22,7 +22,7 @@ export function useRunForm(schema: JsonSchema | undefined, fieldPrefix: "params.
     setFieldErrors(undefined);
     setElsewhere([]);
     setFailure(undefined);
-    const params = runParams(data);
+    const params = runParams(data, schema);
     const invalid = browserErrors(formSchema(schema), params);
     if (invalid) {
       setFieldErrors(invalid);

@@ -114,6 +114,7 @@ export const en = {
     empty: "No output yet.",
     stdout: "out",
     stderr: "ERR",
+    sage: "SYS",
   },
   artifacts: { title: "Artifacts", none: "No artifacts.", name: "Name", size: "Size" },
   runs: {
@@ -179,6 +180,7 @@ export const en = {
     save: "Save assignments",
     saved: "Saved.",
   },
+  duration: { ms: "{{n}} ms", s: "{{n}} s", min: "{{m}} min {{s}} s" },
   editor: { syntax: "Not valid JSON: {{message}}" },
   validation: {
     required: "is required",

@@ -50,9 +50,9 @@ export function formatTime(iso: string | null | undefined, lang: string): string
 
 export function formatDuration(fromIso: string | null, toIso: string | null): string {
   if (!fromIso) return "—";
-  const ms = (toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso);
-  if (ms < 1000) return `${Math.max(ms, 0)} ms`;
+  const ms = Math.max((toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso), 0);
+  if (ms < 1000) return i18next.t("duration.ms", { n: ms });
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  if (s < 60) return i18next.t("duration.s", { n: s.toFixed(1) });
+  return i18next.t("duration.min", { m: Math.floor(s / 60), s: Math.round(s % 60) });
 }

@@ -116,6 +116,7 @@ export const ko: Messages = {
     empty: "아직 출력이 없습니다.",
     stdout: "출력",
     stderr: "오류",
+    sage: "시스템",
   },
   artifacts: { title: "산출물", none: "산출물이 없습니다.", name: "이름", size: "크기" },
   runs: {
@@ -181,6 +182,7 @@ export const ko: Messages = {
     save: "할당 저장",
     saved: "저장했습니다.",
   },
+  duration: { ms: "{{n}}ms", s: "{{n}}초", min: "{{m}}분 {{s}}초" },
   editor: { syntax: "올바른 JSON이 아닙니다: {{message}}" },
   validation: {
     required: "필수 항목입니다",

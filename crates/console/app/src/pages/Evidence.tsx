@@ -18,11 +18,28 @@ export function Evidence() {
   const [failure, setFailure] = useState<unknown>();
 
   // A report is built by a worker: follow it until it is ready or failed.
+  const [looks, setLooks] = useState(0);
   useEffect(() => {
     if (!report || report.status === "ready" || report.status === "failed") return;
-    const timer = setTimeout(() => api.evidence(report.id).then(setReport, setFailure), 1500);
-    return () => clearTimeout(timer);
-  }, [api, report]);
+    let current = true;
+    const timer = setTimeout(() => {
+      api.evidence(report.id).then(
+        (fresh) => {
+          if (current) setReport(fresh);
+        },
+        (error: unknown) => {
+          if (!current) return;
+          setFailure(error);
+          // A failed look is not the report's end: look again.
+          setLooks((n) => n + 1);
+        },
+      );
+    }, 1500);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [api, report, looks]);
 
   async function submit(event: FormEvent) {
     event.preventDefault();

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 
@@ -24,11 +24,21 @@ export function ExecutionPage() {
   const [failure, setFailure] = useState<unknown>();
   const [actionFailure, setActionFailure] = useState<unknown>();
 
+  // Polls, the log's start and end, and actions all refresh: only the answer to the
+  // latest request counts, and a finished run never shows as running again.
+  const asked = useRef(0);
   const refresh = useCallback(() => {
-    api.execution(id).then((fresh) => {
-      setExecution(fresh);
-      setFailure(undefined);
-    }, setFailure);
+    const round = ++asked.current;
+    api.execution(id).then(
+      (fresh) => {
+        if (round !== asked.current) return;
+        setExecution((shown) => (shown && isTerminal(shown.status) && !isTerminal(fresh.status) ? shown : fresh));
+        setFailure(undefined);
+      },
+      (error: unknown) => {
+        if (round === asked.current) setFailure(error);
+      },
+    );
   }, [api, id]);
 
   useEffect(refresh, [refresh]);
@@ -78,7 +88,7 @@ export function ExecutionPage() {
           </button>
         )}
       </header>
-      <Problem error={actionFailure} />
+      <Problem error={actionFailure ?? failure} />
       <dl className="facts">
         <dt>{t("execution.id")}</dt>
         <dd>

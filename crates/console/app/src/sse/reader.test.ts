@@ -91,6 +91,20 @@ describe("followLog", () => {
     expect(answers).toHaveLength(0);
   });
 
+  it("stops on an event that is not JSON instead of asking for it again", async () => {
+    let asked = 0;
+    const attempt = followLog(
+      async () => {
+        asked += 1;
+        return streamOf([logEvent(1), "id: 2\nevent: log\ndata: {not json\n\n"]);
+      },
+      "run",
+      { onLines: () => {}, onEnd: () => {}, signal: new AbortController().signal, retryDelays: [1] },
+    );
+    await expect(attempt).rejects.toBeInstanceOf(StreamRefused);
+    expect(asked).toBe(1);
+  });
+
   it("returns quietly when aborted", async () => {
     const controller = new AbortController();
     const attempt = followLog(

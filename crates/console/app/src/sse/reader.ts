@@ -114,18 +114,21 @@ export async function followLog(fetchStream: StreamFetch, executionId: string, o
         failures = 0;
         const fresh: LogLine[] = [];
         let end: LogEnd | undefined;
+        let newest = last;
         for (const event of parser.feed(value)) {
           if (event.event === "log") {
-            const line = JSON.parse(event.data) as LogLine;
-            if (line.seq > last) {
+            const line = parse<LogLine>(event.data);
+            if (line.seq > newest) {
               fresh.push(line);
-              last = line.seq;
+              newest = line.seq;
             }
           } else if (event.event === "end") {
-            end = JSON.parse(event.data) as LogEnd;
+            end = parse<LogEnd>(event.data);
           }
         }
         if (fresh.length > 0) options.onLines(fresh);
+        // Only lines handed over count as read: a resume asks again for the rest.
+        last = newest;
         if (end) {
           options.onEnd(end);
           await reader.cancel().catch(() => {});
@@ -140,6 +143,15 @@ export async function followLog(fetchStream: StreamFetch, executionId: string, o
     const delay = delays[Math.min(failures, delays.length - 1)] ?? 1000;
     failures += 1;
     await sleep(delay, options.signal);
+  }
+}
+
+/** An event the server could not have meant: reading on would only repeat it. */
+function parse<T>(data: string): T {
+  try {
+    return JSON.parse(data) as T;
+  } catch {
+    throw new StreamRefused(200, "the log stream sent an event that is not JSON");
   }
 }
 

@@ -20,8 +20,11 @@ export function AdminModule() {
   const [failure, setFailure] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
 
+  // The editor starts from the latest version; a reload (after retiring a version)
+  // leaves the admin's draft alone.
   useEffect(() => {
-    if (module.data) setText(JSON.stringify(definitionOf(module.data), null, 2));
+    const latest = module.data;
+    if (latest) setText((draft) => draft ?? JSON.stringify(definitionOf(latest), null, 2));
   }, [module.data]);
 
   if (module.error) return <Problem error={module.error} />;
@@ -35,6 +38,7 @@ export function AdminModule() {
     try {
       const created = await api.createVersion(id, JSON.parse(text));
       setNotice(t("adminModule.versionCreated", { version: created.version }));
+      setText(undefined);
       module.reload();
     } catch (error) {
       setFailure(error);

@@ -1,4 +1,4 @@
-import { type FormEvent, type ReactNode, useState } from "react";
+import { type FormEvent, type ReactElement, cloneElement, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../../api/client";
@@ -82,11 +82,16 @@ export function Scripts() {
 }
 
 /** A labelled field with its hint and its error, both read out with the field. */
-export function Field(props: { id: string; label: string; error?: string; hint?: string; children: ReactNode }) {
+export function Field(props: { id: string; label: string; error?: string; hint?: string; children: ReactElement }) {
+  const described = [props.hint && `${props.id}-hint`, props.error && `${props.id}-error`].filter(Boolean).join(" ");
+  const input = cloneElement(props.children as ReactElement<Record<string, unknown>>, {
+    "aria-describedby": described || undefined,
+    "aria-invalid": props.error ? true : undefined,
+  });
   return (
     <div className={`field${props.error ? " invalid" : ""}`}>
       <label htmlFor={props.id}>{props.label}</label>
-      {props.children}
+      {input}
       {props.hint && <small id={`${props.id}-hint`}>{props.hint}</small>}
       {props.error && (
         <small className="field-error" id={`${props.id}-error`} role="alert">
