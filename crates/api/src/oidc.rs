@@ -50,6 +50,9 @@ pub struct OidcSettings {
     pub console_client_id: Option<String>,
     /// What the console asks the issuer for.
     pub console_scopes: String,
+    /// Origins besides the issuer's that the console's scripts must reach: an issuer
+    /// whose token or revocation endpoint lives elsewhere (Amazon Cognito).
+    pub console_origins: Vec<String>,
 }
 
 impl OidcSettings {
@@ -84,6 +87,7 @@ impl OidcSettings {
         let console_client_id =
             env.optional_with("OIDC_CLIENT_ID", None, |v| Ok(Some(v.to_owned())));
         let console_scopes = env.string("OIDC_SCOPES", "openid email profile");
+        let console_origins = origins(env, "OIDC_CONSOLE_ORIGINS", schemes);
         Some(Self {
             issuer: issuer?,
             audience: audience?,
@@ -98,8 +102,31 @@ impl OidcSettings {
             allow_http: allow_http?,
             console_client_id: console_client_id?,
             console_scopes: console_scopes?,
+            console_origins,
         })
     }
+}
+
+/// A list of bare origins (`https://host[:port]`, no path), each refused by name.
+fn origins(env: &mut Env, name: &str, schemes: &[&str]) -> Vec<String> {
+    let listed = env.list(name);
+    let mut kept = Vec::new();
+    for value in listed {
+        let origin = url_with_scheme(&value, schemes).and_then(|url| {
+            let parsed = reqwest::Url::parse(&url).map_err(|e| e.to_string())?;
+            let origin = parsed.origin().ascii_serialization();
+            if origin == url.trim_end_matches('/') {
+                Ok(origin)
+            } else {
+                Err("must be an origin such as https://auth.example.com, without a path".to_owned())
+            }
+        });
+        match origin {
+            Ok(origin) => kept.push(origin),
+            Err(problem) => env.refuse(name, format!("{value:?} {problem}")),
+        }
+    }
+    kept
 }
 
 /// Who a valid token says the caller is.

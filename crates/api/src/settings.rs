@@ -258,6 +258,44 @@ mod tests {
     }
 
     #[test]
+    fn the_consoles_extra_origins_are_bare_origins_of_an_allowed_scheme() {
+        let oidc = |origins: &'static str| {
+            let mut pairs = base();
+            pairs.retain(|(k, _)| *k != "AUTH_MODE");
+            pairs.extend([
+                ("AUTH_MODE", "oidc"),
+                (
+                    "OIDC_ISSUER",
+                    "https://cognito-idp.eu-west-1.amazonaws.com/pool",
+                ),
+                ("OIDC_AUDIENCE", "sage"),
+                (
+                    "OIDC_JWKS_URL",
+                    "https://cognito-idp.eu-west-1.amazonaws.com/pool/jwks",
+                ),
+                ("OIDC_CONSOLE_ORIGINS", origins),
+            ]);
+            Settings::from_env(Env::from_pairs(pairs))
+        };
+        let settings = oidc("https://sage.auth.eu-west-1.amazoncognito.com/").unwrap();
+        assert_eq!(
+            crate::routes::sign_in::connect_origins(&settings.auth),
+            [
+                "https://cognito-idp.eu-west-1.amazonaws.com",
+                "https://sage.auth.eu-west-1.amazoncognito.com"
+            ]
+        );
+        for bad in [
+            "http://plain.example.com",
+            "https://auth.example.com/oauth2/token",
+            "auth.example.com",
+        ] {
+            let text = oidc(bad).unwrap_err().to_string();
+            assert!(text.contains("OIDC_CONSOLE_ORIGINS"), "{bad}: {text}");
+        }
+    }
+
+    #[test]
     fn missing_required_values_are_all_reported() {
         let text = Settings::from_env(Env::default()).unwrap_err().to_string();
         for name in [

@@ -40,7 +40,7 @@ impl Application {
         let app_state = state.clone();
         let console = Arc::new(Console::load(
             &settings.console_dir,
-            &state.sign_in.connect_origins(),
+            &crate::routes::sign_in::connect_origins(&settings.auth),
         ));
         let server = HttpServer::new(move || {
             let console = console.clone();

@@ -51,15 +51,18 @@ impl SignInView {
             },
         }
     }
+}
 
-    /// The origins beyond its own that the console's scripts call: the issuer's.
-    pub fn connect_origins(&self) -> Vec<String> {
-        match self {
-            Self::DemoHeader { .. } => Vec::new(),
-            Self::Oidc { issuer, .. } => reqwest::Url::parse(issuer)
-                .map(|url| vec![url.origin().ascii_serialization()])
-                .unwrap_or_default(),
-        }
+/// The origins beyond its own that the console's scripts call: the issuer's, and those
+/// the deployment adds for an issuer whose endpoints live elsewhere.
+pub fn connect_origins(auth: &AuthMode) -> Vec<String> {
+    match auth {
+        AuthMode::DemoHeader => Vec::new(),
+        AuthMode::Oidc(oidc) => reqwest::Url::parse(&oidc.issuer)
+            .map(|url| url.origin().ascii_serialization())
+            .into_iter()
+            .chain(oidc.console_origins.iter().cloned())
+            .collect(),
     }
 }
 

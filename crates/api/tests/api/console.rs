@@ -245,6 +245,7 @@ async fn browser_sign_in_through_a_real_openid_provider() {
     env.set("OIDC_ALLOW_HTTP", "true");
     env.set("OIDC_CLIENT_ID", "sage-console");
     env.set("OIDC_SCOPES", "openid email profile offline_access sage");
+    env.set("OIDC_CONSOLE_ORIGINS", "http://127.0.0.2:9");
     let app = spawn_app_with(env).await;
     let answer: serde_json::Value = app.get("/api/v1/sign-in").await.json().await.unwrap();
     assert_eq!(
@@ -259,7 +260,9 @@ async fn browser_sign_in_through_a_real_openid_provider() {
         .unwrap()
         .to_owned();
     assert!(
-        policy.contains(&format!("connect-src 'self' http://127.0.0.1:{idp_port};")),
+        policy.contains(&format!(
+            "connect-src 'self' http://127.0.0.1:{idp_port} http://127.0.0.2:9;"
+        )),
         "{policy}"
     );
     playwright(
