@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// Where `npm run build` writes the bundle in a checkout; images set `CONSOLE_DIR`.
@@ -31,9 +32,9 @@ const HASHED_DIR: &str = "/assets/";
 
 pub struct Console {
     /// `index.html` of the bundle; `None` when the console was not built.
-    index: Option<Vec<u8>>,
+    index: Option<Bytes>,
     /// The API reference's page, when the bundle carries its renderer.
-    docs: Option<Vec<u8>>,
+    docs: Option<Bytes>,
     /// Every other file of the bundle by its URL path (`/assets/index-3f2a.js`).
     files: HashMap<String, StaticFile>,
     /// The console's policy: scripts, styles and connections from this origin only,
@@ -43,7 +44,8 @@ pub struct Console {
 }
 
 struct StaticFile {
-    body: Vec<u8>,
+    /// Shared by every answer: a request costs a reference count, not a copy.
+    body: Bytes,
     content_type: &'static str,
 }
 
@@ -159,7 +161,7 @@ async fn docs(console: web::Data<Console>) -> HttpResponse {
     let body = console
         .docs
         .clone()
-        .unwrap_or_else(|| DOCS_NOT_BUILT.as_bytes().to_vec());
+        .unwrap_or_else(|| Bytes::from_static(DOCS_NOT_BUILT.as_bytes()));
     console
         .secured(HttpResponse::Ok(), DOCS_POLICY)
         .content_type("text/html; charset=utf-8")
@@ -215,7 +217,13 @@ fn collect(root: &Path, dir: &Path, files: &mut HashMap<String, StaticFile>) {
             continue;
         };
         let content_type = content_type(&path);
-        files.insert(format!("/{relative}"), StaticFile { body, content_type });
+        files.insert(
+            format!("/{relative}"),
+            StaticFile {
+                body: Bytes::from(body),
+                content_type,
+            },
+        );
     }
 }
 

@@ -102,6 +102,13 @@ async fn start(env: Env) -> TestApp {
     }
 }
 
+/// A port nothing listens on now, for a process a test starts itself (a second api,
+/// an identity provider) whose address must be known before it runs.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_env()).await
 }

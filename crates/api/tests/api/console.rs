@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::{
-    ADMIN, ANALYST, ScriptModule, TestApp, backup_module, spawn_app, spawn_app_with, spawn_worker,
-    test_env,
+    ADMIN, ANALYST, ScriptModule, TestApp, backup_module, free_port, spawn_app, spawn_app_with,
+    spawn_worker, test_env,
 };
 
 fn app_dir() -> PathBuf {
@@ -236,6 +236,8 @@ async fn browser_an_approval_from_the_inbox_is_followed_without_reload() {
 #[tokio::test]
 async fn browser_sign_in_through_a_real_openid_provider() {
     built_bundle();
+    // The api must know its issuer before the provider (which must know the api's
+    // address) runs.
     let idp_port = free_port();
     let mut env = test_env();
     env.set("AUTH_MODE", "oidc");
@@ -341,10 +343,3 @@ for i in range(1, 200001):
         sys.stdout.flush()
         time.sleep(0.5)
 "#;
-
-/// A port nothing listens on now, for the identity provider the spec starts: the api
-/// must know its issuer before the provider (which must know the api's address) runs.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}

@@ -38,10 +38,7 @@ fn assert_complete(events: &[SseEvent]) {
 
 /// Runs the real `sage-api` binary with `app`'s environment on its own port.
 async fn second_api_process(app: &TestApp) -> (TestApp, tokio::process::Child) {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = crate::helpers::free_port();
     #[allow(
         clippy::disallowed_methods,
         reason = "runs the real api binary as a second process"

@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../api/client";
@@ -53,4 +54,37 @@ export function syntaxError(text: string): string | undefined {
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
+}
+
+/** A definition to send: the editor, and a button that sends the parsed JSON and
+ * shows the API's refusal under the text. */
+export function DefinitionEditor(props: {
+  id: string;
+  label: string;
+  text: string;
+  onChange: (text: string) => void;
+  submitLabel: string;
+  onSubmit: (definition: unknown) => Promise<void>;
+}) {
+  const [failure, setFailure] = useState<unknown>();
+  const invalid = syntaxError(props.text) !== undefined;
+
+  async function submit() {
+    if (invalid) return;
+    setFailure(undefined);
+    try {
+      await props.onSubmit(JSON.parse(props.text));
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  return (
+    <>
+      <JsonEditor id={props.id} label={props.label} text={props.text} onChange={props.onChange} failure={failure} />
+      <button type="button" className="primary" onClick={() => void submit()} disabled={invalid}>
+        {props.submitLabel}
+      </button>
+    </>
+  );
 }

@@ -4,7 +4,7 @@ import { Link, useParams } from "react-router-dom";
 
 import type { Assignment } from "../../api/types";
 import { useSession } from "../../auth/context";
-import { JsonEditor, syntaxError } from "../../components/JsonEditor";
+import { DefinitionEditor } from "../../components/JsonEditor";
 import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
 import { formatTime } from "../../i18n";
@@ -31,19 +31,6 @@ export function AdminModule() {
   if (!module.data) return <p role="status">{t("common.loading")}</p>;
   const latest = module.data;
   const versions = Array.from({ length: latest.latest_version }, (_, i) => i + 1);
-
-  async function addVersion() {
-    if (text === undefined || syntaxError(text)) return;
-    setFailure(undefined);
-    try {
-      const created = await api.createVersion(id, JSON.parse(text));
-      setNotice(t("adminModule.versionCreated", { version: created.version }));
-      setText(undefined);
-      module.reload();
-    } catch (error) {
-      setFailure(error);
-    }
-  }
 
   async function retire(version: number) {
     setFailure(undefined);
@@ -82,25 +69,24 @@ export function AdminModule() {
           );
         })}
       </Table>
+      <Problem error={failure} />
       <p className="muted">{t("adminModule.created", { at: formatTime(latest.version_created_at, i18n.language) })}</p>
       <h2>{t("adminModule.newVersion")}</h2>
       {text !== undefined && (
-        <JsonEditor
+        <DefinitionEditor
           id="new-version"
           label={t("adminModules.definition")}
           text={text}
           onChange={setText}
-          failure={failure}
+          submitLabel={t("adminModule.addVersion")}
+          onSubmit={async (definition) => {
+            const created = await api.createVersion(id, definition);
+            setNotice(t("adminModule.versionCreated", { version: created.version }));
+            setText(undefined);
+            module.reload();
+          }}
         />
       )}
-      <button
-        type="button"
-        className="primary"
-        onClick={() => void addVersion()}
-        disabled={!text || syntaxError(text) !== undefined}
-      >
-        {t("adminModule.addVersion")}
-      </button>
       {notice && <p role="status">{notice}</p>}
       <Assignments moduleId={id} />
     </section>

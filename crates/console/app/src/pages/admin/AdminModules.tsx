@@ -3,7 +3,7 @@ import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router-dom";
 
 import { useSession } from "../../auth/context";
-import { JsonEditor, syntaxError } from "../../components/JsonEditor";
+import { DefinitionEditor } from "../../components/JsonEditor";
 import { ModuleTable } from "../../components/ModuleTable";
 import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
@@ -16,18 +16,6 @@ export function AdminModules() {
   const modules = useLoad(() => api.modules(), [api]);
   const scripts = useLoad(() => api.scripts(), [api]);
   const [text, setText] = useState<string>();
-  const [failure, setFailure] = useState<unknown>();
-
-  async function create() {
-    if (text === undefined || syntaxError(text)) return;
-    setFailure(undefined);
-    try {
-      const created = await api.createModule(JSON.parse(text));
-      navigate(`/admin/modules/${created.id}`);
-    } catch (error) {
-      setFailure(error);
-    }
-  }
 
   return (
     <section>
@@ -54,23 +42,17 @@ export function AdminModules() {
           </select>
         </p>
       ) : (
-        <>
-          <JsonEditor
-            id="new-module"
-            label={t("adminModules.definition")}
-            text={text}
-            onChange={setText}
-            failure={failure}
-          />
-          <button
-            type="button"
-            className="primary"
-            onClick={() => void create()}
-            disabled={syntaxError(text) !== undefined}
-          >
-            {t("adminModules.create")}
-          </button>
-        </>
+        <DefinitionEditor
+          id="new-module"
+          label={t("adminModules.definition")}
+          text={text}
+          onChange={setText}
+          submitLabel={t("adminModules.create")}
+          onSubmit={async (definition) => {
+            const created = await api.createModule(definition);
+            navigate(`/admin/modules/${created.id}`);
+          }}
+        />
       )}
     </section>
   );
