@@ -1,5 +1,6 @@
 //! Who is calling: the `Caller` extractor authenticates the request, provisions the
 //! user on first sight, and carries what audit rows need (IP, user agent, request id).
+//! A caller seen a moment ago is taken from [`crate::signed_in`].
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -8,11 +9,13 @@ use sage_store::audit::AuditContext;
 use sage_store::users::{Claims, OidcLogin, User};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::ApiError;
 use crate::oidc::{Identity, Verifier};
 use crate::request_id::RequestId;
 use crate::settings::AuthMode;
+use crate::signed_in::{DEMO_TTL, Key, Known, TOKEN_TTL};
 use crate::state::AppState;
 
 pub const DEMO_HEADER: &str = "X-Demo-User";
@@ -36,6 +39,21 @@ impl Authenticator {
                 verifier: Arc::new(Verifier::new((**settings).clone())),
                 admin_emails: Arc::new(admin_emails.to_vec()),
             },
+        }
+    }
+
+    /// What the sign-in cache knows these credentials by, when this mode reads them.
+    fn cache_key(&self, credentials: &Credentials) -> Option<Key> {
+        match self {
+            Self::DemoHeader => credentials
+                .demo_user
+                .clone()
+                .flatten()
+                .map(|email| Key::of("demo", &email)),
+            Self::Oidc { .. } => credentials
+                .bearer
+                .as_deref()
+                .map(|token| Key::of("bearer", token)),
         }
     }
 
@@ -90,6 +108,17 @@ impl SignIn {
         }
     }
 
+    /// How long this sign-in may be taken as it is without checking it again.
+    fn trusted_for(&self) -> Duration {
+        match self {
+            Self::Demo(_) => DEMO_TTL,
+            Self::Oidc(identity) => {
+                let left = identity.expires_at - chrono::Utc::now().timestamp();
+                Duration::from_secs(u64::try_from(left).unwrap_or(0)).min(TOKEN_TTL)
+            }
+        }
+    }
+
     async fn user(self, db: &sage_store::Db, audit: &AuditContext) -> Result<User, ApiError> {
         let user = match self {
             Self::Demo(email) => db.sign_in(&email, &Claims::default(), audit).await,
@@ -100,6 +129,7 @@ impl SignIn {
                 email_verified,
                 groups,
                 roles,
+                expires_at: _,
             }) => {
                 let login = OidcLogin {
                     issuer: &issuer,
@@ -186,9 +216,25 @@ impl FromRequest for Caller {
         };
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
+            let key = state.auth.cache_key(&credentials);
+            if let Some(known) = key.and_then(|key| state.signed_in.get(&key)) {
+                audit.actor = known.actor;
+                return Ok(Caller {
+                    user: known.user,
+                    audit,
+                });
+            }
             let sign_in = state.auth.authenticate(credentials).await?;
+            let trusted_for = sign_in.trusted_for();
             audit.actor = sign_in.actor();
             let user = sign_in.user(&state.db, &audit).await?;
+            if let Some(key) = key {
+                let known = Known {
+                    user: user.clone(),
+                    actor: audit.actor.clone(),
+                };
+                state.signed_in.put(key, known, trusted_for);
+            }
             Ok(Caller { user, audit })
         })
     }

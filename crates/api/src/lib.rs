@@ -16,6 +16,7 @@ pub mod request_id;
 pub mod routes;
 pub mod schema;
 pub mod settings;
+pub mod signed_in;
 pub mod startup;
 pub mod state;
 pub mod webhook;

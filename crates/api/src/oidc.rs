@@ -139,6 +139,8 @@ pub struct Identity {
     pub email_verified: bool,
     pub groups: Vec<String>,
     pub roles: Vec<String>,
+    /// The token's `exp`, in seconds since the epoch.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,7 +238,10 @@ impl Verifier {
         roles.retain(|r| KNOWN_ROLES.contains(&r.as_str()));
         roles.sort();
         roles.dedup();
+        // `decode` required it and checked it is in the future.
+        let expires_at = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
         Ok(Identity {
+            expires_at,
             // `decode` checked it is the configured issuer.
             issuer: self.settings.issuer.clone(),
             subject: subject.to_owned(),

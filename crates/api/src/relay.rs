@@ -1,7 +1,8 @@
 //! The job relay: publishes the job outbox to RabbitMQ with publisher confirms and
-//! deletes each row once the broker confirmed it. A broker outage only delays jobs;
-//! the rows wait in PostgreSQL. One step (`publish_batch`) that tests drive; the loop
-//! repeats it.
+//! deletes each row once the broker confirmed it. It publishes as soon as a row commits
+//! (PostgreSQL signals it) and polls for rows due again. A broker outage only delays
+//! jobs; the rows wait in PostgreSQL. One step (`publish_batch`) that tests drive; the
+//! loop repeats it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use lapin::{BasicProperties, Channel};
 use sage_infra::amqp::Broker;
 use sage_model::JobMessage;
 use sage_store::Db;
+use sage_store::executions::JobSignals;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -106,7 +108,10 @@ impl JobRelay {
         Ok(())
     }
 
+    /// Publishes whenever the outbox signals a new row, and every [`POLL`] for rows due
+    /// again after a failure (or signals missed while the listening connection was down).
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut signals = None;
         loop {
             let pause = match self.publish_batch().await {
                 Ok(n) if n > 0 => Duration::ZERO,
@@ -116,10 +121,30 @@ impl JobRelay {
                     Duration::from_secs(1)
                 }
             };
+            if signals.is_none() {
+                signals = match self.db.job_signals().await {
+                    Ok(signals) => Some(signals),
+                    Err(error) => {
+                        tracing::warn!(?error, "job relay cannot listen for new jobs; it polls");
+                        None
+                    }
+                };
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(pause) => {}
+                signal = next_signal(&mut signals) => if signal.is_none() {
+                    signals = None;
+                },
             }
         }
+    }
+}
+
+/// The next new-job signal; pending forever while not listening.
+async fn next_signal(signals: &mut Option<JobSignals>) -> Option<()> {
+    match signals {
+        Some(signals) => signals.next().await,
+        None => std::future::pending().await,
     }
 }

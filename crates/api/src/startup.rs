@@ -170,6 +170,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         artifact_url_ttl: settings.artifact_url_ttl,
         approval_ttl: settings.approval_ttl,
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
+        signed_in: Arc::default(),
         scripts_dir: settings.common.scripts_dir.clone(),
         limit_ceiling: settings.limit_ceiling,
         secrets: settings.common.secrets.clone(),

@@ -27,6 +27,8 @@ pub struct AppState {
     pub artifact_url_ttl: std::time::Duration,
     pub approval_ttl: std::time::Duration,
     pub auth: Authenticator,
+    /// Callers seen lately (see [`crate::signed_in`]).
+    pub signed_in: Arc<crate::signed_in::SignedIn>,
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,
     pub secrets: sage_infra::secrets::SecretBox,

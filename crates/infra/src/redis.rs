@@ -1,5 +1,6 @@
 //! Redis, which carries live log lines between the worker and any api replica.
 
+use sage_model::logs::LogChunk;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Env, url_with_scheme};
@@ -41,11 +42,70 @@ pub fn log_channel(execution_id: sage_model::ExecutionId) -> String {
     format!("sage:logs:{execution_id}")
 }
 
-/// What travels on a log channel: lines as they are stored, then the end, published
-/// once the execution's final status is stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// What travels on a log channel: chunks of lines as they are stored, then the end,
+/// published once the execution's final status is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveLog {
-    Line(sage_model::logs::LogLine),
+    Chunk(LogChunk),
     End,
+}
+
+/// A message on a log channel that is none of [`LiveLog`].
+#[derive(Debug, thiserror::Error)]
+#[error("not a live log message: {0}")]
+pub struct NotLiveLog(String);
+
+impl LiveLog {
+    /// `end`, or `chunk <first seq>` and the chunk's text from the next line on: the
+    /// text travels as it is stored, so nothing is escaped twice.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Chunk(chunk) => format!("chunk {}\n{}", chunk.first_seq(), chunk.text()),
+            Self::End => "end".to_owned(),
+        }
+    }
+
+    pub fn decode(message: &str) -> Result<Self, NotLiveLog> {
+        if message == "end" {
+            return Ok(Self::End);
+        }
+        let (head, text) = message
+            .split_once('\n')
+            .ok_or_else(|| NotLiveLog("no header line".to_owned()))?;
+        let first_seq = head
+            .strip_prefix("chunk ")
+            .and_then(|seq| seq.parse().ok())
+            .ok_or_else(|| NotLiveLog(format!("header {head:?}")))?;
+        LogChunk::from_parts(first_seq, text)
+            .map(Self::Chunk)
+            .map_err(|error| NotLiveLog(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sage_model::logs::{ChunkBuilder, LogLine, Stream};
+
+    #[test]
+    fn live_messages_travel_whole_and_strangers_are_named() {
+        let mut builder = ChunkBuilder::default();
+        for seq in 7..=9 {
+            builder.push(&LogLine {
+                seq,
+                stream: Stream::Stderr,
+                ts: chrono::Utc::now(),
+                line: format!("line {seq}\nchunk 1"),
+            });
+        }
+        let chunk = LiveLog::Chunk(builder.take().unwrap());
+        assert_eq!(LiveLog::decode(&chunk.encode()).unwrap(), chunk);
+        assert_eq!(
+            LiveLog::decode(&LiveLog::End.encode()).unwrap(),
+            LiveLog::End
+        );
+        for stranger in ["", "chunk x\n{}\n", "line 1\n{}\n", "chunk 3\n{}"] {
+            assert!(LiveLog::decode(stranger).is_err(), "{stranger:?}");
+        }
+    }
 }

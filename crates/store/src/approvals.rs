@@ -4,8 +4,6 @@
 //! A decision locks the execution's row first, so decisions on one run happen one
 //! after another: two approvers approving at the same moment enqueue it once.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, UserId};
 use serde_json::json;
@@ -186,34 +184,6 @@ impl Db {
         }
         transaction.commit().await?;
         Ok(expired)
-    }
-
-    /// The decisions on each of `ids`, oldest first.
-    pub async fn approvals(
-        &self,
-        ids: &[ExecutionId],
-    ) -> Result<HashMap<ExecutionId, Vec<Approval>>, StoreError> {
-        let ids: Vec<Uuid> = ids.iter().map(ExecutionId::as_uuid).collect();
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT a.execution_id, u.email, a.decision, a.comment, a.decided_at
-                 FROM execution_approvals a JOIN users u ON u.id = a.approver
-                 WHERE a.execution_id = ANY($1) ORDER BY a.decided_at, u.email",
-                &[&ids],
-            )
-            .await?;
-        let mut by_execution: HashMap<ExecutionId, Vec<Approval>> = HashMap::new();
-        for row in rows {
-            let id = ExecutionId::from(row.get::<_, Uuid>(0));
-            by_execution.entry(id).or_default().push(Approval {
-                approver: row.get(1),
-                decision: row.get(2),
-                comment: row.get(3),
-                decided_at: row.get(4),
-            });
-        }
-        Ok(by_execution)
     }
 }
 

@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::approvals::{Notice, queue_notice};
+use crate::approvals::{Approval, Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
 use crate::runs::{end_in, notify_stop};
 use crate::{Db, StoreError};
@@ -36,6 +36,8 @@ pub struct Execution {
     pub approvals_required: i32,
     /// Until when it may wait for them; set only while it waits.
     pub approval_expires_at: Option<DateTime<Utc>>,
+    /// The decisions on it so far, oldest first.
+    pub approvals: Vec<Approval>,
 }
 
 /// The select list every execution read uses, in the order `from_row` expects.
@@ -43,8 +45,16 @@ macro_rules! execution_select {
     () => {
         "SELECT e.id, e.module_id, e.module_version, u.email, e.requested_by, e.params, e.status,
                 e.reason, e.exit_code, e.created_at, e.started_at, e.finished_at, e.output_bytes,
-                e.truncated, e.approvals_required, e.approval_expires_at
-         FROM executions e JOIN users u ON u.id = e.requested_by "
+                e.truncated, e.approvals_required, e.approval_expires_at,
+                d.approvers, d.decisions, d.comments, d.decided_at
+         FROM executions e JOIN users u ON u.id = e.requested_by
+         LEFT JOIN LATERAL (
+             SELECT array_agg(au.email ORDER BY a.decided_at, au.email) AS approvers,
+                    array_agg(a.decision ORDER BY a.decided_at, au.email) AS decisions,
+                    array_agg(a.comment ORDER BY a.decided_at, au.email) AS comments,
+                    array_agg(a.decided_at ORDER BY a.decided_at, au.email) AS decided_at
+             FROM execution_approvals a JOIN users au ON au.id = a.approver
+             WHERE a.execution_id = e.id) d ON true "
     };
 }
 
@@ -77,8 +87,29 @@ impl Execution {
             truncated: row.get(13),
             approvals_required: row.get(14),
             approval_expires_at: row.get(15),
+            approvals: approvals_of(row),
         })
     }
+}
+
+/// The decisions `execution_select!` gathers, one array per column (none without any).
+fn approvals_of(row: &Row) -> Vec<Approval> {
+    let approvers: Vec<String> = row.get::<_, Option<_>>(16).unwrap_or_default();
+    let decisions: Vec<String> = row.get::<_, Option<_>>(17).unwrap_or_default();
+    let comments: Vec<String> = row.get::<_, Option<_>>(18).unwrap_or_default();
+    let decided_at: Vec<DateTime<Utc>> = row.get::<_, Option<_>>(19).unwrap_or_default();
+    approvers
+        .into_iter()
+        .zip(decisions)
+        .zip(comments)
+        .zip(decided_at)
+        .map(|(((approver, decision), comment), decided_at)| Approval {
+            approver,
+            decision,
+            comment,
+            decided_at,
+        })
+        .collect()
 }
 
 /// An execution as the transaction that just changed it sees it.
@@ -342,6 +373,12 @@ impl Db {
         rows.iter().map(Execution::from_row).collect()
     }
 
+    /// Opens a connection that hears of every new outbox row (a trigger signals
+    /// [`JOB_CHANNEL`] when one commits).
+    pub async fn job_signals(&self) -> Result<JobSignals, StoreError> {
+        self.listen(JOB_CHANNEL).await.map(JobSignals)
+    }
+
     /// Claims up to `limit` due jobs for publishing: (outbox id, message).
     pub async fn claim_jobs(
         &self,
@@ -414,5 +451,19 @@ impl Db {
             .query_one("SELECT count(*) FROM job_outbox", &[])
             .await?
             .get(0))
+    }
+}
+
+/// The PostgreSQL notification channel a trigger on `job_outbox` signals when rows
+/// commit (migration 0017).
+pub const JOB_CHANNEL: &str = "sage_job_outbox";
+
+/// Signals that jobs were written to the outbox.
+pub struct JobSignals(crate::pool::Listening);
+
+impl JobSignals {
+    /// The next signal; `None` once the connection is gone.
+    pub async fn next(&mut self) -> Option<()> {
+        self.0.payloads.recv().await.map(drop)
     }
 }

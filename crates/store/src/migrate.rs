@@ -37,6 +37,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0013_explicit_arg_groups"),
     migration!("0014_tools"),
     migration!("0015_evidence_jobs"),
+    migration!("0016_log_chunks"),
+    migration!("0017_job_outbox_signal"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -4,8 +4,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
-use tokio_postgres::NoTls;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::StoreError;
 use crate::audit::AuditKey;
@@ -110,6 +112,28 @@ impl Db {
         Ok(self.pool.get().await?)
     }
 
+    /// Opens a dedicated connection that LISTENs on `channel`; the payloads of its
+    /// notifications come in order until the connection is gone.
+    pub(crate) async fn listen(&self, channel: &str) -> Result<Listening, StoreError> {
+        let (client, mut connection) = self.config().connect(NoTls).await?;
+        let (sender, payloads) = mpsc::unbounded_channel();
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(note) = message
+                    && sender.send(note.payload().to_owned()).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {channel}")).await?;
+        Ok(Listening {
+            _client: client,
+            payloads,
+        })
+    }
+
     /// Readiness: the server answers a trivial query.
     #[tracing::instrument(skip_all)]
     pub async fn check(&self) -> Result<(), StoreError> {
@@ -117,4 +141,11 @@ impl Db {
         client.simple_query("SELECT 1").await?;
         Ok(())
     }
+}
+
+/// Notifications on one channel, from a connection of their own.
+pub(crate) struct Listening {
+    // Held so the connection stays open.
+    _client: tokio_postgres::Client,
+    pub(crate) payloads: mpsc::UnboundedReceiver<String>,
 }

@@ -5,13 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use sage_model::catalog::module::ModuleDefinition;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId, StartFailure};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
@@ -135,15 +132,17 @@ pub(crate) async fn end_revoked(
 /// Stop notifications, from a dedicated connection that LISTENs on [`STOP_CHANNEL`].
 /// `next` returns `None` once that connection is gone: the caller reconnects, and
 /// checks what it may have missed meanwhile.
-pub struct StopRequests {
-    // Held so the connection stays open.
-    _client: tokio_postgres::Client,
-    receiver: mpsc::UnboundedReceiver<ExecutionId>,
-}
+pub struct StopRequests(crate::pool::Listening);
 
 impl StopRequests {
     pub async fn next(&mut self) -> Option<ExecutionId> {
-        self.receiver.recv().await
+        loop {
+            let payload = self.0.payloads.recv().await?;
+            match payload.parse() {
+                Ok(id) => return Some(id),
+                Err(_) => tracing::warn!(payload, "a stop request names no execution"),
+            }
+        }
     }
 }
 
@@ -334,26 +333,7 @@ impl Db {
 impl Db {
     /// Opens a connection listening for stop requests.
     pub async fn stop_requests(&self) -> Result<StopRequests, StoreError> {
-        let (client, mut connection) = self.config().connect(NoTls).await?;
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        tokio::spawn(async move {
-            while let Some(Ok(message)) = messages.next().await {
-                if let AsyncMessage::Notification(note) = message
-                    && let Ok(id) = note.payload().parse::<ExecutionId>()
-                    && sender.send(id).is_err()
-                {
-                    return;
-                }
-            }
-        });
-        client
-            .batch_execute(&format!("LISTEN {STOP_CHANNEL}"))
-            .await?;
-        Ok(StopRequests {
-            _client: client,
-            receiver,
-        })
+        self.listen(STOP_CHANNEL).await.map(StopRequests)
     }
 
     /// The status of each of these executions (absent ids are left out).

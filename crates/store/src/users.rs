@@ -27,6 +27,27 @@ macro_rules! user_columns {
     };
 }
 
+/// A user whose row needs no write: seen within the last minute, with the roles and
+/// groups the claims in the numbered parameters carry (a missing claim changes
+/// nothing). `last_seen_at` is thus written at most once a minute per user, and a
+/// role change at once.
+macro_rules! unchanged_lately {
+    ($roles:literal, $groups:literal) => {
+        concat!(
+            "last_seen_at > now() - interval '1 minute'
+             AND ($",
+            $roles,
+            "::text[] IS NULL OR roles = $",
+            $roles,
+            ") AND ($",
+            $groups,
+            "::text[] IS NULL OR groups = $",
+            $groups,
+            ")"
+        )
+    };
+}
+
 impl User {
     fn from_row(row: &Row) -> Self {
         Self {
@@ -132,6 +153,20 @@ impl Db {
         context: &AuditContext,
     ) -> Result<User, StoreError> {
         let mut client = self.client().await?;
+        let fresh = client
+            .prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE email = lower($1) AND email_verified AND ",
+                unchanged_lately!(2, 3)
+            ))
+            .await?;
+        if let Some(row) = client
+            .query_opt(&fresh, &[&email, &claims.roles, &claims.groups])
+            .await?
+        {
+            return Ok(User::from_row(&row));
+        }
         let transaction = client.transaction().await?;
         let statement = transaction
             .prepare_cached(concat!(
@@ -184,6 +219,31 @@ impl Db {
         context: &AuditContext,
     ) -> Result<User, StoreError> {
         let mut client = self.client().await?;
+        let fresh = client
+            .prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE issuer = $1 AND subject = $2 AND email = $3
+                   AND email_verified = $4 AND ",
+                unchanged_lately!(5, 6)
+            ))
+            .await?;
+        let known_as_claimed = client
+            .query_opt(
+                &fresh,
+                &[
+                    &login.issuer,
+                    &login.subject,
+                    &login.email,
+                    &login.email_verified,
+                    &claims.roles,
+                    &claims.groups,
+                ],
+            )
+            .await?;
+        if let Some(row) = known_as_claimed {
+            return Ok(User::from_row(&row));
+        }
         let transaction = client.transaction().await?;
         let known: Option<(Uuid, String, bool)> = transaction
             .query_opt(

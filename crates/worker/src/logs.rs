@@ -1,8 +1,13 @@
-//! The log pump: a sandbox's output becomes numbered, redacted display lines, stored
-//! in PostgreSQL in batches and then published on Redis for live viewers. A line is
-//! published only after it is stored, so a viewer that replays from the database and
-//! then follows Redis misses nothing. Memory stays bounded: the splitter holds at most
-//! one line, and the queue to the writer is bounded (the sandbox's output waits).
+//! The log pump: a sandbox's output becomes numbered, redacted display lines, gathered
+//! into chunks, stored in PostgreSQL and then published on Redis for live viewers. A
+//! chunk is published only after it is stored, so a viewer that replays from the
+//! database and then follows Redis misses nothing.
+//!
+//! A chunk closes when it is full or when its first line has waited [`MAX_WAIT`] or the
+//! output paused for [`PAUSE`]: a flood shares each row and message among hundreds of
+//! lines, a trickle is not held back. While one write is under way the next chunks
+//! gather, and they go together in the next. Memory stays bounded: the splitter holds at
+//! most one line, and the queues are bounded (the sandbox's output waits).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,19 +15,24 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use sage_infra::redis::{LiveLog, log_channel};
 use sage_model::ExecutionId;
-use sage_model::logs::LogLine;
-use sage_model::logs::{LineSplitter, Redactor, Stream};
+use sage_model::logs::{ChunkBuilder, LineSplitter, LogChunk, LogLine, Redactor, Stream};
 use sage_store::Db;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::sandbox::OutputSink;
 
-/// Lines written in one statement at most.
-const BATCH_LINES: usize = 512;
-/// How long the first line of a batch waits for company.
-const BATCH_WAIT: Duration = Duration::from_millis(20);
-const QUEUE_LINES: usize = 4096;
+/// A chunk closes once it holds this much.
+const CHUNK_BYTES: usize = 64 * 1024;
+/// The longest a line waits in an open chunk.
+const MAX_WAIT: Duration = Duration::from_millis(5);
+/// A pause in the output this long closes the chunk.
+const PAUSE: Duration = Duration::from_millis(2);
+/// Pieces of output (each some lines) queued for the chunker.
+const QUEUE_PIECES: usize = 256;
+/// Closed chunks queued for the writer: about a megabyte.
+const QUEUE_CHUNKS: usize = 16;
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where live lines go besides the database.
@@ -35,12 +45,7 @@ impl Publisher {
     async fn publish(&self, channel: &str, messages: &[LiveLog]) {
         let mut pipe = redis::pipe();
         for message in messages {
-            match serde_json::to_string(message) {
-                Ok(json) => {
-                    pipe.publish(channel, json).ignore();
-                }
-                Err(error) => tracing::error!(%error, "a log line does not serialize"),
-            }
+            pipe.publish(channel, message.encode()).ignore();
         }
         let mut connection = self.redis.clone();
         match tokio::time::timeout(PUBLISH_TIMEOUT, pipe.query_async::<()>(&mut connection)).await {
@@ -64,8 +69,8 @@ pub struct LogPump {
     notices: LineSplitter,
     redactor: Arc<Redactor>,
     next_seq: i64,
-    sender: mpsc::Sender<LogLine>,
-    writer: JoinHandle<()>,
+    sender: mpsc::Sender<Vec<LogLine>>,
+    chunker: JoinHandle<()>,
 }
 
 impl LogPump {
@@ -76,8 +81,10 @@ impl LogPump {
         redactor: Redactor,
     ) -> Self {
         let redactor = Arc::new(redactor);
-        let (sender, receiver) = mpsc::channel(QUEUE_LINES);
-        let writer = tokio::spawn(write_batches(db, publisher, execution_id, receiver));
+        let (sender, pieces) = mpsc::channel(QUEUE_PIECES);
+        let (closed, chunks) = mpsc::channel(QUEUE_CHUNKS);
+        let writer = tokio::spawn(write_chunks(db, publisher, execution_id, chunks));
+        let chunker = tokio::spawn(gather(pieces, closed, writer));
         Self {
             stdout: LineSplitter::new(redactor.clone()),
             stderr: LineSplitter::new(redactor.clone()),
@@ -85,7 +92,7 @@ impl LogPump {
             redactor,
             next_seq: 1,
             sender,
-            writer,
+            chunker,
         }
     }
 
@@ -98,17 +105,23 @@ impl LogPump {
     }
 
     async fn send_lines(&mut self, stream: Stream, lines: Vec<String>) {
-        for line in lines {
-            let line = LogLine {
-                seq: self.next_seq,
+        if lines.is_empty() {
+            return;
+        }
+        let ts = chrono::Utc::now();
+        let numbered = lines
+            .into_iter()
+            .zip(self.next_seq..)
+            .map(|(line, seq)| LogLine {
+                seq,
                 stream,
-                ts: chrono::Utc::now(),
+                ts,
                 line,
-            };
-            self.next_seq += 1;
-            if self.sender.send(line).await.is_err() {
-                tracing::error!("the log writer stopped; lines are lost");
-            }
+            })
+            .collect::<Vec<_>>();
+        self.next_seq += numbered.len() as i64;
+        if self.sender.send(numbered).await.is_err() {
+            tracing::error!("the log writer stopped; lines are lost");
         }
     }
 
@@ -132,7 +145,7 @@ impl LogPump {
             self.send_lines(stream, lines).await;
         }
         drop(self.sender);
-        if let Err(error) = self.writer.await {
+        if let Err(error) = self.chunker.await {
             tracing::error!(%error, "the log writer failed");
         }
     }
@@ -146,34 +159,80 @@ impl OutputSink for LogPump {
     }
 }
 
-async fn write_batches(
+/// Gathers the pump's lines into chunks and hands each over to the writer when it
+/// closes; returns once every line is stored (or given up on).
+async fn gather(
+    mut pieces: mpsc::Receiver<Vec<LogLine>>,
+    closed: mpsc::Sender<LogChunk>,
+    writer: JoinHandle<()>,
+) {
+    let mut chunk = ChunkBuilder::default();
+    // When the open chunk's first line came, and the latest output.
+    let mut opened: Option<Instant> = None;
+    let mut latest = Instant::now();
+    loop {
+        let due = opened.map(|at| (at + MAX_WAIT).min(latest + PAUSE));
+        let piece = match due {
+            Some(at) => tokio::select! {
+                piece = pieces.recv() => piece,
+                () = tokio::time::sleep_until(at) => {
+                    hand_over(&mut chunk, &closed).await;
+                    opened = None;
+                    continue;
+                }
+            },
+            None => pieces.recv().await,
+        };
+        let Some(lines) = piece else { break };
+        latest = Instant::now();
+        for line in &lines {
+            chunk.push(line);
+            if chunk.bytes() >= CHUNK_BYTES {
+                hand_over(&mut chunk, &closed).await;
+                opened = None;
+            }
+        }
+        if !chunk.is_empty() {
+            opened.get_or_insert(latest);
+        }
+    }
+    hand_over(&mut chunk, &closed).await;
+    drop(closed);
+    if let Err(error) = writer.await {
+        tracing::error!(%error, "the log writer failed");
+    }
+}
+
+async fn hand_over(chunk: &mut ChunkBuilder, closed: &mpsc::Sender<LogChunk>) {
+    if let Some(chunk) = chunk.take()
+        && closed.send(chunk).await.is_err()
+    {
+        tracing::error!("the log writer stopped; lines are lost");
+    }
+}
+
+/// Stores closed chunks in order, each write taking every chunk that closed meanwhile,
+/// and publishes them once stored.
+async fn write_chunks(
     db: Db,
     publisher: Publisher,
     execution_id: ExecutionId,
-    mut receiver: mpsc::Receiver<LogLine>,
+    mut chunks: mpsc::Receiver<LogChunk>,
 ) {
     let channel = log_channel(execution_id);
-    let mut batch = Vec::with_capacity(BATCH_LINES);
-    while let Some(first) = receiver.recv().await {
-        batch.push(first);
-        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
-        while batch.len() < BATCH_LINES {
-            match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(line)) => batch.push(line),
-                Ok(None) | Err(_) => break,
-            }
-        }
+    let mut batch = Vec::with_capacity(QUEUE_CHUNKS);
+    while chunks.recv_many(&mut batch, QUEUE_CHUNKS).await > 0 {
         store(&db, execution_id, &batch).await;
-        let messages: Vec<LiveLog> = batch.drain(..).map(LiveLog::Line).collect();
+        let messages: Vec<LiveLog> = batch.drain(..).map(LiveLog::Chunk).collect();
         publisher.publish(&channel, &messages).await;
     }
 }
 
-/// Stores a batch, retrying a few times: the database is the log's record.
-async fn store(db: &Db, execution_id: ExecutionId, batch: &[LogLine]) {
+/// Stores chunks, retrying a few times: the database is the log's record.
+async fn store(db: &Db, execution_id: ExecutionId, batch: &[LogChunk]) {
     let mut pause = Duration::from_millis(100);
     for attempt in 1..=5 {
-        match db.append_log_lines(execution_id, batch).await {
+        match db.append_log_chunks(execution_id, batch).await {
             Ok(()) => return,
             Err(error) if attempt < 5 => {
                 tracing::warn!(?error, attempt, "could not store log lines; retrying");
@@ -183,7 +242,7 @@ async fn store(db: &Db, execution_id: ExecutionId, batch: &[LogLine]) {
             Err(error) => {
                 tracing::error!(
                     ?error,
-                    lines = batch.len(),
+                    lines = batch.iter().map(LogChunk::len).sum::<usize>(),
                     "log lines lost: the database refused them"
                 );
             }

@@ -1,6 +1,6 @@
 //! One Redis pub/sub connection per api process carries the live lines of every log
 //! stream it serves. The first stream of an execution subscribes its channel, the last
-//! one to leave unsubscribes; each message is parsed once and fanned out to the streams
+//! one to leave unsubscribes; each message (a chunk of lines) is read once and fanned out to the streams
 //! through a broadcast channel. A stream that falls behind is told so and replays from
 //! the database, as it does when the connection is lost (every channel closes; the next
 //! stream to ask reconnects).
@@ -262,7 +262,7 @@ impl Hub {
         let parsed = message
             .get_payload::<String>()
             .map_err(|e| e.to_string())
-            .and_then(|payload| serde_json::from_str(&payload).map_err(|e| e.to_string()));
+            .and_then(|payload| LiveLog::decode(&payload).map_err(|e| e.to_string()));
         match parsed {
             // No receiver left means every follower is leaving; nothing to tell.
             Ok(live) => drop(known.sender.send(live)),

@@ -13,7 +13,7 @@ pub use waiting::WaitingRuns;
 
 /// The shared tables stay whole even if a holder panicked: every change to them is a
 /// single step, so a poisoned lock is taken as it is.
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, post, routes, web};
 use chrono::{DateTime, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId};
-use sage_store::approvals::{Approval, Decision, DecisionOutcome};
+use sage_store::approvals::{Decision, DecisionOutcome};
 use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -75,8 +75,8 @@ pub struct ApprovalView {
     pub decided_at: DateTime<Utc>,
 }
 
-impl ExecutionView {
-    fn new(execution: &Execution, approvals: Vec<Approval>) -> Self {
+impl From<&Execution> for ExecutionView {
+    fn from(execution: &Execution) -> Self {
         Self {
             id: execution.id.as_uuid(),
             module_id: execution.module_id.as_uuid(),
@@ -93,44 +93,18 @@ impl ExecutionView {
             truncated: execution.truncated,
             approvals_required: execution.approvals_required,
             approval_expires_at: execution.approval_expires_at,
-            approvals: approvals
-                .into_iter()
+            approvals: execution
+                .approvals
+                .iter()
                 .map(|approval| ApprovalView {
-                    approver: approval.approver,
-                    decision: approval.decision,
-                    comment: approval.comment,
+                    approver: approval.approver.clone(),
+                    decision: approval.decision.clone(),
+                    comment: approval.comment.clone(),
                     decided_at: approval.decided_at,
                 })
                 .collect(),
         }
     }
-}
-
-/// The answers for executions, each with its approvals.
-async fn views(state: &AppState, executions: &[Execution]) -> Result<Vec<ExecutionView>, ApiError> {
-    let ids: Vec<ExecutionId> = executions.iter().map(|e| e.id).collect();
-    let mut approvals = state.db.approvals(&ids).await?;
-    Ok(executions
-        .iter()
-        .map(|execution| {
-            ExecutionView::new(
-                execution,
-                approvals.remove(&execution.id).unwrap_or_default(),
-            )
-        })
-        .collect())
-}
-
-/// The answer for one execution.
-pub(crate) async fn view(
-    state: &AppState,
-    execution: &Execution,
-) -> Result<ExecutionView, ApiError> {
-    let approvals = state.db.approvals(&[execution.id]).await?;
-    Ok(ExecutionView::new(
-        execution,
-        approvals.into_values().next().unwrap_or_default(),
-    ))
 }
 
 /// Runs a module: 202 with the execution, queued or awaiting approval. A run of an
@@ -148,7 +122,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let module = Access::new(&state, &caller).runnable_module(*id).await?;
     let execution = run(&state, &caller, &module, body.0.version, &body.0.params).await?;
-    Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
+    Ok(HttpResponse::Accepted().json(ExecutionView::from(&execution)))
 }
 
 /// Submits a run of a module the caller may run: the version checks, the parameters'
@@ -238,7 +212,7 @@ pub async fn get_one(
     id: web::Path<ExecutionId>,
 ) -> Result<HttpResponse, ApiError> {
     let execution = Access::new(&state, &caller).execution(*id).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &execution).await?))
+    Ok(HttpResponse::Ok().json(ExecutionView::from(&execution)))
 }
 
 /// Cancels a run that has not ended: 202 with the execution, now `cancelled`. A
@@ -262,7 +236,7 @@ pub async fn cancel(
         .await?
     {
         CancelOutcome::Cancelled(execution) => {
-            Ok(HttpResponse::Accepted().json(view(&state, &execution).await?))
+            Ok(HttpResponse::Accepted().json(ExecutionView::from(&*execution)))
         }
         CancelOutcome::AlreadyEnded(status) => Err(ApiError::Conflict(format!(
             "the execution already ended ({status}); there is nothing to cancel"
@@ -339,7 +313,7 @@ async fn decide(
         .await?
     {
         DecisionOutcome::Decided(execution) => {
-            Ok(HttpResponse::Ok().json(view(state, &execution).await?))
+            Ok(HttpResponse::Ok().json(ExecutionView::from(&*execution)))
         }
         DecisionOutcome::NotAwaiting(status) => Err(ApiError::Conflict(format!(
             "the execution is {status}, not awaiting approval"
@@ -443,6 +417,6 @@ pub async fn list(
     } else {
         None
     };
-    let items = views(&state, &items).await?;
+    let items = items.iter().map(ExecutionView::from).collect();
     Ok(HttpResponse::Ok().json(Listing { items, next_cursor }))
 }

@@ -1,9 +1,11 @@
 //! An execution's log: Server-Sent Events that replay stored lines after
 //! `Last-Event-ID` and then follow the live ones from Redis, or the whole log as text.
 //!
-//! The worker stores each line before it publishes it, so subscribing first and then
-//! replaying from the database leaves no gap; live lines already replayed are dropped
-//! by `seq`. Without Redis the stream polls the database: lines arrive late, never lost.
+//! Lines travel in chunks (see [`sage_model::logs::LogChunk`]): each stored or live
+//! chunk goes out as one write of an event per line. The worker stores each chunk
+//! before it publishes it, so subscribing first and then replaying from the database
+//! leaves no gap; lines already sent are dropped by `seq`, also inside a chunk. Without
+//! Redis the stream polls the database: lines arrive late, never lost.
 //! Streams share what they can (see [`crate::live`]): a stream of a run that has not
 //! started costs a keepalive every few seconds until it starts.
 
@@ -13,7 +15,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, routes, web};
 use sage_infra::redis::LiveLog;
-use sage_model::logs::{LogLine, Stream};
+use sage_model::logs::{LogChunk, Stream};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus};
 use sage_store::Db;
 use sage_store::executions::Execution;
@@ -27,7 +29,8 @@ use crate::error::{ApiError, FieldProblem};
 use crate::live::{Following, Heard, StreamSlot};
 use crate::state::AppState;
 
-const PAGE: i64 = 2000;
+/// Chunks read at once: up to a few megabytes.
+const PAGE: i64 = 32;
 /// The comment an idle stream sends, so proxies keep it open and a gone client shows.
 const KEEPALIVE: &[u8] = b": keepalive\n\n";
 /// How often a stream of a waiting run makes sure its viewer may still see the run.
@@ -104,34 +107,45 @@ fn text(db: Db, execution_id: ExecutionId) -> HttpResponse {
         let db = db.clone();
         async move {
             let after = after?;
-            match db.log_lines(execution_id, after, PAGE).await {
-                Ok(lines) if lines.is_empty() => None,
-                Ok(lines) => {
-                    let next = lines.last().map(|l| l.seq);
-                    let mut body = String::new();
-                    for line in &lines {
-                        // Plain text has no field to set the worker's notices apart.
-                        if line.stream == Stream::Sage {
-                            body.push_str("sage: ");
-                        }
-                        body.push_str(&line.line);
-                        body.push('\n');
-                    }
-                    Some((Ok::<_, actix_web::Error>(Bytes::from(body)), next))
-                }
-                Err(error) => {
-                    tracing::error!(?error, "log page unreadable");
-                    Some((
-                        Err(actix_web::error::ErrorInternalServerError("log unreadable")),
-                        None,
-                    ))
-                }
+            let unreadable = |error: &dyn std::fmt::Debug| {
+                tracing::error!(?error, "log page unreadable");
+                Some((
+                    Err(actix_web::error::ErrorInternalServerError("log unreadable")),
+                    None,
+                ))
+            };
+            let chunks = match db.log_chunks(execution_id, after, PAGE).await {
+                Ok(chunks) if chunks.is_empty() => return None,
+                Ok(chunks) => chunks,
+                Err(error) => return unreadable(&error),
+            };
+            match as_text(&chunks) {
+                Ok((body, next)) => Some((Ok(Bytes::from(body)), Some(next))),
+                Err(error) => unreadable(&error),
             }
         }
     });
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .streaming(pages)
+}
+
+/// Chunks as lines of text, and the last seq they hold.
+fn as_text(chunks: &[LogChunk]) -> Result<(String, i64), sage_model::logs::ChunkError> {
+    let mut body = String::new();
+    let mut last = 0;
+    for chunk in chunks {
+        for line in chunk.decode()? {
+            // Plain text has no field to set the worker's notices apart.
+            if line.stream == Stream::Sage {
+                body.push_str("sage: ");
+            }
+            body.push_str(&line.line);
+            body.push('\n');
+        }
+        last = chunk.last_seq();
+    }
+    Ok((body, last))
 }
 
 fn events(
@@ -228,17 +242,15 @@ impl Follower {
         loop {
             tokio::select! {
                 heard = next_live(&mut live) => match heard {
-                    Heard::Message(LiveLog::Line(line)) => {
-                        if line.seq == self.last + 1 {
-                            self.send_line(&line).await?;
-                        } else if line.seq > self.last + 1 {
+                    Heard::Message(LiveLog::Chunk(chunk)) => {
+                        if chunk.first_seq() <= self.last + 1 {
+                            self.send_chunk(&chunk).await?;
+                        } else {
                             // Lines missed (a dropped publish): the database has them.
-                            // Sending this line past a gap the database could not fill
+                            // Sending this chunk past a gap the database could not fill
                             // now would lose the gap for good; a later replay brings it.
-                            if let Replayed::Everything = self.replay().await?
-                                && line.seq > self.last
-                            {
-                                self.send_line(&line).await?;
+                            if let Replayed::Everything = self.replay().await? {
+                                self.send_chunk(&chunk).await?;
                             }
                         }
                         continue;
@@ -362,21 +374,21 @@ impl Follower {
     /// Sends every stored line after the last one sent.
     async fn replay(&mut self) -> Result<Replayed, Gone> {
         loop {
-            let lines = match self
+            let chunks = match self
                 .state
                 .db
-                .log_lines(self.execution_id, self.last, PAGE)
+                .log_chunks(self.execution_id, self.last, PAGE)
                 .await
             {
-                Ok(lines) => lines,
+                Ok(chunks) => chunks,
                 Err(error) => {
                     tracing::warn!(?error, "stored log lines unreadable; retrying later");
                     return Ok(Replayed::Partly);
                 }
             };
-            let full = lines.len() as i64 == PAGE;
-            for line in &lines {
-                self.send_line(line).await?;
+            let full = chunks.len() as i64 == PAGE;
+            for chunk in &chunks {
+                self.send_chunk(chunk).await?;
             }
             if !full {
                 return Ok(Replayed::Everything);
@@ -384,14 +396,15 @@ impl Follower {
         }
     }
 
-    async fn send_line(&mut self, line: &LogLine) -> Result<(), Gone> {
-        let data = serde_json::to_string(line).map_err(|_| Gone)?;
-        self.send(Bytes::from(format!(
-            "id: {}\nevent: log\ndata: {data}\n\n",
-            line.seq
-        )))
-        .await?;
-        self.last = line.seq;
+    /// Sends the chunk's lines after the last one sent, in one write. The caller makes
+    /// sure no line is missing before the chunk's first.
+    async fn send_chunk(&mut self, chunk: &LogChunk) -> Result<(), Gone> {
+        if chunk.last_seq() <= self.last {
+            return Ok(());
+        }
+        self.send(Bytes::from(chunk.events_after(self.last)))
+            .await?;
+        self.last = chunk.last_seq();
         Ok(())
     }
 

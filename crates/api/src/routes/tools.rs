@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
 use crate::routes::artifacts::{ArtifactView, view as artifact_view};
-use crate::routes::executions::{ExecutionView, run, view as execution_view};
+use crate::routes::executions::{ExecutionView, run};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -165,7 +165,7 @@ pub async fn start(
     let execution = run(&state, &caller, &module, version, &Value::Object(params))
         .await
         .map_err(flat_fields)?;
-    Ok(HttpResponse::Accepted().json(execution_view(&state, &execution).await?))
+    Ok(HttpResponse::Accepted().json(ExecutionView::from(&execution)))
 }
 
 /// The tool routes take the parameters as the body itself: `params.region` is `region`.
@@ -220,7 +220,7 @@ pub async fn latest(
         tool_version: run.tool_version,
         counts: run.counts,
         finished_at: run.finished_at,
-        execution: execution_view(&state, &execution).await?,
+        execution: ExecutionView::from(&execution),
         artifacts,
     };
     Ok(HttpResponse::Ok()

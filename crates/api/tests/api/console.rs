@@ -341,5 +341,5 @@ for i in range(1, 200001):
         sys.stdout.write("line %06d\n" % i)
     if i % 20000 == 0:
         sys.stdout.flush()
-        time.sleep(0.5)
+        time.sleep(1.0)
 "#;

@@ -216,7 +216,7 @@ async fn after_a_lost_connection_an_old_stream_leaving_does_not_cut_off_a_new_on
 
     let publisher = redis::Client::open(direct).unwrap();
     let mut connection = publisher.get_multiplexed_async_connection().await.unwrap();
-    let end = serde_json::to_string(&LiveLog::End).unwrap();
+    let end = LiveLog::End.encode();
     // A moment for the hub to handle the old stream's leave.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let _: i64 = redis::cmd("PUBLISH")

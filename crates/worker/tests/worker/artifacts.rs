@@ -224,13 +224,14 @@ async fn module_with_a_secret(app: &TestApp, code: &str, max_output_bytes: u64) 
 }
 
 async fn lines_of(app: &TestApp, id: &str, stream: Stream) -> Vec<String> {
-    let lines = app
+    let chunks = app
         .db()
-        .log_lines(id.parse().unwrap(), 0, 10_000)
+        .log_chunks(id.parse().unwrap(), 0, 10_000)
         .await
         .unwrap();
-    lines
-        .into_iter()
+    chunks
+        .iter()
+        .flat_map(|chunk| chunk.decode().unwrap())
         .filter(|l| l.stream == stream)
         .map(|l| l.line)
         .collect()
@@ -264,7 +265,7 @@ open(f"out/{os.environ['KEY']}.txt", "w").write("named after the secret")
         json!({"items": []}),
         "nothing named after the secret is kept"
     );
-    for table in ["execution_logs", "execution_artifacts"] {
+    for table in ["execution_log_chunks", "execution_artifacts"] {
         let rows = app
             .db()
             .rows_as_text_for_tests(&format!("SELECT t::text FROM {table} t"))

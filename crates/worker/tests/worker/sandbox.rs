@@ -328,9 +328,12 @@ for row in open("/proc/net/route").read().splitlines()[1:]:
             .unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
+    // Only answers to connections the host opened itself come through.
     assert!(
-        rules("mangle", "PREROUTING")
-            .contains("-A PREROUTING -i sage-egress0 -m addrtype --dst-type LOCAL -j DROP"),
+        rules("mangle", "PREROUTING").contains(
+            "-A PREROUTING -i sage-egress0 -m addrtype --dst-type LOCAL \
+             -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP"
+        ),
         "egress sandboxes reach none of the host's own addresses, published ports included"
     );
     assert!(

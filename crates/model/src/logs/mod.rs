@@ -2,6 +2,10 @@
 //! bounded size, every secret of the execution redacted, and control characters made
 //! visible so no line can drive a terminal or hide text.
 
+mod chunk;
+
+pub use chunk::{ChunkBuilder, ChunkError, LogChunk};
+
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
