@@ -17,6 +17,7 @@ mod oidc;
 mod receiver;
 mod revocation;
 mod service;
+mod sign_in_cache;
 mod stream_costs;
 mod streams;
 mod tools;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod migrations;
+mod outbox;
 mod users;
 
 use sage_store::DatabaseSettings;
