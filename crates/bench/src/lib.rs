@@ -1,5 +1,5 @@
 //! Benchmarks of the whole system against the real local stack: the api and a worker
-//! started in-process on a fresh database (as the tests do), each figure printed beside
+//! started as processes (the optimised binaries) on a fresh database, each figure beside
 //! the same work done by plain `docker run` on the same engine, in the same run, as a
 //! ratio. Absolute times depend on the machine; the ratios are what to compare.
 
@@ -10,9 +10,11 @@ mod baseline;
 mod findings;
 mod logs;
 mod pipeline;
+mod processes;
+mod reads;
 mod stats;
 
-const SUITES: [&str; 3] = ["pipeline", "logs", "findings"];
+const SUITES: [&str; 4] = ["pipeline", "logs", "reads", "findings"];
 
 /// Runs one suite, or all of them with `all`.
 pub async fn run(suite: &str) -> anyhow::Result<()> {
@@ -26,6 +28,7 @@ pub async fn run(suite: &str) -> anyhow::Result<()> {
         match suite {
             "pipeline" => Box::pin(pipeline::run()).await?,
             "logs" => Box::pin(logs::run()).await?,
+            "reads" => Box::pin(reads::run()).await?,
             // CPU-bound: off the runtime's threads.
             "findings" => tokio::task::spawn_blocking(findings::run).await??,
             _ => unreachable!("SUITES lists every suite"),

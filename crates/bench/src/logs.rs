@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sage_testkit::{ANALYST, EventStream, ScriptModule, spawn_app, spawn_worker};
+use sage_testkit::{ANALYST, EventStream, ScriptModule, spawn_app};
 use serde_json::json;
 
 use crate::baseline::docker_run;
+use crate::processes;
 use crate::stats::{Samples, header, row, seconds};
 
 const FLOOD_LINES: u64 = 1_000_000;
@@ -39,7 +40,6 @@ for i in range(rate * seconds):
 pub async fn run() -> anyhow::Result<()> {
     let app = spawn_app().await;
     let image = app.env.raw("RUNNER_IMAGE").unwrap().to_owned();
-    let worker = spawn_worker(&app).await;
     let limits = json!({"timeout_sec": 900, "memory_mb": 256, "cpus": 1.0, "pids": 32,
                         "max_output_bytes": 200_000_000});
     let flood = app
@@ -60,6 +60,13 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await;
 
+    let (app, api) = processes::api(&app).await;
+    let worker = processes::worker(&app, 1);
+    // A first run: the worker is ready once it ends.
+    let id = app.submit(&steady_warmup(&app).await, json!({})).await;
+    app.wait_for(&id, Some("succeeded"), Duration::from_secs(60))
+        .await;
+
     let lines = FLOOD_LINES.to_string();
     let baseline = docker_run(&image, &["python3", "-c", FLOOD, &lines]).await;
     let started = Instant::now();
@@ -71,7 +78,6 @@ pub async fn run() -> anyhow::Result<()> {
     let id = app.submit(&steady, json!({})).await;
     let mut stream = app.follow_logs(&id, ANALYST, None).await;
     let delays = delays(&mut stream, STEADY_RATE * STEADY_SECONDS).await;
-    worker.stop().await;
 
     header(&format!(
         "logs: {FLOOD_LINES} lines of 100 bytes until the SSE client has the last one, \
@@ -100,7 +106,20 @@ pub async fn run() -> anyhow::Result<()> {
             seconds(delays.percentile(p)) * 1000.0
         );
     }
+    processes::report_memory(&[&api, &worker]);
+    worker.stop().await;
+    api.stop().await;
     Ok(())
+}
+
+/// A module that prints one line, to see the worker take its first job.
+async fn steady_warmup(app: &sage_testkit::TestApp) -> String {
+    app.module_with(ScriptModule {
+        file: "hello.py",
+        code: "print('hello')\n",
+        ..Default::default()
+    })
+    .await
 }
 
 /// Reads the stream to its end, checking each line is the next one (no loss, no

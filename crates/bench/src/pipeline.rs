@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use sage_testkit::{ANALYST, ScriptModule, TestApp, spawn_app, spawn_worker_with};
+use sage_testkit::{ANALYST, ScriptModule, TestApp, spawn_app};
 use serde_json::json;
 
 use crate::baseline::docker_run;
+use crate::processes;
 use crate::stats::{Samples, header, row, seconds};
 
 const SCRIPT: &str = "print('hello')\n";
@@ -25,8 +26,10 @@ pub async fn run() -> anyhow::Result<()> {
         })
         .await;
 
-    let worker = spawn_worker_with(&app, |env| env.set("WORKER_CONCURRENCY", "1")).await;
-    // One of each first, so neither side pays for a cold cache in the figures.
+    let (app, api) = processes::api(&app).await;
+    let worker = processes::worker(&app, 1);
+    // One of each first, so neither side pays for a cold cache in the figures (and the
+    // worker is ready once its first run ends).
     run_one(&app, &module).await;
     docker_run(&image, COMMAND).await;
 
@@ -36,18 +39,19 @@ pub async fn run() -> anyhow::Result<()> {
         sage.push(run_one(&app, &module).await);
         docker.push(docker_run(&image, COMMAND).await);
     }
+    let steps = step_times(&processes::log_file("sage-worker"));
     let single = (
         throughput(&app, &module, THROUGHPUT_RUNS).await,
         docker_throughput(&image, THROUGHPUT_RUNS, 1).await,
     );
     worker.stop().await;
 
-    let worker = spawn_worker_with(&app, |env| env.set("WORKER_CONCURRENCY", "4")).await;
+    let worker = processes::worker(&app, 4);
+    run_one(&app, &module).await;
     let four = (
         throughput(&app, &module, THROUGHPUT_RUNS).await,
         docker_throughput(&image, THROUGHPUT_RUNS, 4).await,
     );
-    worker.stop().await;
 
     header(&format!(
         "pipeline: a trivial python3 module, submission to terminal status, beside \
@@ -65,6 +69,16 @@ pub async fn run() -> anyhow::Result<()> {
     }
     row("throughput, concurrency 1", single.0, single.1, "runs/s");
     row("throughput, concurrency 4", four.0, four.1, "runs/s");
+    println!("  where a run's time goes in the worker (p50 of the latency runs' steps):");
+    for (step, samples) in &steps {
+        println!(
+            "    {step:<30} {:>8.1} ms",
+            seconds(samples.percentile(50)) * 1000.0
+        );
+    }
+    processes::report_memory(&[&api, &worker]);
+    worker.stop().await;
+    api.stop().await;
     Ok(())
 }
 
@@ -120,4 +134,50 @@ async fn docker_throughput(image: &str, runs: usize, parallel: usize) -> f64 {
         lane.await.unwrap();
     }
     runs as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The time of each step the worker logged the end of (`LOG_SPANS=close`), by step, in
+/// the order the steps first ended.
+fn step_times(log: &std::path::Path) -> Vec<(String, Samples)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut steps: Vec<(String, Samples)> = Vec::new();
+    for line in text.lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if event["message"] != "close" {
+            continue;
+        }
+        let Some(name) = event["span"]["name"].as_str() else {
+            continue;
+        };
+        let took = ["time.busy", "time.idle"]
+            .iter()
+            .filter_map(|field| event[field].as_str().and_then(duration))
+            .sum();
+        match steps.iter_mut().find(|(step, _)| step == name) {
+            Some((_, samples)) => samples.push(took),
+            None => {
+                let mut samples = Samples::default();
+                samples.push(took);
+                steps.push((name.to_owned(), samples));
+            }
+        }
+    }
+    steps
+}
+
+/// A span time as tracing prints it: `812ns`, `3.2µs`, `1.05ms`, `2.1s`.
+fn duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ns" => number / 1e9,
+        "µs" | "us" => number / 1e6,
+        "ms" => number / 1e3,
+        "s" => number,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
 }

@@ -15,6 +15,9 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
     pub filter: String,
+    /// Whether each span's end is logged with how long it took (`LOG_SPANS=close`):
+    /// where a run's time goes, step by step.
+    pub span_ends: bool,
 }
 
 impl LogSettings {
@@ -29,9 +32,15 @@ impl LogSettings {
                 .map(|_| v.to_owned())
                 .map_err(|e| format!("is not a valid filter: {e}"))
         });
+        let span_ends = env.optional_with("LOG_SPANS", false, |v| match v {
+            "none" => Ok(false),
+            "close" => Ok(true),
+            _ => Err(format!("{v:?} is not one of none, close")),
+        });
         Some(Self {
             format: format?,
             filter: filter?,
+            span_ends: span_ends?,
         })
     }
 }
@@ -42,7 +51,11 @@ pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE)
+        .with_span_events(if settings.span_ends {
+            FmtSpan::CLOSE
+        } else {
+            FmtSpan::NONE
+        })
         .with_writer(std::io::stderr);
     let _already_set = match settings.format {
         LogFormat::Json => builder

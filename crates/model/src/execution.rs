@@ -60,11 +60,6 @@ impl ExecutionStatus {
         }
     }
 
-    /// Not started yet: waiting for approval or for a worker.
-    pub fn is_waiting(self) -> bool {
-        matches!(self, Self::AwaitingApproval | Self::Queued)
-    }
-
     pub fn is_terminal(self) -> bool {
         !matches!(self, Self::AwaitingApproval | Self::Queued | Self::Running)
     }

@@ -292,23 +292,18 @@ impl Db {
             .transpose()
     }
 
-    /// Which of these executions still wait to start (for approval or for a worker); the
-    /// others started, ended or are gone.
-    pub async fn still_waiting(
+    /// Which of these executions still await approval; the others were decided on,
+    /// ended or are gone.
+    pub async fn still_awaiting_approval(
         &self,
         ids: &[ExecutionId],
     ) -> Result<std::collections::HashSet<ExecutionId>, StoreError> {
         let client = self.client().await?;
         let ids: Vec<Uuid> = ids.iter().map(ExecutionId::as_uuid).collect();
-        let waiting: Vec<&str> = ExecutionStatus::ALL
-            .into_iter()
-            .filter(|status| status.is_waiting())
-            .map(ExecutionStatus::as_str)
-            .collect();
         let rows = client
             .query(
-                "SELECT id FROM executions WHERE id = ANY($1) AND status = ANY($2)",
-                &[&ids, &waiting],
+                "SELECT id FROM executions WHERE id = ANY($1) AND status = $2",
+                &[&ids, &ExecutionStatus::AwaitingApproval.as_str()],
             )
             .await?;
         Ok(rows

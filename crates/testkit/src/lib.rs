@@ -114,6 +114,22 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// Waits until this address answers `/health` (a process starting up); panics
+    /// naming `what` after 30 s.
+    pub async fn wait_until_healthy(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self
+            .client
+            .get(format!("{}/health", self.address))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "{what} never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn db(&self) -> &sage_store::Db {
         &self.application_state.db
     }

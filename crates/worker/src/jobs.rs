@@ -15,13 +15,14 @@ use sage_model::{EndReason, StartFailure};
 use sage_store::Db;
 use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::artifacts::{self, Planned};
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, run_uid};
 use crate::sandbox::{
-    End, Finished, Limits, Network, Outputs, ReadOnlyFile, RunBounds, SandboxSpec, Spool,
+    End, Finished, Limits, Network, Outputs, ReadOnlyFile, Removal, RunBounds, SandboxSpec, Spool,
     run_to_end,
 };
 use crate::settings::Settings;
@@ -60,6 +61,7 @@ pub async fn process(
     let Some(claimed) = ctx
         .db
         .claim_execution(execution_id, worker_id, ctx.settings.lease)
+        .instrument(tracing::info_span!("job_claim"))
         .await?
     else {
         tracing::info!("execution is not queued any more; skipping the job");
@@ -70,7 +72,7 @@ pub async fn process(
         Some(_) => tool_runs::prefix(execution_id, chrono::Utc::now()),
         None => artifacts::default_prefix(execution_id),
     };
-    let (end, outcome) = {
+    let ran = {
         let registered = ctx.running.register(execution_id);
         let run = run_claimed(ctx, &claimed, tool, &prefix, &registered.stop);
         tokio::pin!(run);
@@ -79,16 +81,17 @@ pub async fn process(
             () = keep_lease(ctx, execution_id, &registered.stop) => run.await,
         }
     };
-    match end {
+    match ran.end {
         Some(end) => {
             // False when it ended meanwhile (cancelled, or declared lost): that end stands.
             let stored = ctx
                 .db
                 .finish_execution(execution_id, worker_id, &end)
+                .instrument(tracing::info_span!("job_store_end"))
                 .await?;
             tracing::info!(reason = ?end.reason, stored, "execution finished");
             if let (Some(tool), true) = (tool, stored) {
-                let outcome = outcome.unwrap_or_default();
+                let outcome = ran.outcome.unwrap_or_default();
                 if let Err(error) = Box::pin(tool_runs::record(
                     ctx, &claimed, tool, &end, &prefix, outcome,
                 ))
@@ -100,7 +103,13 @@ pub async fn process(
         }
         None => tracing::info!("execution stopped; its end was stored by whoever stopped it"),
     }
-    ctx.publisher.end(execution_id).await;
+    ctx.publisher
+        .end(execution_id)
+        .instrument(tracing::info_span!("job_announce_end"))
+        .await;
+    if let Some(removal) = ran.removal {
+        removal.done().await;
+    }
     Ok(())
 }
 
@@ -133,21 +142,33 @@ fn cannot_start(failure: StartFailure) -> Option<RunEnd> {
     })
 }
 
-/// How the claimed run ended, `None` when it was stopped because it ended elsewhere,
-/// and for a tool run the findings of its outputs.
+/// What became of a claimed run.
+struct Ran {
+    /// How it ended; `None` when it was stopped because it ended elsewhere.
+    end: Option<RunEnd>,
+    /// For a tool run, the findings of its outputs.
+    outcome: Option<Outcome>,
+    /// Its sandbox's removal, waited for once the end is stored.
+    removal: Option<Removal>,
+}
+
 async fn run_claimed(
     ctx: &Context,
     claimed: &ClaimedRun,
     tool: Option<Tool>,
     prefix: &str,
     stop: &CancellationToken,
-) -> (Option<RunEnd>, Option<Outcome>) {
+) -> Ran {
     let mut outcome = None;
+    let mut removal = None;
     let staging = ctx
         .settings
         .staging_dir
         .join(claimed.execution_id.to_string());
-    let end = match prepare(ctx, claimed, &staging).await {
+    let end = match prepare(ctx, claimed, &staging)
+        .instrument(tracing::info_span!("job_prepare"))
+        .await
+    {
         Ok((spec, bounds, redactor)) => {
             let name = format!("sage-{}", claimed.execution_id);
             let mut pump = LogPump::start(
@@ -157,7 +178,7 @@ async fn run_claimed(
                 redactor,
             );
             let spool = staging.join(SPOOL_FILE);
-            let finished = run_to_end(
+            let (finished, removing) = run_to_end(
                 &ctx.docker,
                 &name,
                 &spec,
@@ -170,6 +191,7 @@ async fn run_claimed(
                 }),
             )
             .await;
+            removal = Some(removing);
             if let Ok(finished) = &finished {
                 let mut notices = Notices {
                     room: bounds.output_cap.saturating_sub(finished.output_bytes),
@@ -185,6 +207,7 @@ async fn run_claimed(
                     &spool,
                     &mut notices,
                 )
+                .instrument(tracing::info_span!("job_keep_artifacts"))
                 .await;
                 if tool.is_some() {
                     let read = read_tool_outputs(&spool, kept, claimed.execution_id).await;
@@ -200,7 +223,9 @@ async fn run_claimed(
                 }
                 notices.close().await;
             }
-            pump.finish().await;
+            pump.finish()
+                .instrument(tracing::info_span!("job_store_log"))
+                .await;
             match finished {
                 Ok(Finished {
                     end: End::As(reason),
@@ -234,8 +259,14 @@ async fn run_claimed(
             cannot_start(failure)
         }
     };
-    remove_execution_folders(&ctx.settings.execution_folders(), claimed.execution_id).await;
-    (end, outcome)
+    remove_execution_folders(&ctx.settings.execution_folders(), claimed.execution_id)
+        .instrument(tracing::info_span!("job_clean_up"))
+        .await;
+    Ran {
+        end,
+        outcome,
+        removal,
+    }
 }
 
 async fn read_tool_outputs(spool: &Path, kept: Vec<Planned>, id: ExecutionId) -> Outcome {

@@ -1,6 +1,8 @@
-//! Streams of runs that have not started (waiting for approval, which may take a day, or
-//! for a worker) hold no Redis subscription and read nothing on their own: one task asks
-//! the database, for all of them at once, which runs started, and wakes their streams.
+//! Streams of runs awaiting approval (which may take a day) hold no Redis subscription
+//! and read nothing on their own: one task asks the database, for all of them at once,
+//! which runs were decided on, and wakes their streams. A queued run's stream follows
+//! it as a running one's does: a worker takes it within moments, and the stream must
+//! see its first line and its end as they come.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -37,9 +39,9 @@ impl WaitingRuns {
         Self { shared }
     }
 
-    /// Resolves once the run is no longer waiting (it started, ended or is gone), as
-    /// seen by the next poll.
-    pub async fn until_started(&self, execution_id: ExecutionId) {
+    /// Resolves once the run no longer awaits approval (it was queued, rejected or is
+    /// gone), as seen by the next poll.
+    pub async fn until_decided(&self, execution_id: ExecutionId) {
         let mut woken = lock(&self.shared.runs)
             .entry(execution_id)
             .or_insert_with(|| watch::channel(()).0)
@@ -64,12 +66,12 @@ async fn poll(shared: Arc<Shared>, db: Db) {
         }
         tokio::time::sleep(POLL).await;
         let asked: Vec<ExecutionId> = ids.iter().copied().collect();
-        match db.still_waiting(&asked).await {
+        match db.still_awaiting_approval(&asked).await {
             Ok(still) => {
                 lock(&shared.runs).retain(|id, _| still.contains(id) || !ids.contains(id));
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot tell which waiting runs started; asking again");
+                tracing::warn!(%error, "cannot tell which runs were decided on; asking again");
             }
         }
     }

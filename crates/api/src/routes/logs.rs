@@ -6,8 +6,8 @@
 //! before it publishes it, so subscribing first and then replaying from the database
 //! leaves no gap; lines already sent are dropped by `seq`, also inside a chunk. Without
 //! Redis the stream polls the database: lines arrive late, never lost.
-//! Streams share what they can (see [`crate::live`]): a stream of a run that has not
-//! started costs a keepalive every few seconds until it starts.
+//! Streams share what they can (see [`crate::live`]): a stream of a run awaiting
+//! approval costs a keepalive every few seconds until it is decided on.
 
 use std::time::Duration;
 
@@ -204,8 +204,8 @@ enum Replayed {
     Partly,
 }
 
-/// How a wait for the run to start ended.
-enum Started {
+/// How a wait for a decision on the run ended.
+enum Waited {
     Visible,
     /// The viewer lost `view` meanwhile: the stream ends.
     Hidden,
@@ -229,7 +229,7 @@ impl Follower {
 
     async fn follow(&mut self, status: ExecutionStatus) -> Result<(), Gone> {
         self.send(Bytes::from_static(b"retry: 2000\n\n")).await?;
-        if let Started::Hidden = self.until_started(status).await? {
+        if let Waited::Hidden = self.until_decided(status).await? {
             return Ok(());
         }
         let mut live = self.state.live.feed.follow(self.execution_id).await;
@@ -239,6 +239,9 @@ impl Follower {
         let mut terminal_since: Option<tokio::time::Instant> = None;
         let mut worker_done = false;
         let mut ticks: u32 = 0;
+        // The run may have ended before the subscription: its `end` was then missed, and
+        // the first tick looks.
+        let mut looked = false;
         loop {
             tokio::select! {
                 heard = next_live(&mut live) => match heard {
@@ -270,8 +273,10 @@ impl Follower {
                     // While the live feed works, the worker's `end` says when to look;
                     // the slow check covers an execution whose worker died.
                     let due = live.is_none()
+                        || !looked
                         || terminal_since.is_some()
                         || ticks.is_multiple_of(FALLBACK_TICKS);
+                    looked = true;
                     if !due {
                         continue;
                     }
@@ -321,13 +326,13 @@ impl Follower {
         }
     }
 
-    /// Holds the stream while the run waits for approval or for a worker, which may take
-    /// a day: no Redis subscription, no polling of its own, only a look at whether the
-    /// viewer may still see the run every [`VIEW_RECHECK`].
-    async fn until_started(&mut self, mut status: ExecutionStatus) -> Result<Started, Gone> {
+    /// Holds the stream while the run awaits approval, which may take a day: no Redis
+    /// subscription, no polling of its own, only a look at whether the viewer may still
+    /// see the run every [`VIEW_RECHECK`].
+    async fn until_decided(&mut self, mut status: ExecutionStatus) -> Result<Waited, Gone> {
         let mut keepalive = self.keepalive_timer();
-        while status.is_waiting() {
-            let started = self.state.live.waiting.until_started(self.execution_id);
+        while status == ExecutionStatus::AwaitingApproval {
+            let started = self.state.live.waiting.until_decided(self.execution_id);
             tokio::pin!(started);
             let recheck = tokio::time::sleep(VIEW_RECHECK);
             tokio::pin!(recheck);
@@ -341,12 +346,12 @@ impl Follower {
             }
             status = match self.execution().await {
                 Seen::Visible(execution) => execution.status,
-                Seen::Hidden => return Ok(Started::Hidden),
+                Seen::Hidden => return Ok(Waited::Hidden),
                 // The main loop reads it again.
                 Seen::Unreadable => break,
             };
         }
-        Ok(Started::Visible)
+        Ok(Waited::Visible)
     }
 
     /// Ticks when the stream has been idle a keep-alive period; the first tick is not

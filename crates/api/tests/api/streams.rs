@@ -56,20 +56,7 @@ async fn second_api_process(app: &TestApp) -> (TestApp, tokio::process::Child) {
         address: format!("http://127.0.0.1:{port}"),
         ..app.clone()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while replica
-        .client
-        .get(format!("{}/health", replica.address))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the second api never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    replica.wait_until_healthy("the second api").await;
     (replica, child)
 }
 

@@ -20,6 +20,7 @@ use bollard::query_parameters::{
 use futures_util::{Stream as FuturesStream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use sage_model::EndReason;
 pub use sage_model::logs::Stream;
@@ -40,8 +41,6 @@ pub enum SandboxError {
 /// Longest wait for `/work/out` to be copied out. Nothing of the script runs by then,
 /// and the folder is a bounded tmpfs, so this only guards against a stuck engine.
 const COPY_OUT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest wait for the script's leftover processes to be killed.
-const END_LEFTOVERS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a container's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +125,9 @@ pub struct RunBounds {
 
 /// Runs a sandbox to its end and removes it, whether it succeeded or not. `stop`
 /// ends it early (SIGKILL, like a timeout). With a `spool`, `/work/out` is copied
-/// there once the script ended by itself.
+/// there once the script ended by itself. Nothing of the script runs any more when this
+/// returns; the container's removal is then under way, so the caller can store the end
+/// meanwhile and wait for [`Removal::done`] after.
 #[tracing::instrument(skip_all, fields(name = %name))]
 pub async fn run_to_end(
     docker: &Docker,
@@ -136,14 +137,42 @@ pub async fn run_to_end(
     stop: &CancellationToken,
     sink: &mut impl OutputSink,
     spool: Option<Spool<'_>>,
-) -> Result<Finished, SandboxError> {
+) -> (Result<Finished, SandboxError>, Removal) {
     let options = CreateContainerOptionsBuilder::default().name(name).build();
-    let created = docker
+    let created = match docker
         .create_container(Some(options), spec.container_body())
-        .await?;
+        .instrument(tracing::info_span!("sandbox_create"))
+        .await
+    {
+        Ok(created) => created,
+        Err(error) => return (Err(error.into()), Removal(None)),
+    };
     let outcome = start_and_wait(docker, &created.id, spec, bounds, stop, sink, spool).await;
-    remove(docker, &created.id).await;
-    outcome
+    (outcome, Removal::start(docker, created.id))
+}
+
+/// A sandbox container's removal, under way in the background.
+#[must_use = "a removal is waited for once the run's end is stored"]
+pub struct Removal(Option<tokio::task::JoinHandle<()>>);
+
+impl Removal {
+    fn start(docker: &Docker, id: String) -> Self {
+        let docker = docker.clone();
+        let removing = async move { remove(&docker, &id).await };
+        Self(Some(tokio::spawn(
+            removing.instrument(tracing::info_span!("sandbox_remove")),
+        )))
+    }
+
+    /// Returns once the container is gone (or its removal failed, which is logged; the
+    /// sweep finds it by label).
+    pub async fn done(self) {
+        if let Some(removing) = self.0
+            && let Err(error) = removing.await
+        {
+            tracing::warn!(%error, "a sandbox removal did not finish");
+        }
+    }
 }
 
 async fn start_and_wait(
@@ -162,16 +191,24 @@ async fn start_and_wait(
             outputs: Outputs::NotCollected,
         });
     }
-    docker.start_container(id, None).await?;
+    docker
+        .start_container(id, None)
+        .instrument(tracing::info_span!("sandbox_start"))
+        .await?;
     let started = SystemTime::now();
-    let script = docker.create_exec(id, spec.script()).await?.id;
-    let output = attach(docker, &script).await?;
+    let (script, output) = async {
+        let script = docker.create_exec(id, spec.script()).await?.id;
+        let output = attach(docker, &script).await?;
+        Ok::<_, SandboxError>((script, output))
+    }
+    .instrument(tracing::info_span!("sandbox_exec"))
+    .await?;
     let mut total = 0;
     let stopped_by_us = tokio::select! {
         collected = tokio::time::timeout(
             bounds.timeout,
             collect(output, bounds.output_cap, sink, &mut total),
-        ) => match collected {
+        ).instrument(tracing::info_span!("sandbox_script")) => match collected {
             Err(_) => Some(End::As(EndReason::Timeout)),
             Ok(Ok(true)) => Some(End::As(EndReason::OutputLimit)),
             Ok(Ok(false)) => None,
@@ -191,7 +228,10 @@ async fn start_and_wait(
             }
             end
         }
-        None => match exec_exit_code(docker, &script).await? {
+        None => match exec_exit_code(docker, &script)
+            .instrument(tracing::info_span!("sandbox_exit_code"))
+            .await?
+        {
             code if code != 0 && oom_killed_since(docker, id, started).await? => {
                 End::As(EndReason::Oom)
             }
@@ -201,15 +241,10 @@ async fn start_and_wait(
     };
     let outputs = match (end, spool) {
         (End::As(EndReason::Succeeded | EndReason::ExitCode(_) | EndReason::Oom), Some(spool)) => {
-            match end_leftovers(docker, id, spec).await {
-                Ok(()) => copy_out(docker, id, spec, spool)
-                    .await
-                    .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error))),
-                Err(error) => Outputs::Failed(format!(
-                    "the script's leftover processes could not be ended: {}",
-                    sage_infra::error_text(&error)
-                )),
-            }
+            copy_out(docker, id, spec, spool)
+                .instrument(tracing::info_span!("sandbox_copy_out"))
+                .await
+                .unwrap_or_else(|error| Outputs::Failed(sage_infra::error_text(&error)))
         }
         _ => Outputs::NotCollected,
     };
@@ -310,19 +345,8 @@ async fn oom_killed_since(
     }
 }
 
-/// Kills whatever the script left running, and waits until that is done, so that
-/// nothing writes to or holds `/work/out` while it is copied.
-async fn end_leftovers(docker: &Docker, id: &str, spec: &SandboxSpec) -> Result<(), SandboxError> {
-    let exec = docker.create_exec(id, spec.end_leftovers()).await?.id;
-    let mut output = attach(docker, &exec).await?;
-    let drained = async { while output.next().await.is_some() {} };
-    tokio::time::timeout(END_LEFTOVERS_TIMEOUT, drained)
-        .await
-        .map_err(|_| SandboxError::Stuck("ending the script's leftover processes"))
-}
-
-/// Copies `/work/out` into the spool as a tar archive (empty when there is none), up
-/// to the spool's cap.
+/// Ends what the script left running, then copies `/work/out` into the spool as a tar
+/// archive (empty when there is none), up to the spool's cap.
 async fn copy_out(
     docker: &Docker,
     id: &str,

@@ -164,19 +164,20 @@ impl SandboxSpec {
         self.exec(self.argv.clone(), env)
     }
 
-    /// Ends every process the script left behind (a detached child could otherwise hold
-    /// the copy-out open): `kill -9 -1` as the script's user reaches all of that user's
-    /// processes but itself, never the holder, which is another user.
-    pub fn end_leftovers(&self) -> ExecConfig {
-        let argv = ["sh", "-c", "kill -9 -1 2>/dev/null; exit 0"];
-        self.exec(argv.map(str::to_owned).to_vec(), Vec::new())
-    }
-
-    /// Copies `/work/out` out as a tar stream on stdout. Symlinks stay symlinks (tar does
-    /// not follow them, `out` itself included), so nothing outside the folder is read.
+    /// Ends every process the script left behind, then copies `/work/out` out as a tar
+    /// stream on stdout, in one exec. `kill -9 -1` as the script's user reaches all of
+    /// that user's processes but the shell itself, never the holder (another user); the
+    /// shell waits until none is left (a detached child could otherwise still write to
+    /// or hold the folder), for a bounded number of looks, then becomes `tar`. Symlinks
+    /// stay symlinks (tar does not follow them, `out` itself included), so nothing
+    /// outside the folder is read.
     pub fn copy_outputs(&self) -> ExecConfig {
-        let argv = ["tar", "-C", WORK_DIR, "-cf", "-", OUTPUTS_FOLDER];
-        self.exec(argv.map(str::to_owned).to_vec(), Vec::new())
+        let script = format!(
+            "kill -9 -1 2>/dev/null; n=0; \
+             while kill -0 -1 2>/dev/null && [ $n -lt 10000 ]; do n=$((n + 1)); done; \
+             exec tar -C {WORK_DIR} -cf - {OUTPUTS_FOLDER}"
+        );
+        self.exec(vec!["sh".to_owned(), "-c".to_owned(), script], Vec::new())
     }
 
     fn exec(&self, cmd: Vec<String>, env: Vec<String>) -> ExecConfig {
@@ -319,7 +320,6 @@ mod tests {
         let uid = run_uid("e");
         assert_eq!(spec().script().user, Some(format!("{uid}:{uid}")));
         assert_eq!(spec().copy_outputs().user, Some(format!("{uid}:{uid}")));
-        assert_eq!(spec().end_leftovers().user, Some(format!("{uid}:{uid}")));
         assert_eq!(spec().script().privileged, Some(false));
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(host.network_mode.as_deref(), Some("none"));

@@ -146,7 +146,7 @@ async fn run_with(
     spool: Option<Spool<'_>>,
 ) -> (Finished, Captured) {
     let mut output = Captured::default();
-    let finished = run_to_end(
+    let (finished, removal) = run_to_end(
         docker,
         &format!("sage-test-{id}"),
         spec,
@@ -155,9 +155,9 @@ async fn run_with(
         &mut output,
         spool,
     )
-    .await
-    .unwrap();
-    (finished, output)
+    .await;
+    removal.done().await;
+    (finished.unwrap(), output)
 }
 
 /// The names and kinds in a spooled archive.
