@@ -166,15 +166,19 @@ impl SandboxSpec {
 
     /// Ends every process the script left behind, then copies `/work/out` out as a tar
     /// stream on stdout, in one exec. `kill -9 -1` as the script's user reaches all of
-    /// that user's processes but the shell itself, never the holder (another user); the
-    /// shell waits until none is left (a detached child could otherwise still write to
-    /// or hold the folder), for a bounded number of looks, then becomes `tar`. Symlinks
-    /// stay symlinks (tar does not follow them, `out` itself included), so nothing
-    /// outside the folder is read.
+    /// that user's processes but the shell itself, never the holder (another user). A
+    /// process killed so runs no more code of its own; the shell still waits until no
+    /// `/proc` entry of its user but its own is left (a bounded number of looks), so no
+    /// write of theirs is half done, then becomes `tar`. Symlinks stay symlinks (tar
+    /// does not follow them, `out` itself included), so nothing outside the folder is
+    /// read.
     pub fn copy_outputs(&self) -> ExecConfig {
         let script = format!(
             "kill -9 -1 2>/dev/null; n=0; \
-             while kill -0 -1 2>/dev/null && [ $n -lt 10000 ]; do n=$((n + 1)); done; \
+             while [ $n -lt 500 ]; do \
+               left=; for p in /proc/[0-9]*; do \
+                 [ \"$p\" != /proc/$$ ] && [ -O \"$p\" ] && left=$p && break; done; \
+               [ -z \"$left\" ] && break; n=$((n + 1)); done; \
              exec tar -C {WORK_DIR} -cf - {OUTPUTS_FOLDER}"
         );
         self.exec(vec!["sh".to_owned(), "-c".to_owned(), script], Vec::new())
