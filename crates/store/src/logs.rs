@@ -9,6 +9,12 @@ use crate::{Db, StoreError};
 impl Db {
     /// Stores chunks in one statement. A chunk stored twice (a retried write) is kept
     /// once.
+    ///
+    /// The commit does not wait for the disk (`synchronous_commit = off`): a live line
+    /// is not held back by a flush per chunk. A crash of PostgreSQL itself (not of the
+    /// worker) may lose the last fraction of a second of log lines already shown live,
+    /// and only while the run runs: its end is stored after its last chunk with a flush,
+    /// which makes every chunk before it durable too.
     pub async fn append_log_chunks(
         &self,
         execution_id: ExecutionId,
@@ -17,20 +23,25 @@ impl Db {
         let firsts: Vec<i64> = chunks.iter().map(LogChunk::first_seq).collect();
         let lasts: Vec<i64> = chunks.iter().map(LogChunk::last_seq).collect();
         let texts: Vec<&str> = chunks.iter().map(LogChunk::text).collect();
-        let client = self.client().await?;
-        let statement = client
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .batch_execute("SET LOCAL synchronous_commit = off")
+            .await?;
+        let statement = transaction
             .prepare_cached(
                 "INSERT INTO execution_log_chunks (execution_id, first_seq, last_seq, lines)
                  SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::text[])
                  ON CONFLICT DO NOTHING",
             )
             .await?;
-        client
+        transaction
             .execute(
                 &statement,
                 &[&execution_id.as_uuid(), &firsts, &lasts, &texts],
             )
             .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
