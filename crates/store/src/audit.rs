@@ -14,8 +14,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
+use crate::conditions::Conditions;
 use crate::{Db, StoreError};
 
 /// The key of the chain: AUDIT_KEY, at least 32 random bytes in base64. Api and workers
@@ -379,28 +379,36 @@ impl Db {
 
     #[tracing::instrument(skip(self))]
     pub async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
-        let client = self.client().await?;
-        let sql = concat!(
-            "SELECT ",
+        let mut conditions = Conditions::default();
+        if let Some(actor) = &filter.actor {
+            let actor = conditions.bind(actor.clone());
+            conditions.and(format!("actor = {actor}"));
+        }
+        if let Some(action) = &filter.action {
+            let action = conditions.bind(action.clone());
+            conditions.and(format!("action = {action}"));
+        }
+        if let Some(target_id) = &filter.target_id {
+            let target_id = conditions.bind(target_id.clone());
+            conditions.and(format!("target_id = {target_id}"));
+        }
+        if let Some(since) = filter.since {
+            let since = conditions.bind(since);
+            conditions.and(format!("at >= {since}"));
+        }
+        if let Some(before_id) = filter.before_id {
+            let before_id = conditions.bind(before_id);
+            conditions.and(format!("id < {before_id}"));
+        }
+        let limit = conditions.bind(filter.limit);
+        let sql = format!(
+            "SELECT {} FROM audit_events {} ORDER BY id DESC LIMIT {limit}",
             audit_columns!(),
-            " FROM audit_events
-             WHERE ($1::text IS NULL OR actor = $1)
-               AND ($2::text IS NULL OR action = $2)
-               AND ($3::text IS NULL OR target_id = $3)
-               AND ($4::timestamptz IS NULL OR at >= $4)
-               AND ($5::bigint IS NULL OR id < $5)
-             ORDER BY id DESC LIMIT $6"
+            conditions.where_clause()
         );
-        let statement = client.prepare_cached(sql).await?;
-        let params: [&(dyn ToSql + Sync); 6] = [
-            &filter.actor,
-            &filter.action,
-            &filter.target_id,
-            &filter.since,
-            &filter.before_id,
-            &filter.limit,
-        ];
-        let rows = client.query(&statement, &params).await?;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client.query(&statement, &conditions.values()).await?;
         Ok(rows.iter().map(AuditEvent::from_row).collect())
     }
 

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, JobMessage, ModuleId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::approvals::{Approval, Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
+use crate::conditions::Conditions;
 use crate::runs::{end_in, notify_stop};
 use crate::{Db, StoreError};
 
@@ -54,7 +54,8 @@ macro_rules! execution_select {
                     array_agg(a.comment ORDER BY a.decided_at, au.email) AS comments,
                     array_agg(a.decided_at ORDER BY a.decided_at, au.email) AS decided_at
              FROM execution_approvals a JOIN users au ON au.id = a.approver
-             WHERE a.execution_id = e.id) d ON true "
+             -- Only a run that needed approvals has decisions: the others skip the scan.
+             WHERE a.execution_id = e.id AND e.approvals_required > 0) d ON true "
     };
 }
 
@@ -319,52 +320,54 @@ impl Db {
         viewer: &Viewer,
         filter: &ExecutionFilter,
     ) -> Result<Vec<Execution>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Viewer::User { id, email, groups } = viewer {
+            let (id, email, groups) = (
+                conditions.bind(id.as_uuid()),
+                conditions.bind(email.clone()),
+                conditions.bind(groups.clone()),
+            );
+            conditions.and(format!(
+                "(e.requested_by = {id}
+                  OR EXISTS (SELECT 1 FROM module_assignments a
+                             WHERE a.module_id = e.module_id AND a.can_view
+                               AND ((a.principal_kind = 'user' AND a.principal = {email})
+                                 OR (a.principal_kind = 'group' AND a.principal = ANY({groups})))))"
+            ));
+        }
+        if let Some(module_id) = filter.module_id {
+            let module_id = conditions.bind(module_id.as_uuid());
+            conditions.and(format!("e.module_id = {module_id}"));
+        }
+        if let Some(status) = filter.status {
+            let status = conditions.bind(status.as_str());
+            conditions.and(format!("e.status = {status}"));
+        }
+        if let Some(email) = &filter.requested_by {
+            let email = conditions.bind(email.clone());
+            conditions.and(format!("u.email = {email}"));
+        }
+        if let Some((at, id)) = filter.after {
+            let (at, id) = (conditions.bind(at), conditions.bind(id.as_uuid()));
+            conditions.and(format!("(e.created_at, e.id) < ({at}, {id})"));
+        }
+        if let Some(since) = filter.since {
+            let since = conditions.bind(since);
+            conditions.and(format!("e.created_at >= {since}"));
+        }
+        if let Some(until) = filter.until {
+            let until = conditions.bind(until);
+            conditions.and(format!("e.created_at < {until}"));
+        }
+        let limit = conditions.bind(filter.limit);
+        let sql = format!(
+            "{} {} ORDER BY e.created_at DESC, e.id DESC LIMIT {limit}",
+            execution_select!(),
+            conditions.where_clause()
+        );
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(concat!(
-                execution_select!(),
-                "WHERE ($1::boolean
-                        OR e.requested_by = $2
-                        OR EXISTS (SELECT 1 FROM module_assignments a
-                                   WHERE a.module_id = e.module_id AND a.can_view
-                                     AND ((a.principal_kind = 'user' AND a.principal = $3)
-                                       OR (a.principal_kind = 'group' AND a.principal = ANY($4)))))
-                   AND ($5::uuid IS NULL OR e.module_id = $5)
-                   AND ($6::text IS NULL OR e.status = $6)
-                   AND ($7::text IS NULL OR u.email = $7)
-                   AND ($8::timestamptz IS NULL OR (e.created_at, e.id) < ($8, $9))
-                   AND ($11::timestamptz IS NULL OR e.created_at >= $11)
-                   AND ($12::timestamptz IS NULL OR e.created_at < $12)
-                 ORDER BY e.created_at DESC, e.id DESC LIMIT $10"
-            ))
-            .await?;
-        let (everything, user_id, email, groups) = match viewer {
-            Viewer::Everything => (true, Uuid::nil(), None, Vec::new()),
-            Viewer::User { id, email, groups } => {
-                (false, id.as_uuid(), email.clone(), groups.clone())
-            }
-        };
-        let status = filter.status.map(ExecutionStatus::as_str);
-        let module_id = filter.module_id.map(|id| id.as_uuid());
-        let (after_at, after_id) = match filter.after {
-            Some((at, id)) => (Some(at), id.as_uuid()),
-            None => (None, Uuid::nil()),
-        };
-        let params: [&(dyn ToSql + Sync); 12] = [
-            &everything,
-            &user_id,
-            &email,
-            &groups,
-            &module_id,
-            &status,
-            &filter.requested_by,
-            &after_at,
-            &after_id,
-            &filter.limit,
-            &filter.since,
-            &filter.until,
-        ];
-        let rows = client.query(&statement, &params).await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client.query(&statement, &conditions.values()).await?;
         rows.iter().map(Execution::from_row).collect()
     }
 

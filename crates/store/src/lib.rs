@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod artifacts;
 pub mod audit;
 pub mod catalog;
+mod conditions;
 pub mod evidence;
 pub mod executions;
 pub mod logs;

@@ -2,7 +2,7 @@
 //! limited to what the caller may see.
 
 use actix_web::{HttpResponse, post, routes, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId};
 use sage_store::approvals::{Decision, DecisionOutcome};
 use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution};
@@ -413,7 +413,11 @@ pub async fn list(
         items.truncate(limit as usize);
         items
             .last()
-            .map(|e| format!("{}_{}", e.created_at.to_rfc3339(), e.id))
+            // `Z`, not `+00:00`: a `+` pasted into a query string arrives as a space.
+            .map(|e| {
+                let at = e.created_at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                format!("{at}_{}", e.id)
+            })
     } else {
         None
     };

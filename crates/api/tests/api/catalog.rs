@@ -409,3 +409,60 @@ async fn every_change_is_audited_and_the_chain_verifies() {
     assert_eq!(app.get_as("/api/v1/audit", auditor).await.0, 200);
     assert_eq!(app.get_as("/api/v1/scripts", auditor).await.0, 403);
 }
+
+#[tokio::test]
+async fn the_audit_filters_by_each_field_and_pages_without_gaps() {
+    let app = spawn_app().await;
+    let script = app.register_backup_script().await;
+    let mut modules = Vec::new();
+    for name in ["backup-a", "backup-b", "backup-c"] {
+        let mut body = backup_module(&script);
+        body["name"] = json!(name);
+        let (status, module) = app.post_as("/api/v1/modules", ADMIN, &body).await;
+        assert_eq!(status, 201, "{module}");
+        modules.push(module["id"].as_str().unwrap().to_owned());
+    }
+    let targets = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["target_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = app
+            .get_as(
+                &format!("/api/v1/audit?action=module.create&actor={ADMIN}&limit=1{cursor}"),
+                ADMIN,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(targets(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let mut newest_first = modules.clone();
+    newest_first.reverse();
+    assert_eq!(paged, newest_first);
+
+    let (_, one) = app
+        .get_as(&format!("/api/v1/audit?target_id={}", modules[1]), ADMIN)
+        .await;
+    assert_eq!(targets(&one), [modules[1].clone()]);
+    let (_, by_analyst) = app
+        .get_as(
+            &format!("/api/v1/audit?actor={ANALYST}&action=module.create"),
+            ADMIN,
+        )
+        .await;
+    assert!(targets(&by_analyst).is_empty());
+    let (_, later) = app
+        .get_as("/api/v1/audit?since=2999-01-01T00:00:00Z", ADMIN)
+        .await;
+    assert!(targets(&later).is_empty());
+}

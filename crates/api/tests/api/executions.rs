@@ -296,3 +296,67 @@ async fn runs_filter_by_submission_time_and_refuse_a_bad_time_naming_it() {
         .collect();
     assert_eq!(fields, ["since", "until"], "{answer}");
 }
+
+#[tokio::test]
+async fn runs_page_newest_first_without_gaps_and_filter_by_requester() {
+    let app = spawn_app().await;
+    let module = assigned_module(&app).await;
+    let mut submitted = Vec::new();
+    for _ in 0..5 {
+        submitted.push(app.submit(&module, good_params()).await);
+    }
+    let (status, by_admin) = app
+        .post_as(
+            &format!("/api/v1/modules/{module}/executions"),
+            ADMIN,
+            &json!({"params": good_params()}),
+        )
+        .await;
+    assert_eq!(status, 202, "{by_admin}");
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Pages of two, each after the cursor of the one before, end to end.
+    let mut paged = Vec::new();
+    let mut query = format!("requested_by={}&limit=2", ANALYST.to_uppercase());
+    loop {
+        let (status, page) = app
+            .get_as(&format!("/api/v1/executions?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                query = format!("requested_by={ANALYST}&limit=2&cursor={cursor}");
+            }
+            None => break,
+        }
+    }
+    submitted.reverse();
+    assert_eq!(paged, submitted, "the analyst's runs, newest first, once each");
+
+    let (_, everyone) = app.get_as("/api/v1/executions", ADMIN).await;
+    assert_eq!(ids(&everyone).len(), 6);
+    assert_eq!(ids(&everyone)[0], by_admin["id"].as_str().unwrap());
+    let (_, the_admins) = app
+        .get_as(
+            &format!("/api/v1/executions?requested_by={ADMIN}&module_id={module}"),
+            ANALYST,
+        )
+        .await;
+    assert_eq!(
+        ids(&the_admins),
+        [by_admin["id"].as_str().unwrap()],
+        "the analyst sees the admin's run of a module it may view"
+    );
+    let (_, nobody) = app
+        .get_as(&format!("/api/v1/executions?requested_by={OTHER}"), ADMIN)
+        .await;
+    assert!(ids(&nobody).is_empty());
+}
