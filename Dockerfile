@@ -9,7 +9,7 @@ COPY . .
 RUN cargo build --release --bins
 
 FROM ${BASE}
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates fonts-nanum \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 10002 --no-create-home --shell /usr/sbin/nologin sage
 COPY --from=build /src/target/release/sage-api /src/target/release/sage-worker /usr/local/bin/

@@ -78,6 +78,7 @@ test: lint stack image console
     #!/usr/bin/env bash
     set -euo pipefail
     . dev/env.sh
+    dev/check-deploy.sh
     dev/console.sh browser
     (cd crates/console/app && npm run --silent check && npx vitest run --reporter=dot)
     dev/stack.sh drop-test-databases

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod library;
 pub mod live;
+pub mod metrics;
 pub mod oidc;
 pub mod openapi;
 pub mod relay;

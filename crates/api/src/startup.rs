@@ -49,6 +49,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(crate::extract::JSON_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .wrap(from_fn(crate::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .configure(routes::configure)
                 .configure(|config| console.configure(config))
@@ -69,13 +70,15 @@ impl Application {
             (Webhook::Approvals, &settings.approval_webhook),
         ];
         for (webhook, receiver) in webhooks {
-            let relay = WebhookRelay::new(state.db.clone(), webhook, receiver.clone());
+            let relay = WebhookRelay::new(state.db.clone(), webhook, receiver.clone())
+                .counting_failures(state.metrics.clone());
             tokio::spawn(relay.run(shutdown.clone()));
         }
         let jobs = crate::relay::JobRelay::new(state.db.clone(), state.broker.clone());
         tokio::spawn(jobs.run(shutdown.clone()));
         tokio::spawn(crate::approvals::expire_until_stopped(
             state.db.clone(),
+            state.metrics.clone(),
             shutdown.clone(),
         ));
         Ok(Self {
@@ -103,6 +106,19 @@ impl Application {
     }
 }
 
+/// Connects to PostgreSQL and applies the migrations it lacks (under an advisory lock,
+/// so replicas starting together take turns). `sage-api migrate` is this alone.
+pub async fn migrated_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database).context("DATABASE_URL: cannot build the pool")?;
+    db.check()
+        .await
+        .context("cannot reach PostgreSQL (DATABASE_URL)")?;
+    sage_store::migrate(&db)
+        .await
+        .context("applying database migrations")?;
+    Ok(db)
+}
+
 /// PostgreSQL must answer at start (migrations run here); RabbitMQ, Redis and S3 may be
 /// down: the api starts anyway, reports them in `/ready` and uses them once they are up.
 async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
@@ -116,13 +132,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         ),
         crate::settings::AuthMode::Oidc(_) => {}
     }
-    let db = Db::connect(&settings.database).context("DATABASE_URL: cannot build the pool")?;
-    db.check()
-        .await
-        .context("cannot reach PostgreSQL (DATABASE_URL)")?;
-    sage_store::migrate(&db)
-        .await
-        .context("applying database migrations")?;
+    let db = migrated_database(settings).await?;
     if db
         .seal_unkeyed_audit_trail()
         .await
@@ -176,5 +186,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         secrets: settings.common.secrets.clone(),
         assume_roles: settings.common.assume_roles.clone(),
         sign_in: Arc::new(SignInView::new(settings)),
+        metrics: Arc::default(),
     })
 }

@@ -34,6 +34,8 @@ pub struct AppState {
     pub secrets: sage_infra::secrets::SecretBox,
     /// The AWS roles runs may name.
     pub assume_roles: sage_model::catalog::cloud::RoleAllowlist,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::ApiMetrics>,
     /// How the web console signs users in.
     pub sign_in: Arc<crate::routes::sign_in::SignInView>,
 }

@@ -3,6 +3,7 @@
 //! header, and retried with backoff while the receiver is down. The relay is a single
 //! step (`deliver_batch`) that tests drive; the loop only repeats it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -12,6 +13,8 @@ use sage_store::outbox::{Delivery, Webhook};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
+
+use crate::metrics::ApiMetrics;
 
 pub const SIGNATURE_HEADER: &str = "X-Sage-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Sage-Timestamp";
@@ -115,6 +118,7 @@ pub struct WebhookRelay {
     http: reqwest::Client,
     webhook: Webhook,
     settings: Option<WebhookSettings>,
+    metrics: Option<Arc<ApiMetrics>>,
 }
 
 impl WebhookRelay {
@@ -128,6 +132,15 @@ impl WebhookRelay {
             http,
             webhook,
             settings,
+            metrics: None,
+        }
+    }
+
+    /// Counts each failed delivery in `metrics`.
+    pub fn counting_failures(self, metrics: Arc<ApiMetrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
         }
     }
 
@@ -149,6 +162,9 @@ impl WebhookRelay {
             match self.send(settings, delivery).await {
                 Ok(()) => self.db.delivered(self.webhook, delivery.id).await?,
                 Err(error) => {
+                    if let Some(metrics) = &self.metrics {
+                        metrics.webhook_failed(self.webhook);
+                    }
                     let retry_in = backoff(delivery.attempts, settings.retry_max);
                     tracing::warn!(webhook = ?self.webhook, id = delivery.id,
                                    attempts = delivery.attempts, %error, ?retry_in,

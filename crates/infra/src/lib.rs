@@ -1,9 +1,10 @@
 //! What the api and the worker both need to reach the outside world: settings read from
-//! the environment, telemetry, and thin wrappers that own the RabbitMQ, Redis and S3
+//! the environment, telemetry, metrics, and thin wrappers that own the RabbitMQ, Redis and S3
 //! client details. PostgreSQL lives in `sage-store`, Docker in the worker.
 
 pub mod amqp;
 pub mod config;
+pub mod metrics;
 pub mod redis;
 pub mod s3;
 pub mod secrets;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
 use crate::executions::{Execution, read_in};
-use crate::runs::{end_in, end_revoked};
+use crate::runs::{EndedRun, end_in, end_revoked};
 use crate::{Db, StoreError, changed_one, requester_may_run, user_assigned};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,20 +150,20 @@ impl Db {
     }
 
     /// Ends runs that waited past their approval expiry as `rejected` (reason
-    /// `approval_expired`); returns their ids. Replicas sweeping at once skip each
-    /// other's rows.
+    /// `approval_expired`); returns them. Replicas sweeping at once skip each other's
+    /// rows.
     pub async fn expire_approvals(
         &self,
         sweeper: &AuditContext,
-    ) -> Result<Vec<ExecutionId>, StoreError> {
+    ) -> Result<Vec<EndedRun>, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let rows = transaction
             .query(
-                "SELECT id FROM executions
-                 WHERE status = $1 AND approval_expires_at <= now()
-                 ORDER BY approval_expires_at LIMIT 100
-                 FOR UPDATE SKIP LOCKED",
+                "SELECT e.id, m.name FROM executions e JOIN modules m ON m.id = e.module_id
+                 WHERE e.status = $1 AND e.approval_expires_at <= now()
+                 ORDER BY e.approval_expires_at LIMIT 100
+                 FOR UPDATE OF e SKIP LOCKED",
                 &[&ExecutionStatus::AwaitingApproval.as_str()],
             )
             .await?;
@@ -180,7 +180,11 @@ impl Db {
                 after: Some(after),
             };
             append(&transaction, &self.audit_key, sweeper, &change).await?;
-            expired.push(ExecutionId::from(id));
+            expired.push(EndedRun {
+                id: ExecutionId::from(id),
+                module_name: row.get(1),
+                ran: None,
+            });
         }
         transaction.commit().await?;
         Ok(expired)

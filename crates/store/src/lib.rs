@@ -9,6 +9,7 @@ mod conditions;
 pub mod evidence;
 pub mod executions;
 pub mod logs;
+pub mod metrics;
 mod migrate;
 pub mod outbox;
 mod pool;

@@ -21,12 +21,25 @@ pub struct ClaimedRun {
     pub execution_id: ExecutionId,
     pub module_id: ModuleId,
     pub module_version: i32,
+    /// Its module's name, for the metrics.
+    pub module_name: String,
+    /// From its submission to this claim.
+    pub waited: Duration,
     /// Its module version and script, or why they no longer read back: the run then
     /// ends `bad_definition` rather than being retried forever.
     pub version: Result<RunVersion, StartFailure>,
     /// Its parameters as stored (secrets shown as `***`).
     pub params: Value,
     pub sealed_secrets: Option<Vec<u8>>,
+}
+
+/// A run that a sweep ended (declared lost, or its approval expired).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedRun {
+    pub id: ExecutionId,
+    pub module_name: String,
+    /// How long it ran, for one that started.
+    pub ran: Option<Duration>,
 }
 
 /// The module version and script a claimed run runs.
@@ -202,7 +215,8 @@ impl Db {
                 "UPDATE executions SET status = $4, worker_id = $2, started_at = now(),
                         lease_expires_at = now() + make_interval(secs => $3)
                  WHERE id = $1 AND status = $5
-                 RETURNING module_id, module_version, params",
+                 RETURNING module_id, module_version, params,
+                           EXTRACT(EPOCH FROM started_at - created_at)::float8",
                 &[
                     &id,
                     &worker_id,
@@ -217,10 +231,12 @@ impl Db {
         };
         let (module_id, module_version) = (ModuleId::from(row.get::<_, Uuid>(0)), row.get(1));
         let params: Value = row.get(2);
+        let waited = Duration::try_from_secs_f64(row.get(3)).unwrap_or_default();
         let details = transaction
             .query_one(
                 "SELECT v.definition, s.path, s.interpreter, s.sha256,
-                        (SELECT sealed FROM execution_secrets WHERE execution_id = $1)
+                        (SELECT sealed FROM execution_secrets WHERE execution_id = $1),
+                        (SELECT name FROM modules WHERE id = $2)
                  FROM module_versions v JOIN scripts s ON s.id = v.script_id
                  WHERE v.module_id = $2 AND v.version = $3",
                 &[&id, &module_id.as_uuid(), &module_version],
@@ -249,6 +265,8 @@ impl Db {
             execution_id,
             module_id,
             module_version,
+            module_name: details.get(5),
+            waited,
             version: version.map_err(|_| StartFailure::BadDefinition),
             params,
             sealed_secrets: details.get(4),
@@ -362,9 +380,9 @@ impl Db {
 
     /// Declares `lost` (reason `worker_lost`) every running execution whose lease
     /// expired: its worker died or lost the database. Safe to run from every worker at
-    /// once (rows are locked, skipped if taken). Returns the ids it declared lost.
+    /// once (rows are locked, skipped if taken). Returns the runs it declared lost.
     #[tracing::instrument(skip(self))]
-    pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<ExecutionId>, StoreError> {
+    pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<EndedRun>, StoreError> {
         let reason = EndReason::WorkerLost;
         let step = ExecutionStatus::Running.transition(reason.status())?;
         let mut client = self.client().await?;
@@ -380,7 +398,8 @@ impl Db {
                  UPDATE executions e SET status = $2, reason = $3,
                         finished_at = now(), lease_expires_at = NULL
                  FROM expired WHERE e.id = expired.id
-                 RETURNING e.id, e.worker_id",
+                 RETURNING e.id, e.worker_id, (SELECT name FROM modules m WHERE m.id = e.module_id),
+                           EXTRACT(EPOCH FROM e.finished_at - e.started_at)::float8",
                 &[&step.from().as_str(), &step.to().as_str(), &reason.as_str()],
             )
             .await?;
@@ -404,7 +423,13 @@ impl Db {
                 &change,
             )
             .await?;
-            lost.push(ExecutionId::from(id));
+            lost.push(EndedRun {
+                id: ExecutionId::from(id),
+                module_name: row.get(2),
+                ran: row
+                    .get::<_, Option<f64>>(3)
+                    .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()),
+            });
         }
         transaction.commit().await?;
         Ok(lost)

@@ -66,6 +66,8 @@ pub fn test_env() -> Env {
     );
     env.set("LOG_FORMAT", "json");
     env.set("RUST_LOG", "warn");
+    // Workers of tests run side by side (and beside `just up`'s): any free port.
+    env.set("WORKER_METRICS_BIND", "127.0.0.1:0");
     env
 }
 
@@ -386,6 +388,8 @@ impl TestApp {
 pub struct TestWorker {
     pub id: String,
     pub settings: sage_worker::settings::Settings,
+    /// Where the worker serves `/metrics`.
+    pub metrics_port: Option<u16>,
     shutdown: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -425,6 +429,7 @@ pub async fn spawn_worker_with(app: &TestApp, tune: impl FnOnce(&mut Env)) -> Te
     let dependencies = sage_worker::startup::connect(&settings)
         .await
         .expect("the worker reaches its dependencies");
+    let metrics_port = dependencies.metrics_port();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(sage_worker::startup::run_until_stopped(
         settings.clone(),
@@ -433,10 +438,29 @@ pub async fn spawn_worker_with(app: &TestApp, tune: impl FnOnce(&mut Env)) -> Te
     ));
     TestWorker {
         id,
+        metrics_port,
         settings,
         shutdown,
         task,
     }
+}
+
+/// The value of one series (`name{labels}` exactly as the text writes it) in a
+/// Prometheus scrape; `None` when the scrape does not hold it.
+pub fn metric(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
+/// `GET /metrics` on 127.0.0.1:`port`.
+pub async fn scrape(port: u16) -> String {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("the metrics endpoint answers");
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
 }
 
 pub async fn spawn_worker(app: &TestApp) -> TestWorker {

@@ -87,8 +87,9 @@ async fn consume(
         };
         let ctx = ctx.clone();
         running.spawn(async move {
+            let busy = ctx.metrics.busy();
             handle(&ctx, delivery).await;
-            drop(permit);
+            drop((busy, permit));
         });
         while running.try_join_next().is_some() {}
     }

@@ -129,6 +129,7 @@ pub struct Reaper {
     /// Folders holding one sub-folder per execution (staging, secret files).
     pub execution_folders: Vec<PathBuf>,
     pub every: Duration,
+    pub runs: sage_infra::metrics::RunMetrics,
 }
 
 impl Reaper {
@@ -151,6 +152,10 @@ impl Reaper {
                     ?lost,
                     "declared executions lost: their worker's lease expired"
                 );
+                for run in &lost {
+                    let reason = sage_model::EndReason::WorkerLost;
+                    self.runs.ended(&run.module_name, reason, run.ran);
+                }
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(?error, "could not reap expired leases"),

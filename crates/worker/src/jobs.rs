@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::artifacts::{self, Planned};
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
+use crate::metrics::WorkerMetrics;
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, run_uid};
 use crate::sandbox::{
     End, Finished, Limits, Network, Outputs, ReadOnlyFile, Removal, RunBounds, SandboxSpec, Spool,
@@ -47,6 +48,7 @@ pub struct Context {
     /// Evidence reports built at once.
     pub evidence_slots: Arc<tokio::sync::Semaphore>,
     pub evidence_fonts: sage_findings::report::FontFiles,
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 /// Claims and runs one execution; one already claimed, finished or cancelled is
@@ -67,6 +69,9 @@ pub async fn process(
         tracing::info!("execution is not queued any more; skipping the job");
         return Ok(());
     };
+    let started = std::time::Instant::now();
+    let runs = &ctx.metrics.runs;
+    runs.started(&claimed.module_name, claimed.waited);
     let tool = ctx.db.tool_of_module(claimed.module_id).await?;
     let prefix = match tool {
         Some(_) => tool_runs::prefix(execution_id, chrono::Utc::now()),
@@ -90,6 +95,9 @@ pub async fn process(
                 .instrument(tracing::info_span!("job_store_end"))
                 .await?;
             tracing::info!(reason = ?end.reason, stored, "execution finished");
+            if stored {
+                runs.ended(&claimed.module_name, end.reason, Some(started.elapsed()));
+            }
             if let (Some(tool), true) = (tool, stored) {
                 let outcome = ran.outcome.unwrap_or_default();
                 if let Err(error) = Box::pin(tool_runs::record(
@@ -174,6 +182,7 @@ async fn run_claimed(
             let mut pump = LogPump::start(
                 ctx.db.clone(),
                 ctx.publisher.clone(),
+                ctx.metrics.logs.clone(),
                 claimed.execution_id,
                 redactor,
             );
@@ -250,6 +259,7 @@ async fn run_claimed(
                 let mut pump = LogPump::start(
                     ctx.db.clone(),
                     ctx.publisher.clone(),
+                    ctx.metrics.logs.clone(),
                     claimed.execution_id,
                     redactor,
                 );

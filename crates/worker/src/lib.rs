@@ -7,6 +7,7 @@ pub mod docker;
 pub mod evidence;
 pub mod jobs;
 pub mod logs;
+pub mod metrics;
 pub mod sandbox;
 pub mod settings;
 pub mod startup;

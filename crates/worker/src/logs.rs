@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::metrics::LogCounters;
 use crate::sandbox::OutputSink;
 
 /// A chunk closes once it holds this much.
@@ -64,6 +65,7 @@ impl Publisher {
 }
 
 pub struct LogPump {
+    counters: LogCounters,
     stdout: LineSplitter,
     stderr: LineSplitter,
     notices: LineSplitter,
@@ -77,6 +79,7 @@ impl LogPump {
     pub fn start(
         db: Db,
         publisher: Publisher,
+        counters: LogCounters,
         execution_id: ExecutionId,
         redactor: Redactor,
     ) -> Self {
@@ -86,6 +89,7 @@ impl LogPump {
         let writer = tokio::spawn(write_chunks(db, publisher, execution_id, chunks));
         let chunker = tokio::spawn(gather(pieces, closed, writer));
         Self {
+            counters,
             stdout: LineSplitter::new(redactor.clone()),
             stderr: LineSplitter::new(redactor.clone()),
             notices: LineSplitter::new(redactor.clone()),
@@ -108,6 +112,7 @@ impl LogPump {
         if lines.is_empty() {
             return;
         }
+        self.counters.count(stream, &lines);
         let ts = chrono::Utc::now();
         let numbered = lines
             .into_iter()

@@ -1,5 +1,6 @@
 //! The worker's settings, read once from the environment (see `.env.example`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub struct Settings {
     pub worker_id: String,
     /// Executions run at once; the queue prefetch matches it.
     pub concurrency: usize,
+    /// Where Prometheus scrapes this worker's `/metrics`; `None` serves none.
+    pub metrics_bind: Option<SocketAddr>,
     pub docker_host: String,
     pub runner_image: String,
     /// The image of module versions that say `image: scanner`.
@@ -86,6 +89,16 @@ impl Settings {
             }
         });
         let concurrency = env.number("WORKER_CONCURRENCY", 2usize, 1, 64);
+        let metrics_bind = env.optional_with(
+            "WORKER_METRICS_BIND",
+            Some(SocketAddr::from(([127, 0, 0, 1], 9091))),
+            |v| match v {
+                "off" => Ok(None),
+                _ => v.parse().map(Some).map_err(|_| {
+                    format!("{v:?} is neither off nor a socket address such as 0.0.0.0:9091")
+                }),
+            },
+        );
         let docker_host = env.optional_with(
             "DOCKER_HOST",
             "unix:///var/run/docker.sock".to_owned(),
@@ -150,6 +163,7 @@ impl Settings {
             },
             worker_id: worker_id.ok_or_else(ConfigError::unreachable)?,
             concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
+            metrics_bind: metrics_bind.ok_or_else(ConfigError::unreachable)?,
             docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,
             runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
             scanner_image: scanner_image.ok_or_else(ConfigError::unreachable)?,
@@ -250,6 +264,7 @@ mod tests {
         let mut pairs = base();
         pairs.extend([
             ("WORKER_CONCURRENCY", "0"),
+            ("WORKER_METRICS_BIND", "9091"),
             ("WORKER_ID", "has space"),
             ("DOCKER_HOST", "/var/run/docker.sock"),
             ("ARTIFACT_MAX_FILES", "0"),
@@ -260,6 +275,7 @@ mod tests {
             .to_string();
         for name in [
             "WORKER_CONCURRENCY",
+            "WORKER_METRICS_BIND",
             "WORKER_ID",
             "DOCKER_HOST",
             "ARTIFACT_MAX_FILES",

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::control::{Reaper, Running, listen_for_stops};
 use crate::jobs::Context;
 use crate::logs::Publisher;
+use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
 
 /// The connections a worker holds for its lifetime.
@@ -22,6 +23,16 @@ pub struct Dependencies {
     pub redis: redis::aio::ConnectionManager,
     pub s3: aws_sdk_s3::Client,
     pub docker: Docker,
+    /// Bound at start, so a port in use is reported with the rest.
+    pub metrics_listener: Option<std::net::TcpListener>,
+}
+
+impl Dependencies {
+    /// The port `/metrics` is served on, when it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener.local_addr().ok().map(|address| address.port())
+    }
 }
 
 /// The dependencies that did not answer at start, each with its error.
@@ -65,6 +76,14 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         Box::pin(sage_infra::s3::ensure_bucket(&s3, &common.s3.bucket)),
         connect_docker(settings),
     );
+    let metrics_listener = settings
+        .metrics_bind
+        .map(|address| {
+            std::net::TcpListener::bind(address)
+                .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+                .map_err(|e| format!("cannot listen on {address}: {e}"))
+        })
+        .transpose();
     let egress = match (&docker, &settings.emulator_network) {
         (Ok(docker), Some(emulator)) => {
             crate::docker::check_emulator_network(docker, emulator).await
@@ -82,11 +101,17 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         ("EGRESS_NETWORK", egress.err()),
         ("STAGING_DIR", private_folder(&settings.staging_dir).err()),
         ("SECRETS_DIR", private_folder(&settings.secrets_dir).err()),
+        (
+            "WORKER_METRICS_BIND",
+            metrics_listener.as_ref().err().cloned(),
+        ),
     ]
     .into_iter()
     .filter_map(|(name, error)| error.map(|e| (name, e)))
     .collect();
-    let (Ok(db), Ok(redis), Ok(docker)) = (db, redis, docker) else {
+    let (Ok(db), Ok(redis), Ok(docker), Ok(metrics_listener)) =
+        (db, redis, docker, metrics_listener)
+    else {
         return Err(Unreachable(failures));
     };
     if !failures.is_empty() {
@@ -101,6 +126,7 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         redis,
         s3,
         docker,
+        metrics_listener,
     })
 }
 
@@ -177,7 +203,27 @@ pub async fn run_until_stopped(
         docker,
         redis,
         s3,
+        metrics_listener,
     } = dependencies;
+    let metrics = Arc::new(WorkerMetrics::new(settings.concurrency));
+    // The helpers outlive the consumer's graceful stop: runs finishing in the grace
+    // period must still be stoppable (and scraped), so they have their own token.
+    let helpers = CancellationToken::new();
+    let scrapes = match metrics_listener.map(tokio::net::TcpListener::from_std) {
+        Some(Ok(listener)) => {
+            tracing::info!(address = ?listener.local_addr().ok(), "serving /metrics");
+            Some(tokio::spawn(sage_infra::metrics::serve(
+                listener,
+                metrics.registry(),
+                helpers.clone(),
+            )))
+        }
+        Some(Err(error)) => {
+            tracing::error!(%error, "cannot serve /metrics");
+            None
+        }
+        None => None,
+    };
     let running = Running::default();
     let reaper = Reaper {
         db: db.clone(),
@@ -187,10 +233,8 @@ pub async fn run_until_stopped(
         fleet: settings.common.amqp.queue_prefix.clone(),
         execution_folders: settings.execution_folders(),
         every: (settings.lease / 2).min(Duration::from_secs(10)),
+        runs: metrics.runs.clone(),
     };
-    // The helpers outlive the consumer's graceful stop: runs finishing in the grace
-    // period must still be stoppable, so they get their own token.
-    let helpers = CancellationToken::new();
     let listener = tokio::spawn(listen_for_stops(
         db.clone(),
         running.clone(),
@@ -224,9 +268,13 @@ pub async fn run_until_stopped(
         tool_versions,
         evidence_slots,
         evidence_fonts,
+        metrics,
     });
     crate::consumer::run(ctx, &broker, shutdown).await;
     helpers.cancel();
     let _ = tokio::join!(listener, reaping, reporting);
+    if let Some(scrapes) = scrapes {
+        let _ = scrapes.await;
+    }
     tracing::info!(%worker_id, "worker stopped");
 }

@@ -66,6 +66,11 @@ impl StreamSlots {
             user,
         })
     }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        lock(&self.open).total
+    }
 }
 
 impl Drop for StreamSlot {

@@ -197,7 +197,9 @@ pub(crate) async fn run(
         approvals_required: definition.approvals_required().max(latest_requires),
         approval_ttl: state.approval_ttl,
     };
-    Ok(state.db.submit_execution(&new, &caller.audit).await?)
+    let execution = state.db.submit_execution(&new, &caller.audit).await?;
+    state.metrics.runs.submitted(&module.name);
+    Ok(execution)
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions",
@@ -236,6 +238,7 @@ pub async fn cancel(
         .await?
     {
         CancelOutcome::Cancelled(execution) => {
+            state.metrics.ended(&execution);
             Ok(HttpResponse::Accepted().json(ExecutionView::from(&*execution)))
         }
         CancelOutcome::AlreadyEnded(status) => Err(ApiError::Conflict(format!(
@@ -313,6 +316,7 @@ async fn decide(
         .await?
     {
         DecisionOutcome::Decided(execution) => {
+            state.metrics.ended(&execution);
             Ok(HttpResponse::Ok().json(ExecutionView::from(&*execution)))
         }
         DecisionOutcome::NotAwaiting(status) => Err(ApiError::Conflict(format!(

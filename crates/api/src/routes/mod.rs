@@ -20,6 +20,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(service::health)
         .service(service::ready)
+        .service(service::metrics)
         .service(crate::openapi::spec)
         .service(sign_in::sign_in)
         .service(me::me)

@@ -25,6 +25,23 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
+/// Prometheus metrics of this process (OpenMetrics text). Open to anyone who reaches
+/// the port: no label holds an id, an email or a parameter; restrict it by network
+/// policy.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses(
+    (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let text = state
+        .metrics
+        .render(&state.db, state.live.slots.open())
+        .await;
+    HttpResponse::Ok()
+        .content_type(sage_infra::metrics::CONTENT_TYPE)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(text)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
     /// `ok` when every check is `ok`, `degraded` otherwise.

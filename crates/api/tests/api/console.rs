@@ -313,12 +313,20 @@ async fn browser_a_200000_line_log_follows_and_survives_a_reload() {
             ..ScriptModule::default()
         })
         .await;
-    let execution = stage.app.submit(&module, json!({})).await;
-    let vars = [("SAGE_EXECUTION_ID", execution.clone())];
+    let vars = [("SAGE_MODULE_ID", module.clone())];
     let browser = playwright(&stage.app, "biglog.spec.ts", &vars);
-    // Whatever the browser saw, the stored log must be whole.
+    // Whatever the browser saw, the stored log of the run it submitted must be whole.
     let outcome =
         futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(browser)).await;
+    let (status, runs) = stage
+        .app
+        .get_as(&format!("/api/v1/executions?module_id={module}"), ADMIN)
+        .await;
+    assert_eq!(status, 200, "{runs}");
+    let execution = runs["items"][0]["id"]
+        .as_str()
+        .expect("the browser submitted a run")
+        .to_owned();
     let stored = stage
         .app
         .wait_for(&execution, Some("succeeded"), Duration::from_secs(120))
@@ -330,7 +338,8 @@ async fn browser_a_200000_line_log_follows_and_survives_a_reload() {
     }
 }
 
-/// 200,000 numbered lines in bursts, every thousandth on stderr.
+/// 200,000 numbered lines in bursts, every thousandth on stderr, pausing 1 s after
+/// each 20,000 so that the reload lands mid-run.
 const BIG_LOG: &str = r#"import sys, time
 for i in range(1, 200001):
     if i % 1000 == 0:

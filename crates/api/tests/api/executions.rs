@@ -339,7 +339,10 @@ async fn runs_page_newest_first_without_gaps_and_filter_by_requester() {
         }
     }
     submitted.reverse();
-    assert_eq!(paged, submitted, "the analyst's runs, newest first, once each");
+    assert_eq!(
+        paged, submitted,
+        "the analyst's runs, newest first, once each"
+    );
 
     let (_, everyone) = app.get_as("/api/v1/executions", ADMIN).await;
     assert_eq!(ids(&everyone).len(), 6);

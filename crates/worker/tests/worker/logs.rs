@@ -269,3 +269,39 @@ async fn a_multi_line_secret_arrives_byte_for_byte_and_no_line_of_it_is_shown() 
     }
     worker.stop().await;
 }
+
+/// The first line reaches a viewer while the script still runs, not in a burst at the
+/// end: the most repeated complaint about the log views of job runners.
+#[tokio::test]
+async fn a_line_reaches_the_viewer_while_the_script_still_runs() {
+    let app = spawn_app().await;
+    let worker = spawn_worker(&app).await;
+    let module = app
+        .module_with(ScriptModule {
+            file: "pause.py",
+            code: "import time\nprint('before', flush=True)\ntime.sleep(4)\nprint('after', flush=True)\n",
+            ..Default::default()
+        })
+        .await;
+    let id = app.submit(&module, json!({})).await;
+    let mut stream = app.follow_logs(&id, ANALYST, None).await;
+    let first = tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("a first event")
+        .expect("the stream stays open");
+    let arrived = std::time::Instant::now();
+    assert_eq!(first.data["line"], "before", "{:?}", first.data);
+    let execution = app.execution(&id).await;
+    assert_eq!(
+        execution["status"], "running",
+        "the run ended first: {execution}"
+    );
+    let rest = stream.until_end(Duration::from_secs(30)).await;
+    assert_eq!(rest[0].data["line"], "after");
+    assert!(
+        arrived.elapsed() >= Duration::from_secs(3),
+        "'before' came {:?} before the run's last line, not 4 s",
+        arrived.elapsed()
+    );
+    worker.stop().await;
+}

@@ -8,6 +8,7 @@ mod artifacts;
 mod credentials;
 mod evidence;
 mod logs;
+mod metrics;
 mod pipeline;
 mod sandbox;
 mod scanners;

@@ -10,8 +10,8 @@ use sha2::Digest;
 
 use crate::support::{containers_labelled, docker};
 use sage_testkit::{
-    ADMIN, ANALYST, OTHER, ScriptModule, TcpGate, TestApp, spawn_app, spawn_app_with, spawn_worker,
-    spawn_worker_with, test_env,
+    ADMIN, ANALYST, OTHER, ScriptModule, TcpGate, TestApp, metric, scrape, spawn_app,
+    spawn_app_with, spawn_worker, spawn_worker_with, test_env,
 };
 
 const SECRET: &str = "s3cr3t-pipeline-value";
@@ -386,6 +386,15 @@ async fn a_sigkilled_worker_leaves_a_lost_execution_and_no_container() {
         .wait_for(&id, Some("lost"), Duration::from_secs(30))
         .await;
     assert_eq!(execution["reason"], "worker_lost");
+    let (_, module_view) = app
+        .get_as(&format!("/api/v1/modules/{module}"), ADMIN)
+        .await;
+    let lost = format!(
+        r#"sage_executions_ended_total{{module="{}",status="lost",reason="worker_lost"}}"#,
+        module_view["name"].as_str().unwrap()
+    );
+    let scraped = scrape(survivor.metrics_port.unwrap()).await;
+    assert_eq!(metric(&scraped, &lost), Some(1.0), "{scraped}");
     wait_no_container(&id, Duration::from_secs(15)).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     while staging.join(&id).exists() {

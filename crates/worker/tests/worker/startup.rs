@@ -8,6 +8,8 @@ fn settings(overrides: &[(&str, &str)]) -> Settings {
         "QUEUE_PREFIX",
         format!("test-{}", uuid::Uuid::new_v4().simple()),
     );
+    // Tests start workers side by side (and beside `just up`'s): any free port.
+    env.set("WORKER_METRICS_BIND", "127.0.0.1:0");
     for (name, value) in overrides {
         env.set(name, *value);
     }
@@ -22,17 +24,24 @@ async fn connects_to_every_dependency() {
 
 #[tokio::test]
 async fn names_each_dependency_it_cannot_reach() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_bind = taken.local_addr().unwrap().to_string();
     let error = connect(&settings(&[
         ("REDIS_URL", "redis://127.0.0.1:1/0"),
         ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ("WORKER_METRICS_BIND", &metrics_bind),
     ]))
     .await
     .err()
     .expect("start-up fails");
     let names: Vec<&str> = error.0.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["redis", "docker"]);
+    assert_eq!(names, ["redis", "docker", "WORKER_METRICS_BIND"]);
     let text = error.to_string();
     assert!(text.contains("/nonexistent/docker.sock"), "{text}");
+    assert!(
+        text.contains(&format!("cannot listen on {metrics_bind}")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
