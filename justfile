@@ -11,7 +11,7 @@ default:
     @just --list
 
 # The whole stack: services, runner and scanner images, a local AWS emulator, migrations,
-# api on 127.0.0.1:8080, one worker. `just up release` runs optimised builds (the speed
+# the sample modules, api on 127.0.0.1:8080, one worker; then the main job runs once. `just up release` runs optimised builds (the speed
 # the README's benchmarks report; the first build takes longer).
 up profile="debug": stack
     #!/usr/bin/env bash
@@ -31,6 +31,9 @@ up profile="debug": stack
     esac
     bin="${CARGO_TARGET_DIR:-target}/{{profile}}"
     dev/stack.sh stop-app
+    # The sample catalog (backup-db for the analyst, and one behind an approval): made
+    # once, left alone afterwards.
+    "$bin/sage-api" seed >{{log_dir}}/seed.log 2>&1 || { tail -n 20 {{log_dir}}/seed.log; echo "up: seeding failed" >&2; exit 1; }
     nohup "$bin/sage-api" >{{log_dir}}/api.log 2>&1 & echo $! >{{run_dir}}/api.pid
     dev/wait-ready.sh "http://$API_BIND" {{log_dir}}/api.log
     # The local worker's AWS is the emulator: STS, the network of egress runs, the SDKs' endpoint.
@@ -38,6 +41,9 @@ up profile="debug": stack
     nohup "$bin/sage-worker" >{{log_dir}}/worker.log 2>&1 & echo $! >{{run_dir}}/worker.pid
     sleep 1
     kill -0 "$(cat {{run_dir}}/worker.pid)" 2>/dev/null || { tail -n 20 {{log_dir}}/worker.log; echo "up: the worker did not start" >&2; exit 1; }
+    echo
+    # The main job: the analyst runs backup-db once, its log printed as it arrives.
+    python3 dev/main-job.py "http://$API_BIND"
     echo
     echo "Sage Runner is up: api http://$API_BIND (logs in {{log_dir}}/), one worker."
     echo "Demo users: admin@example.com (admin), analyst@example.com, other-analyst@example.com"

@@ -16,6 +16,7 @@ pub mod relay;
 pub mod request_id;
 pub mod routes;
 pub mod schema;
+pub mod seed;
 pub mod settings;
 pub mod signed_in;
 pub mod startup;

@@ -1,8 +1,9 @@
+use sage_api::seed;
 use sage_api::settings::Settings;
 use sage_api::startup::{Application, migrated_database};
 use sage_infra::config::Env;
 
-const USAGE: &str = "usage: sage-api [serve | migrate]";
+const USAGE: &str = "usage: sage-api [serve | migrate | seed]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -24,6 +25,14 @@ async fn main() -> anyhow::Result<()> {
         Some("migrate") => {
             migrated_database(&settings).await?;
             tracing::info!("the database schema is up to date");
+        }
+        // The sample catalog of a demo or a fresh trial; deployments leave it out.
+        Some("seed") => {
+            let db = migrated_database(&settings).await?;
+            let scripts = &settings.common.scripts_dir;
+            for (module, outcome) in seed::seed(&db, scripts, &settings.limit_ceiling).await? {
+                tracing::info!(module, ?outcome, "sample module");
+            }
         }
         Some(other) => {
             eprintln!("sage-api: unknown command {other:?}; {USAGE}");

@@ -14,6 +14,7 @@ mod migrate;
 pub mod outbox;
 mod pool;
 pub mod runs;
+pub mod seed;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tools;

@@ -17,6 +17,7 @@ mod helpers {
 mod oidc;
 mod receiver;
 mod revocation;
+mod seed;
 mod service;
 mod sign_in_cache;
 mod stream_costs;

@@ -81,56 +81,14 @@ impl Db {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        // Lock the module so two replacements cannot interleave.
-        transaction
-            .execute(
-                "SELECT 1 FROM modules WHERE id = $1 FOR UPDATE",
-                &[&module_id.as_uuid()],
-            )
-            .await?;
-        let before = read_assignments(&transaction, module_id).await?;
-        transaction
-            .execute(
-                "DELETE FROM module_assignments WHERE module_id = $1",
-                &[&module_id.as_uuid()],
-            )
-            .await?;
-        let insert = transaction
-            .prepare_cached(
-                "INSERT INTO module_assignments (module_id, principal_kind, principal, can_run, can_view)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await?;
-        for assignment in assignments {
-            let (kind, name) = assignment.parts();
-            transaction
-                .execute(
-                    &insert,
-                    &[
-                        &module_id.as_uuid(),
-                        &kind,
-                        &name,
-                        &assignment.can_run,
-                        &assignment.can_view,
-                    ],
-                )
-                .await?;
-        }
-        let change = Change {
-            action: "module.assignments.replace",
-            target_type: "module",
-            target_id: module_id.to_string(),
-            before: Some(json!(
-                before.iter().map(Assignment::to_json).collect::<Vec<_>>()
-            )),
-            after: Some(json!(
-                assignments
-                    .iter()
-                    .map(Assignment::to_json)
-                    .collect::<Vec<_>>()
-            )),
-        };
-        append(&transaction, &self.audit_key, context, &change).await?;
+        write_assignments(
+            &transaction,
+            &self.audit_key,
+            module_id,
+            assignments,
+            context,
+        )
+        .await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -182,4 +140,65 @@ async fn read_assignments(
         .await?;
     let rows = client.query(&statement, &[&module_id.as_uuid()]).await?;
     Ok(rows.iter().map(Assignment::from_row).collect())
+}
+
+/// Replaces a module's assignments inside the caller's transaction, audited with
+/// before and after; the module row is locked so two replacements cannot interleave.
+pub(crate) async fn write_assignments(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    module_id: ModuleId,
+    assignments: &[Assignment],
+    context: &AuditContext,
+) -> Result<(), StoreError> {
+    transaction
+        .execute(
+            "SELECT 1 FROM modules WHERE id = $1 FOR UPDATE",
+            &[&module_id.as_uuid()],
+        )
+        .await?;
+    let before = read_assignments(transaction, module_id).await?;
+    transaction
+        .execute(
+            "DELETE FROM module_assignments WHERE module_id = $1",
+            &[&module_id.as_uuid()],
+        )
+        .await?;
+    let insert = transaction
+        .prepare_cached(
+            "INSERT INTO module_assignments (module_id, principal_kind, principal, can_run, can_view)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?;
+    for assignment in assignments {
+        let (kind, name) = assignment.parts();
+        transaction
+            .execute(
+                &insert,
+                &[
+                    &module_id.as_uuid(),
+                    &kind,
+                    &name,
+                    &assignment.can_run,
+                    &assignment.can_view,
+                ],
+            )
+            .await?;
+    }
+    let change = Change {
+        action: "module.assignments.replace",
+        target_type: "module",
+        target_id: module_id.to_string(),
+        before: Some(json!(
+            before.iter().map(Assignment::to_json).collect::<Vec<_>>()
+        )),
+        after: Some(json!(
+            assignments
+                .iter()
+                .map(Assignment::to_json)
+                .collect::<Vec<_>>()
+        )),
+    };
+    append(transaction, audit_key, context, &change).await?;
+    Ok(())
 }

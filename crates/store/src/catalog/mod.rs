@@ -5,6 +5,7 @@ mod assignments;
 mod modules;
 mod scripts;
 
+pub(crate) use assignments::write_assignments;
 pub use assignments::{Assignment, Permissions, Principal};
 pub use modules::{Module, ModuleVersion, NewVersion};
 pub(crate) use modules::{insert_module, next_version, read_definition};
