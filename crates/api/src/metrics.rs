@@ -190,13 +190,23 @@ impl ApiMetrics {
     }
 
     /// Counts the end of a run this process just stored; nothing for one still going.
-    pub fn ended(&self, execution: &Execution) {
+    /// Its module's name is read here, off the hot path of reading executions: ends
+    /// decided by the api (cancels, rejections) are rare.
+    pub async fn ended(&self, db: &Db, execution: &Execution) {
         let Some(reason) = execution.end else { return };
+        let module = match db.module(execution.module_id).await {
+            Ok(Some(module)) => module.name,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(error = %sage_infra::error_text(&error), "metrics: the run's module is not readable; its end is not counted");
+                return;
+            }
+        };
         let ran = execution
             .started_at
             .zip(execution.finished_at)
             .and_then(|(started, finished)| (finished - started).to_std().ok());
-        self.runs.ended(&execution.module_name, reason, ran);
+        self.runs.ended(&module, reason, ran);
     }
 
     pub fn webhook_failed(&self, webhook: Webhook) {

@@ -20,7 +20,6 @@ pub struct Execution {
     pub id: ExecutionId,
     pub module_id: ModuleId,
     pub module_version: i32,
-    pub module_name: String,
     /// The requester's email.
     pub requested_by: String,
     pub requested_by_id: UserId,
@@ -47,9 +46,8 @@ macro_rules! execution_select {
         "SELECT e.id, e.module_id, e.module_version, u.email, e.requested_by, e.params, e.status,
                 e.reason, e.exit_code, e.created_at, e.started_at, e.finished_at, e.output_bytes,
                 e.truncated, e.approvals_required, e.approval_expires_at,
-                d.approvers, d.decisions, d.comments, d.decided_at, m.name
+                d.approvers, d.decisions, d.comments, d.decided_at
          FROM executions e JOIN users u ON u.id = e.requested_by
-         JOIN modules m ON m.id = e.module_id
          LEFT JOIN LATERAL (
              SELECT array_agg(au.email ORDER BY a.decided_at, au.email) AS approvers,
                     array_agg(a.decision ORDER BY a.decided_at, au.email) AS decisions,
@@ -78,7 +76,6 @@ impl Execution {
             id: ExecutionId::from(row.get::<_, Uuid>(0)),
             module_id: ModuleId::from(row.get::<_, Uuid>(1)),
             module_version: row.get(2),
-            module_name: row.get(20),
             requested_by: row.get(3),
             requested_by_id: UserId::from(row.get::<_, Uuid>(4)),
             params: row.get(5),

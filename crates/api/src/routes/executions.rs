@@ -238,7 +238,7 @@ pub async fn cancel(
         .await?
     {
         CancelOutcome::Cancelled(execution) => {
-            state.metrics.ended(&execution);
+            state.metrics.ended(&state.db, &execution).await;
             Ok(HttpResponse::Accepted().json(ExecutionView::from(&*execution)))
         }
         CancelOutcome::AlreadyEnded(status) => Err(ApiError::Conflict(format!(
@@ -316,7 +316,7 @@ async fn decide(
         .await?
     {
         DecisionOutcome::Decided(execution) => {
-            state.metrics.ended(&execution);
+            state.metrics.ended(&state.db, &execution).await;
             Ok(HttpResponse::Ok().json(ExecutionView::from(&*execution)))
         }
         DecisionOutcome::NotAwaiting(status) => Err(ApiError::Conflict(format!(
