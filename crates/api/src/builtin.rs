@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use sage_model::catalog::FieldError;
 use sage_model::catalog::module::{Limits, ModuleDefinition};
 use sage_model::catalog::script::{Interpreter, ScriptPath};
 use sage_model::tools::Tool;
@@ -45,13 +46,9 @@ async fn install(
             .map_err(|e| e.to_string())
             .and_then(|request| {
                 ModuleDefinition::parse(&request, ceiling).map_err(|problems| {
-                    let text: Vec<String> = problems
-                        .into_iter()
-                        .map(|p| format!("{} {}", p.field, p.message))
-                        .collect();
                     format!(
                         "its definition is over this deployment's limits: {}",
-                        text.join("; ")
+                        FieldError::list(&problems)
                     )
                 })
             })

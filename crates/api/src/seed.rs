@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use sage_model::ScriptId;
+use sage_model::catalog::FieldError;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
 use sage_model::catalog::script::{Interpreter, ScriptPath};
 use sage_store::Db;
@@ -74,13 +75,8 @@ pub async fn seed(
     for (name, approvals) in MODULES {
         let definition = |script_id| {
             let request = backup_db_request(script_id, approvals).map_err(|e| e.to_string())?;
-            ModuleDefinition::parse(&request, ceiling).map_err(|problems| {
-                let text: Vec<String> = problems
-                    .into_iter()
-                    .map(|p| format!("{} {}", p.field, p.message))
-                    .collect();
-                text.join("; ")
-            })
+            ModuleDefinition::parse(&request, ceiling)
+                .map_err(|problems| FieldError::list(&problems))
         };
         let outcome = db
             .seed_module(name, &script, definition, &assignments)

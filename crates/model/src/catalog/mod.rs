@@ -25,6 +25,15 @@ impl FieldError {
             message: message.to_string(),
         }
     }
+
+    /// Every problem on one line: `field message; field message`.
+    pub fn list(problems: &[FieldError]) -> String {
+        problems
+            .iter()
+            .map(|p| format!("{} {}", p.field, p.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// Collects every problem of an input instead of stopping at the first.

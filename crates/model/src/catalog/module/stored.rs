@@ -9,16 +9,8 @@ use crate::catalog::cloud::{Credentials, SandboxImage};
 
 /// Why a stored definition does not read back: every problem, as the checks name them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the stored module definition does not pass its checks: {}", list(.0))]
+#[error("the stored module definition does not pass its checks: {}", FieldError::list(.0))]
 pub struct StoredDefinitionError(pub Vec<FieldError>);
-
-fn list(problems: &[FieldError]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("{} {}", p.field, p.message))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 impl TryFrom<ModuleRequest> for ModuleDefinition {
     type Error = StoredDefinitionError;

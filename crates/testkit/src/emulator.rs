@@ -1,0 +1,49 @@
+//! The local AWS emulator of dev/emulator.sh, as the worker and the sandboxes see it.
+
+use sage_infra::config::Env;
+
+/// moto's only account, and a role in it (moto assumes any).
+pub const ACCOUNT: &str = "123456789012";
+pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/SageScanner";
+
+/// The worker's emulator settings, as `just up` gives them (dev/emulator.env).
+fn settings() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev/emulator.env");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// moto as the host reaches it.
+pub fn url() -> String {
+    settings()
+        .into_iter()
+        .find(|(k, _)| k == "STS_ENDPOINT_URL")
+        .map(|(_, v)| v)
+        .unwrap()
+}
+
+/// Points a worker at the emulator: its STS for AssumeRole, its network for egress
+/// runs, its address for the sandboxes' AWS SDKs.
+pub fn use_it(env: &mut Env) {
+    for (key, value) in settings() {
+        env.set(&key, value);
+    }
+}
+
+/// An S3 client of the emulator, to seed it.
+pub async fn s3() -> aws_sdk_s3::Client {
+    sage_infra::s3::S3Settings {
+        endpoint: Some(url()),
+        region: "us-east-1".to_owned(),
+        bucket: "unused".to_owned(),
+        credentials: Some(("seed".to_owned(), "seed-secret".to_owned().into())),
+        force_path_style: true,
+    }
+    .client()
+    .await
+}
