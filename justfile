@@ -34,8 +34,7 @@ up profile="debug": stack
     # The sample catalog (backup-db for the analyst, and one behind an approval): made
     # once, left alone afterwards.
     "$bin/sage-api" seed >{{log_dir}}/seed.log 2>&1 || { tail -n 20 {{log_dir}}/seed.log; echo "up: seeding failed" >&2; exit 1; }
-    nohup "$bin/sage-api" >{{log_dir}}/api.log 2>&1 & echo $! >{{run_dir}}/api.pid
-    dev/wait-ready.sh "http://$API_BIND" {{log_dir}}/api.log
+    dev/stack.sh start-api "$bin/sage-api"
     # The local worker's AWS is the emulator: STS, the network of egress runs, the SDKs' endpoint.
     set -a; . dev/emulator.env; set +a
     nohup "$bin/sage-worker" >{{log_dir}}/worker.log 2>&1 & echo $! >{{run_dir}}/worker.pid
@@ -51,6 +50,23 @@ up profile="debug": stack
     echo "The scanner image: $(tail -n 1 {{log_dir}}/scanner-image.log) (log: {{log_dir}}/scanner-image.log)"
     echo "Next: open http://$API_BIND/ for the console (pick a demo user), http://$API_BIND/docs"
     echo "      for the API; 'just down' stops everything."
+
+# Walks the sample scenario over HTTP against `just up`'s stack and prints each step's
+# outcome: a run with its live log and artifact, a timeout, an approval, SIEM events
+# received by a local receiver (the api restarts to send to it, then as it was),
+# injection and path traversal refused, the secret found nowhere.
+demo:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . dev/env.sh
+    export DEMO_SIEM_PORT=${DEMO_SIEM_PORT:-9480}
+    DEMO_SIEM_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+    export DEMO_SIEM_SECRET
+    echo "demo: the api restarts to send its audit events to 127.0.0.1:$DEMO_SIEM_PORT"
+    dev/stack.sh start-api - "SIEM_WEBHOOK_URL=http://127.0.0.1:$DEMO_SIEM_PORT/siem" \
+      "SIEM_WEBHOOK_SECRET=$DEMO_SIEM_SECRET"
+    trap 'echo "demo: the api restarts as just up left it"; dev/stack.sh start-api -' EXIT
+    python3 dev/demo.py "http://$API_BIND"
 
 # Stops the api, the worker and the services `just up` started.
 down:

@@ -5,6 +5,7 @@
 #
 #   dev/stack.sh up        install and start what is missing
 #   dev/stack.sh down      stop what `up` started (and the api and worker of `just up`)
+#   dev/stack.sh start-api BINARY|- [NAME=VALUE...]   (re)start the api of `just up`
 #   dev/stack.sh stop-app  stop only the api and worker of `just up`
 #   dev/stack.sh status    one line per service
 #   dev/stack.sh drop-test-databases   drop the databases and queues earlier test runs created
@@ -218,6 +219,18 @@ case "${1:-up}" in
     # back with poppler and count fixtures again with python3; `just bench findings`
     # compares with jq under GNU time.
     need_packages fonts-nanum poppler-utils python3 jq time; say "report fonts and tools ok"
+    ;;
+  start-api)
+    # (Re)starts the api of `just up` from BINARY ('-': the one running now), with
+    # NAME=VALUE settings over the environment's, and waits until it is ready.
+    bin=${2:--}
+    [ "$bin" = - ] && bin=$(readlink "/proc/$(cat "$run_dir/api.pid" 2>/dev/null)/exe" 2>/dev/null || true)
+    [ -n "$bin" ] && [ -x "$bin" ] || die "no api binary to start (run just up first)"
+    stop_pidfile "$run_dir/api.pid"
+    mkdir -p "$run_dir" "$log_dir"
+    nohup env "${@:3}" "$bin" >>"$log_dir/api.log" 2>&1 &
+    echo $! >"$run_dir/api.pid"
+    "$(dirname "$0")/wait-ready.sh" "http://$API_BIND" "$log_dir/api.log"
     ;;
   stop-app)
     stop_pidfile "$run_dir/worker.pid"

@@ -72,6 +72,10 @@ uuid_id!(
     /// A user, as Sage Runner provisioned them.
     UserId
 );
+uuid_id!(
+    /// An evidence report, from its request to its PDF.
+    EvidenceId
+);
 
 #[cfg(test)]
 mod tests {

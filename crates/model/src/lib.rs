@@ -24,5 +24,5 @@ pub fn hex(bytes: &[u8]) -> String {
 
 pub use catalog::FieldError;
 pub use execution::{EndReason, ExecutionStatus, StartFailure, Transition, TransitionError};
-pub use ids::{ExecutionId, ModuleId, ScriptId, UserId};
+pub use ids::{EvidenceId, ExecutionId, ModuleId, ScriptId, UserId};
 pub use queue::JobMessage;

@@ -4,9 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use uuid::Uuid;
-
-use crate::ExecutionId;
+use crate::{EvidenceId, ExecutionId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -16,7 +14,7 @@ pub enum JobMessage {
     },
     /// Build the evidence report of this id.
     EvidenceV1 {
-        evidence_id: Uuid,
+        evidence_id: EvidenceId,
     },
 }
 

@@ -3,7 +3,7 @@
 //! the reason. Every step is audited.
 
 use chrono::{DateTime, Utc};
-use sage_model::{ExecutionId, UserId};
+use sage_model::{EvidenceId, ExecutionId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use crate::{Db, StoreError};
 /// A report to build.
 #[derive(Debug, Clone)]
 pub struct EvidenceRequest {
-    pub id: Uuid,
+    pub id: EvidenceId,
     pub title: String,
     pub lang: String,
     pub execution_ids: Vec<ExecutionId>,
@@ -66,7 +66,7 @@ impl EvidenceStatus {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    pub id: Uuid,
+    pub id: EvidenceId,
     pub title: String,
     pub lang: String,
     pub execution_ids: Vec<ExecutionId>,
@@ -92,7 +92,7 @@ const COLUMNS: &str = "e.id, e.title, e.lang, e.execution_ids, e.tools, e.status
 impl Evidence {
     fn from_row(row: &Row, files: Vec<Artifact>) -> Result<Self, StoreError> {
         Ok(Self {
-            id: row.get(0),
+            id: EvidenceId::from(row.get::<_, Uuid>(0)),
             title: row.get(1),
             lang: row.get(2),
             execution_ids: row
@@ -135,7 +135,7 @@ impl Db {
                                        max_findings_per_check, created_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
-                    &request.id,
+                    &request.id.as_uuid(),
                     &request.title,
                     &request.lang,
                     &execution_ids,
@@ -148,7 +148,7 @@ impl Db {
         transaction
             .execute(
                 "INSERT INTO job_outbox (evidence_id) VALUES ($1)",
-                &[&request.id],
+                &[&request.id.as_uuid()],
             )
             .await?;
         let change = Change {
@@ -170,13 +170,13 @@ impl Db {
 
     /// pending → building; `None`: nothing to build (built, failed, or another worker
     /// builds it).
-    pub async fn claim_evidence(&self, id: Uuid) -> Result<Option<Evidence>, StoreError> {
+    pub async fn claim_evidence(&self, id: EvidenceId) -> Result<Option<Evidence>, StoreError> {
         let client = self.client().await?;
         let claimed = client
             .execute(
                 "UPDATE evidence SET status = 'building', started_at = now()
                  WHERE id = $1 AND status = 'pending'",
-                &[&id],
+                &[&id.as_uuid()],
             )
             .await?;
         if claimed == 0 {
@@ -189,7 +189,7 @@ impl Db {
     #[tracing::instrument(skip(self, summary, files))]
     pub async fn finish_evidence(
         &self,
-        id: Uuid,
+        id: EvidenceId,
         summary: &Value,
         files: &[Artifact],
         worker_id: &str,
@@ -202,7 +202,7 @@ impl Db {
     #[tracing::instrument(skip(self))]
     pub async fn fail_evidence(
         &self,
-        id: Uuid,
+        id: EvidenceId,
         error: &str,
         worker_id: &str,
     ) -> Result<bool, StoreError> {
@@ -214,19 +214,20 @@ impl Db {
     /// report was not building.
     async fn end_build(
         &self,
-        id: Uuid,
+        id: EvidenceId,
         end: BuildEnd<'_>,
         worker_id: &str,
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
+        let uuid = id.as_uuid();
         let (done, change) = match end {
             BuildEnd::Ready { summary, files } => {
                 let done = transaction
                     .execute(
                         "UPDATE evidence SET status = 'ready', summary = $2, finished_at = now()
                          WHERE id = $1 AND status = 'building'",
-                        &[&id, summary],
+                        &[&uuid, summary],
                     )
                     .await?;
                 if done == 0 {
@@ -237,7 +238,7 @@ impl Db {
                         .execute(
                             "INSERT INTO evidence_files (evidence_id, name, size, sha256, content_type, s3_key)
                              VALUES ($1, $2, $3, $4, $5, $6)",
-                            &[&id, &file.name, &file.size, &file.sha256, &file.content_type, &file.s3_key],
+                            &[&uuid, &file.name, &file.size, &file.sha256, &file.content_type, &file.s3_key],
                         )
                         .await?;
                 }
@@ -254,7 +255,7 @@ impl Db {
                     .execute(
                         "UPDATE evidence SET status = 'failed', error = $2, finished_at = now()
                          WHERE id = $1 AND status = 'building'",
-                        &[&id, &error],
+                        &[&uuid, &error],
                     )
                     .await?;
                 (
@@ -290,7 +291,7 @@ impl Db {
     pub async fn requeue_stale_evidence(
         &self,
         stale_after: std::time::Duration,
-    ) -> Result<Vec<Uuid>, StoreError> {
+    ) -> Result<Vec<EvidenceId>, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let ids: Vec<Uuid> = transaction
@@ -311,11 +312,11 @@ impl Db {
             )
             .await?;
         transaction.commit().await?;
-        Ok(ids)
+        Ok(ids.into_iter().map(EvidenceId::from).collect())
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn evidence(&self, id: Uuid) -> Result<Option<Evidence>, StoreError> {
+    pub async fn evidence(&self, id: EvidenceId) -> Result<Option<Evidence>, StoreError> {
         let client = self.client().await?;
         let Some(row) = client
             .query_opt(
@@ -323,7 +324,7 @@ impl Db {
                     "SELECT {COLUMNS} FROM evidence e JOIN users u ON u.id = e.created_by
                      WHERE e.id = $1"
                 ),
-                &[&id],
+                &[&id.as_uuid()],
             )
             .await?
         else {
@@ -333,7 +334,7 @@ impl Db {
             .query(
                 "SELECT name, size, sha256, content_type, s3_key
                  FROM evidence_files WHERE evidence_id = $1 ORDER BY name",
-                &[&id],
+                &[&id.as_uuid()],
             )
             .await?
             .iter()

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sage_model::{EndReason, ExecutionId, ExecutionStatus, JobMessage, ModuleId, UserId};
+use sage_model::{
+    EndReason, EvidenceId, ExecutionId, ExecutionStatus, JobMessage, ModuleId, UserId,
+};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -405,7 +407,9 @@ impl Db {
                     (Some(execution), _) => JobMessage::RunV1 {
                         execution_id: ExecutionId::from(execution),
                     },
-                    (None, Some(evidence_id)) => JobMessage::EvidenceV1 { evidence_id },
+                    (None, Some(evidence)) => JobMessage::EvidenceV1 {
+                        evidence_id: EvidenceId::from(evidence),
+                    },
                     (None, None) => return Err(StoreError::Corrupt("job without a target")),
                 };
                 Ok((r.get(0), message))

@@ -333,9 +333,13 @@ impl Db {
                 "SELECT r.execution_id, r.tool, r.tool_version, e.status, r.counts, r.result_key,
                         r.finished_at
                  FROM tool_runs r JOIN executions e ON e.id = r.execution_id
-                 WHERE r.tool = $1 AND (NOT $2 OR e.status = 'succeeded')
+                 WHERE r.tool = $1 AND (NOT $2 OR e.status = $3)
                  ORDER BY r.finished_at DESC LIMIT 1",
-                &[&tool.as_str(), &succeeded_only],
+                &[
+                    &tool.as_str(),
+                    &succeeded_only,
+                    &ExecutionStatus::Succeeded.as_str(),
+                ],
             )
             .await?;
         row.map(|row| {

@@ -12,13 +12,13 @@ use sage_findings::Tool;
 use sage_findings::parse::{Input, Record, parse_inputs, restated};
 use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, render};
 use sage_findings::summary::Summary;
+use sage_model::EvidenceId;
 use sage_model::artifacts::ArtifactName;
 use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
 use sage_store::evidence::Evidence;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use uuid::Uuid;
 
 use crate::jobs::Context;
 
@@ -36,7 +36,7 @@ pub enum Built {
 /// Builds one report, if it still waits for it. Errors are store errors only (the job is
 /// retried); anything wrong with the report itself fails it, with the reason.
 #[tracing::instrument(skip(ctx), fields(worker_id = %ctx.settings.worker_id))]
-pub async fn build(ctx: &Context, evidence_id: Uuid) -> Result<Built, StoreError> {
+pub async fn build(ctx: &Context, evidence_id: EvidenceId) -> Result<Built, StoreError> {
     // A report waiting here would hold one of the worker's run slots: it goes back to
     // the queue instead.
     let Ok(_slot) = ctx.evidence_slots.try_acquire() else {
@@ -197,7 +197,7 @@ fn assemble(
 
 async fn store(
     ctx: &Context,
-    evidence: Uuid,
+    evidence: EvidenceId,
     name: &str,
     content_type: &str,
     bytes: Vec<u8>,

@@ -175,9 +175,13 @@ fn private_folder(path: &std::path::Path) -> Result<(), String> {
             folder.uid()
         ));
     }
+    // Open to others even once, it may hold files they placed or swapped: a person
+    // looks before it is trusted, rather than the worker quietly closing it.
     if folder.mode() & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{shown} cannot be made private: {e}"))?;
+        return Err(format!(
+            "{shown} is mode {:04o}, open to other users: check what it holds, then make it 0700 or remove it",
+            folder.mode() & 0o7777
+        ));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, get, routes, web};
 use chrono::{SecondsFormat, Utc};
 use sage_findings::Tool;
 use sage_findings::report::Lang;
-use sage_model::ExecutionId;
+use sage_model::{EvidenceId, ExecutionId};
 use sage_store::evidence::{Evidence, EvidenceRequest as NewRequest, EvidenceStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -194,7 +194,7 @@ pub async fn create_report(
     let order = order(body.0)?;
     let execution_ids = runs(&state, &caller, &order).await?;
     let request = NewRequest {
-        id: Uuid::new_v4(),
+        id: EvidenceId::new(),
         title: order
             .title
             .unwrap_or_else(|| order.lang.labels().default_title.to_owned()),
@@ -218,7 +218,7 @@ pub async fn create_report(
 pub async fn get_report(
     caller: Caller,
     state: web::Data<AppState>,
-    id: web::Path<Uuid>,
+    id: web::Path<EvidenceId>,
 ) -> Result<HttpResponse, ApiError> {
     let evidence = state.db.evidence(*id).await?.ok_or(ApiError::NotFound)?;
     let evidence = Access::new(&state, &caller).evidence(evidence)?;
@@ -247,7 +247,7 @@ async fn respond(
     };
     let time = |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let answer = EvidenceView {
-        id: evidence.id,
+        id: evidence.id.as_uuid(),
         status: evidence.status.as_str(),
         error: evidence.error,
         title: evidence.title,

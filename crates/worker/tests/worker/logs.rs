@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use sage_testkit::{ANALYST, OTHER, ScriptModule, SseEvent, TestApp, spawn_app, spawn_worker};
 
@@ -217,16 +218,17 @@ async fn secrets_printed_inside_longer_or_escaped_strings_are_masked() {
 /// A private key as a file holds it: lines, a trailing newline.
 const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n";
 
-/// Prints a multi-line secret whole, line by line, and says whether its file and its
-/// environment variable hold it byte for byte.
+/// Prints a multi-line secret whole and line by line, then the SHA-256 of what its
+/// environment variable and its file hold.
 const KEY_PRINTER: &str = r#"
-import os
+import hashlib, os
 key = os.environ["KEY"]
 print(key, flush=True)
 for line in key.splitlines():
     print("line:", line, flush=True)
 with open(os.environ["KEY_FILE"], "rb") as f:
-    print("same" if f.read() == key.encode() else "different", flush=True)
+    print("file", hashlib.sha256(f.read()).hexdigest(), flush=True)
+print("env", hashlib.sha256(key.encode()).hexdigest(), flush=True)
 "#;
 
 #[tokio::test]
@@ -253,7 +255,14 @@ async fn a_multi_line_secret_arrives_byte_for_byte_and_no_line_of_it_is_shown() 
         .iter()
         .map(|event| event.data["line"].as_str().unwrap())
         .collect();
-    assert!(texts.contains(&"same"), "{texts:?}");
+    let sent: String = Sha256::digest(PEM.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    for place in ["env", "file"] {
+        let line = format!("{place} {sent}");
+        assert!(texts.contains(&line.as_str()), "{line} not in {texts:?}");
+    }
     let stored = app.db().rows_as_text_for_tests(STORED_LINES).await.unwrap();
     for secret_line in PEM.lines().filter(|line| line.len() >= 12) {
         for shown in texts

@@ -58,7 +58,7 @@ async fn a_missing_runner_image_is_reported() {
 }
 
 #[tokio::test]
-async fn a_secrets_folder_someone_else_made_is_refused_and_its_own_is_made_private() {
+async fn a_secrets_folder_someone_else_made_or_left_open_is_refused_and_its_own_is_private() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let root = std::env::temp_dir().join(format!("sage-folders-{}", uuid::Uuid::new_v4()));
     let foreign = root.join("foreign");
@@ -75,18 +75,33 @@ async fn a_secrets_folder_someone_else_made_is_refused_and_its_own_is_made_priva
 
     let open = root.join("ours-but-open");
     std::fs::create_dir_all(&open).unwrap();
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let error = connect(&settings(&[("STAGING_DIR", open.to_str().unwrap())]))
+        .await
+        .err()
+        .expect("start-up fails");
+    let names: Vec<&str> = error.0.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["STAGING_DIR"], "{error}");
+    assert!(error.to_string().contains("mode 0770"), "{error}");
+    let meta = std::fs::metadata(&open).unwrap();
+    assert_eq!(
+        meta.mode() & 0o777,
+        0o770,
+        "a refused folder is left as found"
+    );
+
+    let private = root.join("ours-and-private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
     let fresh = root.join("made/by/the/worker");
     connect(&settings(&[
-        ("SECRETS_DIR", open.to_str().unwrap()),
+        ("SECRETS_DIR", private.to_str().unwrap()),
         ("STAGING_DIR", fresh.to_str().unwrap()),
     ]))
     .await
     .unwrap();
-    for folder in [&open, &fresh] {
-        let meta = std::fs::metadata(folder).unwrap();
-        assert_eq!(meta.mode() & 0o777, 0o700, "{}", folder.display());
-    }
+    let meta = std::fs::metadata(&fresh).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700, "{}", fresh.display());
     std::fs::remove_dir_all(&root).unwrap();
 }
 
