@@ -151,7 +151,7 @@ async fn connect_docker(settings: &Settings) -> Result<Docker, String> {
 /// belongs to someone else (a local user who made it first could swap the script
 /// copies or secret files in it).
 fn private_folder(path: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let shown = path.display();
     std::fs::DirBuilder::new()
         .recursive(true)
