@@ -86,6 +86,16 @@ image: stack
     dev/emulator.sh up
     runner-image/scanner/build.sh
 
+# The sage-api and sage-worker images, built offline from this host's binaries on the
+# local Debian base (`just images debug` takes the debug build).
+images profile="release": stack
+    dev/images.sh {{profile}}
+
+# Runs the api and worker images against the local stack (host networking, beside
+# `just up`'s processes) and walks the demo's scenario against them.
+smoke profile="debug": stack image console
+    dev/smoke-images.sh {{profile}}
+
 # The web console's bundle (npm ci and a Vite build, each only when its inputs changed).
 console:
     dev/console.sh build
@@ -109,6 +119,7 @@ test: lint stack image console
     else
       cargo test --workspace --no-fail-fast
     fi
+    dev/smoke-images.sh debug
 
 # Benchmarks, each figure beside its baseline as a ratio (optimised builds of the api and
 # the worker, run as processes; suites: pipeline, logs, reads, findings, all). The README

@@ -30,7 +30,10 @@ from datetime import datetime
 
 from sageclient import ADMIN, ANALYST, base_url, follow, get_json, items, print_line, send
 
-LOG_DIR = "/var/log/sage"
+# The api's and the worker's own logs: `just up`'s files, or what DEMO_SERVICE_LOGS names
+# (colon-separated), such as the image smoke test's container logs.
+SERVICE_LOGS = os.environ.get("DEMO_SERVICE_LOGS",
+                              "/var/log/sage/api.log:/var/log/sage/worker.log").split(":")
 TIMEOUT_SEC = 3
 SLOW_TASK = {
     "name": "demo-timeout",
@@ -297,11 +300,10 @@ class Demo:
         expect(self.seen, "nothing was gathered to look in")
         self.seen["the audit trail"] = send(self.base, "GET", "/api/v1/audit?limit=500",
                                             ADMIN).body.decode("utf-8", "replace")
-        for name in ["api.log", "worker.log"]:
-            path = os.path.join(LOG_DIR, name)
+        for path in SERVICE_LOGS:
             if os.path.exists(path):
                 with open(path, "rb") as log:
-                    self.seen["/var/log/sage/" + name] = log.read().decode("utf-8", "replace")
+                    self.seen[path] = log.read().decode("utf-8", "replace")
         database = os.environ.get("DATABASE_URL")
         if database and shutil.which("pg_dump"):
             dump = subprocess.run(["pg_dump", "--data-only", database], capture_output=True)

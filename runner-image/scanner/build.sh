@@ -8,9 +8,9 @@
 # tools it holds and their versions, which the worker reports to the api.
 #
 # STEAMPIPE_RELEASE_URL and POWERPIPE_RELEASE_URL (linux amd64 tarballs) add Steampipe
-# and Powerpipe where their release downloads are reachable; the AWS plugin and the
-# aws_compliance mod must then be installed into /opt/tools/steampipe by a build with
-# network. Without them the tool is reported unavailable, with the reason.
+# and Powerpipe where their release downloads are reachable. The tool stays reported
+# unavailable, with the reason, until the image also holds the AWS plugin and the
+# aws_compliance mod, which this offline build cannot install.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 image=${SCANNER_IMAGE:-sage-scanner:latest}
@@ -77,7 +77,11 @@ if [[ -n "${STEAMPIPE_RELEASE_URL:-}" && -n "${POWERPIPE_RELEASE_URL:-}" ]]; the
   for url in "$STEAMPIPE_RELEASE_URL" "$POWERPIPE_RELEASE_URL"; do
     curl -fsSL "$url" | tar -xz -C "$context/bin" || die "cannot fetch $url"
   done
-  labels+=(--label "sage.tool.steampipe.version=$("$context/bin/powerpipe" --version | head -n1)")
+  # The binaries alone cannot run a benchmark: the AWS plugin and the aws_compliance
+  # mod install only with network, which this build does not have. Until an image
+  # holds them (under /opt/tools/steampipe/install and /opt/tools/steampipe/mod), the
+  # tool says so instead of failing every run.
+  labels+=(--label "sage.tool.steampipe.unavailable=Steampipe $("$context/bin/steampipe" --version | head -n1) and Powerpipe are in this image, but not the AWS plugin and the aws_compliance mod, which install only with network")
 else
   labels+=(--label "sage.tool.steampipe.unavailable=Steampipe and Powerpipe are not in this image: their release downloads were out of reach when it was built (STEAMPIPE_RELEASE_URL and POWERPIPE_RELEASE_URL unset)")
 fi

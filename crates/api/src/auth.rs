@@ -181,6 +181,8 @@ fn audit_context(request: &HttpRequest) -> AuditContext {
         ip: request.peer_addr().map(|a| a.ip().to_string()),
         user_agent: header("user-agent"),
         request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        // Read inside the request's span: the jobs this request queues join its trace.
+        traceparent: sage_infra::telemetry::traceparent(),
     }
 }
 

@@ -15,8 +15,14 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    sage_infra::telemetry::init(&settings.common.log);
-    match command.as_deref() {
+    let telemetry = sage_infra::telemetry::init(&settings.common.log, "sage-api");
+    let outcome = Box::pin(run(command.as_deref(), settings)).await;
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run(command: Option<&str>, settings: Settings) -> anyhow::Result<()> {
+    match command {
         None | Some("serve") => {
             let application = Application::build(settings).await?;
             application.run_until_stopped().await?;

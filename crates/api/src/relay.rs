@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
-use sage_infra::amqp::Broker;
-use sage_model::JobMessage;
+use sage_infra::amqp::{Broker, TRACEPARENT_HEADER};
+use sage_infra::telemetry;
 use sage_store::Db;
-use sage_store::executions::JobSignals;
+use sage_store::executions::{JobSignals, OutboxJob};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 const BATCH: i64 = 100;
 /// How long a claimed row stays hidden from other relays; a crash mid-publish means a
@@ -59,17 +61,13 @@ impl JobRelay {
         let mut published = 0;
         let outcome = self.publish(&jobs, &mut published).await;
         if outcome.is_err() {
-            let left: Vec<i64> = jobs[published..].iter().map(|(id, _)| *id).collect();
+            let left: Vec<i64> = jobs[published..].iter().map(|job| job.id).collect();
             self.db.release_jobs(&left, RETRY).await?;
         }
         outcome.map(|()| published)
     }
 
-    async fn publish(
-        &self,
-        jobs: &[(i64, JobMessage)],
-        published: &mut usize,
-    ) -> Result<(), RelayError> {
+    async fn publish(&self, jobs: &[OutboxJob], published: &mut usize) -> Result<(), RelayError> {
         let mut guard = self.channel.lock().await;
         let channel = match guard.take().filter(|c| c.status().connected()) {
             Some(channel) => channel,
@@ -82,26 +80,43 @@ impl JobRelay {
             }
         };
         let queue = self.broker.topology().jobs;
-        for (outbox_id, message) in jobs {
-            let confirm = channel
-                .basic_publish(
-                    "".into(),
-                    queue.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
-                    &message.to_bytes(),
-                    BasicProperties::default()
-                        .with_delivery_mode(2)
-                        .with_content_type("application/json".into()),
-                )
-                .await?
-                .await?;
+        for job in jobs {
+            // A step of the trace of the request that queued the job; the message
+            // carries this step's context on to the worker.
+            let span = tracing::info_span!("publish_job", outbox_id = job.id);
+            telemetry::follow(&span, job.traceparent.as_deref());
+            let confirm = async {
+                let mut properties = BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into());
+                if let Some(traceparent) = telemetry::traceparent() {
+                    let mut headers = FieldTable::default();
+                    headers.insert(
+                        TRACEPARENT_HEADER.into(),
+                        AMQPValue::LongString(traceparent.into()),
+                    );
+                    properties = properties.with_headers(headers);
+                }
+                channel
+                    .basic_publish(
+                        "".into(),
+                        queue.as_str().into(),
+                        BasicPublishOptions {
+                            mandatory: true,
+                            ..Default::default()
+                        },
+                        &job.message.to_bytes(),
+                        properties,
+                    )
+                    .await?
+                    .await
+            }
+            .instrument(span)
+            .await?;
             if !confirm.is_ack() {
                 return Err(RelayError::NotConfirmed);
             }
-            self.db.job_published(*outbox_id).await?;
+            self.db.job_published(job.id).await?;
             *published += 1;
         }
         *guard = Some(channel);

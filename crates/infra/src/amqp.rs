@@ -54,6 +54,10 @@ pub struct Topology {
 /// a message that crashes every worker must not circle forever.
 pub const DELIVERY_LIMIT: i64 = 5;
 
+/// The job message header that carries the trace context from the relay to the worker
+/// (W3C Trace Context's name for it).
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
 impl Topology {
     pub fn new(prefix: &str) -> Self {
         Self {

@@ -120,7 +120,10 @@ impl Db {
                     .await?;
                 changed_one(updated, "approved execution")?;
                 transaction
-                    .execute("INSERT INTO job_outbox (execution_id) VALUES ($1)", &[&id])
+                    .execute(
+                        "INSERT INTO job_outbox (execution_id, traceparent) VALUES ($1, $2)",
+                        &[&id, &context.traceparent],
+                    )
                     .await?;
                 json!({"status": step.to(), "approvals": approvals})
             }

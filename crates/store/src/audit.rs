@@ -58,6 +58,8 @@ pub struct AuditContext {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// The request's W3C trace context, carried to the jobs it queues (not audited).
+    pub traceparent: Option<String>,
 }
 
 impl AuditContext {
@@ -173,6 +175,7 @@ impl AuditEvent {
                 ip: self.ip.clone(),
                 user_agent: self.user_agent.clone(),
                 request_id: self.request_id.clone(),
+                traceparent: None,
             },
             (
                 &self.action,

@@ -147,8 +147,8 @@ impl Db {
             .await?;
         transaction
             .execute(
-                "INSERT INTO job_outbox (evidence_id) VALUES ($1)",
-                &[&request.id.as_uuid()],
+                "INSERT INTO job_outbox (evidence_id, traceparent) VALUES ($1, $2)",
+                &[&request.id.as_uuid(), &context.traceparent],
             )
             .await?;
         let change = Change {

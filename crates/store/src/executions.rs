@@ -217,7 +217,10 @@ impl Db {
         }
         if status == ExecutionStatus::Queued {
             transaction
-                .execute("INSERT INTO job_outbox (execution_id) VALUES ($1)", &[&id])
+                .execute(
+                    "INSERT INTO job_outbox (execution_id, traceparent) VALUES ($1, $2)",
+                    &[&id, &context.traceparent],
+                )
                 .await?;
         }
         let change = Change {
@@ -379,12 +382,12 @@ impl Db {
         self.listen(JOB_CHANNEL).await.map(JobSignals)
     }
 
-    /// Claims up to `limit` due jobs for publishing: (outbox id, message).
+    /// Claims up to `limit` due jobs for publishing, oldest first.
     pub async fn claim_jobs(
         &self,
         limit: i64,
         lease: Duration,
-    ) -> Result<Vec<(i64, JobMessage)>, StoreError> {
+    ) -> Result<Vec<OutboxJob>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
@@ -394,13 +397,13 @@ impl Db {
                  UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
                                          attempts = o.attempts + 1
                  FROM due WHERE o.id = due.id
-                 RETURNING o.id, o.execution_id, o.evidence_id",
+                 RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent",
             )
             .await?;
         let rows = client
             .query(&statement, &[&limit, &lease.as_secs_f64()])
             .await?;
-        let mut jobs: Vec<(i64, JobMessage)> = rows
+        let mut jobs: Vec<OutboxJob> = rows
             .iter()
             .map(|r| {
                 let message = match (r.get::<_, Option<Uuid>>(1), r.get::<_, Option<Uuid>>(2)) {
@@ -412,10 +415,14 @@ impl Db {
                     },
                     (None, None) => return Err(StoreError::Corrupt("job without a target")),
                 };
-                Ok((r.get(0), message))
+                Ok(OutboxJob {
+                    id: r.get(0),
+                    message,
+                    traceparent: r.get(3),
+                })
             })
             .collect::<Result<_, _>>()?;
-        jobs.sort_unstable_by_key(|(id, _)| *id);
+        jobs.sort_unstable_by_key(|job| job.id);
         Ok(jobs)
     }
 
@@ -454,6 +461,15 @@ impl Db {
             .await?
             .get(0))
     }
+}
+
+/// A job of the outbox, claimed for publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub message: JobMessage,
+    /// The trace context of the request that queued it.
+    pub traceparent: Option<String>,
 }
 
 /// The PostgreSQL notification channel a trigger on `job_outbox` signals when rows

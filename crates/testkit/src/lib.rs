@@ -17,11 +17,13 @@ use serde_json::{Value, json};
 pub mod emulator;
 mod gate;
 mod metrics;
+mod spans;
 mod sse;
 mod worker;
 
 pub use gate::{TcpGate, gate_redis};
 pub use metrics::{metric, scrape};
+pub use spans::{ExportedSpan, SpanCollector};
 pub use sse::{EventStream, SseEvent};
 pub use worker::{TestWorker, spawn_worker, spawn_worker_with};
 

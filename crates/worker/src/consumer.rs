@@ -8,9 +8,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
-use sage_infra::amqp::Broker;
+use lapin::types::{AMQPValue, FieldTable};
+use sage_infra::amqp::{Broker, TRACEPARENT_HEADER};
 use sage_model::JobMessage;
+use tracing::Instrument;
 
 use crate::evidence::Built;
 use tokio::sync::Semaphore;
@@ -88,7 +89,10 @@ async fn consume(
         let ctx = ctx.clone();
         running.spawn(async move {
             let busy = ctx.metrics.busy();
-            handle(&ctx, delivery).await;
+            // The job continues the trace of the request that queued it.
+            let span = tracing::info_span!("job", delivery_tag = delivery.delivery_tag);
+            sage_infra::telemetry::follow(&span, traceparent(&delivery).as_deref());
+            handle(&ctx, delivery).instrument(span).await;
             drop((busy, permit));
         });
         while running.try_join_next().is_some() {}
@@ -145,6 +149,15 @@ async fn handle(ctx: &Context, delivery: Delivery) {
         }
     };
     settle(outcome);
+}
+
+/// The trace context the relay put on a job message, if spans are exported.
+fn traceparent(delivery: &Delivery) -> Option<String> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(TRACEPARENT_HEADER)? {
+        AMQPValue::LongString(value) => Some(value.to_string()),
+        _ => None,
+    }
 }
 
 /// How long a report job waits before it goes back to a queue whose worker is busy.

@@ -11,7 +11,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    sage_infra::telemetry::init(&settings.common.log);
+    let telemetry = sage_infra::telemetry::init(&settings.common.log, "sage-worker");
     let shutdown = sage_infra::shutdown::on_signal();
     let dependencies = match startup::connect(&settings).await {
         Ok(dependencies) => dependencies,
@@ -22,4 +22,5 @@ async fn main() {
         }
     };
     startup::run_until_stopped(settings, dependencies, shutdown).await;
+    telemetry.shutdown();
 }

@@ -213,6 +213,7 @@ pub async fn create_report(
 /// A report's state and, once ready, fresh download URLs: for its creator, admins and
 /// auditors.
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence",
+    params(("id" = Uuid, Path, description = "The report's id")),
     responses((status = 200, body = EvidenceView), (status = 404)))]
 #[get("/api/v1/evidence/{id}")]
 pub async fn get_report(

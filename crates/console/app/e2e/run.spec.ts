@@ -17,18 +17,31 @@ test("an analyst runs backup-db from the form and downloads its log", async ({ p
   await expect(page.getByLabel("backup_key")).toHaveAttribute("type", "password");
   await expect(page.getByLabel("retention_days")).toHaveValue("7");
 
-  // A refusal by the server is shown at its field, and nothing runs.
+  const fieldOf = (name: string) =>
+    page.locator(`#param_${name}`).locator("xpath=ancestor::div[contains(@class,'form-group')][1]");
+
+  // A value the schema refuses is shown at its field before anything is sent.
   await page.getByLabel("db_name").selectOption("orders");
   await page.getByLabel("backup_key").fill(secret);
   await page.getByLabel("notify_email").fill("ops@example.com");
   await page.getByLabel("retention_days").fill("400");
   await page.getByRole("button", { name: "Run", exact: true }).click();
-  await expect(
-    page.locator("#param_retention_days").locator("xpath=ancestor::div[contains(@class,'form-group')][1]"),
-  ).toContainText("must be at most 365");
+  await expect(fieldOf("retention_days")).toContainText("must be at most 365");
   await expect(page).not.toHaveURL(/\/executions\//);
 
+  // A refusal only the server makes (a lone argument that reads as an option) comes
+  // back as a 400 and is shown at its field too, and nothing runs.
   await page.getByLabel("retention_days").fill("30");
+  await page.getByLabel("notify_email").fill("--config=/work/x@example.com");
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "POST" && /\/executions$/.test(r.url())),
+    page.getByRole("button", { name: "Run", exact: true }).click(),
+  ]);
+  expect(refused.status()).toBe(400);
+  await expect(fieldOf("notify_email")).toContainText("must not start with '-'");
+  await expect(page).not.toHaveURL(/\/executions\//);
+
+  await page.getByLabel("notify_email").fill("ops@example.com");
   await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page).toHaveURL(/\/executions\/[0-9a-f-]{36}$/);
 
@@ -64,5 +77,20 @@ test("an analyst runs backup-db from the form and downloads its log", async ({ p
   for (const answer of await seen.bodies()) {
     expect(answer.text, `the answer of ${answer.url}`).not.toContain(secret);
   }
+  expect(seen.problems).toEqual([]);
+});
+
+test("the API reference renders from the api's own origin", async ({ page }) => {
+  const seen = watch(page);
+  const ours = new URL(env("SAGE_URL")).origin;
+  const elsewhere: string[] = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).origin !== ours) elsewhere.push(request.url());
+  });
+  await page.goto("/docs");
+  // Swagger UI drew the operations of /openapi.json under its strict policy.
+  await expect(page.locator(".opblock").first()).toBeVisible();
+  expect(await page.locator(".opblock").count()).toBeGreaterThan(20);
+  expect(elsewhere).toEqual([]);
   expect(seen.problems).toEqual([]);
 });

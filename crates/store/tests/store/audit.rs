@@ -10,6 +10,7 @@ fn context(actor: &str) -> AuditContext {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
         request_id: Some("req-1".into()),
+        traceparent: None,
     }
 }
 

@@ -14,3 +14,4 @@ mod sandbox;
 mod scanners;
 mod startup;
 mod support;
+mod traces;
