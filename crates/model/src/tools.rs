@@ -39,12 +39,15 @@ impl Tool {
         format!("sage-tools/{}.py", self.as_str())
     }
 
-    /// The first version of the tool's module, running `driver`.
+    /// The first version of the tool's module, running `driver`. Every tool scans AWS
+    /// only: a run's cloud identity is an AWS role the worker assumes, and the other
+    /// clouds Prowler and Scout Suite know (Azure, GCP, Kubernetes) need credentials
+    /// no run can carry yet, so a request naming one is refused at the field instead
+    /// of accepted and failed.
     pub fn module_request(self, driver: ScriptId) -> Result<ModuleRequest, serde_json::Error> {
-        let (description, providers, options, args, env, limits) = match self {
+        let (description, options, args, env, limits) = match self {
             Self::Prowler => (
-                "Prowler: AWS, Azure, GCP and Kubernetes security best practices and compliance checks. Writes OCSF JSON, CSV and compliance CSVs.",
-                &["aws", "azure", "gcp", "kubernetes"][..],
+                "Prowler: AWS security best practices and compliance checks. Writes OCSF JSON, CSV and compliance CSVs.",
                 vec![
                     list("services", "Services to scan, comma-separated (s3,iam)"),
                     list(
@@ -69,8 +72,7 @@ impl Tool {
                        "open_files": 8192, "max_output_bytes": 33_554_432}),
             ),
             Self::Scout => (
-                "Scout Suite: a multi-cloud security audit. Writes its results JSON and an HTML report.",
-                &["aws", "azure", "gcp"][..],
+                "Scout Suite: a security audit of an AWS account. Writes its results JSON and an HTML report.",
                 vec![list(
                     "services",
                     "Services to scan, comma-separated (s3,iam)",
@@ -82,7 +84,6 @@ impl Tool {
             ),
             Self::Steampipe => (
                 "Powerpipe benchmarks over Steampipe (aws_compliance mod). Writes the benchmark's JSON and CSV.",
-                &["aws"][..],
                 vec![
                     json!({"name": "benchmark", "type": "string", "pattern": "^[a-z0-9_]+(\\.[a-z0-9_]+){1,5}$",
                             "max_length": 200, "default": "aws_compliance.benchmark.cis_v300",
@@ -95,7 +96,6 @@ impl Tool {
             ),
             Self::Custodian => (
                 "Cloud Custodian: runs a policy's filters over AWS resources and writes the matches (resources.json per policy). Validated first; actions only in versions that pass --allow-actions.",
-                &["aws"][..],
                 vec![
                     json!({"name": "policy", "type": "string", "required": true, "multiline": true,
                             "max_length": 65536, "description": "The policy file, as YAML text"}),
@@ -109,7 +109,7 @@ impl Tool {
             ),
         };
         let mut params = vec![
-            json!({"name": "provider", "type": "enum", "values": providers, "default": "aws",
+            json!({"name": "provider", "type": "enum", "values": ["aws"], "default": "aws",
                    "description": "The cloud to scan"}),
             json!({"name": "region", "type": "string", "pattern": REGIONS, "max_length": 1100,
                    "description": "One region or several, comma-separated (ap-northeast-2,us-east-1)"}),
@@ -188,6 +188,21 @@ mod tests {
             assert_eq!(definition.image(), SandboxImage::Scanner);
             assert_eq!(definition.network(), NetworkPolicy::Egress);
             assert_eq!(definition.credentials(), Credentials::AwsAssumeRole);
+        }
+    }
+
+    #[test]
+    fn every_tool_offers_only_the_cloud_a_run_can_reach() {
+        for tool in Tool::ALL {
+            let request =
+                serde_json::to_value(tool.module_request(ScriptId::new()).unwrap()).unwrap();
+            let provider = request["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "provider")
+                .unwrap_or_else(|| panic!("{tool} has no provider"));
+            assert_eq!(provider["values"], serde_json::json!(["aws"]), "{tool}");
         }
     }
 
