@@ -26,12 +26,18 @@ const SCRIPT: &str = "backup_db.py";
 /// The sample modules: name and the approvals a run needs.
 pub const MODULES: [(&str, u32); 2] = [("backup-db", 0), ("backup-db-approved", 1)];
 
-/// The `backup-db` module as an admin would post it, needing `approvals`.
+/// The `backup-db` module, needing `approvals`.
 pub fn backup_db_request(
     script_id: ScriptId,
     approvals: u32,
 ) -> Result<ModuleRequest, serde_json::Error> {
-    serde_json::from_value(json!({
+    serde_json::from_value(backup_db_body(&script_id.to_string(), approvals))
+}
+
+/// The body of `backup-db` as an admin would post it to `/api/v1/modules` (without its
+/// name), needing `approvals`: the sample the seed makes and the tests build on.
+pub fn backup_db_body(script_id: &str, approvals: u32) -> serde_json::Value {
+    json!({
         "description": "Back up one database",
         "script_id": script_id,
         "params": [
@@ -47,7 +53,7 @@ pub fn backup_db_request(
                    "max_output_bytes": 1_048_576},
         "network": "none",
         "approval": {"required": approvals}
-    }))
+    })
 }
 
 /// Seeds the sample modules; says for each whether it was made now.

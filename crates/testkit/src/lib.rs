@@ -43,18 +43,9 @@ pub const OTHER: &str = "other-analyst@example.com";
 
 /// The sample module of the acceptance scenario, as an admin would post it.
 pub fn backup_module(script_id: &str) -> Value {
-    json!({
-        "name": "backup-db", "description": "Back up one database", "script_id": script_id,
-        "params": [
-            {"name": "db_name", "type": "enum", "values": ["orders", "users"], "required": true},
-            {"name": "retention_days", "type": "integer", "min": 1, "max": 365, "default": 7},
-            {"name": "notify_email", "type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$", "max_length": 254},
-            {"name": "backup_key", "type": "secret", "required": true, "secret_as": "env"}],
-        "args": ["--db", "{db_name}", "--retention-days", "{retention_days}", ["--notify", "{notify_email}"]],
-        "env": {"BACKUP_KEY": "{backup_key}"},
-        "limits": {"timeout_sec": 60, "memory_mb": 256, "cpus": 1.0, "pids": 64, "max_output_bytes": 1048576},
-        "network": "none", "approval": {"required": 0}
-    })
+    let mut module = sage_api::seed::backup_db_body(script_id, 0);
+    module["name"] = json!("backup-db");
+    module
 }
 
 /// A script library of its own for one test: the sample `backup_db.py` and a folder.
