@@ -185,6 +185,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         limit_ceiling: settings.limit_ceiling,
         secrets: settings.common.secrets.clone(),
         assume_roles: settings.common.assume_roles.clone(),
+        aws_profiles: settings.common.aws_profiles.clone(),
         sign_in: Arc::new(SignInView::new(settings)),
         metrics: Arc::default(),
     })

@@ -34,6 +34,8 @@ pub struct AppState {
     pub secrets: sage_infra::secrets::SecretBox,
     /// The AWS roles runs may name.
     pub assume_roles: sage_model::catalog::cloud::RoleAllowlist,
+    /// The worker's AWS config profiles runs may name (local development).
+    pub aws_profiles: sage_model::catalog::cloud::ProfileAllowlist,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::metrics::ApiMetrics>,
     /// How the web console signs users in.

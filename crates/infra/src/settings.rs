@@ -26,6 +26,9 @@ pub struct CommonSettings {
     /// The AWS roles runs may ask the worker to assume (the api refuses others at
     /// submission, the worker again before it calls STS).
     pub assume_roles: sage_model::catalog::cloud::RoleAllowlist,
+    /// The worker's AWS config profiles runs may name to assume their role with
+    /// (local development; none by default).
+    pub aws_profiles: sage_model::catalog::cloud::ProfileAllowlist,
 }
 
 impl CommonSettings {
@@ -44,6 +47,11 @@ impl CommonSettings {
             sage_model::catalog::cloud::RoleAllowlist::default(),
             sage_model::catalog::cloud::RoleAllowlist::parse,
         );
+        let aws_profiles = env.optional_with(
+            "AWS_PROFILES_ALLOWED",
+            sage_model::catalog::cloud::ProfileAllowlist::default(),
+            sage_model::catalog::cloud::ProfileAllowlist::parse,
+        );
         Some(Self {
             amqp: amqp?,
             redis: redis?,
@@ -52,6 +60,7 @@ impl CommonSettings {
             shutdown_grace: shutdown_grace?,
             scripts_dir: scripts_dir?,
             assume_roles: assume_roles?,
+            aws_profiles: aws_profiles?,
             secrets: secrets?,
         })
     }

@@ -123,6 +123,8 @@ impl Tool {
                    "default": 3600, "description": "Seconds the temporary credentials last"}),
             json!({"name": "iam_external_id", "type": "secret", "secret_as": "env", "max_length": 1224,
                    "description": "The external id the role's trust policy asks for"}),
+            json!({"name": "aws_profile", "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "max_length": 64,
+                   "description": "Local development only: the profile of the worker's AWS config that assumes the role (refused unless the deployment lists it in AWS_PROFILES_ALLOWED)"}),
         ];
         params.extend(options);
         let mut all_args = vec![

@@ -514,16 +514,24 @@ async fn prepare(
     let mut env = plan.env;
     let mut cloud_secrets = Vec::new();
     if let Some((role, session_name)) = &plan.assume_role {
-        // Checked at submission too; the list may have changed since.
-        if !ctx.settings.common.assume_roles.allows(&role.role_arn) {
+        // Checked at submission too; the lists may have changed since.
+        let refused = if !ctx.settings.common.assume_roles.allows(&role.role_arn) {
+            Some(format!(
+                "{} is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
+                role.role_arn
+            ))
+        } else {
+            role.profile.as_deref().and_then(|profile| {
+                (ctx.settings.common.aws_profiles.refusal(profile))
+                    .map(|why| format!("the AWS profile {profile}: {why}"))
+            })
+        };
+        if let Some(why) = refused {
             return Err(NotStarted {
                 failure: StartFailure::AssumeRoleFailed,
                 notice: Some((
                     Redactor::new(params.secrets().values().map(String::as_str)),
-                    format!(
-                        "{} is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
-                        role.role_arn
-                    ),
+                    why,
                 )),
             });
         }
@@ -537,8 +545,12 @@ async fn prepare(
                     notice: Some((
                         Redactor::new(params.secrets().values().map(String::as_str)),
                         format!(
-                            "AssumeRole of {} (session {session_name}) failed: {error}",
-                            role.role_arn
+                            "AssumeRole of {} (session {session_name}{}) failed: {error}",
+                            role.role_arn,
+                            role.profile
+                                .as_deref()
+                                .map(|p| format!(", as profile {p}"))
+                                .unwrap_or_default()
                         ),
                     )),
                 }

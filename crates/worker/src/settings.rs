@@ -112,6 +112,12 @@ impl Settings {
         let sts_endpoint = env.optional_with("STS_ENDPOINT_URL", None, http_url);
         let sandbox_aws_endpoint = env.optional_with("SANDBOX_AWS_ENDPOINT_URL", None, http_url);
         let sts_credentials = env.key_pair("STS_ACCESS_KEY_ID", "STS_SECRET_ACCESS_KEY");
+        // Where the profiles runs may name (AWS_PROFILES_ALLOWED) are: the SDK's own
+        // variables, read like every other setting.
+        let profile_files = crate::sts::ProfileFilePaths {
+            config: env.raw("AWS_CONFIG_FILE").map(str::to_owned),
+            credentials: env.raw("AWS_SHARED_CREDENTIALS_FILE").map(str::to_owned),
+        };
         let staging_dir =
             env.optional_with("STAGING_DIR", PathBuf::from("/var/lib/sage/staging"), |v| {
                 Ok(PathBuf::from(v))
@@ -171,6 +177,7 @@ impl Settings {
                 region: sts_region.ok_or_else(ConfigError::unreachable)?,
                 endpoint: sts_endpoint.ok_or_else(ConfigError::unreachable)?,
                 credentials: sts_credentials.ok_or_else(ConfigError::unreachable)?,
+                profile_files,
             },
             sandbox_aws_endpoint: sandbox_aws_endpoint.ok_or_else(ConfigError::unreachable)?,
             staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::timeout::TimeoutConfig;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_sts::config::Region;
 use aws_sdk_sts::error::DisplayErrorContext;
 use sage_model::catalog::cloud::AssumeRole;
@@ -21,11 +23,24 @@ pub struct StsSettings {
     /// The worker's own keys, when its identity is not the default chain's
     /// (environment, web identity, container or instance role).
     pub credentials: Option<(String, SecretString)>,
+    /// The AWS config and credentials files the profiles runs name come from (local
+    /// development; the SDK's defaults, `~/.aws/config` and `~/.aws/credentials`,
+    /// when unset).
+    pub profile_files: ProfileFilePaths,
+}
+
+/// `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`, as the worker's settings read
+/// them.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileFilePaths {
+    pub config: Option<String>,
+    pub credentials: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Sts {
     client: aws_sdk_sts::Client,
+    settings: StsSettings,
 }
 
 /// A run's temporary credentials. Nothing prints them: no `Debug`.
@@ -56,18 +71,24 @@ impl TemporaryCredentials {
     }
 }
 
+/// The SDK's settings every client here shares: region, endpoint, timeouts.
+fn loader(settings: &StsSettings) -> aws_config::ConfigLoader {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(20))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .timeout_config(timeouts);
+    if let Some(endpoint) = &settings.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader
+}
+
 impl Sts {
     pub async fn new(settings: &StsSettings) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .operation_timeout(Duration::from_secs(20))
-            .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(settings.region.clone()))
-            .timeout_config(timeouts);
-        if let Some(endpoint) = &settings.endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
+        let mut loader = loader(settings);
         if let Some((id, secret)) = &settings.credentials {
             loader = loader.credentials_provider(aws_credential_types::Credentials::new(
                 id,
@@ -79,7 +100,33 @@ impl Sts {
         }
         Self {
             client: aws_sdk_sts::Client::new(&loader.load().await),
+            settings: settings.clone(),
         }
+    }
+
+    /// A client whose identity is a profile of the worker's AWS config files, and
+    /// nothing else: a profile that is not there fails the call instead of falling
+    /// back to another identity (the instance's metadata least of all).
+    async fn client_as(&self, profile: &str) -> aws_sdk_sts::Client {
+        let mut files = EnvConfigFiles::builder();
+        let paths = &self.settings.profile_files;
+        files = match &paths.config {
+            Some(path) => files.with_file(EnvConfigFileKind::Config, path),
+            None => files.include_default_config_file(true),
+        };
+        files = match &paths.credentials {
+            Some(path) => files.with_file(EnvConfigFileKind::Credentials, path),
+            None => files.include_default_credentials_file(true),
+        };
+        let identity = ProfileFileCredentialsProvider::builder()
+            .profile_files(files.build())
+            .profile_name(profile)
+            .build();
+        let config = loader(&self.settings)
+            .credentials_provider(identity)
+            .load()
+            .await;
+        aws_sdk_sts::Client::new(&config)
     }
 
     /// Assumes the run's role. The error is STS's answer (code and message, never a
@@ -89,8 +136,11 @@ impl Sts {
         role: &AssumeRole,
         session_name: &str,
     ) -> Result<TemporaryCredentials, String> {
-        let answer = self
-            .client
+        let client = match &role.profile {
+            Some(profile) => Box::pin(self.client_as(profile)).await,
+            None => self.client.clone(),
+        };
+        let answer = client
             .assume_role()
             .role_arn(&role.role_arn)
             .role_session_name(session_name)

@@ -168,13 +168,24 @@ pub(crate) async fn run(
     };
     let definition = &version.definition;
     let valid = definition.validate_params(params)?;
-    if let Some(role) = definition.assume_role(&valid)?
-        && !state.assume_roles.allows(&role.role_arn)
-    {
-        return Err(ApiError::invalid(vec![FieldProblem::new(
-            "params.iam_role_arn",
-            "is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
-        )]));
+    if let Some(role) = definition.assume_role(&valid)? {
+        let mut problems = Vec::new();
+        if !state.assume_roles.allows(&role.role_arn) {
+            problems.push(FieldProblem::new(
+                "params.iam_role_arn",
+                "is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
+            ));
+        }
+        if let Some(why) = role
+            .profile
+            .as_deref()
+            .and_then(|profile| state.aws_profiles.refusal(profile))
+        {
+            problems.push(FieldProblem::new("params.aws_profile", why));
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::invalid(problems));
+        }
     }
     let execution_id = ExecutionId::new();
     let sealed_secrets = (!valid.secrets().is_empty())

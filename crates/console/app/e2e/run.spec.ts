@@ -71,7 +71,9 @@ test("an analyst runs backup-db from the form and downloads its log", async ({ p
 
   expect(await page.content()).not.toContain(secret);
   await page.getByRole("link", { name: "Runs" }).click();
-  await expect(page.getByRole("table")).toContainText("backup-db v1");
+  // The execution page's own tables may still show for a moment: wait for the list.
+  await expect(page).toHaveURL(/\/executions(\?.*)?$/);
+  await expect(page.getByRole("table").filter({ hasText: "backup-db v1" })).toBeVisible();
   expect(await page.content()).not.toContain(secret);
 
   for (const answer of await seen.bodies()) {

@@ -58,6 +58,10 @@ pub const ROLE_ARN: &str = "iam_role_arn";
 pub const SESSION_NAME: &str = "iam_session_name";
 pub const SESSION_DURATION: &str = "iam_session_duration";
 pub const EXTERNAL_ID: &str = "iam_external_id";
+/// Local development only: the profile of the worker's AWS config that assumes the
+/// role, instead of the worker's own identity (a deployment lists the profiles runs
+/// may name; none by default).
+pub const PROFILE: &str = "aws_profile";
 
 /// STS's bounds on a session, in seconds; the default is STS's own.
 pub const SESSION_SECONDS: std::ops::RangeInclusive<u32> = 900..=43200;
@@ -113,6 +117,12 @@ impl Credentials {
             EXTERNAL_ID,
             "a secret",
             |k| matches!(k, ParamKind::Secret { .. }),
+            problems,
+        );
+        fits(
+            PROFILE,
+            "a string",
+            |k| matches!(k, ParamKind::String { .. }),
             problems,
         );
         credentials
@@ -174,11 +184,18 @@ impl Credentials {
                 "must be 2 to 1224 of A-Z, a-z, 0-9 and + = , . @ : / - _",
             );
         }
+        let profile = params.text(PROFILE);
+        if let Some(name) = &profile
+            && !is_profile_name(name)
+        {
+            problems.add(field(PROFILE), "must be 1 to 64 of A-Z, a-z, 0-9 and . - _");
+        }
         problems.finish(Some(AssumeRole {
             role_arn: arn,
             session_name,
             duration_sec,
             external_id,
+            profile,
         }))
     }
 }
@@ -223,6 +240,13 @@ fn is_session_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c))
+}
+
+fn is_profile_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 fn is_external_id(id: &str) -> bool {
@@ -272,6 +296,47 @@ impl RoleAllowlist {
     }
 }
 
+/// The AWS config profiles a deployment lets runs name (`aws_profile`), for local
+/// development; empty, the default, lets runs name none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileAllowlist(Vec<String>);
+
+impl ProfileAllowlist {
+    /// From a comma-separated list; names the first entry that is no profile name.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let names: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        match names.iter().find(|name| !is_profile_name(name)) {
+            Some(bad) => Err(format!(
+                "{bad:?} is not a profile name (1 to 64 of A-Z, a-z, 0-9 and . - _)"
+            )),
+            None => Ok(Self(names)),
+        }
+    }
+
+    pub fn allows(&self, profile: &str) -> bool {
+        self.0.iter().any(|name| name == profile)
+    }
+
+    /// Why a run may not name `profile`, for its field error.
+    pub fn refusal(&self, profile: &str) -> Option<String> {
+        if self.allows(profile) {
+            None
+        } else if self.0.is_empty() {
+            Some("profiles are for local development, and this deployment allows none (AWS_PROFILES_ALLOWED)".to_owned())
+        } else {
+            Some(format!(
+                "must be one of {} (AWS_PROFILES_ALLOWED)",
+                self.0.join(", ")
+            ))
+        }
+    }
+}
+
 /// One STS AssumeRole call of a run. Its `Debug` leaves the external id out: it is
 /// the shared secret of a third-party role.
 #[derive(Clone, PartialEq, Eq)]
@@ -280,6 +345,9 @@ pub struct AssumeRole {
     session_name: Option<String>,
     pub duration_sec: u32,
     external_id: Option<String>,
+    /// The worker's AWS config profile that assumes the role; `None`: the worker's own
+    /// identity.
+    pub profile: Option<String>,
 }
 
 impl AssumeRole {
@@ -304,6 +372,7 @@ impl fmt::Debug for AssumeRole {
             .field("session_name", &self.session_name)
             .field("duration_sec", &self.duration_sec)
             .field("external_id", &self.external_id.as_ref().map(|_| "***"))
+            .field("profile", &self.profile)
             .finish()
     }
 }
@@ -363,6 +432,17 @@ mod tests {
     }
 
     #[test]
+    fn profiles_are_refused_unless_the_deployment_lists_them() {
+        let none = ProfileAllowlist::default();
+        assert!(none.refusal("dev").unwrap().contains("allows none"));
+        let some = ProfileAllowlist::parse("dev, sandbox-admin").unwrap();
+        assert_eq!(some.refusal("dev"), None);
+        assert!(some.refusal("prod").unwrap().contains("dev, sandbox-admin"));
+        assert!(ProfileAllowlist::parse("dev,has space").is_err());
+        assert!(!is_profile_name(&"p".repeat(65)));
+    }
+
+    #[test]
     fn the_default_session_name_leads_back_to_the_run() {
         let id: ExecutionId = "0123abcd-0000-4000-8000-000000000000".parse().unwrap();
         let role = AssumeRole {
@@ -370,6 +450,7 @@ mod tests {
             session_name: None,
             duration_sec: 3600,
             external_id: Some("secret-id".into()),
+            profile: None,
         };
         assert_eq!(role.session_name(id), "sage-oss-0123abcd");
         assert!(!format!("{role:?}").contains("secret-id"));

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use sage_testkit::{ADMIN, TestApp, emulator, spawn_app, spawn_worker_with};
+use sage_testkit::{
+    ADMIN, TestApp, emulator, spawn_app, spawn_app_with, spawn_worker_with, test_env,
+};
 
 /// Prints its credentials (the log must redact them) and leaves them in an artifact,
 /// which is the script's own doing and the one place they may be found afterwards.
@@ -41,7 +43,8 @@ async fn role_module(app: &TestApp) -> String {
                 "params": [
                     {"name": "iam_role_arn", "type": "string", "required": true},
                     {"name": "iam_session_duration", "type": "integer"},
-                    {"name": "iam_external_id", "type": "secret", "secret_as": "env"}],
+                    {"name": "iam_external_id", "type": "secret", "secret_as": "env"},
+                    {"name": "aws_profile", "type": "string"}],
             }),
         )
         .await;
@@ -226,4 +229,79 @@ async fn a_malformed_role_or_duration_is_refused_naming_the_field() {
         assert_eq!(fields, [field], "{body}");
         assert_eq!(app.audit_count().await, before, "a refusal changes nothing");
     }
+}
+
+/// Local development: a run names a profile of the worker's AWS config, which the
+/// deployment lists, and that profile (not the worker's own identity) assumes the role.
+#[tokio::test]
+async fn a_listed_profile_of_the_workers_aws_config_assumes_the_role() {
+    let mut env = test_env();
+    env.set("AWS_PROFILES_ALLOWED", "sage-dev,absent");
+    let app = spawn_app_with(env).await;
+    let folder = std::env::temp_dir().join(format!("sage-aws-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).unwrap();
+    // The emulator takes any key; the profile's are its own.
+    std::fs::write(
+        folder.join("credentials"),
+        "[sage-dev]\naws_access_key_id = AKIAPROFILE000000001\n\
+         aws_secret_access_key = profile-secret-0000000000000000000000\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("config"), "").unwrap();
+    let worker = spawn_worker_with(&app, |env| {
+        emulator::use_it(env);
+        env.set(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            folder.join("credentials").to_str().unwrap(),
+        );
+        env.set("AWS_CONFIG_FILE", folder.join("config").to_str().unwrap());
+    })
+    .await;
+    let module = role_module(&app).await;
+
+    // A profile the deployment does not list is refused at its field; nothing runs.
+    let before = app.audit_count().await;
+    let (status, body) = app
+        .post_as(
+            &format!("/api/v1/modules/{module}/executions"),
+            ADMIN,
+            &json!({"params": {"iam_role_arn": emulator::ROLE_ARN, "aws_profile": "prod"}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["fields"][0]["field"], "params.aws_profile",
+        "{body}"
+    );
+    assert!(body.to_string().contains("sage-dev, absent"), "{body}");
+    assert_eq!(app.audit_count().await, before, "a refusal changes nothing");
+
+    let execution = run(
+        &app,
+        &module,
+        json!({"iam_role_arn": emulator::ROLE_ARN, "aws_profile": "sage-dev"}),
+    )
+    .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        execution["status"],
+        "succeeded",
+        "{execution}\n{}",
+        app.log_text(&id).await
+    );
+
+    // A listed profile the files lack fails the run: the profile is the identity, with
+    // no fallback to another.
+    let execution = run(
+        &app,
+        &module,
+        json!({"iam_role_arn": emulator::ROLE_ARN, "aws_profile": "absent"}),
+    )
+    .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    assert_eq!(execution["reason"], "assume_role_failed", "{execution}");
+    let log = app.log_text(&id).await;
+    assert!(log.contains(", as profile absent) failed"), "{log}");
+    worker.stop().await;
+    std::fs::remove_dir_all(&folder).unwrap();
 }
