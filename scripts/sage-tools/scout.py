@@ -1,14 +1,27 @@
 """Sage Runner's driver of Scout Suite: turns the tool module's arguments into Scout's
 command line and writes its results (JSON results, HTML report) to /work/out. The run's
-AWS credentials, if any, are already in the environment."""
+credentials are already in the environment: an assumed AWS role's keys, an Azure
+service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) or a GCP
+service account's key file (GOOGLE_APPLICATION_CREDENTIALS)."""
 import argparse
+import json
 import os
 import subprocess
 import sys
 
 SCOUT = "/opt/tools/scout/bin/scout"
 OUT = "/work/out"
+# Scout reads a service principal from a file: the secret stays off its command line.
+# In /work, not /work/out: it is no artifact.
+AZURE_AUTH = "/work/azure-auth.json"
 PROG = "scout"
+
+# Each driver is staged into its sandbox alone (a module runs one script file), so the
+# few helpers below are repeated in each rather than imported.
+
+
+class Refused(Exception):
+    """Why the run cannot start, for its log."""
 
 
 def split(text):
@@ -16,30 +29,73 @@ def split(text):
     # Each item becomes an argv element of its own: one starting with '-' would be read
     # as an option of the tool, not as a value.
     if any(item.startswith("-") for item in items):
-        sys.exit(f"{PROG}: a list item may not start with '-': {text}")
+        raise Refused(f"a list item may not start with '-': {text}")
     return items
 
 
-def main():
+def need(env, *names):
+    missing = [name for name in names if not env.get(name)]
+    if missing:
+        raise Refused(f"no credentials for this cloud: give {', '.join(missing)}")
+
+
+def parse(argv):
     parser = argparse.ArgumentParser(prog="scout-driver")
     parser.add_argument("--provider", required=True)
-    parser.add_argument("--region")
-    parser.add_argument("--services")
-    args = parser.parse_args()
-    if args.provider != "aws":
-        sys.exit(f"scout: provider {args.provider} needs credentials that Sage Runner does not pass yet; only aws runs")
-    # The SDK needs a region even for global services and the caller's identity.
-    os.environ.setdefault("AWS_DEFAULT_REGION", (split(args.region) or ["us-east-1"])[0])
-    if "AWS_ACCESS_KEY_ID" not in os.environ:
-        sys.exit("scout: no AWS credentials: give iam_role_arn, the role the worker assumes for this run")
-    command = [SCOUT, "aws", "--no-browser", "--report-dir", OUT,
-               "--result-format", "json", "--max-workers", "2"]
-    if split(args.region):
-        command += ["--regions", *split(args.region)]
+    for option in ("--region", "--services", "--subscriptions", "--projects"):
+        parser.add_argument(option)
+    return parser.parse_args(argv)
+
+
+def command(args, env):
+    """Scout's argv for these arguments and this environment; Refused if it cannot run."""
+    argv = [SCOUT, args.provider]
+    if args.provider == "aws":
+        if "AWS_ACCESS_KEY_ID" not in env:
+            raise Refused("no AWS credentials: give iam_role_arn, the role the worker assumes for this run")
+        if split(args.region):
+            argv += ["--regions", *split(args.region)]
+    elif args.provider == "azure":
+        need(env, "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+        argv += ["--file-auth", AZURE_AUTH]
+        subscriptions = split(args.subscriptions)
+        argv += ["--subscriptions", *subscriptions] if subscriptions else ["--all-subscriptions"]
+    elif args.provider == "gcp":
+        need(env, "GOOGLE_APPLICATION_CREDENTIALS")
+        argv += ["--service-account", env["GOOGLE_APPLICATION_CREDENTIALS"]]
+        projects = split(args.projects)
+        if len(projects) > 1:
+            raise Refused("Scout Suite scans one GCP project, or every one: name one or none")
+        argv += ["--project-id", projects[0]] if projects else ["--all-projects"]
+    else:
+        raise Refused(f"provider {args.provider} is not one Scout Suite scans here")
+    argv += ["--no-browser", "--report-dir", OUT, "--result-format", "json", "--max-workers", "2"]
     if split(args.services):
-        command += ["--services", *split(args.services)]
-    print(f"scout: scanning {args.services or 'every service'}", flush=True)
-    code = subprocess.call(command)
+        argv += ["--services", *split(args.services)]
+    return argv
+
+
+def write_azure_auth(env):
+    auth = {"tenantId": env["AZURE_TENANT_ID"], "clientId": env["AZURE_CLIENT_ID"],
+            "clientSecret": env["AZURE_CLIENT_SECRET"]}
+    descriptor = os.open(AZURE_AUTH, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(auth, file)
+
+
+def main():
+    args = parse(sys.argv[1:])
+    if args.provider == "aws":
+        # The SDK needs a region even for global services and the caller's identity.
+        os.environ.setdefault("AWS_DEFAULT_REGION", (split(args.region) or ["us-east-1"])[0])
+    try:
+        argv = command(args, os.environ)
+    except Refused as why:
+        sys.exit(f"{PROG}: {why}")
+    if args.provider == "azure":
+        write_azure_auth(os.environ)
+    print(f"scout: scanning {args.provider}: {args.services or 'every service'}", flush=True)
+    code = subprocess.call(argv)
     # 200: some API calls failed and Scout carried on; its errors file says which.
     if code == 200:
         print("scout: scan complete; some API calls failed (see scoutsuite-results/*errors*)", flush=True)
@@ -49,4 +105,5 @@ def main():
     return code
 
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,7 +60,12 @@ impl Settings {
         });
         let common = CommonSettings::from_env(&mut env);
         let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
-        let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
+        let pool_size = env.number(
+            "DATABASE_POOL_SIZE",
+            DatabaseSettings::default_pool_size(),
+            1,
+            512,
+        );
         let audit_key = env.required_with("AUDIT_KEY", sage_store::audit::AuditKey::parse);
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");

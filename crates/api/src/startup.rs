@@ -60,6 +60,9 @@ impl Application {
                     async move { page.ok_or(ApiError::NotFound) }
                 }))
         })
+        // A live log writes small pieces as they come: without TCP_NODELAY, Nagle holds
+        // each piece until the client's delayed ACK of the previous one (up to 40 ms).
+        .tcp_nodelay(true)
         .listen(listener)?
         .shutdown_timeout(settings.common.shutdown_grace.as_secs())
         .run();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sage_testkit::{ANALYST, EventStream, ScriptModule, spawn_app};
 use serde_json::json;
 
-use crate::baseline::docker_run;
+use crate::baseline::{docker_run, docker_run_delays};
 use crate::processes;
 use crate::stats::{Samples, header, row, seconds};
 
@@ -76,8 +76,19 @@ pub async fn run() -> anyhow::Result<()> {
     let flood_time = started.elapsed();
 
     let id = app.submit(&steady, json!({})).await;
+    // The same lines as the worker publishes them, before the api streams them: where
+    // the delay comes from.
+    let published = tokio::spawn(published_delays(
+        app.env.raw("REDIS_URL").unwrap().to_owned(),
+        id.parse().unwrap(),
+    ));
     let mut stream = app.follow_logs(&id, ANALYST, None).await;
     let delays = delays(&mut stream, STEADY_RATE * STEADY_SECONDS).await;
+    let (read, published) = published.await.unwrap();
+    // What the engine's own output stream costs, measured the same way.
+    let (rate, steady_seconds) = (STEADY_RATE.to_string(), STEADY_SECONDS.to_string());
+    let engine_delays =
+        docker_run_delays(&image, &["python3", "-c", STEADY, &rate, &steady_seconds]).await;
 
     header(&format!(
         "logs: {FLOOD_LINES} lines of 100 bytes until the SSE client has the last one, \
@@ -96,15 +107,23 @@ pub async fn run() -> anyhow::Result<()> {
         "lines/s",
     );
     println!("  every line arrived once, in order: {received} of {FLOOD_LINES}");
-    println!(
-        "\nlogs: delay from a line's write in the container to its SSE arrival, \
-         {STEADY_RATE} lines/s for {STEADY_SECONDS} s"
-    );
-    for p in [50, 99] {
-        println!(
-            "  delay p{p:<26} {:>10.1} ms",
-            seconds(delays.percentile(p)) * 1000.0
-        );
+    header(&format!(
+        "logs: delay from a line's write in the container to its SSE arrival, \
+         {STEADY_RATE} lines/s for {STEADY_SECONDS} s, beside its arrival from `docker run`"
+    ));
+    for (what, samples) in [
+        ("delay", &delays),
+        ("  to the worker's read", &read),
+        ("  to its publish", &published),
+    ] {
+        for p in [50, 90, 99] {
+            row(
+                &format!("{what} p{p}"),
+                seconds(samples.percentile(p)) * 1000.0,
+                seconds(engine_delays.percentile(p)) * 1000.0,
+                "ms",
+            );
+        }
     }
     processes::report_memory(&[&api, &worker]);
     worker.stop().await;
@@ -142,6 +161,43 @@ async fn count_every_line(stream: &mut EventStream, expected: u64) -> u64 {
     }
     assert_eq!(seen, expected, "every line arrived");
     seen
+}
+
+/// The delay of each line to the worker's read of it (the time it stamps on the line)
+/// and to its publish on Redis (stored, then published): what reaches the run's channel
+/// says both.
+async fn published_delays(redis_url: String, id: sage_model::ExecutionId) -> (Samples, Samples) {
+    use futures_util::StreamExt;
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(sage_infra::redis::log_channel(id))
+        .await
+        .unwrap();
+    let mut messages = pubsub.on_message();
+    let (mut read, mut published) = (Samples::default(), Samples::default());
+    while let Some(message) = messages.next().await {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let payload: String = message.get_payload().unwrap();
+        match sage_infra::redis::LiveLog::decode(&payload).unwrap() {
+            sage_infra::redis::LiveLog::End => break,
+            sage_infra::redis::LiveLog::Chunk(chunk) => {
+                for line in chunk.decode().unwrap() {
+                    if let Some((_, written)) = line.line.split_once(' ')
+                        && let Ok(written) = written.parse::<u64>()
+                    {
+                        let written = Duration::from_nanos(written);
+                        let stamped = Duration::from_nanos(
+                            u64::try_from(line.ts.timestamp_nanos_opt().unwrap()).unwrap(),
+                        );
+                        read.push(stamped.saturating_sub(written));
+                        published.push(now.saturating_sub(written));
+                    }
+                }
+            }
+        }
+    }
+    (read, published)
 }
 
 /// The delay of each line: its arrival time less the time written into it.

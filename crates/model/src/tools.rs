@@ -39,15 +39,37 @@ impl Tool {
         format!("sage-tools/{}.py", self.as_str())
     }
 
-    /// The first version of the tool's module, running `driver`. Every tool scans AWS
-    /// only: a run's cloud identity is an AWS role the worker assumes, and the other
-    /// clouds Prowler and Scout Suite know (Azure, GCP, Kubernetes) need credentials
-    /// no run can carry yet, so a request naming one is refused at the field instead
-    /// of accepted and failed.
+    /// The clouds the tool scans. AWS runs get the credentials of the role the worker
+    /// assumes; the others get the run's own secrets (`azure_client_secret`,
+    /// `gcp_credentials`, `kubeconfig`).
+    pub fn providers(self) -> &'static [&'static str] {
+        match self {
+            Self::Prowler => &["aws", "azure", "gcp", "kubernetes"],
+            Self::Scout => &["aws", "azure", "gcp"],
+            Self::Steampipe | Self::Custodian => &["aws"],
+        }
+    }
+
+    /// The parameters a run of this tool on `provider` cannot do without: its cloud's
+    /// credentials (an AWS run's come from the role the worker assumes). None for a
+    /// cloud the tool does not scan: `provider` itself is refused then.
+    pub fn credentials_for(self, provider: &str) -> &'static [&'static str] {
+        if !self.providers().contains(&provider) {
+            return &[];
+        }
+        match provider {
+            "azure" => &["azure_tenant_id", "azure_client_id", "azure_client_secret"],
+            "gcp" => &["gcp_credentials"],
+            "kubernetes" => &["kubeconfig"],
+            _ => &[],
+        }
+    }
+
+    /// The first version of the tool's module, running `driver`.
     pub fn module_request(self, driver: ScriptId) -> Result<ModuleRequest, serde_json::Error> {
-        let (description, options, args, env, limits) = match self {
+        let (description, options, args, mut env, limits) = match self {
             Self::Prowler => (
-                "Prowler: AWS security best practices and compliance checks. Writes OCSF JSON, CSV and compliance CSVs.",
+                "Prowler: AWS, Azure, GCP and Kubernetes security best practices and compliance checks. Writes OCSF JSON, CSV and compliance CSVs.",
                 vec![
                     list("services", "Services to scan, comma-separated (s3,iam)"),
                     list(
@@ -72,7 +94,7 @@ impl Tool {
                        "open_files": 8192, "max_output_bytes": 33_554_432}),
             ),
             Self::Scout => (
-                "Scout Suite: a security audit of an AWS account. Writes its results JSON and an HTML report.",
+                "Scout Suite: a multi-cloud security audit (AWS, Azure, GCP). Writes its results JSON and an HTML report.",
                 vec![list(
                     "services",
                     "Services to scan, comma-separated (s3,iam)",
@@ -109,7 +131,7 @@ impl Tool {
             ),
         };
         let mut params = vec![
-            json!({"name": "provider", "type": "enum", "values": ["aws"], "default": "aws",
+            json!({"name": "provider", "type": "enum", "values": self.providers(), "default": "aws",
                    "description": "The cloud to scan"}),
             json!({"name": "region", "type": "string", "pattern": REGIONS, "max_length": 1100,
                    "description": "One region or several, comma-separated (ap-northeast-2,us-east-1)"}),
@@ -132,6 +154,44 @@ impl Tool {
             json!(["--region", "{region}"]),
         ];
         all_args.extend(args.as_array().cloned().unwrap_or_default());
+        let clouds = self.providers();
+        if clouds.contains(&"azure") {
+            params.extend([
+                json!({"name": "azure_tenant_id", "type": "string", "pattern": UUID, "max_length": 36,
+                       "description": "Azure: the service principal's tenant"}),
+                json!({"name": "azure_client_id", "type": "string", "pattern": UUID, "max_length": 36,
+                       "description": "Azure: the service principal's application (client) id"}),
+                json!({"name": "azure_client_secret", "type": "secret", "secret_as": "env", "max_length": 1024,
+                       "description": "Azure: the service principal's secret"}),
+                json!({"name": "azure_subscriptions", "type": "string", "pattern": UUIDS, "max_length": 3700,
+                       "description": "Azure: subscriptions to scan, comma-separated (default: every one the principal sees)"}),
+            ]);
+            all_args.push(json!(["--subscriptions", "{azure_subscriptions}"]));
+            for (name, param) in [
+                ("AZURE_TENANT_ID", "azure_tenant_id"),
+                ("AZURE_CLIENT_ID", "azure_client_id"),
+                ("AZURE_CLIENT_SECRET", "azure_client_secret"),
+            ] {
+                env[name] = json!(format!("{{{param}}}"));
+            }
+        }
+        if clouds.contains(&"gcp") {
+            params.extend([
+                json!({"name": "gcp_credentials", "type": "secret", "secret_as": "file",
+                       "max_length": 16384, "description": "GCP: a service account's key, as JSON"}),
+                json!({"name": "gcp_projects", "type": "string", "pattern": PROJECTS, "max_length": 3100,
+                       "description": "GCP: projects to scan, comma-separated (default: every one the account sees)"}),
+            ]);
+            all_args.push(json!(["--projects", "{gcp_projects}"]));
+            env["GOOGLE_APPLICATION_CREDENTIALS"] = json!("{gcp_credentials}");
+        }
+        if clouds.contains(&"kubernetes") {
+            params.push(
+                json!({"name": "kubeconfig", "type": "secret", "secret_as": "file",
+                       "max_length": 65536, "description": "Kubernetes: the kubeconfig of the cluster to scan"}),
+            );
+            env["KUBECONFIG"] = json!("{kubeconfig}");
+        }
         serde_json::from_value(json!({
             "description": description,
             "script_id": driver,
@@ -150,6 +210,10 @@ impl Tool {
 /// starting with a letter. The drivers split the list into argv elements of their own:
 /// an item starting with '-' would read as one of the tool's options.
 const REGIONS: &str = "^[a-z][a-z0-9-]{1,31}(,[a-z][a-z0-9-]{1,31}){0,31}$";
+const UUID: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const UUIDS: &str = "^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,99}$";
+/// GCP project ids: 6 to 30 of lowercase letters, digits and '-', starting with a letter.
+const PROJECTS: &str = "^[a-z][a-z0-9-]{4,28}[a-z0-9](,[a-z][a-z0-9-]{4,28}[a-z0-9]){0,99}$";
 const SEVERITIES: &str =
     "^(critical|high|medium|low|informational)(,(critical|high|medium|low|informational)){0,4}$";
 
@@ -178,8 +242,11 @@ impl fmt::Display for Tool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ExecutionId;
     use crate::catalog::cloud::{Credentials, SandboxImage};
     use crate::catalog::module::{Limits, ModuleDefinition, NetworkPolicy};
+    use crate::catalog::script::{Interpreter, ScriptPath};
+    use crate::plan::RunPlan;
 
     #[test]
     fn every_built_in_module_passes_the_checks_of_any_module() {
@@ -193,8 +260,35 @@ mod tests {
         }
     }
 
+    fn definition(tool: Tool) -> ModuleDefinition {
+        ModuleDefinition::parse(
+            &tool.module_request(ScriptId::new()).unwrap(),
+            &Limits::CEILING,
+        )
+        .unwrap()
+    }
+
+    fn plan(tool: Tool, params: serde_json::Value) -> RunPlan {
+        let definition = definition(tool);
+        let valid = definition.validate_params(&params).unwrap();
+        let script = ScriptPath::parse(&tool.driver()).unwrap();
+        RunPlan::new(
+            ExecutionId::new(),
+            &script,
+            Interpreter::Python3,
+            &definition,
+            &valid,
+        )
+    }
+
+    fn env_names(plan: &RunPlan) -> Vec<&str> {
+        let mut names: Vec<&str> = plan.env.iter().map(|(name, _)| name.as_str()).collect();
+        names.sort_unstable();
+        names
+    }
+
     #[test]
-    fn every_tool_offers_only_the_cloud_a_run_can_reach() {
+    fn each_tool_offers_the_clouds_its_driver_runs() {
         for tool in Tool::ALL {
             let request =
                 serde_json::to_value(tool.module_request(ScriptId::new()).unwrap()).unwrap();
@@ -204,8 +298,68 @@ mod tests {
                 .iter()
                 .find(|p| p["name"] == "provider")
                 .unwrap_or_else(|| panic!("{tool} has no provider"));
-            assert_eq!(provider["values"], serde_json::json!(["aws"]), "{tool}");
+            assert_eq!(
+                provider["values"],
+                serde_json::json!(tool.providers()),
+                "{tool}"
+            );
         }
+        assert_eq!(
+            Tool::Prowler.providers(),
+            ["aws", "azure", "gcp", "kubernetes"]
+        );
+        assert_eq!(Tool::Scout.providers(), ["aws", "azure", "gcp"]);
+    }
+
+    #[test]
+    fn other_clouds_credentials_reach_the_driver_as_the_sdks_variables_and_files() {
+        let azure = plan(
+            Tool::Prowler,
+            serde_json::json!({"provider": "azure",
+                "azure_tenant_id": "0f1e2d3c-4b5a-4968-8776-655443322110",
+                "azure_client_id": "11111111-2222-4333-8444-555555555555",
+                "azure_client_secret": "azure-secret-value-0123456789",
+                "azure_subscriptions": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"}),
+        );
+        assert_eq!(
+            env_names(&azure),
+            ["AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"]
+        );
+        assert!(azure.argv.ends_with(&[
+            "--subscriptions".to_owned(),
+            "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee".to_owned()
+        ]));
+        assert!(!azure.argv.iter().any(|a| a.contains("azure-secret-value")));
+
+        let gcp = plan(
+            Tool::Scout,
+            serde_json::json!({"provider": "gcp", "gcp_credentials": "{\"type\": \"service_account\"}\n",
+                               "gcp_projects": "sage-scan-1,other-project"}),
+        );
+        assert_eq!(
+            gcp.env,
+            [(
+                "GOOGLE_APPLICATION_CREDENTIALS".to_owned(),
+                "/run/secrets/gcp_credentials".to_owned()
+            )]
+        );
+        assert_eq!(gcp.secret_files.len(), 1);
+
+        let cluster = plan(
+            Tool::Prowler,
+            serde_json::json!({"provider": "kubernetes", "kubeconfig": "apiVersion: v1\nkind: Config\n"}),
+        );
+        assert_eq!(env_names(&cluster), ["KUBECONFIG"]);
+
+        // An AWS run carries none of them, and the other tools offer no other cloud.
+        let aws = plan(Tool::Prowler, serde_json::json!({"provider": "aws"}));
+        assert!(aws.env.is_empty(), "{:?}", env_names(&aws));
+        assert!(
+            definition(Tool::Custodian)
+                .validate_params(&serde_json::json!({
+            "provider": "azure", "policy": "policies: []"}))
+                .is_err()
+        );
     }
 
     #[test]

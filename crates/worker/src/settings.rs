@@ -76,7 +76,12 @@ impl Settings {
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonSettings::from_env(&mut env);
         let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
-        let pool_size = env.number("DATABASE_POOL_SIZE", 16usize, 1, 512);
+        let pool_size = env.number(
+            "DATABASE_POOL_SIZE",
+            DatabaseSettings::default_pool_size(),
+            1,
+            512,
+        );
         let audit_key = env.required_with("AUDIT_KEY", sage_store::audit::AuditKey::parse);
         let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
             let ok = v.len() <= 64

@@ -162,6 +162,21 @@ pub async fn start(
                 })?,
         ),
     };
+    // The schema cannot say that a cloud needs its credentials: refused here, before
+    // anything is stored, rather than by the driver once the run started.
+    let provider = params
+        .get("provider")
+        .and_then(Value::as_str)
+        .unwrap_or("aws");
+    let missing: Vec<FieldProblem> = tool
+        .credentials_for(provider)
+        .iter()
+        .filter(|name| params.get(**name).is_none_or(|v| v.is_null() || v == ""))
+        .map(|name| FieldProblem::new(*name, format!("is required to scan {provider}")))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::invalid(missing));
+    }
     let execution = run(&state, &caller, &module, version, &Value::Object(params))
         .await
         .map_err(flat_fields)?;

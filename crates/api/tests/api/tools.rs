@@ -191,6 +191,36 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
         assert_eq!(app.audit_count().await, before, "a refusal changes nothing");
     }
 
+    // Another cloud without its credentials is refused naming each missing one; one a
+    // tool does not scan is refused at the provider.
+    for (tool, body, expected) in [
+        (
+            "prowler",
+            json!({"provider": "azure", "azure_tenant_id": "0f1e2d3c-4b5a-4968-8776-655443322110"}),
+            vec!["azure_client_id", "azure_client_secret"],
+        ),
+        ("scout", json!({"provider": "gcp"}), vec!["gcp_credentials"]),
+        (
+            "prowler",
+            json!({"provider": "kubernetes", "kubeconfig": ""}),
+            vec!["kubeconfig"],
+        ),
+        ("scout", json!({"provider": "kubernetes"}), vec!["provider"]),
+        (
+            "custodian",
+            json!({"provider": "gcp", "policy": "policies: []"}),
+            vec!["provider"],
+        ),
+    ] {
+        let before = app.audit_count().await;
+        let (status, answer) = app
+            .post_as(&format!("/api/v1/tools/{tool}/runs"), ADMIN, &body)
+            .await;
+        assert_eq!(status, 400, "{tool} {body}: {answer}");
+        assert_eq!(fields(&answer), expected, "{answer}");
+        assert_eq!(app.audit_count().await, before, "a refusal changes nothing");
+    }
+
     // The tool is unavailable: a clear 409 with the image's reason.
     let (status, answer) = app
         .post_as(

@@ -6,6 +6,7 @@
 
 mod artifacts;
 mod credentials;
+mod drivers;
 mod evidence;
 mod logs;
 mod metrics;
