@@ -219,25 +219,24 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
             let key = state.auth.cache_key(&credentials);
-            if let Some(known) = key.and_then(|key| state.signed_in.get(&key)) {
-                audit.actor = known.actor;
-                return Ok(Caller {
-                    user: known.user,
-                    audit,
-                });
-            }
-            let sign_in = state.auth.authenticate(credentials).await?;
-            let trusted_for = sign_in.trusted_for();
-            audit.actor = sign_in.actor();
-            let user = sign_in.user(&state.db, &audit).await?;
-            if let Some(key) = key {
-                let known = Known {
-                    user: user.clone(),
-                    actor: audit.actor.clone(),
-                };
-                state.signed_in.put(key, known, trusted_for);
-            }
-            Ok(Caller { user, audit })
+            let sign_in = async {
+                let sign_in = state.auth.authenticate(credentials).await?;
+                let trusted_for = sign_in.trusted_for();
+                let mut audit = audit.clone();
+                audit.actor = sign_in.actor();
+                let actor = audit.actor.clone();
+                let user = sign_in.user(&state.db, &audit).await?;
+                Ok::<_, ApiError>((Known { user, actor }, trusted_for))
+            };
+            let known = match key {
+                Some(key) => state.signed_in.get_or_sign_in(key, sign_in).await?,
+                None => sign_in.await?.0,
+            };
+            audit.actor = known.actor;
+            Ok(Caller {
+                user: known.user,
+                audit,
+            })
         })
     }
 }

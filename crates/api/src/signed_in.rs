@@ -1,13 +1,17 @@
 //! Callers seen lately, so that a request of a known caller costs no token check and
 //! no database round trip: a bearer token is trusted again until it expires (a minute
 //! at most), a demo user for a few seconds. On a miss the user's row is read, and
-//! written only when something changed or a minute passed (see `Db::sign_in`).
+//! written only when something changed or a minute passed (see `Db::sign_in`). Misses
+//! of one credential at the same moment share one sign-in: when an entry expires under
+//! load, the requests in flight for it wait for the first one's answer instead of each
+//! reading, and once a minute writing, the same user row (where they would queue on
+//! its lock, holding pool connections that other requests wait for).
 //!
 //! What is cached is what the credential proves; what the caller may do with a module
 //! or a run is still read on every request, so taking an assignment away acts at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sage_store::users::User;
@@ -52,9 +56,43 @@ struct Entry {
 #[derive(Default)]
 pub struct SignedIn {
     entries: Mutex<HashMap<Key, Entry>>,
+    /// One gate per credential being signed in now; the holder signs in, the others
+    /// wait their turn and then find its answer remembered.
+    signing_in: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl SignedIn {
+    /// The caller `key` signed in as lately, or else the answer of `sign_in`, which
+    /// says how long it may be trusted; concurrent misses of one key run it once.
+    pub async fn get_or_sign_in<E, F>(&self, key: Key, sign_in: F) -> Result<Known, E>
+    where
+        F: Future<Output = Result<(Known, Duration), E>>,
+    {
+        if let Some(known) = self.get(&key) {
+            return Ok(known);
+        }
+        let gate = Arc::clone(crate::live::lock(&self.signing_in).entry(key).or_default());
+        let turn = gate.lock().await;
+        // Whoever held the gate before may have signed this caller in meanwhile.
+        let signed_in = match self.get(&key) {
+            Some(known) => Ok(known),
+            None => sign_in.await.map(|(known, ttl)| {
+                self.put(key, known.clone(), ttl);
+                known
+            }),
+        };
+        drop(turn);
+        let mut signing_in = crate::live::lock(&self.signing_in);
+        // Two holders left (the map and this call): nobody else waits at this gate.
+        if signing_in
+            .get(&key)
+            .is_some_and(|current| Arc::ptr_eq(current, &gate) && Arc::strong_count(current) == 2)
+        {
+            signing_in.remove(&key);
+        }
+        signed_in
+    }
+
     pub fn get(&self, key: &Key) -> Option<Known> {
         let entries = crate::live::lock(&self.entries);
         entries
@@ -121,6 +159,63 @@ mod tests {
         assert!(cache.get(&key).is_none(), "expired");
         cache.put(key, known("a@example.com"), Duration::ZERO);
         assert!(cache.get(&key).is_none(), "a zero time is not remembered");
+    }
+
+    #[tokio::test]
+    async fn misses_of_one_credential_at_once_sign_in_once() {
+        let cache = Arc::new(SignedIn::default());
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sign_in = |key: Key| {
+            let (cache, runs) = (Arc::clone(&cache), Arc::clone(&runs));
+            tokio::spawn(async move {
+                cache
+                    .get_or_sign_in(key, async {
+                        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        // Long enough for every other miss to arrive meanwhile.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok::<_, ()>((known("a@example.com"), DEMO_TTL))
+                    })
+                    .await
+            })
+        };
+        let same: Vec<_> = (0..16)
+            .map(|_| sign_in(Key::of("demo", "a@example.com")))
+            .collect();
+        let other = sign_in(Key::of("demo", "b@example.com"));
+        for answer in same {
+            assert_eq!(answer.await.unwrap().unwrap().actor, "a@example.com");
+        }
+        other.await.unwrap().unwrap();
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "one sign-in per credential"
+        );
+        assert!(
+            crate::live::lock(&cache.signing_in).is_empty(),
+            "no gate outlives its sign-ins"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_sign_in_is_not_remembered() {
+        let cache = SignedIn::default();
+        let key = Key::of("bearer", "expired");
+        let failed = cache
+            .get_or_sign_in(key, async { Err::<(Known, Duration), _>("refused") })
+            .await;
+        assert_eq!(failed.unwrap_err(), "refused");
+        assert!(cache.get(&key).is_none());
+        let next = cache
+            .get_or_sign_in(key, async {
+                Ok::<_, ()>((known("a@example.com"), TOKEN_TTL))
+            })
+            .await;
+        assert_eq!(
+            next.unwrap().actor,
+            "a@example.com",
+            "the next try signs in again"
+        );
     }
 
     #[tokio::test(start_paused = true)]

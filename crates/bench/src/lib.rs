@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 mod baseline;
+mod cpu;
 mod findings;
 mod logs;
 mod pipeline;
