@@ -58,7 +58,37 @@ pub struct SignedIn {
     entries: Mutex<HashMap<Key, Entry>>,
     /// One gate per credential being signed in now; the holder signs in, the others
     /// wait their turn and then find its answer remembered.
-    signing_in: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    signing_in: Mutex<Gates>,
+}
+
+type Gates = HashMap<Key, Arc<tokio::sync::Mutex<()>>>;
+
+/// A request's place at one credential's gate. Leaving it (done, or the request
+/// dropped on the way) takes the gate away once nobody else is there, so the map holds
+/// only credentials being signed in now.
+struct AtGate<'a> {
+    gates: &'a Mutex<Gates>,
+    key: Key,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> AtGate<'a> {
+    fn enter(gates: &'a Mutex<Gates>, key: Key) -> Self {
+        let gate = Arc::clone(crate::live::lock(gates).entry(key).or_default());
+        Self { gates, key, gate }
+    }
+}
+
+impl Drop for AtGate<'_> {
+    fn drop(&mut self) {
+        let mut gates = crate::live::lock(self.gates);
+        // Two holders left (the map and this one): nobody else waits at this gate.
+        if gates.get(&self.key).is_some_and(|current| {
+            Arc::ptr_eq(current, &self.gate) && Arc::strong_count(current) == 2
+        }) {
+            gates.remove(&self.key);
+        }
+    }
 }
 
 impl SignedIn {
@@ -71,26 +101,18 @@ impl SignedIn {
         if let Some(known) = self.get(&key) {
             return Ok(known);
         }
-        let gate = Arc::clone(crate::live::lock(&self.signing_in).entry(key).or_default());
-        let turn = gate.lock().await;
+        let at_gate = AtGate::enter(&self.signing_in, key);
+        // Dropped before `at_gate` (the reverse of their order here), whichever way
+        // this call ends.
+        let _turn = at_gate.gate.lock().await;
         // Whoever held the gate before may have signed this caller in meanwhile.
-        let signed_in = match self.get(&key) {
+        match self.get(&key) {
             Some(known) => Ok(known),
             None => sign_in.await.map(|(known, ttl)| {
                 self.put(key, known.clone(), ttl);
                 known
             }),
-        };
-        drop(turn);
-        let mut signing_in = crate::live::lock(&self.signing_in);
-        // Two holders left (the map and this call): nobody else waits at this gate.
-        if signing_in
-            .get(&key)
-            .is_some_and(|current| Arc::ptr_eq(current, &gate) && Arc::strong_count(current) == 2)
-        {
-            signing_in.remove(&key);
         }
-        signed_in
     }
 
     pub fn get(&self, key: &Key) -> Option<Known> {
@@ -195,6 +217,35 @@ mod tests {
             crate::live::lock(&cache.signing_in).is_empty(),
             "no gate outlives its sign-ins"
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_signing_in_leaves_no_gate() {
+        let cache = Arc::new(SignedIn::default());
+        let key = Key::of("bearer", "slow");
+        let signing_in = tokio::spawn({
+            let cache = Arc::clone(&cache);
+            async move {
+                cache
+                    .get_or_sign_in(key, std::future::pending::<Result<(Known, Duration), ()>>())
+                    .await
+            }
+        });
+        while crate::live::lock(&cache.signing_in).is_empty() {
+            tokio::task::yield_now().await;
+        }
+        signing_in.abort();
+        assert!(signing_in.await.unwrap_err().is_cancelled());
+        assert!(
+            crate::live::lock(&cache.signing_in).is_empty(),
+            "the gate went with the request"
+        );
+        let next = cache
+            .get_or_sign_in(key, async {
+                Ok::<_, ()>((known("a@example.com"), TOKEN_TTL))
+            })
+            .await;
+        assert_eq!(next.unwrap().actor, "a@example.com");
     }
 
     #[tokio::test]
