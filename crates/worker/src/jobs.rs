@@ -88,6 +88,20 @@ pub async fn process(
     };
     match ran.end {
         Some(end) => {
+            // A tool run's record and findings are stored before its end, as artifacts
+            // are: whoever sees the end finds them. Until the end is stored the run is
+            // not anyone's latest (that takes a succeeded execution), and a run declared
+            // lost meanwhile never becomes it.
+            if let Some(tool) = tool {
+                let outcome = ran.outcome.unwrap_or_default();
+                if let Err(error) = Box::pin(tool_runs::record(
+                    ctx, &claimed, tool, &end, &prefix, outcome,
+                ))
+                .await
+                {
+                    tracing::error!(%error, "the tool run's record was not stored");
+                }
+            }
             // False when it ended meanwhile (cancelled, or declared lost): that end stands.
             let stored = ctx
                 .db
@@ -97,16 +111,6 @@ pub async fn process(
             tracing::info!(reason = ?end.reason, stored, "execution finished");
             if stored {
                 runs.ended(&claimed.module_name, end.reason, Some(started.elapsed()));
-            }
-            if let (Some(tool), true) = (tool, stored) {
-                let outcome = ran.outcome.unwrap_or_default();
-                if let Err(error) = Box::pin(tool_runs::record(
-                    ctx, &claimed, tool, &end, &prefix, outcome,
-                ))
-                .await
-                {
-                    tracing::error!(%error, "the tool run's record was not stored");
-                }
             }
         }
         None => tracing::info!("execution stopped; its end was stored by whoever stopped it"),

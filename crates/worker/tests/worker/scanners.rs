@@ -317,7 +317,8 @@ async fn prowler_scans_the_emulators_buckets() {
         findings
             .iter()
             .any(|f| f.resource_id.contains(&plain) && f.status == "fail"),
-        "no failing finding on {plain}: {findings:?}"
+        "no failing finding on {plain}: {findings:?}\n{}",
+        app.log_text(&id).await
     );
     let (_, latest) = app.get_as("/api/v1/tools/prowler/runs/latest", ADMIN).await;
     assert_eq!(
