@@ -142,7 +142,12 @@ impl Broker {
 
     /// Readiness: the broker answers and our queues exist.
     pub async fn check(&self) -> Result<(), String> {
-        crate::probe(async {
+        self.check_within(crate::CHECK_TIMEOUT).await
+    }
+
+    /// The same check, waiting up to `limit`.
+    pub async fn check_within(&self, limit: std::time::Duration) -> Result<(), String> {
+        crate::probe_within(limit, async {
             let channel = self.channel().await?;
             let _closed = channel.close(200, "probe".into()).await;
             Ok::<_, lapin::Error>(())

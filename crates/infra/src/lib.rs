@@ -28,12 +28,25 @@ pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
 /// How long a readiness probe waits for one dependency before calling it down.
 pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How long a process starting waits for one dependency: longer than a probe, since a
+/// first connection on a busy node (every process starting at once, a full test suite
+/// on two cores) may take seconds, and giving up only means a restart.
+pub const STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs one readiness probe within [`CHECK_TIMEOUT`]; the error says what failed.
 pub async fn probe<E: std::error::Error + 'static>(
     check: impl Future<Output = Result<(), E>>,
 ) -> Result<(), String> {
-    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
-        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
+    probe_within(CHECK_TIMEOUT, check).await
+}
+
+/// Runs one check of a dependency within `limit`; the error says what failed.
+pub async fn probe_within<E: std::error::Error + 'static>(
+    limit: std::time::Duration,
+    check: impl Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(limit, check).await {
+        Err(_) => Err(format!("no answer within {} s", limit.as_secs())),
         Ok(result) => result.map_err(|e| error_text(&e)),
     }
 }

@@ -27,7 +27,15 @@ impl RedisSettings {
 
 /// Readiness: a fresh connection answers PING, so a Redis that went away shows at once.
 pub async fn check(client: &redis::Client) -> Result<(), String> {
-    crate::probe(async {
+    check_within(client, crate::CHECK_TIMEOUT).await
+}
+
+/// The same check, waiting up to `limit`.
+pub async fn check_within(
+    client: &redis::Client,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    crate::probe_within(limit, async {
         let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut connection)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
+use sage_infra::STARTUP_TIMEOUT;
 use sage_infra::amqp::Broker;
 use sage_store::Db;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +53,7 @@ impl fmt::Display for Unreachable {
 
 /// Connects to PostgreSQL, RabbitMQ, Redis, S3 and Docker concurrently, and checks the
 /// runner image and the egress network are right; all failures are reported together.
+/// Each dependency has [`STARTUP_TIMEOUT`] to answer.
 pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     let common = &settings.common;
     let broker = Broker::new(common.amqp.clone());
@@ -61,14 +63,14 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     let (postgres, rabbitmq, redis_check, s3_check, docker) = tokio::join!(
         async {
             match &db {
-                Ok(db) => sage_infra::probe(db.check()).await,
+                Ok(db) => sage_infra::probe_within(STARTUP_TIMEOUT, db.check()).await,
                 Err(e) => Err(e.clone()),
             }
         },
-        broker.check(),
+        broker.check_within(STARTUP_TIMEOUT),
         async {
             match &redis {
-                Ok(client) => sage_infra::redis::check(client).await,
+                Ok(client) => sage_infra::redis::check_within(client, STARTUP_TIMEOUT).await,
                 Err(e) => Err(e.clone()),
             }
         },
