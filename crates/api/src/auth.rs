@@ -222,9 +222,11 @@ impl FromRequest for Caller {
             let sign_in = async {
                 let sign_in = state.auth.authenticate(credentials).await?;
                 let trusted_for = sign_in.trusted_for();
-                let mut audit = audit.clone();
-                audit.actor = sign_in.actor();
-                let actor = audit.actor.clone();
+                let actor = sign_in.actor();
+                let audit = AuditContext {
+                    actor: actor.clone(),
+                    ..audit.clone()
+                };
                 let user = sign_in.user(&state.db, &audit).await?;
                 Ok::<_, ApiError>((Known { user, actor }, trusted_for))
             };

@@ -256,6 +256,17 @@ fn is_external_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
 }
 
+/// The items of a comma-separated setting, blanks around them dropped (as
+/// `sage_infra::config::Env::list` reads them; this crate stays free of the
+/// environment).
+fn comma_separated(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The roles a deployment lets runs assume: role ARNs, each may end in `*` (every role
 /// below that prefix, `arn:aws:iam::123456789012:role/Scanners/*`). Empty: any role,
 /// which only suits a deployment whose own identity may assume nothing it should not.
@@ -265,12 +276,7 @@ pub struct RoleAllowlist(Vec<String>);
 impl RoleAllowlist {
     /// From a comma-separated list; names the first entry that is no role ARN.
     pub fn parse(list: &str) -> Result<Self, String> {
-        let patterns: Vec<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let patterns = comma_separated(list);
         for pattern in &patterns {
             let whole = pattern
                 .strip_suffix('*')
@@ -304,12 +310,7 @@ pub struct ProfileAllowlist(Vec<String>);
 impl ProfileAllowlist {
     /// From a comma-separated list; names the first entry that is no profile name.
     pub fn parse(list: &str) -> Result<Self, String> {
-        let names: Vec<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let names = comma_separated(list);
         match names.iter().find(|name| !is_profile_name(name)) {
             Some(bad) => Err(format!(
                 "{bad:?} is not a profile name (1 to 64 of A-Z, a-z, 0-9 and . - _)"
