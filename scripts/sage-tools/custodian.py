@@ -1,28 +1,83 @@
-"""Sage Runner's driver of Cloud Custodian: validates the policy first, then runs its
-filters with --dryrun unless the module version passes --allow-actions. Writes the
-output folder (one folder per policy: resources.json, metadata.json, the run log) to
-/work/out. The run's AWS credentials, if any, are already in the environment."""
+"""Sage Runner's driver of Cloud Custodian: runs a policy's filters, read-only, and writes
+the output folder (one folder per policy: resources.json, metadata.json, the run log) to
+/work/out. The worker checked the policy as data (mode pull, no actions, nothing that
+reads a file or URL, aws.* resources) and hands it over as JSON; it is checked again
+here, then by Custodian's own validate, and runs with --dryrun whatever it says. The
+run's AWS credentials, if any, are already in the environment."""
 import argparse
+import json
 import os
 import subprocess
 import sys
 
 CUSTODIAN = "/opt/tools/custodian/bin/custodian"
 OUT = "/work/out"
-POLICY = "/work/policy.yml"
+# .json: Custodian reads the file by its extension, and the worker's copy is JSON.
+POLICY = "/work/policy.json"
+POLICY_KEYS = {"name", "resource", "description", "comment", "comments", "tags", "metadata", "filters", "mode"}
+MAX_POLICIES = 100
+
+
+class Refused(Exception):
+    """Why the policy cannot run, for its log."""
+
+
+def fetches(value, at):
+    """Where a value names something to fetch (`value_from`, any `*_from`, `url`), or
+    acts (`actions`); None when it names nothing."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "url" or key.endswith("_from") or key == "actions":
+                return f"{at}.{key}"
+            found = fetches(inner, f"{at}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found = fetches(inner, f"{at}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def check_policy(text):
+    """The policy as the worker wrote it, or Refused: it only reads."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise Refused("the policy is not the checked copy the worker writes") from None
+    if not isinstance(document, dict) or set(document) != {"policies"}:
+        raise Refused("the policy file holds only policies")
+    policies = document["policies"]
+    if not isinstance(policies, list) or not 1 <= len(policies) <= MAX_POLICIES:
+        raise Refused(f"the policy file holds 1 to {MAX_POLICIES} policies")
+    for i, policy in enumerate(policies):
+        at = f"policies[{i}]"
+        if not isinstance(policy, dict) or set(policy) - POLICY_KEYS:
+            raise Refused(f"{at} holds keys a read-only policy does not have")
+        if not str(policy.get("resource", "")).startswith("aws."):
+            raise Refused(f"{at}.resource must be an AWS resource type")
+        if policy.get("mode", {"type": "pull"}) != {"type": "pull"}:
+            raise Refused(f"{at}.mode must be pull")
+        found = fetches(policy, at)
+        if found:
+            raise Refused(f"{found} is not accepted: filters only compare what the scan read")
+    return document
 
 
 def main():
     parser = argparse.ArgumentParser(prog="custodian-driver")
     parser.add_argument("--provider", required=True)
     parser.add_argument("--region")
-    parser.add_argument("--allow-actions", action="store_true")
     args = parser.parse_args()
     if args.provider != "aws":
         sys.exit(f"custodian: provider {args.provider} is not installed; only aws runs")
-    policy = os.environ.get("CUSTODIAN_POLICY", "")
+    try:
+        check_policy(os.environ.get("CUSTODIAN_POLICY", ""))
+    except Refused as why:
+        sys.exit(f"custodian: {why}; nothing ran")
     with open(POLICY, "w", encoding="utf-8") as file:
-        file.write(policy)
+        file.write(os.environ["CUSTODIAN_POLICY"])
     print("custodian: validating the policy", flush=True)
     if subprocess.call([CUSTODIAN, "validate", POLICY]) != 0:
         print("custodian: the policy is not valid; nothing ran", flush=True)
@@ -32,14 +87,12 @@ def main():
     regions = [r for r in (args.region or "us-east-1").split(",") if r]
     if any(region.startswith("-") for region in regions):
         sys.exit(f"custodian: a region may not start with '-': {args.region}")
-    command = [CUSTODIAN, "run", "-s", OUT, "--cache-period", "0"]
+    command = [CUSTODIAN, "run", "-s", OUT, "--cache-period", "0", "--dryrun"]
     for region in regions:
         command += ["-r", region]
-    if not args.allow_actions:
-        command.append("--dryrun")
-    mode = "with actions" if args.allow_actions else "filters only (--dryrun)"
-    print(f"custodian: running in {', '.join(regions)}, {mode}", flush=True)
+    print(f"custodian: running in {', '.join(regions)}, filters only (--dryrun)", flush=True)
     return subprocess.call(command + [POLICY])
 
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,13 +3,18 @@ command line and writes its outputs (OCSF JSON, CSV, compliance CSVs) to /work/o
 The run's credentials are already in the environment: an assumed AWS role's keys, an
 Azure service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), a GCP
 service account's key file (GOOGLE_APPLICATION_CREDENTIALS) or a kubeconfig
-(KUBECONFIG)."""
+(KUBECONFIG). The worker checked the key file and the kubeconfig as data and wrote
+them as JSON from the checked fields; they are checked again here, as are the names of
+checks, services and frameworks, against what this image's Prowler holds."""
 import argparse
+import glob
+import json
 import os
 import subprocess
 import sys
 
 PROWLER = "/opt/tools/prowler/bin/prowler"
+PACKAGE = "/opt/tools/prowler/lib/python3*/site-packages/prowler"
 OUT = "/work/out"
 PROG = "prowler"
 
@@ -34,6 +39,84 @@ def need(env, *names):
     missing = [name for name in names if not env.get(name)]
     if missing:
         raise Refused(f"no credentials for this cloud: give {', '.join(missing)}")
+
+
+def load_json(path, what):
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        raise Refused(f"the {what} is not the checked copy the worker writes") from None
+
+
+def only(mapping, allowed, at):
+    """Refuses a mapping with a key outside `allowed`."""
+    if not isinstance(mapping, dict):
+        raise Refused(f"{at} must be a mapping")
+    foreign = sorted(set(mapping) - set(allowed))
+    if foreign:
+        raise Refused(f"{at}.{foreign[0]} is not accepted")
+
+
+def check_kubeconfig(path):
+    """One cluster over https, one user with a token or a client certificate, one
+    context: a kubeconfig's exec and auth-provider entries run programs."""
+    config = load_json(path, "kubeconfig")
+    only(config, {"apiVersion", "kind", "clusters", "users", "contexts", "current-context"}, "kubeconfig")
+    for key, inner, allowed in (("clusters", "cluster", {"server", "certificate-authority-data", "tls-server-name"}),
+                                ("users", "user", {"token", "client-certificate-data", "client-key-data"}),
+                                ("contexts", "context", {"cluster", "user", "namespace"})):
+        entries = config.get(key)
+        if not isinstance(entries, list) or len(entries) != 1:
+            raise Refused(f"the kubeconfig must hold exactly one entry in {key}")
+        only(entries[0], {"name", inner}, f"{key}[0]")
+        only(entries[0].get(inner), allowed, f"{key}[0].{inner}")
+    if not str(config["clusters"][0]["cluster"].get("server", "")).startswith("https://"):
+        raise Refused("the kubeconfig's server must be an https URL")
+
+
+GCP_KEY_FIELDS = {"type", "project_id", "private_key_id", "private_key", "client_email", "client_id", "token_uri"}
+
+
+def check_gcp_key(path):
+    """A service account key only: other credential types read files and call URLs."""
+    key = load_json(path, "GCP key file")
+    only(key, GCP_KEY_FIELDS, "the GCP key")
+    if key.get("type") != "service_account" or key.get("token_uri") != "https://oauth2.googleapis.com/token":
+        raise Refused("the GCP credential must be a service account key with Google's token endpoint")
+
+
+def installed(provider):
+    """The frameworks, services and checks this image's Prowler holds for `provider`."""
+    roots = glob.glob(PACKAGE)
+    if not roots:
+        raise Refused("Prowler's package is not where the scanner image puts it")
+    root = roots[0]
+    frameworks = {os.path.basename(path)[:-len(".json")]
+                  for path in glob.glob(f"{root}/compliance/{provider}/*.json")}
+    metadata = glob.glob(f"{root}/providers/{provider}/services/*/*/*.metadata.json")
+    checks = {os.path.basename(path)[:-len(".metadata.json")] for path in metadata}
+    services = {path.split(os.sep)[-3] for path in metadata}
+    return {"compliance": frameworks, "services": services, "checks": checks}
+
+
+def check_names(args, catalog):
+    """Every framework, service and check named is one the image's Prowler holds: a name
+    is not a path, nor anything else Prowler could be led to read."""
+    for option in ("compliance", "services", "checks"):
+        unknown = [name for name in split(getattr(args, option)) if name not in catalog[option]]
+        if unknown:
+            raise Refused(f"{option}: {', '.join(sorted(unknown)[:5])} not in this image's Prowler "
+                          f"for {args.provider}")
+
+
+def check_inputs(args, env, catalog):
+    """The run's inputs, checked again inside the sandbox before Prowler reads them."""
+    check_names(args, catalog)
+    if args.provider == "kubernetes":
+        check_kubeconfig(env["KUBECONFIG"])
+    elif args.provider == "gcp":
+        check_gcp_key(env["GOOGLE_APPLICATION_CREDENTIALS"])
 
 
 def parse(argv):
@@ -87,6 +170,7 @@ def main():
         os.environ.setdefault("AWS_DEFAULT_REGION", (split(args.region) or ["us-east-1"])[0])
     try:
         argv = command(args, os.environ)
+        check_inputs(args, os.environ, installed(args.provider))
     except Refused as why:
         sys.exit(f"{PROG}: {why}")
     print(f"prowler: scanning {args.provider} {args.region or args.subscriptions or args.projects or ''}".rstrip(),

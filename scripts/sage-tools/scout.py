@@ -2,7 +2,8 @@
 command line and writes its results (JSON results, HTML report) to /work/out. The run's
 credentials are already in the environment: an assumed AWS role's keys, an Azure
 service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) or a GCP
-service account's key file (GOOGLE_APPLICATION_CREDENTIALS)."""
+service account's key file (GOOGLE_APPLICATION_CREDENTIALS), which the worker checked as
+data and wrote as JSON from the checked fields; it is checked again here."""
 import argparse
 import json
 import os
@@ -37,6 +38,21 @@ def need(env, *names):
     missing = [name for name in names if not env.get(name)]
     if missing:
         raise Refused(f"no credentials for this cloud: give {', '.join(missing)}")
+
+
+GCP_KEY_FIELDS = {"type", "project_id", "private_key_id", "private_key", "client_email", "client_id", "token_uri"}
+
+
+def check_gcp_key(path):
+    """A service account key only: other credential types read files and call URLs."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            key = json.load(file)
+    except (OSError, ValueError):
+        raise Refused("the GCP key file is not the checked copy the worker writes") from None
+    if not isinstance(key, dict) or set(key) - GCP_KEY_FIELDS or key.get("type") != "service_account" \
+            or key.get("token_uri") != "https://oauth2.googleapis.com/token":
+        raise Refused("the GCP credential must be a service account key with Google's token endpoint")
 
 
 def parse(argv):
@@ -90,6 +106,8 @@ def main():
         os.environ.setdefault("AWS_DEFAULT_REGION", (split(args.region) or ["us-east-1"])[0])
     try:
         argv = command(args, os.environ)
+        if args.provider == "gcp":
+            check_gcp_key(os.environ["GOOGLE_APPLICATION_CREDENTIALS"])
     except Refused as why:
         sys.exit(f"{PROG}: {why}")
     if args.provider == "azure":

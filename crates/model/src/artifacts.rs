@@ -87,6 +87,20 @@ impl ArtifactName {
         }
     }
 
+    /// Whether the file is text a secret can be masked in without breaking it.
+    pub fn is_text(&self) -> bool {
+        let kind = self.content_type();
+        kind.starts_with("text/")
+            || matches!(
+                kind,
+                "application/json"
+                    | "application/x-ndjson"
+                    | "application/xml"
+                    | "application/yaml"
+                    | "image/svg+xml"
+            )
+    }
+
     /// A `Content-Disposition` that makes every download a file to save, never a page
     /// to render (an HTML or SVG artifact is the script's content, not ours): an ASCII
     /// fallback name and the exact name in RFC 5987 form.

@@ -105,7 +105,7 @@ impl RunPlan {
             image: definition.image(),
             assume_role: definition.assume_role(params).ok().flatten().map(|role| {
                 let session = role.session_name(execution_id);
-                (role, session)
+                (role.within_run(definition.limits().timeout_sec), session)
             }),
         }
     }

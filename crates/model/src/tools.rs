@@ -78,8 +78,8 @@ impl Tool {
                     ),
                     json!({"name": "severities", "type": "string", "pattern": SEVERITIES, "max_length": 64,
                            "description": "Only these severities, comma-separated (critical,high)"}),
-                    json!({"name": "compliance", "type": "string", "pattern": "^[a-z0-9_.]{1,128}$", "max_length": 128,
-                           "description": "A compliance framework to report on (cis_2.0_aws)"}),
+                    json!({"name": "compliance", "type": "string", "pattern": COMPLIANCE, "max_length": 128,
+                           "description": "A compliance framework the scanner image's Prowler holds, to report on (cis_2.0_aws)"}),
                 ],
                 json!([
                     ["--services", "{services}"],
@@ -117,13 +117,11 @@ impl Tool {
                        "open_files": 8192, "max_output_bytes": 16_777_216}),
             ),
             Self::Custodian => (
-                "Cloud Custodian: runs a policy's filters over AWS resources and writes the matches (resources.json per policy). Validated first; actions only in versions that pass --allow-actions.",
+                "Cloud Custodian: runs a policy's filters over AWS resources and writes the matches (resources.json per policy). Read-only: the policy is checked as data, and the driver runs it with --dryrun.",
                 vec![
                     json!({"name": "policy", "type": "string", "required": true, "multiline": true,
-                            "max_length": 65536, "description": "The policy file, as YAML text"}),
+                            "max_length": 65536, "description": POLICY_DESCRIPTION}),
                 ],
-                // Without --allow-actions the driver passes --dryrun: filters run,
-                // actions do not.
                 json!([]),
                 json!({"CUSTODIAN_POLICY": "{policy}"}),
                 json!({"timeout_sec": 1800, "memory_mb": 512, "cpus": 1.0, "pids": 256,
@@ -137,12 +135,12 @@ impl Tool {
                    "description": "One region or several, comma-separated (ap-northeast-2,us-east-1)"}),
             json!({"name": "iam_role_arn", "type": "string", "max_length": 600,
                    "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$",
-                   "description": "The role the worker assumes with STS for this run"}),
+                   "description": "The role the worker assumes with STS for this run (provider aws only)"}),
             json!({"name": "iam_session_name", "type": "string", "pattern": "^[A-Za-z0-9+=,.@_-]{2,64}$",
                    "max_length": 64,
                    "description": "The session name CloudTrail records (default sage-oss-<run id prefix>)"}),
             json!({"name": "iam_session_duration", "type": "integer", "min": 900, "max": 43200,
-                   "default": 3600, "description": "Seconds the temporary credentials last"}),
+                   "default": 3600, "description": "Seconds the temporary credentials last, at most the run's timeout and 5 minutes"}),
             json!({"name": "iam_external_id", "type": "secret", "secret_as": "env", "max_length": 1224,
                    "description": "The external id the role's trust policy asks for"}),
             json!({"name": "aws_profile", "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "max_length": 64,
@@ -178,7 +176,7 @@ impl Tool {
         if clouds.contains(&"gcp") {
             params.extend([
                 json!({"name": "gcp_credentials", "type": "secret", "secret_as": "file",
-                       "max_length": 16384, "description": "GCP: a service account's key, as JSON"}),
+                       "max_length": 16384, "description": GCP_DESCRIPTION}),
                 json!({"name": "gcp_projects", "type": "string", "pattern": PROJECTS, "max_length": 3100,
                        "description": "GCP: projects to scan, comma-separated (default: every one the account sees)"}),
             ]);
@@ -188,7 +186,7 @@ impl Tool {
         if clouds.contains(&"kubernetes") {
             params.push(
                 json!({"name": "kubeconfig", "type": "secret", "secret_as": "file",
-                       "max_length": 65536, "description": "Kubernetes: the kubeconfig of the cluster to scan"}),
+                       "max_length": 65536, "description": KUBECONFIG_DESCRIPTION}),
             );
             env["KUBECONFIG"] = json!("{kubeconfig}");
         }
@@ -214,6 +212,12 @@ const UUID: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 const UUIDS: &str = "^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,99}$";
 /// GCP project ids: 6 to 30 of lowercase letters, digits and '-', starting with a letter.
 const PROJECTS: &str = "^[a-z][a-z0-9-]{4,28}[a-z0-9](,[a-z][a-z0-9-]{4,28}[a-z0-9]){0,99}$";
+/// A framework name as Prowler spells them (`cis_2.0_aws`, `kisa_isms_p_2023_aws`):
+/// words of a-z and 0-9 joined by one '_' or '.', so never `..` nor a leading dot.
+const COMPLIANCE: &str = "^[a-z0-9]+([._][a-z0-9]+){0,31}$";
+const KUBECONFIG_DESCRIPTION: &str = "Kubernetes: the kubeconfig of the cluster to scan, checked as data: one cluster (server over https, certificate-authority-data, tls-server-name) and one user with a token, or client-certificate-data and client-key-data; exec, auth-provider, files, proxy-url and more than one context are refused";
+const GCP_DESCRIPTION: &str = "GCP: a service account's key, as JSON (type service_account, Google's endpoints); other credential types are refused";
+const POLICY_DESCRIPTION: &str = "The policy file, as YAML: read-only (mode pull or none, no actions, no value_from or url), resources aws.*, at most 100 policies";
 const SEVERITIES: &str =
     "^(critical|high|medium|low|informational)(,(critical|high|medium|low|informational)){0,4}$";
 
@@ -333,7 +337,7 @@ mod tests {
 
         let gcp = plan(
             Tool::Scout,
-            serde_json::json!({"provider": "gcp", "gcp_credentials": "{\"type\": \"service_account\"}\n",
+            serde_json::json!({"provider": "gcp", "gcp_credentials": GCP_KEY,
                                "gcp_projects": "sage-scan-1,other-project"}),
         );
         assert_eq!(
@@ -347,7 +351,7 @@ mod tests {
 
         let cluster = plan(
             Tool::Prowler,
-            serde_json::json!({"provider": "kubernetes", "kubeconfig": "apiVersion: v1\nkind: Config\n"}),
+            serde_json::json!({"provider": "kubernetes", "kubeconfig": KUBECONFIG}),
         );
         assert_eq!(env_names(&cluster), ["KUBECONFIG"]);
 
@@ -360,6 +364,98 @@ mod tests {
             "provider": "azure", "policy": "policies: []"}))
                 .is_err()
         );
+    }
+
+    const KUBECONFIG: &str = "clusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1:6443'}\nusers:\n- name: u\n  user: {token: kube-token-0123456789}\n";
+    const GCP_KEY: &str = r#"{"type": "service_account", "client_email": "s@p-123456.iam.gserviceaccount.com",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nTUlJRXZRSUJBREFO\n-----END PRIVATE KEY-----\n"}"#;
+
+    #[test]
+    fn the_sandbox_receives_tool_inputs_rebuilt_from_their_checked_fields() {
+        let kubeconfig = format!(
+            "{KUBECONFIG}contexts:\n- name: ctx\n  context: {{cluster: c, user: u}}\n# a comment\n"
+        );
+        let cluster = plan(
+            Tool::Prowler,
+            serde_json::json!({"provider": "kubernetes", "kubeconfig": kubeconfig}),
+        );
+        let file: serde_json::Value =
+            serde_json::from_str(cluster.secret_files[0].value()).unwrap();
+        assert_eq!(file["users"][0]["user"]["token"], "kube-token-0123456789");
+        assert_eq!(file["current-context"], "ctx");
+
+        let policy = plan(
+            Tool::Custodian,
+            serde_json::json!({"policy": "policies:\n- name: p # why\n  resource: aws.s3\n"}),
+        );
+        let (_, text) = policy
+            .env
+            .iter()
+            .find(|(name, _)| name == "CUSTODIAN_POLICY")
+            .unwrap();
+        assert_eq!(text, r#"{"policies":[{"name":"p","resource":"aws.s3"}]}"#);
+    }
+
+    #[test]
+    fn tool_inputs_that_could_run_code_are_refused_at_their_field() {
+        let refused = |tool: Tool, params: serde_json::Value| {
+            definition(tool)
+                .validate_params(&params)
+                .unwrap_err()
+                .into_iter()
+                .map(|p| format!("{} {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let exec = KUBECONFIG.replace(
+            "user: {token: kube-token-0123456789}",
+            "user: {exec: {command: /bin/sh, args: [-c, id]}}",
+        );
+        let why = refused(
+            Tool::Prowler,
+            serde_json::json!({"provider": "kubernetes", "kubeconfig": exec}),
+        );
+        assert!(
+            why.starts_with("params.kubeconfig users[0].user.exec is not accepted"),
+            "{why}"
+        );
+        let why = refused(
+            Tool::Scout,
+            serde_json::json!({"provider": "gcp",
+                "gcp_credentials": r#"{"type": "external_account", "credential_source": {"file": "/proc/self/environ"}}"#}),
+        );
+        assert!(
+            why.starts_with("params.gcp_credentials credential_source"),
+            "{why}"
+        );
+        let why = refused(
+            Tool::Custodian,
+            serde_json::json!({"policy": "policies:\n- name: p\n  resource: aws.ec2\n  actions: [terminate]\n"}),
+        );
+        assert!(
+            why.starts_with("params.policy policies[0].actions"),
+            "{why}"
+        );
+        let why = refused(Tool::Prowler, serde_json::json!({"compliance": ".."}));
+        assert!(why.starts_with("params.compliance must match"), "{why}");
+    }
+
+    #[test]
+    fn an_aws_role_goes_only_to_a_run_that_scans_aws() {
+        let role = "arn:aws:iam::123456789012:role/SageScanner";
+        let why = definition(Tool::Prowler)
+            .validate_params(&serde_json::json!({"provider": "kubernetes",
+                "kubeconfig": KUBECONFIG, "iam_role_arn": role}))
+            .unwrap_err();
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert_eq!(why[0].field, "params.iam_role_arn");
+        assert!(why[0].message.contains("provider aws only"));
+        // On AWS, the session is cut to the run's timeout (an hour) and its margin.
+        let aws = plan(
+            Tool::Prowler,
+            serde_json::json!({"iam_role_arn": role, "iam_session_duration": 43200}),
+        );
+        assert_eq!(aws.assume_role.unwrap().0.duration_sec, 3600 + 300);
     }
 
     #[test]

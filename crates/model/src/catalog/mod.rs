@@ -2,6 +2,7 @@
 //! parameter schemas, argv/env templates, limits and policies.
 
 pub mod cloud;
+pub mod inputs;
 pub mod module;
 pub mod params;
 pub mod script;

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value, json};
 
+use super::inputs::CheckedInput;
 use super::template::is_param_name;
 use super::{FieldError, Problems};
 
@@ -416,6 +417,8 @@ fn type_name(kind: &jsonschema::error::TypeKind) -> String {
 pub struct ValidParams {
     pub(crate) values: BTreeMap<String, Value>,
     pub(crate) secrets: BTreeMap<String, String>,
+    /// Tool inputs as the sandbox receives them: rebuilt from their checked fields.
+    pub(crate) inputs: BTreeMap<String, CheckedInput>,
 }
 
 impl fmt::Debug for ValidParams {
@@ -423,6 +426,7 @@ impl fmt::Debug for ValidParams {
         f.debug_struct("ValidParams")
             .field("values", &self.values)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("inputs", &self.inputs.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -432,6 +436,17 @@ impl ValidParams {
     /// the log when the run starts.
     pub fn secrets(&self) -> &BTreeMap<String, String> {
         &self.secrets
+    }
+
+    /// Every value the run's log and artifacts must not show: the secret parameters,
+    /// and the credentials inside tool inputs (a kubeconfig's token, a key file's
+    /// private key), which a tool may print on their own.
+    pub fn redacted_values(&self) -> impl Iterator<Item = &str> {
+        self.secrets.values().map(String::as_str).chain(
+            self.inputs
+                .values()
+                .flat_map(|input| input.secrets.iter().map(String::as_str)),
+        )
     }
 
     /// The parameters as stored and shown: secrets as `***`.
@@ -556,6 +571,7 @@ pub fn validate_params(
     let mut valid = ValidParams {
         values: BTreeMap::new(),
         secrets: BTreeMap::new(),
+        inputs: BTreeMap::new(),
     };
     for spec in specs {
         let value = object

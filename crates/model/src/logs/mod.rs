@@ -110,6 +110,11 @@ impl Redactor {
         }
     }
 
+    /// Whether `bytes` hold a secret in any form `redact` masks.
+    pub fn finds(&self, bytes: &[u8]) -> bool {
+        self.longest > 0 && (self.matcher.is_none() || !self.occurrences(bytes).is_empty())
+    }
+
     pub fn redact(&self, bytes: &[u8]) -> Vec<u8> {
         if self.longest == 0 {
             return bytes.to_vec();

@@ -2,9 +2,11 @@
 and credentials each provider needs, and every option against the real tool's own
 `--help` in the scanner image (run with no network). Run by worker::drivers."""
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 LIBRARY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "scripts", "sage-tools")
@@ -26,6 +28,8 @@ def driver(name):
 
 
 PROWLER, SCOUT = driver("prowler"), driver("scout")
+# The Custodian driver's checks; its main() runs only in a sandbox.
+CUSTODIAN = driver("custodian")
 HELP = {}
 
 
@@ -100,6 +104,90 @@ class Drivers(unittest.TestCase):
             self.command(SCOUT, ["--provider", "gcp", "--projects", "one-project,two-project"], GCP)
         with self.assertRaises(PROWLER.Refused):
             self.command(PROWLER, ["--provider", "aws", "--region", "us-east-1,--fixer"], AWS)
+
+
+def written(text):
+    """A file holding `text`, as the worker's secret files are."""
+    file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    with file:
+        file.write(text)
+    return file.name
+
+
+KUBECONFIG = {"apiVersion": "v1", "kind": "Config",
+              "clusters": [{"name": "c", "cluster": {"server": "https://10.0.0.1:6443"}}],
+              "users": [{"name": "u", "user": {"token": "t"}}],
+              "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "current-context": "c"}
+GCP_KEY = {"type": "service_account", "client_email": "s@p.iam.gserviceaccount.com",
+           "private_key": "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
+           "token_uri": "https://oauth2.googleapis.com/token"}
+
+
+class Inputs(unittest.TestCase):
+    """What the worker checked is checked again inside the sandbox: a copy that is not
+    the worker's (an admin's version that sends its own file, say) is refused."""
+
+    def test_a_kubeconfig_is_one_cluster_one_user_and_nothing_that_runs(self):
+        PROWLER.check_kubeconfig(written(json.dumps(KUBECONFIG)))
+        exec_user = json.loads(json.dumps(KUBECONFIG))
+        exec_user["users"][0]["user"] = {"exec": {"command": "/bin/sh", "args": ["-c", "id"]}}
+        plain = json.loads(json.dumps(KUBECONFIG))
+        plain["clusters"][0]["cluster"]["server"] = "http://10.0.0.1"
+        for config, why in [(exec_user, "users[0].user.exec"), (plain, "https"),
+                            (dict(KUBECONFIG, users=KUBECONFIG["users"] * 2), "exactly one entry in users")]:
+            with self.assertRaises(PROWLER.Refused) as refused:
+                PROWLER.check_kubeconfig(written(json.dumps(config)))
+            self.assertIn(why, str(refused.exception))
+        with self.assertRaises(PROWLER.Refused):
+            PROWLER.check_kubeconfig(written("users:\n- user: {exec: {command: sh}}\n"))
+
+    def test_a_gcp_credential_is_a_service_account_key(self):
+        for module in (PROWLER, SCOUT):
+            module.check_gcp_key(written(json.dumps(GCP_KEY)))
+            for bad in [dict(GCP_KEY, type="external_account"), dict(GCP_KEY, credential_source={"file": "/x"}),
+                        dict(GCP_KEY, token_uri="https://attacker.example/token")]:
+                with self.assertRaises(module.Refused):
+                    module.check_gcp_key(written(json.dumps(bad)))
+
+    def test_a_custodian_policy_only_reads(self):
+        good = {"policies": [{"name": "p", "resource": "aws.s3", "mode": {"type": "pull"},
+                              "filters": [{"or": [{"type": "value", "key": "Name", "value": "x"}]}]}]}
+        CUSTODIAN.check_policy(json.dumps(good))
+        for policy, why in [
+            ({"policies": [{"name": "p", "resource": "aws.ec2", "actions": ["terminate"]}]}, "keys"),
+            ({"policies": [{"name": "p", "resource": "aws.ec2", "mode": {"type": "periodic"}}]}, "mode"),
+            ({"policies": [{"name": "p", "resource": "aws.s3", "filters": [{"not": [
+                {"type": "value", "value_from": {"url": "file:///proc/self/environ"}}]}]}]}, "value_from"),
+            ({"policies": [{"name": "p", "resource": "gcp.instance"}]}, "AWS resource"),
+            ({"vars": {}, "policies": []}, "only policies"),
+        ]:
+            with self.assertRaises(CUSTODIAN.Refused) as refused:
+                CUSTODIAN.check_policy(json.dumps(policy))
+            self.assertIn(why, str(refused.exception))
+        with self.assertRaises(CUSTODIAN.Refused):
+            CUSTODIAN.check_policy("policies:\n- name: p\n  resource: aws.s3\n")
+
+    def test_names_are_those_the_images_prowler_holds(self):
+        # The catalogue as the driver reads it inside the image (no network).
+        run = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3",
+                              "-v", f"{os.path.abspath(LIBRARY)}/prowler.py:/tmp/prowler.py:ro", IMAGE, "-c",
+                              "import json, sys; sys.argv = ['x']; sys.path.insert(0, '/tmp');"
+                              " import prowler; print(json.dumps({k: sorted(v) for k, v in prowler.installed('aws').items()}))"],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        catalog = {key: set(names) for key, names in json.loads(run.stdout).items()}
+        self.assertIn("s3", catalog["services"])
+        self.assertIn("s3_bucket_default_encryption", catalog["checks"])
+        self.assertIn("cis_2.0_aws", catalog["compliance"])
+        self.assertGreater(len(catalog["checks"]), 300)
+        args = PROWLER.parse(["--provider", "aws", "--services", "s3,iam", "--checks", "s3_bucket_default_encryption"])
+        PROWLER.check_names(args, catalog)
+        for argv, why in [(["--compliance", ".."], "compliance: .."),
+                          (["--services", "s3,../../etc"], "services: ../../etc"),
+                          (["--checks", "no_such_check"], "checks: no_such_check")]:
+            with self.assertRaises(PROWLER.Refused) as refused:
+                PROWLER.check_names(PROWLER.parse(["--provider", "aws", *argv]), catalog)
+            self.assertIn(why, str(refused.exception))
 
 
 if __name__ == "__main__":

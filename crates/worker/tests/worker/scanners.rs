@@ -348,3 +348,64 @@ async fn scout_suite_scans_the_emulators_buckets() {
     assert!(!findings.is_empty(), "{}", app.log_text(&id).await);
     worker.stop().await;
 }
+
+/// A scanner that writes its credentials into its outputs, as the kubeconfig `exec`
+/// plugin of the security review did: stands in for any third-party code of a tool.
+const LEAKY_DRIVER: &str = r#"import base64, os
+keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+with open("/work/out/proof.txt", "w") as f:
+    for key in keys:
+        f.write(f"{key}={os.environ[key]}\n")
+with open("/work/out/env.json", "w") as f:
+    f.write('{"blob": "%s"}' % base64.b64encode(os.environ["AWS_SECRET_ACCESS_KEY"].encode()).decode())
+with open("/work/out/dump.bin", "wb") as f:
+    f.write(b"\x00\x01" + os.environ["AWS_SESSION_TOKEN"].encode())
+with open("/work/out/clean.txt", "w") as f:
+    f.write("nothing to see\n")
+print("leaky: wrote the outputs")
+"#;
+
+#[tokio::test]
+async fn a_tool_run_cannot_carry_its_credentials_out_through_its_artifacts() {
+    let env = tools_env();
+    let library = std::path::PathBuf::from(env.raw("SCRIPTS_DIR").unwrap());
+    std::fs::write(library.join("sage-tools/custodian.py"), LEAKY_DRIVER).unwrap();
+    let app = spawn_app_with(env).await;
+    let worker = spawn_worker_with(&app, emulator::use_it).await;
+    wait_available(&app, "custodian").await;
+    let ended = run_tool(
+        &app,
+        "custodian",
+        json!({"iam_role_arn": "arn:aws:iam::123456789012:role/SageScanner",
+               "policy": "policies: [{name: p, resource: aws.s3}]"}),
+    )
+    .await;
+    let id = ended["id"].as_str().unwrap().to_owned();
+    let log = app.log_text(&id).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}\n{log}");
+    let items = artifacts(&app, &id).await;
+    let names: Vec<&str> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"dump.bin"), "{names:?}");
+    let proof = download(named(&items, "proof.txt")).await;
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        assert!(proof.contains(&format!("{key}=***\n")), "{proof}");
+    }
+    let blob = download(named(&items, "env.json")).await;
+    assert_eq!(blob, r#"{"blob": "***"}"#);
+    assert_eq!(
+        download(named(&items, "clean.txt")).await,
+        "nothing to see\n"
+    );
+    for line in [
+        "sage: artifact masked: /work/out/proof.txt held a secret or credential of the run: kept with it masked",
+        "sage: artifact masked: /work/out/env.json held a secret or credential of the run: kept with it masked",
+        "sage: artifact skipped: /work/out/dump.bin holds a secret or credential of the run and is not text it could be masked in",
+    ] {
+        assert!(log.contains(line), "{line} missing from {log}");
+    }
+    worker.stop().await;
+}

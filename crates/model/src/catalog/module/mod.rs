@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use super::cloud::{AssumeRole, Credentials, SandboxImage};
+use super::inputs::ToolInput;
 use super::params::{
     ParamKind, ParamSpec, RawParam, SecretAs, ValidParams, params_schema, restore_params,
     validate_params,
@@ -339,8 +340,42 @@ impl ModuleDefinition {
     /// The checks of a run beyond its schema, shared by a new run and a stored one.
     fn check_run(&self, valid: ValidParams) -> Result<ValidParams, Vec<FieldError>> {
         let valid = self.refuse_options(valid)?;
-        self.assume_role(&valid)?;
-        Ok(valid)
+        let (valid, mut problems) = self.check_inputs(valid);
+        if let Err(role) = self.assume_role(&valid) {
+            problems.extend(role);
+        }
+        if problems.is_empty() {
+            return Ok(valid);
+        }
+        problems.sort_by(|a, b| a.field.cmp(&b.field));
+        Err(problems)
+    }
+
+    /// Checks what the version hands a tool through a variable the tool reads as a file
+    /// (see [`ToolInput`]) and keeps the copy rebuilt from the checked fields, which is
+    /// all the sandbox receives.
+    fn check_inputs(&self, mut valid: ValidParams) -> (ValidParams, Vec<FieldError>) {
+        let mut problems = Problems::default();
+        for (variable, template) in &self.env {
+            let (Some(input), Some(name)) =
+                (ToolInput::for_variable(variable), template.params().next())
+            else {
+                continue;
+            };
+            let value = valid
+                .secrets
+                .get(name)
+                .cloned()
+                .or_else(|| valid.text(name));
+            let Some(value) = value else { continue };
+            match input.check(&value) {
+                Ok(checked) => {
+                    valid.inputs.insert(name.to_owned(), checked);
+                }
+                Err(error) => problems.add(format!("params.{name}"), error),
+            }
+        }
+        (valid, problems.into_vec())
     }
 
     /// Refuses a string that starts with `-` where it is an argument of its own
@@ -423,6 +458,9 @@ impl ModuleDefinition {
     ) -> Vec<(String, String)> {
         let value_of = |name: &str| -> Option<String> {
             match self.params.iter().find(|p| p.name == name).map(|p| &p.kind) {
+                _ if params.inputs.contains_key(name) && !self.is_file_secret(name) => {
+                    params.inputs.get(name).map(|input| input.content.clone())
+                }
                 Some(ParamKind::Secret {
                     secret_as: SecretAs::Env,
                     ..
@@ -461,12 +499,26 @@ impl ModuleDefinition {
                 )
             })
             .filter_map(|p| {
-                params
-                    .secrets
-                    .get(&p.name)
-                    .map(|v| (p.name.as_str(), v.as_str()))
+                let value = match params.inputs.get(&p.name) {
+                    Some(input) => Some(input.content.as_str()),
+                    None => params.secrets.get(&p.name).map(String::as_str),
+                };
+                value.map(|v| (p.name.as_str(), v))
             })
             .collect()
+    }
+
+    fn is_file_secret(&self, name: &str) -> bool {
+        self.params.iter().any(|p| {
+            p.name == name
+                && matches!(
+                    p.kind,
+                    ParamKind::Secret {
+                        secret_as: SecretAs::File,
+                        ..
+                    }
+                )
+        })
     }
 }
 
@@ -612,6 +664,12 @@ fn parse_env(
         match Template::parse(value) {
             Err(error) => problems.add(&at, error),
             Ok(template) => {
+                if ToolInput::for_variable(key).is_some() && !template.is_single_param() {
+                    problems.add(
+                        &at,
+                        "must be exactly one parameter: a tool reads it as a file whose contents are checked as data",
+                    );
+                }
                 for name in template.params().filter(|n| !declared.contains_key(n)) {
                     problems.add(
                         &at,
