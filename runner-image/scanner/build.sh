@@ -28,7 +28,7 @@ flock 9
 
 docker image inspect "$runner" >/dev/null 2>&1 || die "the runner image $runner is missing (run runner-image/build.sh first)"
 runner_id=$(docker image inspect --format '{{.Id}}' "$runner")
-digest=$( (cd "$here" && cat Dockerfile requirements/*.txt; echo "$runner_id";
+digest=$( (cd "$here" && cat Dockerfile build.sh requirements/*.txt; echo "$runner_id";
            echo "${STEAMPIPE_RELEASE_URL:-}"; echo "${POWERPIPE_RELEASE_URL:-}") | sha256sum | cut -c1-12)
 if docker image inspect "sage-scanner:$digest" >/dev/null 2>&1; then
   docker tag "sage-scanner:$digest" "$image"
@@ -71,6 +71,28 @@ mv "$context"/pip/pip-*.whl "$context/pip/pip.whl"
 labels=(--label "sage.tool.custodian.version=$(pin_of c7n custodian)"
         --label "sage.tool.scout.version=$(pin_of scoutsuite scout)"
         --label "sage.tool.prowler.version=$(pin_of prowler prowler)")
+# The frameworks, services and checks Prowler holds for each cloud the drivers scan,
+# read from its wheel: a run may name only these (the api checks at submission, the
+# driver again inside the sandbox).
+prowler_names=$(python3 - "$context/wheels/prowler" <<'PY'
+import glob, json, sys, zipfile
+(wheel,) = glob.glob(f"{sys.argv[1]}/prowler-*.whl")
+names = {provider: {"compliance": set(), "services": set(), "checks": set()}
+         for provider in ("aws", "azure", "gcp", "kubernetes")}
+for path in zipfile.ZipFile(wheel).namelist():
+    parts = path.split("/")
+    if parts[0] != "prowler" or len(parts) < 4 or parts[2] not in names:
+        continue
+    entry = names[parts[2]]
+    if len(parts) == 4 and parts[1] == "compliance" and parts[3].endswith(".json"):
+        entry["compliance"].add(parts[3][:-len(".json")])
+    elif len(parts) == 7 and parts[1:4:2] == ["providers", "services"] and parts[6] == f"{parts[5]}.metadata.json":
+        entry["services"].add(parts[4])
+        entry["checks"].add(parts[5])
+print(json.dumps({p: {k: sorted(v) for k, v in e.items()} for p, e in names.items()}, separators=(",", ":")))
+PY
+) || die "cannot list the names Prowler's wheel holds"
+labels+=(--label "sage.tool.prowler.names=$prowler_names")
 rm -f "$context"/bin/*
 if [[ -n "${STEAMPIPE_RELEASE_URL:-}" && -n "${POWERPIPE_RELEASE_URL:-}" ]]; then
   say "fetching Steampipe and Powerpipe"

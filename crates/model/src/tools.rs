@@ -3,13 +3,16 @@
 //! first version of the module each is created as. Admins add versions like any
 //! module's; these definitions are only the start.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ScriptId;
+use crate::catalog::FieldError;
 use crate::catalog::module::ModuleRequest;
+use crate::catalog::params::ValidParams;
 
 /// The scanners, named as their tool modules are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -201,6 +204,60 @@ impl Tool {
             "image": "scanner",
             "credentials": "aws_assume_role",
         }))
+    }
+}
+
+/// The names a tool in the scanner image holds for one cloud, read from its package
+/// when the image is built (its label `sage.tool.<tool>.names`): what a run's
+/// `compliance`, `services` and `checks` may name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolNames {
+    #[serde(default)]
+    pub compliance: BTreeSet<String>,
+    #[serde(default)]
+    pub services: BTreeSet<String>,
+    #[serde(default)]
+    pub checks: BTreeSet<String>,
+}
+
+/// [`ToolNames`] by provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NameCatalog(pub BTreeMap<String, ToolNames>);
+
+impl NameCatalog {
+    /// Each parameter naming something the image's tool does not hold for the run's
+    /// provider. A provider the catalogue does not list is left to the driver, which
+    /// reads the tool's package inside the sandbox.
+    pub fn unknown(&self, tool: Tool, params: &ValidParams) -> Vec<FieldError> {
+        let provider = params.text("provider").unwrap_or_else(|| "aws".to_owned());
+        let Some(names) = self.0.get(&provider) else {
+            return Vec::new();
+        };
+        [
+            ("compliance", &names.compliance),
+            ("services", &names.services),
+            ("checks", &names.checks),
+        ]
+        .into_iter()
+        .filter_map(|(param, known)| {
+            let value = params.text(param)?;
+            let unknown: Vec<&str> = value
+                .split(',')
+                .filter(|name| !name.is_empty() && !known.contains(*name))
+                .take(5)
+                .collect();
+            (!unknown.is_empty()).then(|| {
+                FieldError::new(
+                    format!("params.{param}"),
+                    format!(
+                        "{} not held by this image's {tool} for {provider}",
+                        unknown.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
     }
 }
 
@@ -456,6 +513,37 @@ mod tests {
             serde_json::json!({"iam_role_arn": role, "iam_session_duration": 43200}),
         );
         assert_eq!(aws.assume_role.unwrap().0.duration_sec, 3600 + 300);
+    }
+
+    #[test]
+    fn only_names_the_images_tool_holds_may_be_asked_for() {
+        let catalog: NameCatalog = serde_json::from_value(serde_json::json!({
+            "aws": {"compliance": ["cis_2.0_aws"], "services": ["s3", "iam"],
+                    "checks": ["s3_bucket_default_encryption"]}}))
+        .unwrap();
+        let valid = |params| definition(Tool::Prowler).validate_params(&params).unwrap();
+        let fine = valid(serde_json::json!({"services": "s3,iam",
+            "checks": "s3_bucket_default_encryption"}));
+        assert!(catalog.unknown(Tool::Prowler, &fine).is_empty());
+        let unknown = catalog.unknown(
+            Tool::Prowler,
+            &valid(serde_json::json!({"services": "s3,no_such", "compliance": "cis_9.9_aws"})),
+        );
+        let shown: Vec<String> = unknown
+            .iter()
+            .map(|p| format!("{} {}", p.field, p.message))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "params.compliance cis_9.9_aws not held by this image's prowler for aws",
+                "params.services no_such not held by this image's prowler for aws"
+            ]
+        );
+        // A cloud the catalogue does not list is the driver's to check.
+        let kube = valid(serde_json::json!({"provider": "kubernetes", "kubeconfig": KUBECONFIG,
+            "checks": "anything_at_all"}));
+        assert!(catalog.unknown(Tool::Prowler, &kube).is_empty());
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0018_executions_by_time"),
     migration!("0019_job_outbox_age"),
     migration!("0020_job_outbox_trace"),
+    migration!("0021_tool_names"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

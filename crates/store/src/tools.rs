@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sage_model::catalog::module::ModuleDefinition;
-use sage_model::tools::Tool;
+use sage_model::tools::{NameCatalog, Tool};
 use sage_model::{ExecutionId, ExecutionStatus, ModuleId, ScriptId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::types::Json;
@@ -34,7 +34,7 @@ pub struct ToolEntry {
 /// What a worker's scanner image says about one tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Availability {
-    Available { version: String },
+    Available { version: String, names: NameCatalog },
     Unavailable { reason: String },
 }
 
@@ -206,16 +206,18 @@ impl Db {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         for (tool, availability) in report {
-            let (version, reason) = match availability {
-                Availability::Available { version } => (Some(version.as_str()), None),
-                Availability::Unavailable { reason } => (None, Some(reason.as_str())),
+            let (version, reason, names) = match availability {
+                Availability::Available { version, names } => {
+                    (Some(version.as_str()), None, Some(Json(names)))
+                }
+                Availability::Unavailable { reason } => (None, Some(reason.as_str()), None),
             };
             client
                 .execute(
                     "UPDATE tools SET available = ($2::text IS NULL), tool_version = $3::text,
-                            unavailable_reason = $2::text, reported_at = now()
+                            unavailable_reason = $2::text, names = $4, reported_at = now()
                      WHERE name = $1",
-                    &[&tool.as_str(), &reason, &version],
+                    &[&tool.as_str(), &reason, &version, &names],
                 )
                 .await?;
         }
@@ -246,6 +248,29 @@ impl Db {
                 })
             })
             .collect()
+    }
+
+    /// The tool a module runs and the names its image holds, if it is a tool's module
+    /// (the names empty until a worker reported them).
+    pub async fn tool_names_of_module(
+        &self,
+        module_id: ModuleId,
+    ) -> Result<Option<(Tool, NameCatalog)>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT name, names FROM tools WHERE module_id = $1",
+                &[&module_id.as_uuid()],
+            )
+            .await?
+            .map(|row| {
+                let names = row
+                    .get::<_, Option<Json<NameCatalog>>>(1)
+                    .map(|Json(names)| names)
+                    .unwrap_or_default();
+                Ok((tool_of(row.get(0))?, names))
+            })
+            .transpose()
     }
 
     /// The tool a module runs, if it is a tool's module.

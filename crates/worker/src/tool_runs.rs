@@ -68,7 +68,7 @@ impl Reporter {
         let available = report
             .iter()
             .filter_map(|(tool, availability)| match availability {
-                Availability::Available { version } => Some((*tool, version.clone())),
+                Availability::Available { version, .. } => Some((*tool, version.clone())),
                 Availability::Unavailable { .. } => None,
             })
             .collect();
@@ -119,7 +119,15 @@ pub async fn inspect_scanner_image(docker: &Docker, image: &str) -> BTreeMap<Too
         .map(|tool| {
             let label = |what: &str| labels.get(&format!("sage.tool.{tool}.{what}")).cloned();
             let availability = match (label("version"), label("unavailable")) {
-                (Some(version), _) => Availability::Available { version },
+                (Some(version), _) => Availability::Available {
+                    version,
+                    // An image built before the names were labelled, or a label that
+                    // does not read: nothing is refused at submission, the driver
+                    // still checks inside the sandbox.
+                    names: label("names")
+                        .and_then(|names| serde_json::from_str(&names).ok())
+                        .unwrap_or_default(),
+                },
                 (None, Some(reason)) => Availability::Unavailable { reason },
                 (None, None) => Availability::Unavailable {
                     reason: format!("the scanner image {image} does not hold {tool}"),

@@ -168,6 +168,14 @@ pub(crate) async fn run(
     };
     let definition = &version.definition;
     let valid = definition.validate_params(params)?;
+    // A tool's frameworks, services and checks are the ones its image holds, whichever
+    // route the run came through.
+    if let Some((tool, names)) = state.db.tool_names_of_module(module.id).await? {
+        let unknown = names.unknown(tool, &valid);
+        if !unknown.is_empty() {
+            return Err(unknown.into());
+        }
+    }
     if let Some(role) = definition.assume_role(&valid)? {
         let mut problems = Vec::new();
         if !state.assume_roles.allows(&role.role_arn) {

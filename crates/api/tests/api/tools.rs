@@ -32,6 +32,10 @@ async fn report_scanner_image(app: &TestApp) {
             } else {
                 Availability::Available {
                     version: "1.0".to_owned(),
+                    names: serde_json::from_value(json!({"aws": {
+                        "compliance": ["cis_2.0_aws"], "services": ["s3", "iam"],
+                        "checks": ["s3_bucket_default_encryption"]}}))
+                    .unwrap(),
                 }
             };
             (tool, availability)
@@ -342,6 +346,13 @@ async fn a_tool_input_that_could_run_code_is_refused_at_either_door_and_changes_
             vec!["compliance"],
             "must match",
         ),
+        // Names the image's Prowler does not hold (as the worker reported them).
+        (
+            "prowler",
+            json!({"iam_role_arn": role, "services": "s3,no_such_service", "compliance": "cis_9.9_aws"}),
+            vec!["compliance", "services"],
+            "no_such_service not held by this image's prowler for aws",
+        ),
     ];
     let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
     for (tool, body, expected, message) in cases {
@@ -389,6 +400,10 @@ async fn a_tool_input_that_could_run_code_is_refused_at_either_door_and_changes_
         (
             "prowler",
             json!({"provider": "kubernetes", "kubeconfig": kubeconfig("{token: kube-token-0123456789}")}),
+        ),
+        (
+            "prowler",
+            json!({"iam_role_arn": role, "services": "s3,iam", "checks": "s3_bucket_default_encryption"}),
         ),
         ("scout", json!({"provider": "gcp", "gcp_credentials": key})),
         ("custodian", json!({"iam_role_arn": role, "policy": POLICY})),

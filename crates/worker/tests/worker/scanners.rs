@@ -304,6 +304,16 @@ async fn scan_buckets(tool: &str) -> (TestApp, TestWorker, String, String) {
 #[tokio::test]
 async fn prowler_scans_the_emulators_buckets() {
     let (app, worker, id, plain) = Box::pin(scan_buckets("prowler")).await;
+    // The worker reported the names its image's Prowler holds: another is refused.
+    let (status, refused) = app
+        .post_as(
+            "/api/v1/tools/prowler/runs",
+            ADMIN,
+            &json!({"compliance": "cis_9.9_aws", "checks": "s3_bucket_default_encryption"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["fields"][0]["field"], "compliance", "{refused}");
     let items = artifacts(&app, &id).await;
     let names: Vec<&str> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
     for expected in ["prowler.ocsf.json", "prowler.csv", "result.json"] {
