@@ -375,3 +375,53 @@ fn a_prowler_compliance_csv_feeds_the_compliance_summary_not_the_counts() {
     assert_eq!(cis.statuses[&Status::Manual], 1);
     assert!(!cis.statuses.contains_key(&Status::Pass));
 }
+
+/// Prowler 5's `compliance/prowler_<framework>.ocsf.json`: OCSF Compliance Findings
+/// (class 2003), one per requirement and finding, shaped as Prowler writes them.
+const COMPLIANCE_OCSF: &str = r#"[{
+    "activity_id": 1, "activity_name": "Create", "class_uid": 2003,
+    "compliance": {"standards": ["cis_2.0_aws"], "requirements": ["2.1.1"], "status_id": 3,
+                   "checks": [{"uid": "s3_bucket_default_encryption", "status": "FAIL"}]},
+    "finding_info": {"uid": "prowler-aws-s3_bucket_default_encryption-1-2.1.1", "title": "2.1.1"},
+    "metadata": {"event_code": "s3_bucket_default_encryption", "product": {"name": "Prowler"}},
+    "resources": [{"uid": "arn:aws:s3:::plain", "region": "us-east-1"}],
+    "severity": "Medium", "status": "New", "status_code": "FAIL"
+},{
+    "activity_id": 1, "activity_name": "Create", "class_uid": 2003,
+    "compliance": {"standards": ["cis_2.0_aws"], "requirements": ["2.1.2"], "status_id": 1},
+    "finding_info": {"uid": "prowler-aws-s3_bucket_secure_transport_policy-1-2.1.2", "title": "2.1.2"},
+    "metadata": {"event_code": "s3_bucket_secure_transport_policy"},
+    "resources": [{"uid": "arn:aws:s3:::plain", "region": "us-east-1"}],
+    "severity": "Medium", "status": "New", "status_code": "PASS"
+}]"#;
+
+#[test]
+fn prowlers_compliance_findings_are_compliance_data_never_findings() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::create_dir(folder.path().join("compliance")).unwrap();
+    let file = folder
+        .path()
+        .join("compliance/prowler_cis_2.0_aws.ocsf.json");
+    std::fs::write(&file, COMPLIANCE_OCSF).unwrap();
+    let findings_file = fixtures().join("prowler/prowler-examples-v5/example_output_aws.ocsf.json");
+    std::fs::copy(&findings_file, folder.path().join("prowler.ocsf.json")).unwrap();
+    let (summary, findings, parsed) = parse(&[folder.path().to_owned()]);
+    let (_, alone, _) = parse(&[findings_file]);
+    assert_eq!(
+        findings.len(),
+        alone.len(),
+        "the compliance file adds no finding"
+    );
+    assert_eq!(summary.total, alone.len() as u64);
+    let compliance = parsed
+        .sources
+        .iter()
+        .find(|s| s.file.ends_with("prowler_cis_2.0_aws.ocsf.json"))
+        .unwrap();
+    assert_eq!(compliance.findings, 0, "{compliance:?}");
+    let frameworks = summary.frameworks();
+    let cis = &frameworks["cis_2.0_aws"];
+    assert_eq!(cis.requirements, 2, "{:?}", cis.statuses);
+    assert_eq!(cis.statuses[&Status::Fail], 1);
+    assert_eq!(cis.statuses[&Status::Pass], 1);
+}

@@ -541,8 +541,10 @@ mod tests {
             ]
         );
         // A cloud the catalogue does not list is the driver's to check.
-        let kube = valid(serde_json::json!({"provider": "kubernetes", "kubeconfig": KUBECONFIG,
-            "checks": "anything_at_all"}));
+        let kube = valid(
+            serde_json::json!({"provider": "kubernetes", "kubeconfig": KUBECONFIG,
+            "checks": "anything_at_all"}),
+        );
         assert!(catalog.unknown(Tool::Prowler, &kube).is_empty());
     }
 

@@ -35,6 +35,11 @@ fn compliance_refs(map: &BTreeMap<String, Vec<String>>) -> Vec<String> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Ocsf {
+    /// 2004 for a Detection Finding; 2003 for a Compliance Finding, which Prowler 5
+    /// writes per framework under `compliance/`, one per requirement and finding.
+    class_uid: u32,
+    /// A Compliance Finding's framework and requirement.
+    compliance: Option<OcsfCompliance>,
     status_code: String,
     /// `New` or `Suppressed` (muted), not pass/fail.
     status: String,
@@ -45,6 +50,16 @@ struct Ocsf {
     cloud: Option<OcsfCloud>,
     remediation: OcsfRemediation,
     unmapped: OcsfUnmapped,
+}
+
+/// OCSF's class of a Compliance Finding.
+const COMPLIANCE_FINDING: u32 = 2003;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OcsfCompliance {
+    standards: Vec<String>,
+    requirements: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -97,7 +112,21 @@ struct OcsfUnmapped {
 }
 
 pub fn ocsf(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, ParseError> {
-    let (count, end) = for_each_element(reader, file, |index, item: Ocsf| {
+    let mut findings = 0;
+    let (_, end) = for_each_element(reader, file, |index, item: Ocsf| {
+        // A compliance result restates a finding under a framework's requirement: it
+        // feeds the compliance summary, never the finding counts.
+        if item.class_uid == COMPLIANCE_FINDING {
+            let compliance = item.compliance.unwrap_or_default();
+            emit(Record::Compliance(ComplianceResult {
+                tool: Tool::Prowler,
+                framework: compliance.standards.join(", "),
+                requirement: compliance.requirements.join(", "),
+                status: status(&item.status_code, false),
+            }));
+            return;
+        }
+        findings += 1;
         let resource = item.resources.into_iter().next().unwrap_or_default();
         let cloud = item.cloud.unwrap_or_default();
         let region = if resource.region.is_empty() {
@@ -129,7 +158,7 @@ pub fn ocsf(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, Pa
         }));
     })?;
     Ok(FileOutcome {
-        findings: count,
+        findings,
         note: end.note(),
     })
 }
