@@ -63,6 +63,8 @@ pub struct Plan {
     pub skipped: Vec<String>,
     /// Files kept with the run's secrets masked in them.
     pub masked: Vec<String>,
+    /// Bytes of every regular file of the archive, kept or not.
+    pub written: u64,
 }
 
 /// Reads the spooled archive (blocking: run it off the async threads). A file whose name
@@ -126,6 +128,7 @@ pub fn plan(
             continue;
         }
         let size = entry.header().size()?;
+        plan.written += size;
         if size > limits.max_file_bytes {
             plan.skipped.push(format!(
                 "{shown} is {size} bytes, over the limit of {} per file",
@@ -252,6 +255,15 @@ fn not_a_file(kind: EntryType) -> Option<&'static str> {
         EntryType::Fifo => Some("a FIFO"),
         _ => Some("not a regular file"),
     }
+}
+
+/// What was kept of a run's `/work/out`, what was not (each with why), and how many
+/// bytes its files held in all: whether the run filled its output space.
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub planned: Vec<Planned>,
+    pub not_kept: Vec<String>,
+    pub written: u64,
 }
 
 /// Where an execution's artifacts live in the bucket.

@@ -17,7 +17,7 @@ use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::artifacts::{self, Planned, SecretScan};
+use crate::artifacts::{self, Kept, SecretScan};
 use crate::control::{Running, remove_execution_folders};
 use crate::logs::{LogPump, Publisher};
 use crate::metrics::WorkerMetrics;
@@ -26,7 +26,7 @@ use crate::sandbox::{
     End, Finished, Limits, Network, Outputs, ReadOnlyFile, Removal, RunBounds, SandboxSpec, Spool,
     run_to_end,
 };
-use crate::settings::Settings;
+use crate::settings::{OutputSpace, Settings};
 use crate::sts::Sts;
 use crate::tool_runs::{self, Outcome};
 use sage_model::logs::Redactor;
@@ -181,7 +181,12 @@ async fn run_claimed(
         .instrument(tracing::info_span!("job_prepare"))
         .await
     {
-        Ok((spec, bounds, redactor)) => {
+        Ok(Prepared {
+            spec,
+            bounds,
+            outputs,
+            redactor,
+        }) => {
             let name = format!("sage-{}", claimed.execution_id);
             let mut pump = LogPump::start(
                 ctx.db.clone(),
@@ -200,7 +205,7 @@ async fn run_claimed(
                 &mut pump,
                 Some(Spool {
                     path: &spool,
-                    cap: ctx.settings.artifacts.spool_cap(),
+                    cap: outputs.keep.spool_cap(),
                 }),
             )
             .await;
@@ -213,9 +218,12 @@ async fn run_claimed(
                 };
                 let kept = keep_artifacts(
                     ctx,
-                    claimed.execution_id,
-                    prefix,
-                    tool.is_some(),
+                    KeepRequest {
+                        execution_id: claimed.execution_id,
+                        prefix,
+                        is_tool_run: tool.is_some(),
+                        limits: outputs.keep,
+                    },
                     &finished.outputs,
                     &spool,
                     &mut notices,
@@ -223,7 +231,11 @@ async fn run_claimed(
                 .instrument(tracing::info_span!("job_keep_artifacts"))
                 .await;
                 if tool.is_some() {
-                    let read = read_tool_outputs(&spool, kept, claimed.execution_id).await;
+                    let read =
+                        read_tool_outputs(&spool, kept, outputs.bytes, claimed.execution_id).await;
+                    for cut in &read.cut {
+                        notices.tell(format!("outputs cut: {cut}")).await;
+                    }
                     if let Some(problem) = &read.problem {
                         notices.tell(format!("findings: {problem}")).await;
                     } else {
@@ -283,9 +295,9 @@ async fn run_claimed(
     }
 }
 
-async fn read_tool_outputs(spool: &Path, kept: Vec<Planned>, id: ExecutionId) -> Outcome {
+async fn read_tool_outputs(spool: &Path, kept: Kept, space: u64, id: ExecutionId) -> Outcome {
     let spool = spool.to_owned();
-    tokio::task::spawn_blocking(move || tool_runs::read_outputs(&spool, &kept, id))
+    tokio::task::spawn_blocking(move || tool_runs::read_outputs(&spool, &kept, space, id))
         .await
         .unwrap_or_else(|_| Outcome {
             problem: Some("reading the outputs failed".to_owned()),
@@ -329,38 +341,48 @@ impl Notices<'_> {
     }
 }
 
-/// Uploads and records what the script left under `/work/out`, under `prefix`, and
-/// returns what was kept. What is skipped or goes wrong is told in the execution's log;
-/// it does not change how the script ended. A tool run's own `result.json` is the
-/// worker's record, so a file of that name from the tool is not kept.
+/// Which run's outputs to keep, where, and under which limits.
+struct KeepRequest<'a> {
+    execution_id: ExecutionId,
+    prefix: &'a str,
+    is_tool_run: bool,
+    limits: artifacts::ArtifactLimits,
+}
+
+/// Uploads and records what the script left under `/work/out`, under the request's
+/// prefix, and returns what was kept. What is skipped or goes wrong is told in the
+/// execution's log; it does not change how the script ended. A tool run's own
+/// `result.json` is the worker's record, so a file of that name from the tool is not
+/// kept.
 async fn keep_artifacts(
     ctx: &Context,
-    execution_id: ExecutionId,
-    prefix: &str,
-    is_tool_run: bool,
+    request: KeepRequest<'_>,
     outputs: &Outputs,
     spool: &Path,
     notices: &mut Notices<'_>,
-) -> Vec<Planned> {
+) -> Kept {
     match outputs {
-        Outputs::NotCollected | Outputs::Spooled { bytes: 0, .. } => return Vec::new(),
+        Outputs::NotCollected | Outputs::Spooled { bytes: 0, .. } => return Kept::default(),
         Outputs::Failed(why) => {
             tracing::warn!(why, "outputs not collected");
             notices
                 .tell(format!("the artifacts could not be collected: {why}"))
                 .await;
-            return Vec::new();
+            return Kept {
+                not_kept: vec![format!("/work/out could not be collected: {why}")],
+                ..Kept::default()
+            };
         }
         Outputs::Spooled { .. } => {}
     }
-    let limits = ctx.settings.artifacts;
     let path = spool.to_owned();
     let redactor = notices.log.redactor().clone();
-    let scan = if is_tool_run {
+    let scan = if request.is_tool_run {
         SecretScan::NamesAndContents
     } else {
         SecretScan::Names
     };
+    let limits = request.limits;
     let planned =
         tokio::task::spawn_blocking(move || artifacts::plan(&path, limits, &redactor, scan)).await;
     let mut plan = match planned {
@@ -369,52 +391,68 @@ async fn keep_artifacts(
             notices
                 .tell(format!("the artifacts could not be read: {error}"))
                 .await;
-            return Vec::new();
+            return Kept::default();
         }
         Err(error) => {
             tracing::error!(%error, "reading the artifacts panicked");
             notices
                 .tell("the artifacts could not be read".to_owned())
                 .await;
-            return Vec::new();
+            return Kept::default();
         }
     };
-    if is_tool_run
+    if request.is_tool_run
         && let Some(at) = plan
             .keep
             .iter()
             .position(|p| p.name.as_str() == tool_runs::RESULT_FILE)
     {
         plan.keep.remove(at);
-        plan.skipped.push(format!(
-            "/work/out/{} is the name of the run's record, written by the worker",
-            tool_runs::RESULT_FILE
-        ));
+        // Left out on purpose, so no output lost: said, but not listed as cut.
+        notices
+            .tell(format!(
+                "artifact skipped: /work/out/{} is the name of the run's record, written by the worker",
+                tool_runs::RESULT_FILE
+            ))
+            .await;
     }
-    for skipped in plan.skipped {
+    for skipped in &plan.skipped {
         notices.tell(format!("artifact skipped: {skipped}")).await;
     }
     for masked in plan.masked {
         notices.tell(format!("artifact masked: {masked}")).await;
     }
     let bucket = &ctx.settings.common.s3.bucket;
-    let uploaded = match artifacts::upload(&ctx.s3, bucket, prefix, spool, &plan.keep).await {
+    let uploaded = match artifacts::upload(&ctx.s3, bucket, request.prefix, spool, &plan.keep).await
+    {
         Ok(uploaded) => uploaded,
         Err(error) => {
             tracing::warn!(%error, "artifacts not uploaded");
             notices
                 .tell(format!("the artifacts were not kept: {error}"))
                 .await;
-            return Vec::new();
+            return Kept {
+                not_kept: vec![format!("none was kept: {error}")],
+                written: plan.written,
+                ..Kept::default()
+            };
         }
     };
-    if let Err(error) = ctx.db.record_artifacts(execution_id, &uploaded).await {
+    if let Err(error) = ctx
+        .db
+        .record_artifacts(request.execution_id, &uploaded)
+        .await
+    {
         tracing::error!(error = %sage_infra::error_text(&error), "artifacts not recorded");
         notices
             .tell("the artifacts were uploaded but not recorded".to_owned())
             .await;
     }
-    plan.keep
+    Kept {
+        planned: plan.keep,
+        not_kept: plan.skipped,
+        written: plan.written,
+    }
 }
 
 /// Writes file secrets into the execution's folder under SECRETS_DIR (a tmpfs, so they
@@ -489,6 +527,16 @@ impl From<StartFailure> for NotStarted {
     }
 }
 
+/// A claimed run, ready for its sandbox.
+struct Prepared {
+    spec: SandboxSpec,
+    bounds: RunBounds,
+    /// Where it writes its files and what of them is kept.
+    outputs: OutputSpace,
+    /// Masks its secrets and credentials in its log and artifacts.
+    redactor: Redactor,
+}
+
 /// Builds the sandbox of a claimed execution and the redactor of its secrets: opens the
 /// secrets, takes the run plan, assumes its AWS role and turns it into a container; the
 /// error is why it cannot start.
@@ -496,7 +544,7 @@ async fn prepare(
     ctx: &Context,
     claimed: &ClaimedRun,
     staging: &Path,
-) -> Result<(SandboxSpec, RunBounds, Redactor), NotStarted> {
+) -> Result<Prepared, NotStarted> {
     let version = claimed.version.as_ref().map_err(|failure| *failure)?;
     let secrets: BTreeMap<String, String> = match &claimed.sealed_secrets {
         None => BTreeMap::new(),
@@ -590,6 +638,7 @@ async fn prepare(
         container_path: plan.script_path,
     });
     let limits = plan.limits;
+    let outputs = ctx.settings.output_space(plan.image);
     let image = match plan.image {
         SandboxImage::Runner => &ctx.settings.runner_image,
         SandboxImage::Scanner => &ctx.settings.scanner_image,
@@ -600,7 +649,10 @@ async fn prepare(
         argv: plan.argv,
         env,
         files,
-        limits: Limits::for_module(&limits),
+        limits: Limits {
+            work_tmpfs_bytes: outputs.bytes,
+            ..Limits::for_module(&limits)
+        },
         network: Network::for_module(plan.network, ctx.settings.egress_target()),
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
@@ -617,7 +669,12 @@ async fn prepare(
         timeout: std::time::Duration::from_secs(limits.timeout_sec),
         output_cap: limits.max_output_bytes,
     };
-    Ok((spec, bounds, redactor))
+    Ok(Prepared {
+        spec,
+        bounds,
+        outputs,
+        redactor,
+    })
 }
 
 /// Copies the script out of the library into the execution's staging folder and

@@ -8,6 +8,8 @@ use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
 use sage_store::DatabaseSettings;
 
+use sage_model::catalog::cloud::SandboxImage;
+
 use crate::artifacts::ArtifactLimits;
 use crate::sts::StsSettings;
 
@@ -40,6 +42,10 @@ pub struct Settings {
     pub lease: Duration,
     /// How much of `/work/out` one execution may keep.
     pub artifacts: ArtifactLimits,
+    /// The size of a scanner run's `/work` and `/work/out`, and what it may keep of
+    /// them: a full scan of a real account writes far more than a script's 64 MiB
+    /// (Prowler writes every framework's compliance results beside its findings).
+    pub scanner_output_bytes: u64,
     /// Where `network: egress` sandboxes are attached.
     pub egress: EgressNetwork,
     /// For development and tests: an `--internal` network holding a local AWS emulator
@@ -72,7 +78,36 @@ pub struct EgressNetwork {
     pub bridge: String,
 }
 
+/// Where a run writes its outputs and how much of them it may keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSpace {
+    /// The size of its `/work` and `/work/out` (each a tmpfs of this size).
+    pub bytes: u64,
+    pub keep: ArtifactLimits,
+}
+
 impl Settings {
+    /// The output space of a run in `image`: a script's is the sandbox default and the
+    /// artifact limits; a scanner's is `SCANNER_OUTPUT_MIB`, all of which it may keep.
+    pub fn output_space(&self, image: SandboxImage) -> OutputSpace {
+        match image {
+            SandboxImage::Runner => OutputSpace {
+                bytes: crate::sandbox::spec::Limits::default().work_tmpfs_bytes,
+                keep: self.artifacts,
+            },
+            SandboxImage::Scanner => OutputSpace {
+                bytes: self.scanner_output_bytes,
+                keep: ArtifactLimits {
+                    max_file_bytes: self.scanner_output_bytes.max(self.artifacts.max_file_bytes),
+                    max_total_bytes: self
+                        .scanner_output_bytes
+                        .max(self.artifacts.max_total_bytes),
+                    max_files: self.artifacts.max_files,
+                },
+            },
+        }
+    }
+
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonSettings::from_env(&mut env);
         let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
@@ -136,6 +171,7 @@ impl Settings {
         let max_file_bytes = env.number("ARTIFACT_MAX_FILE_BYTES", 64 << 20, 1, 64 * GIB);
         let max_total_bytes = env.number("ARTIFACT_MAX_TOTAL_BYTES", 64 << 20, 1, 64 * GIB);
         let max_files = env.number("ARTIFACT_MAX_FILES", 1000usize, 1, 100_000);
+        let scanner_output_mib = env.number("SCANNER_OUTPUT_MIB", 512u64, 64, 65_536);
         let egress_network = env.optional_with("EGRESS_NETWORK", "sage-egress".to_owned(), |v| {
             name_of(v, 64)
         });
@@ -193,6 +229,7 @@ impl Settings {
                 max_total_bytes: max_total_bytes.ok_or_else(ConfigError::unreachable)?,
                 max_files: max_files.ok_or_else(ConfigError::unreachable)?,
             },
+            scanner_output_bytes: scanner_output_mib.ok_or_else(ConfigError::unreachable)? << 20,
             egress: EgressNetwork {
                 name: egress_network.ok_or_else(ConfigError::unreachable)?,
                 bridge: egress_bridge.ok_or_else(ConfigError::unreachable)?,
@@ -269,6 +306,15 @@ mod tests {
         assert_eq!(settings.concurrency, 2);
         assert!(settings.worker_id.starts_with("worker-"));
         assert_eq!(settings.docker_host, "unix:///var/run/docker.sock");
+        // A script writes into 64 MiB and keeps the artifact limits; a scanner writes
+        // into 512 MiB and may keep all of it.
+        let script = settings.output_space(SandboxImage::Runner);
+        assert_eq!(script.bytes, 64 << 20);
+        assert_eq!(script.keep, settings.artifacts);
+        let scanner = settings.output_space(SandboxImage::Scanner);
+        assert_eq!(scanner.bytes, 512 << 20);
+        assert_eq!(scanner.keep.max_total_bytes, 512 << 20);
+        assert_eq!(scanner.keep.max_file_bytes, 512 << 20);
     }
 
     #[test]
@@ -281,6 +327,7 @@ mod tests {
             ("DOCKER_HOST", "/var/run/docker.sock"),
             ("ARTIFACT_MAX_FILES", "0"),
             ("STS_ENDPOINT_URL", "localhost:5000"),
+            ("SCANNER_OUTPUT_MIB", "8"),
         ]);
         let text = Settings::from_env(Env::from_pairs(pairs))
             .unwrap_err()
@@ -292,6 +339,7 @@ mod tests {
             "DOCKER_HOST",
             "ARTIFACT_MAX_FILES",
             "STS_ENDPOINT_URL",
+            "SCANNER_OUTPUT_MIB",
         ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }

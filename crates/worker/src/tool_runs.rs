@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use bollard::Docker;
 use chrono::{DateTime, Utc};
 use sage_findings::Finding;
-use sage_findings::parse::{Input, Record, parse_inputs, restated};
+use sage_findings::parse::{EMPTY_FILE, Input, Parsed, Record, parse_inputs, restated};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::Db;
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::artifacts::Planned;
+use crate::artifacts::{Kept, Planned};
 use crate::jobs::Context;
 
 /// The name of a tool run's record among its artifacts.
@@ -151,26 +151,66 @@ pub struct Outcome {
     pub counts: BTreeMap<String, BTreeMap<String, u64>>,
     /// Why the outputs could not be read in full, if so.
     pub problem: Option<String>,
+    /// Each output lost or cut short, with why: the scan's results are incomplete.
+    pub cut: Vec<String>,
 }
 
 /// Reads the kept outputs out of the spooled archive into a private folder (names were
 /// checked when they were planned) and parses every scanner output among them.
 /// Blocking: run it off the async threads.
-pub fn read_outputs(spool: &Path, kept: &[Planned], execution_id: ExecutionId) -> Outcome {
-    match extract_and_parse(spool, kept, execution_id) {
-        Ok(outcome) => outcome,
-        Err(problem) => Outcome {
-            problem: Some(problem),
-            ..Outcome::default()
-        },
+pub fn read_outputs(spool: &Path, kept: &Kept, space: u64, execution_id: ExecutionId) -> Outcome {
+    let (mut outcome, parsed) = match extract_and_parse(spool, &kept.planned, execution_id) {
+        Ok((outcome, parsed)) => (outcome, Some(parsed)),
+        Err(problem) => (
+            Outcome {
+                problem: Some(problem),
+                ..Outcome::default()
+            },
+            None,
+        ),
+    };
+    outcome.cut = cut_outputs(kept, space, parsed.as_ref());
+    outcome
+}
+
+/// What of a run's outputs is missing or incomplete: files not kept, files that end
+/// before their end, and, when the files filled the output space, the empty ones (a
+/// tool that ran out of space leaves them so, and carries on).
+fn cut_outputs(kept: &Kept, space: u64, parsed: Option<&Parsed>) -> Vec<String> {
+    let mut cut: Vec<String> = kept
+        .not_kept
+        .iter()
+        .map(|why| format!("not kept: {why}"))
+        .collect();
+    let Some(parsed) = parsed else {
+        return cut;
+    };
+    cut.extend(parsed.sources.iter().filter_map(|source| {
+        let note = source.note.as_ref()?;
+        Some(format!("/work/out/{}: {note}", source.file))
+    }));
+    // Within 1/64 of the space: tmpfs keeps a little for itself.
+    if kept.written >= space - space / 64 {
+        cut.push(format!(
+            "the output space of {} MiB filled up: raise SCANNER_OUTPUT_MIB",
+            space >> 20
+        ));
+        cut.extend(
+            parsed
+                .skipped
+                .iter()
+                .filter(|skipped| skipped.reason == EMPTY_FILE)
+                .map(|skipped| format!("/work/out/{} is empty", skipped.file)),
+        );
     }
+    cut
 }
 
 fn extract_and_parse(
     spool: &Path,
     kept: &[Planned],
     execution_id: ExecutionId,
-) -> Result<Outcome, String> {
+) -> Result<(Outcome, Parsed), String> {
     let folder =
         tempfile::tempdir().map_err(|e| format!("no folder to read the outputs in: {e}"))?;
     let mut archive = std::fs::File::open(spool).map_err(|e| e.to_string())?;
@@ -194,13 +234,13 @@ fn extract_and_parse(
         label: String::new(),
         run: Some(execution_id.to_string()),
     };
-    parse_inputs(&[input], &mut |record| {
+    let parsed = parse_inputs(&[input], &mut |record| {
         if let Record::Finding(finding) = record {
             findings.push(finding);
         }
     })
     .map_err(|e| format!("an output cannot be read: {e}"))?;
-    Ok(outcome_of(findings))
+    Ok((outcome_of(findings), parsed))
 }
 
 /// One finding per check, resource, region and account: Prowler writes each finding in
@@ -290,6 +330,8 @@ pub async fn record(
         "counts": counts,
         "findings": total,
         "findings_problem": outcome.problem,
+        "outputs_complete": outcome.cut.is_empty(),
+        "outputs_cut": outcome.cut,
     });
     let bytes = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
     let key = format!("{prefix}{RESULT_FILE}");

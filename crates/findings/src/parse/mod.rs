@@ -250,13 +250,16 @@ impl Format {
     }
 }
 
+/// Why an empty file is skipped: a tool that ran out of space leaves some.
+pub const EMPTY_FILE: &str = "empty file";
+
 /// Recognises a file by its first bytes: the tools' own keys, never the file name.
 fn detect(head: &[u8]) -> Detected {
     let text = String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head));
     let text = text.trim_start();
     let has = |key: &str| text.contains(key);
     if text.is_empty() {
-        return Detected::Skip("empty file");
+        return Detected::Skip(EMPTY_FILE);
     }
     if text.starts_with(scout::RESULTS_PREFIX) {
         return Detected::Format(Format::ScoutResults);
