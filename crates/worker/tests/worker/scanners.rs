@@ -101,6 +101,42 @@ async fn seed_buckets(tag: &str) -> (String, String) {
     (plain, sealed)
 }
 
+/// The findings in a run's outputs as the findings crate's independent count reads
+/// them (a Python script written apart from the parsers): the outputs named `wanted`
+/// downloaded under their names, then counted.
+async fn counted_apart(items: &[Value], wanted: impl Fn(&str) -> bool) -> u64 {
+    let folder = tempfile::tempdir().unwrap();
+    for item in items {
+        let name = item["name"].as_str().unwrap();
+        if !wanted(name) {
+            continue;
+        }
+        let path = folder.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, download(item).await).unwrap();
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../findings/tests/independent_counts.py"
+    );
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the independent count is a Python script"
+    )]
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(folder.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let counts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    counts.as_object().unwrap().values().map(total).sum()
+}
+
 fn total(counts: &Value) -> u64 {
     counts
         .as_object()
@@ -205,6 +241,8 @@ async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
     );
     let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
     assert_eq!(findings.len(), 1, "{findings:?}");
+    let policy_folder = |name: &str| name.starts_with("unencrypted/");
+    assert_eq!(counted_apart(&items, policy_folder).await, 1);
     assert!(findings[0].resource_id.contains(&plain), "{findings:?}");
     assert_eq!(findings[0].fingerprint.len(), 64);
 
@@ -361,6 +399,16 @@ async fn scout_suite_scans_the_emulators_buckets() {
     named(&items, &results);
     let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
     assert!(!findings.is_empty(), "{}", app.log_text(&id).await);
+    // The counts are Scout Suite's own, as its results file reads apart from the parsers.
+    let apart = counted_apart(&items, |name| name == results).await;
+    assert_eq!(findings.len() as u64, apart, "stored findings");
+    let (_, latest) = app.get_as("/api/v1/tools/scout/runs/latest", ADMIN).await;
+    assert_eq!(total(&latest["counts"]), apart, "{latest}");
+    let evidence = app
+        .evidence_via("/api/v1/evidence", ADMIN, json!({"tools": ["scout"]}))
+        .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    assert_eq!(evidence["summary"]["total"], apart, "{evidence}");
     worker.stop().await;
 }
 
