@@ -21,4 +21,5 @@ pub mod settings;
 pub mod signed_in;
 pub mod startup;
 pub mod state;
+pub mod submission;
 pub mod webhook;

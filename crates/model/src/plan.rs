@@ -5,9 +5,9 @@
 use std::fmt;
 
 use crate::ExecutionId;
+use crate::catalog::admission::AdmittedRun;
 use crate::catalog::cloud::{AssumeRole, SandboxImage};
 use crate::catalog::module::{Limits, ModuleDefinition, NetworkPolicy};
-use crate::catalog::params::ValidParams;
 use crate::catalog::script::{Interpreter, ScriptPath};
 
 /// Where the script appears inside the sandbox, by its file name.
@@ -73,15 +73,16 @@ impl fmt::Debug for RunPlan {
 }
 
 impl RunPlan {
-    /// `params` passed the version's checks, which include the role's: a role that
-    /// does not read back here is left out, never guessed.
+    /// The plan of a run `definition` admitted: what admission derived (the role, the
+    /// rebuilt tool inputs) is taken as it is, never derived again.
     pub fn new(
         execution_id: ExecutionId,
         script: &ScriptPath,
         interpreter: Interpreter,
         definition: &ModuleDefinition,
-        params: &ValidParams,
+        run: &AdmittedRun,
     ) -> Self {
+        let params = run.params();
         let script_path = format!("{SCRIPTS_DIR}/{}", script.file_name());
         let mut argv = vec![interpreter.program().to_owned(), script_path.clone()];
         argv.extend(definition.build_args(params));
@@ -103,9 +104,12 @@ impl RunPlan {
             limits: definition.limits(),
             network: definition.network(),
             image: definition.image(),
-            assume_role: definition.assume_role(params).ok().flatten().map(|role| {
+            assume_role: run.role().map(|role| {
                 let session = role.session_name(execution_id);
-                (role.within_run(definition.limits().timeout_sec), session)
+                (
+                    role.clone().within_run(definition.limits().timeout_sec),
+                    session,
+                )
             }),
         }
     }

@@ -331,7 +331,7 @@ mod tests {
 
     fn plan(tool: Tool, params: serde_json::Value) -> RunPlan {
         let definition = definition(tool);
-        let valid = definition.validate_params(&params).unwrap();
+        let valid = definition.admit(&params).unwrap();
         let script = ScriptPath::parse(&tool.driver()).unwrap();
         RunPlan::new(
             ExecutionId::new(),
@@ -417,7 +417,7 @@ mod tests {
         assert!(aws.env.is_empty(), "{:?}", env_names(&aws));
         assert!(
             definition(Tool::Custodian)
-                .validate_params(&serde_json::json!({
+                .admit(&serde_json::json!({
             "provider": "azure", "policy": "policies: []"}))
                 .is_err()
         );
@@ -457,7 +457,7 @@ mod tests {
     fn tool_inputs_that_could_run_code_are_refused_at_their_field() {
         let refused = |tool: Tool, params: serde_json::Value| {
             definition(tool)
-                .validate_params(&params)
+                .admit(&params)
                 .unwrap_err()
                 .into_iter()
                 .map(|p| format!("{} {}", p.field, p.message))
@@ -501,7 +501,7 @@ mod tests {
     fn an_aws_role_goes_only_to_a_run_that_scans_aws() {
         let role = "arn:aws:iam::123456789012:role/SageScanner";
         let why = definition(Tool::Prowler)
-            .validate_params(&serde_json::json!({"provider": "kubernetes",
+            .admit(&serde_json::json!({"provider": "kubernetes",
                 "kubeconfig": KUBECONFIG, "iam_role_arn": role}))
             .unwrap_err();
         assert_eq!(why.len(), 1, "{why:?}");
@@ -521,7 +521,7 @@ mod tests {
             "aws": {"compliance": ["cis_2.0_aws"], "services": ["s3", "iam"],
                     "checks": ["s3_bucket_default_encryption"]}}))
         .unwrap();
-        let valid = |params| definition(Tool::Prowler).validate_params(&params).unwrap();
+        let valid = |params| definition(Tool::Prowler).admit(&params).unwrap();
         let fine = valid(serde_json::json!({"services": "s3,iam",
             "checks": "s3_bucket_default_encryption"}));
         assert!(catalog.unknown(Tool::Prowler, &fine).is_empty());

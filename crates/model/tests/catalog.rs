@@ -6,8 +6,8 @@
 
 use proptest::prelude::*;
 use sage_model::ExecutionId;
+use sage_model::catalog::admission::AdmittedRun;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
-use sage_model::catalog::params::ValidParams;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
 use sage_model::plan::RunPlan;
 use serde_json::{Value, json};
@@ -36,11 +36,11 @@ fn definition(body: Value) -> Result<ModuleDefinition, Vec<String>> {
 }
 
 /// The arguments after the interpreter and the script.
-fn args(module: &ModuleDefinition, valid: &ValidParams) -> Vec<String> {
+fn args(module: &ModuleDefinition, valid: &AdmittedRun) -> Vec<String> {
     plan(module, valid).argv.split_off(2)
 }
 
-fn plan(module: &ModuleDefinition, valid: &ValidParams) -> RunPlan {
+fn plan(module: &ModuleDefinition, valid: &AdmittedRun) -> RunPlan {
     let script = ScriptPath::parse("team/backup_db.py").unwrap();
     RunPlan::new(
         ExecutionId::new(),
@@ -129,7 +129,7 @@ fn defaults_must_satisfy_their_own_parameter() {
 fn refused_fields(params: Value) -> Vec<String> {
     let module = definition(backup_db()).unwrap();
     module
-        .validate_params(&params)
+        .admit(&params)
         .unwrap_err()
         .into_iter()
         .map(|e| e.field)
@@ -207,14 +207,14 @@ fn refusals_never_repeat_a_secret_value() {
     let module = definition(backup_db()).unwrap();
     let mut params = good_params();
     params["backup_key"] = json!(format!("{}\u{7}", "hunter2"));
-    let errors = module.validate_params(&params).unwrap_err();
+    let errors = module.admit(&params).unwrap_err();
     assert!(!format!("{errors:?}").contains("hunter2"), "{errors:?}");
 }
 
 #[test]
 fn valid_parameters_become_argv_and_env() {
     let module = definition(backup_db()).unwrap();
-    let valid = module.validate_params(&good_params()).unwrap();
+    let valid = module.admit(&good_params()).unwrap();
     assert_eq!(
         args(&module, &valid),
         [
@@ -247,7 +247,7 @@ fn valid_parameters_become_argv_and_env() {
 fn defaults_fill_in_and_absent_options_leave_argv() {
     let module = definition(backup_db()).unwrap();
     let valid = module
-        .validate_params(&json!({"db_name": "users", "backup_key": "k"}))
+        .admit(&json!({"db_name": "users", "backup_key": "k"}))
         .unwrap();
     assert_eq!(
         args(&module, &valid),
@@ -275,10 +275,10 @@ fn only_a_group_leaves_literals_out_with_a_missing_value() {
         &Limits::CEILING,
     )
     .unwrap();
-    let none = module.validate_params(&json!({})).unwrap();
+    let none = module.admit(&json!({})).unwrap();
     assert_eq!(args(&module, &none), ["--dry-run", "--verbose"]);
     let both = module
-        .validate_params(&json!({"bucket": "b", "email": "a@b.c"}))
+        .admit(&json!({"bucket": "b", "email": "a@b.c"}))
         .unwrap();
     assert_eq!(
         args(&module, &both),
@@ -300,9 +300,7 @@ fn only_a_group_leaves_literals_out_with_a_missing_value() {
         assert_eq!(fields, [field], "{args}");
     }
     // A lone member of a group is still a lone argument: no leading dash.
-    let errors = module
-        .validate_params(&json!({"email": "-x@b.c"}))
-        .unwrap_err();
+    let errors = module.admit(&json!({"email": "-x@b.c"})).unwrap_err();
     assert_eq!(errors[0].field, "params.email");
 }
 
@@ -312,7 +310,7 @@ fn file_secrets_render_their_path() {
     body["params"][3]["secret_as"] = json!("file");
     body["env"] = json!({"BACKUP_KEY_FILE": "{backup_key}"});
     let module = definition(body).unwrap();
-    let valid = module.validate_params(&good_params()).unwrap();
+    let valid = module.admit(&good_params()).unwrap();
     let plan = plan(&module, &valid);
     assert_eq!(
         plan.env,
@@ -366,14 +364,14 @@ fn a_stored_definition_cannot_skip_the_checks() {
 #[test]
 fn stored_parameters_restore_with_their_secrets_only_from_the_seal() {
     let module = definition(backup_db()).unwrap();
-    let valid = module.validate_params(&good_params()).unwrap();
+    let valid = module.admit(&good_params()).unwrap();
     let restored = module
-        .restore_params(&valid.masked(), valid.secrets().clone())
+        .readmit(&valid.masked(), valid.secrets().clone())
         .unwrap();
     assert_eq!(restored, valid);
     // Without the sealed secret, the mask shown in place of it is no value.
     let missing = module
-        .restore_params(&valid.masked(), Default::default())
+        .readmit(&valid.masked(), Default::default())
         .unwrap_err();
     assert_eq!(missing[0].field, "params.backup_key");
 }
@@ -396,7 +394,7 @@ proptest! {
     #[test]
     fn accepted_text_is_one_argv_element_byte_for_byte(text in "[^\\x00-\\x1f\\x7f]{1,200}", count in any::<i64>()) {
         let module = free_text_module();
-        let valid = module.validate_params(&json!({"text": text, "count": count})).unwrap();
+        let valid = module.admit(&json!({"text": text, "count": count})).unwrap();
         let args = args(&module, &valid);
         prop_assert_eq!(args.len(), 3);
         prop_assert_eq!(&args[1], &text);
@@ -408,7 +406,7 @@ proptest! {
     #[test]
     fn the_validator_accepts_or_names_fields_for_any_input(value in arb_json()) {
         let module = free_text_module();
-        match module.validate_params(&json!({"text": value.clone(), "count": value})) {
+        match module.admit(&json!({"text": value.clone(), "count": value})) {
             Ok(valid) => prop_assert_eq!(args(&module, &valid).len(), 3),
             Err(errors) => prop_assert!(errors.iter().all(|e| e.field.starts_with("params"))),
         }
@@ -453,18 +451,16 @@ fn target_module(extra: Value) -> ModuleDefinition {
 fn a_lone_value_that_reads_as_an_option_is_refused() {
     let module = target_module(json!({}));
     for value in ["--config=/work/x", "-x", "-"] {
-        let errors = module
-            .validate_params(&json!({"target": value}))
-            .unwrap_err();
+        let errors = module.admit(&json!({"target": value})).unwrap_err();
         assert_eq!(errors.len(), 1, "{value}");
         assert_eq!(errors[0].field, "params.target");
     }
     // A value of its own that merely contains a dash, a negative number, and a
     // parameter that says so are fine.
-    assert!(module.validate_params(&json!({"target": "a-b"})).is_ok());
-    assert!(module.validate_params(&json!({"depth": -3})).is_ok());
+    assert!(module.admit(&json!({"target": "a-b"})).is_ok());
+    assert!(module.admit(&json!({"depth": -3})).is_ok());
     let allowed = target_module(json!({"allow_leading_dash": true}));
-    let valid = allowed.validate_params(&json!({"target": "-x"})).unwrap();
+    let valid = allowed.admit(&json!({"target": "-x"})).unwrap();
     assert_eq!(args(&allowed, &valid), ["--dry-run", "-x", "--label=x-x"]);
 }
 
@@ -485,11 +481,11 @@ fn secrets_may_span_lines_but_hold_no_other_control_characters() {
     let module = definition(backup_db()).unwrap();
     let pem = "-----BEGIN KEY-----\r\nMIIEvQIBADAN\tBgkq\n-----END KEY-----\n";
     let valid = module
-        .validate_params(&json!({"db_name": "orders", "backup_key": pem}))
+        .admit(&json!({"db_name": "orders", "backup_key": pem}))
         .unwrap();
     assert_eq!(valid.secrets()["backup_key"], pem, "byte for byte");
     let errors = module
-        .validate_params(&json!({"db_name": "orders", "backup_key": "a\u{0}b"}))
+        .admit(&json!({"db_name": "orders", "backup_key": "a\u{0}b"}))
         .unwrap_err();
     assert_eq!(errors[0].field, "params.backup_key");
     assert_eq!(errors[0].message, "must not contain control characters");
@@ -545,7 +541,7 @@ fn a_module_with_credentials_declares_the_role_and_leaves_aws_variables_to_the_w
 fn a_runs_role_is_checked_and_planned_with_a_session_name_that_leads_back_to_it() {
     let module = cloud_module(json!({})).unwrap();
     let valid = module
-        .validate_params(&json!({"iam_role_arn": "arn:aws:iam::123456789012:role/Scan"}))
+        .admit(&json!({"iam_role_arn": "arn:aws:iam::123456789012:role/Scan"}))
         .unwrap();
     let id: ExecutionId = "abcdef12-0000-4000-8000-000000000000".parse().unwrap();
     let script = ScriptPath::parse("sage-tools/custodian.py").unwrap();
@@ -558,12 +554,12 @@ fn a_runs_role_is_checked_and_planned_with_a_session_name_that_leads_back_to_it(
     assert_eq!(session, "sage-oss-abcdef12");
     assert!(plan.env.iter().all(|(key, _)| !key.starts_with("AWS_")));
 
-    let none = module.validate_params(&json!({})).unwrap();
+    let none = module.admit(&json!({})).unwrap();
     let plan = RunPlan::new(id, &script, Interpreter::Python3, &module, &none);
     assert_eq!(plan.assume_role, None, "no role named, no credentials");
 
     let refused = module
-        .validate_params(
+        .admit(
             &json!({"iam_role_arn": "arn:aws:iam::123456789012:role/Scan",
                                  "iam_session_duration": 60}),
         )

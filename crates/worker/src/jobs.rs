@@ -558,7 +558,7 @@ async fn prepare(
     };
     let params = version
         .definition
-        .restore_params(&claimed.params, secrets)
+        .readmit(&claimed.params, secrets)
         .map_err(|problems| {
             // Field names and our own wording only: never a value.
             tracing::error!(?problems, "stored parameters do not pass their version");

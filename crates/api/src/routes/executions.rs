@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, post, routes, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId};
 use sage_store::approvals::{Decision, DecisionOutcome};
-use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter, NewExecution};
+use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
+use crate::submission::{Submission, submit as submit_run};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,104 +122,13 @@ pub async fn submit(
     body: ValidatedJson<RunRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let module = Access::new(&state, &caller).runnable_module(*id).await?;
-    let execution = run(&state, &caller, &module, body.0.version, &body.0.params).await?;
+    let submission = Submission {
+        module: &module,
+        version: body.0.version,
+        params: &body.0.params,
+    };
+    let execution = submit_run(&state, &caller, submission).await?;
     Ok(HttpResponse::Accepted().json(ExecutionView::from(&execution)))
-}
-
-/// Submits a run of a module the caller may run: the version checks, the parameters'
-/// checks and the approvals it needs, stored with its job. Shared by the module and the
-/// tool routes.
-pub(crate) async fn run(
-    state: &AppState,
-    caller: &Caller,
-    module: &sage_store::catalog::Module,
-    version: Option<i32>,
-    params: &Value,
-) -> Result<Execution, ApiError> {
-    let number = version.unwrap_or(module.latest_version);
-    let version = state
-        .db
-        .module_version(module.id, number)
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid(vec![FieldProblem::new(
-                "version",
-                "is not a version of this module",
-            )])
-        })?;
-    if version.retired_at.is_some() {
-        let runnable = state.db.runnable_versions(module.id).await?;
-        return Err(ApiError::FieldConflict(FieldProblem::new(
-            "version",
-            format!("version {number} is retired; runnable versions: {runnable:?}"),
-        )));
-    }
-    // Approval rules only ever tighten: naming an older version cannot skip what the
-    // latest requires.
-    let latest_requires = if number == module.latest_version {
-        version.definition.approvals_required()
-    } else {
-        state
-            .db
-            .module_version(module.id, module.latest_version)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the latest version is missing")))?
-            .definition
-            .approvals_required()
-    };
-    let definition = &version.definition;
-    let valid = definition.validate_params(params)?;
-    // A tool's frameworks, services and checks are the ones its image holds, whichever
-    // route the run came through.
-    if let Some((tool, names)) = state.db.tool_names_of_module(module.id).await? {
-        let unknown = names.unknown(tool, &valid);
-        if !unknown.is_empty() {
-            return Err(unknown.into());
-        }
-    }
-    if let Some(role) = definition.assume_role(&valid)? {
-        let mut problems = Vec::new();
-        if !state.assume_roles.allows(&role.role_arn) {
-            problems.push(FieldProblem::new(
-                "params.iam_role_arn",
-                "is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
-            ));
-        }
-        if let Some(why) = role
-            .profile
-            .as_deref()
-            .and_then(|profile| state.aws_profiles.refusal(profile))
-        {
-            problems.push(FieldProblem::new("params.aws_profile", why));
-        }
-        if !problems.is_empty() {
-            return Err(ApiError::invalid(problems));
-        }
-    }
-    let execution_id = ExecutionId::new();
-    let sealed_secrets = (!valid.secrets().is_empty())
-        .then(|| {
-            serde_json::to_vec(valid.secrets()).map(|plain| {
-                state
-                    .secrets
-                    .seal(&plain, execution_id.as_uuid().as_bytes())
-            })
-        })
-        .transpose()
-        .map_err(ApiError::internal)?;
-    let new = NewExecution {
-        id: execution_id,
-        module_id: module.id,
-        module_version: number,
-        requested_by: caller.user.id,
-        params: valid.masked(),
-        sealed_secrets,
-        approvals_required: definition.approvals_required().max(latest_requires),
-        approval_ttl: state.approval_ttl,
-    };
-    let execution = state.db.submit_execution(&new, &caller.audit).await?;
-    state.metrics.runs.submitted(&module.name);
-    Ok(execution)
 }
 
 #[utoipa::path(get, path = "/api/v1/executions/{id}", tag = "executions",

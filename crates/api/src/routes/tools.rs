@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, routes, web};
 use chrono::{DateTime, Utc};
 use sage_model::tools::Tool;
 use sage_store::tools::ToolEntry;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -16,8 +16,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::ValidatedJson;
 use crate::routes::artifacts::{ArtifactView, view as artifact_view};
-use crate::routes::executions::{ExecutionView, run};
+use crate::routes::executions::ExecutionView;
 use crate::state::AppState;
+use crate::submission::{Submission, submit};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ToolView {
@@ -114,6 +115,15 @@ async fn installed(state: &AppState, tool: Tool) -> Result<ToolEntry, ApiError> 
         .ok_or(ApiError::NotFound)
 }
 
+/// A tool run as the tool routes take it: the module's parameters as the body itself,
+/// and optionally `version`.
+#[derive(Debug, Deserialize)]
+pub struct ToolRunBody {
+    pub version: Option<i32>,
+    #[serde(flatten)]
+    pub params: Map<String, Value>,
+}
+
 /// Runs a tool: the body holds its module's parameters (`provider`, `region`,
 /// `iam_role_arn`, … and the tool's options) and optionally `version`. 202 with the
 /// execution; 409 `tool_unavailable` when the scanner image lacks the tool.
@@ -130,7 +140,7 @@ pub async fn start(
     caller: Caller,
     state: web::Data<AppState>,
     tool: web::Path<String>,
-    body: ValidatedJson<Map<String, Value>>,
+    body: ValidatedJson<ToolRunBody>,
 ) -> Result<HttpResponse, ApiError> {
     let tool = tool_of(&tool)?;
     let entry = installed(&state, tool).await?;
@@ -146,38 +156,13 @@ pub async fn start(
                 .unwrap_or("the scanner image does not hold it")
         )));
     }
-    let mut params = body.0;
-    let version = match params.remove("version") {
-        None | Some(Value::Null) => None,
-        Some(value) => Some(
-            value
-                .as_i64()
-                .and_then(|v| i32::try_from(v).ok())
-                .filter(|v| *v >= 1)
-                .ok_or_else(|| {
-                    ApiError::invalid(vec![FieldProblem::new(
-                        "version",
-                        "must be a version number",
-                    )])
-                })?,
-        ),
+    let ToolRunBody { version, params } = body.0;
+    let submission = Submission {
+        module: &module,
+        version,
+        params: &Value::Object(params),
     };
-    // The schema cannot say that a cloud needs its credentials: refused here, before
-    // anything is stored, rather than by the driver once the run started.
-    let provider = params
-        .get("provider")
-        .and_then(Value::as_str)
-        .unwrap_or("aws");
-    let missing: Vec<FieldProblem> = tool
-        .credentials_for(provider)
-        .iter()
-        .filter(|name| params.get(**name).is_none_or(|v| v.is_null() || v == ""))
-        .map(|name| FieldProblem::new(*name, format!("is required to scan {provider}")))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::invalid(missing));
-    }
-    let execution = run(&state, &caller, &module, version, &Value::Object(params))
+    let execution = submit(&state, &caller, submission)
         .await
         .map_err(flat_fields)?;
     Ok(HttpResponse::Accepted().json(ExecutionView::from(&execution)))

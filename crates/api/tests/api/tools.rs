@@ -346,6 +346,13 @@ async fn a_tool_input_that_could_run_code_is_refused_at_either_door_and_changes_
             vec!["compliance"],
             "must match",
         ),
+        // A cloud without its credentials, whichever door.
+        (
+            "prowler",
+            json!({"provider": "azure", "azure_tenant_id": "0f1e2d3c-4b5a-4968-8776-655443322110"}),
+            vec!["azure_client_id", "azure_client_secret"],
+            "is required to scan azure",
+        ),
         // Names the image's Prowler does not hold (as the worker reported them).
         (
             "prowler",

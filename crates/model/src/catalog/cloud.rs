@@ -168,10 +168,9 @@ impl Credentials {
                 "must be 2 to 64 of A-Z, a-z, 0-9 and + = , . @ - _",
             );
         }
-        let duration_sec = match params.text(SESSION_DURATION) {
+        let duration_sec = match params.integer(SESSION_DURATION) {
             None => DEFAULT_SESSION_SECONDS,
-            Some(text) => match text
-                .parse::<u32>()
+            Some(seconds) => match u32::try_from(seconds)
                 .ok()
                 .filter(|d| SESSION_SECONDS.contains(d))
             {

@@ -1,6 +1,7 @@
 //! The catalog: scripts of the library and the modules that wrap them, with their
 //! parameter schemas, argv/env templates, limits and policies.
 
+pub mod admission;
 pub mod cloud;
 pub mod inputs;
 pub mod module;

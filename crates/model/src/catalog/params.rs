@@ -458,6 +458,11 @@ impl ValidParams {
         Value::Object(shown)
     }
 
+    /// An integer parameter's value; `None` without one (or for another kind).
+    pub fn integer(&self, name: &str) -> Option<i64> {
+        self.values.get(name).and_then(Value::as_i64)
+    }
+
     /// The text a template placeholder becomes; `None` for a parameter without value.
     pub fn text(&self, name: &str) -> Option<String> {
         match self.values.get(name)? {

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
-use super::cloud::{AssumeRole, Credentials, SandboxImage};
+use super::admission::AdmittedRun;
+use super::cloud::{Credentials, SandboxImage};
 use super::inputs::ToolInput;
 use super::params::{
     ParamKind, ParamSpec, RawParam, SecretAs, ValidParams, params_schema, restore_params,
@@ -326,26 +327,38 @@ impl ModuleDefinition {
         self.credentials
     }
 
-    /// The AWS role a run with these parameters asks the worker to assume.
-    pub fn assume_role(&self, params: &ValidParams) -> Result<Option<AssumeRole>, Vec<FieldError>> {
-        self.credentials.assume_role(params)
-    }
-
-    /// Validates a run's parameters against this version's schema.
-    pub fn validate_params(&self, params: &Value) -> Result<ValidParams, Vec<FieldError>> {
+    /// Admits a new run: its parameters against this version's schema and every check
+    /// beyond it; every problem at once, each named `params.<name>`.
+    pub fn admit(&self, params: &Value) -> Result<AdmittedRun, Vec<FieldError>> {
         let valid = validate_params(&self.params, params)?;
         self.check_run(valid)
     }
 
+    /// Admits a stored run again, with its opened secrets; see [`restore_params`]. A
+    /// stored run passed [`Self::admit`]; this holds it to the same checks, so nothing
+    /// that changed meanwhile (a secret that no longer opens as it was) slips through.
+    pub fn readmit(
+        &self,
+        shown: &Value,
+        secrets: BTreeMap<String, String>,
+    ) -> Result<AdmittedRun, Vec<FieldError>> {
+        let valid = restore_params(&self.params, shown, secrets)?;
+        self.check_run(valid)
+    }
+
     /// The checks of a run beyond its schema, shared by a new run and a stored one.
-    fn check_run(&self, valid: ValidParams) -> Result<ValidParams, Vec<FieldError>> {
+    fn check_run(&self, valid: ValidParams) -> Result<AdmittedRun, Vec<FieldError>> {
         let valid = self.refuse_options(valid)?;
         let (valid, mut problems) = self.check_inputs(valid);
-        if let Err(role) = self.assume_role(&valid) {
-            problems.extend(role);
-        }
+        let role = match self.credentials.assume_role(&valid) {
+            Ok(role) => role,
+            Err(role) => {
+                problems.extend(role);
+                None
+            }
+        };
         if problems.is_empty() {
-            return Ok(valid);
+            return Ok(AdmittedRun::new(valid, role));
         }
         problems.sort_by(|a, b| a.field.cmp(&b.field));
         Err(problems)
@@ -415,16 +428,6 @@ impl ModuleDefinition {
                 )
             })
             .collect())
-    }
-
-    /// A stored run's parameters, with its opened secrets; see [`restore_params`].
-    pub fn restore_params(
-        &self,
-        shown: &Value,
-        secrets: BTreeMap<String, String>,
-    ) -> Result<ValidParams, Vec<FieldError>> {
-        let valid = restore_params(&self.params, shown, secrets)?;
-        self.check_run(valid)
     }
 
     /// The JSON Schema of a run's `params`.
