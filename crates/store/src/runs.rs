@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sage_model::catalog::module::ModuleDefinition;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
+use sage_model::tools::Tool;
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId, StartFailure};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -31,6 +32,8 @@ pub struct ClaimedRun {
     /// Its parameters as stored (secrets shown as `***`).
     pub params: Value,
     pub sealed_secrets: Option<Vec<u8>>,
+    /// The tool it runs, when its module is a built-in tool's.
+    pub tool: Option<Tool>,
 }
 
 /// A run that a sweep ended (declared lost, or its approval expired).
@@ -236,7 +239,8 @@ impl Db {
             .query_one(
                 "SELECT v.definition, s.path, s.interpreter, s.sha256,
                         (SELECT sealed FROM execution_secrets WHERE execution_id = $1),
-                        (SELECT name FROM modules WHERE id = $2)
+                        (SELECT name FROM modules WHERE id = $2),
+                        (SELECT name FROM tools WHERE module_id = $2)
                  FROM module_versions v JOIN scripts s ON s.id = v.script_id
                  WHERE v.module_id = $2 AND v.version = $3",
                 &[&id, &module_id.as_uuid(), &module_version],
@@ -270,6 +274,11 @@ impl Db {
             version: version.map_err(|_| StartFailure::BadDefinition),
             params,
             sealed_secrets: details.get(4),
+            tool: details
+                .get::<_, Option<&str>>(6)
+                .map(|name| name.parse())
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("a tool of an unknown name"))?,
         }))
     }
 

@@ -273,19 +273,6 @@ impl Db {
             .transpose()
     }
 
-    /// The tool a module runs, if it is a tool's module.
-    pub async fn tool_of_module(&self, module_id: ModuleId) -> Result<Option<Tool>, StoreError> {
-        let client = self.client().await?;
-        client
-            .query_opt(
-                "SELECT name FROM tools WHERE module_id = $1",
-                &[&module_id.as_uuid()],
-            )
-            .await?
-            .map(|row| tool_of(row.get(0)))
-            .transpose()
-    }
-
     /// Stores a finished tool run's record and findings, in one transaction.
     pub async fn record_tool_run(
         &self,

@@ -18,7 +18,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::jobs::{Context, process};
+use crate::context::Context;
+use crate::jobs::process;
 
 /// Consumes until `shutdown`, then waits up to the grace period for running jobs.
 pub async fn run(ctx: Arc<Context>, broker: &Broker, shutdown: CancellationToken) {

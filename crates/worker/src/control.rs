@@ -118,6 +118,10 @@ async fn stop_ended(db: &Db, running: &Running) {
     }
 }
 
+/// An evidence build that has not finished in this long lost its worker: the reaper
+/// queues it again.
+const STALE_BUILD: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// What the reaper needs.
 pub struct Reaper {
     pub db: Db,
@@ -160,11 +164,7 @@ impl Reaper {
             Ok(_) => {}
             Err(error) => tracing::warn!(?error, "could not reap expired leases"),
         }
-        match self
-            .db
-            .requeue_stale_evidence(crate::evidence::STALE_BUILD)
-            .await
-        {
+        match self.db.requeue_stale_evidence(STALE_BUILD).await {
             Ok(ids) if !ids.is_empty() => {
                 tracing::warn!(?ids, "queued again evidence builds whose worker went away");
             }

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use sage_findings::Tool;
 use sage_findings::parse::{Input, Record, parse_inputs, restated};
@@ -20,11 +19,7 @@ use sage_store::evidence::Evidence;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::jobs::Context;
-
-/// A build that has not finished in this long lost its worker: the reaper queues it
-/// again.
-pub const STALE_BUILD: Duration = Duration::from_secs(15 * 60);
+use crate::context::Context;
 
 /// What a job message of a report comes to.
 pub enum Built {

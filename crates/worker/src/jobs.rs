@@ -4,52 +4,29 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use bollard::Docker;
-use sage_infra::secrets::SecretBox;
 use sage_model::ExecutionId;
 use sage_model::catalog::cloud::SandboxImage;
 use sage_model::plan::{RunPlan, SecretFile};
 use sage_model::{EndReason, StartFailure};
-use sage_store::Db;
 use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use crate::artifacts::{self, Kept, SecretScan};
-use crate::control::{Running, remove_execution_folders};
-use crate::logs::{LogPump, Publisher};
-use crate::metrics::WorkerMetrics;
+use crate::context::Context;
+use crate::control::remove_execution_folders;
+use crate::logs::LogPump;
 use crate::sandbox::spec::{LABEL_EXECUTION, LABEL_FLEET, LABEL_WORKER, run_uid};
 use crate::sandbox::{
     End, Finished, Limits, Network, Outputs, ReadOnlyFile, Removal, RunBounds, SandboxSpec, Spool,
     run_to_end,
 };
-use crate::settings::{OutputSpace, Settings};
-use crate::sts::Sts;
+use crate::settings::OutputSpace;
 use crate::tool_runs::{self, Outcome};
 use sage_model::logs::Redactor;
 use sage_model::tools::Tool;
 use tokio_util::sync::CancellationToken;
-
-/// What every job needs; shared by the consumer's tasks.
-pub struct Context {
-    pub db: Db,
-    pub docker: Docker,
-    pub s3: aws_sdk_s3::Client,
-    pub sts: Sts,
-    pub secrets: SecretBox,
-    pub settings: Arc<Settings>,
-    pub running: Running,
-    pub publisher: Publisher,
-    /// The scanner image's tool versions, for the records of tool runs.
-    pub tool_versions: tool_runs::ToolVersions,
-    /// Evidence reports built at once.
-    pub evidence_slots: Arc<tokio::sync::Semaphore>,
-    pub evidence_fonts: sage_findings::report::FontFiles,
-    pub metrics: Arc<WorkerMetrics>,
-}
 
 /// Claims and runs one execution; one already claimed, finished or cancelled is
 /// skipped. Errors are store errors only (transient: the job is retried); anything
@@ -72,7 +49,7 @@ pub async fn process(
     let started = std::time::Instant::now();
     let runs = &ctx.metrics.runs;
     runs.started(&claimed.module_name, claimed.waited);
-    let tool = ctx.db.tool_of_module(claimed.module_id).await?;
+    let tool = claimed.tool;
     let prefix = match tool {
         Some(_) => tool_runs::prefix(execution_id, chrono::Utc::now()),
         None => artifacts::default_prefix(execution_id),

@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod consumer;
+pub mod context;
 pub mod control;
 pub mod docker;
 pub mod evidence;
@@ -9,6 +10,7 @@ pub mod jobs;
 pub mod logs;
 pub mod metrics;
 pub mod sandbox;
+pub mod scanner_image;
 pub mod settings;
 pub mod startup;
 pub mod sts;

@@ -10,8 +10,8 @@ use sage_infra::amqp::Broker;
 use sage_store::Db;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::Context;
 use crate::control::{Reaper, Running, listen_for_stops};
-use crate::jobs::Context;
 use crate::logs::Publisher;
 use crate::metrics::WorkerMetrics;
 use crate::settings::Settings;
@@ -249,8 +249,8 @@ pub async fn run_until_stopped(
     let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
     let sts = Box::pin(crate::sts::Sts::new(&settings.sts)).await;
-    let tool_versions = crate::tool_runs::ToolVersions::default();
-    let reporter = crate::tool_runs::Reporter {
+    let tool_versions = crate::scanner_image::ToolVersions::default();
+    let reporter = crate::scanner_image::Reporter {
         db: db.clone(),
         docker: docker.clone(),
         image: settings.scanner_image.clone(),

@@ -1,142 +1,26 @@
-//! What makes a scanner run more than a run: the scanner image's report of its tools,
-//! the findings read from the run's outputs, and the run's record in S3
+//! What makes a scanner run more than a run: the findings read from the run's outputs,
+//! what of them was cut, and the run's record in S3
 //! (`runs/<YYYYMM>/<id>/result.json`, beside the outputs) and in the database.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
 
-use bollard::Docker;
 use chrono::{DateTime, Utc};
 use sage_findings::Finding;
 use sage_findings::parse::{EMPTY_FILE, Input, Parsed, Record, parse_inputs, restated};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
-use sage_store::Db;
 use sage_store::runs::{ClaimedRun, RunEnd};
-use sage_store::tools::{Availability, StoredFinding, ToolRun};
+use sage_store::tools::{StoredFinding, ToolRun};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{Kept, Planned};
-use crate::jobs::Context;
+use crate::context::Context;
 
 /// The name of a tool run's record among its artifacts.
 pub const RESULT_FILE: &str = "result.json";
-
-/// The versions of the tools the scanner image holds, as last inspected.
-#[derive(Debug, Clone, Default)]
-pub struct ToolVersions(Arc<RwLock<BTreeMap<Tool, String>>>);
-
-impl ToolVersions {
-    pub fn get(&self, tool: Tool) -> Option<String> {
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&tool)
-            .cloned()
-    }
-
-    /// Stores what an inspection found; true when it changed.
-    fn set(&self, versions: BTreeMap<Tool, String>) -> bool {
-        let mut held = self
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let changed = *held != versions;
-        *held = versions;
-        changed
-    }
-}
-
-/// Tells the api which tools the worker's scanner image holds.
-pub struct Reporter {
-    pub db: Db,
-    pub docker: Docker,
-    pub image: String,
-    pub versions: ToolVersions,
-}
-
-impl Reporter {
-    pub async fn report(&self) {
-        let report = inspect_scanner_image(&self.docker, &self.image).await;
-        if let Err(error) = self.db.report_tools(&report).await {
-            tracing::warn!(error = %sage_infra::error_text(&error), "the scanner tools were not reported");
-        }
-        let available = report
-            .iter()
-            .filter_map(|(tool, availability)| match availability {
-                Availability::Available { version, .. } => Some((*tool, version.clone())),
-                Availability::Unavailable { .. } => None,
-            })
-            .collect();
-        if self.versions.set(available) {
-            for (tool, availability) in &report {
-                tracing::info!(%tool, ?availability, "scanner tool");
-            }
-        }
-    }
-
-    /// Reports again every `every` until `stop`.
-    pub async fn run(self, every: std::time::Duration, stop: CancellationToken) {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(every) => self.report().await,
-            }
-        }
-    }
-}
-
-/// What the scanner image's labels say about each tool (build.sh writes them).
-pub async fn inspect_scanner_image(docker: &Docker, image: &str) -> BTreeMap<Tool, Availability> {
-    let labels = match docker.inspect_image(image).await {
-        Ok(inspected) => inspected
-            .config
-            .and_then(|config| config.labels)
-            .unwrap_or_default(),
-        Err(_) => {
-            let reason = format!(
-                "the scanner image {image} is not on the worker's container engine (runner-image/scanner/build.sh builds it)"
-            );
-            return Tool::ALL
-                .into_iter()
-                .map(|tool| {
-                    (
-                        tool,
-                        Availability::Unavailable {
-                            reason: reason.clone(),
-                        },
-                    )
-                })
-                .collect();
-        }
-    };
-    Tool::ALL
-        .into_iter()
-        .map(|tool| {
-            let label = |what: &str| labels.get(&format!("sage.tool.{tool}.{what}")).cloned();
-            let availability = match (label("version"), label("unavailable")) {
-                (Some(version), _) => Availability::Available {
-                    version,
-                    // An image built before the names were labelled, or a label that
-                    // does not read: nothing is refused at submission, the driver
-                    // still checks inside the sandbox.
-                    names: label("names")
-                        .and_then(|names| serde_json::from_str(&names).ok())
-                        .unwrap_or_default(),
-                },
-                (None, Some(reason)) => Availability::Unavailable { reason },
-                (None, None) => Availability::Unavailable {
-                    reason: format!("the scanner image {image} does not hold {tool}"),
-                },
-            };
-            (tool, availability)
-        })
-        .collect()
-}
 
 /// Where a tool run keeps its outputs and record: by the month it ran in.
 pub fn prefix(execution_id: ExecutionId, at: DateTime<Utc>) -> String {
