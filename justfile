@@ -12,7 +12,7 @@ default:
 
 # The whole stack: services, runner and scanner images, a local AWS emulator, migrations,
 # the sample modules, api on 127.0.0.1:8080, one worker; then the main job runs once. `just up release` runs optimised builds (the speed
-# the README's benchmarks report; the first build takes longer).
+# docs/benchmarks.md reports; the first build takes longer).
 up profile="debug": stack
     #!/usr/bin/env bash
     set -euo pipefail
@@ -122,7 +122,7 @@ test: lint stack image console
     dev/smoke-images.sh debug
 
 # Benchmarks, each figure beside its baseline as a ratio (optimised builds of the api and
-# the worker, run as processes; suites: pipeline, logs, reads, findings, all). The README
+# the worker, run as processes; suites: pipeline, logs, reads, findings, all). docs/benchmarks.md
 # records the figures.
 bench suite="all": stack image
     #!/usr/bin/env bash

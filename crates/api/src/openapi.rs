@@ -1,4 +1,4 @@
-//! The OpenAPI document of API.md, generated from the handlers; the console's bundle
+//! The OpenAPI document of the HTTP contract, generated from the handlers; the console's bundle
 //! carries the page that renders it at `/docs`.
 
 use actix_web::{HttpResponse, get};

@@ -1,4 +1,4 @@
-//! `sage-bench [pipeline|logs|all]`: see the README's "Benchmarks".
+//! `sage-bench [pipeline|logs|reads|findings|all]`: see docs/benchmarks.md.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

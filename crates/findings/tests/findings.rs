@@ -1,6 +1,7 @@
 //! The parsers against real scanner outputs (tests/fixtures, copied byte for byte from
-//! ../shared/fixtures), counted again by an independent script; the command line; and
-//! the evidence PDF read back with poppler's tools.
+//! public repositories, as tests/fixtures/README.md lists), counted again by an
+//! independent script; the command line; and the evidence PDF read back with poppler's
+//! tools.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // These tests run the command itself, poppler's tools and the independent count: no

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Counts of scanner outputs by tool, status and severity, written separately from the
-Rust parsers from the counting rules of ../shared/fixtures/README.md, so the tests
+Rust parsers from the counting rules of tests/fixtures/README.md, so the tests
 compare two implementations. Usage: independent_counts.py <file or folder>..."""
 import csv, json, os, sys
 from collections import defaultdict

@@ -1,4 +1,4 @@
-//! The execution state machine of DESIGN.md and how an execution ended. The store turns
+//! The execution state machine (docs/architecture.md) and how an execution ended. The store turns
 //! each allowed [`Transition`] into a compare-and-set; this module is the single place
 //! that says which are allowed, and [`EndReason`] the single place that says which
 //! status and `reason` each way of ending has.
@@ -217,7 +217,7 @@ impl EndReason {
         }
     }
 
-    /// The `reason` of API.md; `None` for a success, which needs none.
+    /// The `reason` of the HTTP contract; `None` for a success, which needs none.
     pub fn as_str(self) -> Option<&'static str> {
         Some(match self {
             Self::Succeeded => return None,

@@ -1,5 +1,5 @@
 //! The catalog rules end to end through the public API of `sage-model`: a module
-//! definition from API.md, its refusals, run-parameter validation and argv building.
+//! definition from the HTTP contract, its refusals, run-parameter validation and argv building.
 
 // Helpers panic on purpose: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used)]

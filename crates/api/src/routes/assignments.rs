@@ -30,7 +30,7 @@ pub struct AssignmentBody {
     pub permissions: Vec<String>,
 }
 
-/// A module's assignments, as API.md writes them.
+/// A module's assignments, as the HTTP contract writes them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AssignmentsView {
     pub assignments: Vec<AssignmentView>,

@@ -33,7 +33,7 @@ fn empty_object() -> Value {
     json!({})
 }
 
-/// An execution as API.md describes it.
+/// An execution as the HTTP contract describes it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExecutionView {
     pub id: Uuid,

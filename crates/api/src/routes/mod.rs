@@ -1,4 +1,4 @@
-//! HTTP routes, one module per part of API.md.
+//! HTTP routes, one module per part of the contract (docs/contract.md).
 
 pub mod artifacts;
 pub mod assignments;

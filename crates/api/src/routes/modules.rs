@@ -19,7 +19,7 @@ use crate::extract::ValidatedJson;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
-/// A module definition as API.md describes it (the model crate owns its rules and
+/// A module definition as the HTTP contract describes it (the model crate owns its rules and
 /// stays free of HTTP documentation concerns, hence the wrapper).
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
@@ -50,7 +50,7 @@ async fn check_definition(
     }
 }
 
-/// One module version as API.md describes it: the definition as written, the limits
+/// One module version as the HTTP contract describes it: the definition as written, the limits
 /// it resolved to, and the JSON Schema of its run parameters.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModuleVersionView {

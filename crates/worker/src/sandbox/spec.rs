@@ -1,4 +1,4 @@
-//! What a sandbox container is: every hardening setting of DESIGN.md in one pure
+//! What a sandbox container is: every hardening setting (docs/security.md) in one pure
 //! function, so a test can read them all without a Docker engine.
 //!
 //! The container's own process only holds the sandbox open; the script runs in it as

@@ -1,4 +1,4 @@
-// The answers of the HTTP API this console uses (API.md; /openapi.json has them all).
+// The answers of the HTTP API this console uses (/openapi.json has them all).
 
 export type Uuid = string;
 export type Time = string;
