@@ -1,4 +1,4 @@
-use sage_api::seed;
+use sage_api::catalog::seed;
 use sage_api::settings::Settings;
 use sage_api::startup::{Application, migrated_database};
 use sage_infra::config::Env;

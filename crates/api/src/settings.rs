@@ -9,7 +9,7 @@ use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
 use sage_store::DatabaseSettings;
 
-use crate::webhook::{APPROVAL_VARS, SIEM_VARS, WebhookSettings};
+use crate::background::webhook::{APPROVAL_VARS, SIEM_VARS, WebhookSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -36,7 +36,7 @@ pub struct Settings {
     /// in-cluster MinIO behind an ingress); presigned URLs are signed for it.
     pub s3_public_endpoint: Option<String>,
     /// How many log streams one user, and this process, may hold open.
-    pub stream_limits: crate::live::StreamLimits,
+    pub stream_limits: crate::background::live::StreamLimits,
     /// How often an idle log stream sends a keep-alive comment.
     pub stream_keepalive: Duration,
     /// The web console's built bundle.
@@ -49,7 +49,7 @@ pub enum AuthMode {
     /// `X-Demo-User: <email>`, for local demos only.
     DemoHeader,
     /// `Authorization: Bearer <JWT>` from an OpenID Connect issuer.
-    Oidc(Box<crate::oidc::OidcSettings>),
+    Oidc(Box<crate::identity::oidc::OidcSettings>),
 }
 
 impl Settings {
@@ -73,7 +73,7 @@ impl Settings {
             "demo_header" | "oidc" => Ok(v.to_owned()),
             _ => Err(format!("{v:?} is not one of oidc, demo_header")),
         }) {
-            Some(mode) if mode == "oidc" => crate::oidc::OidcSettings::from_env(&mut env)
+            Some(mode) if mode == "oidc" => crate::identity::oidc::OidcSettings::from_env(&mut env)
                 .map(|oidc| AuthMode::Oidc(Box::new(oidc))),
             Some(_) => Some(AuthMode::DemoHeader),
             None => None,
@@ -116,7 +116,7 @@ impl Settings {
             s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
             stream_keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
             console_dir: console_dir.ok_or_else(ConfigError::unreachable)?,
-            stream_limits: crate::live::StreamLimits {
+            stream_limits: crate::background::live::StreamLimits {
                 per_user: streams_per_user.ok_or_else(ConfigError::unreachable)?,
                 per_process: streams_per_process.ok_or_else(ConfigError::unreachable)?,
             },

@@ -14,13 +14,14 @@ use sage_store::Db;
 use sage_store::outbox::Webhook;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Authenticator;
-use crate::error::{self, ApiError};
+use crate::background::webhook::WebhookRelay;
+use crate::http::error::{self, ApiError};
+use crate::http::request_id;
+use crate::identity::auth::Authenticator;
+use crate::routes;
 use crate::routes::sign_in::SignInView;
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::webhook::WebhookRelay;
-use crate::{request_id, routes};
 
 pub struct Application {
     port: u16,
@@ -46,10 +47,10 @@ impl Application {
             let console = console.clone();
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
-                .app_data(web::PayloadConfig::new(crate::extract::JSON_LIMIT))
+                .app_data(web::PayloadConfig::new(crate::http::extract::JSON_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
-                .wrap(from_fn(crate::metrics::middleware))
+                .wrap(from_fn(crate::http::metrics::middleware))
                 .wrap(from_fn(request_id::middleware))
                 .configure(routes::configure)
                 .configure(|config| console.configure(config))
@@ -77,9 +78,9 @@ impl Application {
                 .counting_failures(state.metrics.clone());
             tokio::spawn(relay.run(shutdown.clone()));
         }
-        let jobs = crate::relay::JobRelay::new(state.db.clone(), state.broker.clone());
+        let jobs = crate::background::relay::JobRelay::new(state.db.clone(), state.broker.clone());
         tokio::spawn(jobs.run(shutdown.clone()));
-        tokio::spawn(crate::approvals::expire_until_stopped(
+        tokio::spawn(crate::background::approvals::expire_until_stopped(
             state.db.clone(),
             state.metrics.clone(),
             shutdown.clone(),
@@ -149,7 +150,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     for email in &settings.seed_users {
         db.ensure_user(email, &[]).await?;
     }
-    crate::builtin::install_tools(&db, &common.scripts_dir, &settings.limit_ceiling).await;
+    crate::catalog::builtin::install_tools(&db, &common.scripts_dir, &settings.limit_ceiling).await;
     let redis = common
         .redis
         .client()
@@ -168,7 +169,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
     };
     Ok(AppState {
         readiness: Arc::default(),
-        live: crate::live::Live::start(
+        live: crate::background::live::Live::start(
             redis.clone(),
             db.clone(),
             settings.stream_limits,

@@ -8,7 +8,7 @@ use sage_infra::amqp::Broker;
 use sage_model::catalog::module::Limits;
 use sage_store::Db;
 
-use crate::auth::Authenticator;
+use crate::identity::auth::Authenticator;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,7 +19,7 @@ pub struct AppState {
     /// The last round of readiness checks, shared by every `/ready` caller.
     pub readiness: Arc<crate::routes::service::ReadyCache>,
     /// What the log streams of this process share.
-    pub live: crate::live::Live,
+    pub live: crate::background::live::Live,
     pub s3: aws_sdk_s3::Client,
     /// Signs download URLs for the address clients reach S3 at.
     pub presigner: aws_sdk_s3::Client,
@@ -27,8 +27,8 @@ pub struct AppState {
     pub artifact_url_ttl: std::time::Duration,
     pub approval_ttl: std::time::Duration,
     pub auth: Authenticator,
-    /// Callers seen lately (see [`crate::signed_in`]).
-    pub signed_in: Arc<crate::signed_in::SignedIn>,
+    /// Callers seen lately (see [`crate::identity::signed_in`]).
+    pub signed_in: Arc<crate::identity::signed_in::SignedIn>,
     pub scripts_dir: PathBuf,
     pub limit_ceiling: Limits,
     pub secrets: sage_infra::secrets::SecretBox,
@@ -37,7 +37,7 @@ pub struct AppState {
     /// The worker's AWS config profiles runs may name (local development).
     pub aws_profiles: sage_model::catalog::cloud::ProfileAllowlist,
     /// What `/metrics` reports.
-    pub metrics: Arc<crate::metrics::ApiMetrics>,
+    pub metrics: Arc<crate::http::metrics::ApiMetrics>,
     /// How the web console signs users in.
     pub sign_in: Arc<crate::routes::sign_in::SignInView>,
 }

@@ -13,8 +13,8 @@ use sage_store::catalog::Module;
 use sage_store::executions::{Execution, NewExecution};
 use serde_json::Value;
 
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
+use crate::http::error::{ApiError, FieldProblem};
+use crate::identity::auth::Caller;
 use crate::state::AppState;
 
 /// A run as a route asks for it.

@@ -43,7 +43,7 @@ pub const OTHER: &str = "other-analyst@example.com";
 
 /// The sample module of the acceptance scenario, as an admin would post it.
 pub fn backup_module(script_id: &str) -> Value {
-    let mut module = sage_api::seed::backup_db_body(script_id, 0);
+    let mut module = sage_api::catalog::seed::backup_db_body(script_id, 0);
     module["name"] = json!("backup-db");
     module
 }

@@ -10,9 +10,9 @@ use sage_model::artifacts::ArtifactName;
 use sage_store::artifacts::Artifact;
 use serde::Serialize;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -8,10 +8,10 @@ use sage_store::catalog::{Assignment, Principal};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::Access;
-use crate::auth::{Caller, parse_email};
-use crate::error::{ApiError, FieldProblem};
-use crate::extract::ValidatedJson;
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::auth::{Caller, parse_email};
 use crate::state::AppState;
 
 const MAX_ASSIGNMENTS: usize = 1000;
@@ -149,7 +149,7 @@ fn parse_assignments(body: AssignmentsBody) -> Result<Vec<Assignment>, ApiError>
 /// Replaces the module's assignments.
 #[utoipa::path(put, path = "/api/v1/modules/{id}/assignments", tag = "modules", request_body = AssignmentsBody,
     params(("id" = uuid::Uuid, Path, description = "The module's id")),
-    responses((status = 200, body = AssignmentsView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 200, body = AssignmentsView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404)))]
 #[put("/api/v1/modules/{id}/assignments")]
 pub async fn replace(
     caller: Caller,

@@ -6,9 +6,9 @@ use sage_store::audit::{AuditEvent, AuditFilter, ChainHead};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
+use crate::http::error::{ApiError, FieldProblem};
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
@@ -75,7 +75,7 @@ pub struct ChainReportView {
 
 /// Audit events, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    responses((status = 200, body = Listing<AuditEventView>), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
+    responses((status = 200, body = Listing<AuditEventView>), (status = 400, body = crate::http::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/audit")]
 pub async fn list(
     caller: Caller,
@@ -133,7 +133,7 @@ const MAX_HEADS: usize = 100;
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     params(("heads" = Option<String>, Query,
             description = "Events as the SIEM received them: `<id>:<hash>`, comma-separated, at most 100")),
-    responses((status = 200, body = ChainReportView), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
+    responses((status = 200, body = ChainReportView), (status = 400, body = crate::http::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/audit/verify")]
 pub async fn verify(
     caller: Caller,

@@ -14,10 +14,10 @@ use sage_store::evidence::{Evidence, EvidenceRequest as NewRequest, EvidenceStat
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
-use crate::extract::ValidatedJson;
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::routes::artifacts::{ArtifactView, view};
 use crate::state::AppState;
 
@@ -182,7 +182,7 @@ async fn runs(
 /// Asks a worker for a report over the scanner outputs among the runs' artifacts: 202
 /// with the report, `pending`; `GET /api/v1/evidence/{id}` follows it.
 #[utoipa::path(post, path = "/api/v1/evidence", tag = "evidence", request_body = EvidenceRequest,
-    responses((status = 202, body = EvidenceView), (status = 400, body = crate::error::ErrorBody), (status = 404), (status = 409)))]
+    responses((status = 202, body = EvidenceView), (status = 400, body = crate::http::error::ErrorBody), (status = 404), (status = 409)))]
 #[routes]
 #[post("/api/v1/evidence")]
 #[post("/oss/api/evidence/pdf")]

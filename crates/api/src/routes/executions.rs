@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
-use crate::extract::ValidatedJson;
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 use crate::submission::{Submission, submit as submit_run};
@@ -44,7 +44,7 @@ pub struct ExecutionView {
     /// The run's parameters; secret values are `"***"`.
     #[schema(value_type = Object)]
     pub params: Value,
-    #[schema(schema_with = crate::schema::execution_status)]
+    #[schema(schema_with = crate::http::schema::execution_status)]
     pub status: ExecutionStatus,
     /// Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
     /// `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
@@ -112,8 +112,8 @@ impl From<&Execution> for ExecutionView {
 /// older version needs at least the approvals of the latest; a retired version is 409.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/executions", tag = "executions", request_body = RunRequest,
     params(("id" = uuid::Uuid, Path, description = "The module's id")),
-    responses((status = 202, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404),
-              (status = 409, body = crate::error::ErrorBody, description = "the version is retired")))]
+    responses((status = 202, body = ExecutionView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404),
+              (status = 409, body = crate::http::error::ErrorBody, description = "the version is retired")))]
 #[post("/api/v1/modules/{id}/executions")]
 pub async fn submit(
     caller: Caller,
@@ -191,7 +191,7 @@ const MAX_COMMENT_CHARS: usize = 2000;
 /// requester.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/approve", tag = "executions", request_body = DecisionRequest,
     params(("id" = uuid::Uuid, Path, description = "The execution's id")),
-    responses((status = 200, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, body = ExecutionView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/approve")]
 pub async fn approve(
     caller: Caller,
@@ -205,7 +205,7 @@ pub async fn approve(
 /// Rejects a run waiting for approval: 200 with the execution, now `rejected`.
 #[utoipa::path(post, path = "/api/v1/executions/{id}/reject", tag = "executions", request_body = DecisionRequest,
     params(("id" = uuid::Uuid, Path, description = "The execution's id")),
-    responses((status = 200, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
+    responses((status = 200, body = ExecutionView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404), (status = 409)))]
 #[post("/api/v1/executions/{id}/reject")]
 pub async fn reject(
     caller: Caller,
@@ -282,7 +282,7 @@ fn parse_cursor(cursor: &str) -> Option<(DateTime<Utc>, ExecutionId)> {
 
 /// The executions the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/executions", tag = "executions",
-    responses((status = 200, body = Listing<ExecutionView>), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Listing<ExecutionView>), (status = 400, body = crate::http::error::ErrorBody)))]
 #[routes]
 #[get("/api/v1/executions")]
 #[get("/runs")]

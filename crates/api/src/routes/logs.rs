@@ -6,7 +6,7 @@
 //! before it publishes it, so subscribing first and then replaying from the database
 //! leaves no gap; lines already sent are dropped by `seq`, also inside a chunk. Without
 //! Redis the stream polls the database: lines arrive late, never lost.
-//! Streams share what they can (see [`crate::live`]): a stream of a run awaiting
+//! Streams share what they can (see [`crate::background::live`]): a stream of a run awaiting
 //! approval costs a keepalive every few seconds until it is decided on.
 
 use std::time::Duration;
@@ -23,10 +23,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
-use crate::live::{Following, Heard, StreamSlot};
+use crate::background::live::{Following, Heard, StreamSlot};
+use crate::http::error::{ApiError, FieldProblem};
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::state::AppState;
 
 /// Chunks read at once: up to a few megabytes.
@@ -54,7 +54,7 @@ pub struct LogQuery {
     responses((status = 200,
                description = "SSE (`event: log` per line, `id` its seq; `event: end` with the status), or the whole log as text with ?format=text",
                content((String = "text/event-stream"), (String = "text/plain"))),
-              (status = 400, body = crate::error::ErrorBody), (status = 404)))]
+              (status = 400, body = crate::http::error::ErrorBody), (status = 404)))]
 #[routes]
 #[get("/api/v1/executions/{id}/logs")]
 #[get("/oss/api/runs/{id}/logs")]

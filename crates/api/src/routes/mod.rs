@@ -21,7 +21,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(service::health)
         .service(service::ready)
         .service(service::metrics)
-        .service(crate::openapi::spec)
+        .service(crate::http::openapi::spec)
         .service(sign_in::sign_in)
         .service(me::me)
         .service(scripts::create)

@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
-use crate::extract::ValidatedJson;
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
@@ -204,7 +204,7 @@ async fn view(
 
 /// Creates a module with its version 1 (admin).
 #[utoipa::path(post, path = "/api/v1/modules", tag = "modules", request_body = ModuleBody,
-    responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
+    responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/modules")]
 pub async fn create(
     caller: Caller,
@@ -240,7 +240,7 @@ pub async fn create(
 /// Adds an immutable version (admin). The name cannot change.
 #[utoipa::path(post, path = "/api/v1/modules/{id}/versions", tag = "modules", request_body = ModuleBody,
     params(("id" = uuid::Uuid, Path, description = "The module's id")),
-    responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 201, body = ModuleVersionView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404)))]
 #[post("/api/v1/modules/{id}/versions")]
 pub async fn create_version(
     caller: Caller,
@@ -276,7 +276,7 @@ pub async fn create_version(
 
 /// The modules the caller may run or view (admins: all), by name.
 #[utoipa::path(get, path = "/api/v1/modules", tag = "modules",
-    responses((status = 200, body = Listing<ModuleSummaryView>), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Listing<ModuleSummaryView>), (status = 400, body = crate::http::error::ErrorBody)))]
 #[get("/api/v1/modules")]
 pub async fn list(
     caller: Caller,

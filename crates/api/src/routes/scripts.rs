@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
-use crate::extract::ValidatedJson;
-use crate::library::{self, LibraryError};
+use crate::catalog::library::{self, LibraryError};
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
@@ -57,7 +57,7 @@ impl From<Script> for ScriptView {
 
 /// Registers a file of the script library and pins its sha256.
 #[utoipa::path(post, path = "/api/v1/scripts", tag = "scripts", request_body = ScriptRequest,
-    responses((status = 201, body = ScriptView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 409)))]
+    responses((status = 201, body = ScriptView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 409)))]
 #[post("/api/v1/scripts")]
 pub async fn create(
     caller: Caller,
@@ -115,7 +115,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/scripts", tag = "scripts",
-    responses((status = 200, body = Listing<ScriptView>), (status = 400, body = crate::error::ErrorBody), (status = 403)))]
+    responses((status = 200, body = Listing<ScriptView>), (status = 400, body = crate::http::error::ErrorBody), (status = 403)))]
 #[get("/api/v1/scripts")]
 pub async fn list(
     caller: Caller,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::identity::auth::Caller;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]

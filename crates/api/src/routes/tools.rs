@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::access::Access;
-use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
-use crate::extract::ValidatedJson;
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::auth::Caller;
 use crate::routes::artifacts::{ArtifactView, view as artifact_view};
 use crate::routes::executions::ExecutionView;
 use crate::state::AppState;
@@ -130,8 +130,8 @@ pub struct ToolRunBody {
 #[utoipa::path(post, path = "/api/v1/tools/{tool}/runs", tag = "tools",
     params(("tool" = String, Path, description = "prowler, scout, steampipe or custodian")),
     request_body(content = Object, description = "The tool's parameters, flat; `version` picks a module version"),
-    responses((status = 202, body = ExecutionView), (status = 400, body = crate::error::ErrorBody), (status = 403), (status = 404),
-              (status = 409, body = crate::error::ErrorBody, description = "the tool is unavailable, or the version is retired")))]
+    responses((status = 202, body = ExecutionView), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404),
+              (status = 409, body = crate::http::error::ErrorBody, description = "the tool is unavailable, or the version is retired")))]
 #[routes]
 #[post("/api/v1/tools/{tool}/runs")]
 #[post("/oss/api/run/{tool}")]

@@ -10,7 +10,7 @@ use crate::helpers::{
     ADMIN, ANALYST, OTHER, TestApp, backup_module, spawn_app, spawn_app_with, test_env,
 };
 use crate::receiver::Receiver;
-use sage_api::webhook::APPROVAL_VARS;
+use sage_api::background::webhook::APPROVAL_VARS;
 
 const APPROVER: &str = "approver@example.com";
 const SECOND_APPROVER: &str = "second-approver@example.com";

@@ -192,7 +192,7 @@ async fn readiness_is_checked_at_most_once_per_moment_and_tells_anonymous_caller
 
 #[tokio::test]
 async fn after_a_lost_connection_an_old_stream_leaving_does_not_cut_off_a_new_one() {
-    use sage_api::live::{Heard, LiveFeed};
+    use sage_api::background::live::{Heard, LiveFeed};
     use sage_infra::redis::{LiveLog, log_channel};
 
     let mut env = test_env();

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::helpers::{ADMIN, TestApp, spawn_app_with, test_env};
 use crate::receiver::Receiver;
-use sage_api::webhook::SIEM_VARS;
+use sage_api::background::webhook::SIEM_VARS;
 
 async fn wait_for_empty(app: &TestApp, table: &str, within: Duration) {
     let deadline = Instant::now() + within;

@@ -44,9 +44,9 @@ use utoipa::OpenApi;
         crate::routes::audit::verify,
     ),
     components(schemas(
-        crate::error::ErrorBody,
-        crate::error::ErrorDetail,
-        crate::error::FieldProblem,
+        crate::http::error::ErrorBody,
+        crate::http::error::ErrorDetail,
+        crate::http::error::FieldProblem,
         crate::routes::artifacts::ArtifactList,
         crate::routes::artifacts::ArtifactView,
         crate::routes::tools::ToolView,

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::ApiMetrics;
+use crate::http::metrics::ApiMetrics;
 
 pub const SIGNATURE_HEADER: &str = "X-Sage-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Sage-Timestamp";

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::request_id;
+use crate::http::request_id;
 
 /// One failing input, named the way the client wrote it (`params.retention_days`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

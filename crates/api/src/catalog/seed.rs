@@ -17,7 +17,7 @@ use sage_store::seed::Seeded;
 use sage_store::tools::SYSTEM_USER;
 use serde_json::json;
 
-use crate::library;
+use crate::catalog::library;
 
 /// Who the sample modules are assigned to (run and view).
 pub const ANALYST: &str = "analyst@example.com";

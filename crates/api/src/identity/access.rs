@@ -8,8 +8,8 @@ use sage_store::catalog::{Module, Permissions};
 use sage_store::evidence::Evidence;
 use sage_store::executions::{Execution, Viewer};
 
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::identity::auth::Caller;
 use crate::state::AppState;
 
 /// Roles that may read the audit trail.

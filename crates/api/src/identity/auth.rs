@@ -1,6 +1,6 @@
 //! Who is calling: the `Caller` extractor authenticates the request, provisions the
 //! user on first sight, and carries what audit rows need (IP, user agent, request id).
-//! A caller seen a moment ago is taken from [`crate::signed_in`].
+//! A caller seen a moment ago is taken from [`crate::identity::signed_in`].
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -11,11 +11,11 @@ use sage_store::users::{Claims, OidcLogin, User};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::ApiError;
-use crate::oidc::{Identity, Verifier};
-use crate::request_id::RequestId;
+use crate::http::error::ApiError;
+use crate::http::request_id::RequestId;
+use crate::identity::oidc::{Identity, Verifier};
+use crate::identity::signed_in::{DEMO_TTL, Key, Known, TOKEN_TTL};
 use crate::settings::AuthMode;
-use crate::signed_in::{DEMO_TTL, Key, Known, TOKEN_TTL};
 use crate::state::AppState;
 
 pub const DEMO_HEADER: &str = "X-Demo-User";

@@ -10,7 +10,7 @@ use sage_store::Db;
 use sage_store::audit::AuditContext;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::ApiMetrics;
+use crate::http::metrics::ApiMetrics;
 
 /// How often waiting runs are checked against their expiry.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);

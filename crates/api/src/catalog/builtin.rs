@@ -12,7 +12,7 @@ use sage_store::Db;
 use sage_store::catalog::NewScript;
 use sage_store::tools::{Installed, SYSTEM_USER};
 
-use crate::library;
+use crate::catalog::library;
 
 /// Installs every tool whose driver is in the library; a tool that cannot be installed
 /// is logged and left out (`GET /api/v1/tools` says why), never a failed start.

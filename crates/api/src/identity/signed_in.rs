@@ -74,14 +74,14 @@ struct AtGate<'a> {
 
 impl<'a> AtGate<'a> {
     fn enter(gates: &'a Mutex<Gates>, key: Key) -> Self {
-        let gate = Arc::clone(crate::live::lock(gates).entry(key).or_default());
+        let gate = Arc::clone(crate::background::live::lock(gates).entry(key).or_default());
         Self { gates, key, gate }
     }
 }
 
 impl Drop for AtGate<'_> {
     fn drop(&mut self) {
-        let mut gates = crate::live::lock(self.gates);
+        let mut gates = crate::background::live::lock(self.gates);
         // Two holders left (the map and this one): nobody else waits at this gate.
         if gates.get(&self.key).is_some_and(|current| {
             Arc::ptr_eq(current, &self.gate) && Arc::strong_count(current) == 2
@@ -116,7 +116,7 @@ impl SignedIn {
     }
 
     pub fn get(&self, key: &Key) -> Option<Known> {
-        let entries = crate::live::lock(&self.entries);
+        let entries = crate::background::live::lock(&self.entries);
         entries
             .get(key)
             .filter(|entry| entry.until > Instant::now())
@@ -129,7 +129,7 @@ impl SignedIn {
             return;
         }
         let now = Instant::now();
-        let mut entries = crate::live::lock(&self.entries);
+        let mut entries = crate::background::live::lock(&self.entries);
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, entry| entry.until > now);
         }
@@ -214,7 +214,7 @@ mod tests {
             "one sign-in per credential"
         );
         assert!(
-            crate::live::lock(&cache.signing_in).is_empty(),
+            crate::background::live::lock(&cache.signing_in).is_empty(),
             "no gate outlives its sign-ins"
         );
     }
@@ -231,13 +231,13 @@ mod tests {
                     .await
             }
         });
-        while crate::live::lock(&cache.signing_in).is_empty() {
+        while crate::background::live::lock(&cache.signing_in).is_empty() {
             tokio::task::yield_now().await;
         }
         signing_in.abort();
         assert!(signing_in.await.unwrap_err().is_cancelled());
         assert!(
-            crate::live::lock(&cache.signing_in).is_empty(),
+            crate::background::live::lock(&cache.signing_in).is_empty(),
             "the gate went with the request"
         );
         let next = cache
@@ -279,6 +279,9 @@ mod tests {
                 DEMO_TTL,
             );
         }
-        assert_eq!(crate::live::lock(&cache.entries).len(), MAX_ENTRIES);
+        assert_eq!(
+            crate::background::live::lock(&cache.entries).len(),
+            MAX_ENTRIES
+        );
     }
 }

@@ -6,7 +6,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldProblem};
+use crate::http::error::{ApiError, FieldProblem};
 
 /// Largest JSON body accepted; module definitions are the biggest legitimate bodies.
 pub const JSON_LIMIT: usize = 256 * 1024;
