@@ -43,10 +43,14 @@ impl Application {
             &settings.console_dir,
             &crate::routes::sign_in::connect_origins(&settings.auth),
         ));
+        // How the console signs in: fixed at start, answered by its own route.
+        let sign_in = web::Data::new(SignInView::new(&settings));
         let server = HttpServer::new(move || {
             let console = console.clone();
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
+                .app_data(sign_in.clone())
+                .app_data(web::Data::from(app_state.metrics.clone()))
                 .app_data(web::PayloadConfig::new(crate::http::extract::JSON_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
@@ -190,7 +194,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         secrets: settings.common.secrets.clone(),
         assume_roles: settings.common.assume_roles.clone(),
         aws_profiles: settings.common.aws_profiles.clone(),
-        sign_in: Arc::new(SignInView::new(settings)),
         metrics: Arc::default(),
     })
 }

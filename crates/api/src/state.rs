@@ -17,7 +17,7 @@ pub struct AppState {
     /// Readiness checks Redis through it.
     pub redis: redis::Client,
     /// The last round of readiness checks, shared by every `/ready` caller.
-    pub readiness: Arc<crate::routes::service::ReadyCache>,
+    pub readiness: Arc<crate::http::ready::ReadyCache>,
     /// What the log streams of this process share.
     pub live: crate::background::live::Live,
     pub s3: aws_sdk_s3::Client,
@@ -38,6 +38,4 @@ pub struct AppState {
     pub aws_profiles: sage_model::catalog::cloud::ProfileAllowlist,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::http::metrics::ApiMetrics>,
-    /// How the web console signs users in.
-    pub sign_in: Arc<crate::routes::sign_in::SignInView>,
 }

@@ -14,7 +14,7 @@ use sage_store::executions::{Execution, NewExecution};
 use serde_json::Value;
 
 use crate::http::error::{ApiError, FieldProblem};
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::state::AppState;
 
 /// A run as a route asks for it.

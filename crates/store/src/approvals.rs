@@ -4,15 +4,16 @@
 //! A decision locks the execution's row first, so decisions on one run happen one
 //! after another: two approvers approving at the same moment enqueue it once.
 
-use chrono::{DateTime, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::approval_notices::{Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
+pub use crate::executions::Approval;
 use crate::executions::{Execution, read_in};
 use crate::runs::{EndedRun, end_in, end_revoked};
-use crate::{Db, StoreError, changed_one, requester_may_run, user_assigned};
+use crate::{Db, StoreError, changed_one, requester_may_run};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -27,15 +28,6 @@ impl Decision {
             Self::Reject => "reject",
         }
     }
-}
-
-/// One approver's decision on a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Approval {
-    pub approver: String,
-    pub decision: String,
-    pub comment: String,
-    pub decided_at: DateTime<Utc>,
 }
 
 /// What a decision did.
@@ -192,76 +184,6 @@ impl Db {
         transaction.commit().await?;
         Ok(expired)
     }
-}
-
-/// What an approval notice tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Notice {
-    /// The run waits: the approvers named in the notice may decide on it.
-    Requested,
-    /// The run stopped waiting: queued, rejected or expired (its `status` and `reason`).
-    Resolved,
-}
-
-/// Queues the approval webhook's notice about run `id` as this transaction sees it.
-/// `approvers` are those who may decide on it now: admins, and approvers who may view
-/// its module, never its requester; the chat bot or mail relay tells them. The rule is
-/// the api's `Access::decidable_execution`, said again in SQL: change both together.
-pub(crate) async fn queue_notice(
-    transaction: &deadpool_postgres::Transaction<'_>,
-    id: Uuid,
-    notice: Notice,
-) -> Result<(), StoreError> {
-    let event = match notice {
-        Notice::Requested => "approval.requested",
-        Notice::Resolved => "approval.resolved",
-    };
-    // Timestamps in the payload read as RFC 3339 in UTC whatever the server's zone.
-    transaction
-        .execute("SET LOCAL TIME ZONE 'UTC'", &[])
-        .await?;
-    transaction
-        .execute(
-            concat!(
-                "INSERT INTO approval_outbox (execution_id, event, payload)
-             SELECT e.id, $2::text, jsonb_build_object(
-                 'event', $2::text,
-                 'at', now(),
-                 'execution_id', e.id,
-                 'execution_path', '/api/v1/executions/' || e.id::text,
-                 'module', jsonb_build_object('id', m.id, 'name', m.name,
-                                              'version', e.module_version),
-                 'requested_by', r.email,
-                 'requested_at', e.created_at,
-                 'params', e.params,
-                 'status', e.status,
-                 'reason', e.reason,
-                 'approvals_required', e.approvals_required,
-                 'expires_at', e.approval_expires_at,
-                 'approvers', (
-                     SELECT coalesce(jsonb_agg(u.email ORDER BY u.email), '[]'::jsonb)
-                     FROM users u
-                     WHERE $2::text = 'approval.requested' AND u.id <> e.requested_by
-                       AND ('admin' = ANY(u.roles)
-                            OR ('approver' = ANY(u.roles) AND ",
-                user_assigned!("can_view"),
-                "))),
-                 'decisions', (
-                     SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                'approver', u.email, 'decision', d.decision,
-                                'comment', d.comment, 'decided_at', d.decided_at)
-                                ORDER BY d.decided_at, u.email), '[]'::jsonb)
-                     FROM execution_approvals d JOIN users u ON u.id = d.approver
-                     WHERE d.execution_id = e.id))
-             FROM executions e
-             JOIN modules m ON m.id = e.module_id
-             JOIN users r ON r.id = e.requested_by
-             WHERE e.id = $1"
-            ),
-            &[&id, &event],
-        )
-        .await?;
-    Ok(())
 }
 
 /// Ends a waiting run with `reason` (a rejection or an expiry); returns its new status

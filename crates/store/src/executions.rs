@@ -11,11 +11,20 @@ use serde_json::{Value, json};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::approvals::{Approval, Notice, queue_notice};
+use crate::approval_notices::{Notice, queue_notice};
 use crate::audit::{AuditContext, Change, append};
 use crate::conditions::Conditions;
 use crate::runs::{end_in, notify_stop};
 use crate::{Db, StoreError};
+
+/// One approver's decision on a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub approver: String,
+    pub decision: String,
+    pub comment: String,
+    pub decided_at: DateTime<Utc>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {

@@ -24,8 +24,6 @@ use sage_store::Db;
 use sage_store::executions::Execution;
 use sage_store::outbox::Webhook;
 
-use crate::state::AppState;
-
 /// How long the database figures answer scrapes before they are read again.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
@@ -260,20 +258,18 @@ pub async fn middleware(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let metrics = request.app_data::<web::Data<ApiMetrics>>().cloned();
     let method = request.method().clone();
     let route = request
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let outcome = next.call(request).await;
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let status = match &outcome {
             Ok(response) => response.status(),
             Err(error) => error.as_response_error().status_code(),
         };
-        state
-            .metrics
-            .request(&method, route, status, started.elapsed());
+        metrics.request(&method, route, status, started.elapsed());
     }
     outcome
 }

@@ -5,5 +5,6 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod ready;
 pub mod request_id;
 pub mod schema;

@@ -9,7 +9,7 @@ use sage_store::evidence::Evidence;
 use sage_store::executions::{Execution, Viewer};
 
 use crate::http::error::ApiError;
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::state::AppState;
 
 /// Roles that may read the audit trail.

@@ -2,9 +2,6 @@
 //! user on first sight, and carries what audit rows need (IP, user agent, request id).
 //! A caller seen a moment ago is taken from [`crate::identity::signed_in`].
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
 use sage_store::audit::AuditContext;
 use sage_store::users::{Claims, OidcLogin, User};
 
@@ -12,11 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http::error::ApiError;
-use crate::http::request_id::RequestId;
 use crate::identity::oidc::{Identity, Verifier};
-use crate::identity::signed_in::{DEMO_TTL, Key, Known, TOKEN_TTL};
+use crate::identity::signed_in::{DEMO_TTL, Key, TOKEN_TTL};
 use crate::settings::AuthMode;
-use crate::state::AppState;
 
 pub const DEMO_HEADER: &str = "X-Demo-User";
 
@@ -43,7 +38,7 @@ impl Authenticator {
     }
 
     /// What the sign-in cache knows these credentials by, when this mode reads them.
-    fn cache_key(&self, credentials: &Credentials) -> Option<Key> {
+    pub(crate) fn cache_key(&self, credentials: &Credentials) -> Option<Key> {
         match self {
             Self::DemoHeader => credentials
                 .demo_user
@@ -58,7 +53,7 @@ impl Authenticator {
     }
 
     /// Who the caller is, or why they are not signed in.
-    async fn authenticate(&self, credentials: Credentials) -> Result<SignIn, ApiError> {
+    pub(crate) async fn authenticate(&self, credentials: Credentials) -> Result<SignIn, ApiError> {
         match self {
             Self::DemoHeader => {
                 // A missing header and one that is not an email are both "not signed in".
@@ -92,7 +87,7 @@ impl Authenticator {
 }
 
 /// How a request signed in.
-enum SignIn {
+pub(crate) enum SignIn {
     /// The demo header's email, trusted as it stands (local demos only).
     Demo(String),
     Oidc(Identity),
@@ -100,7 +95,7 @@ enum SignIn {
 
 impl SignIn {
     /// Who audit rows name: the email, marked when nobody vouches for it.
-    fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         match self {
             Self::Demo(email) => email.clone(),
             Self::Oidc(identity) if identity.email_verified => identity.email.clone(),
@@ -109,7 +104,7 @@ impl SignIn {
     }
 
     /// How long this sign-in may be taken as it is without checking it again.
-    fn trusted_for(&self) -> Duration {
+    pub(crate) fn trusted_for(&self) -> Duration {
         match self {
             Self::Demo(_) => DEMO_TTL,
             Self::Oidc(identity) => {
@@ -119,7 +114,11 @@ impl SignIn {
         }
     }
 
-    async fn user(self, db: &sage_store::Db, audit: &AuditContext) -> Result<User, ApiError> {
+    pub(crate) async fn user(
+        self,
+        db: &sage_store::Db,
+        audit: &AuditContext,
+    ) -> Result<User, ApiError> {
         let user = match self {
             Self::Demo(email) => db.sign_in(&email, &Claims::default(), audit).await,
             Self::Oidc(Identity {
@@ -149,120 +148,7 @@ impl SignIn {
 }
 
 /// What a request presents; read before the handler's future so nothing borrows it.
-struct Credentials {
-    demo_user: Option<Option<String>>,
-    bearer: Option<String>,
-}
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: User,
-    pub audit: AuditContext,
-}
-
-impl Caller {
-    pub fn is_admin(&self) -> bool {
-        self.user.has_role("admin")
-    }
-}
-
-fn audit_context(request: &HttpRequest) -> AuditContext {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect::<String>())
-    };
-    AuditContext {
-        actor: String::new(),
-        // The peer address, not X-Forwarded-For: a client can write any header.
-        ip: request.peer_addr().map(|a| a.ip().to_string()),
-        user_agent: header("user-agent"),
-        request_id: request.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        // Read inside the request's span: the jobs this request queues join its trace.
-        traceparent: sage_infra::telemetry::traceparent(),
-    }
-}
-
-/// An email as a demo header or claim carries it: lower-cased, sane length and shape.
-pub fn parse_email(raw: &str) -> Option<String> {
-    let email = raw.trim().to_lowercase();
-    let (local, domain) = email.split_once('@')?;
-    let ok = email.len() <= 254
-        && !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && email.chars().all(|c| c.is_ascii_graphic());
-    ok.then_some(email)
-}
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let mut audit = audit_context(request);
-        let headers = request.headers();
-        let credentials = Credentials {
-            demo_user: headers
-                .get(DEMO_HEADER)
-                .map(|v| v.to_str().ok().and_then(parse_email)),
-            bearer: headers
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(|t| t.trim().to_owned()),
-        };
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
-            let key = state.auth.cache_key(&credentials);
-            let sign_in = async {
-                let sign_in = state.auth.authenticate(credentials).await?;
-                let trusted_for = sign_in.trusted_for();
-                let actor = sign_in.actor();
-                let audit = AuditContext {
-                    actor: actor.clone(),
-                    ..audit.clone()
-                };
-                let user = sign_in.user(&state.db, &audit).await?;
-                Ok::<_, ApiError>((Known { user, actor }, trusted_for))
-            };
-            let known = match key {
-                Some(key) => state.signed_in.get_or_sign_in(key, sign_in).await?,
-                None => sign_in.await?.0,
-            };
-            audit.actor = known.actor;
-            Ok(Caller {
-                user: known.user,
-                audit,
-            })
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_normalised_or_refused() {
-        assert_eq!(
-            parse_email(" Analyst@Example.COM ").as_deref(),
-            Some("analyst@example.com")
-        );
-        for bad in [
-            "",
-            "nobody",
-            "a@b",
-            "@example.com",
-            "a b@example.com",
-            "a@.com",
-            "ä@example.com",
-        ] {
-            assert_eq!(parse_email(bad), None, "{bad}");
-        }
-    }
+pub(crate) struct Credentials {
+    pub(crate) demo_user: Option<Option<String>>,
+    pub(crate) bearer: Option<String>,
 }

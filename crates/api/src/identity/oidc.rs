@@ -12,7 +12,7 @@ use sage_infra::config::{Env, url_with_scheme};
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::identity::auth::parse_email;
+use crate::identity::email::parse_email;
 
 /// Algorithms a token may use. Symmetric ones are never accepted: the verifying key
 /// is public, so HMAC with it would let anyone sign.

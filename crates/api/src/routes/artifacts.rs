@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::http::error::ApiError;
 use crate::identity::access::Access;
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
-use crate::identity::auth::{Caller, parse_email};
+use crate::identity::caller::Caller;
+use crate::identity::email::parse_email;
 use crate::state::AppState;
 
 const MAX_ASSIGNMENTS: usize = 1000;

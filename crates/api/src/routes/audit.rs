@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::http::error::{ApiError, FieldProblem};
 use crate::identity::access::Access;
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 use crate::submission::{Submission, submit as submit_run};

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use crate::background::live::{Following, Heard, StreamSlot};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::identity::access::Access;
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::state::AppState;
 
 /// Chunks read at once: up to a few megabytes.

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 
 /// The signed-in caller, as Sage Runner knows them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

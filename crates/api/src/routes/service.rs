@@ -1,15 +1,13 @@
 //! Liveness and readiness.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
-use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use crate::identity::auth::Caller;
+use crate::http::ready::Checks;
+use crate::identity::caller::Caller;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -50,32 +48,6 @@ pub struct Readiness {
     pub checks: BTreeMap<&'static str, String>,
 }
 
-/// How long one round of checks answers `/ready`: every caller within it shares the
-/// round, so probes and anonymous callers cannot open connections at will.
-const FRESH_FOR: Duration = Duration::from_secs(2);
-
-/// Each dependency's error, `None` when it answered.
-type Checks = BTreeMap<&'static str, Option<String>>;
-
-/// The last round of checks; one round runs at a time and the callers meanwhile wait
-/// for its answer.
-#[derive(Default)]
-pub struct ReadyCache(tokio::sync::Mutex<Option<(Instant, Arc<Checks>)>>);
-
-impl ReadyCache {
-    async fn checks(&self, state: &AppState) -> Arc<Checks> {
-        let mut last = self.0.lock().await;
-        if let Some((at, checks)) = &*last
-            && at.elapsed() < FRESH_FOR
-        {
-            return checks.clone();
-        }
-        let fresh = Arc::new(Box::pin(check(state)).await);
-        *last = Some((Instant::now(), fresh.clone()));
-        fresh
-    }
-}
-
 async fn check(state: &AppState) -> Checks {
     let (postgres, rabbitmq, redis, s3) = tokio::join!(
         sage_infra::probe(state.db.check()),
@@ -107,7 +79,7 @@ async fn check(state: &AppState) -> Checks {
     (status = 503, body = Readiness, description = "a dependency is down; an admin sees its error text")))]
 #[get("/ready")]
 pub async fn ready(caller: Option<Caller>, state: web::Data<AppState>) -> HttpResponse {
-    let checks = state.readiness.checks(&state).await;
+    let checks = state.readiness.checks(|| check(&state)).await;
     // Error texts name hosts and ports: only an admin reads them.
     let detailed = caller.as_ref().is_some_and(Caller::is_admin);
     let all_ok = checks.values().all(Option::is_none);

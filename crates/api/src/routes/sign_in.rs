@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 
 use crate::settings::{AuthMode, Settings};
-use crate::state::AppState;
 
 /// What the console needs to sign in: the demo users to pick from, or the OpenID issuer
 /// and the console's public client there.
@@ -69,8 +68,8 @@ pub fn connect_origins(auth: &AuthMode) -> Vec<String> {
 #[utoipa::path(get, path = "/api/v1/sign-in", tag = "identity",
     responses((status = 200, body = SignInView)))]
 #[get("/api/v1/sign-in")]
-pub async fn sign_in(state: web::Data<AppState>) -> HttpResponse {
+pub async fn sign_in(view: web::Data<SignInView>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
-        .json(&*state.sign_in)
+        .json(&**view)
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
-use crate::identity::auth::Caller;
+use crate::identity::caller::Caller;
 use crate::routes::artifacts::{ArtifactView, view as artifact_view};
 use crate::routes::executions::ExecutionView;
 use crate::state::AppState;
