@@ -56,7 +56,7 @@ fn good_params() -> Value {
 }
 
 #[test]
-fn the_api_md_example_is_a_valid_module() {
+fn the_contracts_example_is_a_valid_module() {
     let module = definition(backup_db()).unwrap();
     assert_eq!(module.params().len(), 4);
     assert_eq!(module.limits().timeout_sec, 60);
@@ -565,4 +565,29 @@ fn a_runs_role_is_checked_and_planned_with_a_session_name_that_leads_back_to_it(
         )
         .unwrap_err();
     assert_eq!(problem_fields(refused), ["params.iam_session_duration"]);
+}
+
+#[test]
+fn a_stored_definition_reads_back_without_the_costly_checks_its_write_passed() {
+    // The store only ever holds what passed `parse`: reading it back builds its typed
+    // parts and does not compile its patterns or validate its defaults again. A stored
+    // row that could not have come from a checked write (a pattern that is no regular
+    // expression) shows only when a run is admitted, as an invalid schema.
+    let mut body = backup_db();
+    body["params"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "p", "type": "string", "pattern": "(unclosed"}));
+    assert_eq!(definition(body.clone()).unwrap_err(), ["params[4].pattern"]);
+    let mut stored: Value = body;
+    stored.as_object_mut().unwrap().remove("name");
+    let read: ModuleDefinition = serde_json::from_value(stored).unwrap();
+    let refused = read.admit(&good_params()).unwrap_err();
+    assert_eq!(refused[0].field, "params", "{refused:?}");
+    // Everything else a stored definition holds is still read as typed parts: a
+    // template that does not parse is refused on the way back too.
+    let mut broken = backup_db();
+    broken.as_object_mut().unwrap().remove("name");
+    broken["args"] = json!(["{unclosed"]);
+    assert!(serde_json::from_value::<ModuleDefinition>(broken).is_err());
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value, json};
 
 use super::inputs::CheckedInput;
+use super::module::Origin;
 use super::template::is_param_name;
 use super::{FieldError, Problems};
 
@@ -105,7 +106,12 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     /// Checks one declaration; problems are named `<at>.<field>` (`params[2].max`).
-    pub fn parse(raw: &RawParam, at: &str, problems: &mut Problems) -> Option<Self> {
+    pub(crate) fn parse(
+        raw: &RawParam,
+        at: &str,
+        origin: Origin,
+        problems: &mut Problems,
+    ) -> Option<Self> {
         let before = problems.len();
         if !is_param_name(&raw.name) {
             problems.add(
@@ -133,6 +139,9 @@ impl ParamSpec {
             description: raw.description.clone(),
             raw: raw.clone(),
         };
+        if origin == Origin::Stored {
+            return (problems.len() == before).then_some(spec);
+        }
         if let Some(pattern) = spec.pattern()
             && jsonschema::validator_for(&json!({"type": "string", "pattern": pattern})).is_err()
         {

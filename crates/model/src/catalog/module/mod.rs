@@ -209,6 +209,18 @@ pub struct ModuleDefinition {
     credentials: Credentials,
 }
 
+/// Where a definition comes from, and so what its reading owes. A request is checked in
+/// full. A stored definition passed those checks when it was written (the store takes
+/// only a [`ModuleDefinition`]), so reading it back builds its typed parts (templates,
+/// parameter kinds) and skips the checks that cost most and cannot have changed: each
+/// pattern compiled as a regular expression and each default validated against its
+/// parameter's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Request,
+    Stored,
+}
+
 /// A module name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.
 pub fn check_module_name(name: &str) -> Result<(), &'static str> {
     let ok = (2..=63).contains(&name.len())
@@ -226,12 +238,22 @@ pub fn check_module_name(name: &str) -> Result<(), &'static str> {
 impl ModuleDefinition {
     /// Checks a whole definition and lists every problem, not only the first.
     pub fn parse(request: &ModuleRequest, ceiling: &Limits) -> Result<Self, Vec<FieldError>> {
+        Self::build(request, ceiling, Origin::Request)
+    }
+
+    /// Builds the typed definition; `origin` says how much checking is owed (see
+    /// [`Origin`]).
+    pub(crate) fn build(
+        request: &ModuleRequest,
+        ceiling: &Limits,
+        origin: Origin,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::default();
         let description = request.description.clone().unwrap_or_default();
         if description.chars().count() > 2000 {
             problems.add("description", "must be at most 2000 characters");
         }
-        let params = parse_params(&request.params, &mut problems);
+        let params = parse_params(&request.params, origin, &mut problems);
         // Templates are checked against every declared name, valid declaration or not,
         // so one bad parameter is reported once rather than again by each use of it.
         let declared: BTreeMap<&str, bool> = request
@@ -533,7 +555,7 @@ fn render(template: &Template, params: &ValidParams) -> Option<String> {
     template.render(|name| values.get(name).map(String::as_str))
 }
 
-fn parse_params(raw: &[RawParam], problems: &mut Problems) -> Vec<ParamSpec> {
+fn parse_params(raw: &[RawParam], origin: Origin, problems: &mut Problems) -> Vec<ParamSpec> {
     if raw.len() > 64 {
         problems.add("params", "must declare at most 64 parameters");
     }
@@ -548,7 +570,7 @@ fn parse_params(raw: &[RawParam], problems: &mut Problems) -> Vec<ParamSpec> {
             );
             continue;
         }
-        if let Some(spec) = ParamSpec::parse(param, &at, problems) {
+        if let Some(spec) = ParamSpec::parse(param, &at, origin, problems) {
             params.push(spec);
         }
     }

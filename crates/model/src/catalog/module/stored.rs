@@ -1,9 +1,10 @@
 //! A checked definition as the store keeps it: the request that defines it, with every
-//! limit resolved, read back through the same checks as a new one.
+//! limit resolved, read back into its typed parts without the checks its write passed
+//! (see [`Origin`]).
 
 use serde_json::Number;
 
-use super::{Limits, ModuleDefinition, ModuleRequest, RawApproval, RawLimits};
+use super::{Limits, ModuleDefinition, ModuleRequest, Origin, RawApproval, RawLimits};
 use crate::catalog::FieldError;
 use crate::catalog::cloud::{Credentials, SandboxImage};
 
@@ -18,7 +19,7 @@ impl TryFrom<ModuleRequest> for ModuleDefinition {
     /// Reads a stored version back. Stored versions were checked against the limit
     /// ceiling of their day; a lower ceiling later must not make them unreadable.
     fn try_from(stored: ModuleRequest) -> Result<Self, Self::Error> {
-        Self::parse(&stored, &Limits::UNBOUNDED).map_err(StoredDefinitionError)
+        Self::build(&stored, &Limits::UNBOUNDED, Origin::Stored).map_err(StoredDefinitionError)
     }
 }
 
