@@ -59,14 +59,7 @@ impl Settings {
                 .map_err(|_| format!("{v:?} is not a socket address such as 127.0.0.1:8080"))
         });
         let common = CommonSettings::from_env(&mut env);
-        let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
-        let pool_size = env.number(
-            "DATABASE_POOL_SIZE",
-            DatabaseSettings::default_pool_size(),
-            1,
-            512,
-        );
-        let audit_key = env.required_with("AUDIT_KEY", sage_store::audit::AuditKey::parse);
+        let database = DatabaseSettings::from_env(&mut env);
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
         let seed_users = emails(&mut env, "SEED_USERS");
         let auth = match env.required_with("AUTH_MODE", |v| match v {
@@ -100,11 +93,7 @@ impl Settings {
         Ok(Self {
             bind: bind.ok_or_else(ConfigError::unreachable)?,
             common: common.ok_or_else(ConfigError::unreachable)?,
-            database: DatabaseSettings {
-                url: database_url.ok_or_else(ConfigError::unreachable)?,
-                pool_size: pool_size.ok_or_else(ConfigError::unreachable)?,
-                audit_key: audit_key.ok_or_else(ConfigError::unreachable)?,
-            },
+            database: database.ok_or_else(ConfigError::unreachable)?,
             admin_emails,
             seed_users,
             auth: auth.ok_or_else(ConfigError::unreachable)?,

@@ -30,6 +30,19 @@ impl DatabaseSettings {
         2 * std::thread::available_parallelism().map_or(1, usize::from)
     }
 
+    /// `DATABASE_URL`, `DATABASE_POOL_SIZE` and `AUDIT_KEY`, as the api and the worker
+    /// read them; `None` when one is missing or wrong (`env` names it).
+    pub fn from_env(env: &mut sage_infra::config::Env) -> Option<Self> {
+        let url = env.required_with("DATABASE_URL", Self::parse_url);
+        let pool_size = env.number("DATABASE_POOL_SIZE", Self::default_pool_size(), 1, 512);
+        let audit_key = env.required_with("AUDIT_KEY", AuditKey::parse);
+        Some(Self {
+            url: url?,
+            pool_size: pool_size?,
+            audit_key: audit_key?,
+        })
+    }
+
     /// Checks a connection string without echoing it (it holds a password).
     pub fn parse_url(value: &str) -> Result<SecretString, String> {
         tokio_postgres::Config::from_str(value)

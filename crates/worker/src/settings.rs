@@ -110,14 +110,7 @@ impl Settings {
 
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
         let common = CommonSettings::from_env(&mut env);
-        let database_url = env.required_with("DATABASE_URL", DatabaseSettings::parse_url);
-        let pool_size = env.number(
-            "DATABASE_POOL_SIZE",
-            DatabaseSettings::default_pool_size(),
-            1,
-            512,
-        );
-        let audit_key = env.required_with("AUDIT_KEY", sage_store::audit::AuditKey::parse);
+        let database = DatabaseSettings::from_env(&mut env);
         let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
             let ok = v.len() <= 64
                 && v.chars()
@@ -203,11 +196,7 @@ impl Settings {
         // Every value is present once `finish` passed.
         Ok(Self {
             common: common.ok_or_else(ConfigError::unreachable)?,
-            database: DatabaseSettings {
-                url: database_url.ok_or_else(ConfigError::unreachable)?,
-                pool_size: pool_size.ok_or_else(ConfigError::unreachable)?,
-                audit_key: audit_key.ok_or_else(ConfigError::unreachable)?,
-            },
+            database: database.ok_or_else(ConfigError::unreachable)?,
             worker_id: worker_id.ok_or_else(ConfigError::unreachable)?,
             concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
             metrics_bind: metrics_bind.ok_or_else(ConfigError::unreachable)?,

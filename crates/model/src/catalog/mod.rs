@@ -39,6 +39,18 @@ impl FieldError {
 }
 
 /// Collects every problem of an input instead of stopping at the first.
+/// Where a definition comes from, and so what its reading owes. A request is checked in
+/// full. A stored definition passed those checks when it was written (the store takes
+/// only a [`module::ModuleDefinition`]), so reading it back builds its typed parts (templates,
+/// parameter kinds) and skips the checks that cost most and cannot have changed: each
+/// pattern compiled as a regular expression and each default validated against its
+/// parameter's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Request,
+    Stored,
+}
+
 #[derive(Debug, Default)]
 pub struct Problems(Vec<FieldError>);
 

@@ -8,9 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value, json};
 
 use super::inputs::CheckedInput;
-use super::module::Origin;
 use super::template::is_param_name;
-use super::{FieldError, Problems};
+use super::{FieldError, Origin, Problems};
 
 /// Longest string a parameter may hold when the module does not say.
 pub const DEFAULT_MAX_LENGTH: u64 = 4096;
@@ -22,7 +21,7 @@ const NO_CONTROLS_MULTILINE: &str = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f]*$";
 /// so tab, newline and carriage return too.
 const SECRET_TEXT: &str = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$";
 
-/// A parameter as a module definition writes it; checked by [`ParamSpec::parse`].
+/// A parameter as a module definition writes it; checked when its definition is parsed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawParam {

@@ -16,7 +16,7 @@ use super::params::{
     validate_params,
 };
 use super::template::Template;
-use super::{FieldError, Problems};
+use super::{FieldError, Origin, Problems};
 use crate::ScriptId;
 
 pub use stored::StoredDefinitionError;
@@ -207,18 +207,6 @@ pub struct ModuleDefinition {
     approvals_required: u32,
     image: SandboxImage,
     credentials: Credentials,
-}
-
-/// Where a definition comes from, and so what its reading owes. A request is checked in
-/// full. A stored definition passed those checks when it was written (the store takes
-/// only a [`ModuleDefinition`]), so reading it back builds its typed parts (templates,
-/// parameter kinds) and skips the checks that cost most and cannot have changed: each
-/// pattern compiled as a regular expression and each default validated against its
-/// parameter's schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Request,
-    Stored,
 }
 
 /// A module name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.

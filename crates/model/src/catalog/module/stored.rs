@@ -4,9 +4,9 @@
 
 use serde_json::Number;
 
-use super::{Limits, ModuleDefinition, ModuleRequest, Origin, RawApproval, RawLimits};
-use crate::catalog::FieldError;
+use super::{Limits, ModuleDefinition, ModuleRequest, RawApproval, RawLimits};
 use crate::catalog::cloud::{Credentials, SandboxImage};
+use crate::catalog::{FieldError, Origin};
 
 /// Why a stored definition does not read back: every problem, as the checks name them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
