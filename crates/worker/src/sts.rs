@@ -144,7 +144,7 @@ impl Sts {
         };
         let answer = client
             .assume_role()
-            .role_arn(&role.role_arn)
+            .role_arn(role.role_arn.as_str())
             .role_session_name(session_name)
             .duration_seconds(i32::try_from(role.duration_sec).unwrap_or(i32::MAX))
             .set_external_id(role.external_id().map(str::to_owned))
@@ -152,7 +152,7 @@ impl Sts {
             .await
             .map_err(|error| {
                 tracing::warn!(role_arn = %role.role_arn, error = %DisplayErrorContext(&error), "AssumeRole failed");
-                refusal(&error, &role.role_arn)
+                refusal(&error, role.role_arn.as_str())
             })?;
         let credentials = answer
             .credentials

@@ -153,11 +153,9 @@ impl Credentials {
                 format!("is for provider aws only: a {provider} run is given no AWS credentials"),
             );
         }
-        if !is_role_arn(&arn) {
-            problems.add(
-                field(ROLE_ARN),
-                "must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>",
-            );
+        let role_arn = RoleArn::parse(&arn);
+        if let Err(why) = &role_arn {
+            problems.add(field(ROLE_ARN), why);
         }
         let session_name = params.text(SESSION_NAME);
         if let Some(name) = &session_name
@@ -203,13 +201,47 @@ impl Credentials {
         {
             problems.add(field(PROFILE), "must be 1 to 64 of A-Z, a-z, 0-9 and . - _");
         }
+        let Ok(role_arn) = role_arn else {
+            return Err(problems.into_vec());
+        };
         problems.finish(Some(AssumeRole {
-            role_arn: arn,
+            role_arn,
             session_name,
             duration_sec,
             external_id,
             profile,
         }))
+    }
+}
+
+/// An IAM role's ARN, `arn:<partition>:iam::<account>:role/<path/name>`, checked once
+/// where it enters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleArn(String);
+
+impl RoleArn {
+    pub fn parse(arn: &str) -> Result<Self, &'static str> {
+        if is_role_arn(arn) {
+            Ok(Self(arn.to_owned()))
+        } else {
+            Err("must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>")
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<&str> for RoleArn {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 
@@ -303,7 +335,8 @@ impl RoleAllowlist {
         Ok(Self(patterns))
     }
 
-    pub fn allows(&self, arn: &str) -> bool {
+    pub fn allows(&self, arn: &RoleArn) -> bool {
+        let arn = arn.as_str();
         self.0.is_empty()
             || self
                 .0
@@ -355,7 +388,7 @@ impl ProfileAllowlist {
 /// the shared secret of a third-party role.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AssumeRole {
-    pub role_arn: String,
+    pub role_arn: RoleArn,
     session_name: Option<String>,
     pub duration_sec: u32,
     external_id: Option<String>,
@@ -432,18 +465,22 @@ mod tests {
         }
     }
 
+    fn arn(text: &str) -> RoleArn {
+        RoleArn::parse(text).unwrap()
+    }
+
     #[test]
     fn an_allowlist_names_roles_or_prefixes() {
         let any = RoleAllowlist::parse("").unwrap();
-        assert!(any.allows("arn:aws:iam::123456789012:role/Anything"));
+        assert!(any.allows(&arn("arn:aws:iam::123456789012:role/Anything")));
         let list = RoleAllowlist::parse(
             "arn:aws:iam::123456789012:role/SageScanner, arn:aws:iam::210987654321:role/scan/*",
         )
         .unwrap();
-        assert!(list.allows("arn:aws:iam::123456789012:role/SageScanner"));
-        assert!(list.allows("arn:aws:iam::210987654321:role/scan/prod"));
-        assert!(!list.allows("arn:aws:iam::123456789012:role/SageScannerAdmin"));
-        assert!(!list.allows("arn:aws:iam::210987654321:role/admin"));
+        assert!(list.allows(&arn("arn:aws:iam::123456789012:role/SageScanner")));
+        assert!(list.allows(&arn("arn:aws:iam::210987654321:role/scan/prod")));
+        assert!(!list.allows(&arn("arn:aws:iam::123456789012:role/SageScannerAdmin")));
+        assert!(!list.allows(&arn("arn:aws:iam::210987654321:role/admin")));
         assert!(RoleAllowlist::parse("arn:aws:iam::*").is_err());
         assert!(RoleAllowlist::parse("*").is_err());
     }
@@ -474,7 +511,7 @@ mod tests {
     fn the_default_session_name_leads_back_to_the_run() {
         let id: ExecutionId = "0123abcd-0000-4000-8000-000000000000".parse().unwrap();
         let role = AssumeRole {
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            role_arn: RoleArn::parse("arn:aws:iam::123456789012:role/r").unwrap(),
             session_name: None,
             duration_sec: 3600,
             external_id: Some("secret-id".into()),
@@ -487,7 +524,7 @@ mod tests {
     #[test]
     fn a_session_lasts_no_longer_than_its_run_needs() {
         let role = |duration_sec| AssumeRole {
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            role_arn: RoleArn::parse("arn:aws:iam::123456789012:role/r").unwrap(),
             session_name: None,
             duration_sec,
             external_id: None,
