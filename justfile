@@ -112,7 +112,7 @@ test: lint stack image console
     . dev/env.sh
     dev/check-deploy.sh
     dev/console.sh browser
-    (cd crates/console/app && npm run --silent check && npx vitest run --reporter=dot)
+    (cd crates/console/app && npm run --silent check && npm run --silent lint && npx vitest run --reporter=dot)
     dev/stack.sh drop-test-databases
     if cargo nextest --version >/dev/null 2>&1; then
       cargo nextest run --workspace --no-fail-fast

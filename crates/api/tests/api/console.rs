@@ -352,3 +352,41 @@ for i in range(1, 200001):
         sys.stdout.flush()
         time.sleep(1.0)
 "#;
+
+/// The console's API types are generated from this api's own `/openapi.json`
+/// (openapi-typescript, `src/api/schema.d.ts`): a change of the contract that the
+/// console's copy does not follow fails here, not in a user's browser.
+#[tokio::test]
+async fn the_consoles_api_types_are_those_of_the_running_apis_document() {
+    let app = spawn_app().await;
+    let document = app.get("/openapi.json").await.text().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("openapi.json");
+    std::fs::write(&input, document).unwrap();
+    let fresh = std::env::temp_dir().join(format!("sage-schema-{}.d.ts", uuid::Uuid::new_v4()));
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the generator is the console's npm tool"
+    )]
+    let output = std::process::Command::new(app_dir().join("node_modules/.bin/openapi-typescript"))
+        .arg(&input)
+        .arg("--output")
+        .arg(&fresh)
+        .current_dir(app_dir())
+        .output()
+        .expect("openapi-typescript runs (`just console` installs it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let committed = std::fs::read_to_string(app_dir().join("src/api/schema.d.ts")).unwrap();
+    let generated = std::fs::read_to_string(&fresh).unwrap();
+    assert!(
+        committed == generated,
+        "crates/console/app/src/api/schema.d.ts is not this api's contract: \
+         cp {} crates/console/app/src/api/schema.d.ts, then fix what tsc reports",
+        fresh.display()
+    );
+    std::fs::remove_file(&fresh).unwrap();
+}

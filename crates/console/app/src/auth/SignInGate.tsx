@@ -99,6 +99,7 @@ export function SignInGate({ children }: { children: ReactNode }) {
       setGate({ state: "signed_out", settings });
     }
     // The sign-in runs once per page load; later navigation does not restart it.
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per settings, not per render
   }, [settings, oidc]);
 
   switch (gate.state) {

@@ -14,6 +14,7 @@ export function Artifacts({ load }: { load: () => Promise<Artifact[]> }) {
   // Loaded once per mount: the page remounts this list when the run ends.
   useEffect(() => {
     load().then(setItems, setFailure);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per mount, whatever `load` is
   }, []);
 
   async function open(event: MouseEvent<HTMLAnchorElement>, artifact: Artifact) {

@@ -82,6 +82,7 @@ export function LogView({ executionId, onStart, onEnd }: LogViewProps) {
     search.extend(count);
     if (follow && count > 0) virtual.scrollToIndex(count - 1, { align: "end" });
     // Runs once per repaint of new lines.
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `search` and `virtual` are read, not watched
   }, [count, follow]);
 
   // Only the user stops following: the view's own scrolling to the newest line also

@@ -14,6 +14,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: DependencyList): Loaded
   const [loading, setLoading] = useState(true);
   const [round, setRound] = useState(0);
   // `deps` are what `load` reads: the caller names them, as with useEffect.
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the caller's `deps` are the dependencies
   const stableLoad = useCallback(load, deps);
   useEffect(() => {
     let current = true;

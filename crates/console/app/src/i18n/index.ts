@@ -48,7 +48,7 @@ export function formatTime(iso: string | null | undefined, lang: string): string
   }).format(new Date(iso));
 }
 
-export function formatDuration(fromIso: string | null, toIso: string | null): string {
+export function formatDuration(fromIso?: string | null, toIso?: string | null): string {
   if (!fromIso) return "—";
   const ms = Math.max((toIso ? Date.parse(toIso) : Date.now()) - Date.parse(fromIso), 0);
   if (ms < 1000) return i18next.t("duration.ms", { n: ms });
