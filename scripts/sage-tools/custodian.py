@@ -22,12 +22,20 @@ class Refused(Exception):
     """Why the policy cannot run, for its log."""
 
 
+def reaches(text):
+    """Whether a {…} field of `text` reaches into an object: Custodian fills fields with
+    Python's str.format, where '.', '[' or '!' walk to the environment."""
+    return any(any(c in field.split("}")[0] for c in ".[]!") for field in text.split("{")[1:])
+
+
 def fetches(value, at):
     """Where a value names something to fetch (`value_from`, any `*_from`, `url`), or
     acts (`actions`); None when it names nothing."""
+    if isinstance(value, str):
+        return at if reaches(value) else None
     if isinstance(value, dict):
         for key, inner in value.items():
-            if key == "url" or key.endswith("_from") or key == "actions":
+            if key == "url" or key.endswith("_from") or key == "actions" or reaches(key):
                 return f"{at}.{key}"
             found = fetches(inner, f"{at}.{key}")
             if found:
@@ -61,7 +69,8 @@ def check_policy(text):
             raise Refused(f"{at}.mode must be pull")
         found = fetches(policy, at)
         if found:
-            raise Refused(f"{found} is not accepted: filters only compare what the scan read")
+            raise Refused(f"{found} is not accepted: filters only compare what the scan read, "
+                          "and {…} fields name values only")
     return document
 
 

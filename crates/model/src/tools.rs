@@ -498,6 +498,33 @@ mod tests {
     }
 
     #[test]
+    fn a_version_cannot_route_a_run_around_the_input_checks() {
+        let mut request =
+            serde_json::to_value(Tool::Prowler.module_request(ScriptId::new()).unwrap()).unwrap();
+        request["env"]["HTTPS_PROXY"] = serde_json::json!("{region}");
+        request["env"]["OPENSSL_CONF"] = serde_json::json!("{region}");
+        let args = request["args"].as_array_mut().unwrap();
+        args.push(serde_json::json!(["--kubeconfig-file", "{kubeconfig}"]));
+        let at = args.len() - 1;
+        let request: ModuleRequest = serde_json::from_value(request).unwrap();
+        let fields: Vec<String> = ModuleDefinition::parse(&request, &Limits::CEILING)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        for expected in [
+            "env.HTTPS_PROXY",
+            "env.OPENSSL_CONF",
+            &format!("args[{at}]"),
+        ] {
+            assert!(
+                fields.iter().any(|f| f == expected),
+                "{expected} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
     fn an_aws_role_goes_only_to_a_run_that_scans_aws() {
         let role = "arn:aws:iam::123456789012:role/SageScanner";
         let why = definition(Tool::Prowler)

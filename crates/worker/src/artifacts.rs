@@ -41,10 +41,17 @@ impl ArtifactLimits {
 pub struct Planned {
     pub name: ArtifactName,
     pub offset: u64,
+    /// The bytes kept: the spooled file's, or its masked copy's.
     pub size: u64,
+    /// The file's bytes in the spool, from `offset`.
+    pub spooled: u64,
     pub sha256: String,
     pub masked: Option<Vec<u8>>,
 }
+
+/// The most of a run's files held masked in memory until they are uploaded: a secret
+/// short enough to be common text could otherwise have every large file copied.
+pub const MASK_BUDGET: u64 = 64 << 20;
 
 /// Where the run's secrets are looked for in its artifacts. A script is given its
 /// secrets to use, and may write them into a file it was asked for; a scanner has no
@@ -83,6 +90,7 @@ pub fn plan(
     }
     let mut archive = tar::Archive::new(file);
     let mut total = 0u64;
+    let mut masked_bytes = 0u64;
     let entries = archive.entries()?;
     for entry in entries {
         let mut entry = match entry {
@@ -163,6 +171,7 @@ pub fn plan(
             name,
             offset,
             size,
+            spooled: size,
             sha256: sage_model::hex(&reader.hasher.finalize()),
             masked: None,
         };
@@ -173,6 +182,14 @@ pub fn plan(
                 ));
                 continue;
             }
+            if masked_bytes + size > MASK_BUDGET {
+                plan.skipped.push(format!(
+                    "{shown} holds a secret or credential of the run, past the {} MiB a run's masked files may take",
+                    MASK_BUDGET >> 20
+                ));
+                continue;
+            }
+            masked_bytes += size;
             let masked = masked_copy(spool, &planned, secrets)?;
             plan.masked.push(format!(
                 "{shown} held a secret or credential of the run: kept with it masked"
@@ -192,8 +209,8 @@ fn masked_copy(spool: &Path, planned: &Planned, secrets: &Redactor) -> std::io::
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(spool)?;
     file.seek(SeekFrom::Start(planned.offset))?;
-    let mut bytes = Vec::with_capacity(usize::try_from(planned.size).unwrap_or(0));
-    file.take(planned.size).read_to_end(&mut bytes)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(planned.spooled).unwrap_or(0));
+    file.take(planned.spooled).read_to_end(&mut bytes)?;
     Ok(secrets.redact(&bytes))
 }
 
@@ -289,7 +306,7 @@ pub async fn upload(
             None => ByteStream::read_from()
                 .path(PathBuf::from(spool))
                 .offset(planned.offset)
-                .length(Length::Exact(planned.size))
+                .length(Length::Exact(planned.spooled))
                 .build()
                 .await
                 .map_err(|error| UploadError(planned.name.to_string(), error.to_string()))?,

@@ -185,21 +185,53 @@ fn refusal<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>, role_arn: &str) -
     }
 }
 
-/// `message` with each ARN other than `role_arn` replaced: STS's refusals name the
-/// caller (`User: arn:aws:sts::…:assumed-role/worker/…`).
+/// `message` with each ARN other than `role_arn` replaced, and each other 12-digit
+/// account number: STS's refusals name the caller (`User: arn:aws:sts::…:assumed-role/
+/// worker/…`), sometimes only its account (`…for account:123456789012.`).
 fn without_identity(message: &str, role_arn: &str) -> String {
-    message
-        .split(' ')
-        .map(|word| {
-            let arn = word.trim_end_matches(['.', ',', ';', ')']);
-            if arn.starts_with("arn:") && arn != role_arn {
-                word.replacen(arn, "(the worker's identity)", 1)
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut shown = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("arn:") {
+        shown.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "\"'()[]<>".contains(c))
+            .unwrap_or(tail.len());
+        let arn = tail[..end].trim_end_matches(['.', ',', ';', ':']);
+        shown.push_str(if arn == role_arn {
+            arn
+        } else {
+            "(the worker's identity)"
+        });
+        rest = &tail[arn.len()..];
+    }
+    shown.push_str(rest);
+    let role_account = role_arn.split(':').nth(4).unwrap_or_default();
+    without_accounts(&shown, role_account)
+}
+
+/// `text` with every run of exactly 12 digits but `keep` replaced.
+fn without_accounts(text: &str, keep: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, shown: &mut String| {
+        if digits.len() == 12 && digits.as_str() != keep {
+            shown.push_str("(an account)");
+        } else {
+            shown.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut shown);
+            shown.push(c);
+        }
+    }
+    flush(&mut digits, &mut shown);
+    shown
 }
 
 #[cfg(test)]
@@ -220,5 +252,14 @@ mod tests {
             )
         );
         assert!(!shown.contains("123456789012"));
+        for message in [
+            "User:arn:aws:sts::123456789012:assumed-role/w/i-1 is not authorized",
+            "Access denied for (\"arn:aws:iam::123456789012:user/worker\")",
+            "first line\narn:aws:sts::123456789012:assumed-role/w/x denied",
+            "STS is not activated in this region for account:123456789012.",
+        ] {
+            let shown = without_identity(message, role);
+            assert!(!shown.contains("123456789012"), "{shown}");
+        }
     }
 }

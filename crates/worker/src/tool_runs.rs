@@ -105,12 +105,20 @@ fn extract_and_parse(
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
         }
-        archive
-            .seek(SeekFrom::Start(planned.offset))
-            .map_err(|e| e.to_string())?;
+        // Findings are read from what was kept: a masked file's masked copy.
         let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
-        std::io::copy(&mut (&mut archive).take(planned.size), &mut file)
-            .map_err(|e| e.to_string())?;
+        match &planned.masked {
+            Some(bytes) => {
+                std::io::Write::write_all(&mut file, bytes).map_err(|e| e.to_string())?
+            }
+            None => {
+                archive
+                    .seek(SeekFrom::Start(planned.offset))
+                    .map_err(|e| e.to_string())?;
+                std::io::copy(&mut (&mut archive).take(planned.spooled), &mut file)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
     }
     let mut findings: Vec<Finding> = Vec::new();
     let input = Input {

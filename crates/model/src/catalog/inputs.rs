@@ -308,7 +308,7 @@ fn kubeconfig(document: &Value) -> Result<CheckedInput, InputError> {
         at,
         "token",
         is_token,
-        "must be 1 to 8192 printable characters without spaces",
+        "must be 16 to 8192 printable characters without spaces",
     )?;
     let certificate = text(
         fields,
@@ -465,8 +465,9 @@ fn is_base64(data: &str) -> bool {
             .is_ok()
 }
 
+/// A bearer token: long enough that masking it cannot mask common text.
 fn is_token(token: &str) -> bool {
-    (1..=8192).contains(&token.len()) && token.chars().all(|c| c.is_ascii_graphic())
+    (16..=8192).contains(&token.len()) && token.chars().all(|c| c.is_ascii_graphic())
 }
 
 fn gcp_key(document: &Value) -> Result<CheckedInput, InputError> {
@@ -627,6 +628,7 @@ const POLICY_KEYS: &[&str] = &[
 
 fn custodian_policy(document: &Value) -> Result<CheckedInput, InputError> {
     let top = object(document, "", &["policies"], POLICY_RULE)?;
+    no_format_reach(document, "")?;
     let policies = match top.get("policies") {
         Some(Value::Array(policies)) if !policies.is_empty() => policies,
         _ => return Err(invalid("policies", "must be a list of at least one policy")),
@@ -692,6 +694,39 @@ fn custodian_policy(document: &Value) -> Result<CheckedInput, InputError> {
         content: document.to_string(),
         secrets: Vec::new(),
     })
+}
+
+const FORMAT_RULE: &str = "a {…} field may only name a value (account_id, region, now:%Y-%m-%d, a regex count): Custodian fills fields with Python's str.format, where '.', '[' or '!' reach into objects and the environment";
+
+/// Custodian expands `{…}` fields in every string of a policy with Python's
+/// `str.format` against objects of its own, so `{now.__init__.__globals__[os]…}`
+/// reads the environment, the run's credentials among it. A field may name a variable
+/// or be a regular expression's count (`{3}`, `{1,3}`), nothing that reaches further.
+fn no_format_reach(value: &Value, at: &str) -> Result<(), InputError> {
+    let reaches = |text: &str| {
+        text.split('{').skip(1).any(|field| {
+            field
+                .split('}')
+                .next()
+                .is_some_and(|f| f.contains(['.', '[', ']', '!']))
+        })
+    };
+    match value {
+        Value::String(text) if reaches(text) => Err(not_accepted(display(at), FORMAT_RULE)),
+        Value::Object(map) => map.iter().try_for_each(|(key, inner)| {
+            let inner_at = join(at, &shown_key(key));
+            if reaches(key) {
+                Err(not_accepted(inner_at, FORMAT_RULE))
+            } else {
+                no_format_reach(inner, &inner_at)
+            }
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| no_format_reach(item, &format!("{at}[{i}]"))),
+        _ => Ok(()),
+    }
 }
 
 fn is_policy_name(name: &str) -> bool {
@@ -827,24 +862,28 @@ mod tests {
             let why = refusal(ToolInput::Kubeconfig, &kube(user));
             assert!(why.starts_with(&format!("{at} is not accepted")), "{why}");
         }
-        let proxy = kube("    token: t").replace(
+        let proxy = kube("    token: kube-token-0123456789").replace(
             "    server: https://10.0.0.1:6443",
             "    server: https://10.0.0.1:6443\n    proxy-url: socks5://evil:1080",
         );
         assert!(
             refusal(ToolInput::Kubeconfig, &proxy).starts_with("clusters[0].cluster.proxy-url")
         );
-        let plain = kube("    token: t").replace("https://10.0.0.1", "http://10.0.0.1");
+        let plain =
+            kube("    token: kube-token-0123456789").replace("https://10.0.0.1", "http://10.0.0.1");
         assert!(refusal(ToolInput::Kubeconfig, &plain).contains("must be an https URL"));
-        let two = kube("    token: t").replace(
+        let two = kube("    token: kube-token-0123456789").replace(
             "contexts:\n",
             "contexts:\n- name: other\n  context: {cluster: prod, user: scanner}\n",
         );
         assert!(refusal(ToolInput::Kubeconfig, &two).starts_with("contexts[1] is not accepted"));
-        let elsewhere =
-            kube("    token: t").replace("    cluster: prod\n    user", "    cluster: x\n    user");
+        let elsewhere = kube("    token: kube-token-0123456789")
+            .replace("    cluster: prod\n    user", "    cluster: x\n    user");
         assert!(refusal(ToolInput::Kubeconfig, &elsewhere).contains("must name the one cluster"));
-        let extension = format!("{}extensions: []\n", kube("    token: t"));
+        let extension = format!(
+            "{}extensions: []\n",
+            kube("    token: kube-token-0123456789")
+        );
         assert!(
             refusal(ToolInput::Kubeconfig, &extension).starts_with("extensions is not accepted")
         );
@@ -979,6 +1018,36 @@ mod tests {
         ] {
             let why = refusal(ToolInput::CustodianPolicy, policy);
             assert!(why.starts_with(expected), "{policy}: {why}");
+        }
+        // Custodian's variable expansion is Python's str.format: a field that reaches
+        // into an object reads the environment (the review's way to the credentials).
+        for (text, at) in [
+            (
+                "policies:\n- name: p\n  resource: aws.s3\n  description: '{now.__init__.__globals__[os].environ[AWS_SECRET_ACCESS_KEY]}'\n",
+                "policies[0].description",
+            ),
+            (
+                "policies:\n- name: p\n  resource: aws.s3\n  filters:\n  - {type: value, key: Name, value: '{now:{x.y}}'}\n",
+                "policies[0].filters[0].value",
+            ),
+            (
+                "policies:\n- name: p\n  resource: aws.s3\n  tags: ['{account_id!r}']\n",
+                "policies[0].tags[0]",
+            ),
+        ] {
+            let why = refusal(ToolInput::CustodianPolicy, text);
+            assert!(why.starts_with(&format!("{at} is not accepted")), "{why}");
+        }
+        for fine in [
+            "'^prod-[a-z]{3}$'",
+            "'{account_id}-{region}'",
+            "'x{1,3}'",
+            "'{now:%Y-%m-%d}'",
+        ] {
+            let text = format!(
+                "policies:\n- name: p\n  resource: aws.s3\n  filters:\n  - {{type: value, key: Name, op: regex, value: {fine}}}\n"
+            );
+            assert!(ToolInput::CustodianPolicy.check(&text).is_ok(), "{fine}");
         }
         let many: String = std::iter::once("policies:\n".to_owned())
             .chain((0..=MAX_POLICIES).map(|i| format!("- {{name: p{i}, resource: aws.s3}}\n")))

@@ -160,6 +160,9 @@ class Inputs(unittest.TestCase):
                 {"type": "value", "value_from": {"url": "file:///proc/self/environ"}}]}]}]}, "value_from"),
             ({"policies": [{"name": "p", "resource": "gcp.instance"}]}, "AWS resource"),
             ({"vars": {}, "policies": []}, "only policies"),
+            ({"policies": [{"name": "p", "resource": "aws.s3",
+                            "description": "{now.__init__.__globals__[os].environ[AWS_SESSION_TOKEN]}"}]},
+             "policies[0].description"),
         ]:
             with self.assertRaises(CUSTODIAN.Refused) as refused:
                 CUSTODIAN.check_policy(json.dumps(policy))

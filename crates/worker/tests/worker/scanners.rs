@@ -425,6 +425,10 @@ with open("/work/out/dump.bin", "wb") as f:
     f.write(b"\x00\x01" + os.environ["AWS_SESSION_TOKEN"].encode())
 with open("/work/out/clean.txt", "w") as f:
     f.write("nothing to see\n")
+# A finding that names the credential, as a scan of the scanner's own account might.
+with open("/work/out/prowler.ocsf.json", "w") as f:
+    f.write('[{"status_code": "FAIL", "finding_info": {"title": "t"}, "metadata": {"event_code": "c"},'
+            ' "severity": "High", "resources": [{"uid": "%s"}]}]' % os.environ["AWS_SESSION_TOKEN"])
 print("leaky: wrote the outputs")
 "#;
 
@@ -463,6 +467,10 @@ async fn a_tool_run_cannot_carry_its_credentials_out_through_its_artifacts() {
         download(named(&items, "clean.txt")).await,
         "nothing to see\n"
     );
+    // Findings are read from what was kept: the masked copy.
+    let findings = app.db().findings(id.parse().unwrap()).await.unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].resource_id, "***", "{findings:?}");
     for line in [
         "sage: artifact masked: /work/out/proof.txt held a secret or credential of the run: kept with it masked",
         "sage: artifact masked: /work/out/env.json held a secret or credential of the run: kept with it masked",

@@ -139,6 +139,10 @@ impl NetworkPolicy {
 /// Environment variables a module may not set: they change how the interpreter or the
 /// dynamic loader behaves, which would let a parameter run code of its choosing.
 const RESERVED_ENV: &[&str] = &[
+    "OPENSSL_CONF",
+    "GCONV_PATH",
+    "PYTHONWARNINGS",
+    "PYTHONBREAKPOINT",
     "PATH",
     "HOME",
     "PYTHONPATH",
@@ -151,6 +155,26 @@ const RESERVED_ENV: &[&str] = &[
     "BASHOPTS",
     "PS4",
     "IFS",
+];
+
+/// Variables of the scanner image's tools that name another credential source, a
+/// certificate or a proxy: a run's parameter there would be a file or route the checks
+/// of tool inputs never see.
+const SCANNER_RESERVED_ENV: &[&str] = &[
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_CONFIG_DIR",
+    "AZURE_AUTHORITY_HOST",
+    "CLOUDSDK_CONFIG",
+    "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
 ];
 
 /// One element of `args` as written: a template, or a group of templates that stand or
@@ -271,6 +295,37 @@ impl ModuleDefinition {
             },
         };
         let image = SandboxImage::parse(request.image.as_deref(), &mut problems);
+        if image == SandboxImage::Scanner {
+            for key in env
+                .keys()
+                .filter(|key| SCANNER_RESERVED_ENV.contains(&key.as_str()))
+            {
+                problems.add(
+                    format!("env.{key}"),
+                    "is reserved in the scanner image: another credential source, certificate or proxy of its tools",
+                );
+            }
+        }
+        // A tool input reaches the tool only through its variable, checked: never
+        // also as an argument, where nothing checks it.
+        for (i, arg) in args.iter().enumerate() {
+            let inputs = env
+                .iter()
+                .filter(|(key, _)| ToolInput::for_variable(key).is_some())
+                .filter_map(|(_, template)| template.params().next());
+            for name in inputs {
+                if arg
+                    .templates()
+                    .iter()
+                    .any(|t| t.params().any(|p| p == name))
+                {
+                    problems.add(
+                        format!("args[{i}]"),
+                        format!("uses {{{name}}}, a tool input: it goes to its tool through its variable only"),
+                    );
+                }
+            }
+        }
         let credentials =
             Credentials::parse(request.credentials.as_deref(), &params, &mut problems);
         if credentials == Credentials::AwsAssumeRole {
