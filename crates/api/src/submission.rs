@@ -11,6 +11,7 @@ use sage_model::catalog::module::ModuleDefinition;
 use sage_model::tools::{NameCatalog, Tool};
 use sage_store::catalog::Module;
 use sage_store::executions::{Execution, NewExecution};
+use sage_store::tools::ModuleTool;
 use serde_json::Value;
 
 use crate::http::error::{ApiError, FieldProblem};
@@ -54,9 +55,21 @@ pub async fn submit(
     }
     let approvals_required = approvals_required(state, module, number, &version.definition).await?;
     let definition = &version.definition;
+    // A tool the workers' image lacks cannot run, whatever its parameters.
+    let tool = state.db.tool_of_module(module.id).await?;
+    if let Some(ModuleTool {
+        tool,
+        available: Err(why),
+        ..
+    }) = &tool
+    {
+        return Err(ApiError::ToolUnavailable(format!(
+            "{tool} cannot run: {why}"
+        )));
+    }
     let run = definition.admit(submission.params)?;
-    if let Some((tool, names)) = state.db.tool_names_of_module(module.id).await? {
-        tool_rules(tool, &names, &run)?;
+    if let Some(tool) = &tool {
+        tool_rules(tool.tool, &tool.names, &run)?;
     }
     deployment_rules(state, &run)?;
 

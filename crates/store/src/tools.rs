@@ -31,6 +31,16 @@ pub struct ToolEntry {
     pub latest_execution_id: Option<ExecutionId>,
 }
 
+/// The tool a module runs, as a submission needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleTool {
+    pub tool: Tool,
+    /// What its image holds for each cloud.
+    pub names: NameCatalog,
+    /// Whether the workers' image holds it; why not, when it does not.
+    pub available: Result<(), String>,
+}
+
 /// What a worker's scanner image says about one tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Availability {
@@ -250,16 +260,16 @@ impl Db {
             .collect()
     }
 
-    /// The tool a module runs and the names its image holds, if it is a tool's module
-    /// (the names empty until a worker reported them).
-    pub async fn tool_names_of_module(
+    /// The tool a module runs, whether the workers' image holds it and the names it
+    /// holds, if it is a tool's module (the names empty until a worker reported them).
+    pub async fn tool_of_module(
         &self,
         module_id: ModuleId,
-    ) -> Result<Option<(Tool, NameCatalog)>, StoreError> {
+    ) -> Result<Option<ModuleTool>, StoreError> {
         let client = self.client().await?;
         client
             .query_opt(
-                "SELECT name, names FROM tools WHERE module_id = $1",
+                "SELECT name, names, available, unavailable_reason FROM tools WHERE module_id = $1",
                 &[&module_id.as_uuid()],
             )
             .await?
@@ -268,7 +278,17 @@ impl Db {
                     .get::<_, Option<Json<NameCatalog>>>(1)
                     .map(|Json(names)| names)
                     .unwrap_or_default();
-                Ok((tool_of(row.get(0))?, names))
+                let available = match row.get::<_, bool>(2) {
+                    true => Ok(()),
+                    false => Err(row
+                        .get::<_, Option<String>>(3)
+                        .unwrap_or_else(|| "the scanner image does not hold it".to_owned())),
+                };
+                Ok(ModuleTool {
+                    tool: tool_of(row.get(0))?,
+                    names,
+                    available,
+                })
             })
             .transpose()
     }

@@ -147,15 +147,6 @@ pub async fn start(
     let module = Access::new(&state, &caller)
         .runnable_module(entry.module_id)
         .await?;
-    if !entry.available {
-        return Err(ApiError::ToolUnavailable(format!(
-            "{tool} cannot run: {}",
-            entry
-                .unavailable_reason
-                .as_deref()
-                .unwrap_or("the scanner image does not hold it")
-        )));
-    }
     let ToolRunBody { version, params } = body.0;
     let submission = Submission {
         module: &module,

@@ -245,6 +245,23 @@ async fn a_tool_run_is_refused_naming_the_field_and_changes_nothing() {
             .contains("not in this image"),
         "{answer}"
     );
+    // The module's own route is the same door.
+    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+    let steampipe = entry(&tools, "steampipe")["module_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.execution_count().await;
+    let (status, answer) = app
+        .post_as(
+            &format!("/api/v1/modules/{steampipe}/executions"),
+            ADMIN,
+            &json!({"params": {"iam_role_arn": "arn:aws:iam::123456789012:role/SageScanner"}}),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "tool_unavailable");
+    assert_eq!(app.execution_count().await, before);
     // Nobody assigned the analyst the tool: it is not theirs to see.
     let (status, _) = app
         .post_as("/api/v1/tools/custodian/runs", ANALYST, &good)
