@@ -591,3 +591,25 @@ fn a_stored_definition_reads_back_without_the_costly_checks_its_write_passed() {
     broken["args"] = json!(["{unclosed"]);
     assert!(serde_json::from_value::<ModuleDefinition>(broken).is_err());
 }
+
+#[test]
+fn an_argument_that_begins_with_placeholders_cannot_begin_with_a_dash() {
+    // `"{a}{b}"` with an empty `a` is `b` alone at the start of an argument: the
+    // review's `--config=…` through the second placeholder.
+    let request: ModuleRequest = serde_json::from_value(json!({
+        "script_id": "5f0c1c52-8b0e-4c1e-9d55-0d5a3c9e2f10",
+        "params": [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}],
+        "args": ["{a}{b}", "x={b}"],
+    }))
+    .unwrap();
+    let module = ModuleDefinition::parse(&request, &Limits::CEILING).unwrap();
+    let errors = module
+        .admit(&json!({"a": "", "b": "--config=/work/x"}))
+        .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, "params.b");
+    let errors = module.admit(&json!({"a": "-x", "b": "y"})).unwrap_err();
+    assert_eq!(errors[0].field, "params.a");
+    // A dash after the first character, or after a literal, is only a value.
+    assert!(module.admit(&json!({"a": "x", "b": "--y"})).is_ok());
+}

@@ -145,6 +145,10 @@ impl Settings {
         let sts_endpoint = env.optional_with("STS_ENDPOINT_URL", None, http_url);
         let sandbox_aws_endpoint = env.optional_with("SANDBOX_AWS_ENDPOINT_URL", None, http_url);
         let sts_credentials = env.key_pair("STS_ACCESS_KEY_ID", "STS_SECRET_ACCESS_KEY");
+        let sts_identity = crate::sts::identity_source(
+            &env,
+            sts_credentials.as_ref().is_some_and(Option::is_some),
+        );
         // Where the profiles runs may name (AWS_PROFILES_ALLOWED) are: the SDK's own
         // variables, read like every other setting.
         let profile_files = crate::sts::ProfileFilePaths {
@@ -207,6 +211,7 @@ impl Settings {
                 region: sts_region.ok_or_else(ConfigError::unreachable)?,
                 endpoint: sts_endpoint.ok_or_else(ConfigError::unreachable)?,
                 credentials: sts_credentials.ok_or_else(ConfigError::unreachable)?,
+                identity: sts_identity,
                 profile_files,
             },
             sandbox_aws_endpoint: sandbox_aws_endpoint.ok_or_else(ConfigError::unreachable)?,
@@ -304,6 +309,40 @@ mod tests {
         assert_eq!(scanner.bytes, 512 << 20);
         assert_eq!(scanner.keep.max_total_bytes, 512 << 20);
         assert_eq!(scanner.keep.max_file_bytes, 512 << 20);
+        // Nothing names an identity: the default chain would end at the instance's
+        // metadata, and the worker says so at start.
+        assert!(
+            settings.sts.identity.contains("metadata (IMDS)"),
+            "{}",
+            settings.sts.identity
+        );
+    }
+
+    #[test]
+    fn the_identity_for_sts_is_named_as_the_environment_gives_it() {
+        for (pairs, expected) in [
+            (vec![("AWS_EC2_METADATA_DISABLED", "true")], "none:"),
+            (
+                vec![("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token")],
+                "web identity",
+            ),
+            (
+                vec![
+                    ("STS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+                    ("STS_SECRET_ACCESS_KEY", "x"),
+                ],
+                "STS_ACCESS_KEY_ID",
+            ),
+        ] {
+            let mut env = base();
+            env.extend(pairs);
+            let settings = Settings::from_env(Env::from_pairs(env)).unwrap();
+            assert!(
+                settings.sts.identity.contains(expected),
+                "{}",
+                settings.sts.identity
+            );
+        }
     }
 
     #[test]

@@ -248,6 +248,7 @@ pub async fn run_until_stopped(
     ));
     let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
+    tracing::info!(source = %settings.sts.identity, "the worker's identity for STS");
     let sts = Box::pin(crate::sts::Sts::new(&settings.sts)).await;
     let tool_versions = crate::scanner_image::ToolVersions::default();
     let reporter = crate::scanner_image::Reporter {

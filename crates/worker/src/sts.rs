@@ -23,10 +23,36 @@ pub struct StsSettings {
     /// The worker's own keys, when its identity is not the default chain's
     /// (environment, web identity, container or instance role).
     pub credentials: Option<(String, SecretString)>,
+    /// Where its identity comes from, in words (see [`identity_source`]).
+    pub identity: String,
     /// The AWS config and credentials files the profiles runs name come from (local
     /// development; the SDK's defaults, `~/.aws/config` and `~/.aws/credentials`,
     /// when unset).
     pub profile_files: ProfileFilePaths,
+}
+
+/// Where the worker's own identity for STS comes from, as far as its environment
+/// tells: said once at start, so a worker that would ask the instance's metadata (or
+/// has no identity at all) is seen before its first run fails.
+pub fn identity_source(env: &sage_infra::config::Env, own_keys: bool) -> String {
+    let set = |name: &str| env.raw(name).is_some();
+    if own_keys {
+        "the worker's settings (STS_ACCESS_KEY_ID)".to_owned()
+    } else if set("AWS_WEB_IDENTITY_TOKEN_FILE") {
+        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE, as IRSA sets it)".to_owned()
+    } else if set("AWS_ACCESS_KEY_ID") {
+        "the environment (AWS_ACCESS_KEY_ID)".to_owned()
+    } else if set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+    {
+        "the container's credentials endpoint".to_owned()
+    } else if let Some(profile) = env.raw("AWS_PROFILE") {
+        format!("the AWS profile {profile}")
+    } else if env.raw("AWS_EC2_METADATA_DISABLED") == Some("true") {
+        "none: no keys, no web identity, and instance metadata disabled (a run that names a role fails)".to_owned()
+    } else {
+        "the instance's metadata (IMDS), the default chain's last resort".to_owned()
+    }
 }
 
 /// `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`, as the worker's settings read

@@ -91,6 +91,15 @@ impl Template {
         })
     }
 
+    /// The placeholders the template begins with, up to its first literal
+    /// (`"{a}{b}=x"`: a, b): where the element's first character comes from.
+    pub fn leading_params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().map_while(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
     /// Whether the template is one placeholder and nothing else (`"{db_name}"`).
     pub fn is_single_param(&self) -> bool {
         matches!(self.segments.as_slice(), [Segment::Param(_)])

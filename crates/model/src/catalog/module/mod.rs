@@ -456,9 +456,10 @@ impl ModuleDefinition {
         (valid, problems.into_vec())
     }
 
-    /// Refuses a string that starts with `-` where it is an argument of its own
-    /// (`"{path}"`): the script's argument parser would read `--config=/x` as one of
-    /// its options. Inside a longer element (`"--path={path}"`) it is only a value.
+    /// Refuses a string that starts with `-` where it begins an argument (`"{path}"`,
+    /// or `"{a}{b}"` with `a` empty): the script's argument parser would read
+    /// `--config=/x` as one of its options. After a literal (`"--path={path}"`) it is
+    /// only a value.
     fn refuse_options(&self, valid: ValidParams) -> Result<ValidParams, Vec<FieldError>> {
         let may_start_with_dash = |name: &str| {
             self.params.iter().any(|p| {
@@ -472,12 +473,15 @@ impl ModuleDefinition {
                     )
             })
         };
+        // The first placeholder with a value gives the element its first character.
         let problems: BTreeSet<&str> = self
             .args
             .iter()
             .flat_map(Arg::templates)
-            .filter(|t| t.is_single_param())
-            .filter_map(|t| t.params().next())
+            .filter_map(|t| {
+                t.leading_params()
+                    .find(|name| valid.text(name).is_some_and(|v| !v.is_empty()))
+            })
             .filter(|name| !may_start_with_dash(name))
             .filter(|name| valid.text(name).is_some_and(|v| v.starts_with('-')))
             .collect();
