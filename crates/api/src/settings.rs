@@ -215,11 +215,13 @@ mod tests {
         let text = Settings::from_env(Env::from_pairs(pairs))
             .unwrap_err()
             .to_string();
+        // With real users, the roles runs may assume are named, never "any".
         for name in [
             "OIDC_ISSUER",
             "OIDC_AUDIENCE",
             "OIDC_JWKS_URL",
             "OIDC_ALGORITHMS",
+            "ASSUME_ROLE_ALLOWED",
         ] {
             assert!(text.contains(name), "{name} missing from {text}");
         }
@@ -236,6 +238,7 @@ mod tests {
             pairs.retain(|(k, _)| *k != "AUTH_MODE");
             pairs.extend([
                 ("AUTH_MODE", "oidc"),
+                ("ASSUME_ROLE_ALLOWED", "arn:aws:iam::123456789012:role/Scan"),
                 ("OIDC_ISSUER", "http://issuer.test"),
                 ("OIDC_AUDIENCE", "sage"),
                 ("OIDC_JWKS_URL", "http://issuer.test/jwks"),
@@ -258,6 +261,7 @@ mod tests {
             pairs.retain(|(k, _)| *k != "AUTH_MODE");
             pairs.extend([
                 ("AUTH_MODE", "oidc"),
+                ("ASSUME_ROLE_ALLOWED", "arn:aws:iam::123456789012:role/Scan"),
                 (
                     "OIDC_ISSUER",
                     "https://cognito-idp.eu-west-1.amazonaws.com/pool",

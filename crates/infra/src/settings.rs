@@ -47,6 +47,18 @@ impl CommonSettings {
             sage_model::catalog::cloud::RoleAllowlist::default(),
             sage_model::catalog::cloud::RoleAllowlist::parse,
         );
+        // With real users signing in, "any role the worker may assume" is never a
+        // default: the deployment names the roles (api and worker share AUTH_MODE).
+        if env.raw("AUTH_MODE") == Some("oidc")
+            && assume_roles
+                .as_ref()
+                .is_some_and(sage_model::catalog::cloud::RoleAllowlist::is_empty)
+        {
+            env.refuse(
+                "ASSUME_ROLE_ALLOWED",
+                "must list the roles runs may assume when AUTH_MODE=oidc (empty lets runs assume any role the worker's identity may)",
+            );
+        }
         let aws_profiles = env.optional_with(
             "AWS_PROFILES_ALLOWED",
             sage_model::catalog::cloud::ProfileAllowlist::default(),
@@ -100,6 +112,28 @@ mod tests {
                 "LOG_FORMAT"
             ]
         );
+    }
+
+    #[test]
+    fn with_real_users_the_roles_runs_may_assume_are_named() {
+        let pairs = |roles: &'static str| {
+            [
+                ("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+                ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                ("S3_BUCKET", "sage-artifacts"),
+                ("SECRETS_KEY", KEY),
+                ("AUTH_MODE", "oidc"),
+                ("ASSUME_ROLE_ALLOWED", roles),
+            ]
+        };
+        let mut env = Env::from_pairs(pairs(""));
+        CommonSettings::from_env(&mut env);
+        let problems = env.finish().unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].variable, "ASSUME_ROLE_ALLOWED");
+        let mut env = Env::from_pairs(pairs("arn:aws:iam::123456789012:role/scan/*"));
+        assert!(CommonSettings::from_env(&mut env).is_some());
+        env.finish().unwrap();
     }
 
     #[test]

@@ -241,6 +241,10 @@ async fn browser_sign_in_through_a_real_openid_provider() {
     let idp_port = free_port();
     let mut env = test_env();
     env.set("AUTH_MODE", "oidc");
+    env.set(
+        "ASSUME_ROLE_ALLOWED",
+        "arn:aws:iam::123456789012:role/SageScanner",
+    );
     env.set("OIDC_ISSUER", format!("http://127.0.0.1:{idp_port}"));
     env.set("OIDC_JWKS_URL", format!("http://127.0.0.1:{idp_port}/jwks"));
     env.set("OIDC_AUDIENCE", "sage-runner");

@@ -156,6 +156,10 @@ async fn start_issuer(keys: Vec<Jwk>) -> Issuer {
 async fn oidc_app(issuer: &Issuer) -> TestApp {
     let mut env = test_env();
     env.set("AUTH_MODE", "oidc");
+    env.set(
+        "ASSUME_ROLE_ALLOWED",
+        "arn:aws:iam::123456789012:role/SageScanner",
+    );
     env.set("OIDC_ISSUER", ISSUER);
     env.set("OIDC_AUDIENCE", AUDIENCE);
     env.set("OIDC_JWKS_URL", issuer.url.clone());
@@ -471,6 +475,10 @@ async fn a_deployment_may_vouch_for_its_issuers_emails() {
     let mut env = test_env();
     for (name, value) in [
         ("AUTH_MODE", "oidc"),
+        (
+            "ASSUME_ROLE_ALLOWED",
+            "arn:aws:iam::123456789012:role/SageScanner",
+        ),
         ("OIDC_ISSUER", ISSUER),
         ("OIDC_AUDIENCE", AUDIENCE),
         ("OIDC_JWKS_URL", &issuer.url),

@@ -335,6 +335,11 @@ impl RoleAllowlist {
         Ok(Self(patterns))
     }
 
+    /// Whether it lists nothing, and so allows any role.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn allows(&self, arn: &RoleArn) -> bool {
         let arn = arn.as_str();
         self.0.is_empty()
