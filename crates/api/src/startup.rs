@@ -21,7 +21,7 @@ use crate::identity::auth::Authenticator;
 use crate::routes;
 use crate::routes::sign_in::SignInView;
 use crate::settings::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, ArtifactLinks, CatalogRules, RunRules};
 
 pub struct Application {
     port: u16,
@@ -182,18 +182,24 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         db,
         broker: Arc::new(Broker::new(common.amqp.clone())),
         redis,
-        s3,
-        presigner,
-        bucket: common.s3.bucket.clone(),
-        artifact_url_ttl: settings.artifact_url_ttl,
-        approval_ttl: settings.approval_ttl,
+        artifacts: ArtifactLinks {
+            s3,
+            presigner,
+            bucket: common.s3.bucket.clone(),
+            ttl: settings.artifact_url_ttl,
+        },
+        runs: RunRules {
+            approval_ttl: settings.approval_ttl,
+            secrets: settings.common.secrets.clone(),
+            assume_roles: settings.common.assume_roles.clone(),
+            aws_profiles: settings.common.aws_profiles.clone(),
+        },
+        catalog: CatalogRules {
+            scripts_dir: settings.common.scripts_dir.clone(),
+            limit_ceiling: settings.limit_ceiling,
+        },
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         signed_in: Arc::default(),
-        scripts_dir: settings.common.scripts_dir.clone(),
-        limit_ceiling: settings.limit_ceiling,
-        secrets: settings.common.secrets.clone(),
-        assume_roles: settings.common.assume_roles.clone(),
-        aws_profiles: settings.common.aws_profiles.clone(),
         metrics: Arc::default(),
     })
 }

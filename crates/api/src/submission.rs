@@ -78,6 +78,7 @@ pub async fn submit(
         .then(|| {
             serde_json::to_vec(run.secrets()).map(|plain| {
                 state
+                    .runs
                     .secrets
                     .seal(&plain, execution_id.as_uuid().as_bytes())
             })
@@ -92,7 +93,7 @@ pub async fn submit(
         params: run.masked(),
         sealed_secrets,
         approvals_required,
-        approval_ttl: state.approval_ttl,
+        approval_ttl: state.runs.approval_ttl,
     };
     let execution = state.db.submit_execution(&new, &caller.audit).await?;
     state.metrics.runs.submitted(&module.name);
@@ -162,7 +163,7 @@ fn deployment_rules(state: &AppState, run: &AdmittedRun) -> Result<(), ApiError>
         return Ok(());
     };
     let mut problems = Vec::new();
-    if !state.assume_roles.allows(&role.role_arn) {
+    if !state.runs.assume_roles.allows(&role.role_arn) {
         problems.push(FieldProblem::new(
             "params.iam_role_arn",
             "is not a role this deployment lets runs assume (ASSUME_ROLE_ALLOWED)",
@@ -171,7 +172,7 @@ fn deployment_rules(state: &AppState, run: &AdmittedRun) -> Result<(), ApiError>
     if let Some(why) = role
         .profile
         .as_deref()
-        .and_then(|profile| state.aws_profiles.refusal(profile))
+        .and_then(|profile| state.runs.aws_profiles.refusal(profile))
     {
         problems.push(FieldProblem::new("params.aws_profile", why));
     }

@@ -42,7 +42,7 @@ pub async fn list(
     id: web::Path<ExecutionId>,
 ) -> Result<HttpResponse, ApiError> {
     let execution = Access::new(&state, &caller).execution(*id).await?;
-    let expires_at = Utc::now() + state.artifact_url_ttl;
+    let expires_at = Utc::now() + state.artifacts.ttl;
     let mut items = Vec::new();
     for artifact in state.db.artifacts(execution.id).await? {
         items.push(view(&state, artifact, expires_at).await?);
@@ -61,11 +61,12 @@ pub(crate) async fn view(
     let name = ArtifactName::parse(&artifact.name)
         .map_err(|why| ApiError::internal(anyhow::anyhow!("stored artifact name {why}")))?;
     let presigning =
-        PresigningConfig::expires_in(state.artifact_url_ttl).map_err(ApiError::internal)?;
+        PresigningConfig::expires_in(state.artifacts.ttl).map_err(ApiError::internal)?;
     let request = state
+        .artifacts
         .presigner
         .get_object()
-        .bucket(&state.bucket)
+        .bucket(&state.artifacts.bucket)
         .key(&artifact.s3_key)
         .response_content_disposition(name.content_disposition())
         .response_content_type(&artifact.content_type)

@@ -231,7 +231,7 @@ async fn respond(
     evidence: Evidence,
     mut response: actix_web::HttpResponseBuilder,
 ) -> Result<HttpResponse, ApiError> {
-    let expires_at = Utc::now() + state.artifact_url_ttl;
+    let expires_at = Utc::now() + state.artifacts.ttl;
     let file = |name: &str| evidence.files.iter().find(|f| f.name == name).cloned();
     let (pdf, summary_file) = match (evidence.status, file("report.pdf"), file("summary.json")) {
         (EvidenceStatus::Ready, Some(pdf), Some(summary)) => (

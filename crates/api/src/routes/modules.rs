@@ -32,7 +32,7 @@ async fn check_definition(
     request: &ModuleRequest,
 ) -> Result<ModuleDefinition, ApiError> {
     let mut problems: Vec<FieldProblem> = Vec::new();
-    let definition = ModuleDefinition::parse(request, &state.limit_ceiling)
+    let definition = ModuleDefinition::parse(request, &state.catalog.limit_ceiling)
         .map_err(|errors| {
             problems.extend(
                 errors

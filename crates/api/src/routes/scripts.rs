@@ -83,7 +83,7 @@ pub async fn create(
     }
     let sha256 = match &path {
         Some(path) => {
-            let (root, path) = (state.scripts_dir.clone(), path.clone());
+            let (root, path) = (state.catalog.scripts_dir.clone(), path.clone());
             match tokio::task::spawn_blocking(move || library::pin(&root, &path))
                 .await
                 .map_err(ApiError::internal)?

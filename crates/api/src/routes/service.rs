@@ -53,7 +53,7 @@ async fn check(state: &AppState) -> Checks {
         sage_infra::probe(state.db.check()),
         state.broker.check(),
         sage_infra::redis::check(&state.redis),
-        sage_infra::s3::check(&state.s3, &state.bucket),
+        sage_infra::s3::check(&state.artifacts.s3, &state.artifacts.bucket),
     );
     let checks: Checks = [
         ("postgres", postgres),

@@ -201,7 +201,7 @@ pub async fn latest(
     let execution = Access::new(&state, &caller)
         .execution(run.execution_id)
         .await?;
-    let expires_at = Utc::now() + state.artifact_url_ttl;
+    let expires_at = Utc::now() + state.artifacts.ttl;
     let mut artifacts = Vec::new();
     for artifact in state.db.artifacts(execution.id).await? {
         artifacts.push(artifact_view(&state, artifact, expires_at).await?);

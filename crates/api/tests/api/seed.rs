@@ -8,7 +8,7 @@ use sage_store::seed::Seeded;
 
 async fn seed(app: &TestApp) -> Vec<(&'static str, Seeded)> {
     let library = std::path::PathBuf::from(app.env.raw("SCRIPTS_DIR").unwrap());
-    let ceiling = app.application_state.limit_ceiling;
+    let ceiling = app.application_state.catalog.limit_ceiling;
     sage_api::catalog::seed::seed(app.db(), &library, &ceiling)
         .await
         .unwrap()
