@@ -403,6 +403,17 @@ mod tests {
         file
     }
 
+    /// A script run's plan of `spool`: no secrets, names only.
+    fn plan_of(spool: &tempfile::NamedTempFile) -> Plan {
+        plan(
+            spool.path(),
+            LIMITS,
+            &Redactor::default(),
+            SecretScan::Names,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn regular_files_are_kept_with_their_folders_and_digests() {
         let spool = archive(&[
@@ -411,13 +422,7 @@ mod tests {
             ("out/sub/", EntryType::Directory, b""),
             ("out/sub/data.json", EntryType::Regular, b"{}"),
         ]);
-        let plan = plan(
-            spool.path(),
-            LIMITS,
-            &Redactor::default(),
-            SecretScan::Names,
-        )
-        .unwrap();
+        let plan = plan_of(&spool);
         assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["report.txt", "sub/data.json"]);
@@ -459,13 +464,7 @@ mod tests {
             ("out/b", EntryType::Regular, &[2; 90]),
             ("elsewhere", EntryType::Regular, b"x"),
         ]);
-        let plan = plan(
-            spool.path(),
-            LIMITS,
-            &Redactor::default(),
-            SecretScan::Names,
-        )
-        .unwrap();
+        let plan = plan_of(&spool);
         let names: Vec<&str> = plan.keep.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["a"]);
         let report = plan.skipped.join("\n");
@@ -488,13 +487,7 @@ mod tests {
     #[test]
     fn an_out_folder_that_is_a_symlink_is_reported_and_not_followed() {
         let spool = archive(&[("out", EntryType::Symlink, b"")]);
-        let plan = plan(
-            spool.path(),
-            LIMITS,
-            &Redactor::default(),
-            SecretScan::Names,
-        )
-        .unwrap();
+        let plan = plan_of(&spool);
         assert!(plan.keep.is_empty());
         assert_eq!(plan.skipped, ["/work/out is a symlink"]);
     }
