@@ -24,9 +24,10 @@ FROM runtime AS api
 COPY bin/sage-api /usr/local/bin/sage-api
 COPY console /opt/sage/console
 ENV CONSOLE_DIR=/opt/sage/console \
-    API_BIND=0.0.0.0:8080
+    API_BIND=0.0.0.0:8080 \
+    API_METRICS_BIND=0.0.0.0:9090
 USER 10002:10002
-EXPOSE 8080
+EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/sage-api"]
 LABEL org.opencontainers.image.title="sage-api"
 

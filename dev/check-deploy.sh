@@ -404,6 +404,7 @@ for overlay, paths in sorted(by_overlay.items()):
 
     for setting, doc, container, port_name in (
         ("API_BIND", api, "api", "http"),
+        ("API_METRICS_BIND", api, "api", "metrics"),
         ("WORKER_METRICS_BIND", worker, "worker", "metrics"),
     ):
         bind = config.get(setting, "")

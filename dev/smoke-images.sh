@@ -54,6 +54,7 @@ cat >>"$settings" <<SETTINGS
 DATABASE_URL=$database_url
 QUEUE_PREFIX=sage-smoke
 API_BIND=127.0.0.1:$api_port
+API_METRICS_BIND=127.0.0.1:19090
 WORKER_ID=smoke-worker
 WORKER_METRICS_BIND=127.0.0.1:19091
 STAGING_DIR=$data/staging
@@ -77,6 +78,8 @@ READY_TIMEOUT=60 "$root/dev/wait-ready.sh" "http://127.0.0.1:$api_port" \
 sleep 1
 [ "$(docker inspect -f '{{.State.Running}}' sage-smoke-worker)" = true ] \
   || { docker logs --tail 30 sage-smoke-worker; die "the worker image did not start"; }
+curl -fsS http://127.0.0.1:19090/metrics | grep -q '^sage_http_requests' \
+  || die "the api image does not serve /metrics on API_METRICS_BIND"
 say "api $(docker inspect -f '{{.Config.Image}}' sage-smoke-api) and worker run as $(docker exec sage-smoke-api id -u):$(docker exec sage-smoke-worker id -u), read-only, no capabilities"
 
 DEMO_SERVICE_LOGS="$(docker inspect -f '{{.LogPath}}' sage-smoke-api):$(docker inspect -f '{{.LogPath}}' sage-smoke-worker)" \

@@ -15,6 +15,9 @@ use crate::background::webhook::{APPROVAL_VARS, SIEM_VARS, WebhookSettings};
 pub struct Settings {
     /// Where the HTTP server listens; port 0 picks a free port (tests).
     pub bind: SocketAddr,
+    /// Where `/metrics` is served, apart from the API so that only the scraper's network
+    /// reaches it; `None` (`off`) serves it nowhere.
+    pub metrics_bind: Option<SocketAddr>,
     pub common: CommonSettings,
     pub database: DatabaseSettings,
     /// Made admins at start-up, so a fresh installation has someone to administer it.
@@ -58,6 +61,11 @@ impl Settings {
             v.parse()
                 .map_err(|_| format!("{v:?} is not a socket address such as 127.0.0.1:8080"))
         });
+        let metrics_bind = env.optional_with(
+            "API_METRICS_BIND",
+            Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            sage_infra::config::address_or_off,
+        );
         let common = CommonSettings::from_env(&mut env);
         let database = DatabaseSettings::from_env(&mut env);
         let admin_emails = emails(&mut env, "ADMIN_EMAILS");
@@ -92,6 +100,7 @@ impl Settings {
         // Every value is present once `finish` passed; the empty error is unreachable.
         Ok(Self {
             bind: bind.ok_or_else(ConfigError::unreachable)?,
+            metrics_bind: metrics_bind.ok_or_else(ConfigError::unreachable)?,
             common: common.ok_or_else(ConfigError::unreachable)?,
             database: database.ok_or_else(ConfigError::unreachable)?,
             admin_emails,
@@ -173,6 +182,18 @@ mod tests {
         let settings = Settings::from_env(Env::from_pairs(base())).unwrap();
         assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(
+            settings
+                .metrics_bind
+                .map(|bind| bind.to_string())
+                .as_deref(),
+            Some("127.0.0.1:9090")
+        );
+        let off = Settings::from_env(Env::from_pairs(
+            base().into_iter().chain([("API_METRICS_BIND", "off")]),
+        ))
+        .unwrap();
+        assert_eq!(off.metrics_bind, None);
+        assert_eq!(
             settings.common.shutdown_grace,
             std::time::Duration::from_secs(30)
         );
@@ -183,6 +204,7 @@ mod tests {
         let mut pairs = base();
         pairs.extend([
             ("API_BIND", "localhost"),
+            ("API_METRICS_BIND", "8080"),
             ("ADMIN_EMAILS", "admin@example.com, nobody"),
             ("SHUTDOWN_GRACE_SEC", "0"),
             ("SIEM_WEBHOOK_URL", "ftp://siem"),
@@ -193,6 +215,7 @@ mod tests {
         let text = error.to_string();
         for name in [
             "API_BIND",
+            "API_METRICS_BIND",
             "ADMIN_EMAILS",
             "SHUTDOWN_GRACE_SEC",
             "SIEM_WEBHOOK_URL",

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 use anyhow::Context;
@@ -26,6 +26,8 @@ use crate::state::{AppState, ArtifactLinks, CatalogRules, RunRules};
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener, when it is served.
+    metrics: Option<MetricsServer>,
     state: AppState,
     /// Stops the background tasks (webhook and job relays, approval expiry) once the
     /// server has stopped.
@@ -72,6 +74,10 @@ impl Application {
         .shutdown_timeout(settings.common.shutdown_grace.as_secs())
         .run();
         tracing::info!(port, "api listening");
+        let metrics = match settings.metrics_bind {
+            Some(bind) => Some(MetricsServer::start(bind, state.clone())?),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         let webhooks = [
             (Webhook::Siem, &settings.siem),
@@ -92,6 +98,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics,
             state,
             shutdown,
         })
@@ -99,6 +106,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, when it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|metrics| metrics.port)
     }
 
     pub fn state(&self) -> &AppState {
@@ -110,7 +122,42 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
         self.shutdown.cancel();
+        if let Some(metrics) = self.metrics {
+            metrics.server.stop(true).await;
+        }
         outcome
+    }
+}
+
+/// The scrape endpoint, apart from the API so that only the scraper's network reaches
+/// it (the worker's is served the same way): it answers `/metrics` and nothing else.
+struct MetricsServer {
+    port: u16,
+    server: ServerHandle,
+}
+
+impl MetricsServer {
+    fn start(bind: std::net::SocketAddr, state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(bind)
+            .with_context(|| format!("cannot listen on {bind} (API_METRICS_BIND)"))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .route("/metrics", web::get().to(routes::service::metrics))
+        })
+        .workers(1)
+        // The API's server takes the signals and stops this one after it.
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        tracing::info!(port, "serving /metrics");
+        Ok(Self {
+            port,
+            server: handle,
+        })
     }
 }
 

@@ -242,6 +242,16 @@ impl Env {
     }
 }
 
+/// A listening address, or `off` for none (a metrics endpoint that is not served).
+pub fn address_or_off(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    match value {
+        "off" => Ok(None),
+        _ => value.parse().map(Some).map_err(|_| {
+            format!("{value:?} is neither off nor a socket address such as 0.0.0.0:9091")
+        }),
+    }
+}
+
 /// Checks the scheme of a URL-shaped setting without echoing credentials it may carry.
 pub fn url_with_scheme(value: &str, schemes: &[&str]) -> Result<String, String> {
     let scheme_ok = schemes

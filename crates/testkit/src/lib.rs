@@ -32,6 +32,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub application_state: sage_api::state::AppState,
+    /// Where this api serves `/metrics` (apart from its API).
+    pub metrics_port: u16,
     /// The environment the api started with, its fresh database included: workers
     /// started for this app read the same.
     pub env: Env,
@@ -72,6 +74,7 @@ pub fn test_env() -> Env {
     env.set("RUST_LOG", "warn");
     // Workers of tests run side by side (and beside `just up`'s): any free port.
     env.set("WORKER_METRICS_BIND", "127.0.0.1:0");
+    env.set("API_METRICS_BIND", "127.0.0.1:0");
     env
 }
 
@@ -99,11 +102,15 @@ async fn start(env: Env) -> TestApp {
         .expect("the api starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let application_state = application.state().clone();
+    let metrics_port = application
+        .metrics_port()
+        .expect("the test api serves /metrics");
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
         application_state,
+        metrics_port,
         env,
     }
 }

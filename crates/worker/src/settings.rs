@@ -125,12 +125,7 @@ impl Settings {
         let metrics_bind = env.optional_with(
             "WORKER_METRICS_BIND",
             Some(SocketAddr::from(([127, 0, 0, 1], 9091))),
-            |v| match v {
-                "off" => Ok(None),
-                _ => v.parse().map(Some).map_err(|_| {
-                    format!("{v:?} is neither off nor a socket address such as 0.0.0.0:9091")
-                }),
-            },
+            sage_infra::config::address_or_off,
         );
         let docker_host = env.optional_with(
             "DOCKER_HOST",

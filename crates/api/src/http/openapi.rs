@@ -13,7 +13,6 @@ use utoipa::OpenApi;
     paths(
         crate::routes::service::health,
         crate::routes::service::ready,
-        crate::routes::service::metrics,
         crate::routes::me::me,
         crate::routes::sign_in::sign_in,
         crate::routes::scripts::create,

@@ -20,7 +20,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(service::health)
         .service(service::ready)
-        .service(service::metrics)
         .service(crate::http::openapi::spec)
         .service(sign_in::sign_in)
         .service(me::me)

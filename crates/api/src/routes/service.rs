@@ -23,12 +23,9 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Prometheus metrics of this process (OpenMetrics text). Open to anyone who reaches
-/// the port: no label holds an id, an email or a parameter; restrict it by network
-/// policy.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses(
-    (status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text")))]
-#[get("/metrics")]
+/// Prometheus metrics of this process (OpenMetrics text), served on API_METRICS_BIND
+/// only, never on the API's port: no label holds an id, an email or a parameter, yet
+/// the queue's depth and the webhooks' failures are nobody else's business.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let text = state
         .metrics

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{
-    ADMIN, ANALYST, ScriptModule, TestApp, free_port, metric, spawn_app_with, test_env,
+    ADMIN, ANALYST, ScriptModule, TestApp, free_port, metric, spawn_app, spawn_app_with, test_env,
 };
 
 async fn metrics_text(app: &TestApp) -> String {
-    let response = app.get("/metrics").await;
+    let response = reqwest::get(format!("http://127.0.0.1:{}/metrics", app.metrics_port))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -114,4 +116,30 @@ async fn the_api_counts_requests_by_route_and_reads_the_queue_from_the_database(
         r#"sage_executions_ended_total{{module="{name}",status="cancelled",reason="cancelled_by"}}"#
     );
     assert_eq!(metric(&text, &cancelled), Some(1.0), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_port_and_not_on_the_apis() {
+    let app = spawn_app().await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 404);
+    assert!(
+        !response
+            .text()
+            .await
+            .unwrap()
+            .contains("sage_http_requests"),
+        "the API's port must not serve the scrape"
+    );
+    // The scrape port answers the scrape and nothing else.
+    let other = reqwest::get(format!(
+        "http://127.0.0.1:{}/api/v1/modules",
+        app.metrics_port
+    ))
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 404);
+    assert!(metrics_text(&app).await.contains("sage_http_requests"));
+    let (_, document) = app.get_as("/openapi.json", ADMIN).await;
+    assert!(document["paths"].get("/metrics").is_none());
 }

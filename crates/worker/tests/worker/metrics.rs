@@ -127,7 +127,7 @@ async fn both_processes_count_runs_logs_and_requests_after_known_work() {
         "{worker_text}"
     );
 
-    let api_text = app.get("/metrics").await.text().await.unwrap();
+    let api_text = scrape(app.metrics_port).await;
     for (series, value) in [
         (
             format!(r#"sage_executions_submitted_total{{module="{printing_name}"}}"#),
