@@ -354,6 +354,18 @@ for overlay, paths in sorted(by_overlay.items()):
             ok(f"{overlay}: engine start script parses (sh -n) and installs the fence")
         else:
             bad(f"{overlay}: engine start script: {check.stderr.strip() or 'no fence'}")
+        # The fence itself, run with an iptables that prints what it would insert:
+        # every rule that lets traffic through names one of the resolvers.
+        fence = script[: script.index("pull() {")] + "\nfence\n"
+        stub = 'iptables() { case "$*" in *" -C "*) return 1;; esac; echo "$*"; }\n'
+        run = subprocess.run(["sh", "-c", stub + fence], text=True, capture_output=True)
+        resolvers = [line.split()[1] for line in open("/etc/resolv.conf") if line.startswith("nameserver")]
+        accepts = [line for line in run.stdout.splitlines() if line.endswith("-j ACCEPT")]
+        loose = [line for line in accepts if not any(f"-d {r} " in line for r in resolvers)]
+        if run.returncode == 0 and accepts and not loose:
+            ok(f"{overlay}: the engine's fence lets DNS through to the pod's resolvers only ({len(accepts)} rules)")
+        else:
+            bad(f"{overlay}: the engine's fence: {run.stderr.strip() or loose or 'no DNS rule'}")
 
     # Configuration drift.
     config = by_kind["ConfigMap"].get("sage-config", {}).get("data", {})

@@ -2,8 +2,10 @@
 # A local AWS account for the scanners: moto's server as a container of the project's
 # own image, on an internal Docker network (no route out of the machine). Sandboxes of
 # `network: egress` runs join that network when the worker has EMULATOR_NETWORK set,
-# and reach moto as http://moto:5000; the worker itself asks its STS at the container's
-# fixed address (STS_ENDPOINT_URL). Development and tests only.
+# and reach moto as http://moto:5000 and nothing else: inter-container traffic is off on
+# the network, as on the egress network, and one firewall rule lets moto's port through
+# (and its answers back). The worker itself asks its STS at the container's fixed
+# address (STS_ENDPOINT_URL). Development and tests only.
 #
 #   dev/emulator.sh up      build the image once, make the network, start moto (idempotent)
 #   dev/emulator.sh down    stop moto and remove the network
@@ -43,15 +45,43 @@ image() {
   docker tag "sage-moto:$digest" sage-moto:latest
 }
 
-up() {
-  image
-  if ! docker network inspect "$network" >/dev/null 2>&1; then
-    docker network create --internal --subnet "$subnet" \
+icc_option=com.docker.network.bridge.enable_icc
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+# Sandboxes on the network reach moto's port, and moto answers them; nothing else
+# crosses the bridge (Docker's inter-container DROP comes after DOCKER-USER).
+moto_rules() {
+  echo "-i $bridge -o $bridge -d $address -p tcp --dport 5000 -j ACCEPT"
+  echo "-i $bridge -o $bridge -s $address -p tcp --sport 5000 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"
+}
+
+network() {
+  local shape
+  shape=$(docker network inspect -f "{{.Internal}} {{index .Options \"$icc_option\"}}" "$network" 2>/dev/null || true)
+  if [[ -n "$shape" && "$shape" != "true false" ]]; then
+    # Made by an earlier version of this script, with sandboxes able to reach each other.
+    say "network $network lets sandboxes reach each other or leave the machine ($shape): making it again"
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    docker network rm "$network" >/dev/null || die "cannot remove network $network (containers still on it?)"
+    shape=
+  fi
+  if [[ -z "$shape" ]]; then
+    docker network create --internal --subnet "$subnet" -o "$icc_option=false" \
       -o "com.docker.network.bridge.name=$bridge" --label sage.network=emulator "$network" >/dev/null \
       || die "cannot make network $network"
   fi
-  [[ "$(docker network inspect -f '{{.Internal}}' "$network")" == true ]] \
-    || die "network $network exists but is not --internal; remove it and run again"
+  local rule
+  while read -r rule; do
+    # shellcheck disable=SC2086
+    $SUDO iptables -C DOCKER-USER $rule 2>/dev/null || $SUDO iptables -I DOCKER-USER $rule \
+      || die "cannot let sandboxes reach moto: iptables -I DOCKER-USER $rule"
+  done < <(moto_rules)
+}
+
+up() {
+  image
+  network
   local running_image
   running_image=$(docker inspect -f '{{.Image}}' "$container" 2>/dev/null || true)
   if [[ "$running_image" != "$(docker image inspect -f '{{.Id}}' sage-moto:latest)" ]] \
@@ -80,6 +110,11 @@ up() {
 down() {
   docker rm -f "$container" >/dev/null 2>&1 || true
   docker network rm "$network" >/dev/null 2>&1 || true
+  local rule
+  while read -r rule; do
+    # shellcheck disable=SC2086
+    $SUDO iptables -D DOCKER-USER $rule 2>/dev/null || true
+  done < <(moto_rules)
 }
 
 case "${1:-up}" in

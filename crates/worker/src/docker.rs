@@ -87,7 +87,9 @@ pub async fn ensure_egress_network(
 }
 
 /// Checks the emulator network that replaces the egress network in development and
-/// tests: it must exist and be `--internal`, so nothing on it leaves the machine.
+/// tests: it must exist and be `--internal`, so nothing on it leaves the machine, and
+/// keep sandboxes apart as the egress network does (the emulator itself is let through
+/// by a firewall rule of `dev/emulator.sh`).
 pub async fn check_emulator_network(docker: &Docker, name: &str) -> Result<(), String> {
     let network = docker
         .inspect_network(name, None)
@@ -96,6 +98,16 @@ pub async fn check_emulator_network(docker: &Docker, name: &str) -> Result<(), S
     if network.internal != Some(true) {
         return Err(format!(
             "network {name} is not --internal: egress runs on it could leave the machine"
+        ));
+    }
+    let icc = network
+        .options
+        .as_ref()
+        .and_then(|options| options.get(ICC_OPTION))
+        .map(String::as_str);
+    if icc != Some("false") {
+        return Err(format!(
+            "network {name} lets sandboxes reach each other (it must have {ICC_OPTION}=false); dev/emulator.sh up makes it again"
         ));
     }
     tracing::warn!(

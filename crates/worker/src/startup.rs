@@ -86,13 +86,17 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
                 .map_err(|e| format!("cannot listen on {address}: {e}"))
         })
         .transpose();
-    let egress = match (&docker, &settings.emulator_network) {
-        (Ok(docker), Some(emulator)) => {
-            crate::docker::check_emulator_network(docker, emulator).await
-        }
-        (Ok(docker), None) => crate::docker::ensure_egress_network(docker, &settings.egress).await,
+    let (egress_variable, egress) = match (&docker, &settings.emulator_network) {
+        (Ok(docker), Some(emulator)) => (
+            "EMULATOR_NETWORK",
+            crate::docker::check_emulator_network(docker, emulator).await,
+        ),
+        (Ok(docker), None) => (
+            "EGRESS_NETWORK",
+            crate::docker::ensure_egress_network(docker, &settings.egress).await,
+        ),
         // Already reported as `docker`.
-        (Err(_), _) => Ok(()),
+        (Err(_), _) => ("EGRESS_NETWORK", Ok(())),
     };
     let failures: Vec<(&'static str, String)> = [
         ("postgres", postgres.err()),
@@ -100,7 +104,7 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         ("redis", redis_check.err()),
         ("s3", s3_check.err()),
         ("docker", docker.as_ref().err().cloned()),
-        ("EGRESS_NETWORK", egress.err()),
+        (egress_variable, egress.err()),
         ("STAGING_DIR", private_folder(&settings.staging_dir).err()),
         ("SECRETS_DIR", private_folder(&settings.secrets_dir).err()),
         (

@@ -10,6 +10,7 @@ mod drivers;
 mod evidence;
 mod logs;
 mod metrics;
+mod networks;
 mod pipeline;
 mod sandbox;
 mod scanners;

@@ -12,14 +12,14 @@ use sage_worker::sandbox::{
     run_to_end,
 };
 
-fn runner_image() -> String {
+pub fn runner_image() -> String {
     Env::for_tests()
         .raw("RUNNER_IMAGE")
         .unwrap_or("sage-runner:latest")
         .to_owned()
 }
 
-fn python(code: &str) -> (String, SandboxSpec) {
+pub fn python(code: &str) -> (String, SandboxSpec) {
     let id = uuid::Uuid::new_v4().to_string();
     let spec = SandboxSpec {
         image: runner_image(),
@@ -115,7 +115,7 @@ async fn a_failing_script_reports_its_exit_code_and_is_removed() {
 }
 
 /// Runs a sandbox to its end, keeping what it printed.
-async fn run(
+pub async fn run(
     docker: &Docker,
     id: &str,
     spec: &SandboxSpec,
@@ -231,7 +231,7 @@ subprocess.Popen(["sleep", "300"])
     std::fs::remove_file(&spool).unwrap();
 }
 
-fn bounds(timeout_sec: u64, output_cap: u64) -> RunBounds {
+pub fn bounds(timeout_sec: u64, output_cap: u64) -> RunBounds {
     RunBounds {
         timeout: Duration::from_secs(timeout_sec),
         output_cap,
@@ -280,67 +280,6 @@ async fn a_memory_hog_is_oom_killed() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(containers_labelled(&docker, &id).await, 0);
-}
-
-#[tokio::test]
-async fn an_egress_sandbox_sits_on_the_workers_own_network_whose_host_side_is_fenced() {
-    let docker = docker().await;
-    let egress = sage_worker::settings::EgressNetwork {
-        name: "sage-egress".to_owned(),
-        bridge: "sage-egress0".to_owned(),
-    };
-    sage_worker::docker::ensure_egress_network(&docker, &egress)
-        .await
-        .unwrap();
-    let network = docker.inspect_network(&egress.name, None).await.unwrap();
-    let options = network.options.unwrap();
-    assert_eq!(options["com.docker.network.bridge.enable_icc"], "false");
-    assert_eq!(options["com.docker.network.bridge.name"], "sage-egress0");
-    let gateway = network.ipam.unwrap().config.unwrap()[0]
-        .gateway
-        .clone()
-        .unwrap();
-
-    // The sandbox only reads its own routing table: no packet leaves it.
-    let code = r#"
-import socket, struct
-for row in open("/proc/net/route").read().splitlines()[1:]:
-    device, destination, gateway = row.split()[:3]
-    if destination == "00000000":
-        print("default via", socket.inet_ntoa(struct.pack("<L", int(gateway, 16))), "on", device)
-"#;
-    let (id, mut spec) = python(code);
-    spec.network = Network::for_module(
-        sage_model::catalog::module::NetworkPolicy::Egress,
-        &egress.name,
-    );
-    let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
-    assert_eq!(finished.end, End::As(EndReason::Succeeded));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.trim(), format!("default via {gateway} on eth0"));
-
-    // The rules of dev/egress-firewall.sh, read back from the host's tables.
-    let rules = |table: &str, chain: &str| {
-        #[allow(clippy::disallowed_methods, reason = "reads the host's firewall rules")]
-        let output = std::process::Command::new("iptables")
-            .args(["-t", table, "-S", chain])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    // Only answers to connections the host opened itself come through.
-    assert!(
-        rules("mangle", "PREROUTING").contains(
-            "-A PREROUTING -i sage-egress0 -m addrtype --dst-type LOCAL \
-             -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP"
-        ),
-        "egress sandboxes reach none of the host's own addresses, published ports included"
-    );
-    assert!(
-        rules("filter", "DOCKER-USER")
-            .contains("-A DOCKER-USER -d 169.254.0.0/16 -i sage-egress0 -j DROP"),
-        "nor the link-local metadata addresses"
-    );
 }
 
 #[tokio::test]

@@ -127,6 +127,35 @@ async fn an_egress_network_that_lets_sandboxes_reach_each_other_is_refused() {
     );
 }
 
+#[tokio::test]
+async fn an_emulator_network_that_lets_sandboxes_reach_each_other_is_refused() {
+    let docker = crate::support::docker().await;
+    let name = format!(
+        "sage-emu-open-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_owned()),
+            internal: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let error = connect(&settings(&[("EMULATOR_NETWORK", &name)]))
+        .await
+        .err()
+        .expect("start-up fails");
+    docker.remove_network(&name).await.unwrap();
+    assert_eq!(error.0.len(), 1, "{error}");
+    assert_eq!(error.0[0].0, "EMULATOR_NETWORK");
+    assert!(
+        error.0[0].1.contains("lets sandboxes reach each other"),
+        "{error}"
+    );
+}
+
 /// Starts a worker on the egress network `name` the test made, removes the network
 /// and returns why start-up refused it.
 async fn egress_refusal(docker: &bollard::Docker, name: &str, more: &[(&str, &str)]) -> String {
