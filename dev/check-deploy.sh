@@ -348,6 +348,10 @@ for overlay, paths in sorted(by_overlay.items()):
     if engine is None:
         bad(f"{overlay}: the worker has no engine container")
     else:
+        if re.search(r"@sha256:[0-9a-f]{64}$", engine.get("image", "")):
+            ok(f"{overlay}: the engine's image is pinned by digest")
+        else:
+            bad(f"{overlay}: the engine's image {engine.get('image')!r} is not pinned by digest")
         script = engine["command"][-1]
         check = subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True)
         if check.returncode == 0 and "fence" in script:

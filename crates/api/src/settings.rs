@@ -145,8 +145,21 @@ fn emails(env: &mut Env, name: &str) -> Vec<String> {
     let list = env.list(name);
     if let Some(bad) = list.iter().find(|e| !looks_like_email(e)) {
         env.refuse(name, format!("{bad:?} is not an email address"));
+    } else if let Some(placeholder) = list.iter().find(|e| is_placeholder(e)) {
+        // The deploy config ships one so that nobody is made admin by default.
+        env.refuse(
+            name,
+            format!("{placeholder:?} is a placeholder (.invalid): name real addresses"),
+        );
     }
     list.into_iter().map(|e| e.to_lowercase()).collect()
+}
+
+/// An address under `.invalid` (RFC 2606), which no mailbox or person can ever have.
+fn is_placeholder(email: &str) -> bool {
+    email
+        .rsplit_once('.')
+        .is_some_and(|(_, top)| top.eq_ignore_ascii_case("invalid"))
 }
 
 fn looks_like_email(value: &str) -> bool {
@@ -206,6 +219,7 @@ mod tests {
             ("API_BIND", "localhost"),
             ("API_METRICS_BIND", "8080"),
             ("ADMIN_EMAILS", "admin@example.com, nobody"),
+            ("SEED_USERS", "REPLACE-WITH-your-admin@your-company.invalid"),
             ("SHUTDOWN_GRACE_SEC", "0"),
             ("SIEM_WEBHOOK_URL", "ftp://siem"),
             ("APPROVAL_WEBHOOK_URL", "https://chat.example.com/hook"),
@@ -217,6 +231,7 @@ mod tests {
             "API_BIND",
             "API_METRICS_BIND",
             "ADMIN_EMAILS",
+            "SEED_USERS",
             "SHUTDOWN_GRACE_SEC",
             "SIEM_WEBHOOK_URL",
             "SIEM_WEBHOOK_SECRET",
