@@ -192,6 +192,28 @@ docker_up() {
   wait_until 60 $SUDO docker info || die "the Docker engine does not answer (see $log_dir/dockerd.log)"
 }
 
+# gVisor for SANDBOX_RUNTIME_*=runsc: Debian's runsc, registered with the engine as
+# `runsc` with the only settings it starts containers with on these hosts (ptrace, no
+# network: see docs/security.md). The running engine takes it up on SIGHUP.
+gvisor_up() {
+  need_packages runsc
+  local config=/etc/docker/daemon.json
+  $SUDO python3 - "$config" <<'PY' || die "cannot register runsc in /etc/docker/daemon.json"
+import json, os, sys
+path = sys.argv[1]
+config = json.load(open(path)) if os.path.exists(path) else {}
+wanted = {"path": "/usr/bin/runsc", "runtimeArgs": ["--platform=ptrace", "--network=none"]}
+if config.get("runtimes", {}).get("runsc") != wanted:
+    config.setdefault("runtimes", {})["runsc"] = wanted
+    json.dump(config, open(path, "w"), indent=2)
+PY
+  if ! $SUDO docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
+    $SUDO kill -HUP "$(cat /var/run/docker.pid)" || die "cannot signal the Docker engine"
+    wait_until 10 sh -c "$SUDO docker info --format '{{json .Runtimes}}' | grep -q runsc" \
+      || die "the Docker engine did not take up runsc (see $log_dir/dockerd.log)"
+  fi
+}
+
 docker_down() {
   local pid; pid=$(cat /var/run/docker.pid 2>/dev/null || true)
   [ -n "$pid" ] && $SUDO kill "$pid" 2>/dev/null || true
@@ -218,6 +240,7 @@ case "${1:-up}" in
     redis_up; say "Redis ok"
     s3_up; say "S3 ok"
     docker_up; say "Docker ok"
+    gvisor_up; say "gVisor (runsc) registered"
     "$(dirname "$0")/egress-firewall.sh" || die "the egress firewall rules cannot be installed"
     say "egress firewall ok (EGRESS_BRIDGE=${EGRESS_BRIDGE:-sage-egress0})"
     # The evidence PDF is set in Nanum Gothic (Hangul and Latin); its tests read PDFs

@@ -7,11 +7,24 @@ use std::time::{Duration, Instant};
 /// `docker run --rm --network none <image> <command…>` with its output discarded;
 /// returns how long it took.
 pub async fn docker_run(image: &str, command: &[&str]) -> Duration {
+    docker_run_under("runc", image, command).await
+}
+
+/// [`docker_run`] under the engine runtime `runtime` (`runsc` for gVisor).
+pub async fn docker_run_under(runtime: &str, image: &str, command: &[&str]) -> Duration {
     let started = Instant::now();
     // The baseline is the Docker CLI itself; Sage Runner's own code never shells out.
     #[allow(clippy::disallowed_methods)]
     let status = tokio::process::Command::new("docker")
-        .args(["run", "--rm", "--network", "none", image])
+        .args([
+            "run",
+            "--rm",
+            "--runtime",
+            runtime,
+            "--network",
+            "none",
+            image,
+        ])
         .args(command)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

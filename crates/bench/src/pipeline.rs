@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sage_testkit::{ANALYST, ScriptModule, TestApp, spawn_app};
 use serde_json::json;
 
-use crate::baseline::docker_run;
+use crate::baseline::{docker_run, docker_run_under};
 use crate::cpu;
 use crate::processes;
 use crate::stats::{Samples, header, row, seconds};
@@ -89,8 +89,43 @@ pub async fn run() -> anyhow::Result<()> {
     report_cpu(&cpu.0, &cpu.1);
     processes::report_memory(&[&api, &worker]);
     worker.stop().await;
+    gvisor(&app, &module, &image, &sage).await;
     api.stop().await;
     Ok(())
+}
+
+/// The same latency runs under gVisor (`SANDBOX_RUNTIME_RUNNER=runsc`), beside `docker
+/// run --runtime runsc`, and against the runs under runc measured above (`runc`).
+async fn gvisor(app: &TestApp, module: &str, image: &str, runc: &Samples) {
+    let worker = processes::worker_with(app, 1, &[("SANDBOX_RUNTIME_RUNNER", "runsc".to_owned())]);
+    run_one(app, module).await;
+    docker_run_under("runsc", image, COMMAND).await;
+    let (mut sage, mut docker) = (Samples::default(), Samples::default());
+    for _ in 0..LATENCY_RUNS {
+        sage.push(run_one(app, module).await);
+        docker.push(docker_run_under("runsc", image, COMMAND).await);
+    }
+    worker.stop().await;
+    header(&format!(
+        "pipeline under gVisor: the same module with SANDBOX_RUNTIME_RUNNER=runsc, beside \
+         `docker run --rm --runtime runsc --network none {image} python3 -c ...` \
+         ({LATENCY_RUNS} runs each)"
+    ));
+    for p in [50, 95] {
+        let (ours, theirs) = (sage.percentile(p), docker.percentile(p));
+        row(
+            &format!("latency p{p}"),
+            seconds(ours),
+            seconds(theirs),
+            "s",
+        );
+    }
+    println!(
+        "  a run under runsc against one under runc (p50): {:.3} s against {:.3} s, {:.2}x",
+        seconds(sage.percentile(50)),
+        seconds(runc.percentile(50)),
+        seconds(sage.percentile(50)) / seconds(runc.percentile(50))
+    );
 }
 
 /// CPU milliseconds per run at concurrency 4, side by side, by who spent them.

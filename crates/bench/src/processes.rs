@@ -91,25 +91,28 @@ pub async fn api(app: &TestApp) -> (TestApp, Process) {
 /// A worker process taking `concurrency` runs at once from `app`'s queue. It is ready
 /// once it runs a first job; callers warm up with one.
 pub fn worker(app: &TestApp, concurrency: u32) -> Process {
+    worker_with(app, concurrency, &[])
+}
+
+/// [`worker`] with more settings of its own.
+pub fn worker_with(app: &TestApp, concurrency: u32, more: &[(&str, String)]) -> Process {
     let id = format!(
         "bench-worker-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let staging = std::env::temp_dir().join("sage-staging").join(&id);
-    Process::start(
-        "sage-worker",
-        app,
-        &[
-            ("WORKER_ID", id.clone()),
-            // Each step's end with its time, for the bench to read back.
-            ("LOG_FORMAT", "json".to_owned()),
-            ("LOG_SPANS", "close".to_owned()),
-            ("RUST_LOG", "warn,sage_worker=info".to_owned()),
-            ("WORKER_CONCURRENCY", concurrency.to_string()),
-            ("STAGING_DIR", staging.to_string_lossy().into_owned()),
-            ("SECRETS_DIR", format!("/dev/shm/sage-test-secrets/{id}")),
-        ],
-    )
+    let mut settings = vec![
+        ("WORKER_ID", id.clone()),
+        // Each step's end with its time, for the bench to read back.
+        ("LOG_FORMAT", "json".to_owned()),
+        ("LOG_SPANS", "close".to_owned()),
+        ("RUST_LOG", "warn,sage_worker=info".to_owned()),
+        ("WORKER_CONCURRENCY", concurrency.to_string()),
+        ("STAGING_DIR", staging.to_string_lossy().into_owned()),
+        ("SECRETS_DIR", format!("/dev/shm/sage-test-secrets/{id}")),
+    ];
+    settings.extend(more.iter().cloned());
+    Process::start("sage-worker", app, &settings)
 }
 
 /// Prints each process's peak memory.

@@ -19,6 +19,8 @@ pub struct Context {
     pub docker: Docker,
     pub s3: aws_sdk_s3::Client,
     pub sts: Sts,
+    /// The engine's runtime for each kind of sandbox.
+    pub runtimes: crate::docker::SandboxRuntimes,
     pub secrets: SecretBox,
     pub settings: Arc<Settings>,
     pub running: Running,

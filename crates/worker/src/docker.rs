@@ -1,6 +1,10 @@
 //! The one Docker client of a worker process.
 
 use bollard::{API_DEFAULT_VERSION, Docker};
+use sage_model::catalog::cloud::SandboxImage;
+
+use crate::sandbox::Runtime;
+use crate::settings::RuntimeNames;
 
 /// Seconds a single Docker API call may take before it is abandoned.
 const DOCKER_TIMEOUT_SECS: u64 = 120;
@@ -115,4 +119,74 @@ pub async fn check_emulator_network(docker: &Docker, name: &str) -> Result<(), S
         "EMULATOR_NETWORK is set: egress runs reach only the local emulator's network (development and tests)"
     );
     Ok(())
+}
+
+/// The runtime of each kind of sandbox, as the engine has it registered.
+#[derive(Debug, Clone)]
+pub struct SandboxRuntimes {
+    pub runner: Runtime,
+    pub scanner: Runtime,
+}
+
+impl SandboxRuntimes {
+    pub fn for_image(&self, image: SandboxImage) -> &Runtime {
+        match image {
+            SandboxImage::Runner => &self.runner,
+            SandboxImage::Scanner => &self.scanner,
+        }
+    }
+}
+
+/// Finds each named runtime among the engine's, and whether containers under it can
+/// have a network; a name the engine lacks is refused under its variable.
+pub async fn sandbox_runtimes(
+    docker: &Docker,
+    names: &RuntimeNames,
+) -> Result<SandboxRuntimes, Vec<(&'static str, String)>> {
+    let registered = docker
+        .info()
+        .await
+        .map_err(|error| vec![("docker", format!("the engine's runtimes: {error}"))])?
+        .runtimes
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut resolve = |variable: &'static str, name: &str| {
+        // runc is the engine's own, listed or not.
+        match registered.get(name) {
+            Some(runtime)
+                if runtime
+                    .path
+                    .as_deref()
+                    .is_some_and(|path| path.ends_with("runsc")) =>
+            {
+                Runtime::gvisor(name, runtime.runtime_args.as_deref().unwrap_or_default())
+            }
+            Some(_) => Runtime {
+                name: name.to_owned(),
+                ..Runtime::runc()
+            },
+            None if name == "runc" => Runtime::runc(),
+            None => {
+                let mut known: Vec<&str> = registered.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                problems.push((
+                    variable,
+                    format!(
+                        "the engine has no runtime {name} (it has {}); dev/stack.sh registers runsc",
+                        known.join(", ")
+                    ),
+                ));
+                Runtime::runc()
+            }
+        }
+    };
+    let runtimes = SandboxRuntimes {
+        runner: resolve(RuntimeNames::RUNNER, &names.runner),
+        scanner: resolve(RuntimeNames::SCANNER, &names.scanner),
+    };
+    if problems.is_empty() {
+        Ok(runtimes)
+    } else {
+        Err(problems)
+    }
 }

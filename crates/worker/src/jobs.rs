@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sage_model::ExecutionId;
 use sage_model::catalog::cloud::SandboxImage;
+use sage_model::catalog::module::NetworkPolicy;
 use sage_model::plan::{RunPlan, SecretFile};
 use sage_model::{EndReason, StartFailure};
 use sage_store::runs::{ClaimedRun, RunEnd, RunVersion};
@@ -22,7 +23,7 @@ use crate::sandbox::{
     End, Finished, Limits, Network, Outputs, ReadOnlyFile, Removal, RunBounds, SandboxSpec, Spool,
     run_to_end,
 };
-use crate::settings::OutputSpace;
+use crate::settings::{OutputSpace, RuntimeNames};
 use crate::tool_runs::{self, Outcome};
 use sage_model::logs::Redactor;
 use sage_model::tools::Tool;
@@ -548,6 +549,21 @@ async fn prepare(
         &version.definition,
         &params,
     );
+    let runtime = ctx.runtimes.for_image(plan.image).clone();
+    if plan.network == NetworkPolicy::Egress && !runtime.networks {
+        // Before any credential is made: it would have nowhere to go.
+        return Err(NotStarted {
+            failure: StartFailure::SandboxError,
+            notice: Some((
+                Redactor::new(params.redacted_values()),
+                format!(
+                    "this run needs a network (its module says egress), and its sandbox runtime {} gives containers none on this worker (it is registered with --network=none); an admin runs such modules under runc ({})",
+                    runtime.name,
+                    RuntimeNames::variable(plan.image)
+                ),
+            )),
+        });
+    }
     let mut env = plan.env;
     let mut cloud_secrets = Vec::new();
     if let Some((role, session_name)) = &plan.assume_role {
@@ -631,6 +647,7 @@ async fn prepare(
             ..Limits::for_module(&limits)
         },
         network: Network::for_module(plan.network, ctx.settings.egress_target()),
+        runtime,
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
             (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),

@@ -25,6 +25,9 @@ pub struct Settings {
     pub metrics_bind: Option<SocketAddr>,
     pub docker_host: String,
     pub runner_image: String,
+    /// The engine's runtime for runs in the runner image and in the scanner image
+    /// (`SANDBOX_RUNTIME_RUNNER`, `SANDBOX_RUNTIME_SCANNER`): `runc` or `runsc`.
+    pub runtimes: RuntimeNames,
     /// The image of module versions that say `image: scanner`.
     pub scanner_image: String,
     /// Where runs that name an AWS role get their temporary credentials.
@@ -134,6 +137,12 @@ impl Settings {
         );
         let runner_image = env.string("RUNNER_IMAGE", "sage-runner:latest");
         let scanner_image = env.string("SCANNER_IMAGE", "sage-scanner:latest");
+        let mut runtime =
+            |name: &str| env.optional_with(name, "runc".to_owned(), |v| name_of(v, 64));
+        let (runner_runtime, scanner_runtime) = (
+            runtime(RuntimeNames::RUNNER),
+            runtime(RuntimeNames::SCANNER),
+        );
         let sts_region = env.string("STS_REGION", "us-east-1");
         let http_url =
             |v: &str| sage_infra::config::url_with_scheme(v, &["http", "https"]).map(Some);
@@ -202,6 +211,10 @@ impl Settings {
             docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,
             runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
             scanner_image: scanner_image.ok_or_else(ConfigError::unreachable)?,
+            runtimes: RuntimeNames {
+                runner: runner_runtime.ok_or_else(ConfigError::unreachable)?,
+                scanner: scanner_runtime.ok_or_else(ConfigError::unreachable)?,
+            },
             sts: StsSettings {
                 region: sts_region.ok_or_else(ConfigError::unreachable)?,
                 endpoint: sts_endpoint.ok_or_else(ConfigError::unreachable)?,
@@ -248,6 +261,27 @@ fn name_of(value: &str, longest: usize) -> Result<String, String> {
         Err(format!(
             "must be 1 to {longest} characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit"
         ))
+    }
+}
+
+/// The engine runtime named for each kind of sandbox; the worker checks at start that
+/// the engine has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeNames {
+    pub runner: String,
+    pub scanner: String,
+}
+
+impl RuntimeNames {
+    pub const RUNNER: &str = "SANDBOX_RUNTIME_RUNNER";
+    pub const SCANNER: &str = "SANDBOX_RUNTIME_SCANNER";
+
+    /// The variable that names the runtime of runs in `image`.
+    pub fn variable(image: SandboxImage) -> &'static str {
+        match image {
+            SandboxImage::Runner => Self::RUNNER,
+            SandboxImage::Scanner => Self::SCANNER,
+        }
     }
 }
 

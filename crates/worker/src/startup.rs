@@ -24,6 +24,8 @@ pub struct Dependencies {
     pub redis: redis::aio::ConnectionManager,
     pub s3: aws_sdk_s3::Client,
     pub docker: Docker,
+    /// The engine's runtime for each kind of sandbox.
+    pub runtimes: crate::docker::SandboxRuntimes,
     /// Bound at start, so a port in use is reported with the rest.
     pub metrics_listener: Option<std::net::TcpListener>,
 }
@@ -98,7 +100,12 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         // Already reported as `docker`.
         (Err(_), _) => ("EGRESS_NETWORK", Ok(())),
     };
-    let failures: Vec<(&'static str, String)> = [
+    let runtimes = match &docker {
+        Ok(docker) => crate::docker::sandbox_runtimes(docker, &settings.runtimes).await,
+        // Already reported as `docker`.
+        Err(_) => Err(Vec::new()),
+    };
+    let mut failures: Vec<(&'static str, String)> = [
         ("postgres", postgres.err()),
         ("rabbitmq", rabbitmq.err()),
         ("redis", redis_check.err()),
@@ -115,8 +122,11 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
     .into_iter()
     .filter_map(|(name, error)| error.map(|e| (name, e)))
     .collect();
-    let (Ok(db), Ok(redis), Ok(docker), Ok(metrics_listener)) =
-        (db, redis, docker, metrics_listener)
+    if let Err(problems) = &runtimes {
+        failures.extend(problems.iter().cloned());
+    }
+    let (Ok(db), Ok(redis), Ok(docker), Ok(metrics_listener), Ok(runtimes)) =
+        (db, redis, docker, metrics_listener, runtimes)
     else {
         return Err(Unreachable(failures));
     };
@@ -132,6 +142,7 @@ pub async fn connect(settings: &Settings) -> Result<Dependencies, Unreachable> {
         redis,
         s3,
         docker,
+        runtimes,
         metrics_listener,
     })
 }
@@ -213,6 +224,7 @@ pub async fn run_until_stopped(
         docker,
         redis,
         s3,
+        runtimes,
         metrics_listener,
     } = dependencies;
     let metrics = Arc::new(WorkerMetrics::new(settings.concurrency));
@@ -253,6 +265,14 @@ pub async fn run_until_stopped(
     let reaping = tokio::spawn(reaper.run(helpers.clone()));
     let worker_id = settings.worker_id.clone();
     tracing::info!(source = %settings.sts.identity, "the worker's identity for STS");
+    for (kind, runtime) in [("runner", &runtimes.runner), ("scanner", &runtimes.scanner)] {
+        tracing::info!(
+            kind,
+            runtime = %runtime.name,
+            networks = runtime.networks,
+            "sandbox runtime"
+        );
+    }
     let sts = Box::pin(crate::sts::Sts::new(&settings.sts)).await;
     let tool_versions = crate::scanner_image::ToolVersions::default();
     let reporter = crate::scanner_image::Reporter {
@@ -272,6 +292,7 @@ pub async fn run_until_stopped(
         docker,
         s3,
         sts,
+        runtimes,
         secrets: settings.common.secrets.clone(),
         settings: Arc::new(settings),
         running,

@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 pub use sage_model::EndReason;
 pub use sage_model::logs::Stream;
-pub use spec::{Limits, Network, ReadOnlyFile, SandboxSpec};
+pub use spec::{Limits, Network, ReadOnlyFile, Runtime, SandboxSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -36,6 +36,8 @@ pub enum SandboxError {
     Spool(#[from] std::io::Error),
     #[error("the Docker engine took too long {0}")]
     Stuck(&'static str),
+    #[error("the sandbox's container stopped while its script ran")]
+    ContainerStopped,
 }
 
 /// Longest wait for `/work/out` to be copied out. Nothing of the script runs by then,
@@ -204,6 +206,13 @@ async fn start_and_wait(
     .instrument(tracing::info_span!("sandbox_exec"))
     .await?;
     let mut total = 0;
+    // The container stops only when something ended it whole: under runc nothing but
+    // the worker does, under gVisor a memory limit does (the cgroup's OOM killer takes
+    // the sandbox's kernel with it), and then the script's output may never close.
+    let container_stopped = async {
+        let mut waits = docker.wait_container(id, None);
+        let _ = waits.next().await;
+    };
     let stopped_by_us = tokio::select! {
         collected = tokio::time::timeout(
             bounds.timeout,
@@ -215,6 +224,13 @@ async fn start_and_wait(
             Ok(Err(error)) => return Err(error),
         },
         () = stop.cancelled() => Some(End::Stopped),
+        () = container_stopped => {
+            if oom_killed_since(docker, id, started).await? {
+                Some(End::As(EndReason::Oom))
+            } else {
+                return Err(SandboxError::ContainerStopped);
+            }
+        }
     };
     let end = match stopped_by_us {
         Some(end) => {

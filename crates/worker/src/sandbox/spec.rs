@@ -109,6 +109,50 @@ impl Network {
     }
 }
 
+/// The engine's OCI runtime a sandbox runs under: `runc` (namespaces and seccomp on the
+/// host's kernel) or `runsc` (gVisor: a user-space kernel between the script and the
+/// host's), registered with the engine under that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    pub name: String,
+    /// Whether a container under it can have a network here: Debian's runsc is
+    /// registered with `--network=none`, the only way it starts on these hosts, and
+    /// then gives every container loopback alone, whatever network the engine attaches.
+    pub networks: bool,
+    /// Host threads the runtime itself runs in the container's cgroup, on top of the
+    /// script's processes: gVisor's kernel needs about 40 before the script starts,
+    /// and would not start at all under a module's small `pids` limit.
+    pub own_pids: i64,
+}
+
+/// Headroom for gVisor's own threads in a sandbox's pids limit (measured: it starts
+/// with 40, not with 36).
+pub const GVISOR_OWN_PIDS: i64 = 64;
+
+impl Runtime {
+    /// The engine's own runtime, which every engine has and which networks.
+    pub fn runc() -> Self {
+        Self {
+            name: "runc".to_owned(),
+            networks: true,
+            own_pids: 0,
+        }
+    }
+
+    /// gVisor's runsc, registered with these arguments.
+    pub fn gvisor(name: &str, args: &[String]) -> Self {
+        let without_network = args.iter().any(|arg| arg == "--network=none")
+            || args
+                .windows(2)
+                .any(|pair| pair[0] == "--network" && pair[1] == "none");
+        Self {
+            name: name.to_owned(),
+            networks: !without_network,
+            own_pids: GVISOR_OWN_PIDS,
+        }
+    }
+}
+
 /// A file of the host bound read-only into the sandbox (the verified script copy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOnlyFile {
@@ -127,6 +171,7 @@ pub struct SandboxSpec {
     pub files: Vec<ReadOnlyFile>,
     pub limits: Limits,
     pub network: Network,
+    pub runtime: Runtime,
     pub labels: HashMap<String, String>,
 }
 
@@ -168,8 +213,10 @@ impl SandboxSpec {
     /// stream on stdout, in one exec. `kill -9 -1` as the script's user reaches all of
     /// that user's processes but the shell itself, never the holder (another user). A
     /// process killed so runs no more code of its own; the shell still waits until no
-    /// `/proc` entry of its user but its own is left (a bounded number of looks), so no
-    /// write of theirs is half done, then becomes `tar`. Symlinks stay symlinks (tar
+    /// process it may signal (`kill -0`: its user's) but itself is left (a bounded
+    /// number of looks), so no write of theirs is half done, then becomes `tar`. Not
+    /// `[ -O /proc/N ]`: under gVisor a dying process's entry cannot be stat'ed, and
+    /// the wait would end while it can still stop `tar`. Symlinks stay symlinks (tar
     /// does not follow them, `out` itself included), so nothing outside the folder is
     /// read.
     pub fn copy_outputs(&self) -> ExecConfig {
@@ -177,7 +224,8 @@ impl SandboxSpec {
             "kill -9 -1 2>/dev/null; n=0; \
              while [ $n -lt 500 ]; do \
                left=; for p in /proc/[0-9]*; do \
-                 [ \"$p\" != /proc/$$ ] && [ -O \"$p\" ] && left=$p && break; done; \
+                 [ \"$p\" != /proc/$$ ] && kill -0 \"${{p#/proc/}}\" 2>/dev/null \
+                   && left=$p && break; done; \
                [ -z \"$left\" ] && break; n=$((n + 1)); done; \
              exec tar -C {WORK_DIR} -cf - {OUTPUTS_FOLDER}"
         );
@@ -239,6 +287,7 @@ impl SandboxSpec {
                 Network::None => "none".to_owned(),
                 Network::Egress(name) => name.clone(),
             }),
+            runtime: Some(self.runtime.name.clone()),
             readonly_rootfs: Some(true),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
@@ -249,7 +298,7 @@ impl SandboxSpec {
             // Equal to memory: no swap, so the memory limit is a real limit.
             memory_swap: Some(limits.memory_bytes),
             nano_cpus: Some(limits.nano_cpus),
-            pids_limit: Some(limits.pids),
+            pids_limit: Some(limits.pids.saturating_add(self.runtime.own_pids)),
             ulimits: Some(vec![
                 ulimit("nofile", limits.open_files),
                 // No core dumps: a crash must not run the host's core handler.
@@ -312,6 +361,7 @@ mod tests {
             }],
             limits: Limits::default(),
             network: Network::None,
+            runtime: Runtime::runc(),
             labels: HashMap::from([(LABEL_EXECUTION.to_owned(), "e".to_owned())]),
         }
     }
@@ -379,5 +429,19 @@ mod tests {
             Some("sage-egress"),
             "the worker's own network, never the engine's default bridge"
         );
+    }
+
+    #[test]
+    fn under_gvisor_the_pids_limit_leaves_room_for_its_own_threads() {
+        let mut gvisor = spec();
+        gvisor.limits.pids = 32;
+        gvisor.runtime = Runtime::gvisor("runsc", &["--network=none".to_owned()]);
+        let host = gvisor.container_body().host_config.unwrap();
+        assert_eq!(host.runtime.as_deref(), Some("runsc"));
+        assert_eq!(host.pids_limit, Some(32 + GVISOR_OWN_PIDS));
+        assert!(!gvisor.runtime.networks);
+        let runc = spec().container_body().host_config.unwrap();
+        assert_eq!(runc.runtime.as_deref(), Some("runc"));
+        assert_eq!(runc.pids_limit, Some(spec().limits.pids));
     }
 }

@@ -12,6 +12,7 @@ mod logs;
 mod metrics;
 mod networks;
 mod pipeline;
+mod runtimes;
 mod sandbox;
 mod scanners;
 mod startup;

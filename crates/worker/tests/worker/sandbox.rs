@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{containers_labelled, docker};
 use sage_worker::sandbox::{
-    Captured, End, EndReason, Finished, Limits, Network, Outputs, RunBounds, SandboxSpec, Spool,
-    run_to_end,
+    Captured, End, EndReason, Finished, Limits, Network, Outputs, RunBounds, Runtime, SandboxSpec,
+    Spool, run_to_end,
 };
 
 pub fn runner_image() -> String {
@@ -19,7 +19,12 @@ pub fn runner_image() -> String {
         .to_owned()
 }
 
+/// A sandbox of the runner image running `code`, under the engine's runc.
 pub fn python(code: &str) -> (String, SandboxSpec) {
+    python_under(code, &Runtime::runc())
+}
+
+fn python_under(code: &str, runtime: &Runtime) -> (String, SandboxSpec) {
     let id = uuid::Uuid::new_v4().to_string();
     let spec = SandboxSpec {
         image: runner_image(),
@@ -29,13 +34,13 @@ pub fn python(code: &str) -> (String, SandboxSpec) {
         files: Vec::new(),
         limits: Limits::default(),
         network: Network::None,
+        runtime: runtime.clone(),
         labels: HashMap::from([(LABEL_EXECUTION.to_owned(), id.clone())]),
     };
     (id, spec)
 }
 
-#[tokio::test]
-async fn a_hardened_container_runs_and_is_removed() {
+async fn a_hardened_container_runs_and_is_removed(runtime: Runtime) {
     let docker = docker().await;
     let code = r#"
 import os
@@ -49,7 +54,10 @@ except OSError:
 open("/work/ok", "w").write("x")
 print("work writable")
 status = open("/proc/self/status").read()
-print([l for l in status.splitlines() if l.startswith(("CapEff", "NoNewPrivs"))])
+print([l for l in status.splitlines() if l.startswith("CapEff")])
+# Asked of the kernel: gVisor's /proc/self/status has no NoNewPrivs line.
+import ctypes
+print("no_new_privs", ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))
 v4 = [r.split()[0] for r in open("/proc/net/route").read().splitlines()[1:]]
 v6 = [r.split()[-1] for r in open("/proc/net/ipv6_route").read().splitlines()]
 print("routes:", [device for device in v4 + v6 if device != "lo"])
@@ -64,7 +72,7 @@ try:
 except OSError as error:
     print("no resolver answer:", type(error).__name__)
 "#;
-    let (id, spec) = python(code);
+    let (id, spec) = python_under(code, &runtime);
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -85,7 +93,7 @@ except OSError as error:
         stdout.contains("CapEff:\\t0000000000000000"),
         "no capabilities: {stdout}"
     );
-    assert!(stdout.contains("NoNewPrivs:\\t1"), "{stdout}");
+    assert!(stdout.contains("no_new_privs 1"), "{stdout}");
     assert!(
         stdout.contains("routes: []"),
         "no route but loopback: {stdout}"
@@ -104,10 +112,12 @@ except OSError as error:
     );
 }
 
-#[tokio::test]
-async fn a_failing_script_reports_its_exit_code_and_is_removed() {
+async fn a_failing_script_reports_its_exit_code_and_is_removed(runtime: Runtime) {
     let docker = docker().await;
-    let (id, spec) = python("import sys; print('bad', file=sys.stderr); sys.exit(3)");
+    let (id, spec) = python_under(
+        "import sys; print('bad', file=sys.stderr); sys.exit(3)",
+        &runtime,
+    );
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
     assert_eq!(finished.end, End::As(EndReason::ExitCode(3)));
     assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), "bad");
@@ -174,8 +184,7 @@ fn archive_entries(path: &std::path::Path) -> Vec<(String, tar::EntryType)> {
         .collect()
 }
 
-#[tokio::test]
-async fn outputs_are_copied_out_once_the_script_ended_even_with_children_left() {
+async fn outputs_are_copied_out_once_the_script_ended_even_with_children_left(runtime: Runtime) {
     let docker = docker().await;
     let code = r#"
 import os, subprocess
@@ -185,7 +194,7 @@ open("out/sub/data.json", "w").write("{}")
 os.symlink("/etc/passwd", "out/passwd")
 subprocess.Popen(["sleep", "300"])
 "#;
-    let (id, spec) = python(code);
+    let (id, spec) = python_under(code, &runtime);
     let spool = std::env::temp_dir().join(format!("sage-spool-{id}.tar"));
     let started = Instant::now();
     let (finished, output) = run_spooling(&docker, &id, &spec, &spool).await;
@@ -221,7 +230,7 @@ subprocess.Popen(["sleep", "300"])
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 
     // Nothing left in `out`: an archive of the empty folder, not an error.
-    let (id, spec) = python("print('nothing to keep')");
+    let (id, spec) = python_under("print('nothing to keep')", &runtime);
     let (finished, _) = run_spooling(&docker, &id, &spec, &spool).await;
     assert_eq!(finished.end, End::As(EndReason::Succeeded));
     assert_eq!(
@@ -238,10 +247,12 @@ pub fn bounds(timeout_sec: u64, output_cap: u64) -> RunBounds {
     }
 }
 
-#[tokio::test]
-async fn output_beyond_the_cap_ends_the_run() {
+async fn output_beyond_the_cap_ends_the_run(runtime: Runtime) {
     let docker = docker().await;
-    let (id, spec) = python("import time\nprint('x' * 100000, flush=True)\ntime.sleep(60)");
+    let (id, spec) = python_under(
+        "import time\nprint('x' * 100000, flush=True)\ntime.sleep(60)",
+        &runtime,
+    );
     let started = Instant::now();
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1000)).await;
     assert_eq!(finished.end, End::As(EndReason::OutputLimit));
@@ -251,11 +262,10 @@ async fn output_beyond_the_cap_ends_the_run() {
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }
 
-#[tokio::test]
-async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children() {
+async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children(runtime: Runtime) {
     let docker = docker().await;
     let code = "import os, signal, subprocess, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsubprocess.Popen(['sleep', '300'])\nprint('started', flush=True)\ntime.sleep(300)";
-    let (id, spec) = python(code);
+    let (id, spec) = python_under(code, &runtime);
     let started = Instant::now();
     let (finished, _) = run(&docker, &id, &spec, bounds(2, 1 << 20)).await;
     assert_eq!(finished.end, End::As(EndReason::Timeout));
@@ -267,10 +277,9 @@ async fn a_timeout_kills_scripts_that_ignore_sigterm_and_their_children() {
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }
 
-#[tokio::test]
-async fn a_memory_hog_is_oom_killed() {
+async fn a_memory_hog_is_oom_killed(runtime: Runtime) {
     let docker = docker().await;
-    let (id, mut spec) = python("x = bytearray(1024 * 1024 * 1024)\nprint(len(x))");
+    let (id, mut spec) = python_under("x = bytearray(1024 * 1024 * 1024)\nprint(len(x))", &runtime);
     spec.limits.memory_bytes = 64 * 1024 * 1024;
     let (finished, output) = run(&docker, &id, &spec, bounds(30, 1 << 20)).await;
     assert_eq!(
@@ -282,8 +291,7 @@ async fn a_memory_hog_is_oom_killed() {
     assert_eq!(containers_labelled(&docker, &id).await, 0);
 }
 
-#[tokio::test]
-async fn the_outputs_folder_is_there_empty_and_writable_when_the_script_starts() {
+async fn the_outputs_folder_is_there_empty_and_writable_when_the_script_starts(runtime: Runtime) {
     let docker = docker().await;
     let code = r#"
 import os
@@ -291,7 +299,7 @@ print("out", os.listdir("/work/out"), os.stat("/work/out").st_uid == os.getuid()
 open("/work/out/a.txt", "w").write("a")
 print("home", os.environ["HOME"], os.path.expanduser("~"))
 "#;
-    let (finished, output, names) = run_keeping_names(&docker, code).await;
+    let (finished, output, names) = run_keeping_names(&docker, code, &runtime).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(finished.end, End::As(EndReason::Succeeded), "{stdout}");
     assert!(stdout.contains("out [] True"), "{stdout}");
@@ -301,8 +309,12 @@ print("home", os.environ["HOME"], os.path.expanduser("~"))
 
 /// Runs a Python script in a sandbox with its outputs spooled; returns the names the
 /// archive of `/work/out` holds.
-async fn run_keeping_names(docker: &Docker, code: &str) -> (Finished, Captured, Vec<String>) {
-    let (id, spec) = python(code);
+async fn run_keeping_names(
+    docker: &Docker,
+    code: &str,
+    runtime: &Runtime,
+) -> (Finished, Captured, Vec<String>) {
+    let (id, spec) = python_under(code, runtime);
     let spool = std::env::temp_dir().join(format!("spool-{id}.tar"));
     let (finished, output) = run_spooling(docker, &id, &spec, &spool).await;
     let names = archive_entries(&spool)
@@ -313,8 +325,7 @@ async fn run_keeping_names(docker: &Docker, code: &str) -> (Finished, Captured, 
     (finished, output, names)
 }
 
-#[tokio::test]
-async fn what_the_script_left_running_is_ended_before_its_outputs_are_copied() {
+async fn what_the_script_left_running_is_ended_before_its_outputs_are_copied(runtime: Runtime) {
     let docker = docker().await;
     // A detached child of the same user stops every `tar` it sees: the copy-out's.
     let code = r#"
@@ -337,7 +348,7 @@ os.wait()
 open("/work/out/report.txt", "w").write("done")
 print("parent done")
 "#;
-    let (finished, output, names) = run_keeping_names(&docker, code).await;
+    let (finished, output, names) = run_keeping_names(&docker, code, &runtime).await;
     assert_eq!(
         finished.end,
         End::As(EndReason::Succeeded),
@@ -351,3 +362,40 @@ print("parent done")
     );
     assert!(names.iter().any(|n| n == "out/report.txt"), "{names:?}");
 }
+
+/// gVisor's runsc as dev/stack.sh registers it: ptrace platform, no network.
+fn gvisor() -> Runtime {
+    Runtime::gvisor(
+        "runsc",
+        &["--platform=ptrace".to_owned(), "--network=none".to_owned()],
+    )
+}
+
+/// Every case above, under the engine's runc and under gVisor's runsc.
+macro_rules! under_each_runtime {
+    ($($case:ident),* $(,)?) => {
+        mod runc {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Runtime::runc()).await;
+            })*
+        }
+        mod runsc {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::gvisor()).await;
+            })*
+        }
+    };
+}
+
+under_each_runtime!(
+    a_hardened_container_runs_and_is_removed,
+    a_failing_script_reports_its_exit_code_and_is_removed,
+    outputs_are_copied_out_once_the_script_ended_even_with_children_left,
+    output_beyond_the_cap_ends_the_run,
+    a_timeout_kills_scripts_that_ignore_sigterm_and_their_children,
+    a_memory_hog_is_oom_killed,
+    the_outputs_folder_is_there_empty_and_writable_when_the_script_starts,
+    what_the_script_left_running_is_ended_before_its_outputs_are_copied,
+);
