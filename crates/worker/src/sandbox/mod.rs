@@ -225,7 +225,7 @@ async fn start_and_wait(
         },
         () = stop.cancelled() => Some(End::Stopped),
         () = container_stopped => {
-            if oom_killed_since(docker, id, started).await? {
+            if stopped_by_oom(docker, id, started).await? {
                 Some(End::As(EndReason::Oom))
             } else {
                 return Err(SandboxError::ContainerStopped);
@@ -326,6 +326,29 @@ async fn exec_exit_code(docker: &Docker, exec: &str) -> Result<i64, SandboxError
     }
     tracing::warn!(exec, "the exec still runs after its output closed");
     Ok(-1)
+}
+
+/// Whether a container that stopped by itself was stopped by the OOM killer: the engine
+/// marks it so when the process it holds died of it (all of gVisor's sandbox does), and
+/// its `oom` event may be recorded a moment after the stop, so it is looked for again.
+async fn stopped_by_oom(
+    docker: &Docker,
+    id: &str,
+    since: SystemTime,
+) -> Result<bool, SandboxError> {
+    for _ in 0..10 {
+        let marked = docker
+            .inspect_container(id, None)
+            .await?
+            .state
+            .and_then(|state| state.oom_killed)
+            == Some(true);
+        if marked || oom_killed_since(docker, id, since).await? {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(false)
 }
 
 /// Whether the kernel's OOM killer struck in the container since `since`. The engine
