@@ -68,15 +68,7 @@ pub async fn run() -> anyhow::Result<()> {
          ({LATENCY_RUNS} runs each for latency, {THROUGHPUT_RUNS} and \
          {THROUGHPUT_RUNS_FOUR} for throughput)"
     ));
-    for p in [50, 95] {
-        let (ours, theirs) = (sage.percentile(p), docker.percentile(p));
-        row(
-            &format!("latency p{p}"),
-            seconds(ours),
-            seconds(theirs),
-            "s",
-        );
-    }
+    latency_rows(&sage, &docker);
     row("throughput, concurrency 1", single.0, single.1, "runs/s");
     row("throughput, concurrency 4", four.0, four.1, "runs/s");
     println!("  where a run's time goes in the worker (p50 of the latency runs' steps):");
@@ -111,6 +103,17 @@ async fn gvisor(app: &TestApp, module: &str, image: &str, runc: &Samples) {
          `docker run --rm --runtime runsc --network none {image} python3 -c ...` \
          ({LATENCY_RUNS} runs each)"
     ));
+    latency_rows(&sage, &docker);
+    println!(
+        "  a run under runsc against one under runc (p50): {:.3} s against {:.3} s, {:.2}x",
+        seconds(sage.percentile(50)),
+        seconds(runc.percentile(50)),
+        seconds(sage.percentile(50)) / seconds(runc.percentile(50))
+    );
+}
+
+/// The p50 and p95 latency rows of Sage Runner's runs beside the baseline's.
+fn latency_rows(sage: &Samples, docker: &Samples) {
     for p in [50, 95] {
         let (ours, theirs) = (sage.percentile(p), docker.percentile(p));
         row(
@@ -120,12 +123,6 @@ async fn gvisor(app: &TestApp, module: &str, image: &str, runc: &Samples) {
             "s",
         );
     }
-    println!(
-        "  a run under runsc against one under runc (p50): {:.3} s against {:.3} s, {:.2}x",
-        seconds(sage.percentile(50)),
-        seconds(runc.percentile(50)),
-        seconds(sage.percentile(50)) / seconds(runc.percentile(50))
-    );
 }
 
 /// CPU milliseconds per run at concurrency 4, side by side, by who spent them.

@@ -67,9 +67,7 @@ pub async fn ensure_egress_network(
         }
         Err(error) => return Err(format!("network {}: {error}", egress.name)),
     };
-    let options = inspected.options.unwrap_or_default();
-    let option = |name: &str| options.get(name).map(String::as_str);
-    if inspected.driver.as_deref() != Some("bridge") || option(ICC_OPTION) != Some("false") {
+    if inspected.driver.as_deref() != Some("bridge") || !keeps_containers_apart(&inspected) {
         return Err(format!(
             "network {} lets sandboxes reach each other (it must be a bridge with {ICC_OPTION}=false); remove it and the worker makes it right",
             egress.name
@@ -81,13 +79,26 @@ pub async fn ensure_egress_network(
             egress.name
         ));
     }
-    if option(BRIDGE_NAME_OPTION) != Some(egress.bridge.as_str()) {
+    let bridge = inspected
+        .options
+        .as_ref()
+        .and_then(|options| options.get(BRIDGE_NAME_OPTION));
+    if bridge != Some(&egress.bridge) {
         return Err(format!(
             "network {} is not on bridge {} (EGRESS_BRIDGE), which the firewall rules name; remove it and the worker makes it right",
             egress.name, egress.bridge
         ));
     }
     Ok(())
+}
+
+/// Whether the network has inter-container traffic off.
+fn keeps_containers_apart(network: &bollard::models::NetworkInspect) -> bool {
+    network
+        .options
+        .as_ref()
+        .and_then(|options| options.get(ICC_OPTION))
+        .is_some_and(|icc| icc == "false")
 }
 
 /// Checks the emulator network that replaces the egress network in development and
@@ -104,12 +115,7 @@ pub async fn check_emulator_network(docker: &Docker, name: &str) -> Result<(), S
             "network {name} is not --internal: egress runs on it could leave the machine"
         ));
     }
-    let icc = network
-        .options
-        .as_ref()
-        .and_then(|options| options.get(ICC_OPTION))
-        .map(String::as_str);
-    if icc != Some("false") {
+    if !keeps_containers_apart(&network) {
         return Err(format!(
             "network {name} lets sandboxes reach each other (it must have {ICC_OPTION}=false); dev/emulator.sh up makes it again"
         ));

@@ -4,27 +4,12 @@
 
 use serde_json::json;
 
-use sage_infra::config::Env;
 use sage_testkit::{ADMIN, ANALYST, ScriptModule, spawn_app, spawn_worker_with};
 use sage_worker::sandbox::Runtime;
 use sage_worker::sandbox::spec::GVISOR_OWN_PIDS;
-use sage_worker::settings::Settings;
 use sage_worker::startup::connect;
 
-use crate::support::containers_labelled;
-
-fn settings(overrides: &[(&str, &str)]) -> Settings {
-    let mut env = Env::for_tests();
-    env.set(
-        "QUEUE_PREFIX",
-        format!("test-{}", uuid::Uuid::new_v4().simple()),
-    );
-    env.set("WORKER_METRICS_BIND", "127.0.0.1:0");
-    for (name, value) in overrides {
-        env.set(name, *value);
-    }
-    Settings::from_env(env).unwrap()
-}
+use crate::support::{containers_labelled, worker_settings as settings};
 
 #[tokio::test]
 async fn a_runtime_the_engine_lacks_is_refused_at_start_naming_its_variable() {

@@ -1,20 +1,6 @@
-use sage_infra::config::Env;
-use sage_worker::settings::Settings;
 use sage_worker::startup::connect;
 
-fn settings(overrides: &[(&str, &str)]) -> Settings {
-    let mut env = Env::for_tests();
-    env.set(
-        "QUEUE_PREFIX",
-        format!("test-{}", uuid::Uuid::new_v4().simple()),
-    );
-    // Tests start workers side by side (and beside `just up`'s): any free port.
-    env.set("WORKER_METRICS_BIND", "127.0.0.1:0");
-    for (name, value) in overrides {
-        env.set(name, *value);
-    }
-    Settings::from_env(env).unwrap()
-}
+use crate::support::worker_settings as settings;
 
 #[tokio::test]
 async fn connects_to_every_dependency() {
@@ -120,7 +106,7 @@ async fn an_egress_network_that_lets_sandboxes_reach_each_other_is_refused() {
         })
         .await
         .unwrap();
-    let refusal = egress_refusal(&docker, &name, &[]).await;
+    let refusal = network_refusal(&docker, "EGRESS_NETWORK", &name, &[]).await;
     assert!(
         refusal.contains("lets sandboxes reach each other"),
         "{refusal}"
@@ -143,23 +129,23 @@ async fn an_emulator_network_that_lets_sandboxes_reach_each_other_is_refused() {
         })
         .await
         .unwrap();
-    let error = connect(&settings(&[("EMULATOR_NETWORK", &name)]))
-        .await
-        .err()
-        .expect("start-up fails");
-    docker.remove_network(&name).await.unwrap();
-    assert_eq!(error.0.len(), 1, "{error}");
-    assert_eq!(error.0[0].0, "EMULATOR_NETWORK");
+    let refusal = network_refusal(&docker, "EMULATOR_NETWORK", &name, &[]).await;
     assert!(
-        error.0[0].1.contains("lets sandboxes reach each other"),
-        "{error}"
+        refusal.contains("lets sandboxes reach each other"),
+        "{refusal}"
     );
 }
 
-/// Starts a worker on the egress network `name` the test made, removes the network
-/// and returns why start-up refused it.
-async fn egress_refusal(docker: &bollard::Docker, name: &str, more: &[(&str, &str)]) -> String {
-    let mut overrides = vec![("EGRESS_NETWORK", name)];
+/// Starts a worker on the network `name` the test made, as its `variable`
+/// (EGRESS_NETWORK or EMULATOR_NETWORK), removes the network and returns why start-up
+/// refused it.
+async fn network_refusal(
+    docker: &bollard::Docker,
+    variable: &'static str,
+    name: &str,
+    more: &[(&str, &str)],
+) -> String {
+    let mut overrides = vec![(variable, name)];
     overrides.extend_from_slice(more);
     let error = connect(&settings(&overrides))
         .await
@@ -167,7 +153,7 @@ async fn egress_refusal(docker: &bollard::Docker, name: &str, more: &[(&str, &st
         .expect("start-up fails");
     docker.remove_network(name).await.unwrap();
     assert_eq!(error.0.len(), 1, "{error}");
-    assert_eq!(error.0[0].0, "EGRESS_NETWORK");
+    assert_eq!(error.0[0].0, variable);
     error.0[0].1.clone()
 }
 
@@ -202,6 +188,12 @@ async fn an_egress_network_with_ipv6_is_refused() {
         })
         .await
         .unwrap();
-    let refusal = egress_refusal(&docker, &name, &[("EGRESS_BRIDGE", &bridge)]).await;
+    let refusal = network_refusal(
+        &docker,
+        "EGRESS_NETWORK",
+        &name,
+        &[("EGRESS_BRIDGE", &bridge)],
+    )
+    .await;
     assert!(refusal.contains("has IPv6"), "{refusal}");
 }
