@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use sage_model::ExecutionId;
+use sage_model::logs::Redactor;
 use sage_model::tools::Tool;
 use sage_model::{EndReason, StartFailure};
 use sage_store::runs::{ClaimedRun, RunEnd};
@@ -160,13 +161,7 @@ async fn run_claimed(
             redactor,
         }) => {
             let name = format!("sage-{}", claimed.execution_id);
-            let mut pump = LogPump::start(
-                ctx.db.clone(),
-                ctx.publisher.clone(),
-                ctx.metrics.logs.clone(),
-                claimed.execution_id,
-                redactor,
-            );
+            let mut pump = log_of(ctx, claimed.execution_id, redactor);
             let spool = staging.join(SPOOL_FILE);
             let (finished, removing) = run_to_end(
                 &ctx.docker,
@@ -244,13 +239,7 @@ async fn run_claimed(
         Err(NotStarted { failure, notice }) => {
             tracing::warn!(reason = failure.as_str(), "execution cannot start");
             if let Some((redactor, text)) = notice {
-                let mut pump = LogPump::start(
-                    ctx.db.clone(),
-                    ctx.publisher.clone(),
-                    ctx.metrics.logs.clone(),
-                    claimed.execution_id,
-                    redactor,
-                );
+                let mut pump = log_of(ctx, claimed.execution_id, redactor);
                 pump.notice(&text).await;
                 pump.finish().await;
             }
@@ -265,6 +254,17 @@ async fn run_claimed(
         outcome,
         removal,
     }
+}
+
+/// The log of one run, its lines masked by `redactor`.
+fn log_of(ctx: &Context, execution_id: ExecutionId, redactor: Redactor) -> LogPump {
+    LogPump::start(
+        ctx.db.clone(),
+        ctx.publisher.clone(),
+        ctx.metrics.logs.clone(),
+        execution_id,
+        redactor,
+    )
 }
 
 async fn read_tool_outputs(spool: &Path, kept: Kept, space: u64, id: ExecutionId) -> Outcome {
