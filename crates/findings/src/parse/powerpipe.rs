@@ -1,11 +1,19 @@
 //! Powerpipe benchmark exports and `steampipe check --export`: a recursive tree of
 //! groups holding controls holding result rows, as JSON or flattened to CSV. A control
-//! reused under several parents is counted once, under the first.
+//! reused under several parents is counted once, under the first in the file.
+//!
+//! The JSON is read as a stream, one control (with its rows) held at a time. Powerpipe
+//! writes a group's `group_id` and `title` before its `groups` and `controls`, which is
+//! what the benchmark path of a control is made of.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
 use std::io::Read;
 
 use serde::Deserialize;
+use serde::de::{
+    DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
+};
 
 use super::{Emit, FileOutcome, Record};
 use crate::error::ParseError;
@@ -29,16 +37,6 @@ const ACCOUNT_KEYS: [&str; 6] = [
     "tenant_id",
     "connection_name",
 ];
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Group {
-    group_id: String,
-    title: String,
-    description: String,
-    groups: Option<Vec<Group>>,
-    controls: Option<Vec<Control>>,
-}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -69,54 +67,153 @@ struct Walk<'a, 'e> {
     file: &'a str,
     seen: HashSet<String>,
     count: u64,
+    /// The titles of the named groups above the one being read.
+    parents: Vec<String>,
     emit: Emit<'e>,
 }
 
 pub fn json(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, ParseError> {
-    let root: Group = serde_json::from_reader(std::io::BufReader::new(reader))
-        .map_err(|e| ParseError::json(file, &e))?;
     let mut walk = Walk {
         file,
         seen: HashSet::new(),
         count: 0,
+        parents: Vec::new(),
         emit,
     };
-    walk.group(&root, &mut Vec::new());
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    Node::Group
+        .seed(&mut walk)
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end())
+        .map_err(|e| ParseError::json(file, &e))?;
     Ok(FileOutcome {
         findings: walk.count,
         note: None,
     })
 }
 
-impl Walk<'_, '_> {
-    fn group<'g>(&mut self, group: &'g Group, parents: &mut Vec<&'g str>) {
-        // Since Powerpipe 1.3 a run that failed leaves a group named "error".
-        if group.group_id == "error" {
-            self.emit(Finding {
-                check_id: "error".to_owned(),
-                title: first_non_empty(&group.description, &group.title).to_owned(),
-                status: Status::Error,
-                ..self.blank("error group")
-            });
-        }
-        let named = group.group_id != "root_result_group" && !group.title.is_empty();
-        if named {
-            parents.push(&group.title);
-        }
-        for control in group.controls.iter().flatten() {
-            if self.seen.insert(control.control_id.clone()) {
-                self.control(control, parents);
-            }
-        }
-        for child in group.groups.iter().flatten() {
-            self.group(child, parents);
-        }
-        if named {
-            parents.pop();
+/// What a value in the tree is.
+#[derive(Clone, Copy)]
+enum Node {
+    Group,
+    /// A group's `groups`: an array of groups (or null).
+    Groups,
+    /// A group's `controls`: an array of controls (or null).
+    Controls,
+}
+
+impl Node {
+    fn seed<'w, 'a, 'e>(self, walk: &'w mut Walk<'a, 'e>) -> Seed<'w, 'a, 'e> {
+        Seed { node: self, walk }
+    }
+}
+
+struct Seed<'w, 'a, 'e> {
+    node: Node,
+    walk: &'w mut Walk<'a, 'e>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.node {
+            Node::Group => "a Powerpipe group object",
+            Node::Groups => "an array of groups",
+            Node::Controls => "an array of controls",
+        })
+    }
+
+    fn visit_unit<E: Error>(self) -> Result<(), E> {
+        match self.node {
+            Node::Groups | Node::Controls => Ok(()),
+            Node::Group => Err(E::invalid_type(Unexpected::Unit, &self)),
         }
     }
 
-    fn control(&mut self, control: &Control, parents: &[&str]) {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if matches!(self.node, Node::Group) {
+            return Err(Error::invalid_type(Unexpected::Seq, &self));
+        }
+        let walk = self.walk;
+        match self.node {
+            Node::Groups => while seq.next_element_seed(Node::Group.seed(walk))?.is_some() {},
+            Node::Controls => {
+                while let Some(control) = seq.next_element::<Control>()? {
+                    if walk.seen.insert(control.control_id.clone()) {
+                        walk.control(&control);
+                    }
+                }
+            }
+            Node::Group => {}
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if !matches!(self.node, Node::Group) {
+            return Err(Error::invalid_type(Unexpected::Map, &self));
+        }
+        let walk = self.walk;
+        let (mut id, mut title, mut description) = (String::new(), String::new(), String::new());
+        // Whether this group's title is on `walk.parents`: pushed before its children.
+        let mut named: Option<bool> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let children = match key.as_str() {
+                "group_id" => {
+                    id = map.next_value()?;
+                    continue;
+                }
+                "title" => {
+                    title = map.next_value()?;
+                    continue;
+                }
+                "description" => {
+                    description = map.next_value()?;
+                    continue;
+                }
+                "groups" => Node::Groups,
+                "controls" => Node::Controls,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if named.is_none() {
+                let is_named = id != "root_result_group" && !title.is_empty();
+                if is_named {
+                    walk.parents.push(title.clone());
+                }
+                named = Some(is_named);
+            }
+            map.next_value_seed(children.seed(walk))?;
+        }
+        if named == Some(true) {
+            walk.parents.pop();
+        }
+        // Since Powerpipe 1.3 a run that failed leaves a group named "error".
+        if id == "error" {
+            walk.emit(Finding {
+                check_id: "error".to_owned(),
+                title: first_non_empty(&description, &title).to_owned(),
+                status: Status::Error,
+                ..walk.blank("error group")
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Walk<'_, '_> {
+    fn control(&mut self, control: &Control) {
         let severity = control
             .severity
             .as_deref()
@@ -146,7 +243,7 @@ impl Walk<'_, '_> {
                     .unwrap_or_default()
                     .to_owned(),
                 account: account.to_owned(),
-                compliance: benchmark_path(parents),
+                compliance: benchmark_path(&self.parents),
                 ..self.blank(&format!("{}.results[{i}]", control.control_id))
             });
         }
@@ -178,8 +275,12 @@ impl Walk<'_, '_> {
     }
 }
 
-fn benchmark_path(parents: &[&str]) -> Vec<String> {
-    let named: Vec<&str> = parents.iter().copied().filter(|p| !p.is_empty()).collect();
+fn benchmark_path(parents: &[impl AsRef<str>]) -> Vec<String> {
+    let named: Vec<&str> = parents
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| !p.is_empty())
+        .collect();
     if named.is_empty() {
         Vec::new()
     } else {
@@ -269,4 +370,31 @@ pub fn csv(reader: impl Read, file: &str, emit: Emit) -> Result<FileOutcome, Par
         findings: count,
         note: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_come_before_the_rest_of_the_file_is_read() {
+        let row = r#"{"resource": "arn:x", "status": "alarm"}"#;
+        let rows = vec![row; 20_000].join(",");
+        let text = format!(
+            r#"{{"group_id": "root_result_group", "title": "", "groups": [
+                {{"group_id": "b", "title": "Bench", "controls": [
+                    {{"control_id": "c1", "results": [{row}]}},
+                    {{"control_id": "c2", "results": [{rows}]}}]}}]}}"#
+        );
+        let (read, findings) =
+            super::super::streaming::read_at_first_record(text.as_bytes(), |reader, emit| {
+                json(reader, "p.json", emit)
+            });
+        assert_eq!(findings, 20_001);
+        assert!(
+            read < text.len() / 10,
+            "{read} of {} bytes read",
+            text.len()
+        );
+    }
 }
