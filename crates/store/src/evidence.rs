@@ -27,6 +27,20 @@ pub struct EvidenceRequest {
     pub created_by: UserId,
 }
 
+/// How often a report is built before it fails for good.
+pub const BUILD_ATTEMPTS: i32 = 3;
+
+/// Why a report that stopped its worker on every attempt failed.
+const GAVE_UP: &str = "the build stopped without finishing on each of its 3 attempts (its \
+     worker was stopped, most likely out of memory); it is not tried again";
+
+/// Builds found stale: queued again, or failed for good.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StaleBuilds {
+    pub again: Vec<EvidenceId>,
+    pub failed: Vec<EvidenceId>,
+}
+
 /// How a build ends.
 enum BuildEnd<'a> {
     Ready {
@@ -174,7 +188,8 @@ impl Db {
         let client = self.client().await?;
         let claimed = client
             .execute(
-                "UPDATE evidence SET status = 'building', started_at = now()
+                "UPDATE evidence SET status = 'building', started_at = now(),
+                     attempts = attempts + 1
                  WHERE id = $1 AND status = 'pending'",
                 &[&id.as_uuid()],
             )
@@ -287,32 +302,59 @@ impl Db {
     }
 
     /// Builds that have not finished for `stale_after` lost their worker: back to
-    /// pending, with a new job. Returns their ids.
+    /// pending with a new job, or, after their last attempt, failed for good (audited
+    /// as `worker_id`'s), since a report that stops every worker that builds it would
+    /// otherwise be queued again forever.
     pub async fn requeue_stale_evidence(
         &self,
         stale_after: std::time::Duration,
-    ) -> Result<Vec<EvidenceId>, StoreError> {
+        worker_id: &str,
+    ) -> Result<StaleBuilds, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        let ids: Vec<Uuid> = transaction
+        let stale = "status = 'building' AND started_at < now() - make_interval(secs => $1)";
+        let ids = |rows: Vec<Row>| -> Vec<Uuid> { rows.iter().map(|row| row.get(0)).collect() };
+        let failed = ids(transaction
             .query(
-                "UPDATE evidence SET status = 'pending', started_at = NULL
-                 WHERE status = 'building' AND started_at < now() - make_interval(secs => $1)
-                 RETURNING id",
+                &format!(
+                    "UPDATE evidence SET status = 'failed', error = $2, finished_at = now()
+                     WHERE {stale} AND attempts >= $3 RETURNING id"
+                ),
+                &[&stale_after.as_secs_f64(), &GAVE_UP, &BUILD_ATTEMPTS],
+            )
+            .await?);
+        let context = worker_context(worker_id);
+        for id in &failed {
+            let change = Change {
+                action: "evidence.fail",
+                target_type: "evidence",
+                target_id: id.to_string(),
+                before: Some(json!({"status": "building"})),
+                after: Some(json!({"status": "failed", "error": GAVE_UP})),
+            };
+            append(&transaction, &self.audit_key, &context, &change).await?;
+        }
+        let again = ids(transaction
+            .query(
+                &format!(
+                    "UPDATE evidence SET status = 'pending', started_at = NULL
+                     WHERE {stale} RETURNING id"
+                ),
                 &[&stale_after.as_secs_f64()],
             )
-            .await?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+            .await?);
         transaction
             .execute(
                 "INSERT INTO job_outbox (evidence_id) SELECT unnest($1::uuid[])",
-                &[&ids],
+                &[&again],
             )
             .await?;
         transaction.commit().await?;
-        Ok(ids.into_iter().map(EvidenceId::from).collect())
+        let typed = |ids: Vec<Uuid>| ids.into_iter().map(EvidenceId::from).collect();
+        Ok(StaleBuilds {
+            again: typed(again),
+            failed: typed(failed),
+        })
     }
 
     #[tracing::instrument(skip(self))]

@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0019_job_outbox_age"),
     migration!("0020_job_outbox_trace"),
     migration!("0021_tool_names"),
+    migration!("0022_evidence_attempts"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -164,11 +164,24 @@ impl Reaper {
             Ok(_) => {}
             Err(error) => tracing::warn!(?error, "could not reap expired leases"),
         }
-        match self.db.requeue_stale_evidence(STALE_BUILD).await {
-            Ok(ids) if !ids.is_empty() => {
-                tracing::warn!(?ids, "queued again evidence builds whose worker went away");
+        match self
+            .db
+            .requeue_stale_evidence(STALE_BUILD, &self.worker_id)
+            .await
+        {
+            Ok(stale) => {
+                if !stale.again.is_empty() {
+                    let ids = &stale.again;
+                    tracing::warn!(?ids, "queued again evidence builds whose worker went away");
+                }
+                if !stale.failed.is_empty() {
+                    let ids = &stale.failed;
+                    tracing::warn!(
+                        ?ids,
+                        "evidence builds failed for good after their last attempt"
+                    );
+                }
             }
-            Ok(_) => {}
             Err(error) => tracing::warn!(?error, "could not look for stale evidence builds"),
         }
         if let Err(error) = self.sweep().await {

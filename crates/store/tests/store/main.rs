@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod evidence;
 mod migrations;
 mod outbox;
 mod users;
