@@ -9,6 +9,7 @@ pub mod catalog;
 mod conditions;
 pub mod evidence;
 pub mod executions;
+pub mod findings;
 pub mod logs;
 pub mod metrics;
 mod migrate;

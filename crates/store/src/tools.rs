@@ -60,21 +60,6 @@ pub enum Installed {
     LeftToAdmin,
 }
 
-/// One finding of a tool run, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredFinding {
-    pub tool: Tool,
-    pub check_id: String,
-    pub title: String,
-    pub severity: String,
-    pub status: String,
-    pub resource_id: String,
-    pub resource_type: String,
-    pub region: String,
-    pub account: String,
-    pub fingerprint: String,
-}
-
 /// A finished tool run's record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolRun {
@@ -293,65 +278,6 @@ impl Db {
             .transpose()
     }
 
-    /// Stores a finished tool run's record and findings, in one transaction.
-    pub async fn record_tool_run(
-        &self,
-        run: &ToolRun,
-        findings: &[StoredFinding],
-    ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await?;
-        transaction
-            .execute(
-                "INSERT INTO tool_runs (execution_id, tool, tool_version, counts, result_key, finished_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (execution_id) DO NOTHING",
-                &[
-                    &run.execution_id.as_uuid(),
-                    &run.tool.as_str(),
-                    &run.tool_version,
-                    &Json(&run.counts),
-                    &run.result_key,
-                    &run.finished_at,
-                ],
-            )
-            .await?;
-        // One statement per few thousand findings: columns as arrays, unnested.
-        for (chunk_index, chunk) in findings.chunks(2000).enumerate() {
-            let offset = i32::try_from(chunk_index * 2000).unwrap_or(i32::MAX);
-            let column =
-                |f: fn(&StoredFinding) -> &str| -> Vec<&str> { chunk.iter().map(f).collect() };
-            let ordinals: Vec<i32> = (0..chunk.len())
-                .map(|i| offset.saturating_add(i32::try_from(i).unwrap_or(i32::MAX)))
-                .collect();
-            transaction
-                .execute(
-                    "INSERT INTO findings (execution_id, ordinal, tool, check_id, title, severity,
-                         status, resource_id, resource_type, region, account, fingerprint)
-                     SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[],
-                         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                         $12::text[])
-                     ON CONFLICT DO NOTHING",
-                    &[
-                        &run.execution_id.as_uuid(),
-                        &ordinals,
-                        &column(|f| f.tool.as_str()),
-                        &column(|f| &f.check_id),
-                        &column(|f| &f.title),
-                        &column(|f| &f.severity),
-                        &column(|f| &f.status),
-                        &column(|f| &f.resource_id),
-                        &column(|f| &f.resource_type),
-                        &column(|f| &f.region),
-                        &column(|f| &f.account),
-                        &column(|f| &f.fingerprint),
-                    ],
-                )
-                .await?;
-        }
-        transaction.commit().await?;
-        Ok(())
-    }
-
     /// The latest finished run of a tool; with `succeeded_only`, the latest that
     /// succeeded (what evidence is built from).
     pub async fn latest_tool_run(
@@ -390,40 +316,8 @@ impl Db {
         })
         .transpose()
     }
-
-    /// A tool run's findings, in the order they were read.
-    pub async fn findings(
-        &self,
-        execution_id: ExecutionId,
-    ) -> Result<Vec<StoredFinding>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT tool, check_id, title, severity, status, resource_id, resource_type,
-                        region, account, fingerprint
-                 FROM findings WHERE execution_id = $1 ORDER BY ordinal",
-                &[&execution_id.as_uuid()],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredFinding {
-                    tool: tool_of(row.get(0))?,
-                    check_id: row.get(1),
-                    title: row.get(2),
-                    severity: row.get(3),
-                    status: row.get(4),
-                    resource_id: row.get(5),
-                    resource_type: row.get(6),
-                    region: row.get(7),
-                    account: row.get(8),
-                    fingerprint: row.get(9),
-                })
-            })
-            .collect()
-    }
 }
 
-fn tool_of(name: &str) -> Result<Tool, StoreError> {
+pub(crate) fn tool_of(name: &str) -> Result<Tool, StoreError> {
     name.parse().map_err(|_| StoreError::Corrupt("tool name"))
 }

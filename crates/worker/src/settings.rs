@@ -49,6 +49,9 @@ pub struct Settings {
     /// them: a full scan of a real account writes far more than a script's 64 MiB
     /// (Prowler writes every framework's compliance results beside its findings).
     pub scanner_output_bytes: u64,
+    /// The most findings one scanner run stores; those read beyond are counted, and
+    /// the run's log and `result.json` say so.
+    pub scanner_max_findings: u64,
     /// Where `network: egress` sandboxes are attached.
     pub egress: EgressNetwork,
     /// For development and tests: an `--internal` network holding a local AWS emulator
@@ -173,6 +176,7 @@ impl Settings {
         let max_total_bytes = env.number("ARTIFACT_MAX_TOTAL_BYTES", 64 << 20, 1, 64 * GIB);
         let max_files = env.number("ARTIFACT_MAX_FILES", 1000usize, 1, 100_000);
         let scanner_output_mib = env.number("SCANNER_OUTPUT_MIB", 512u64, 64, 65_536);
+        let scanner_max_findings = env.number("SCANNER_MAX_FINDINGS", 1_000_000u64, 1, 100_000_000);
         let egress_network = env.optional_with("EGRESS_NETWORK", "sage-egress".to_owned(), |v| {
             name_of(v, 64)
         });
@@ -232,6 +236,7 @@ impl Settings {
                 max_files: max_files.ok_or_else(ConfigError::unreachable)?,
             },
             scanner_output_bytes: scanner_output_mib.ok_or_else(ConfigError::unreachable)? << 20,
+            scanner_max_findings: scanner_max_findings.ok_or_else(ConfigError::unreachable)?,
             egress: EgressNetwork {
                 name: egress_network.ok_or_else(ConfigError::unreachable)?,
                 bridge: egress_bridge.ok_or_else(ConfigError::unreachable)?,

@@ -1,8 +1,11 @@
 //! What makes a scanner run more than a run: the findings read from the run's outputs,
 //! what of them was cut, and the run's record in S3
 //! (`runs/<YYYYMM>/<id>/result.json`, beside the outputs) and in the database.
+//!
+//! Findings go from the parser to the database as a stream through a bounded channel,
+//! so a worker's memory does not grow with a run's findings; at most
+//! `SCANNER_MAX_FINDINGS` of a run are stored, and the rest are counted and said.
 
-use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -11,10 +14,12 @@ use sage_findings::Finding;
 use sage_findings::parse::{EMPTY_FILE, Input, Parsed, Record, parse_inputs, restated};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
+use sage_store::Db;
+use sage_store::findings::{NewToolRun, RecordedRun, StoredFinding};
 use sage_store::runs::{ClaimedRun, RunEnd};
-use sage_store::tools::{StoredFinding, ToolRun};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use crate::artifacts::{Kept, Planned};
 use crate::context::Context;
@@ -22,41 +27,138 @@ use crate::context::Context;
 /// The name of a tool run's record among its artifacts.
 pub const RESULT_FILE: &str = "result.json";
 
+/// Findings on their way from the parser to the database: enough to keep both busy.
+const IN_FLIGHT: usize = 1024;
+
 /// Where a tool run keeps its outputs and record: by the month it ran in.
 pub fn prefix(execution_id: ExecutionId, at: DateTime<Utc>) -> String {
     format!("runs/{}/{execution_id}/", at.format("%Y%m"))
 }
 
-/// The findings of a run's outputs and what was read.
+/// What reading a run's outputs and storing their findings came to.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub findings: Vec<StoredFinding>,
-    /// `{"<status>": {"<severity>": n}}`.
-    pub counts: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Why the outputs could not be read in full, if so.
+    /// The run's record as stored with its findings; `None` until then.
+    pub recorded: Option<RecordedRun>,
+    /// Findings read from the outputs.
+    pub read: u64,
+    /// Findings read beyond the cap: counted, not stored.
+    pub over_cap: u64,
+    /// Why the outputs could not be read, or their findings stored, in full.
     pub problem: Option<String>,
     /// Each output lost or cut short, with why: the scan's results are incomplete.
     pub cut: Vec<String>,
 }
 
+/// The record of a tool run, before the database has it.
+pub fn new_run(ctx: &Context, execution_id: ExecutionId, tool: Tool, prefix: &str) -> NewToolRun {
+    NewToolRun {
+        execution_id,
+        tool,
+        tool_version: ctx.tool_versions.get(tool),
+        result_key: format!("{prefix}{RESULT_FILE}"),
+    }
+}
+
 /// Reads the kept outputs out of the spooled archive into a private folder (names were
-/// checked when they were planned) and parses every scanner output among them.
-/// Blocking: run it off the async threads.
-pub fn read_outputs(spool: &Path, kept: &Kept, space: u64, execution_id: ExecutionId) -> Outcome {
-    let (mut outcome, parsed) = match extract_and_parse(spool, &kept.planned, execution_id) {
-        Ok((outcome, parsed)) => (outcome, Some(parsed)),
-        Err(problem) => (
-            Outcome {
-                problem: Some(problem),
-                ..Outcome::default()
-            },
-            None,
-        ),
+/// checked when they were planned), and stores the run's record with the findings of
+/// every scanner output among them.
+pub async fn store_outputs(
+    ctx: &Context,
+    run: &NewToolRun,
+    spool: &Path,
+    kept: Kept,
+    space: u64,
+) -> Outcome {
+    let spool = spool.to_owned();
+    let extracted = tokio::task::spawn_blocking(move || (extract(&spool, &kept.planned), kept));
+    let Ok((folder, kept)) = extracted.await else {
+        return Outcome {
+            problem: Some("reading the outputs failed".to_owned()),
+            ..Outcome::default()
+        };
     };
-    outcome.cut = cut_outputs(kept, space, parsed.as_ref());
+    let mut outcome = match folder {
+        Ok(folder) => {
+            let cap = ctx.settings.scanner_max_findings;
+            let (mut outcome, parsed) = store_findings(&ctx.db, run, folder.path(), cap).await;
+            outcome.cut = cut_outputs(&kept, space, parsed.as_ref());
+            outcome
+        }
+        Err(problem) => Outcome {
+            problem: Some(problem),
+            cut: cut_outputs(&kept, space, None),
+            ..Outcome::default()
+        },
+    };
+    if outcome.over_cap > 0 {
+        outcome.cut.push(format!(
+            "{} of the {} findings read are over the cap of {} per run and were not \
+             stored: raise SCANNER_MAX_FINDINGS",
+            outcome.over_cap, outcome.read, ctx.settings.scanner_max_findings
+        ));
+    }
     outcome
 }
 
+/// Parses every scanner output under `folder` and stores the run's record with at most
+/// `cap` of their findings, the parser and the database working side by side. Also
+/// what was parsed, unless a file could not be.
+pub async fn store_findings(
+    db: &Db,
+    run: &NewToolRun,
+    folder: &Path,
+    cap: u64,
+) -> (Outcome, Option<Parsed>) {
+    let (sender, mut receiver) = mpsc::channel::<StoredFinding>(IN_FLIGHT);
+    let input = Input {
+        path: folder.to_owned(),
+        label: String::new(),
+        run: Some(run.execution_id.to_string()),
+    };
+    let parsing = tokio::task::spawn_blocking(move || {
+        let (mut read, mut over_cap) = (0u64, 0u64);
+        let parsed = parse_inputs(&[input], &mut |record| {
+            let Record::Finding(finding) = record else {
+                return;
+            };
+            read += 1;
+            if read > cap {
+                over_cap += 1;
+            } else {
+                // A closed channel: the database gave up, and says why.
+                let _ = sender.blocking_send(stored(finding));
+            }
+        });
+        (parsed, read, over_cap)
+    });
+    let findings = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    let (recorded, parsed) = tokio::join!(db.record_tool_run(run, findings), parsing);
+    let mut outcome = Outcome::default();
+    let parsed = match parsed {
+        Ok((parsed, read, over_cap)) => {
+            outcome.read = read;
+            outcome.over_cap = over_cap;
+            parsed
+                .map_err(|e| outcome.problem = Some(format!("an output cannot be read: {e}")))
+                .ok()
+        }
+        Err(_) => {
+            outcome.problem = Some("reading the outputs failed".to_owned());
+            None
+        }
+    };
+    match recorded {
+        Ok(recorded) => outcome.recorded = Some(recorded),
+        Err(error) => {
+            outcome.problem = Some(format!(
+                "the findings were not stored: {}",
+                sage_infra::error_text(&error)
+            ));
+        }
+    }
+    (outcome, parsed)
+}
 /// What of a run's outputs is missing or incomplete: files not kept, files that end
 /// before their end, and, when the files filled the output space, the empty ones (a
 /// tool that ran out of space leaves them so, and carries on).
@@ -90,11 +192,8 @@ fn cut_outputs(kept: &Kept, space: u64, parsed: Option<&Parsed>) -> Vec<String> 
     cut
 }
 
-fn extract_and_parse(
-    spool: &Path,
-    kept: &[Planned],
-    execution_id: ExecutionId,
-) -> Result<(Outcome, Parsed), String> {
+/// The kept outputs, in a private folder, without the files that restate another.
+fn extract(spool: &Path, kept: &[Planned]) -> Result<tempfile::TempDir, String> {
     let folder =
         tempfile::tempdir().map_err(|e| format!("no folder to read the outputs in: {e}"))?;
     let mut archive = std::fs::File::open(spool).map_err(|e| e.to_string())?;
@@ -120,45 +219,7 @@ fn extract_and_parse(
             }
         }
     }
-    let mut findings: Vec<Finding> = Vec::new();
-    let input = Input {
-        path: folder.path().to_owned(),
-        label: String::new(),
-        run: Some(execution_id.to_string()),
-    };
-    let parsed = parse_inputs(&[input], &mut |record| {
-        if let Record::Finding(finding) = record {
-            findings.push(finding);
-        }
-    })
-    .map_err(|e| format!("an output cannot be read: {e}"))?;
-    Ok((outcome_of(findings), parsed))
-}
-
-/// One finding per check, resource, region and account: Prowler writes each finding in
-/// its JSON and again in its CSV.
-fn outcome_of(findings: Vec<Finding>) -> Outcome {
-    let mut seen = HashSet::new();
-    let mut outcome = Outcome::default();
-    for finding in findings {
-        let key = (
-            finding.check_id.clone(),
-            finding.resource_id.clone(),
-            finding.region.clone(),
-            finding.account.clone(),
-        );
-        if !seen.insert(key) {
-            continue;
-        }
-        *outcome
-            .counts
-            .entry(finding.status.as_str().to_owned())
-            .or_default()
-            .entry(finding.severity.as_str().to_owned())
-            .or_default() += 1;
-        outcome.findings.push(stored(finding));
-    }
-    outcome
+    Ok(folder)
 }
 
 fn stored(finding: Finding) -> StoredFinding {
@@ -186,8 +247,10 @@ pub fn fingerprint(account: &str, resource: &str, check: &str) -> String {
     sage_model::hex(&hasher.finalize())
 }
 
-/// Stores the run's record (`result.json` in S3, listed among its artifacts) and its
-/// findings, once its end is stored.
+/// Writes the run's record, `result.json`, to S3 and lists it among its artifacts,
+/// once the run's record is in the database (stored here, without findings, for a run
+/// whose outputs were never read). Both come before the run's end is stored: whoever
+/// sees the end finds them.
 pub async fn record(
     ctx: &Context,
     claimed: &ClaimedRun,
@@ -196,7 +259,15 @@ pub async fn record(
     prefix: &str,
     outcome: Outcome,
 ) -> Result<(), String> {
-    let tool_version = ctx.tool_versions.get(tool);
+    let run = new_run(ctx, claimed.execution_id, tool, prefix);
+    let recorded = match outcome.recorded {
+        Some(recorded) => recorded,
+        None => ctx
+            .db
+            .record_tool_run(&run, futures_util::stream::empty())
+            .await
+            .map_err(|e| sage_infra::error_text(&e))?,
+    };
     let files: Vec<Value> = ctx
         .db
         .artifacts(claimed.execution_id)
@@ -205,32 +276,30 @@ pub async fn record(
         .into_iter()
         .map(|a| json!({"name": a.name, "sha256": a.sha256, "size": a.size}))
         .collect();
-    let total = outcome.findings.len();
-    let counts = json!(outcome.counts);
-    let finished_at = Utc::now();
     let result = json!({
         "tool": tool.as_str(),
-        "tool_version": tool_version,
+        "tool_version": run.tool_version,
         "run_id": claimed.execution_id,
         "module_version": claimed.module_version,
         "status": end.reason.status(),
         "reason": end.reason.as_str(),
         "exit_code": end.reason.exit_code(),
         "options": claimed.params,
-        "finished_at": finished_at,
+        "finished_at": recorded.finished_at,
         "files": files,
-        "counts": counts,
-        "findings": total,
+        "counts": recorded.counts,
+        "findings": recorded.findings,
+        "findings_read": outcome.read,
+        "findings_over_cap": outcome.over_cap,
         "findings_problem": outcome.problem,
         "outputs_complete": outcome.cut.is_empty(),
         "outputs_cut": outcome.cut,
     });
     let bytes = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
-    let key = format!("{prefix}{RESULT_FILE}");
     let artifact = crate::artifacts::put(
         &ctx.s3,
         &ctx.settings.common.s3.bucket,
-        key.clone(),
+        run.result_key,
         RESULT_FILE,
         "application/json",
         bytes,
@@ -239,19 +308,6 @@ pub async fn record(
     .map_err(|e| e.to_string())?;
     ctx.db
         .record_artifacts(claimed.execution_id, &[artifact])
-        .await
-        .map_err(|e| sage_infra::error_text(&e))?;
-    let run = ToolRun {
-        execution_id: claimed.execution_id,
-        tool,
-        tool_version,
-        status: end.reason.status(),
-        counts,
-        result_key: key,
-        finished_at,
-    };
-    ctx.db
-        .record_tool_run(&run, &outcome.findings)
         .await
         .map_err(|e| sage_infra::error_text(&e))
 }

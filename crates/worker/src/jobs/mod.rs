@@ -2,8 +2,6 @@
 //! copy, argv, environment with opened secrets), run it under its limits, store how it
 //! ended. `process` is the single step the consumer loop and the tests drive.
 
-use std::path::Path;
-
 use sage_model::ExecutionId;
 use sage_model::logs::Redactor;
 use sage_model::tools::Tool;
@@ -12,7 +10,7 @@ use sage_store::runs::{ClaimedRun, RunEnd};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::artifacts::{self, Kept};
+use crate::artifacts;
 use crate::context::Context;
 use crate::control::remove_execution_folders;
 use crate::logs::LogPump;
@@ -197,18 +195,24 @@ async fn run_claimed(
                 )
                 .instrument(tracing::info_span!("job_keep_artifacts"))
                 .await;
-                if tool.is_some() {
-                    let read =
-                        read_tool_outputs(&spool, kept, outputs.bytes, claimed.execution_id).await;
+                // A stopped run's end is someone else's: it gets no record.
+                if let (Some(tool), End::As(_)) = (tool, &finished.end) {
+                    let run = tool_runs::new_run(ctx, claimed.execution_id, tool, prefix);
+                    let read = tool_runs::store_outputs(ctx, &run, &spool, kept, outputs.bytes)
+                        .instrument(tracing::info_span!("job_store_findings"))
+                        .await;
                     for cut in &read.cut {
                         notices.tell(format!("outputs cut: {cut}")).await;
                     }
                     if let Some(problem) = &read.problem {
                         notices.tell(format!("findings: {problem}")).await;
-                    } else {
-                        let total = read.findings.len();
+                    }
+                    if let Some(recorded) = &read.recorded {
                         notices
-                            .tell(format!("findings: {total} read from the outputs"))
+                            .tell(format!(
+                                "findings: {} read from the outputs, {} stored",
+                                read.read, recorded.findings
+                            ))
                             .await;
                     }
                     outcome = Some(read);
@@ -265,14 +269,4 @@ fn log_of(ctx: &Context, execution_id: ExecutionId, redactor: Redactor) -> LogPu
         execution_id,
         redactor,
     )
-}
-
-async fn read_tool_outputs(spool: &Path, kept: Kept, space: u64, id: ExecutionId) -> Outcome {
-    let spool = spool.to_owned();
-    tokio::task::spawn_blocking(move || tool_runs::read_outputs(&spool, &kept, space, id))
-        .await
-        .unwrap_or_else(|_| Outcome {
-            problem: Some("reading the outputs failed".to_owned()),
-            ..Outcome::default()
-        })
 }

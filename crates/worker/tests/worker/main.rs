@@ -17,4 +17,5 @@ mod sandbox;
 mod scanners;
 mod startup;
 mod support;
+mod tool_outputs;
 mod traces;
