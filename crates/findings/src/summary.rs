@@ -34,11 +34,23 @@ pub struct Summary {
     pub total: u64,
     pub accounts: BTreeSet<String>,
     failed: HashMap<(Tool, String), FailedCheck>,
+    /// The most failed checks followed, as a report lists at most so many checks;
+    /// `None`: all.
+    max_checks: Option<usize>,
     /// framework → requirement → statuses seen.
     compliance: BTreeMap<String, BTreeMap<String, BTreeSet<Status>>>,
 }
 
 impl Summary {
+    /// A summary that follows the failures of at most `max_checks` checks (the first
+    /// seen) for its most failed list; it counts every finding all the same.
+    pub fn with_max_checks(max_checks: usize) -> Self {
+        Self {
+            max_checks: Some(max_checks),
+            ..Self::default()
+        }
+    }
+
     pub fn add(&mut self, record: &Record) {
         match record {
             Record::Finding(finding) => self.add_finding(finding),
@@ -60,16 +72,19 @@ impl Summary {
             self.accounts.insert(finding.account.clone());
         }
         if finding.status == Status::Fail {
-            self.failed
-                .entry((finding.tool, finding.check_id.clone()))
-                .or_insert_with(|| FailedCheck {
+            let key = (finding.tool, finding.check_id.clone());
+            if let Some(check) = self.failed.get_mut(&key) {
+                check.failed += 1;
+            } else if self.max_checks.is_none_or(|max| self.failed.len() < max) {
+                let check = FailedCheck {
                     tool: finding.tool,
                     check_id: finding.check_id.clone(),
                     title: finding.title.clone(),
                     severity: finding.severity,
-                    failed: 0,
-                })
-                .failed += 1;
+                    failed: 1,
+                };
+                self.failed.insert(key, check);
+            }
         }
         for reference in &finding.compliance {
             let (framework, requirement) = reference.split_once(": ").unwrap_or((reference, ""));

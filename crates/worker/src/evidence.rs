@@ -1,14 +1,16 @@
-//! Building an evidence report, as a job: the report's runs' artifacts are fetched from
-//! S3 into a private folder, every scanner output among them is parsed, and the PDF and
-//! the JSON summary are stored in S3 and recorded with the report. At most a few reports
-//! are built at once per worker, and each lists a bounded number of findings per check
-//! (the summaries count them all), so a report's memory does not grow with its findings.
+//! Building an evidence report, as a job: the scanner outputs among the report's runs'
+//! artifacts (told by their first bytes, fetched alone) are fetched from S3 into a
+//! private folder within a byte budget, parsed, and the PDF and the JSON summary are
+//! stored in S3 and recorded with the report. At most a few reports are built at once
+//! per worker, and each lists a bounded number of checks and of findings per check (the
+//! summaries count them all), so a report's memory and disk do not grow with its runs'
+//! outputs; what was left out is listed in the report with why.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use sage_findings::Tool;
-use sage_findings::parse::{Input, Record, parse_inputs, restated};
+use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
 use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, render};
 use sage_findings::summary::Summary;
 use sage_model::EvidenceId;
@@ -17,7 +19,7 @@ use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
 use sage_store::evidence::Evidence;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::context::Context;
 
@@ -61,6 +63,10 @@ pub async fn build(ctx: &Context, evidence_id: EvidenceId) -> Result<Built, Stor
 async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>), String> {
     let folder = tempfile::tempdir().map_err(|e| format!("no folder for the artifacts: {e}"))?;
     let mut inputs = Vec::new();
+    let mut budget = Budget {
+        left: ctx.settings.evidence.fetch_bytes,
+        left_out: Vec::new(),
+    };
     for id in &order.execution_ids {
         let dir = folder.path().join(id.to_string());
         tokio::fs::create_dir_all(&dir)
@@ -74,7 +80,7 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
         let names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
         let restated: Vec<String> = restated(&names).into_iter().map(str::to_owned).collect();
         for artifact in artifacts.iter().filter(|a| !restated.contains(&a.name)) {
-            fetch(ctx, artifact, &dir).await?;
+            fetch(ctx, artifact, &dir, &mut budget).await?;
         }
         inputs.push(Input {
             path: dir,
@@ -89,13 +95,25 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
         .map(|names| names.iter().map(|n| n.parse()).collect::<Result<_, _>>())
         .transpose()?;
     let title = order.title.clone();
-    let per_check = order
-        .max_findings_per_check
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(ctx.settings.evidence.max_findings_per_check);
+    let caps = Caps {
+        per_check: order
+            .max_findings_per_check
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(ctx.settings.evidence.max_findings_per_check),
+        max_checks: ctx.settings.evidence.max_checks,
+    };
     let fonts = ctx.evidence_fonts.clone();
+    let left_out = budget.left_out;
     let (summary, pdf) = tokio::task::spawn_blocking(move || {
-        assemble(&inputs, &title, lang, tools.as_ref(), per_check, &fonts)
+        assemble(
+            &inputs,
+            left_out,
+            &title,
+            lang,
+            tools.as_ref(),
+            caps,
+            &fonts,
+        )
     })
     .await
     .map_err(|_| "building the report failed".to_owned())??;
@@ -115,47 +133,111 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
     Ok((summary, files))
 }
 
-/// Copies one artifact from S3 to `<dir>/<name>`.
-async fn fetch(ctx: &Context, artifact: &Artifact, dir: &Path) -> Result<(), String> {
+/// What a report fetches: the bytes it has left, and the files it left out, with why.
+struct Budget {
+    left: u64,
+    left_out: Vec<Skipped>,
+}
+
+/// What a report lists.
+#[derive(Clone, Copy)]
+struct Caps {
+    per_check: usize,
+    max_checks: usize,
+}
+
+/// Copies one artifact from S3 to `<dir>/<name>` when its first bytes tell a scanner
+/// output and it fits in what the report may still fetch; else notes why not.
+async fn fetch(
+    ctx: &Context,
+    artifact: &Artifact,
+    dir: &Path,
+    budget: &mut Budget,
+) -> Result<(), String> {
     // Names were checked when stored; checked again because they become paths here.
     let name =
         ArtifactName::parse(&artifact.name).map_err(|why| format!("stored artifact name {why}"))?;
+    let size = u64::try_from(artifact.size).unwrap_or(u64::MAX);
+    let head = if size == 0 {
+        Vec::new()
+    } else {
+        let mut head = Vec::new();
+        get(ctx, artifact, format!("bytes=0-{}", HEAD - 1))
+            .await?
+            .take(HEAD as u64)
+            .read_to_end(&mut head)
+            .await
+            .map_err(|e| format!("artifact {}: {e}", artifact.name))?;
+        head
+    };
+    let mut leave_out = |reason: String| {
+        budget.left_out.push(Skipped {
+            file: artifact.name.clone(),
+            reason,
+        });
+    };
+    if let Err(reason) = recognised(name.as_str(), &head) {
+        leave_out(reason.to_owned());
+        return Ok(());
+    }
+    if size > budget.left {
+        leave_out(format!(
+            "over what one report fetches ({} MiB in all, EVIDENCE_FETCH_MIB)",
+            ctx.settings.evidence.fetch_bytes >> 20
+        ));
+        return Ok(());
+    }
+    budget.left -= size;
     let path: PathBuf = dir.join(name.as_str());
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(|e| e.to_string())?;
     }
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| e.to_string())?;
+    file.write_all(&head).await.map_err(|e| e.to_string())?;
+    if size > head.len() as u64 {
+        let mut rest = get(ctx, artifact, format!("bytes={}-", head.len())).await?;
+        tokio::io::copy(&mut rest, &mut file)
+            .await
+            .map_err(|e| format!("artifact {}: {e}", artifact.name))?;
+    }
+    file.flush().await.map_err(|e| e.to_string())
+}
+
+/// A byte range of an artifact, as a stream.
+async fn get(
+    ctx: &Context,
+    artifact: &Artifact,
+    range: String,
+) -> Result<impl tokio::io::AsyncRead + Unpin, String> {
     let object = ctx
         .s3
         .get_object()
         .bucket(&ctx.settings.common.s3.bucket)
         .key(&artifact.s3_key)
+        .range(range)
         .send()
         .await
         .map_err(|e| format!("artifact {}: {}", artifact.name, sage_infra::error_text(&e)))?;
-    let mut body = object.body.into_async_read();
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::io::copy(&mut body, &mut file)
-        .await
-        .map_err(|e| e.to_string())?;
-    file.flush().await.map_err(|e| e.to_string())
+    Ok(object.body.into_async_read())
 }
 
 /// Parses, summarises and renders (blocking).
 fn assemble(
     inputs: &[Input],
+    left_out: Vec<Skipped>,
     title: &str,
     lang: Lang,
     tools: Option<&BTreeSet<Tool>>,
-    per_check: usize,
+    caps: Caps,
     fonts: &FontFiles,
 ) -> Result<(Value, Vec<u8>), String> {
     let wanted = |tool: Tool| tools.is_none_or(|t| t.contains(&tool));
-    let mut summary = Summary::default();
-    let mut findings = CappedFindings::new(per_check);
+    let mut summary = Summary::with_max_checks(caps.max_checks);
+    let mut findings = CappedFindings::new(caps.per_check, caps.max_checks);
     let mut parsed = parse_inputs(inputs, &mut |record| {
         let tool = match &record {
             Record::Finding(f) => f.tool,
@@ -171,10 +253,15 @@ fn assemble(
     .map_err(|error| format!("an artifact cannot be read: {error}"))?;
     parsed.sources.retain(|s| wanted(s.tool));
     if parsed.sources.is_empty() {
-        return Err(
-            "no scanner output of the requested tools among these executions' artifacts".into(),
-        );
+        return Err(format!(
+            "no scanner output of the requested tools among these executions' artifacts{}",
+            match left_out.len() {
+                0 => String::new(),
+                n => format!(" ({n} files left out: {})", left_out[0].reason),
+            }
+        ));
     }
+    parsed.skipped.extend(left_out);
     let (findings, listing) = findings.finish();
     let report = Report {
         title: Some(title),

@@ -71,6 +71,12 @@ pub struct EvidenceSettings {
     pub concurrency: usize,
     /// Findings listed per check in a report; the rest are counted, and the PDF says so.
     pub max_findings_per_check: usize,
+    /// Checks listed in a report (a tool's output chooses its check ids); the findings
+    /// of further checks are counted, and the PDF says so.
+    pub max_checks: usize,
+    /// The most bytes of scanner outputs one report fetches; files beyond are left out
+    /// and listed with why.
+    pub fetch_bytes: u64,
 }
 
 /// The Docker network of `network: egress` sandboxes, which the worker makes (or checks)
@@ -202,6 +208,8 @@ impl Settings {
         let evidence_concurrency = env.number("EVIDENCE_CONCURRENCY", 1usize, 1, 16);
         let max_findings_per_check =
             env.number("EVIDENCE_MAX_FINDINGS_PER_CHECK", 50usize, 1, 100_000);
+        let max_checks = env.number("EVIDENCE_MAX_CHECKS", 2_000usize, 1, 100_000);
+        let fetch_mib = env.number("EVIDENCE_FETCH_MIB", 512u64, 1, 65_536);
         let emulator_network =
             env.optional_with("EMULATOR_NETWORK", None, |v| name_of(v, 64).map(Some));
         env.finish()?;
@@ -247,6 +255,8 @@ impl Settings {
                 concurrency: evidence_concurrency.ok_or_else(ConfigError::unreachable)?,
                 max_findings_per_check: max_findings_per_check
                     .ok_or_else(ConfigError::unreachable)?,
+                max_checks: max_checks.ok_or_else(ConfigError::unreachable)?,
+                fetch_bytes: fetch_mib.ok_or_else(ConfigError::unreachable)? << 20,
             },
         })
     }

@@ -180,6 +180,26 @@ fn parse_path(
     Ok(())
 }
 
+/// Whether a file of a run's outputs is one a report reads, judged by its path and
+/// its first [`HEAD`] bytes (all of a shorter file): a scanner output, or a file of a
+/// Cloud Custodian policy folder, which is recognised as a folder. Else why not.
+pub fn recognised(path: &str, head: &[u8]) -> Result<(), &'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if [
+        custodian::RESOURCES,
+        custodian::METADATA,
+        custodian::RUN_LOG,
+    ]
+    .contains(&name)
+    {
+        return Ok(());
+    }
+    match detect(head) {
+        Detected::Format(_) => Ok(()),
+        Detected::Skip(reason) => Err(reason),
+    }
+}
+
 /// Enough of a file to recognise it.
 fn head(path: &Path, label: &str) -> Result<Vec<u8>, ParseError> {
     let mut head = Vec::with_capacity(HEAD);
@@ -189,7 +209,7 @@ fn head(path: &Path, label: &str) -> Result<Vec<u8>, ParseError> {
     Ok(head)
 }
 
-const HEAD: usize = 64 * 1024;
+pub const HEAD: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {

@@ -54,6 +54,8 @@ pub struct Labels {
     pub notes: &'static str,
     pub listed_per_check: &'static str,
     pub held_back: &'static str,
+    pub listed_checks: &'static str,
+    pub over_checks: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -88,6 +90,8 @@ const EN: Labels = Labels {
     notes: "Notes",
     listed_per_check: "Findings listed per check, at most (the counts include every finding)",
     held_back: "more findings of this tool are counted in the summaries but not listed here",
+    listed_checks: "Checks listed, at most (the counts include every check)",
+    over_checks: "findings of checks beyond that cap are counted in the summaries but not listed",
 };
 
 const KO: Labels = Labels {
@@ -122,6 +126,8 @@ const KO: Labels = Labels {
     notes: "참고",
     listed_per_check: "검사별 표시 발견 항목 최대 개수 (집계에는 모든 항목 포함)",
     held_back: "개의 추가 발견 항목은 요약 집계에 포함되었으나 여기에는 표시되지 않았습니다",
+    listed_checks: "표시 검사 최대 개수 (집계에는 모든 검사 포함)",
+    over_checks: "개의 발견 항목은 검사 개수 상한을 넘어 요약 집계에만 포함되었습니다",
 };
 
 impl Lang {

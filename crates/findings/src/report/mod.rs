@@ -3,15 +3,17 @@
 
 mod fonts;
 mod labels;
+mod listing;
 mod pdf;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub use fonts::{FontError, FontFiles, NANUM_DIR};
 pub use labels::Lang;
+pub use listing::{CappedFindings, Listing};
 pub use pdf::{PdfError, render};
 
 use crate::finding::{Finding, Severity, Status, Tool};
@@ -43,55 +45,6 @@ pub struct Evidence<'a> {
     pub parsed: &'a Parsed,
     /// How many findings of each check are listed; the summaries count them all.
     pub listing: &'a Listing,
-}
-
-/// A cap on the findings a report lists per check, and what it held back per tool.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listing {
-    /// `None`: every finding is listed.
-    pub per_check: Option<usize>,
-    pub held_back: BTreeMap<Tool, u64>,
-}
-
-/// Collects findings for a report, at most `per_check` of each tool's check, so a
-/// report's memory is bounded by its checks, not by its findings.
-#[derive(Debug)]
-pub struct CappedFindings {
-    per_check: usize,
-    kept: Vec<Finding>,
-    seen: HashMap<(Tool, String), usize>,
-    listing: Listing,
-}
-
-impl CappedFindings {
-    pub fn new(per_check: usize) -> Self {
-        Self {
-            per_check,
-            kept: Vec::new(),
-            seen: HashMap::new(),
-            listing: Listing {
-                per_check: Some(per_check),
-                held_back: BTreeMap::new(),
-            },
-        }
-    }
-
-    pub fn push(&mut self, finding: Finding) {
-        let seen = self
-            .seen
-            .entry((finding.tool, finding.check_id.clone()))
-            .or_default();
-        if *seen < self.per_check {
-            *seen += 1;
-            self.kept.push(finding);
-        } else {
-            *self.listing.held_back.entry(finding.tool).or_default() += 1;
-        }
-    }
-
-    pub fn finish(self) -> (Vec<Finding>, Listing) {
-        (self.kept, self.listing)
-    }
 }
 
 /// How many findings have a given status, within one row of a summary table.
@@ -161,6 +114,13 @@ impl Evidence<'_> {
         ];
         if let Some(cap) = self.listing.per_check {
             cover.push(Block::Text(format!("{}: {cap}", l.listed_per_check)));
+        }
+        if let Some(cap) = self.listing.max_checks {
+            cover.push(Block::Text(format!("{}: {cap}", l.listed_checks)));
+        }
+        if self.listing.over_checks > 0 {
+            let over = self.listing.over_checks;
+            cover.push(Block::Text(format!("{over} {}", l.over_checks)));
         }
         cover
     }
@@ -408,6 +368,12 @@ impl Evidence<'_> {
             "compliance": self.summary.frameworks(),
             "sources": self.parsed.sources,
             "skipped": self.parsed.skipped,
+            "listing": {
+                "per_check": self.listing.per_check,
+                "max_checks": self.listing.max_checks,
+                "held_back": self.listing.held_back.values().sum::<u64>(),
+                "over_checks": self.listing.over_checks,
+            },
         })
     }
 }

@@ -12,7 +12,9 @@ use sage_findings::parse::{Input, parse_inputs};
 use sage_findings::summary::Summary;
 use serde_json::{Value, json};
 
-use sage_testkit::{ADMIN, ANALYST, OTHER, ScriptModule, TestApp, spawn_app, spawn_worker};
+use sage_testkit::{
+    ADMIN, ANALYST, OTHER, ScriptModule, TestApp, spawn_app, spawn_worker, spawn_worker_with,
+};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../findings/tests/fixtures")
@@ -83,7 +85,12 @@ fn expected() -> Summary {
 }
 
 async fn scanned_run(app: &TestApp) -> String {
-    let code = scanner_script();
+    scanned_run_and(app, "").await
+}
+
+/// `scanned_run` whose script also runs `more` (Python) at its end.
+async fn scanned_run_and(app: &TestApp, more: &str) -> String {
+    let code = scanner_script() + more;
     let module = app
         .module_with(ScriptModule {
             file: "scan.py",
@@ -150,7 +157,11 @@ async fn a_report_over_a_scanning_run_has_the_numbers_of_its_outputs() {
     );
     assert_eq!(summary["total"], expected.total);
     assert_eq!(summary["runs"], json!([id]));
-    assert_eq!(summary["skipped"][0]["file"], "notes.txt");
+    let skipped: Vec<&Value> = summary["skipped"].as_array().unwrap().iter().collect();
+    assert!(
+        skipped.iter().any(|s| s["file"] == "notes.txt"),
+        "{summary}"
+    );
 
     // Every source in the appendix is an artifact of the run, with the same sha256.
     let (_, artifacts) = app
@@ -345,4 +356,81 @@ async fn a_report_lists_a_bounded_number_of_findings_per_check_and_says_so() {
         flat.contains("more findings of this tool are counted in the summaries"),
         "{flat}"
     );
+}
+
+#[tokio::test]
+async fn a_report_lists_a_bounded_number_of_checks_and_says_so() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker_with(&app, |env| env.set("EVIDENCE_MAX_CHECKS", "3")).await;
+    let id = scanned_run(&app).await;
+    let expected = expected();
+    let evidence = app
+        .evidence_via("/api/v1/evidence", ANALYST, json!({"execution_ids": [id]}))
+        .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    let summary = &evidence["summary"];
+    // The counts take every finding; the listing and the most failed, three checks.
+    assert_eq!(summary["total"], expected.total);
+    assert_eq!(summary["listing"]["max_checks"], 3);
+    let over = summary["listing"]["over_checks"].as_u64().unwrap();
+    assert!(over > 0, "{summary}");
+    assert!(
+        summary["most_failed"].as_array().unwrap().len() <= 3,
+        "{summary}"
+    );
+    let text = pdftotext(&report_pdf(&evidence).await);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Checks listed, at most (the counts include every check): 3"),
+        "{flat}"
+    );
+    assert!(
+        flat.contains(&format!(
+            "{over} findings of checks beyond that cap are counted"
+        )),
+        "{flat}"
+    );
+}
+
+/// A Prowler OCSF file of about 1.5 MB, written by the run beside the fixtures.
+const BIG_OUTPUT: &str = "finding = {'status_code': 'FAIL', 'severity': 'High', \
+    'finding_info': {'title': 't'}, 'metadata': {'event_code': 'big'}}\n\
+json.dump([finding] * 15000, open('out/prowler/big.ocsf.json', 'w'))\n";
+
+#[tokio::test]
+async fn a_report_fetches_scanner_outputs_only_within_its_budget_and_lists_the_rest() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker_with(&app, |env| env.set("EVIDENCE_FETCH_MIB", "1")).await;
+    let id = scanned_run_and(&app, BIG_OUTPUT).await;
+    let evidence = app
+        .evidence_via("/api/v1/evidence", ANALYST, json!({"execution_ids": [id]}))
+        .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    let summary = &evidence["summary"];
+    // The fixtures fit in 1 MiB; the big file does not, and is not counted.
+    assert_eq!(summary["total"], expected().total);
+    let skipped: BTreeMap<&str, &str> = summary["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["file"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        skipped,
+        BTreeMap::from([
+            // A Custodian action's output, beside the files a policy folder is read by.
+            (
+                "custodian/my-first-policy/action-stop",
+                "a JSON array of no known scanner"
+            ),
+            ("notes.txt", "not a scanner output"),
+            (
+                "prowler/big.ocsf.json",
+                "over what one report fetches (1 MiB in all, EVIDENCE_FETCH_MIB)"
+            ),
+        ]),
+        "{summary}"
+    );
+    let text = pdftotext(&report_pdf(&evidence).await);
+    assert!(text.contains("prowler/big.ocsf.json"), "{text}");
 }
