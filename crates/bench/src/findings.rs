@@ -92,33 +92,51 @@ fn generate(path: &Path, count: usize) -> anyhow::Result<u64> {
         "../../findings/tests/fixtures/prowler/prowler-examples-v5/example_output_aws.ocsf.json"
     );
     let findings: Vec<Value> = serde_json::from_str(example)?;
+    write_array(path, count, |i| {
+        let mut finding = findings[i % findings.len()].clone();
+        finding["finding_info"]["uid"] = Value::String(format!("prowler-bench-{i}"));
+        finding
+    })
+}
+
+/// Writes a JSON array of `count` elements, `element(i)` each, one per line; returns
+/// the file's size in bytes.
+pub fn write_array(
+    path: &Path,
+    count: usize,
+    mut element: impl FnMut(usize) -> Value,
+) -> anyhow::Result<u64> {
     let mut file = BufWriter::new(std::fs::File::create(path)?);
     file.write_all(b"[\n")?;
     for i in 0..count {
-        let mut finding = findings[i % findings.len()].clone();
-        finding["finding_info"]["uid"] = Value::String(format!("prowler-bench-{i}"));
         if i > 0 {
             file.write_all(b",\n")?;
         }
-        serde_json::to_writer(&mut file, &finding)?;
+        serde_json::to_writer(&mut file, &element(i))?;
     }
     file.write_all(b"\n]\n")?;
     file.flush()?;
     Ok(std::fs::metadata(path)?.len())
 }
 
-struct Measured {
-    seconds: f64,
-    peak_mb: f64,
+pub struct Measured {
+    pub seconds: f64,
+    pub peak_mb: f64,
 }
 
 /// Runs `command` under GNU time for its elapsed time and peak resident memory.
-fn measured(command: &mut Command) -> anyhow::Result<Measured> {
+pub fn measured(command: &mut Command) -> anyhow::Result<Measured> {
     let mut timed = Command::new("/usr/bin/time");
     timed
         .args(["-f", "%e %M"])
         .arg(command.get_program())
         .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => timed.env(name, value),
+            None => timed.env_remove(name),
+        };
+    }
     let output = timed.stdout(std::process::Stdio::null()).output()?;
     anyhow::ensure!(
         output.status.success(),
@@ -138,7 +156,7 @@ fn measured(command: &mut Command) -> anyhow::Result<Measured> {
 }
 
 /// A binary of the workspace built beside this one (`just bench` builds it).
-fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = std::env::current_exe()?.with_file_name(name);
     anyhow::ensure!(
         path.is_file(),

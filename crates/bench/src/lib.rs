@@ -14,6 +14,7 @@ mod pipeline;
 mod processes;
 mod reads;
 mod stats;
+pub mod stored;
 
 const SUITES: [&str; 4] = ["pipeline", "logs", "reads", "findings"];
 
@@ -31,7 +32,10 @@ pub async fn run(suite: &str) -> anyhow::Result<()> {
             "logs" => Box::pin(logs::run()).await?,
             "reads" => Box::pin(reads::run()).await?,
             // CPU-bound: off the runtime's threads.
-            "findings" => tokio::task::spawn_blocking(findings::run).await??,
+            "findings" => {
+                tokio::task::spawn_blocking(findings::run).await??;
+                Box::pin(stored::run()).await?;
+            }
             _ => unreachable!("SUITES lists every suite"),
         }
     }

@@ -2,6 +2,11 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let suite = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
-    sage_bench::run(&suite).await
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [command, folder, execution] if command == sage_bench::stored::COMMAND => {
+            sage_bench::stored::store(folder, execution).await
+        }
+        _ => sage_bench::run(args.first().map_or("all", String::as_str)).await,
+    }
 }
