@@ -7,6 +7,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::json::for_each_element;
@@ -63,10 +64,38 @@ pub fn is_policy_dir(dir: &Path) -> bool {
     if dir.join(RUN_LOG).is_file() {
         return true;
     }
-    std::fs::read(dir.join(METADATA))
+    // Read as a stream, the rest of the file skipped unread: it is the run's output.
+    #[derive(Deserialize)]
+    struct Named {
+        policy: Option<AnObject>,
+    }
+    std::fs::File::open(dir.join(METADATA))
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
-        .is_some_and(|m| m.get("policy").is_some_and(Value::is_object))
+        .and_then(|file| serde_json::from_reader::<_, Named>(BufReader::new(file)).ok())
+        .is_some_and(|named| named.policy.is_some())
+}
+
+/// Any JSON object, skipped unread.
+struct AnObject;
+
+impl<'de> Deserialize<'de> for AnObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Skip;
+        impl<'de> serde::de::Visitor<'de> for Skip {
+            type Value = AnObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AnObject, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AnObject)
+            }
+        }
+        deserializer.deserialize_map(Skip)
+    }
 }
 
 /// Parses one policy folder; `label` names it in findings and sources.
