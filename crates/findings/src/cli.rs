@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::parse::{Input, Parsed, Record, parse_inputs};
-use crate::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, render};
+use crate::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words, render};
 use crate::summary::Summary;
 
 pub const USAGE: &str = "usage:

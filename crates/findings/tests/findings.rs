@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sage_findings::parse::{Input, parse_inputs};
-use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, render};
+use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words, render};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record, Status};
 use serde_json::Value;
@@ -293,7 +293,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
         let text = pdftotext(&path);
         let labels = lang.labels();
         for label in [
-            labels.default_title,
+            lang.default_title(),
             labels.by_tool,
             labels.most_failed,
             labels.appendix,

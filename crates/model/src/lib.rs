@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod catalog;
+pub mod evidence;
 pub mod execution;
 pub mod ids;
 pub mod logs;

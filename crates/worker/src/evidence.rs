@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sage_findings::Tool;
 use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
-use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, render};
+use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, Words, render};
 use sage_findings::summary::Summary;
 use sage_model::EvidenceId;
 use sage_model::artifacts::ArtifactName;

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, routes, web};
 use chrono::{SecondsFormat, Utc};
-use sage_findings::Tool;
-use sage_findings::report::Lang;
+use sage_model::evidence::Lang;
+use sage_model::tools::Tool;
 use sage_model::{EvidenceId, ExecutionId};
 use sage_store::evidence::{Evidence, EvidenceRequest as NewRequest, EvidenceStatus};
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,7 @@ pub async fn create_report(
         id: EvidenceId::new(),
         title: order
             .title
-            .unwrap_or_else(|| order.lang.labels().default_title.to_owned()),
+            .unwrap_or_else(|| order.lang.default_title().to_owned()),
         lang: order.lang.as_str().to_owned(),
         execution_ids,
         tools: order

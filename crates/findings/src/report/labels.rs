@@ -1,29 +1,10 @@
 //! The words of a report, in English and Korean.
 
+pub use sage_model::evidence::Lang;
+
 use crate::finding::{Severity, Status};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    En,
-    Ko,
-}
-
-impl std::str::FromStr for Lang {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "en" => Ok(Self::En),
-            "ko" => Ok(Self::Ko),
-            other => Err(format!("{other:?} is not one of en, ko")),
-        }
-    }
-}
-
 pub struct Labels {
-    pub default_title: &'static str,
     pub generated: &'static str,
     pub accounts: &'static str,
     pub tools: &'static str,
@@ -59,7 +40,6 @@ pub struct Labels {
 }
 
 const EN: Labels = Labels {
-    default_title: "Cloud security evidence report",
     generated: "Generated",
     accounts: "Accounts",
     tools: "Tools",
@@ -95,7 +75,6 @@ const EN: Labels = Labels {
 };
 
 const KO: Labels = Labels {
-    default_title: "클라우드 보안 증적 보고서",
     generated: "생성 시각",
     accounts: "계정",
     tools: "도구",
@@ -130,22 +109,22 @@ const KO: Labels = Labels {
     over_checks: "개의 발견 항목은 검사 개수 상한을 넘어 요약 집계에만 포함되었습니다",
 };
 
-impl Lang {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Ko => "ko",
-        }
-    }
+/// A report's words in its language.
+pub trait Words {
+    fn labels(self) -> &'static Labels;
+    fn status(self, status: Status) -> &'static str;
+    fn severity(self, severity: Severity) -> &'static str;
+}
 
-    pub fn labels(self) -> &'static Labels {
+impl Words for Lang {
+    fn labels(self) -> &'static Labels {
         match self {
             Self::En => &EN,
             Self::Ko => &KO,
         }
     }
 
-    pub fn status(self, status: Status) -> &'static str {
+    fn status(self, status: Status) -> &'static str {
         match (self, status) {
             (Self::En, s) => s.as_str(),
             (Self::Ko, Status::Pass) => "통과",
@@ -160,7 +139,7 @@ impl Lang {
         }
     }
 
-    pub fn severity(self, severity: Severity) -> &'static str {
+    fn severity(self, severity: Severity) -> &'static str {
         match (self, severity) {
             (Self::En, s) => s.as_str(),
             (Self::Ko, Severity::Critical) => "치명",

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 pub use fonts::{FontError, FontFiles, NANUM_DIR};
-pub use labels::Lang;
+pub use labels::{Lang, Words};
 pub use listing::{CappedFindings, Listing};
 pub use pdf::{PdfError, render};
 
@@ -59,10 +59,8 @@ const WORD_CHARS: usize = 28;
 
 impl Evidence<'_> {
     pub fn title(&self) -> String {
-        self.title.map_or_else(
-            || self.lang.labels().default_title.to_owned(),
-            str::to_owned,
-        )
+        self.title
+            .map_or_else(|| self.lang.default_title().to_owned(), str::to_owned)
     }
 
     pub fn blocks(&self) -> Vec<Block> {
