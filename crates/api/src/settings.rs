@@ -56,7 +56,15 @@ pub enum AuthMode {
 }
 
 impl Settings {
+    /// Every variable is read, so each bad one is named, before any is missing.
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
+        let settings = Self::read(&mut env);
+        env.finish()?;
+        // Every value is present once `finish` passed.
+        settings.ok_or_else(ConfigError::unreachable)
+    }
+
+    fn read(env: &mut Env) -> Option<Self> {
         let bind = env.optional_with("API_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)), |v| {
             v.parse()
                 .map_err(|_| format!("{v:?} is not a socket address such as 127.0.0.1:8080"))
@@ -66,22 +74,22 @@ impl Settings {
             Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
             sage_infra::config::address_or_off,
         );
-        let common = CommonSettings::from_env(&mut env);
-        let database = DatabaseSettings::from_env(&mut env);
-        let admin_emails = emails(&mut env, "ADMIN_EMAILS");
-        let seed_users = emails(&mut env, "SEED_USERS");
+        let common = CommonSettings::from_env(env);
+        let database = DatabaseSettings::from_env(env);
+        let admin_emails = emails(env, "ADMIN_EMAILS");
+        let seed_users = emails(env, "SEED_USERS");
         let auth = match env.required_with("AUTH_MODE", |v| match v {
             "demo_header" | "oidc" => Ok(v.to_owned()),
             _ => Err(format!("{v:?} is not one of oidc, demo_header")),
         }) {
-            Some(mode) if mode == "oidc" => crate::identity::oidc::OidcSettings::from_env(&mut env)
+            Some(mode) if mode == "oidc" => crate::identity::oidc::OidcSettings::from_env(env)
                 .map(|oidc| AuthMode::Oidc(Box::new(oidc))),
             Some(_) => Some(AuthMode::DemoHeader),
             None => None,
         };
-        let limit_ceiling = limit_ceiling(&mut env);
-        let siem = WebhookSettings::from_env(&mut env, SIEM_VARS);
-        let approval_webhook = WebhookSettings::from_env(&mut env, APPROVAL_VARS);
+        let limit_ceiling = limit_ceiling(env);
+        let siem = WebhookSettings::from_env(env, SIEM_VARS);
+        let approval_webhook = WebhookSettings::from_env(env, APPROVAL_VARS);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         // SigV4 presigned URLs live at most 7 days.
         let artifact_url_ttl = env.seconds("ARTIFACT_URL_TTL_SEC", 300, 1, 7 * 24 * 3600);
@@ -96,27 +104,25 @@ impl Settings {
             std::path::PathBuf::from(sage_console::DEFAULT_DIR),
             |v| Ok(std::path::PathBuf::from(v)),
         );
-        env.finish()?;
-        // Every value is present once `finish` passed; the empty error is unreachable.
-        Ok(Self {
-            bind: bind.ok_or_else(ConfigError::unreachable)?,
-            metrics_bind: metrics_bind.ok_or_else(ConfigError::unreachable)?,
-            common: common.ok_or_else(ConfigError::unreachable)?,
-            database: database.ok_or_else(ConfigError::unreachable)?,
+        Some(Self {
+            bind: bind?,
+            metrics_bind: metrics_bind?,
+            common: common?,
+            database: database?,
             admin_emails,
             seed_users,
-            auth: auth.ok_or_else(ConfigError::unreachable)?,
-            limit_ceiling: limit_ceiling.ok_or_else(ConfigError::unreachable)?,
-            siem: siem.ok_or_else(ConfigError::unreachable)?,
-            approval_webhook: approval_webhook.ok_or_else(ConfigError::unreachable)?,
-            approval_ttl: approval_ttl.ok_or_else(ConfigError::unreachable)?,
-            artifact_url_ttl: artifact_url_ttl.ok_or_else(ConfigError::unreachable)?,
-            s3_public_endpoint: s3_public_endpoint.ok_or_else(ConfigError::unreachable)?,
-            stream_keepalive: stream_keepalive.ok_or_else(ConfigError::unreachable)?,
-            console_dir: console_dir.ok_or_else(ConfigError::unreachable)?,
+            auth: auth?,
+            limit_ceiling: limit_ceiling?,
+            siem: siem?,
+            approval_webhook: approval_webhook?,
+            approval_ttl: approval_ttl?,
+            artifact_url_ttl: artifact_url_ttl?,
+            s3_public_endpoint: s3_public_endpoint?,
+            stream_keepalive: stream_keepalive?,
+            console_dir: console_dir?,
             stream_limits: crate::background::live::StreamLimits {
-                per_user: streams_per_user.ok_or_else(ConfigError::unreachable)?,
-                per_process: streams_per_process.ok_or_else(ConfigError::unreachable)?,
+                per_user: streams_per_user?,
+                per_process: streams_per_process?,
             },
         })
     }

@@ -120,9 +120,17 @@ impl Settings {
         }
     }
 
+    /// Every variable is read, so each bad one is named, before any is missing.
     pub fn from_env(mut env: Env) -> Result<Self, ConfigError> {
-        let common = CommonSettings::from_env(&mut env);
-        let database = DatabaseSettings::from_env(&mut env);
+        let settings = Self::read(&mut env);
+        env.finish()?;
+        // Every value is present once `finish` passed.
+        settings.ok_or_else(ConfigError::unreachable)
+    }
+
+    fn read(env: &mut Env) -> Option<Self> {
+        let common = CommonSettings::from_env(env);
+        let database = DatabaseSettings::from_env(env);
         let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
             let ok = v.len() <= 64
                 && v.chars()
@@ -158,10 +166,8 @@ impl Settings {
         let sts_endpoint = env.optional_with("STS_ENDPOINT_URL", None, http_url);
         let sandbox_aws_endpoint = env.optional_with("SANDBOX_AWS_ENDPOINT_URL", None, http_url);
         let sts_credentials = env.key_pair("STS_ACCESS_KEY_ID", "STS_SECRET_ACCESS_KEY");
-        let sts_identity = crate::sts::identity_source(
-            &env,
-            sts_credentials.as_ref().is_some_and(Option::is_some),
-        );
+        let sts_identity =
+            crate::sts::identity_source(env, sts_credentials.as_ref().is_some_and(Option::is_some));
         // Where the profiles runs may name (AWS_PROFILES_ALLOWED) are: the SDK's own
         // variables, read like every other setting.
         let profile_files = crate::sts::ProfileFilePaths {
@@ -212,51 +218,48 @@ impl Settings {
         let fetch_mib = env.number("EVIDENCE_FETCH_MIB", 512u64, 1, 65_536);
         let emulator_network =
             env.optional_with("EMULATOR_NETWORK", None, |v| name_of(v, 64).map(Some));
-        env.finish()?;
-        // Every value is present once `finish` passed.
-        Ok(Self {
-            common: common.ok_or_else(ConfigError::unreachable)?,
-            database: database.ok_or_else(ConfigError::unreachable)?,
-            worker_id: worker_id.ok_or_else(ConfigError::unreachable)?,
-            concurrency: concurrency.ok_or_else(ConfigError::unreachable)?,
-            metrics_bind: metrics_bind.ok_or_else(ConfigError::unreachable)?,
-            docker_host: docker_host.ok_or_else(ConfigError::unreachable)?,
-            runner_image: runner_image.ok_or_else(ConfigError::unreachable)?,
-            scanner_image: scanner_image.ok_or_else(ConfigError::unreachable)?,
+        Some(Self {
+            common: common?,
+            database: database?,
+            worker_id: worker_id?,
+            concurrency: concurrency?,
+            metrics_bind: metrics_bind?,
+            docker_host: docker_host?,
+            runner_image: runner_image?,
+            scanner_image: scanner_image?,
             runtimes: RuntimeNames {
-                runner: runner_runtime.ok_or_else(ConfigError::unreachable)?,
-                scanner: scanner_runtime.ok_or_else(ConfigError::unreachable)?,
+                runner: runner_runtime?,
+                scanner: scanner_runtime?,
             },
             sts: StsSettings {
-                region: sts_region.ok_or_else(ConfigError::unreachable)?,
-                endpoint: sts_endpoint.ok_or_else(ConfigError::unreachable)?,
-                credentials: sts_credentials.ok_or_else(ConfigError::unreachable)?,
+                region: sts_region?,
+                endpoint: sts_endpoint?,
+                credentials: sts_credentials?,
                 identity: sts_identity,
                 profile_files,
             },
-            sandbox_aws_endpoint: sandbox_aws_endpoint.ok_or_else(ConfigError::unreachable)?,
-            staging_dir: staging_dir.ok_or_else(ConfigError::unreachable)?,
-            secrets_dir: secrets_dir.ok_or_else(ConfigError::unreachable)?,
-            lease: lease.ok_or_else(ConfigError::unreachable)?,
+            sandbox_aws_endpoint: sandbox_aws_endpoint?,
+            staging_dir: staging_dir?,
+            secrets_dir: secrets_dir?,
+            lease: lease?,
             artifacts: ArtifactLimits {
-                max_file_bytes: max_file_bytes.ok_or_else(ConfigError::unreachable)?,
-                max_total_bytes: max_total_bytes.ok_or_else(ConfigError::unreachable)?,
-                max_files: max_files.ok_or_else(ConfigError::unreachable)?,
+                max_file_bytes: max_file_bytes?,
+                max_total_bytes: max_total_bytes?,
+                max_files: max_files?,
             },
-            scanner_output_bytes: scanner_output_mib.ok_or_else(ConfigError::unreachable)? << 20,
-            scanner_max_findings: scanner_max_findings.ok_or_else(ConfigError::unreachable)?,
+            scanner_output_bytes: scanner_output_mib? << 20,
+            scanner_max_findings: scanner_max_findings?,
             egress: EgressNetwork {
-                name: egress_network.ok_or_else(ConfigError::unreachable)?,
-                bridge: egress_bridge.ok_or_else(ConfigError::unreachable)?,
+                name: egress_network?,
+                bridge: egress_bridge?,
             },
-            emulator_network: emulator_network.ok_or_else(ConfigError::unreachable)?,
+            emulator_network: emulator_network?,
             evidence: EvidenceSettings {
-                font_dir: font_dir.ok_or_else(ConfigError::unreachable)?,
-                concurrency: evidence_concurrency.ok_or_else(ConfigError::unreachable)?,
-                max_findings_per_check: max_findings_per_check
-                    .ok_or_else(ConfigError::unreachable)?,
-                max_checks: max_checks.ok_or_else(ConfigError::unreachable)?,
-                fetch_bytes: fetch_mib.ok_or_else(ConfigError::unreachable)? << 20,
+                font_dir: font_dir?,
+                concurrency: evidence_concurrency?,
+                max_findings_per_check: max_findings_per_check?,
+                max_checks: max_checks?,
+                fetch_bytes: fetch_mib? << 20,
             },
         })
     }
