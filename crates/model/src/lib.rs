@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod execution;
 pub mod ids;
 pub mod logs;
+pub mod names;
 pub mod plan;
 pub mod queue;
 pub mod tools;

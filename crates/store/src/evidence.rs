@@ -3,6 +3,7 @@
 //! the reason. Every step is audited.
 
 use chrono::{DateTime, Utc};
+use sage_model::names::WorkerId;
 use sage_model::{EvidenceId, ExecutionId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
@@ -207,7 +208,7 @@ impl Db {
         id: EvidenceId,
         summary: &Value,
         files: &[Artifact],
-        worker_id: &str,
+        worker_id: &WorkerId,
     ) -> Result<bool, StoreError> {
         self.end_build(id, BuildEnd::Ready { summary, files }, worker_id)
             .await
@@ -219,7 +220,7 @@ impl Db {
         &self,
         id: EvidenceId,
         error: &str,
-        worker_id: &str,
+        worker_id: &WorkerId,
     ) -> Result<bool, StoreError> {
         self.end_build(id, BuildEnd::Failed { error }, worker_id)
             .await
@@ -231,7 +232,7 @@ impl Db {
         &self,
         id: EvidenceId,
         end: BuildEnd<'_>,
-        worker_id: &str,
+        worker_id: &WorkerId,
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
@@ -308,7 +309,7 @@ impl Db {
     pub async fn requeue_stale_evidence(
         &self,
         stale_after: std::time::Duration,
-        worker_id: &str,
+        worker_id: &WorkerId,
     ) -> Result<StaleBuilds, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;

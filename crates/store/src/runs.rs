@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sage_model::catalog::module::ModuleDefinition;
 use sage_model::catalog::script::{Interpreter, ScriptPath};
+use sage_model::names::WorkerId;
 use sage_model::tools::Tool;
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId, StartFailure};
 use serde_json::{Value, json};
@@ -163,7 +164,7 @@ impl StopRequests {
 }
 
 /// Changes a worker makes are audited as done by it.
-pub(crate) fn worker_context(worker_id: &str) -> AuditContext {
+pub(crate) fn worker_context(worker_id: &WorkerId) -> AuditContext {
     AuditContext {
         actor: format!("worker:{worker_id}"),
         ..AuditContext::default()
@@ -177,7 +178,7 @@ impl Db {
     pub async fn claim_execution(
         &self,
         execution_id: ExecutionId,
-        worker_id: &str,
+        worker_id: &WorkerId,
         lease: Duration,
     ) -> Result<Option<ClaimedRun>, StoreError> {
         let id = execution_id.as_uuid();
@@ -222,7 +223,7 @@ impl Db {
                            EXTRACT(EPOCH FROM started_at - created_at)::float8",
                 &[
                     &id,
-                    &worker_id,
+                    &worker_id.as_str(),
                     &lease.as_secs_f64(),
                     &step.to().as_str(),
                     &step.from().as_str(),
@@ -246,8 +247,12 @@ impl Db {
                 &[&id, &module_id.as_uuid(), &module_version],
             )
             .await?;
-        let change =
-            Change::execution_step("execution.start", id, step, json!({"worker_id": worker_id}));
+        let change = Change::execution_step(
+            "execution.start",
+            id,
+            step,
+            json!({"worker_id": worker_id.as_str()}),
+        );
         append(
             &transaction,
             &self.audit_key,
@@ -286,7 +291,7 @@ impl Db {
     pub async fn renew_lease(
         &self,
         id: ExecutionId,
-        worker_id: &str,
+        worker_id: &WorkerId,
         lease: Duration,
     ) -> Result<bool, StoreError> {
         let client = self.client().await?;
@@ -296,7 +301,7 @@ impl Db {
                  WHERE id = $1 AND worker_id = $2 AND status = $4",
                 &[
                     &id.as_uuid(),
-                    &worker_id,
+                    &worker_id.as_str(),
                     &lease.as_secs_f64(),
                     &ExecutionStatus::Running.as_str(),
                 ],
@@ -311,7 +316,7 @@ impl Db {
     pub async fn finish_execution(
         &self,
         execution_id: ExecutionId,
-        worker_id: &str,
+        worker_id: &WorkerId,
         end: &RunEnd,
     ) -> Result<bool, StoreError> {
         let id = execution_id.as_uuid();
@@ -326,7 +331,7 @@ impl Db {
                  WHERE id = $1 AND worker_id = $2 AND status = $8",
                 &[
                     &id,
-                    &worker_id,
+                    &worker_id.as_str(),
                     &step.to().as_str(),
                     &reason,
                     &exit_code,
@@ -391,7 +396,10 @@ impl Db {
     /// expired: its worker died or lost the database. Safe to run from every worker at
     /// once (rows are locked, skipped if taken). Returns the runs it declared lost.
     #[tracing::instrument(skip(self))]
-    pub async fn reap_expired_leases(&self, reaper: &str) -> Result<Vec<EndedRun>, StoreError> {
+    pub async fn reap_expired_leases(
+        &self,
+        reaper: &WorkerId,
+    ) -> Result<Vec<EndedRun>, StoreError> {
         let reason = EndReason::WorkerLost;
         let step = ExecutionStatus::Running.transition(reason.status())?;
         let mut client = self.client().await?;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use sage_model::ExecutionId;
+use sage_model::names::WorkerId;
 use sage_store::Db;
 use tokio_util::sync::CancellationToken;
 
@@ -127,7 +128,7 @@ pub struct Reaper {
     pub db: Db,
     pub docker: Docker,
     pub running: Running,
-    pub worker_id: String,
+    pub worker_id: WorkerId,
     /// The value of this deployment's `sage.fleet` label.
     pub fleet: String,
     /// Folders holding one sub-folder per execution (staging, secret files).

@@ -9,6 +9,7 @@ use sage_infra::settings::CommonSettings;
 use sage_store::DatabaseSettings;
 
 use sage_model::catalog::cloud::SandboxImage;
+use sage_model::names::WorkerId;
 
 use crate::artifacts::ArtifactLimits;
 use crate::sts::StsSettings;
@@ -18,7 +19,7 @@ pub struct Settings {
     pub common: CommonSettings,
     pub database: DatabaseSettings,
     /// Names this worker in claims, leases and container labels.
-    pub worker_id: String,
+    pub worker_id: WorkerId,
     /// Executions run at once; the queue prefetch matches it.
     pub concurrency: usize,
     /// Where Prometheus scrapes this worker's `/metrics`; `None` serves none.
@@ -131,15 +132,8 @@ impl Settings {
     fn read(env: &mut Env) -> Option<Self> {
         let common = CommonSettings::from_env(env);
         let database = DatabaseSettings::from_env(env);
-        let worker_id = env.optional_with("WORKER_ID", default_worker_id(), |v| {
-            let ok = v.len() <= 64
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if ok {
-                Ok(v.to_owned())
-            } else {
-                Err("must be at most 64 characters of a-z, 0-9, '-', '_', '.'".to_owned())
-            }
+        let worker_id = env.optional_with("WORKER_ID", WorkerId::generated(), |v| {
+            WorkerId::parse(v).map_err(str::to_owned)
         });
         let concurrency = env.number("WORKER_CONCURRENCY", 2usize, 1, 64);
         let metrics_bind = env.optional_with(
@@ -318,11 +312,6 @@ impl Settings {
     }
 }
 
-fn default_worker_id() -> String {
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!("worker-{}", &suffix[..12])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,7 +334,7 @@ mod tests {
     fn defaults() {
         let settings = Settings::from_env(Env::from_pairs(base())).unwrap();
         assert_eq!(settings.concurrency, 2);
-        assert!(settings.worker_id.starts_with("worker-"));
+        assert!(settings.worker_id.as_str().starts_with("worker-"));
         assert_eq!(settings.docker_host, "unix:///var/run/docker.sock");
         // A script writes into 64 MiB and keeps the artifact limits; a scanner writes
         // into 512 MiB and may keep all of it.

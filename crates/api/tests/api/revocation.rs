@@ -5,12 +5,18 @@
 use std::time::Duration;
 
 use sage_model::ExecutionId;
+use sage_model::names::WorkerId;
 use serde_json::json;
 
 use crate::approvals::{module_needing, waiting_run};
 use crate::helpers::{ADMIN, ANALYST, OTHER, TestApp, spawn_app};
 
 const APPROVER: &str = "approver@example.com";
+
+/// The worker these tests claim runs as.
+fn worker() -> WorkerId {
+    WorkerId::parse("worker-test").unwrap()
+}
 
 /// Takes the analyst's `run` away, keeping the approvers' assignments.
 async fn revoke_analyst(app: &TestApp, module: &str) {
@@ -49,7 +55,7 @@ async fn a_worker_does_not_start_a_run_its_requester_may_no_longer_run() {
     let execution_id: ExecutionId = id.parse().unwrap();
     let claimed = app
         .db()
-        .claim_execution(execution_id, "worker-test", Duration::from_secs(30))
+        .claim_execution(execution_id, &worker(), Duration::from_secs(30))
         .await
         .unwrap();
     assert!(claimed.is_none(), "the run was not handed to the worker");
@@ -68,7 +74,7 @@ async fn a_worker_does_not_start_a_run_its_requester_may_no_longer_run() {
         .unwrap();
     let claimed = app
         .db()
-        .claim_execution(id, "worker-test", Duration::from_secs(30))
+        .claim_execution(id, &worker(), Duration::from_secs(30))
         .await
         .unwrap();
     assert!(claimed.is_some());

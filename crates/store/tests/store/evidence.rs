@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use sage_model::EvidenceId;
+use sage_model::names::WorkerId;
 use sage_store::audit::{AuditContext, AuditFilter};
 use sage_store::evidence::{BUILD_ATTEMPTS, EvidenceRequest, EvidenceStatus};
 use sage_store::testing::migrated_database;
@@ -12,6 +13,7 @@ async fn a_build_whose_worker_keeps_going_away_fails_for_good_after_its_last_att
     let db = migrated_database(&base_settings()).await.unwrap();
     let maker = db.ensure_user("maker@example.com", &[]).await.unwrap();
     let id = EvidenceId::new();
+    let worker = WorkerId::parse("worker-a").unwrap();
     let request = EvidenceRequest {
         id,
         title: "report".to_owned(),
@@ -31,7 +33,7 @@ async fn a_build_whose_worker_keeps_going_away_fails_for_good_after_its_last_att
             "attempt {attempt}"
         );
         let stale = db
-            .requeue_stale_evidence(Duration::ZERO, "worker-a")
+            .requeue_stale_evidence(Duration::ZERO, &worker)
             .await
             .unwrap();
         let evidence = db.evidence(id).await.unwrap().unwrap();

@@ -235,7 +235,7 @@ pub(super) async fn prepare(
         runtime,
         labels: [
             (LABEL_EXECUTION.to_owned(), claimed.execution_id.to_string()),
-            (LABEL_WORKER.to_owned(), ctx.settings.worker_id.clone()),
+            (LABEL_WORKER.to_owned(), ctx.settings.worker_id.to_string()),
             (
                 LABEL_FLEET.to_owned(),
                 ctx.settings.common.amqp.queue_prefix.clone(),

@@ -1,0 +1,58 @@
+//! Names parsed at the edge, as ids are: a value of these types has passed its rule,
+//! so what holds one never checks it again.
+
+use std::fmt;
+
+/// A worker's name in leases, audit events and its sandboxes' labels: at most 64 of
+/// a-z, A-Z, 0-9, '-', '_' and '.'.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let ok = !value.is_empty()
+            && value.len() <= 64
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err("must be 1 to 64 characters of a-z, A-Z, 0-9, '-', '_', '.'")
+        }
+    }
+
+    /// A name of its own for a worker that was given none: `worker-` and 12 hex digits.
+    pub fn generated() -> Self {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        Self(format!("worker-{}", &suffix[..12]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_ids_are_label_and_audit_safe() {
+        assert_eq!(
+            WorkerId::parse("worker-a1.b_2").unwrap().as_str(),
+            "worker-a1.b_2"
+        );
+        let generated = WorkerId::generated();
+        assert_eq!(WorkerId::parse(generated.as_str()), Ok(generated));
+        for bad in ["", "a b", "w/1", "ü", &"x".repeat(65)] {
+            assert!(WorkerId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
