@@ -8,12 +8,23 @@
 #     (kubernetes-validate, strict: unknown fields fail). KEDA's and the Prometheus
 #     Operator's kinds have no schema there: they are only checked to parse and to
 #     carry apiVersion, kind and metadata.name, and are listed as skipped;
-#   - no drift: every name in the sage-config ConfigMap and every variable a container
-#     sets is in .env.example; no secret sits in the ConfigMap; the Secret's keys are
-#     in .env.example and deploy/README.md; the KEDA queue is <QUEUE_PREFIX>.jobs; the
-#     bind addresses match the container ports;
+#   - no drift: every name in each copy of the sage-config ConfigMap and every variable
+#     a container sets is in .env.example; the copies hold the same settings; no secret
+#     sits in the ConfigMap; the Secret's keys are in .env.example and
+#     deploy/README.md; the KEDA queue is <QUEUE_PREFIX>.jobs; the bind addresses match
+#     the container ports;
 #   - `privileged: true` appears only in the privileged-engine overlay (and there only
-#     on the engine); nothing mounts a host path or the node's Docker socket.
+#     on the engine); nothing mounts a host path or the node's Docker socket;
+#   - namespaces: api and worker are in namespaces of their own; the api's enforces Pod
+#     Security baseline in every overlay, the worker's baseline, or privileged in the
+#     privileged-engine overlay, and holds nothing but the worker; every object is in
+#     a namespace rendered here; what an object names (ConfigMap, Secret,
+#     ServiceAccount, KEDA's TriggerAuthentication, a scale target) is in its own
+#     namespace, rendered or made by hand there as deploy/README.md says (`kubectl -n
+#     <namespace> create ...`); Services, PodDisruptionBudgets, NetworkPolicies and
+#     ServiceMonitors select something in their own namespace; each namespace denies
+#     all traffic but DNS, then allows by rule; the objects Argo CD must create first
+#     are in wave -2.
 #
 # Installs what is missing, once: kubectl (Debian's kubernetes-client) when there is
 # none, Debian's kubectl 1.20 unpacked under the cache for the second render,
@@ -175,10 +186,26 @@ PRIVILEGED_OVERLAY = "privileged-engine"
 # Documented settings: `NAME=` lines of .env.example, commented-out ones too.
 documented = set(re.findall(r"^[ \t]*#?[ \t]*([A-Z][A-Z0-9_]+)=", open(".env.example").read(), re.M))
 readme = open("deploy/README.md").read()
+# What deploy/README.md has the deployer make by hand, and in which namespace:
+# (namespace, kind, name) of each `kubectl -n <namespace> create secret|configmap`.
+HAND_MADE = {
+    (ns, "ConfigMap" if what == "configmap" else "Secret", name)
+    for ns, what, name in re.findall(
+        r"kubectl -n (\S+) create (configmap|secret (?:generic|docker-registry|tls)) ([a-z0-9.-]+)", readme
+    )
+}
+# The objects Argo CD must create before the migration job (wave -1) and the
+# workloads (wave 0), as deploy/README.md says.
+EARLY_KINDS = ("Namespace", "ConfigMap", "ServiceAccount", "NetworkPolicy")
+
+
+def ns_of(doc):
+    return (doc.get("metadata") or {}).get("namespace")
 
 
 def name_of(doc):
-    return f"{doc['kind']}/{doc['metadata']['name']}"
+    ns = ns_of(doc)
+    return f"{doc['kind']}/{doc['metadata']['name']}" + (f" in {ns}" if ns else "")
 
 
 def walk(node, path=()):
@@ -202,6 +229,68 @@ def containers(spec):
     return [("initContainers", c) for c in spec.get("initContainers", [])] + [
         ("containers", c) for c in spec.get("containers", [])
     ]
+
+
+def selects(selector, labels):
+    """Whether a LabelSelector (matchLabels, matchExpressions) selects these labels."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        key, values = e["key"], e.get("values", [])
+        matched = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[e["operator"]]
+        if not matched:
+            return False
+    return True
+
+
+def references(doc):
+    """(kind, name, where) of the objects doc names, each to be found in doc's namespace."""
+    refs = []
+    spec = pod_spec(doc)
+    if spec:
+        if spec.get("serviceAccountName"):
+            refs.append(("ServiceAccount", spec["serviceAccountName"], "serviceAccountName"))
+        refs += [("Secret", s["name"], "imagePullSecrets") for s in spec.get("imagePullSecrets", [])]
+        for _, c in containers(spec):
+            for e in c.get("envFrom", []):
+                if "configMapRef" in e:
+                    refs.append(("ConfigMap", e["configMapRef"]["name"], f"{c['name']} envFrom"))
+                if "secretRef" in e:
+                    refs.append(("Secret", e["secretRef"]["name"], f"{c['name']} envFrom"))
+            for e in c.get("env", []):
+                source = e.get("valueFrom") or {}
+                if "configMapKeyRef" in source:
+                    refs.append(("ConfigMap", source["configMapKeyRef"]["name"], f"{c['name']} env {e['name']}"))
+                if "secretKeyRef" in source:
+                    refs.append(("Secret", source["secretKeyRef"]["name"], f"{c['name']} env {e['name']}"))
+        for v in spec.get("volumes", []):
+            if "configMap" in v:
+                refs.append(("ConfigMap", v["configMap"]["name"], f"volume {v['name']}"))
+            if "secret" in v:
+                refs.append(("Secret", v["secret"]["secretName"], f"volume {v['name']}"))
+            for source in (v.get("projected") or {}).get("sources", []):
+                if "configMap" in source:
+                    refs.append(("ConfigMap", source["configMap"]["name"], f"volume {v['name']}"))
+                if "secret" in source:
+                    refs.append(("Secret", source["secret"]["name"], f"volume {v['name']}"))
+    kind, spec = doc["kind"], doc.get("spec") or {}
+    if kind == "TriggerAuthentication":
+        refs += [("Secret", r["name"], "secretTargetRef") for r in spec.get("secretTargetRef", [])]
+    if kind in ("ScaledObject", "HorizontalPodAutoscaler"):
+        target = spec["scaleTargetRef"]
+        refs.append((target.get("kind", "Deployment"), target["name"], "scaleTargetRef"))
+    if kind == "ScaledObject":
+        for t in spec.get("triggers", []):
+            auth = t.get("authenticationRef")
+            # A ClusterTriggerAuthentication has no namespace: not checked here.
+            if auth and auth.get("kind", "TriggerAuthentication") == "TriggerAuthentication":
+                refs.append(("TriggerAuthentication", auth["name"], "authenticationRef"))
+    return refs
 
 
 def load(path):
@@ -262,25 +351,31 @@ for overlay, paths in sorted(by_overlay.items()):
     for s in skipped:
         print(f"check-deploy: skip  {overlay}: {s}: a CRD, no schema in kubernetes-validate (parsed, has apiVersion, kind, metadata.name)")
 
-    by_kind = defaultdict(dict)
+    by_kind = defaultdict(list)
     for doc in docs:
-        by_kind[doc["kind"]][doc["metadata"]["name"]] = doc
+        by_kind[doc["kind"]].append(doc)
+
+    def find(kind, name, ns=None):
+        """The one object of this kind and name (in ns, when given), or None."""
+        found = [d for d in by_kind[kind] if d["metadata"]["name"] == name and (ns is None or ns_of(d) == ns)]
+        return found[0] if len(found) == 1 else None
 
     # Privileged containers, host paths, the node's socket.
     privileged = [
-        f"{name_of(doc)} {'.'.join(str(p) for p in path)}"
+        (doc, ".".join(str(p) for p in path))
         for doc in docs
         for path, key, value in walk(doc)
         if key == "privileged" and value is True
     ]
+    shown = [f"{name_of(doc)} {path}" for doc, path in privileged]
     if overlay == PRIVILEGED_OVERLAY:
-        expected = ["Deployment/sage-worker spec.template.spec.initContainers.0.securityContext.privileged"]
-        if privileged == expected:
+        expected = [("Deployment", "sage-worker", "spec.template.spec.initContainers.0.securityContext.privileged")]
+        if [(d["kind"], d["metadata"]["name"], path) for d, path in privileged] == expected:
             ok(f"{overlay}: privileged: true on the engine container only")
         else:
-            bad(f"{overlay}: privileged: true expected on the engine only, found {privileged}")
+            bad(f"{overlay}: privileged: true expected on the engine only, found {shown}")
     elif privileged:
-        bad(f"{overlay}: privileged: true outside {PRIVILEGED_OVERLAY}: {privileged}")
+        bad(f"{overlay}: privileged: true outside {PRIVILEGED_OVERLAY}: {shown}")
     else:
         ok(f"{overlay}: no privileged: true")
     host = [
@@ -292,20 +387,120 @@ for overlay, paths in sorted(by_overlay.items()):
     else:
         ok(f"{overlay}: no hostPath volume, no Docker socket")
 
-    # Pod Security: a privileged container needs the namespace to allow it.
-    ns = by_kind["Namespace"].get("sage", {})
-    enforce = (ns.get("metadata", {}).get("labels") or {}).get("pod-security.kubernetes.io/enforce")
-    want = "privileged" if privileged else "baseline"
-    if enforce == want:
-        ok(f"{overlay}: namespace enforces Pod Security {enforce}")
-    else:
-        bad(f"{overlay}: namespace enforces {enforce!r}, expected {want!r}")
-
-    worker = by_kind["Deployment"].get("sage-worker")
-    api = by_kind["Deployment"].get("sage-api")
-    if not worker or not api or "sage-migrate" not in by_kind["Job"]:
-        bad(f"{overlay}: Deployments sage-api, sage-worker and Job sage-migrate expected")
+    worker = find("Deployment", "sage-worker")
+    api = find("Deployment", "sage-api")
+    migrate = find("Job", "sage-migrate")
+    if not worker or not api or not migrate:
+        bad(f"{overlay}: one each of Deployments sage-api, sage-worker and Job sage-migrate expected")
         continue
+    api_ns, worker_ns, migrate_ns = ns_of(api), ns_of(worker), ns_of(migrate)
+
+    # Namespaces: every object in one rendered here.
+    namespaces = {d["metadata"]["name"]: d for d in by_kind["Namespace"]}
+    outside = [name_of(d) for d in docs if d["kind"] != "Namespace" and ns_of(d) not in namespaces]
+    if outside:
+        bad(f"{overlay}: objects in no namespace rendered here ({sorted(namespaces)}): {outside}")
+    else:
+        ok(f"{overlay}: every object is in a namespace rendered here ({', '.join(sorted(namespaces))})")
+
+    def enforce_of(ns):
+        labels = ((namespaces.get(ns) or {}).get("metadata") or {}).get("labels") or {}
+        return labels.get("pod-security.kubernetes.io/enforce")
+
+    # Pod Security is per namespace: the api's never lowered with the engine's.
+    if api_ns != worker_ns:
+        ok(f"{overlay}: api ({api_ns}) and worker ({worker_ns}) in namespaces of their own")
+    else:
+        bad(f"{overlay}: api and worker share the namespace {api_ns}: lowering Pod Security for the engine lowers it for the api")
+    for what, ns in (("api", api_ns), ("migration job", migrate_ns)):
+        if enforce_of(ns) == "baseline":
+            ok(f"{overlay}: the {what}'s namespace {ns} enforces Pod Security baseline")
+        else:
+            bad(f"{overlay}: the {what}'s namespace {ns} enforces {enforce_of(ns)!r}, expected 'baseline'")
+    want = "privileged" if overlay == PRIVILEGED_OVERLAY else "baseline"
+    if enforce_of(worker_ns) == want:
+        ok(f"{overlay}: the worker's namespace {worker_ns} enforces Pod Security {want}")
+    else:
+        bad(f"{overlay}: the worker's namespace {worker_ns} enforces {enforce_of(worker_ns)!r}, expected {want!r}")
+    # A privileged container needs its namespace to allow it; no other is lowered.
+    for ns in sorted(namespaces):
+        want = "privileged" if any(ns_of(d) == ns for d, _ in privileged) else "baseline"
+        if enforce_of(ns) != want:
+            bad(f"{overlay}: namespace {ns} enforces {enforce_of(ns)!r}, expected {want!r}")
+    pods_by_ns = defaultdict(list)
+    for doc in docs:
+        if pod_spec(doc):
+            pods_by_ns[ns_of(doc)].append(doc)
+    others = [name_of(d) for d in pods_by_ns[worker_ns] if d is not worker]
+    if others:
+        bad(f"{overlay}: the worker's namespace {worker_ns} (Pod Security {enforce_of(worker_ns)}) also runs {others}")
+    else:
+        ok(f"{overlay}: the worker's namespace {worker_ns} runs the worker alone")
+
+    # What an object names is in its namespace: rendered, or made by hand there.
+    failed_before = failed
+    count = 0
+    for doc in docs:
+        for kind, name, where in references(doc):
+            count += 1
+            ns = ns_of(doc)
+            if find(kind, name, ns) is None and (ns, kind, name) not in HAND_MADE:
+                bad(f"{overlay}: {name_of(doc)} ({where}) names {kind}/{name}, neither rendered in {ns} nor made there by deploy/README.md")
+    if failed == failed_before:
+        made = sorted(f"{k}/{n} in {ns}" for ns, k, n in HAND_MADE)
+        ok(f"{overlay}: the {count} references by name resolve in their own namespace, to rendered objects or to those made by hand ({', '.join(made)})")
+
+    # Selectors find something in their own namespace; no value of an `In` selects nothing.
+    failed_before = failed
+    for doc in docs:
+        ns, spec = ns_of(doc), doc.get("spec") or {}
+        if doc["kind"] == "Service" and spec.get("selector"):
+            selector = {"matchLabels": spec["selector"]}
+        elif doc["kind"] == "PodDisruptionBudget":
+            selector = spec.get("selector") or {}
+        elif doc["kind"] == "NetworkPolicy" and spec.get("podSelector"):
+            selector = spec["podSelector"]
+        else:
+            continue
+        pods = [(pod_spec(p) and p["spec"]["template"]["metadata"].get("labels")) or {} for p in pods_by_ns[ns]]
+        if not any(selects(selector, labels) for labels in pods):
+            bad(f"{overlay}: {name_of(doc)} selects no pod in {ns}")
+        for e in selector.get("matchExpressions") or []:
+            if e["operator"] == "In":
+                idle = [v for v in e["values"] if not any(labels.get(e["key"]) == v for labels in pods)]
+                if idle:
+                    bad(f"{overlay}: {name_of(doc)} selects {e['key']} in {idle}, which no pod in {ns} has")
+    if failed == failed_before:
+        ok(f"{overlay}: Services, PodDisruptionBudgets and NetworkPolicies select pods of their own namespace")
+
+    # NetworkPolicies: each namespace with pods denies everything, then allows DNS.
+    for ns in sorted(pods_by_ns):
+        policies = [d["spec"] for d in by_kind["NetworkPolicy"] if ns_of(d) == ns]
+        deny = any(
+            p.get("podSelector") == {} and sorted(p.get("policyTypes", [])) == ["Egress", "Ingress"]
+            and not p.get("ingress") and not p.get("egress")
+            for p in policies
+        )
+        dns = any(
+            p.get("podSelector") == {}
+            and {53} <= {port.get("port") for rule in p.get("egress", []) for port in rule.get("ports", [])}
+            for p in policies
+        )
+        if deny and dns:
+            ok(f"{overlay}: namespace {ns} denies all traffic to and from its pods but DNS, then allows by rule")
+        else:
+            bad(f"{overlay}: namespace {ns}: default-deny {'found' if deny else 'missing'}, DNS egress {'found' if dns else 'missing'}")
+
+    # Argo CD waves.
+    late = [
+        name_of(d) for d in docs if d["kind"] in EARLY_KINDS
+        and (d["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave") != "-2"
+    ]
+    if late:
+        bad(f"{overlay}: not in Argo CD's wave -2: {late}")
+    else:
+        ok(f"{overlay}: namespaces, ConfigMaps, ServiceAccounts and NetworkPolicies are in Argo CD's wave -2")
+
     wspec = pod_spec(worker)
     if overlay == "sysbox":
         if wspec.get("runtimeClassName") == "sysbox-runc":
@@ -371,18 +566,27 @@ for overlay, paths in sorted(by_overlay.items()):
         else:
             bad(f"{overlay}: the engine's fence: {run.stderr.strip() or loose or 'no DNS rule'}")
 
-    # Configuration drift.
-    config = by_kind["ConfigMap"].get("sage-config", {}).get("data", {})
-    undocumented = sorted(set(config) - documented)
-    if undocumented:
-        bad(f"{overlay}: ConfigMap names not in .env.example: {undocumented}")
+    # Configuration drift, in each copy of sage-config (a pod reads its own namespace's).
+    configs = {
+        ns_of(d): d.get("data") or {} for d in by_kind["ConfigMap"] if d["metadata"]["name"] == "sage-config"
+    }
+    copies = list(configs.values())
+    if copies and all(c == copies[0] for c in copies):
+        ok(f"{overlay}: the sage-config copies in {', '.join(sorted(configs))} hold the same {len(copies[0])} settings")
     else:
-        ok(f"{overlay}: the {len(config)} ConfigMap names are all in .env.example")
-    leaked = sorted(set(config) & set(SECRET_KEYS))
-    if leaked:
-        bad(f"{overlay}: secrets in the ConfigMap: {leaked}")
-    else:
-        ok(f"{overlay}: no Secret key in the ConfigMap")
+        differ = sorted({k for c in copies for k in c if any(o.get(k) != c[k] for o in copies)})
+        bad(f"{overlay}: the sage-config copies in {sorted(configs)} differ: {differ or 'none rendered'}")
+    for ns, config in sorted(configs.items()):
+        undocumented = sorted(set(config) - documented)
+        if undocumented:
+            bad(f"{overlay}: sage-config in {ns}: names not in .env.example: {undocumented}")
+        else:
+            ok(f"{overlay}: sage-config in {ns}: the {len(config)} names are all in .env.example")
+        leaked = sorted(set(config) & set(SECRET_KEYS))
+        if leaked:
+            bad(f"{overlay}: sage-config in {ns}: secrets in the ConfigMap: {leaked}")
+        else:
+            ok(f"{overlay}: sage-config in {ns}: no Secret key in the ConfigMap")
     env_names = {
         e["name"]
         for doc in docs if pod_spec(doc)
@@ -402,7 +606,8 @@ for overlay, paths in sorted(by_overlay.items()):
                     if ref.get("name") != "sage-secrets" or ref.get("key") not in SECRET_KEYS:
                         bad(f"{overlay}: {name_of(doc)} reads {ref} outside the sage-secrets keys")
 
-    scaled = by_kind["ScaledObject"].get("sage-worker", {})
+    scaled = find("ScaledObject", "sage-worker") or {}
+    config = configs.get(ns_of(scaled), {}) if scaled else {}
     queues = [t.get("metadata", {}).get("queueName") for t in scaled.get("spec", {}).get("triggers", [])]
     want_queue = f"{config.get('QUEUE_PREFIX', 'sage')}.jobs"
     if queues == [want_queue]:
@@ -423,26 +628,28 @@ for overlay, paths in sorted(by_overlay.items()):
         ("API_METRICS_BIND", api, "api", "metrics"),
         ("WORKER_METRICS_BIND", worker, "worker", "metrics"),
     ):
-        bind = config.get(setting, "")
+        # The copy of the pod's own namespace.
+        bind = configs.get(ns_of(doc), {}).get(setting, "")
         port = port_of(doc, container, port_name)
         if bind.startswith("0.0.0.0:") and bind.rsplit(":", 1)[1] == str(port):
             ok(f"{overlay}: {setting}={bind} matches the {container} container's {port_name} port")
         else:
             bad(f"{overlay}: {setting}={bind!r} vs the {container} container's {port_name} port {port}")
 
-    # Each ServiceMonitor selects a Service that has its port.
-    for monitor in by_kind["ServiceMonitor"].values():
+    # Each ServiceMonitor selects a Service of its own namespace that has its port.
+    for monitor in by_kind["ServiceMonitor"]:
         wanted = monitor["spec"]["selector"]["matchLabels"]
         ports = {e["port"] for e in monitor["spec"]["endpoints"]}
         services = [
-            s for s in by_kind["Service"].values()
-            if wanted.items() <= (s["metadata"].get("labels") or {}).items()
+            s for s in by_kind["Service"]
+            if ns_of(s) == ns_of(monitor)
+            and wanted.items() <= (s["metadata"].get("labels") or {}).items()
             and ports <= {p.get("name") for p in s["spec"]["ports"]}
         ]
-        if services:
-            ok(f"{overlay}: {name_of(monitor)} scrapes Service/{services[0]['metadata']['name']} port {sorted(ports)}")
+        if services and not monitor["spec"].get("namespaceSelector"):
+            ok(f"{overlay}: {name_of(monitor)} scrapes {name_of(services[0])} port {sorted(ports)}")
         else:
-            bad(f"{overlay}: {name_of(monitor)} selects no Service with port {sorted(ports)}")
+            bad(f"{overlay}: {name_of(monitor)} selects no Service of {ns_of(monitor)} with port {sorted(ports)}")
 
 open(counts_file, "w").write(f"{passed} {failed}\n")
 PY
