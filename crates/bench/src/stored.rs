@@ -14,6 +14,8 @@ use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::findings::NewToolRun;
 use sage_testkit::{ScriptModule, spawn_app_with, tools_env};
+use sage_worker::artifacts::Kept;
+use sage_worker::tool_runs::{Reading, store_findings};
 use serde_json::json;
 
 use crate::findings::{measured, sibling_binary, write_array};
@@ -97,9 +99,15 @@ pub async fn store(folder: &str, execution: &str) -> anyhow::Result<()> {
         tool: Tool::Prowler,
         tool_version: None,
         result_key: format!("runs/bench/{execution_id}/result.json"),
+        regions: None,
     };
-    let (outcome, _) =
-        sage_worker::tool_runs::store_findings(&db, &run, Path::new(folder), u64::MAX).await;
+    let reading = Reading {
+        kept: &Kept::default(),
+        space: u64::MAX,
+        cap: u64::MAX,
+        succeeded: true,
+    };
+    let outcome = store_findings(&db, &run, Path::new(folder), reading).await;
     anyhow::ensure!(outcome.problem.is_none(), "{:?}", outcome.problem);
     Ok(())
 }

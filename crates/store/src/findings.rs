@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{Json, ToSql, Type};
 
+use crate::finding_states::{self, Coverage};
 use crate::tools::tool_of;
 use crate::{Db, StoreError};
 
@@ -36,6 +37,9 @@ pub struct NewToolRun {
     pub tool_version: Option<String>,
     /// Where its `result.json` goes in S3.
     pub result_key: String,
+    /// The regions its options named, normalised as findings' regions are; `None`: it
+    /// named none, and its output tells which it covered.
+    pub regions: Option<Vec<String>>,
 }
 
 /// What the database holds of a recorded tool run.
@@ -57,12 +61,15 @@ impl Db {
     /// findings arrive as a stream and go to the server by binary COPY, so the caller's
     /// memory does not grow with their number; the server keeps the first finding of
     /// each check, resource, region and account (Prowler writes some twice) and counts
-    /// what it kept. A run recorded before (its job delivered again) stays as it was.
-    #[tracing::instrument(skip(self, findings), fields(execution_id = %run.execution_id))]
+    /// what it kept, then settles the states of its tool's findings (`coverage` says
+    /// whether the run may fix any: known once the stream has ended). A run recorded
+    /// before (its job delivered again) stays as it was.
+    #[tracing::instrument(skip_all, fields(execution_id = %run.execution_id))]
     pub async fn record_tool_run(
         &self,
         run: &NewToolRun,
         findings: impl Stream<Item = StoredFinding>,
+        coverage: impl Future<Output = Coverage>,
     ) -> Result<RecordedRun, StoreError> {
         let id = run.execution_id.as_uuid();
         let mut client = self.client().await?;
@@ -135,6 +142,8 @@ impl Db {
                     &[&id],
                 )
                 .await?;
+            // Known once every finding was read: whether the outputs were whole.
+            finding_states::settle(&transaction, run, coverage.await).await?;
         }
         let row = transaction
             .query_one(

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0020_job_outbox_trace"),
     migration!("0021_tool_names"),
     migration!("0022_evidence_attempts"),
+    migration!("0023_finding_states"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

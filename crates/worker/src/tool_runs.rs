@@ -11,15 +11,17 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use sage_findings::Finding;
+use sage_findings::ParseError;
+use sage_findings::identity::Identity;
 use sage_findings::parse::{EMPTY_FILE, Input, Parsed, Record, parse_inputs, restated};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::Db;
+use sage_store::finding_states::Coverage;
 use sage_store::findings::{NewToolRun, RecordedRun, StoredFinding};
 use sage_store::runs::{ClaimedRun, RunEnd};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::artifacts::{Kept, Planned};
 use crate::context::Context;
@@ -51,13 +53,39 @@ pub struct Outcome {
 }
 
 /// The record of a tool run, before the database has it.
-pub fn new_run(ctx: &Context, execution_id: ExecutionId, tool: Tool, prefix: &str) -> NewToolRun {
+pub fn new_run(ctx: &Context, claimed: &ClaimedRun, tool: Tool, prefix: &str) -> NewToolRun {
     NewToolRun {
-        execution_id,
+        execution_id: claimed.execution_id,
         tool,
         tool_version: ctx.tool_versions.get(tool),
         result_key: format!("{prefix}{RESULT_FILE}"),
+        regions: regions_named(&claimed.params),
     }
+}
+
+/// The regions a tool run's options named (`region`, comma-separated), in the form
+/// findings' regions take; `None` when it named none.
+fn regions_named(params: &Value) -> Option<Vec<String>> {
+    let regions: Vec<String> = params
+        .get("region")?
+        .as_str()?
+        .split(',')
+        .map(|r| r.trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect();
+    (!regions.is_empty()).then_some(regions)
+}
+
+/// What a run's outputs are read against.
+pub struct Reading<'k> {
+    /// What was kept of them, and why the rest was not.
+    pub kept: &'k Kept,
+    /// The size of the run's output space.
+    pub space: u64,
+    /// The most findings the run stores.
+    pub cap: u64,
+    /// Whether the run succeeded: only then may it fix findings.
+    pub succeeded: bool,
 }
 
 /// Reads the kept outputs out of the spooled archive into a private folder (names were
@@ -69,6 +97,7 @@ pub async fn store_outputs(
     spool: &Path,
     kept: Kept,
     space: u64,
+    succeeded: bool,
 ) -> Outcome {
     let spool = spool.to_owned();
     let extracted = tokio::task::spawn_blocking(move || (extract(&spool, &kept.planned), kept));
@@ -78,44 +107,39 @@ pub async fn store_outputs(
             ..Outcome::default()
         };
     };
-    let mut outcome = match folder {
-        Ok(folder) => {
-            let cap = ctx.settings.scanner_max_findings;
-            let (mut outcome, parsed) = store_findings(&ctx.db, run, folder.path(), cap).await;
-            outcome.cut = cut_outputs(&kept, space, parsed.as_ref());
-            outcome
-        }
+    let reading = Reading {
+        kept: &kept,
+        space,
+        cap: ctx.settings.scanner_max_findings,
+        succeeded,
+    };
+    match folder {
+        Ok(folder) => store_findings(&ctx.db, run, folder.path(), reading).await,
         Err(problem) => Outcome {
             problem: Some(problem),
             cut: cut_outputs(&kept, space, None),
             ..Outcome::default()
         },
-    };
-    if outcome.over_cap > 0 {
-        outcome.cut.push(format!(
-            "{} of the {} findings read are over the cap of {} per run and were not \
-             stored: raise SCANNER_MAX_FINDINGS",
-            outcome.over_cap, outcome.read, ctx.settings.scanner_max_findings
-        ));
     }
-    outcome
 }
 
 /// Parses every scanner output under `folder` and stores the run's record with at most
-/// `cap` of their findings, the parser and the database working side by side. Also
-/// what was parsed, unless a file could not be.
+/// `reading.cap` of their findings, the parser and the database working side by side;
+/// the run fixes findings only when it succeeded and nothing of its outputs was cut,
+/// lost or over the cap.
 pub async fn store_findings(
     db: &Db,
     run: &NewToolRun,
     folder: &Path,
-    cap: u64,
-) -> (Outcome, Option<Parsed>) {
+    reading: Reading<'_>,
+) -> Outcome {
     let (sender, mut receiver) = mpsc::channel::<StoredFinding>(IN_FLIGHT);
     let input = Input {
         path: folder.to_owned(),
         label: String::new(),
         run: Some(run.execution_id.to_string()),
     };
+    let cap = reading.cap;
     let parsing = tokio::task::spawn_blocking(move || {
         let (mut read, mut over_cap) = (0u64, 0u64);
         let parsed = parse_inputs(&[input], &mut |record| {
@@ -132,8 +156,37 @@ pub async fn store_findings(
         });
         (parsed, read, over_cap)
     });
+    let (judged, coverage) = oneshot::channel();
+    let read = async {
+        let outcome = outcome_of(parsing.await, &reading);
+        let whole = reading.succeeded && outcome.cut.is_empty() && outcome.problem.is_none();
+        let _ = judged.send(if whole {
+            Coverage::Whole
+        } else {
+            Coverage::Partial
+        });
+        outcome
+    };
     let findings = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-    let (recorded, parsed) = tokio::join!(db.record_tool_run(run, findings), parsing);
+    let coverage = async { coverage.await.unwrap_or(Coverage::Partial) };
+    let (recorded, mut outcome) = tokio::join!(db.record_tool_run(run, findings, coverage), read);
+    match recorded {
+        Ok(recorded) => outcome.recorded = Some(recorded),
+        Err(error) => {
+            outcome.problem = Some(format!(
+                "the findings were not stored: {}",
+                sage_infra::error_text(&error)
+            ));
+        }
+    }
+    outcome
+}
+
+/// What the parser came to: how many findings it read, over the cap, and what was cut.
+fn outcome_of(
+    parsed: Result<(Result<Parsed, ParseError>, u64, u64), tokio::task::JoinError>,
+    reading: &Reading<'_>,
+) -> Outcome {
     let mut outcome = Outcome::default();
     let parsed = match parsed {
         Ok((parsed, read, over_cap)) => {
@@ -148,17 +201,17 @@ pub async fn store_findings(
             None
         }
     };
-    match recorded {
-        Ok(recorded) => outcome.recorded = Some(recorded),
-        Err(error) => {
-            outcome.problem = Some(format!(
-                "the findings were not stored: {}",
-                sage_infra::error_text(&error)
-            ));
-        }
+    outcome.cut = cut_outputs(reading.kept, reading.space, parsed.as_ref());
+    if outcome.over_cap > 0 {
+        outcome.cut.push(format!(
+            "{} of the {} findings read are over the cap of {} per run and were not \
+             stored: raise SCANNER_MAX_FINDINGS",
+            outcome.over_cap, outcome.read, reading.cap
+        ));
     }
-    (outcome, parsed)
+    outcome
 }
+
 /// What of a run's outputs is missing or incomplete: files not kept, files that end
 /// before their end, and, when the files filled the output space, the empty ones (a
 /// tool that ran out of space leaves them so, and carries on).
@@ -222,29 +275,22 @@ fn extract(spool: &Path, kept: &[Planned]) -> Result<tempfile::TempDir, String> 
     Ok(folder)
 }
 
+/// A finding as stored: its identity's parts in their normalised form, so the
+/// database compares what the fingerprint hashed.
 fn stored(finding: Finding) -> StoredFinding {
+    let identity = Identity::of(&finding);
     StoredFinding {
-        fingerprint: fingerprint(&finding.account, &finding.resource_id, &finding.check_id),
+        fingerprint: identity.fingerprint(),
         tool: finding.tool,
-        check_id: finding.check_id,
+        check_id: identity.check,
         title: finding.title,
         severity: finding.severity.as_str().to_owned(),
         status: finding.status.as_str().to_owned(),
-        resource_id: finding.resource_id,
+        resource_id: identity.resource,
         resource_type: finding.resource_type,
-        region: finding.region,
-        account: finding.account,
+        region: identity.region,
+        account: identity.account,
     }
-}
-
-/// Follows one finding across runs: the account, the resource and the check.
-pub fn fingerprint(account: &str, resource: &str, check: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in [account, resource, check] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    sage_model::hex(&hasher.finalize())
 }
 
 /// Writes the run's record, `result.json`, to S3 and lists it among its artifacts,
@@ -259,12 +305,16 @@ pub async fn record(
     prefix: &str,
     outcome: Outcome,
 ) -> Result<(), String> {
-    let run = new_run(ctx, claimed.execution_id, tool, prefix);
+    let run = new_run(ctx, claimed, tool, prefix);
     let recorded = match outcome.recorded {
         Some(recorded) => recorded,
         None => ctx
             .db
-            .record_tool_run(&run, futures_util::stream::empty())
+            .record_tool_run(
+                &run,
+                futures_util::stream::empty(),
+                std::future::ready(Coverage::Partial),
+            )
             .await
             .map_err(|e| sage_infra::error_text(&e))?,
     };
@@ -315,22 +365,6 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprints_follow_account_resource_and_check() {
-        let a = fingerprint("123456789012", "bucket-a", "s3_bucket_default_encryption");
-        assert_eq!(a.len(), 64);
-        assert_eq!(
-            a,
-            fingerprint("123456789012", "bucket-a", "s3_bucket_default_encryption")
-        );
-        assert_ne!(
-            a,
-            fingerprint("123456789012", "bucket-b", "s3_bucket_default_encryption")
-        );
-        // The separator keeps "ab" + "c" apart from "a" + "bc".
-        assert_ne!(fingerprint("1", "ab", "c"), fingerprint("1", "a", "bc"));
-    }
 
     #[test]
     fn months_group_the_run_records() {

@@ -5,6 +5,7 @@
 
 mod audit;
 mod evidence;
+mod finding_states;
 mod migrations;
 mod outbox;
 mod users;

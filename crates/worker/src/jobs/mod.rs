@@ -5,7 +5,7 @@
 use sage_model::ExecutionId;
 use sage_model::logs::Redactor;
 use sage_model::tools::Tool;
-use sage_model::{EndReason, StartFailure};
+use sage_model::{EndReason, ExecutionStatus, StartFailure};
 use sage_store::runs::{ClaimedRun, RunEnd};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -196,11 +196,13 @@ async fn run_claimed(
                 .instrument(tracing::info_span!("job_keep_artifacts"))
                 .await;
                 // A stopped run's end is someone else's: it gets no record.
-                if let (Some(tool), End::As(_)) = (tool, &finished.end) {
-                    let run = tool_runs::new_run(ctx, claimed.execution_id, tool, prefix);
-                    let read = tool_runs::store_outputs(ctx, &run, &spool, kept, outputs.bytes)
-                        .instrument(tracing::info_span!("job_store_findings"))
-                        .await;
+                if let (Some(tool), End::As(reason)) = (tool, &finished.end) {
+                    let run = tool_runs::new_run(ctx, claimed, tool, prefix);
+                    let succeeded = reason.status() == ExecutionStatus::Succeeded;
+                    let read =
+                        tool_runs::store_outputs(ctx, &run, &spool, kept, outputs.bytes, succeeded)
+                            .instrument(tracing::info_span!("job_store_findings"))
+                            .await;
                     for cut in &read.cut {
                         notices.tell(format!("outputs cut: {cut}")).await;
                     }
