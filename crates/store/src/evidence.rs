@@ -177,10 +177,19 @@ impl Db {
             })),
         };
         append(&transaction, &self.audit_key, context, &change).await?;
+        // Read before the commit: once committed, a worker may take it at once, and
+        // the answer is the request as recorded (pending), not a later state.
+        let row = transaction
+            .query_one(
+                &format!(
+                    "SELECT {COLUMNS} FROM evidence e JOIN users u ON u.id = e.created_by
+                     WHERE e.id = $1"
+                ),
+                &[&request.id.as_uuid()],
+            )
+            .await?;
         transaction.commit().await?;
-        self.evidence(request.id)
-            .await?
-            .ok_or(StoreError::Corrupt("evidence just requested"))
+        Evidence::from_row(&row, Vec::new())
     }
 
     /// pending → building; `None`: nothing to build (built, failed, or another worker
