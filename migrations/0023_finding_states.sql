@@ -26,6 +26,10 @@ CREATE TABLE finding_states (
     title       text NOT NULL,
     severity    text NOT NULL,
     state       text NOT NULL CHECK (state IN ('new', 'open', 'fixed', 'reopened', 'accepted')),
+    -- Lists sort the gravest first.
+    severity_rank smallint NOT NULL GENERATED ALWAYS AS (
+        CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
+                      WHEN 'low' THEN 3 WHEN 'informational' THEN 4 ELSE 5 END) STORED,
     first_seen  timestamptz NOT NULL,
     last_seen   timestamptz NOT NULL,
     fixed_at    timestamptz,
@@ -36,6 +40,8 @@ CREATE TABLE finding_states (
 -- A run's fixes look up its tool's unfixed findings by account, region and check.
 CREATE INDEX finding_states_unfixed ON finding_states (tool, account, check_id, region)
     WHERE state <> 'fixed';
+-- GET /api/v1/findings: gravest first, then the latest seen, paged by keyset.
+CREATE INDEX finding_states_listing ON finding_states (severity_rank, last_seen DESC, fingerprint);
 
 -- Every change of a finding, with the run that made it: from_state NULL is its first
 -- sighting; changes holds title or severity changes ({"severity": {"from", "to"}}).

@@ -4,57 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-    Informational,
-    Unknown,
-}
-
-impl Severity {
-    pub const ALL: [Self; 6] = [
-        Self::Critical,
-        Self::High,
-        Self::Medium,
-        Self::Low,
-        Self::Informational,
-        Self::Unknown,
-    ];
-
-    /// Maps a tool's severity word; tools disagree on case and on "info" vs
-    /// "informational", and anything unrecognised is kept visible as `Unknown`.
-    pub fn from_tool(word: &str) -> Self {
-        match word.trim().to_ascii_lowercase().as_str() {
-            "critical" => Self::Critical,
-            "high" => Self::High,
-            "medium" | "moderate" => Self::Medium,
-            "low" => Self::Low,
-            "informational" | "info" | "information" => Self::Informational,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Critical => "critical",
-            Self::High => "high",
-            Self::Medium => "medium",
-            Self::Low => "low",
-            Self::Informational => "informational",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use sage_model::findings::Severity;
 
 /// Ordered so that what needs attention sorts first in reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod catalog;
 pub mod evidence;
 pub mod execution;
+pub mod findings;
 pub mod ids;
 pub mod logs;
 pub mod names;

@@ -174,6 +174,29 @@ pub enum Viewer {
     },
 }
 
+impl Viewer {
+    /// The condition on the execution aliased `e` that this viewer may see it (their
+    /// own, or of a module they may view); `None` when they see every one. The one
+    /// place this rule is written in SQL.
+    pub(crate) fn sees_execution(&self, conditions: &mut Conditions, e: &str) -> Option<String> {
+        let Self::User { id, email, groups } = self else {
+            return None;
+        };
+        let (id, email, groups) = (
+            conditions.bind(id.as_uuid()),
+            conditions.bind(email.clone()),
+            conditions.bind(groups.clone()),
+        );
+        Some(format!(
+            "({e}.requested_by = {id}
+              OR EXISTS (SELECT 1 FROM module_assignments a
+                         WHERE a.module_id = {e}.module_id AND a.can_view
+                           AND ((a.principal_kind = 'user' AND a.principal = {email})
+                             OR (a.principal_kind = 'group' AND a.principal = ANY({groups})))))"
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
     pub module_id: Option<ModuleId>,
@@ -335,19 +358,8 @@ impl Db {
         filter: &ExecutionFilter,
     ) -> Result<Vec<Execution>, StoreError> {
         let mut conditions = Conditions::default();
-        if let Viewer::User { id, email, groups } = viewer {
-            let (id, email, groups) = (
-                conditions.bind(id.as_uuid()),
-                conditions.bind(email.clone()),
-                conditions.bind(groups.clone()),
-            );
-            conditions.and(format!(
-                "(e.requested_by = {id}
-                  OR EXISTS (SELECT 1 FROM module_assignments a
-                             WHERE a.module_id = e.module_id AND a.can_view
-                               AND ((a.principal_kind = 'user' AND a.principal = {email})
-                                 OR (a.principal_kind = 'group' AND a.principal = ANY({groups})))))"
-            ));
+        if let Some(visible) = viewer.sees_execution(&mut conditions, "e") {
+            conditions.and(visible);
         }
         if let Some(module_id) = filter.module_id {
             let module_id = conditions.bind(module_id.as_uuid());

@@ -39,6 +39,8 @@ use utoipa::OpenApi;
         crate::routes::tools::latest,
         crate::routes::evidence::create_report,
         crate::routes::evidence::get_report,
+        crate::routes::findings::list,
+        crate::routes::findings::get_one,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -53,6 +55,9 @@ use utoipa::OpenApi;
         crate::routes::tools::LatestRun,
         crate::routes::evidence::EvidenceRequest,
         crate::routes::evidence::EvidenceView,
+        crate::routes::findings::FindingView,
+        crate::routes::findings::FindingDetail,
+        crate::routes::findings::FindingEventView,
     )),
     tags(
         (name = "service", description = "Liveness, readiness, documentation"),
@@ -61,6 +66,7 @@ use utoipa::OpenApi;
         (name = "modules", description = "Modules, versions and assignments"),
         (name = "executions", description = "Runs of modules"),
         (name = "tools", description = "The cloud scanners: Prowler, Scout Suite, Steampipe/Powerpipe, Cloud Custodian"),
+        (name = "findings", description = "Every finding of the scanners' runs over time: new, open, fixed, reopened, accepted"),
         (name = "audit", description = "The hash-chained audit trail (admin, auditor)")
     )
 )]

@@ -5,6 +5,7 @@ pub mod assignments;
 pub mod audit;
 pub mod evidence;
 pub mod executions;
+pub mod findings;
 pub mod logs;
 pub mod me;
 pub mod modules;
@@ -47,6 +48,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(tools::latest)
         .service(evidence::create_report)
         .service(evidence::get_report)
+        .service(findings::list)
+        .service(findings::get_one)
         .service(audit::verify)
         .service(audit::list);
 }

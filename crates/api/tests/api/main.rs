@@ -9,6 +9,7 @@ mod catalog;
 mod config;
 mod console;
 mod executions;
+mod findings;
 mod metrics;
 /// The shared test support, under the name these tests have always used.
 mod helpers {

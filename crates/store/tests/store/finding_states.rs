@@ -33,7 +33,13 @@ async fn with_prowler() -> Db {
 }
 
 /// (resource, region, check, status, severity)
-type Row = (&'static str, &'static str, &'static str, &'static str, &'static str);
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 fn fingerprint(resource: &str, region: &str, check: &str) -> String {
     let digest = Sha256::digest(format!("prowler\0acct\0{region}\0{resource}\0{check}\0"));
@@ -51,18 +57,20 @@ async fn run(db: &Db, rows: &[Row], regions: &[&str], coverage: Coverage) -> Exe
     .unwrap();
     let findings: Vec<StoredFinding> = rows
         .iter()
-        .map(|(resource, region, check, status, severity)| StoredFinding {
-            tool: Tool::Prowler,
-            check_id: (*check).to_owned(),
-            title: format!("{check} title"),
-            severity: (*severity).to_owned(),
-            status: (*status).to_owned(),
-            resource_id: (*resource).to_owned(),
-            resource_type: String::new(),
-            region: (*region).to_owned(),
-            account: "acct".to_owned(),
-            fingerprint: fingerprint(resource, region, check),
-        })
+        .map(
+            |(resource, region, check, status, severity)| StoredFinding {
+                tool: Tool::Prowler,
+                check_id: (*check).to_owned(),
+                title: format!("{check} title"),
+                severity: (*severity).to_owned(),
+                status: (*status).to_owned(),
+                resource_id: (*resource).to_owned(),
+                resource_type: String::new(),
+                region: (*region).to_owned(),
+                account: "acct".to_owned(),
+                fingerprint: fingerprint(resource, region, check),
+            },
+        )
         .collect();
     let run = NewToolRun {
         execution_id: id,
@@ -137,9 +145,17 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
         ("c", "eu-west-1", ENC),
         ("root", "us-east-1", MFA),
     ] {
-        assert_eq!(state(&db, resource, region, check).await, "new", "{resource}");
+        assert_eq!(
+            state(&db, resource, region, check).await,
+            "new",
+            "{resource}"
+        );
     }
-    assert_eq!(state(&db, "d", "us-east-1", ENC).await, "none", "a pass is no finding");
+    assert_eq!(
+        state(&db, "d", "us-east-1", ENC).await,
+        "none",
+        "a pass is no finding"
+    );
 
     // Only us-east-1, and the MFA check not run: b passes now, a is graded up.
     let r2 = run(
@@ -154,8 +170,16 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
     .await;
     assert_eq!(state(&db, "a", "us-east-1", ENC).await, "open");
     assert_eq!(state(&db, "b", "us-east-1", ENC).await, "fixed");
-    assert_eq!(state(&db, "c", "eu-west-1", ENC).await, "new", "its region was not scanned");
-    assert_eq!(state(&db, "root", "us-east-1", MFA).await, "new", "its check did not run");
+    assert_eq!(
+        state(&db, "c", "eu-west-1", ENC).await,
+        "new",
+        "its region was not scanned"
+    );
+    assert_eq!(
+        state(&db, "root", "us-east-1", MFA).await,
+        "new",
+        "its check did not run"
+    );
 
     // A run cut short says what fails and fixes nothing.
     let r3 = run(
@@ -190,12 +214,21 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
     assert_eq!(state(&db, "a", "us-east-1", ENC).await, "fixed");
     assert_eq!(state(&db, "c", "eu-west-1", ENC).await, "fixed");
     assert_eq!(state(&db, "b", "us-east-1", ENC).await, "open");
-    assert_eq!(state(&db, "root", "us-east-1", MFA).await, "accepted", "still failing, accepted");
+    assert_eq!(
+        state(&db, "root", "us-east-1", MFA).await,
+        "accepted",
+        "still failing, accepted"
+    );
 
     let runs = [r1, r2, r3, r4];
     assert_eq!(
         history(&db, &runs, "b", ENC).await,
-        ["->new@1", "new>fixed@2", "fixed>reopened@3", "reopened>open@4"]
+        [
+            "->new@1",
+            "new>fixed@2",
+            "fixed>reopened@3",
+            "reopened>open@4"
+        ]
     );
     assert_eq!(
         history(&db, &runs, "a", ENC).await,
@@ -209,7 +242,10 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
         ))
         .await
         .unwrap();
-    assert_eq!(changes, [r#"{"severity": {"to": "critical", "from": "high"}}"#]);
+    assert_eq!(
+        changes,
+        [r#"{"severity": {"to": "critical", "from": "high"}}"#]
+    );
     let scope = db
         .rows_as_text_for_tests(&format!(
             "SELECT coverage || ' ' || array_to_string(scope_regions, ',') || ' '

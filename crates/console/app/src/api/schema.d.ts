@@ -205,6 +205,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Findings the caller may see, gravest first, then the latest seen. */
+        get: operations["list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/findings/{fingerprint}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A finding the caller may see, with every change of it; else 404. */
+        get: operations["get_one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me": {
         parameters: {
             query?: never;
@@ -678,6 +712,48 @@ export interface components {
             field: string;
             message: string;
         };
+        /** @description A finding with its history, oldest change first. */
+        FindingDetail: components["schemas"]["FindingView"] & {
+            history: components["schemas"]["FindingEventView"][];
+        };
+        /** @description One change of a finding, and the run that made it. */
+        FindingEventView: {
+            /** Format: date-time */
+            at: string;
+            /** @description A change of title or severity: `{"severity": {"from": "high", "to": "critical"}}`. */
+            changes?: Record<string, never> | null;
+            /** @description Absent for its first sighting. */
+            from?: string | null;
+            /** Format: uuid */
+            run: string;
+            to: string;
+        };
+        /** @description A finding: one (tool, account, region, resource, check), and where it stands. */
+        FindingView: {
+            account: string;
+            check: string;
+            /** @description sha256 of its identity, stable across runs and tool versions. */
+            fingerprint: string;
+            /** Format: uuid */
+            first_run: string;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: date-time */
+            fixed_at?: string | null;
+            /** Format: uuid */
+            last_run: string;
+            /** Format: date-time */
+            last_seen: string;
+            /** @description `global` for global services. */
+            region: string;
+            resource: string;
+            severity: string;
+            /** @description new, open, fixed, reopened or accepted. */
+            state: string;
+            /** @description The tool's latest words for it. */
+            title: string;
+            tool: string;
+        };
         Health: {
             /** @example ok */
             status: string;
@@ -775,6 +851,35 @@ export interface components {
                 status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "rejected" | "lost";
                 /** @description Whether the log stops at the output limit. */
                 truncated: boolean;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list; `next_cursor` continues after it, `null` on the last page. */
+        Listing_FindingView: {
+            items: {
+                account: string;
+                check: string;
+                /** @description sha256 of its identity, stable across runs and tool versions. */
+                fingerprint: string;
+                /** Format: uuid */
+                first_run: string;
+                /** Format: date-time */
+                first_seen: string;
+                /** Format: date-time */
+                fixed_at?: string | null;
+                /** Format: uuid */
+                last_run: string;
+                /** Format: date-time */
+                last_seen: string;
+                /** @description `global` for global services. */
+                region: string;
+                resource: string;
+                severity: string;
+                /** @description new, open, fixed, reopened or accepted. */
+                state: string;
+                /** @description The tool's latest words for it. */
+                title: string;
+                tool: string;
             }[];
             next_cursor?: string | null;
         };
@@ -1370,6 +1475,82 @@ export interface operations {
                 content?: never;
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description prowler, scout, steampipe or custodian */
+                tool?: string;
+                account?: string;
+                /** @description `global` for global services */
+                region?: string;
+                /** @description critical, high, medium, low, informational or unknown */
+                severity?: string;
+                /** @description new, open, fixed, reopened or accepted */
+                state?: string;
+                check?: string;
+                /** @description the start of the resource's id */
+                resource?: string;
+                /** @description last seen at or after (RFC 3339) */
+                since?: string;
+                /** @description last seen before (RFC 3339) */
+                until?: string;
+                /** @description 1 to 500, default 50 */
+                limit?: number;
+                /** @description next_cursor of the page before */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing_FindingView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 64 lowercase hex digits */
+                fingerprint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingDetail"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

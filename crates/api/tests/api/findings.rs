@@ -1,0 +1,237 @@
+//! `GET /api/v1/findings` and `/api/v1/findings/{fingerprint}`: findings over time as
+//! callers read them, over runs stored as a worker stores them, refusals naming the
+//! field, and only what the caller may see.
+
+use sage_model::ExecutionId;
+use sage_model::tools::Tool;
+use sage_store::finding_states::Coverage;
+use sage_store::findings::{NewToolRun, StoredFinding};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{ADMIN, ANALYST, TestApp, spawn_app_with, tools_env};
+
+fn fingerprint(resource: &str, check: &str) -> String {
+    let digest = Sha256::digest(format!(
+        "prowler\0111122223333\0us-east-1\0{resource}\0{check}\0"
+    ));
+    sage_model::hex(&digest)
+}
+
+/// Prowler's module, as installed at start.
+async fn prowler(app: &TestApp) -> String {
+    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+    tools["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "prowler")
+        .and_then(|t| t["module_id"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+/// A finished Prowler run whose findings are `rows` (resource, check, status,
+/// severity), stored as a worker stores them.
+async fn scanned(app: &TestApp, module: &str, rows: &[(&str, &str, &str, &str)]) -> ExecutionId {
+    let id = ExecutionId::new();
+    app.db()
+        .batch_for_tests(&format!(
+            "INSERT INTO executions (id, module_id, module_version, requested_by, params, status)
+             SELECT '{id}', '{module}', 1, id, '{{}}', 'succeeded' FROM users
+             WHERE email = '{ADMIN}'"
+        ))
+        .await
+        .unwrap();
+    let findings: Vec<StoredFinding> = rows
+        .iter()
+        .map(|(resource, check, status, severity)| StoredFinding {
+            tool: Tool::Prowler,
+            check_id: (*check).to_owned(),
+            title: format!("{check}, said plainly"),
+            severity: (*severity).to_owned(),
+            status: (*status).to_owned(),
+            resource_id: (*resource).to_owned(),
+            resource_type: "AwsS3Bucket".to_owned(),
+            region: "us-east-1".to_owned(),
+            account: "111122223333".to_owned(),
+            fingerprint: fingerprint(resource, check),
+        })
+        .collect();
+    let run = NewToolRun {
+        execution_id: id,
+        tool: Tool::Prowler,
+        tool_version: Some("5.14.0".to_owned()),
+        result_key: format!("runs/test/{id}/result.json"),
+        regions: Some(vec!["us-east-1".to_owned()]),
+    };
+    app.db()
+        .record_tool_run(
+            &run,
+            futures_util::stream::iter(findings),
+            std::future::ready(Coverage::Whole),
+        )
+        .await
+        .unwrap();
+    id
+}
+
+const ENC: &str = "s3_bucket_default_encryption";
+const PUBLIC: &str = "s3_bucket_public_access";
+
+fn fingerprints(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn findings_are_listed_with_their_state_and_history_to_whoever_may_see_a_run() {
+    let app = spawn_app_with(tools_env()).await;
+    let module = prowler(&app).await;
+    let first = scanned(
+        &app,
+        &module,
+        &[
+            ("logs", ENC, "fail", "medium"),
+            ("www", PUBLIC, "fail", "critical"),
+            ("data", ENC, "fail", "high"),
+        ],
+    )
+    .await;
+    let second = scanned(
+        &app,
+        &module,
+        &[
+            ("logs", ENC, "pass", "medium"),
+            ("www", PUBLIC, "fail", "critical"),
+            ("data", ENC, "fail", "high"),
+        ],
+    )
+    .await;
+
+    // Gravest first.
+    let (status, page) = app.get_as("/api/v1/findings", ADMIN).await;
+    assert_eq!(status, 200, "{page}");
+    let all = fingerprints(&page);
+    assert_eq!(
+        all,
+        [
+            fingerprint("www", PUBLIC),
+            fingerprint("data", ENC),
+            fingerprint("logs", ENC)
+        ]
+    );
+    let www = &page["items"][0];
+    assert_eq!(
+        (
+            &www["state"],
+            &www["severity"],
+            &www["resource"],
+            &www["region"]
+        ),
+        (
+            &json!("open"),
+            &json!("critical"),
+            &json!("www"),
+            &json!("us-east-1")
+        )
+    );
+    assert_eq!(www["first_run"], first.to_string());
+    assert_eq!(www["last_run"], second.to_string());
+
+    let (_, fixed) = app
+        .get_as("/api/v1/findings?state=fixed&tool=prowler", ADMIN)
+        .await;
+    assert_eq!(fingerprints(&fixed), [fingerprint("logs", ENC)]);
+    let (_, by) = app
+        .get_as(
+            &format!("/api/v1/findings?check={ENC}&resource=da&severity=high"),
+            ADMIN,
+        )
+        .await;
+    assert_eq!(fingerprints(&by), [fingerprint("data", ENC)]);
+
+    // Pages follow the order, then end.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/findings?limit=1".to_owned();
+    loop {
+        let (status, page) = app.get_as(&path, ADMIN).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(fingerprints(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/findings?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+
+    let logs = fingerprint("logs", ENC);
+    let (status, detail) = app.get_as(&format!("/api/v1/findings/{logs}"), ADMIN).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["state"], "fixed");
+    assert!(detail["fixed_at"].is_string(), "{detail}");
+    let history: Vec<(Value, Value, Value)> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["from"].clone(), e["to"].clone(), e["run"].clone()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (Value::Null, json!("new"), json!(first.to_string())),
+            (json!("new"), json!("fixed"), json!(second.to_string())),
+        ]
+    );
+
+    // The analyst may see no Prowler run yet: nothing, and no such finding.
+    let (_, none) = app.get_as("/api/v1/findings", ANALYST).await;
+    assert_eq!(fingerprints(&none), Vec::<String>::new());
+    let (status, _) = app
+        .get_as(&format!("/api/v1/findings/{logs}"), ANALYST)
+        .await;
+    assert_eq!(status, 404);
+    app.assign(&module, json!([{"user": ANALYST, "permissions": ["view"]}]))
+        .await;
+    let (_, visible) = app.get_as("/api/v1/findings", ANALYST).await;
+    assert_eq!(fingerprints(&visible), all);
+}
+
+#[tokio::test]
+async fn bad_filters_are_refused_naming_the_field() {
+    let app = spawn_app_with(tools_env()).await;
+    for (query, field) in [
+        ("tool=nessus", "tool"),
+        ("severity=severe", "severity"),
+        ("state=closed", "state"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01", "until"),
+        ("cursor=abc", "cursor"),
+        ("limit=0", "limit"),
+        ("account=", "account"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, body) = app
+            .get_as(&format!("/api/v1/findings?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let fields: Vec<&str> = body["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, [field], "{query}: {body}");
+    }
+    for path in [
+        "/api/v1/findings/not-a-fingerprint",
+        &format!("/api/v1/findings/{}", "0".repeat(64)),
+    ] {
+        let (status, _) = app.get_as(path, ADMIN).await;
+        assert_eq!(status, 404, "{path}");
+    }
+}
