@@ -167,13 +167,16 @@ pub fn policy_dir(
             BufReader::new(r),
             &resources_label,
             |i, resource: Map<String, Value>| {
-                let id = resource_id(&resource);
-                emit(Record::Finding(finding(
+                let mut found = finding(
                     Status::Fail,
-                    id,
+                    resource_id(&resource),
                     format!("[{i}]"),
                     &resources_label,
-                )));
+                );
+                if let Some(region) = located(&resource) {
+                    found.region = region;
+                }
+                emit(Record::Finding(found));
             },
         )
     })?;
@@ -194,6 +197,19 @@ pub fn policy_dir(
     Ok(sources)
 }
 
+/// Where an S3 bucket is (`Location.LocationConstraint`): Custodian lists every bucket
+/// from whichever region its policy ran in, and the bucket's own region is what makes
+/// it one finding across runs. `null` is us-east-1; `EU`, the old name of eu-west-1.
+fn located(resource: &Map<String, Value>) -> Option<String> {
+    match resource.get("Location")?.get("LocationConstraint")? {
+        Value::Null => Some("us-east-1".to_owned()),
+        Value::String(region) if region == "EU" => Some("eu-west-1".to_owned()),
+        Value::String(region) if !region.is_empty() => Some(region.clone()),
+        Value::String(_) => Some("us-east-1".to_owned()),
+        _ => None,
+    }
+}
+
 fn resource_id(resource: &Map<String, Value>) -> String {
     let text = |v: &Value| v.as_str().map(str::to_owned);
     ID_KEYS
@@ -206,4 +222,33 @@ fn resource_id(resource: &Map<String, Value>) -> String {
                 .and_then(|(_, v)| text(v))
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_is_in_its_own_region_whichever_region_listed_it() {
+        let bucket = |location: Value| {
+            let mut resource = Map::new();
+            resource.insert("Name".to_owned(), Value::from("b"));
+            resource.insert(
+                "Location".to_owned(),
+                serde_json::json!({"LocationConstraint": location}),
+            );
+            located(&resource)
+        };
+        assert_eq!(bucket(Value::Null).as_deref(), Some("us-east-1"));
+        assert_eq!(bucket(Value::from("EU")).as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            bucket(Value::from("ap-northeast-2")).as_deref(),
+            Some("ap-northeast-2")
+        );
+        assert_eq!(
+            located(&Map::new()),
+            None,
+            "not a bucket: the policy's region"
+        );
+    }
 }

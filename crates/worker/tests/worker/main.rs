@@ -8,6 +8,7 @@ mod artifacts;
 mod credentials;
 mod drivers;
 mod evidence;
+mod finding_states;
 mod logs;
 mod metrics;
 mod networks;

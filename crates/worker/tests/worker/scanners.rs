@@ -73,7 +73,7 @@ pub(crate) fn named<'a>(items: &'a [Value], name: &str) -> &'a Value {
 }
 
 /// Two buckets of this test in the emulator: one without default encryption, one with.
-async fn seed_buckets(tag: &str) -> (String, String) {
+pub(crate) async fn seed_buckets(tag: &str) -> (String, String) {
     let s3 = emulator::s3().await;
     let (plain, sealed) = (format!("sage-{tag}-plain"), format!("sage-{tag}-sealed"));
     for bucket in [&plain, &sealed] {
