@@ -73,7 +73,8 @@ pub struct FindingFilter {
     pub limit: i64,
 }
 
-const COLUMNS: &str = "s.fingerprint, s.tool, s.account, s.region, s.resource_id, s.check_id,
+pub(crate) const COLUMNS: &str =
+    "s.fingerprint, s.tool, s.account, s.region, s.resource_id, s.check_id,
     s.title, s.severity, s.state, s.first_seen, s.last_seen, s.fixed_at, s.first_run,
     s.last_run";
 
@@ -181,7 +182,7 @@ impl Db {
 }
 
 /// Only findings that a run `viewer` may see reported.
-fn seen_by(conditions: &mut Conditions, viewer: &Viewer) {
+pub(crate) fn seen_by(conditions: &mut Conditions, viewer: &Viewer) {
     if let Some(visible) = viewer.sees_execution(conditions, "e") {
         conditions.and(format!(
             "EXISTS (SELECT 1 FROM findings f JOIN executions e ON e.id = f.execution_id
@@ -207,7 +208,7 @@ fn state_of(name: &str) -> Result<FindingState, StoreError> {
         .map_err(|_| StoreError::Corrupt("finding state"))
 }
 
-fn tracked(row: &Row) -> Result<TrackedFinding, StoreError> {
+pub(crate) fn tracked(row: &Row) -> Result<TrackedFinding, StoreError> {
     Ok(TrackedFinding {
         fingerprint: row.get(0),
         tool: tool_of(row.get(1))?,

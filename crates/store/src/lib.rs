@@ -9,6 +9,7 @@ pub mod catalog;
 mod conditions;
 pub mod evidence;
 pub mod executions;
+pub mod finding_changes;
 pub mod finding_history;
 pub mod finding_states;
 pub mod findings;

@@ -5,6 +5,7 @@ pub mod assignments;
 pub mod audit;
 pub mod evidence;
 pub mod executions;
+pub mod finding_changes;
 pub mod findings;
 pub mod logs;
 pub mod me;
@@ -49,6 +50,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(evidence::create_report)
         .service(evidence::get_report)
         .service(findings::list)
+        // Before `{fingerprint}`, which would take their names.
+        .service(finding_changes::diff)
+        .service(finding_changes::trends)
         .service(findings::get_one)
         .service(audit::verify)
         .service(audit::list);

@@ -9,7 +9,7 @@ use sage_store::findings::{NewToolRun, StoredFinding};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{ADMIN, ANALYST, TestApp, spawn_app_with, tools_env};
+use crate::helpers::{ADMIN, ANALYST, ScriptModule, TestApp, spawn_app_with, tools_env};
 
 fn fingerprint(resource: &str, check: &str) -> String {
     let digest = Sha256::digest(format!(
@@ -195,10 +195,51 @@ async fn findings_are_listed_with_their_state_and_history_to_whoever_may_see_a_r
         .get_as(&format!("/api/v1/findings/{logs}"), ANALYST)
         .await;
     assert_eq!(status, 404);
+    let diff = format!("/api/v1/findings/diff?from={first}&to={second}");
+    let (status, _) = app.get_as(&diff, ANALYST).await;
+    assert_eq!(status, 404, "runs the analyst may not see");
     app.assign(&module, json!([{"user": ANALYST, "permissions": ["view"]}]))
         .await;
     let (_, visible) = app.get_as("/api/v1/findings", ANALYST).await;
     assert_eq!(fingerprints(&visible), all);
+
+    // From the first run to the second: one fixed, two still open.
+    let (status, changes) = app.get_as(&diff, ANALYST).await;
+    assert_eq!(status, 200, "{changes}");
+    assert_eq!(changes["tool"], "prowler");
+    let totals: Vec<(&str, &Value)> = ["new", "reopened", "still_open", "fixed", "not_covered"]
+        .into_iter()
+        .map(|change| (change, &changes[change]["total"]))
+        .collect();
+    assert_eq!(
+        totals,
+        [
+            ("new", &json!(0)),
+            ("reopened", &json!(0)),
+            ("still_open", &json!(2)),
+            ("fixed", &json!(1)),
+            ("not_covered", &json!(0)),
+        ]
+    );
+    let fixed_ones = json!({"items": changes["fixed"]["findings"]});
+    assert_eq!(fingerprints(&fixed_ones), [logs.clone()]);
+
+    // Today's counts by state and severity, and the days before with no run.
+    let (status, trend) = app
+        .get_as("/api/v1/findings/trends?tool=prowler&days=3", ANALYST)
+        .await;
+    assert_eq!(status, 200, "{trend}");
+    let days = trend["days"].as_array().unwrap();
+    assert_eq!(days.len(), 3, "{trend}");
+    assert_eq!(
+        (&days[0]["scanned"], &days[0]["counts"]),
+        (&json!(false), &json!({}))
+    );
+    assert_eq!(days[2]["scanned"], true);
+    assert_eq!(
+        days[2]["counts"],
+        json!({"open": {"critical": 1, "high": 1}, "fixed": {"medium": 1}})
+    );
 }
 
 #[tokio::test]
@@ -226,6 +267,48 @@ async fn bad_filters_are_refused_naming_the_field() {
             .map(|f| f["field"].as_str().unwrap())
             .collect();
         assert_eq!(fields, [field], "{query}: {body}");
+    }
+    for (query, field) in [
+        ("to=0123abcd-0000-4000-8000-000000000000", "from"),
+        (
+            "from=yesterday&to=0123abcd-0000-4000-8000-000000000000",
+            "from",
+        ),
+        ("from=0123abcd-0000-4000-8000-000000000000&to=x", "to"),
+    ] {
+        let (status, body) = app
+            .get_as(&format!("/api/v1/findings/diff?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(
+            body["error"]["fields"][0]["field"], field,
+            "{query}: {body}"
+        );
+    }
+    // A run of no tool is no side of a diff.
+    let module = app.module_with(ScriptModule::default()).await;
+    let plain = app.submit(&module, json!({})).await;
+    let (status, body) = app
+        .get_as(
+            &format!("/api/v1/findings/diff?from={plain}&to={plain}"),
+            ADMIN,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "from", "{body}");
+    for (query, field) in [
+        ("days=3", "tool"),
+        ("tool=prowler&days=0", "days"),
+        ("tool=x", "tool"),
+    ] {
+        let (status, body) = app
+            .get_as(&format!("/api/v1/findings/trends?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(
+            body["error"]["fields"][0]["field"], field,
+            "{query}: {body}"
+        );
     }
     for path in [
         "/api/v1/findings/not-a-fingerprint",

@@ -222,6 +222,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/findings/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What changed between two runs of one tool that the caller may see. */
+        get: operations["diff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/findings/trends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The findings of a tool (of one account, if named) that the caller may see, by
+         *     state and severity at the end of each of the last `days` days.
+         */
+        get: operations["trends"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/findings/{fingerprint}": {
         parameters: {
             query?: never;
@@ -611,6 +648,23 @@ export interface components {
             ok: boolean;
             reason?: string | null;
         };
+        /** @description The findings of one change: how many, and the gravest `limit` of them. */
+        ChangeView: {
+            findings: components["schemas"]["FindingView"][];
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description One day's findings: `{"<state>": {"<severity>": n}}` at its end. */
+        DayView: {
+            counts: Record<string, never>;
+            /** Format: date */
+            day: string;
+            /**
+             * @description False when no run of the tool ended that day: the day carries the states of the
+             *     day before.
+             */
+            scanned: boolean;
+        };
         DecisionRequest: {
             /** @description Why: kept with the decision and shown in the execution's `approvals`. */
             comment: string;
@@ -618,6 +672,27 @@ export interface components {
         DemoUserView: {
             admin: boolean;
             email: string;
+        };
+        /** @description What changed from one run of a tool to another. */
+        DiffView: {
+            /** @description Failing in `from`; `to` covered it and fails it no more. */
+            fixed: components["schemas"]["ChangeView"];
+            /** Format: uuid */
+            from: string;
+            /** @description Failing in `to`, not in `from`, for the first time. */
+            new: components["schemas"]["ChangeView"];
+            /**
+             * @description Failing in `from`; `to` did not cover it (another region or check, or a run
+             *     that failed or was cut short), so nobody knows.
+             */
+            not_covered: components["schemas"]["ChangeView"];
+            /** @description Failing in `to` after a fix. */
+            reopened: components["schemas"]["ChangeView"];
+            /** @description Failing in both. */
+            still_open: components["schemas"]["ChangeView"];
+            /** Format: uuid */
+            to: string;
+            tool: string;
         };
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1064,6 +1139,13 @@ export interface components {
             name: string;
             tool_version?: string | null;
             unavailable_reason?: string | null;
+        };
+        /** @description A tool's findings day by day. */
+        TrendView: {
+            account?: string | null;
+            /** @description Oldest first; the last is today (UTC). */
+            days: components["schemas"]["DayView"][];
+            tool: string;
         };
     };
     responses: never;
@@ -1518,6 +1600,79 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Listing_FindingView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    diff: {
+        parameters: {
+            query: {
+                /** @description the earlier run */
+                from: string;
+                /** @description the later run, of the same tool */
+                to: string;
+                /** @description findings listed per change, 1 to 500, default 100 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    trends: {
+        parameters: {
+            query: {
+                /** @description prowler, scout, steampipe or custodian */
+                tool: string;
+                account?: string;
+                /** @description 1 to 366, default 90 */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrendView"];
                 };
             };
             400: {

@@ -1,0 +1,221 @@
+//! How findings moved: between two runs of one tool, and day by day.
+
+use chrono::NaiveDate;
+use sage_model::ExecutionId;
+use sage_model::findings::{FindingState, Severity};
+use sage_model::tools::Tool;
+
+use crate::conditions::Conditions;
+use crate::executions::Viewer;
+use crate::finding_history::{COLUMNS, TrackedFinding, seen_by, tracked};
+use crate::{Db, StoreError};
+
+/// Where a finding went from one run to the next of its tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    /// Failing in the later run, not in the earlier, for the first time.
+    New,
+    /// Failing in the later run after a fix in between or in it.
+    Reopened,
+    /// Failing in both.
+    StillOpen,
+    /// Failing in the earlier run; the later covered it and fails it no more.
+    Fixed,
+    /// Failing in the earlier run; the later did not cover it (another region or
+    /// check, or a run that was not whole): nobody knows.
+    NotCovered,
+}
+
+impl Change {
+    pub const ALL: [Self; 5] = [
+        Self::New,
+        Self::Reopened,
+        Self::StillOpen,
+        Self::Fixed,
+        Self::NotCovered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Reopened => "reopened",
+            Self::StillOpen => "still_open",
+            Self::Fixed => "fixed",
+            Self::NotCovered => "not_covered",
+        }
+    }
+}
+
+/// The findings of one change between two runs: how many, and the gravest `limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed {
+    pub change: Change,
+    pub total: u64,
+    pub findings: Vec<TrackedFinding>,
+}
+
+/// One day of a tool's findings: how many stood in each state and severity at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    pub day: NaiveDate,
+    /// Whether a run of the tool ended that day; if not, the day carries the last.
+    pub scanned: bool,
+    pub counts: Vec<(FindingState, Severity, u64)>,
+}
+
+impl Db {
+    /// What changed from run `from` to run `to` (two runs of one tool), each change
+    /// with its gravest `limit` findings.
+    #[tracing::instrument(skip(self))]
+    pub async fn finding_diff(
+        &self,
+        from: ExecutionId,
+        to: ExecutionId,
+        limit: i64,
+    ) -> Result<Vec<Changed>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "{DIFF} SELECT {COLUMNS}, c.change, c.total FROM ranked c
+                     JOIN finding_states s USING (fingerprint)
+                     WHERE c.place <= $3 ORDER BY c.change, c.place"
+                ),
+                &[&from.as_uuid(), &to.as_uuid(), &limit],
+            )
+            .await?;
+        let mut changes: Vec<Changed> = Change::ALL
+            .into_iter()
+            .map(|change| Changed {
+                change,
+                total: 0,
+                findings: Vec::new(),
+            })
+            .collect();
+        for row in &rows {
+            let name: &str = row.get(14);
+            let Some(changed) = changes.iter_mut().find(|c| c.change.as_str() == name) else {
+                return Err(StoreError::Corrupt("finding change"));
+            };
+            changed.total = u64::try_from(row.get::<_, i64>(15)).unwrap_or_default();
+            changed.findings.push(tracked(row)?);
+        }
+        Ok(changes)
+    }
+
+    /// The last `days` days of `tool`'s findings that `viewer` may see (of `account`
+    /// only, when given), oldest first. A finding counts under the state its latest
+    /// change at the day's end gave it, with its current severity.
+    #[tracing::instrument(skip(self))]
+    pub async fn finding_trends(
+        &self,
+        viewer: &Viewer,
+        tool: Tool,
+        account: Option<&str>,
+        days: i32,
+    ) -> Result<Vec<Day>, StoreError> {
+        let mut conditions = Conditions::default();
+        let tool_bound = conditions.bind(tool.as_str());
+        conditions.and(format!("s.tool = {tool_bound}"));
+        if let Some(account) = account {
+            let account = conditions.bind(account.to_owned());
+            conditions.and(format!("s.account = {account}"));
+        }
+        seen_by(&mut conditions, viewer);
+        let days = conditions.bind(days);
+        let sql = format!(
+            "WITH spans AS (
+                 SELECT s.severity, e.to_state AS state, e.at AS since,
+                        lead(e.at) OVER (PARTITION BY e.fingerprint ORDER BY e.id) AS till
+                 FROM finding_events e JOIN finding_states s USING (fingerprint)
+                 {where_clause}),
+             days AS (
+                 SELECT d::date AS day, d + interval '1 day' AS day_end
+                 FROM generate_series(date_trunc('day', now()) - ({days} - 1) * interval '1 day',
+                                      date_trunc('day', now()), interval '1 day') AS d)
+             SELECT d.day,
+                    EXISTS (SELECT 1 FROM tool_runs r WHERE r.tool = {tool_bound}
+                            AND r.finished_at >= d.day AND r.finished_at < d.day_end),
+                    sp.state, sp.severity, count(sp.state)
+             FROM days d LEFT JOIN spans sp
+                  ON sp.since < d.day_end AND (sp.till IS NULL OR sp.till >= d.day_end)
+             GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4",
+            where_clause = conditions.where_clause()
+        );
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client.query(&statement, &conditions.values()).await?;
+        let mut out: Vec<Day> = Vec::new();
+        for row in &rows {
+            let day: NaiveDate = row.get(0);
+            if out.last().is_none_or(|d| d.day != day) {
+                out.push(Day {
+                    day,
+                    scanned: row.get(1),
+                    counts: Vec::new(),
+                });
+            }
+            let (Some(state), Some(severity)) =
+                (row.get::<_, Option<&str>>(2), row.get::<_, Option<&str>>(3))
+            else {
+                continue;
+            };
+            let parse = |_| StoreError::Corrupt("finding state or severity");
+            let count = u64::try_from(row.get::<_, i64>(4)).unwrap_or_default();
+            if let Some(last) = out.last_mut() {
+                last.counts.push((
+                    state.parse().map_err(parse)?,
+                    severity.parse().map_err(parse)?,
+                    count,
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Each finding failing in run $1 or $2 with its change and its place in it (gravest
+/// first), and how many share its change. $2's scope says what it covered.
+const DIFF: &str = "
+WITH earlier AS (SELECT DISTINCT fingerprint FROM findings WHERE execution_id = $1 AND status = 'fail'),
+later AS (SELECT DISTINCT fingerprint FROM findings WHERE execution_id = $2 AND status = 'fail'),
+run AS (SELECT coverage, scope_accounts, scope_regions, scope_checks FROM tool_runs
+        WHERE execution_id = $2),
+changed AS (
+    SELECT l.fingerprint,
+           CASE WHEN e.fingerprint IS NOT NULL THEN 'still_open'
+                WHEN EXISTS (SELECT 1 FROM finding_events v
+                             WHERE v.fingerprint = l.fingerprint AND v.to_state = 'reopened'
+                               AND v.execution_id = $2) THEN 'reopened'
+                ELSE 'new' END AS change
+    FROM later l LEFT JOIN earlier e USING (fingerprint)
+    UNION ALL
+    SELECT e.fingerprint,
+           CASE WHEN run.coverage = 'whole' AND s.account = ANY (run.scope_accounts)
+                     AND s.region = ANY (run.scope_regions)
+                     AND s.check_id = ANY (run.scope_checks)
+                     AND NOT EXISTS (SELECT 1 FROM findings x WHERE x.execution_id = $2
+                                     AND x.fingerprint = e.fingerprint AND x.status <> 'pass')
+                THEN 'fixed' ELSE 'not_covered' END
+    FROM earlier e JOIN finding_states s USING (fingerprint), run
+    WHERE e.fingerprint NOT IN (SELECT fingerprint FROM later)),
+ranked AS (
+    SELECT c.fingerprint, c.change,
+           row_number() OVER (PARTITION BY c.change ORDER BY s.severity_rank, s.fingerprint) AS place,
+           count(*) OVER (PARTITION BY c.change) AS total
+    FROM changed c JOIN finding_states s USING (fingerprint))";
+
+impl Db {
+    /// The tool whose run `id` is; `None` for a run of no tool (or none recorded).
+    pub async fn tool_of_run(&self, id: ExecutionId) -> Result<Option<Tool>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT tool FROM tool_runs WHERE execution_id = $1",
+                &[&id.as_uuid()],
+            )
+            .await?
+            .map(|row| crate::tools::tool_of(row.get(0)))
+            .transpose()
+    }
+}
