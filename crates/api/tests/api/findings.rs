@@ -222,7 +222,7 @@ async fn findings_are_listed_with_their_state_and_history_to_whoever_may_see_a_r
         ]
     );
     let fixed_ones = json!({"items": changes["fixed"]["findings"]});
-    assert_eq!(fingerprints(&fixed_ones), [logs.clone()]);
+    assert_eq!(fingerprints(&fixed_ones), [logs.as_str()]);
 
     // Today's counts by state and severity, and the days before with no run.
     let (status, trend) = app
