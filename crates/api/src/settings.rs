@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sage_model::catalog::module::Limits;
+use sage_model::names::Email;
 
 use sage_infra::config::{ConfigError, Env};
 use sage_infra::settings::CommonSettings;
@@ -21,9 +22,9 @@ pub struct Settings {
     pub common: CommonSettings,
     pub database: DatabaseSettings,
     /// Made admins at start-up, so a fresh installation has someone to administer it.
-    pub admin_emails: Vec<String>,
+    pub admin_emails: Vec<Email>,
     /// Provisioned as plain users at start-up (demo data of `just up`).
-    pub seed_users: Vec<String>,
+    pub seed_users: Vec<Email>,
     pub auth: AuthMode,
     /// The most any module may ask for.
     pub limit_ceiling: Limits,
@@ -147,36 +148,23 @@ fn limit_ceiling(env: &mut Env) -> Option<Limits> {
     })
 }
 
-fn emails(env: &mut Env, name: &str) -> Vec<String> {
-    let list = env.list(name);
-    if let Some(bad) = list.iter().find(|e| !looks_like_email(e)) {
-        env.refuse(name, format!("{bad:?} is not an email address"));
-    } else if let Some(placeholder) = list.iter().find(|e| is_placeholder(e)) {
-        // The deploy config ships one so that nobody is made admin by default.
-        env.refuse(
-            name,
-            format!("{placeholder:?} is a placeholder (.invalid): name real addresses"),
-        );
+fn emails(env: &mut Env, name: &str) -> Vec<Email> {
+    let mut emails = Vec::new();
+    for raw in env.list(name) {
+        match Email::parse(&raw) {
+            // The deploy config ships one so that nobody is made admin by default.
+            Ok(email) if email.is_placeholder() => env.refuse(
+                name,
+                format!("{raw:?} is a placeholder (.invalid): name real addresses"),
+            ),
+            Ok(email) => emails.push(email),
+            Err(why) => env.refuse(name, format!("{raw:?} {why}")),
+        }
     }
-    list.into_iter().map(|e| e.to_lowercase()).collect()
+    emails
 }
 
 /// An address under `.invalid` (RFC 2606), which no mailbox or person can ever have.
-fn is_placeholder(email: &str) -> bool {
-    email
-        .rsplit_once('.')
-        .is_some_and(|(_, top)| top.eq_ignore_ascii_case("invalid"))
-}
-
-fn looks_like_email(value: &str) -> bool {
-    match value.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !value.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

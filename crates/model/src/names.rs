@@ -39,9 +39,69 @@ impl fmt::Display for WorkerId {
     }
 }
 
+/// An email address as people and tokens present it: trimmed and lower-cased, at most
+/// 254 printable ASCII characters, a local part and a dotted domain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        let shaped = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
+        if shaped && email.len() <= 254 && email.chars().all(|c| c.is_ascii_graphic()) {
+            Ok(Self(email))
+        } else {
+            Err("is not an email address")
+        }
+    }
+
+    /// An address under `.invalid` (RFC 2606), which no mailbox or person can have:
+    /// what deploy configs ship in place of a real one.
+    pub fn is_placeholder(&self) -> bool {
+        self.0.ends_with(".invalid")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_are_normalised_or_refused() {
+        assert_eq!(
+            Email::parse(" Analyst@Example.COM ").unwrap().as_str(),
+            "analyst@example.com"
+        );
+        for bad in [
+            "",
+            "nobody",
+            "a@b",
+            "@example.com",
+            "a b@example.com",
+            "a@.com",
+            "ä@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            Email::parse("admin@your-company.invalid")
+                .unwrap()
+                .is_placeholder()
+        );
+        assert!(!Email::parse("admin@example.com").unwrap().is_placeholder());
+    }
 
     #[test]
     fn worker_ids_are_label_and_audit_safe() {

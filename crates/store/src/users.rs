@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sage_model::UserId;
+use sage_model::names::Email;
 use serde_json::json;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -95,7 +96,8 @@ impl Db {
     /// bootstrap ADMIN_EMAILS and the demo users, so it never takes a role away. A
     /// user created or given a role here is audited as done by `system`.
     #[tracing::instrument(skip(self))]
-    pub async fn ensure_user(&self, email: &str, roles: &[&str]) -> Result<UserId, StoreError> {
+    pub async fn ensure_user(&self, email: &Email, roles: &[&str]) -> Result<UserId, StoreError> {
+        let email = email.as_str();
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         let before: Option<(Uuid, Vec<String>)> = transaction
@@ -148,10 +150,11 @@ impl Db {
     #[tracing::instrument(skip(self, context, claims))]
     pub async fn sign_in(
         &self,
-        email: &str,
+        email: &Email,
         claims: &Claims,
         context: &AuditContext,
     ) -> Result<User, StoreError> {
+        let email = email.as_str();
         let mut client = self.client().await?;
         let fresh = client
             .prepare_cached(concat!(

@@ -204,8 +204,9 @@ impl TestApp {
             roles: owned(roles),
             groups: owned(groups),
         };
+        let email = sage_model::names::Email::parse(email).unwrap();
         self.db()
-            .sign_in(email, &claims, &Default::default())
+            .sign_in(&email, &claims, &Default::default())
             .await
             .unwrap();
     }

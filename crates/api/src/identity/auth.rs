@@ -2,6 +2,7 @@
 //! user on first sight, and carries what audit rows need (IP, user agent, request id).
 //! A caller seen a moment ago is taken from [`crate::identity::signed_in`].
 
+use sage_model::names::Email;
 use sage_store::audit::AuditContext;
 use sage_store::users::{Claims, OidcLogin, User};
 
@@ -22,12 +23,12 @@ pub enum Authenticator {
     Oidc {
         verifier: Arc<Verifier>,
         /// Admins by configuration, whatever their token's roles say.
-        admin_emails: Arc<Vec<String>>,
+        admin_emails: Arc<Vec<Email>>,
     },
 }
 
 impl Authenticator {
-    pub fn new(mode: &AuthMode, admin_emails: &[String]) -> Self {
+    pub fn new(mode: &AuthMode, admin_emails: &[Email]) -> Self {
         match mode {
             AuthMode::DemoHeader => Self::DemoHeader,
             AuthMode::Oidc(settings) => Self::Oidc {
@@ -44,7 +45,7 @@ impl Authenticator {
                 .demo_user
                 .clone()
                 .flatten()
-                .map(|email| Key::of("demo", &email)),
+                .map(|email| Key::of("demo", email.as_str())),
             Self::Oidc { .. } => credentials
                 .bearer
                 .as_deref()
@@ -89,7 +90,7 @@ impl Authenticator {
 /// How a request signed in.
 pub(crate) enum SignIn {
     /// The demo header's email, trusted as it stands (local demos only).
-    Demo(String),
+    Demo(Email),
     Oidc(Identity),
 }
 
@@ -97,8 +98,8 @@ impl SignIn {
     /// Who audit rows name: the email, marked when nobody vouches for it.
     pub(crate) fn actor(&self) -> String {
         match self {
-            Self::Demo(email) => email.clone(),
-            Self::Oidc(identity) if identity.email_verified => identity.email.clone(),
+            Self::Demo(email) => email.to_string(),
+            Self::Oidc(identity) if identity.email_verified => identity.email.to_string(),
             Self::Oidc(identity) => format!("{} (unverified)", identity.email),
         }
     }
@@ -133,7 +134,7 @@ impl SignIn {
                 let login = OidcLogin {
                     issuer: &issuer,
                     subject: &subject,
-                    email: &email,
+                    email: email.as_str(),
                     email_verified,
                 };
                 let claims = Claims {
@@ -149,6 +150,6 @@ impl SignIn {
 
 /// What a request presents; read before the handler's future so nothing borrows it.
 pub(crate) struct Credentials {
-    pub(crate) demo_user: Option<Option<String>>,
+    pub(crate) demo_user: Option<Option<Email>>,
     pub(crate) bearer: Option<String>,
 }

@@ -4,13 +4,13 @@
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use sage_model::names::Email;
 use sage_store::audit::AuditContext;
 use sage_store::users::User;
 
 use crate::http::error::ApiError;
 use crate::http::request_id::RequestId;
 use crate::identity::auth::{Credentials, DEMO_HEADER};
-use crate::identity::email::parse_email;
 use crate::identity::signed_in::Known;
 use crate::state::AppState;
 
@@ -57,7 +57,7 @@ impl FromRequest for Caller {
         let credentials = Credentials {
             demo_user: headers
                 .get(DEMO_HEADER)
-                .map(|v| v.to_str().ok().and_then(parse_email)),
+                .map(|v| v.to_str().ok().and_then(|e| Email::parse(e).ok())),
             bearer: headers
                 .get(actix_web::http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())

@@ -4,6 +4,5 @@
 pub mod access;
 pub mod auth;
 pub mod caller;
-pub mod email;
 pub mod oidc;
 pub mod signed_in;

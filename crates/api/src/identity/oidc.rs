@@ -12,7 +12,7 @@ use sage_infra::config::{Env, url_with_scheme};
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::identity::email::parse_email;
+use sage_model::names::Email;
 
 /// Algorithms a token may use. Symmetric ones are never accepted: the verifying key
 /// is public, so HMAC with it would let anyone sign.
@@ -134,7 +134,7 @@ fn origins(env: &mut Env, name: &str, schemes: &[&str]) -> Vec<String> {
 pub struct Identity {
     pub issuer: String,
     pub subject: String,
-    pub email: String,
+    pub email: Email,
     /// The issuer vouches for `email` (see [`OidcSettings::emails_verified`]).
     pub email_verified: bool,
     pub groups: Vec<String>,
@@ -217,7 +217,7 @@ impl Verifier {
         let email = claims
             .get(&self.settings.email_claim)
             .and_then(Value::as_str)
-            .and_then(parse_email)
+            .and_then(|e| Email::parse(e).ok())
             .ok_or(TokenError::NoEmail)?;
         let strings = |name: &str| -> Vec<String> {
             match claims.get(name) {

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use actix_web::{HttpResponse, get, put, web};
 use sage_model::ModuleId;
+use sage_model::names::Email;
 use sage_store::catalog::{Assignment, Principal};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +13,6 @@ use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
-use crate::identity::email::parse_email;
 use crate::state::AppState;
 
 const MAX_ASSIGNMENTS: usize = 1000;
@@ -84,9 +84,9 @@ fn parse_assignments(body: AssignmentsBody) -> Result<Vec<Assignment>, ApiError>
     for (i, entry) in body.assignments.into_iter().enumerate() {
         let at = format!("assignments[{i}]");
         let principal = match (entry.user, entry.group) {
-            (Some(user), None) => match parse_email(&user) {
-                Some(email) => Some(Principal::User(email)),
-                None => {
+            (Some(user), None) => match Email::parse(&user) {
+                Ok(email) => Some(Principal::User(email.as_str().to_owned())),
+                Err(_) => {
                     problems.push(FieldProblem::new(
                         format!("{at}.user"),
                         "is not an email address",

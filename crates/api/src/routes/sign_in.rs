@@ -37,7 +37,7 @@ impl SignInView {
                     demo_users: admins
                         .chain(users)
                         .map(|(email, admin)| DemoUserView {
-                            email: email.clone(),
+                            email: email.to_string(),
                             admin,
                         })
                         .collect(),

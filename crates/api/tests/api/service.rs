@@ -1,4 +1,5 @@
 use crate::helpers::{ADMIN, ANALYST, spawn_app, spawn_app_with, test_env};
+use sage_model::names::Email;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -213,9 +214,15 @@ async fn start_up_seeds_admins_and_demo_users() {
     env.set("SEED_USERS", "someone@example.com");
     let app = spawn_app_with(env).await;
     let db = &app.application_state.db;
-    let boss = db.ensure_user("boss@example.com", &[]).await.unwrap();
+    let boss = db
+        .ensure_user(&Email::parse("boss@example.com").unwrap(), &[])
+        .await
+        .unwrap();
     assert_eq!(db.roles_of(boss).await.unwrap(), ["admin"]);
-    let someone = db.ensure_user("someone@example.com", &[]).await.unwrap();
+    let someone = db
+        .ensure_user(&Email::parse("someone@example.com").unwrap(), &[])
+        .await
+        .unwrap();
     assert!(db.roles_of(someone).await.unwrap().is_empty());
 }
 

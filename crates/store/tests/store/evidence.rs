@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use sage_model::EvidenceId;
+use sage_model::names::Email;
 use sage_model::names::WorkerId;
 use sage_store::audit::{AuditContext, AuditFilter};
 use sage_store::evidence::{BUILD_ATTEMPTS, EvidenceRequest, EvidenceStatus};
@@ -11,7 +12,10 @@ use crate::base_settings;
 #[tokio::test]
 async fn a_build_whose_worker_keeps_going_away_fails_for_good_after_its_last_attempt() {
     let db = migrated_database(&base_settings()).await.unwrap();
-    let maker = db.ensure_user("maker@example.com", &[]).await.unwrap();
+    let maker = db
+        .ensure_user(&Email::parse("maker@example.com").unwrap(), &[])
+        .await
+        .unwrap();
     let id = EvidenceId::new();
     let worker = WorkerId::parse("worker-a").unwrap();
     let request = EvidenceRequest {

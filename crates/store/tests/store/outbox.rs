@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use sage_model::names::Email;
 use sage_store::testing::migrated_database;
 
 use crate::base_settings;
@@ -7,7 +8,10 @@ use crate::base_settings;
 #[tokio::test]
 async fn a_committed_outbox_row_signals_the_relays_and_a_rolled_back_one_does_not() {
     let db = migrated_database(&base_settings()).await.unwrap();
-    let maker = db.ensure_user("maker@example.com", &[]).await.unwrap();
+    let maker = db
+        .ensure_user(&Email::parse("maker@example.com").unwrap(), &[])
+        .await
+        .unwrap();
     // An evidence report's job: the shortest way to a valid outbox row.
     let job = format!(
         "WITH e AS (INSERT INTO evidence (id, title, lang, execution_ids, summary, created_by)

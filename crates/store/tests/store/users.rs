@@ -1,17 +1,24 @@
 use sage_store::testing::migrated_database;
 
 use crate::base_settings;
+use sage_model::names::Email;
 
 #[tokio::test]
 async fn ensuring_a_user_twice_keeps_one_row_and_adds_roles() {
     let db = migrated_database(&base_settings()).await.unwrap();
-    let first = db.ensure_user("Admin@Example.com", &[]).await.unwrap();
+    let first = db
+        .ensure_user(&Email::parse("Admin@Example.com").unwrap(), &[])
+        .await
+        .unwrap();
     let second = db
-        .ensure_user("admin@example.com", &["admin"])
+        .ensure_user(&Email::parse("admin@example.com").unwrap(), &["admin"])
         .await
         .unwrap();
     assert_eq!(first, second, "emails are case-insensitive");
-    let third = db.ensure_user("admin@example.com", &[]).await.unwrap();
+    let third = db
+        .ensure_user(&Email::parse("admin@example.com").unwrap(), &[])
+        .await
+        .unwrap();
     assert_eq!(third, first);
     let roles = db.roles_of(first).await.unwrap();
     assert_eq!(roles, ["admin"], "bootstrapping never takes a role away");
@@ -20,7 +27,11 @@ async fn ensuring_a_user_twice_keeps_one_row_and_adds_roles() {
 #[tokio::test]
 async fn unknown_roles_are_refused_by_the_database() {
     let db = migrated_database(&base_settings()).await.unwrap();
-    assert!(db.ensure_user("x@example.com", &["root"]).await.is_err());
+    assert!(
+        db.ensure_user(&Email::parse("x@example.com").unwrap(), &["root"])
+            .await
+            .is_err()
+    );
 }
 
 /// The row's version and when it was last seen: a write changes the first.
@@ -41,14 +52,15 @@ async fn a_sign_in_writes_the_users_row_only_when_something_changed_or_a_minute_
     let db = migrated_database(&base_settings()).await.unwrap();
     let context = AuditContext::default();
     let email = "seen@example.com";
+    let address = Email::parse(email).unwrap();
     let claims = |roles: &[&str]| Claims {
         roles: Some(roles.iter().map(|r| (*r).to_owned()).collect()),
         groups: Some(vec!["ops".to_owned()]),
     };
-    let first = db.sign_in(email, &claims(&[]), &context).await.unwrap();
+    let first = db.sign_in(&address, &claims(&[]), &context).await.unwrap();
     let written = row_of(&db, email).await;
     for _ in 0..3 {
-        let again = db.sign_in(email, &claims(&[]), &context).await.unwrap();
+        let again = db.sign_in(&address, &claims(&[]), &context).await.unwrap();
         assert_eq!(again, first);
         assert_eq!(
             row_of(&db, email).await,
@@ -57,7 +69,7 @@ async fn a_sign_in_writes_the_users_row_only_when_something_changed_or_a_minute_
         );
     }
     let promoted = db
-        .sign_in(email, &claims(&["approver"]), &context)
+        .sign_in(&address, &claims(&["approver"]), &context)
         .await
         .unwrap();
     assert_eq!(
@@ -73,7 +85,7 @@ async fn a_sign_in_writes_the_users_row_only_when_something_changed_or_a_minute_
     .await
     .unwrap();
     let stale = row_of(&db, email).await;
-    db.sign_in(email, &claims(&["approver"]), &context)
+    db.sign_in(&address, &claims(&["approver"]), &context)
         .await
         .unwrap();
     assert_ne!(row_of(&db, email).await, stale);
