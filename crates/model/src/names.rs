@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::tools::Tool;
+
 /// A worker's name in leases, audit events and its sandboxes' labels: at most 64 of
 /// a-z, A-Z, 0-9, '-', '_' and '.'.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,6 +36,40 @@ impl WorkerId {
 }
 
 impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A module's name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModuleName(String);
+
+impl ModuleName {
+    pub fn parse(name: &str) -> Result<Self, &'static str> {
+        let ok = (2..=63).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Self(name.to_owned()))
+        } else {
+            Err("must be 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit")
+        }
+    }
+
+    /// The module a scanner tool runs as, named after it.
+    pub fn of_tool(tool: Tool) -> Self {
+        Self(tool.as_str().to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ModuleName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -77,6 +113,23 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_names_are_checked_and_every_tool_has_one() {
+        assert_eq!(
+            ModuleName::parse("backup-db").unwrap().as_str(),
+            "backup-db"
+        );
+        for bad in ["", "a", "-db", "Backup", "db_1", &"a".repeat(64)] {
+            assert!(ModuleName::parse(bad).is_err(), "{bad:?}");
+        }
+        for tool in Tool::ALL {
+            assert_eq!(
+                ModuleName::parse(tool.as_str()),
+                Ok(ModuleName::of_tool(tool))
+            );
+        }
+    }
 
     #[test]
     fn emails_are_normalised_or_refused() {

@@ -5,6 +5,7 @@
 
 use sage_model::ScriptId;
 use sage_model::catalog::module::ModuleDefinition;
+use sage_model::names::ModuleName;
 use uuid::Uuid;
 
 use crate::audit::AuditContext;
@@ -28,7 +29,7 @@ impl Db {
     #[tracing::instrument(skip(self, script, definition, assignments))]
     pub async fn seed_module(
         &self,
-        name: &str,
+        name: &ModuleName,
         script: &NewScript,
         definition: impl FnOnce(ScriptId) -> Result<ModuleDefinition, String>,
         assignments: &[Assignment],
@@ -40,11 +41,11 @@ impl Db {
         transaction
             .execute(
                 "SELECT pg_advisory_xact_lock(hashtext('sage.seed.' || $1))",
-                &[&name],
+                &[&name.as_str()],
             )
             .await?;
         let exists = transaction
-            .query_opt("SELECT 1 FROM modules WHERE name = $1", &[&name])
+            .query_opt("SELECT 1 FROM modules WHERE name = $1", &[&name.as_str()])
             .await?
             .is_some();
         if exists {

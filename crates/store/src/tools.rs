@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sage_model::catalog::module::ModuleDefinition;
+use sage_model::names::ModuleName;
 use sage_model::tools::{NameCatalog, Tool};
 use sage_model::{ExecutionId, ExecutionStatus, ModuleId, ScriptId, UserId};
 use serde_json::{Value, json};
@@ -154,7 +155,7 @@ impl Db {
                 let (module, _) = insert_module(
                     &transaction,
                     &self.audit_key,
-                    tool.as_str(),
+                    &ModuleName::of_tool(tool),
                     &wanted,
                     &context,
                 )

@@ -11,6 +11,7 @@ use sage_model::ScriptId;
 use sage_model::catalog::FieldError;
 use sage_model::catalog::module::{Limits, ModuleDefinition, ModuleRequest};
 use sage_model::catalog::script::{Interpreter, ScriptPath};
+use sage_model::names::ModuleName;
 use sage_store::Db;
 use sage_store::catalog::{Assignment, NewScript, Principal};
 use sage_store::seed::Seeded;
@@ -84,8 +85,10 @@ pub async fn seed(
             ModuleDefinition::parse(&request, ceiling)
                 .map_err(|problems| FieldError::list(&problems))
         };
+        let module =
+            ModuleName::parse(name).map_err(|why| anyhow!("sample module {name:?} {why}"))?;
         let outcome = db
-            .seed_module(name, &script, definition, &assignments)
+            .seed_module(&module, &script, definition, &assignments)
             .await?;
         seeded.push((name, outcome));
     }

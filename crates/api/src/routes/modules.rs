@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sage_model::ModuleId;
-use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, RawArg, check_module_name};
+use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, RawArg};
 use sage_model::catalog::params::RawParam;
+use sage_model::names::ModuleName;
 use sage_store::catalog::{Module, ModuleVersion, NewVersion, Permissions};
 use serde::Serialize;
 use serde_json::Value;
@@ -213,22 +214,19 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     Access::new(&state, &caller).require_admin()?;
     let request = body.0.0;
-    let name_problem = match request.name.as_deref() {
-        None => Some(FieldProblem::new("name", "is required")),
-        Some(name) => check_module_name(name)
-            .err()
-            .map(|m| FieldProblem::new("name", m)),
+    let name = match request.name.as_deref() {
+        None => Err(FieldProblem::new("name", "is required")),
+        Some(name) => ModuleName::parse(name).map_err(|m| FieldProblem::new("name", m)),
     };
-    let definition = match (check_definition(&state, &request).await, name_problem) {
-        (Ok(definition), None) => definition,
-        (Ok(_), Some(problem)) => return Err(ApiError::invalid(vec![problem])),
-        (Err(ApiError::Validation { mut fields, .. }), problem) => {
-            fields.extend(problem);
+    let (definition, name) = match (check_definition(&state, &request).await, name) {
+        (Ok(definition), Ok(name)) => (definition, name),
+        (Ok(_), Err(problem)) => return Err(ApiError::invalid(vec![problem])),
+        (Err(ApiError::Validation { mut fields, .. }), name) => {
+            fields.extend(name.err());
             return Err(ApiError::invalid(fields));
         }
         (Err(other), _) => return Err(other),
     };
-    let name = request.name.unwrap_or_default();
     let new = NewVersion {
         definition,
         created_by: caller.user.id,

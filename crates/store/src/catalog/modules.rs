@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use sage_model::catalog::module::ModuleDefinition;
+use sage_model::names::ModuleName;
 use sage_model::{ModuleId, UserId};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
@@ -111,7 +112,7 @@ impl Db {
     #[tracing::instrument(skip(self, new, context))]
     pub async fn create_module(
         &self,
-        name: &str,
+        name: &ModuleName,
         new: &NewVersion,
         context: &AuditContext,
     ) -> Result<(Module, ModuleVersion), StoreError> {
@@ -272,7 +273,7 @@ async fn read_version(
 pub(crate) async fn insert_module(
     transaction: &deadpool_postgres::Transaction<'_>,
     audit_key: &crate::audit::AuditKey,
-    name: &str,
+    name: &ModuleName,
     new: &NewVersion,
     context: &AuditContext,
 ) -> Result<(Module, ModuleVersion), StoreError> {
@@ -285,7 +286,7 @@ pub(crate) async fn insert_module(
     let row = transaction
         .query_one(
             &statement,
-            &[&Uuid::new_v4(), &name, &new.created_by.as_uuid()],
+            &[&Uuid::new_v4(), &name.as_str(), &new.created_by.as_uuid()],
         )
         .await
         .map_err(|e| unique_violation(e, "a module with this name exists"))?;

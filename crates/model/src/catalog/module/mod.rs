@@ -156,20 +156,6 @@ pub struct ModuleDefinition {
     credentials: Credentials,
 }
 
-/// A module name: 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit.
-pub fn check_module_name(name: &str) -> Result<(), &'static str> {
-    let ok = (2..=63).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err("must be 2 to 63 of a-z, 0-9 and '-', starting with a letter or digit")
-    }
-}
-
 impl ModuleDefinition {
     /// Checks a whole definition and lists every problem, not only the first.
     pub fn parse(request: &ModuleRequest, ceiling: &Limits) -> Result<Self, Vec<FieldError>> {
