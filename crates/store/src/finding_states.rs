@@ -3,11 +3,12 @@
 //! `reopened`; those of its tool within its scope that it no longer fails become
 //! `fixed`, when the run may say so; everything else keeps its state.
 
+use sage_model::ExecutionId;
+use sage_model::tools::Tool;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::findings::NewToolRun;
 
 /// What a run's outputs let it say about the findings it did not report failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +30,16 @@ impl Coverage {
     }
 }
 
-/// Records the run's scope and settles its tool's findings.
+/// Records the scope of run `id` of `tool` (the `regions` its options named) and
+/// settles the tool's findings.
 pub(crate) async fn settle(
     transaction: &Transaction<'_>,
-    run: &NewToolRun,
+    id: ExecutionId,
+    tool: Tool,
+    regions: Option<&[String]>,
     coverage: Coverage,
 ) -> Result<(), StoreError> {
-    let id = run.execution_id.as_uuid();
-    let tool = run.tool.as_str();
+    let (id, tool) = (id.as_uuid(), tool.as_str());
     // Runs of one tool settle one after another: each reads the states the last left.
     transaction
         .execute(
@@ -44,7 +47,7 @@ pub(crate) async fn settle(
             &[&tool],
         )
         .await?;
-    record_scope(transaction, id, run.regions.as_deref(), coverage).await?;
+    record_scope(transaction, id, regions, coverage).await?;
     transaction.execute(FAILING, &[&id]).await?;
     if coverage == Coverage::Whole {
         transaction.execute(FIXED, &[&id, &tool]).await?;

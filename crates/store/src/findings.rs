@@ -143,7 +143,10 @@ impl Db {
                 )
                 .await?;
             // Known once every finding was read: whether the outputs were whole.
-            finding_states::settle(&transaction, run, coverage.await).await?;
+            let regions = run.regions.as_deref();
+            let coverage = coverage.await;
+            finding_states::settle(&transaction, run.execution_id, run.tool, regions, coverage)
+                .await?;
         }
         let row = transaction
             .query_one(
