@@ -111,6 +111,41 @@ impl FromStr for FindingState {
     }
 }
 
+/// The region global services are reported in.
+pub const GLOBAL: &str = "global";
+
+/// A region as a finding's identity takes it (crates/findings/src/identity.rs).
+pub fn region(region: &str) -> String {
+    match region.trim().to_ascii_lowercase().as_str() {
+        "" | GLOBAL | "aws-global" => GLOBAL.to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// A resource as a finding's identity takes it (crates/findings/src/identity.rs).
+pub fn resource(resource: &str) -> String {
+    let resource = resource.trim();
+    let Some(rest) = resource
+        .strip_prefix("arn:")
+        .or_else(|| resource.strip_prefix("ARN:"))
+    else {
+        return resource.to_owned();
+    };
+    let mut parts = rest.splitn(3, ':');
+    let (Some(partition), Some(service), Some(tail)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return resource.to_owned();
+    };
+    let (partition, service) = (partition.to_ascii_lowercase(), service.to_ascii_lowercase());
+    // `arn:aws:s3:::<bucket>`: no region, no account, and a bucket name is global.
+    if service == "s3"
+        && let Some(bucket) = tail.strip_prefix("::").filter(|b| !b.contains('/'))
+    {
+        return bucket.to_owned();
+    }
+    format!("arn:{partition}:{service}:{tail}")
+}
+
 /// The one of `all` called `name`, or why none is.
 fn by_name<T: Copy>(all: &[T], name: &str, as_str: fn(T) -> &'static str) -> Result<T, String> {
     all.iter()

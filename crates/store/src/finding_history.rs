@@ -65,6 +65,8 @@ pub struct FindingFilter {
     pub check: Option<String>,
     /// The start of the resource's id.
     pub resource: Option<String>,
+    /// The resource's id, whole.
+    pub resource_id: Option<String>,
     /// Last seen at or after.
     pub since: Option<DateTime<Utc>>,
     /// Last seen before.
@@ -100,6 +102,7 @@ impl Db {
         equal("severity", filter.severity.map(|s| s.as_str().to_owned()));
         equal("state", filter.state.map(|s| s.as_str().to_owned()));
         equal("check_id", filter.check.clone());
+        equal("resource_id", filter.resource_id.clone());
         if let Some(prefix) = &filter.resource {
             let prefix = conditions.bind(prefix.clone());
             conditions.and(format!("starts_with(s.resource_id, {prefix})"));

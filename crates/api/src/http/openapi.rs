@@ -43,6 +43,7 @@ use utoipa::OpenApi;
         crate::routes::findings::get_one,
         crate::routes::finding_changes::diff,
         crate::routes::finding_changes::trends,
+        crate::routes::findings::by_resource,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -64,6 +65,7 @@ use utoipa::OpenApi;
         crate::routes::finding_changes::DiffView,
         crate::routes::finding_changes::DayView,
         crate::routes::finding_changes::TrendView,
+        crate::routes::findings::ResourceView,
     )),
     tags(
         (name = "service", description = "Liveness, readiness, documentation"),

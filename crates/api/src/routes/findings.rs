@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::http::error::{ApiError, FieldProblem};
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
-use crate::routes::pagination::{Listing, PageQuery};
+use crate::routes::pagination::{Listing, MAX_LIMIT, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +181,7 @@ pub async fn list(
         state: finding_state,
         check,
         resource,
+        resource_id: None,
         since,
         until,
         after,
@@ -273,4 +274,42 @@ fn read_cursor(cursor: &str) -> Option<FindingsAfter> {
         last_seen,
         fingerprint,
     })
+}
+
+/// Every tool's findings on one resource, gravest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResourceView {
+    /// The resource's id as findings hold it (an S3 bucket's ARN is its name).
+    pub resource: String,
+    pub items: Vec<FindingView>,
+}
+
+/// The findings of every tool on one resource that the caller may see: a Prowler
+/// check, a Scout Suite rule and a Custodian policy on the same bucket together.
+#[utoipa::path(get, path = "/api/v1/resources/{resource}", tag = "findings",
+    params(("resource" = String, Path, description = "the resource's id or ARN, percent-encoded")),
+    responses((status = 200, body = ResourceView)))]
+#[get("/api/v1/resources/{resource:.+}")]
+pub async fn by_resource(
+    caller: Caller,
+    state: web::Data<AppState>,
+    resource: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    // The router keeps an encoded slash encoded, so that it cannot split the path.
+    let given = resource
+        .into_inner()
+        .replace("%2F", "/")
+        .replace("%2f", "/");
+    let resource = sage_model::findings::resource(&given);
+    let viewer = Access::new(&state, &caller).execution_viewer();
+    let filter = FindingFilter {
+        resource_id: Some(resource.clone()),
+        limit: MAX_LIMIT,
+        ..FindingFilter::default()
+    };
+    let items = state.db.tracked_findings(&viewer, &filter).await?;
+    Ok(HttpResponse::Ok().json(ResourceView {
+        resource,
+        items: items.iter().map(FindingView::from).collect(),
+    }))
 }

@@ -54,6 +54,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(finding_changes::diff)
         .service(finding_changes::trends)
         .service(findings::get_one)
+        .service(findings::by_resource)
         .service(audit::verify)
         .service(audit::list);
 }

@@ -12,20 +12,29 @@ use sha2::{Digest, Sha256};
 use crate::helpers::{ADMIN, ANALYST, ScriptModule, TestApp, spawn_app_with, tools_env};
 
 fn fingerprint(resource: &str, check: &str) -> String {
+    fingerprint_of(Tool::Prowler, resource, check)
+}
+
+fn fingerprint_of(tool: Tool, resource: &str, check: &str) -> String {
     let digest = Sha256::digest(format!(
-        "prowler\0111122223333\0us-east-1\0{resource}\0{check}\0"
+        "{tool}\0111122223333\0us-east-1\0{resource}\0{check}\0"
     ));
     sage_model::hex(&digest)
 }
 
 /// Prowler's module, as installed at start.
 async fn prowler(app: &TestApp) -> String {
+    module_of(app, Tool::Prowler).await
+}
+
+/// A tool's module, as installed at start.
+async fn module_of(app: &TestApp, tool: Tool) -> String {
     let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
     tools["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["name"] == "prowler")
+        .find(|t| t["name"] == tool.as_str())
         .and_then(|t| t["module_id"].as_str())
         .unwrap()
         .to_owned()
@@ -34,6 +43,16 @@ async fn prowler(app: &TestApp) -> String {
 /// A finished Prowler run whose findings are `rows` (resource, check, status,
 /// severity), stored as a worker stores them.
 async fn scanned(app: &TestApp, module: &str, rows: &[(&str, &str, &str, &str)]) -> ExecutionId {
+    scanned_by(app, Tool::Prowler, module, rows).await
+}
+
+/// A finished run of `tool`, as `scanned`.
+async fn scanned_by(
+    app: &TestApp,
+    tool: Tool,
+    module: &str,
+    rows: &[(&str, &str, &str, &str)],
+) -> ExecutionId {
     let id = ExecutionId::new();
     app.db()
         .batch_for_tests(&format!(
@@ -46,7 +65,7 @@ async fn scanned(app: &TestApp, module: &str, rows: &[(&str, &str, &str, &str)])
     let findings: Vec<StoredFinding> = rows
         .iter()
         .map(|(resource, check, status, severity)| StoredFinding {
-            tool: Tool::Prowler,
+            tool,
             check_id: (*check).to_owned(),
             title: format!("{check}, said plainly"),
             severity: (*severity).to_owned(),
@@ -55,12 +74,12 @@ async fn scanned(app: &TestApp, module: &str, rows: &[(&str, &str, &str, &str)])
             resource_type: "AwsS3Bucket".to_owned(),
             region: "us-east-1".to_owned(),
             account: "111122223333".to_owned(),
-            fingerprint: fingerprint(resource, check),
+            fingerprint: fingerprint_of(tool, resource, check),
         })
         .collect();
     let run = NewToolRun {
         execution_id: id,
-        tool: Tool::Prowler,
+        tool,
         tool_version: Some("5.14.0".to_owned()),
         result_key: format!("runs/test/{id}/result.json"),
         regions: Some(vec!["us-east-1".to_owned()]),
@@ -317,4 +336,59 @@ async fn bad_filters_are_refused_naming_the_field() {
         let (status, _) = app.get_as(path, ADMIN).await;
         assert_eq!(status, 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn every_tools_findings_on_one_resource_sit_together() {
+    let app = spawn_app_with(tools_env()).await;
+    let prowler = prowler(&app).await;
+    let custodian = module_of(&app, Tool::Custodian).await;
+    let role = "arn:aws:iam::111122223333:role/Admin";
+    scanned(
+        &app,
+        &prowler,
+        &[
+            ("www", ENC, "fail", "medium"),
+            ("logs", ENC, "fail", "medium"),
+            (role, "iam_role_administrator_access", "fail", "high"),
+        ],
+    )
+    .await;
+    scanned_by(
+        &app,
+        Tool::Custodian,
+        &custodian,
+        &[("www", "unencrypted", "fail", "unknown")],
+    )
+    .await;
+
+    // A bucket by its name or its ARN: both tools' findings, gravest first.
+    for path in [
+        "/api/v1/resources/www",
+        "/api/v1/resources/arn:aws:s3:::www",
+    ] {
+        let (status, found) = app.get_as(path, ADMIN).await;
+        assert_eq!(status, 200, "{path}: {found}");
+        assert_eq!(found["resource"], "www");
+        let tools: Vec<&str> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["tool"].as_str().unwrap())
+            .collect();
+        assert_eq!(tools, ["prowler", "custodian"], "{path}: {found}");
+    }
+    // An ARN with a slash, percent-encoded as a path segment must be.
+    let (status, found) = app
+        .get_as(
+            "/api/v1/resources/arn:aws:iam::111122223333:role%2FAdmin",
+            ADMIN,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["resource"], role);
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    // Nothing the analyst may see.
+    let (_, hidden) = app.get_as("/api/v1/resources/www", ANALYST).await;
+    assert_eq!(hidden["items"], json!([]));
 }

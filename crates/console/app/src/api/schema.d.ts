@@ -418,6 +418,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/resources/{resource}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The findings of every tool on one resource that the caller may see: a Prowler
+         *     check, a Scout Suite rule and a Custodian policy on the same bucket together.
+         */
+        get: operations["by_resource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scripts": {
         parameters: {
             query?: never;
@@ -1074,6 +1094,12 @@ export interface components {
             };
             /** @description `ok` when every check is `ok`, `degraded` otherwise. */
             status: string;
+        };
+        /** @description Every tool's findings on one resource, gravest first. */
+        ResourceView: {
+            items: components["schemas"]["FindingView"][];
+            /** @description The resource's id as findings hold it (an S3 bucket's ARN is its name). */
+            resource: string;
         };
         RunRequest: {
             /** @description The run's parameters, checked against the version's schema. */
@@ -2078,6 +2104,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    by_resource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the resource's id or ARN, percent-encoded */
+                resource: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceView"];
+                };
             };
         };
     };
