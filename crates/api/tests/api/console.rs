@@ -18,7 +18,7 @@ fn app_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/app")
 }
 
-fn built_bundle() -> PathBuf {
+pub(crate) fn built_bundle() -> PathBuf {
     let dist = app_dir().join("dist");
     assert!(
         dist.join("index.html").is_file(),
@@ -178,7 +178,7 @@ async fn stage(tune: impl FnOnce(&mut sage_infra::config::Env)) -> Stage {
     clippy::disallowed_methods,
     reason = "the browser tests are Node's Playwright, started as a process of their own"
 )]
-async fn playwright(app: &TestApp, spec: &str, vars: &[(&str, String)]) {
+pub(crate) async fn playwright(app: &TestApp, spec: &str, vars: &[(&str, String)]) {
     let dir = app_dir();
     // Screenshots of a failure stay in the build's scratch space to be looked at.
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"))

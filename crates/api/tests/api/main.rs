@@ -8,6 +8,7 @@ mod approvals;
 mod catalog;
 mod config;
 mod console;
+mod console_findings;
 mod executions;
 mod findings;
 mod metrics;

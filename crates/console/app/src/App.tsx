@@ -5,6 +5,8 @@ import { Layout } from "./components/Layout";
 import { Approvals } from "./pages/Approvals";
 import { Evidence } from "./pages/Evidence";
 import { ExecutionPage } from "./pages/Execution";
+import { FindingPage } from "./pages/Finding";
+import { Findings } from "./pages/Findings";
 import { ModuleRun } from "./pages/ModuleRun";
 import { Modules } from "./pages/Modules";
 import { Runs } from "./pages/Runs";
@@ -27,6 +29,8 @@ export function App() {
           <Route path="/executions/:id" element={<ExecutionPage />} />
           <Route path="/approvals" element={<Approvals />} />
           <Route path="/scanners" element={<Scanners />} />
+          <Route path="/findings" element={<Findings />} />
+          <Route path="/findings/:fingerprint" element={<FindingPage />} />
           <Route path="/evidence" element={<Evidence />} />
           <Route path="/admin/scripts" element={<Scripts />} />
           <Route path="/admin/modules" element={<AdminModules />} />

@@ -10,6 +10,8 @@ import type {
   Evidence,
   Execution,
   FieldProblem,
+  Finding,
+  FindingDetail,
   LatestRun,
   Me,
   ModuleSummary,
@@ -113,6 +115,9 @@ export class Api {
   requestEvidence = (body: { tools?: string[]; execution_ids?: string[]; title?: string; lang: string }) =>
     this.call<Evidence>("POST", "/api/v1/evidence", body);
   evidence = (id: string) => this.call<Evidence>("GET", `/api/v1/evidence/${enc(id)}`);
+
+  findings = (filter: Query) => this.call<Page<Finding>>("GET", withQuery("/api/v1/findings", filter));
+  finding = (fingerprint: string) => this.call<FindingDetail>("GET", `/api/v1/findings/${enc(fingerprint)}`);
 
   audit = (filter: Query) => this.call<Page<AuditEvent>>("GET", withQuery("/api/v1/audit", filter));
   verifyAudit = () => this.call<ChainReport>("GET", "/api/v1/audit/verify");

@@ -143,6 +143,27 @@ export interface LatestRun {
   artifacts: Artifact[];
 }
 
+export const SEVERITIES = ["critical", "high", "medium", "low", "informational", "unknown"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Where a finding stands after its tool's runs so far. */
+export const FINDING_STATES = ["new", "open", "reopened", "accepted", "fixed"] as const;
+export type FindingState = (typeof FINDING_STATES)[number];
+
+export type Finding = Omit<Schemas["FindingView"], "state" | "severity" | "tool"> & {
+  state: FindingState;
+  severity: Severity;
+  tool: ToolName;
+};
+
+export type FindingEvent = Omit<Schemas["FindingEventView"], "from" | "to" | "changes"> & {
+  from?: FindingState | null;
+  to: FindingState;
+  changes?: Record<string, { from: string; to: string }> | null;
+};
+
+export type FindingDetail = Finding & { history: FindingEvent[] };
+
 export interface Evidence {
   id: Uuid;
   status: "pending" | "building" | "ready" | "failed";

@@ -25,6 +25,7 @@ export function Layout({ children }: { children: ReactNode }) {
     ["/executions", t("nav.runs"), true],
     ["/approvals", t("nav.approvals"), hasRole(session, "admin", "approver")],
     ["/scanners", t("nav.scanners"), true],
+    ["/findings", t("nav.findings"), true],
     ["/evidence", t("nav.evidence"), true],
     ["/admin/scripts", t("nav.scripts"), admin],
     ["/admin/modules", t("nav.adminModules"), admin],

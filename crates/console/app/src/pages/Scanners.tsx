@@ -2,7 +2,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
-import type { JsonSchema, RawParam, Tool } from "../api/types";
+import { type JsonSchema, type RawParam, SEVERITIES, type Tool } from "../api/types";
 import { useSession } from "../auth/context";
 import { ParamsForm } from "../components/ParamsForm";
 import { Problem } from "../components/Problem";
@@ -11,7 +11,8 @@ import { useLoad } from "../components/useLoad";
 import { useRunForm } from "../forms/useRunForm";
 import { formatTime } from "../i18n";
 
-const SEVERITIES = ["critical", "high", "medium", "low", "informational"];
+// Tools grade nothing "unknown" in their counts' columns; a finding's page shows it.
+const SEVERITY_COLUMNS = SEVERITIES.filter((s) => s !== "unknown");
 
 export function Scanners() {
   const { t } = useTranslation();
@@ -64,7 +65,7 @@ function ToolCard({ tool }: { tool: Tool }) {
             <thead>
               <tr>
                 <th scope="col">{t("scanners.findingStatus")}</th>
-                {SEVERITIES.map((s) => (
+                {SEVERITY_COLUMNS.map((s) => (
                   <th scope="col" key={s}>
                     {t(`severity.${s}`)}
                   </th>
@@ -75,7 +76,7 @@ function ToolCard({ tool }: { tool: Tool }) {
               {Object.entries(counts).map(([status, bySeverity]) => (
                 <tr key={status}>
                   <th scope="row">{t(`findingStatus.${status}`, { defaultValue: status })}</th>
-                  {SEVERITIES.map((s) => (
+                  {SEVERITY_COLUMNS.map((s) => (
                     <td key={s}>{bySeverity[s] ?? 0}</td>
                   ))}
                 </tr>

@@ -1,0 +1,106 @@
+//! Findings in the browser over real Cloud Custodian runs against the emulator: two
+//! buckets found unencrypted, both encrypted, then one unencrypted again. The console
+//! shows one fixed and one reopened, each with its history.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::types::{
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
+use serde_json::json;
+
+use crate::console::{built_bundle, playwright};
+use crate::helpers::{ADMIN, TestApp, emulator, spawn_app_with, spawn_worker_with, tools_env};
+
+/// Waits until a worker reported the scanner image and Custodian can run.
+async fn custodian_available(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
+        let ready = tools["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "custodian" && t["available"] == true);
+        if ready {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "custodian never became available: {tools}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One Custodian run of the policy that finds this test's unencrypted buckets.
+async fn scan(app: &TestApp, tag: &str) {
+    let policy = format!(
+        "policies:\n  - name: unencrypted\n    resource: aws.s3\n    filters:\n      - type: value\n        key: Name\n        op: regex\n        value: '^sage-{tag}-.*'\n      - type: bucket-encryption\n        state: false\n"
+    );
+    let body = json!({"provider": "aws", "region": "us-east-1",
+                      "iam_role_arn": emulator::ROLE_ARN, "policy": policy});
+    let (status, started) = app
+        .post_as("/api/v1/tools/custodian/runs", ADMIN, &body)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap();
+    app.wait_for(id, Some("succeeded"), Duration::from_secs(240))
+        .await;
+}
+
+async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let configuration = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .unwrap();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(configuration)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn browser_findings_fixed_and_reopened_over_real_runs() {
+    built_bundle();
+    let app = spawn_app_with(tools_env()).await;
+    let _worker = spawn_worker_with(&app, emulator::use_it).await;
+    custodian_available(&app).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (fixed, reopened) = (format!("sage-{tag}-fixed"), format!("sage-{tag}-again"));
+    let s3 = emulator::s3().await;
+    for bucket in [&fixed, &reopened] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    scan(&app, &tag).await;
+    encrypt(&s3, &fixed).await;
+    encrypt(&s3, &reopened).await;
+    scan(&app, &tag).await;
+    s3.delete_bucket_encryption()
+        .bucket(&reopened)
+        .send()
+        .await
+        .unwrap();
+    scan(&app, &tag).await;
+    playwright(
+        &app,
+        "findings.spec.ts",
+        &[
+            ("SAGE_FIXED_BUCKET", fixed),
+            ("SAGE_REOPENED_BUCKET", reopened),
+            ("SAGE_TAG", tag),
+        ],
+    )
+    .await;
+}

@@ -1,0 +1,108 @@
+import { useTranslation } from "react-i18next";
+import { Link } from "react-router-dom";
+
+import { FINDING_STATES, type Finding, SEVERITIES, TOOLS } from "../api/types";
+import { useSession } from "../auth/context";
+import { FindingStateBadge, SeverityBadge } from "../components/FindingBadges";
+import { Problem } from "../components/Problem";
+import { Table } from "../components/Table";
+import { useLoad } from "../components/useLoad";
+import { useUrlFilter } from "../components/useUrlFilter";
+import { formatTime } from "../i18n";
+
+/** Every finding of the scanners' runs the caller may see, gravest first, filtered in
+ * the URL so a view can be shared. */
+export function Findings() {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const { filter, cursor, setCursor, get, set } = useUrlFilter();
+  const query = {
+    tool: get("tool"),
+    state: get("state"),
+    severity: get("severity"),
+    resource: get("resource"),
+    limit: 50,
+    cursor,
+  };
+  const findings = useLoad(() => api.findings(query), [api, filter.toString(), cursor]);
+  const choice = (name: string, values: readonly string[], label: (v: string) => string) => (
+    <select value={get(name)} onChange={(e) => set(name, e.target.value)}>
+      <option value="">{t("common.any")}</option>
+      {values.map((v) => (
+        <option key={v} value={v}>
+          {label(v)}
+        </option>
+      ))}
+    </select>
+  );
+  return (
+    <section>
+      <h1>{t("findings.title")}</h1>
+      <p className="muted">{t("findings.explain")}</p>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("findings.filters")}>
+        <label>
+          {t("findings.tool")}
+          {choice("tool", TOOLS, (v) => t(`tools.${v}`))}
+        </label>
+        <label>
+          {t("findings.state")}
+          {choice("state", FINDING_STATES, (v) => t(`findingState.${v}`))}
+        </label>
+        <label>
+          {t("findings.severity")}
+          {choice("severity", SEVERITIES, (v) => t(`severity.${v}`))}
+        </label>
+        <label>
+          {t("findings.resource")}
+          <input value={get("resource")} onChange={(e) => set("resource", e.target.value)} />
+        </label>
+      </form>
+      <Problem error={findings.error} />
+      {findings.data && <FindingTable findings={findings.data.items} />}
+      {findings.data?.next_cursor && (
+        <button type="button" onClick={() => setCursor(findings.data?.next_cursor ?? undefined)}>
+          {t("common.older")}
+        </button>
+      )}
+    </section>
+  );
+}
+
+function FindingTable({ findings }: { findings: Finding[] }) {
+  const { t, i18n } = useTranslation();
+  if (findings.length === 0) return <p className="muted">{t("findings.none")}</p>;
+  return (
+    <Table
+      headers={[
+        t("findings.state"),
+        t("findings.severity"),
+        t("findings.tool"),
+        t("findings.check"),
+        t("findings.resource"),
+        t("findings.region"),
+        t("findings.lastSeen"),
+      ]}
+    >
+      {findings.map((f) => (
+        <tr key={f.fingerprint} data-fingerprint={f.fingerprint}>
+          <td>
+            <Link
+              to={`/findings/${f.fingerprint}`}
+              aria-label={t("findings.open", { check: f.check, resource: f.resource })}
+            >
+              <FindingStateBadge state={f.state} />
+            </Link>
+          </td>
+          <td>
+            <SeverityBadge severity={f.severity} />
+          </td>
+          <td>{t(`tools.${f.tool}`)}</td>
+          <td title={f.title}>{f.check}</td>
+          <td className="wrap">{f.resource}</td>
+          <td>{f.region}</td>
+          <td>{formatTime(f.last_seen, i18n.language)}</td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
