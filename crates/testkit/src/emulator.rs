@@ -47,3 +47,29 @@ pub async fn s3() -> aws_sdk_s3::Client {
     .client()
     .await
 }
+
+/// Gives `bucket` default encryption (AES-256), as a fix of an unencrypted bucket.
+pub async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let configuration = ServerSideEncryptionConfiguration::builder()
+        .rules(rule)
+        .build()
+        .unwrap();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(configuration)
+        .send()
+        .await
+        .unwrap();
+}

@@ -4,10 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
 use serde_json::json;
 
 use crate::console::{built_bundle, playwright};
@@ -50,27 +46,6 @@ async fn scan(app: &TestApp, tag: &str) {
         .await;
 }
 
-async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str) {
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::Aes256)
-                .build()
-                .unwrap(),
-        )
-        .build();
-    let configuration = ServerSideEncryptionConfiguration::builder()
-        .rules(rule)
-        .build()
-        .unwrap();
-    s3.put_bucket_encryption()
-        .bucket(bucket)
-        .server_side_encryption_configuration(configuration)
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn browser_findings_fixed_and_reopened_over_real_runs() {
     built_bundle();
@@ -84,8 +59,8 @@ async fn browser_findings_fixed_and_reopened_over_real_runs() {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
     scan(&app, &tag).await;
-    encrypt(&s3, &fixed).await;
-    encrypt(&s3, &reopened).await;
+    emulator::encrypt(&s3, &fixed).await;
+    emulator::encrypt(&s3, &reopened).await;
     scan(&app, &tag).await;
     s3.delete_bucket_encryption()
         .bucket(&reopened)

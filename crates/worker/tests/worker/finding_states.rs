@@ -78,25 +78,7 @@ async fn a_bucket_is_new_then_open_then_fixed_then_reopened_as_real_runs_see_it(
     let elsewhere = scan(&app, &tag, "eu-west-1").await;
     assert_eq!(finding(&app, &plain).await["state"], "open");
 
-    let rule = aws_sdk_s3::types::ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-                .build()
-                .unwrap(),
-        )
-        .build();
-    s3.put_bucket_encryption()
-        .bucket(&plain)
-        .server_side_encryption_configuration(
-            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    emulator::encrypt(&s3, &plain).await;
     let fixing = scan(&app, &tag, "us-east-1").await;
     let fixed = finding(&app, &plain).await;
     assert_eq!(fixed["state"], "fixed", "{fixed}");

@@ -4,10 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::types::{
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-    ServerSideEncryptionRule,
-};
 use serde_json::{Value, json};
 
 use sage_testkit::{
@@ -79,25 +75,7 @@ pub(crate) async fn seed_buckets(tag: &str) -> (String, String) {
     for bucket in [&plain, &sealed] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    let rule = ServerSideEncryptionRule::builder()
-        .apply_server_side_encryption_by_default(
-            ServerSideEncryptionByDefault::builder()
-                .sse_algorithm(ServerSideEncryption::Aes256)
-                .build()
-                .unwrap(),
-        )
-        .build();
-    s3.put_bucket_encryption()
-        .bucket(&sealed)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    emulator::encrypt(&s3, &sealed).await;
     (plain, sealed)
 }
 
