@@ -9,6 +9,7 @@
 mod baseline;
 mod cpu;
 mod findings;
+mod history;
 mod logs;
 mod pipeline;
 mod processes;
@@ -35,6 +36,7 @@ pub async fn run(suite: &str) -> anyhow::Result<()> {
             "findings" => {
                 tokio::task::spawn_blocking(findings::run).await??;
                 Box::pin(stored::run()).await?;
+                Box::pin(history::run()).await?;
             }
             _ => unreachable!("SUITES lists every suite"),
         }

@@ -9,11 +9,11 @@ use serde_json::json;
 
 use crate::processes;
 
-const CONNECTIONS: u32 = 16;
-const SECONDS: u32 = 10;
+pub const CONNECTIONS: u32 = 16;
+pub const SECONDS: u32 = 10;
 /// A first load of each path, not counted: the api's and PostgreSQL's caches and plans
 /// are warm when the measured one starts, as on a server that has been up a while.
-const WARM_UP_SECONDS: u32 = 3;
+pub const WARM_UP_SECONDS: u32 = 3;
 /// Runs stored before the load starts: more than a page.
 const RUNS: usize = 60;
 
@@ -74,13 +74,14 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Figures {
-    rate: f64,
-    p99_ms: f64,
+pub struct Figures {
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// `wrk` against `path` as the analyst for `seconds`; every answer must be a 200.
-async fn wrk(app: &TestApp, path: &str, seconds: u32) -> Figures {
+pub async fn wrk(app: &TestApp, path: &str, seconds: u32) -> Figures {
     #[allow(clippy::disallowed_methods, reason = "wrk is the load generator")]
     let output = tokio::process::Command::new("wrk")
         .args([
@@ -106,12 +107,17 @@ async fn wrk(app: &TestApp, path: &str, seconds: u32) -> Figures {
         .find_map(|line| line.strip_prefix("Requests/sec:"))
         .and_then(|rate| rate.trim().parse().ok())
         .unwrap_or_else(|| panic!("no rate in wrk's output:\n{text}"));
-    let p99_ms = text
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("99%"))
-        .and_then(|latency| milliseconds(latency.trim()))
-        .unwrap_or_else(|| panic!("no p99 in wrk's output:\n{text}"));
-    Figures { rate, p99_ms }
+    let percentile = |name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .and_then(|latency| milliseconds(latency.trim()))
+            .unwrap_or_else(|| panic!("no {name} in wrk's output:\n{text}"))
+    };
+    Figures {
+        rate,
+        p50_ms: percentile("50%"),
+        p99_ms: percentile("99%"),
+    }
 }
 
 /// wrk's `812.00us`, `2.31ms` or `1.02s` in milliseconds.

@@ -32,6 +32,7 @@ impl Coverage {
 
 /// Records the scope of run `id` of `tool` (the `regions` its options named) and
 /// settles the tool's findings.
+#[tracing::instrument(name = "settle_findings", skip_all, fields(execution_id = %id))]
 pub(crate) async fn settle(
     transaction: &Transaction<'_>,
     id: ExecutionId,
