@@ -45,9 +45,10 @@ CREATE INDEX finding_states_listing ON finding_states (severity_rank, last_seen 
 
 -- Every change of a finding, with the run that made it: from_state NULL is its first
 -- sighting; changes holds title or severity changes ({"severity": {"from", "to"}}).
+-- Checked at commit: a run's events are written before the states they lead to.
 CREATE TABLE finding_events (
     id           bigserial PRIMARY KEY,
-    fingerprint  text NOT NULL REFERENCES finding_states (fingerprint),
+    fingerprint  text NOT NULL REFERENCES finding_states (fingerprint) DEFERRABLE INITIALLY DEFERRED,
     execution_id uuid NOT NULL REFERENCES tool_runs (execution_id),
     at           timestamptz NOT NULL DEFAULT now(),
     from_state   text,
@@ -55,4 +56,9 @@ CREATE TABLE finding_events (
     changes      jsonb
 );
 CREATE INDEX finding_events_by_finding ON finding_events (fingerprint, id);
+
+-- A finding in one run, by fingerprint: settling and diffs look findings up so, and a
+-- fingerprint alone still takes this index.
+DROP INDEX findings_fingerprint;
+CREATE INDEX findings_fingerprint_run ON findings (fingerprint, execution_id);
 CREATE INDEX finding_events_by_run ON finding_events (execution_id);

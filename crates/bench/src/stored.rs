@@ -74,6 +74,9 @@ pub async fn run() -> anyhow::Result<()> {
 
 /// `count` lean Prowler OCSF findings, each of its own resource; returns the size.
 fn generate(path: &Path, count: usize) -> anyhow::Result<u64> {
+    // An account of each file's own: one run's findings are outside the other's scope,
+    // so neither fixes the other's.
+    let account = format!("{count:012}");
     const SEVERITIES: [&str; 4] = ["Low", "Medium", "High", "Critical"];
     write_array(path, count, |i| {
         json!({
@@ -82,7 +85,7 @@ fn generate(path: &Path, count: usize) -> anyhow::Result<u64> {
             "finding_info": {"uid": format!("bench-{i}"), "title": "S3 bucket has default encryption"},
             "metadata": {"event_code": format!("s3_check_{}", i % 500)},
             "resources": [{"uid": format!("arn:aws:s3:::bench-bucket-{i}"), "region": "us-east-1", "type": "AwsS3Bucket"}],
-            "cloud": {"account": {"uid": "123456789012"}, "region": "us-east-1"},
+            "cloud": {"account": {"uid": account}, "region": "us-east-1"},
         })
     })
 }

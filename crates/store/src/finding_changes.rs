@@ -175,35 +175,36 @@ impl Db {
 }
 
 /// Each finding failing in run $1 or $2 with its change and its place in it (gravest
-/// first), and how many share its change. $2's scope says what it covered.
+/// first), and how many share its change. $2's scope says what it covered. The two
+/// runs' findings are subqueries of the findings table, so the planner joins them by
+/// what it knows of it.
 const DIFF: &str = "
-WITH earlier AS (SELECT DISTINCT fingerprint FROM findings WHERE execution_id = $1 AND status = 'fail'),
-later AS (SELECT DISTINCT fingerprint FROM findings WHERE execution_id = $2 AND status = 'fail'),
-run AS (SELECT coverage, scope_accounts, scope_regions, scope_checks FROM tool_runs
-        WHERE execution_id = $2),
-changed AS (
-    SELECT l.fingerprint,
-           CASE WHEN e.fingerprint IS NOT NULL THEN 'still_open'
-                WHEN EXISTS (SELECT 1 FROM finding_events v
-                             WHERE v.fingerprint = l.fingerprint AND v.to_state = 'reopened'
-                               AND v.execution_id = $2) THEN 'reopened'
-                ELSE 'new' END AS change
-    FROM later l LEFT JOIN earlier e USING (fingerprint)
-    UNION ALL
-    SELECT e.fingerprint,
-           CASE WHEN run.coverage = 'whole' AND s.account = ANY (run.scope_accounts)
+WITH changed AS (
+    SELECT s.fingerprint, s.severity_rank,
+           CASE WHEN l.fingerprint IS NOT NULL AND e.fingerprint IS NOT NULL THEN 'still_open'
+                WHEN l.fingerprint IS NOT NULL AND EXISTS (
+                         SELECT 1 FROM finding_events v
+                         WHERE v.fingerprint = l.fingerprint AND v.execution_id = $2
+                           AND v.to_state = 'reopened') THEN 'reopened'
+                WHEN l.fingerprint IS NOT NULL THEN 'new'
+                WHEN run.coverage = 'whole' AND s.account = ANY (run.scope_accounts)
                      AND s.region = ANY (run.scope_regions)
                      AND s.check_id = ANY (run.scope_checks)
                      AND NOT EXISTS (SELECT 1 FROM findings x WHERE x.execution_id = $2
                                      AND x.fingerprint = e.fingerprint AND x.status <> 'pass')
-                THEN 'fixed' ELSE 'not_covered' END
-    FROM earlier e JOIN finding_states s USING (fingerprint), run
-    WHERE e.fingerprint NOT IN (SELECT fingerprint FROM later)),
+                THEN 'fixed'
+                ELSE 'not_covered' END AS change
+    FROM (SELECT fingerprint FROM findings WHERE execution_id = $2 AND status = 'fail') l
+         FULL JOIN (SELECT fingerprint FROM findings WHERE execution_id = $1 AND status = 'fail') e
+         USING (fingerprint)
+         JOIN finding_states s ON s.fingerprint = coalesce(l.fingerprint, e.fingerprint)
+         CROSS JOIN (SELECT coverage, scope_accounts, scope_regions, scope_checks
+                     FROM tool_runs WHERE execution_id = $2) run),
 ranked AS (
-    SELECT c.fingerprint, c.change,
-           row_number() OVER (PARTITION BY c.change ORDER BY s.severity_rank, s.fingerprint) AS place,
-           count(*) OVER (PARTITION BY c.change) AS total
-    FROM changed c JOIN finding_states s USING (fingerprint))";
+    SELECT fingerprint, change,
+           row_number() OVER (PARTITION BY change ORDER BY severity_rank, fingerprint) AS place,
+           count(*) OVER (PARTITION BY change) AS total
+    FROM changed)";
 
 impl Db {
     /// The tool whose run `id` is; `None` for a run of no tool (or none recorded).

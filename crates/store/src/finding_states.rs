@@ -49,7 +49,8 @@ pub(crate) async fn settle(
         )
         .await?;
     record_scope(transaction, id, regions, coverage).await?;
-    transaction.execute(FAILING, &[&id]).await?;
+    transaction.execute(&failing_events(), &[&id]).await?;
+    transaction.execute(&failing_states(), &[&id]).await?;
     if coverage == Coverage::Whole {
         transaction.execute(FIXED, &[&id, &tool]).await?;
     }
@@ -83,43 +84,53 @@ async fn record_scope(
     Ok(())
 }
 
-/// The run's failing findings: first seen (`new`), failing again (`open`), failing
-/// after a fix (`reopened`); an accepted one stays accepted. Each change of state, and
-/// of title or severity, is an event of this run.
-const FAILING: &str = "
-WITH failing AS (
-    SELECT DISTINCT ON (fingerprint) fingerprint, tool, account, region, resource_id,
-           check_id, title, severity
-    FROM findings WHERE execution_id = $1 AND status = 'fail'
-    ORDER BY fingerprint, ordinal),
-before AS (
-    SELECT s.fingerprint, s.state, s.title, s.severity
-    FROM finding_states s JOIN failing f USING (fingerprint)),
-settled AS (
-    INSERT INTO finding_states (fingerprint, tool, account, region, resource_id, check_id,
-                                title, severity, state, first_seen, last_seen, first_run,
-                                last_run)
-    SELECT fingerprint, tool, account, region, resource_id, check_id, title, severity,
-           'new', now(), now(), $1, $1
-    FROM failing
-    ON CONFLICT (fingerprint) DO UPDATE SET
-        state = CASE finding_states.state
-                    WHEN 'fixed' THEN 'reopened'
-                    WHEN 'accepted' THEN 'accepted'
-                    ELSE 'open' END,
-        fixed_at = NULL, last_seen = now(), last_run = $1,
-        title = EXCLUDED.title, severity = EXCLUDED.severity
-    RETURNING fingerprint, state, title, severity)
-INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, changes)
-SELECT s.fingerprint, $1, b.state, s.state,
-       nullif(jsonb_strip_nulls(jsonb_build_object(
-           'title', CASE WHEN b.title <> s.title
-                         THEN jsonb_build_object('from', b.title, 'to', s.title) END,
-           'severity', CASE WHEN b.severity <> s.severity
-                            THEN jsonb_build_object('from', b.severity, 'to', s.severity) END)),
-           '{}'::jsonb)
-FROM settled s LEFT JOIN before b USING (fingerprint)
-WHERE b.state IS DISTINCT FROM s.state OR b.title <> s.title OR b.severity <> s.severity";
+/// Where a finding whose state is `current` (NULL: never seen) goes when a run fails
+/// it: first seen `new`, after a fix `reopened`, accepted stays accepted, else `open`.
+fn failing_state(current: &str) -> String {
+    format!(
+        "CASE WHEN {current} IS NULL THEN 'new' WHEN {current} = 'fixed' THEN 'reopened'
+              WHEN {current} = 'accepted' THEN 'accepted' ELSE 'open' END"
+    )
+}
+
+/// The changes the run's failing findings are about to make, as events of the run: of
+/// state, and of title or severity. Written before the states (the events' reference to
+/// them is checked at commit), each statement joining tables the planner knows.
+fn failing_events() -> String {
+    let next = failing_state("s.state");
+    format!(
+        "INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, changes)
+         SELECT f.fingerprint, $1, s.state, {next},
+                nullif(jsonb_strip_nulls(jsonb_build_object(
+                    'title', CASE WHEN s.title <> f.title
+                                  THEN jsonb_build_object('from', s.title, 'to', f.title) END,
+                    'severity', CASE WHEN s.severity <> f.severity
+                                     THEN jsonb_build_object('from', s.severity, 'to', f.severity)
+                                END)),
+                    '{{}}'::jsonb)
+         FROM findings f LEFT JOIN finding_states s USING (fingerprint)
+         WHERE f.execution_id = $1 AND f.status = 'fail'
+           AND (s.state IS DISTINCT FROM {next} OR s.title <> f.title
+                OR s.severity <> f.severity)"
+    )
+}
+
+/// The run's failing findings' states (one row per fingerprint: the run's findings
+/// were stored so).
+fn failing_states() -> String {
+    let next = failing_state("finding_states.state");
+    format!(
+        "INSERT INTO finding_states (fingerprint, tool, account, region, resource_id, check_id,
+                                     title, severity, state, first_seen, last_seen, first_run,
+                                     last_run)
+         SELECT fingerprint, tool, account, region, resource_id, check_id, title, severity,
+                'new', now(), now(), $1, $1
+         FROM findings WHERE execution_id = $1 AND status = 'fail'
+         ON CONFLICT (fingerprint) DO UPDATE SET
+             state = {next}, fixed_at = NULL, last_seen = now(), last_run = $1,
+             title = EXCLUDED.title, severity = EXCLUDED.severity"
+    )
+}
 
 /// The tool's unfixed findings within the run's scope that the run reports nothing
 /// but passing for: fixed, whether the check passed on the resource or the resource is

@@ -60,7 +60,8 @@ impl Db {
     /// Stores a finished tool run's record and its findings, in one transaction. The
     /// findings arrive as a stream and go to the server by binary COPY, so the caller's
     /// memory does not grow with their number; the server keeps the first finding of
-    /// each check, resource, region and account (Prowler writes some twice) and counts
+    /// each fingerprint (check, resource, region and account of the run's tool:
+    /// Prowler writes some twice), which settling relies on, and counts
     /// what it kept, then settles the states of its tool's findings (`coverage` says
     /// whether the run may fix any: known once the stream has ended). A run recorded
     /// before (its job delivered again) stays as it was.
@@ -123,9 +124,8 @@ impl Db {
                 .execute(
                     &format!(
                         "INSERT INTO findings (execution_id, {COLUMNS})
-                         SELECT DISTINCT ON (check_id, resource_id, region, account) $1, {COLUMNS}
-                         FROM staged_findings
-                         ORDER BY check_id, resource_id, region, account, ordinal"
+                         SELECT DISTINCT ON (fingerprint) $1, {COLUMNS}
+                         FROM staged_findings ORDER BY fingerprint, ordinal"
                     ),
                     &[&id],
                 )
