@@ -122,7 +122,7 @@ test: lint stack image console
     dev/smoke-images.sh debug
 
 # Benchmarks, each figure beside its baseline as a ratio (optimised builds of the api and
-# the worker, run as processes; suites: pipeline, logs, reads, findings, all). docs/benchmarks.md
+# the worker, run as processes; suites: pipeline, logs, reads, findings, history, all). docs/benchmarks.md
 # records the figures.
 bench suite="all": stack image
     #!/usr/bin/env bash

@@ -40,8 +40,13 @@ pub async fn run() -> anyhow::Result<()> {
     let app = spawn_app_with(tools_env()).await;
     let module = prowler_module(&app).await;
     let started = Instant::now();
-    let mut runs = Vec::with_capacity(RUNS);
-    for run in 0..RUNS {
+    // SAGE_BENCH_HISTORY_RUNS: fewer runs, for a quicker look.
+    let history_runs = std::env::var("SAGE_BENCH_HISTORY_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(RUNS);
+    let mut runs = Vec::with_capacity(history_runs);
+    for run in 0..history_runs {
         runs.push(store(&app, &module, run, PER_ACCOUNT).await?);
     }
     let history = started.elapsed();
@@ -49,7 +54,7 @@ pub async fn run() -> anyhow::Result<()> {
     let states = count(&app, "SELECT count(*)::text FROM finding_states").await;
     let events = count(&app, "SELECT count(*)::text FROM finding_events").await;
     println!(
-        "\nfindings at scale: {RUNS} Prowler runs over {ACCOUNTS} accounts stored and settled in \
+        "\nfindings at scale: {history_runs} Prowler runs over {ACCOUNTS} accounts stored and settled in \
          {:.0} s: {rows} finding rows, {states} findings, {events} changes",
         history.as_secs_f64()
     );
@@ -58,10 +63,10 @@ pub async fn run() -> anyhow::Result<()> {
     let big = ACCOUNTS * BIG_PER_ACCOUNT;
     let settled_before = settles.count();
     let started = Instant::now();
-    let big_run = store(&app, &module, RUNS, BIG_PER_ACCOUNT).await?;
+    let big_run = store(&app, &module, history_runs, BIG_PER_ACCOUNT).await?;
     let stored = started.elapsed().as_secs_f64();
     let settle = settles.last(settled_before).as_secs_f64();
-    let copied = plain_copy(&app, big_run, big)?;
+    let copied = plain_copy(&app, big_run, history_runs, big)?;
     println!(
         "  {:<44} {:>14} {:>14} {:>8}",
         "", "Sage Runner", "plain COPY", "ratio"
@@ -82,8 +87,8 @@ pub async fn run() -> anyhow::Result<()> {
     app.assign(&module, json!([{"user": ANALYST, "permissions": ["view"]}]))
         .await;
     let (api, api_process) = processes::api(&app).await;
-    let last = runs[RUNS - 1];
-    let before = runs[RUNS - 2];
+    let last = runs[history_runs - 1];
+    let before = runs[history_runs - 2];
     let paths = [
         "/api/v1/findings?limit=50".to_owned(),
         "/api/v1/findings?state=open&severity=high&limit=50".to_owned(),
@@ -209,14 +214,14 @@ fn stored(run: usize, i: usize, per_account: usize) -> StoredFinding {
 
 /// Seconds to COPY run `id`'s rows, written out as CSV, into an unindexed table of the
 /// same columns with psql.
-fn plain_copy(app: &TestApp, id: ExecutionId, rows: usize) -> anyhow::Result<f64> {
+fn plain_copy(app: &TestApp, id: ExecutionId, run: usize, rows: usize) -> anyhow::Result<f64> {
     let url = app.env.raw("DATABASE_URL").unwrap_or_default().to_owned();
     let dir = Path::new("bench-out");
     std::fs::create_dir_all(dir)?;
     let csv = dir.join("plain-copy.csv");
     let mut file = BufWriter::new(std::fs::File::create(&csv)?);
     for i in 0..rows {
-        let f = stored(RUNS, i, BIG_PER_ACCOUNT);
+        let f = stored(run, i, BIG_PER_ACCOUNT);
         writeln!(
             file,
             "{id},{i},{},{},\"{}\",{},{},{},{},{},{},{}",

@@ -52,7 +52,13 @@ pub(crate) async fn settle(
     transaction.execute(&failing_events(), &[&id]).await?;
     transaction.execute(&failing_states(), &[&id]).await?;
     if coverage == Coverage::Whole {
-        transaction.execute(FIXED, &[&id, &tool]).await?;
+        transaction
+            .batch_execute("CREATE TEMP TABLE gone (fingerprint text, state text) ON COMMIT DROP")
+            .await?;
+        transaction.execute(GONE, &[&id, &tool]).await?;
+        transaction.batch_execute("ANALYZE gone").await?;
+        transaction.execute(FIXED_EVENTS, &[&id]).await?;
+        transaction.execute(FIXED_STATES, &[&id]).await?;
     }
     Ok(())
 }
@@ -133,23 +139,27 @@ fn failing_states() -> String {
 }
 
 /// The tool's unfixed findings within the run's scope that the run reports nothing
-/// but passing for: fixed, whether the check passed on the resource or the resource is
-/// gone.
-const FIXED: &str = "
-WITH run AS (
-    SELECT scope_accounts, scope_regions, scope_checks FROM tool_runs WHERE execution_id = $1),
-gone AS (
-    SELECT s.fingerprint, s.state FROM finding_states s, run
-    WHERE s.tool = $2 AND s.state <> 'fixed'
-      AND s.account = ANY (run.scope_accounts)
-      AND s.region = ANY (run.scope_regions)
-      AND s.check_id = ANY (run.scope_checks)
-      AND NOT EXISTS (SELECT 1 FROM findings f
-                      WHERE f.execution_id = $1 AND f.fingerprint = s.fingerprint
-                        AND f.status <> 'pass')
-    FOR UPDATE OF s),
-fixed AS (
-    UPDATE finding_states s SET state = 'fixed', fixed_at = now(), last_run = $1
-    FROM gone WHERE s.fingerprint = gone.fingerprint)
+/// but passing for, whether the check passed on the resource or the resource is gone:
+/// kept aside for the two statements that fix them. No row locks: every writer of a
+/// tool's states holds that tool's lock (`settle`).
+const GONE: &str = "
+INSERT INTO gone
+SELECT s.fingerprint, s.state
+FROM finding_states s,
+     (SELECT scope_accounts, scope_regions, scope_checks FROM tool_runs
+      WHERE execution_id = $1) run
+WHERE s.tool = $2 AND s.state <> 'fixed'
+  AND s.account = ANY (run.scope_accounts)
+  AND s.region = ANY (run.scope_regions)
+  AND s.check_id = ANY (run.scope_checks)
+  AND NOT EXISTS (SELECT 1 FROM findings f
+                  WHERE f.execution_id = $1 AND f.fingerprint = s.fingerprint
+                    AND f.status <> 'pass')";
+
+const FIXED_EVENTS: &str = "
 INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state)
 SELECT fingerprint, $1, state, 'fixed' FROM gone";
+
+const FIXED_STATES: &str = "
+UPDATE finding_states s SET state = 'fixed', fixed_at = now(), last_run = $1
+FROM gone WHERE s.fingerprint = gone.fingerprint";
