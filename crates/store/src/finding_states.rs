@@ -48,6 +48,11 @@ pub(crate) async fn settle(
             &[&tool],
         )
         .await?;
+    // The joins below are planned from the tables' statistics. After a large run the
+    // states have grown past what autovacuum last counted, and a planner that thinks
+    // them few joins them row by row with the run's findings: minutes, not seconds.
+    // Counting them again costs a sample of pages.
+    transaction.batch_execute("ANALYZE finding_states").await?;
     record_scope(transaction, id, regions, coverage).await?;
     transaction.execute(&failing_events(), &[&id]).await?;
     transaction.execute(&failing_states(), &[&id]).await?;
