@@ -57,6 +57,8 @@ pub(crate) async fn settle(
     transaction.execute(&failing_events(), &[&id]).await?;
     transaction.execute(&failing_states(), &[&id]).await?;
     if coverage == Coverage::Whole {
+        // The run may just have added as many states as there were: count them again.
+        transaction.batch_execute("ANALYZE finding_states").await?;
         transaction
             .batch_execute("CREATE TEMP TABLE gone (fingerprint text, state text) ON COMMIT DROP")
             .await?;
