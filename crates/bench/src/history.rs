@@ -13,16 +13,17 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sage_findings::identity::Identity;
 use sage_findings::{Finding, Severity, Source, Status};
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::finding_states::Coverage;
 use sage_store::findings::{NewToolRun, StoredFinding};
-use sage_testkit::{ADMIN, ANALYST, TestApp, spawn_app_with, tools_env};
+use sage_testkit::{ANALYST, TestApp, spawn_app_with, tools_env};
 use serde_json::json;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
+
+use sage_worker::tool_runs::stored_finding;
 
 use crate::processes;
 use crate::reads::{CONNECTIONS, SECONDS, WARM_UP_SECONDS, wrk};
@@ -38,7 +39,7 @@ pub async fn run() -> anyhow::Result<()> {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app_with(tools_env()).await;
-    let module = prowler_module(&app).await;
+    let module = app.tool_module("prowler").await;
     let started = Instant::now();
     // SAGE_BENCH_HISTORY_RUNS: fewer runs, for a quicker look.
     let history_runs = std::env::var("SAGE_BENCH_HISTORY_RUNS")
@@ -126,17 +127,6 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prowler's module, installed at the api's start.
-async fn prowler_module(app: &TestApp) -> String {
-    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
-    tools["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|t| t["name"] == "prowler"))
-        .and_then(|t| t["module_id"].as_str())
-        .expect("the tools are installed")
-        .to_owned()
-}
-
 /// Stores run number `run`, `per_account` findings in each account, as a worker does:
 /// most fail, one in twenty of the first 100 per account passes (a different one each
 /// run), so each run fixes and reopens some.
@@ -146,14 +136,7 @@ async fn store(
     run: usize,
     per_account: usize,
 ) -> anyhow::Result<ExecutionId> {
-    let id = ExecutionId::new();
-    app.db()
-        .batch_for_tests(&format!(
-            "INSERT INTO executions (id, module_id, module_version, requested_by, params, status)
-             SELECT '{id}', '{module}', 1, id, '{{}}', 'succeeded' FROM users
-             WHERE email = '{ADMIN}'"
-        ))
-        .await?;
+    let id = app.finished_execution(module).await;
     let findings = (0..ACCOUNTS * per_account).map(move |i| stored(run, i, per_account));
     let record = NewToolRun {
         execution_id: id,
@@ -197,19 +180,7 @@ fn stored(run: usize, i: usize, per_account: usize) -> StoredFinding {
             position: format!("[{i}]"),
         },
     };
-    let identity = Identity::of(&finding);
-    StoredFinding {
-        fingerprint: identity.fingerprint(),
-        tool: finding.tool,
-        check_id: identity.check,
-        title: finding.title,
-        severity: finding.severity.as_str().to_owned(),
-        status: finding.status.as_str().to_owned(),
-        resource_id: identity.resource,
-        resource_type: finding.resource_type,
-        region: identity.region,
-        account: identity.account,
-    }
+    stored_finding(finding)
 }
 
 /// Seconds to COPY run `id`'s rows, written out as CSV, into an unindexed table of the

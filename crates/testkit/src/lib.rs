@@ -322,6 +322,46 @@ impl TestApp {
     }
 
     /// The acceptance scenario's `backup-db` module, assigned to the analyst (run, view).
+    /// A scanner tool's module (`prowler`, …), as the api installed it at start.
+    pub async fn tool_module(&self, tool: &str) -> String {
+        let (_, tools) = self.get_as("/api/v1/tools", ADMIN).await;
+        tools["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|t| t["name"] == tool))
+            .and_then(|t| t["module_id"].as_str())
+            .unwrap_or_else(|| panic!("{tool} is not installed: {tools}"))
+            .to_owned()
+    }
+
+    /// A succeeded execution of `module` that no worker ran, recorded as the admin's:
+    /// what a tool run's findings are stored against when a test stores them itself.
+    pub async fn finished_execution(&self, module: &str) -> sage_model::ExecutionId {
+        let id = sage_model::ExecutionId::new();
+        self.db()
+            .batch_for_tests(&format!(
+                "INSERT INTO executions (id, module_id, module_version, requested_by, params, status)
+                 SELECT '{id}', '{module}', 1, id, '{{}}', 'succeeded' FROM users
+                 WHERE email = '{ADMIN}'"
+            ))
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A finding's changes as the admin reads them, oldest first: (from, to, run).
+    pub async fn finding_history(&self, fingerprint: &str) -> Vec<(Value, Value, Value)> {
+        let (status, detail) = self
+            .get_as(&format!("/api/v1/findings/{fingerprint}"), ADMIN)
+            .await;
+        assert_eq!(status, 200, "{detail}");
+        detail["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["from"].clone(), e["to"].clone(), e["run"].clone()))
+            .collect()
+    }
+
     pub async fn backup_db_module(&self) -> String {
         let script = self.register_backup_script().await;
         let (status, module) = self

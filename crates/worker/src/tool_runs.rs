@@ -151,7 +151,7 @@ pub async fn store_findings(
                 over_cap += 1;
             } else {
                 // A closed channel: the database gave up, and says why.
-                let _ = sender.blocking_send(stored(finding));
+                let _ = sender.blocking_send(stored_finding(finding));
             }
         });
         (parsed, read, over_cap)
@@ -277,7 +277,7 @@ fn extract(spool: &Path, kept: &[Planned]) -> Result<tempfile::TempDir, String> 
 
 /// A finding as stored: its identity's parts in their normalised form, so the
 /// database compares what the fingerprint hashed.
-fn stored(finding: Finding) -> StoredFinding {
+pub fn stored_finding(finding: Finding) -> StoredFinding {
     let identity = Identity::of(&finding);
     StoredFinding {
         fingerprint: identity.fingerprint(),

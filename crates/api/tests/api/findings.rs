@@ -24,20 +24,7 @@ fn fingerprint_of(tool: Tool, resource: &str, check: &str) -> String {
 
 /// Prowler's module, as installed at start.
 async fn prowler(app: &TestApp) -> String {
-    module_of(app, Tool::Prowler).await
-}
-
-/// A tool's module, as installed at start.
-async fn module_of(app: &TestApp, tool: Tool) -> String {
-    let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;
-    tools["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == tool.as_str())
-        .and_then(|t| t["module_id"].as_str())
-        .unwrap()
-        .to_owned()
+    app.tool_module("prowler").await
 }
 
 /// A finished Prowler run whose findings are `rows` (resource, check, status,
@@ -53,15 +40,7 @@ async fn scanned_by(
     module: &str,
     rows: &[(&str, &str, &str, &str)],
 ) -> ExecutionId {
-    let id = ExecutionId::new();
-    app.db()
-        .batch_for_tests(&format!(
-            "INSERT INTO executions (id, module_id, module_version, requested_by, params, status)
-             SELECT '{id}', '{module}', 1, id, '{{}}', 'succeeded' FROM users
-             WHERE email = '{ADMIN}'"
-        ))
-        .await
-        .unwrap();
+    let id = app.finished_execution(module).await;
     let findings: Vec<StoredFinding> = rows
         .iter()
         .map(|(resource, check, status, severity)| StoredFinding {
@@ -193,14 +172,8 @@ async fn findings_are_listed_with_their_state_and_history_to_whoever_may_see_a_r
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["state"], "fixed");
     assert!(detail["fixed_at"].is_string(), "{detail}");
-    let history: Vec<(Value, Value, Value)> = detail["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["from"].clone(), e["to"].clone(), e["run"].clone()))
-        .collect();
     assert_eq!(
-        history,
+        app.finding_history(&logs).await,
         [
             (Value::Null, json!("new"), json!(first.to_string())),
             (json!("new"), json!("fixed"), json!(second.to_string())),
@@ -342,7 +315,7 @@ async fn bad_filters_are_refused_naming_the_field() {
 async fn every_tools_findings_on_one_resource_sit_together() {
     let app = spawn_app_with(tools_env()).await;
     let prowler = prowler(&app).await;
-    let custodian = module_of(&app, Tool::Custodian).await;
+    let custodian = app.tool_module("custodian").await;
     let role = "arn:aws:iam::111122223333:role/Admin";
     scanned(
         &app,

@@ -94,17 +94,8 @@ async fn a_bucket_is_new_then_open_then_fixed_then_reopened_as_real_runs_see_it(
     assert_eq!(reopened["state"], "reopened", "{reopened}");
 
     let fingerprint = reopened["fingerprint"].as_str().unwrap();
-    let (_, detail) = app
-        .get_as(&format!("/api/v1/findings/{fingerprint}"), ADMIN)
-        .await;
-    let history: Vec<(Value, Value, Value)> = detail["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["from"].clone(), e["to"].clone(), e["run"].clone()))
-        .collect();
     assert_eq!(
-        history,
+        app.finding_history(fingerprint).await,
         [
             (Value::Null, json!("new"), json!(first)),
             (json!("new"), json!("open"), json!(second)),

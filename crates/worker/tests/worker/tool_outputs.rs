@@ -5,9 +5,30 @@
 
 use serde_json::{Value, json};
 
-use sage_testkit::{emulator, spawn_app_with, spawn_worker_with, tools_env};
+use sage_testkit::{TestApp, TestWorker, emulator, spawn_app_with, spawn_worker_with, tools_env};
 
 use crate::scanners::{artifacts, download, named, run_tool, wait_available};
+
+/// One run of Custodian's module whose driver is `driver` instead, on a worker whose
+/// settings `tune` changes; the app, the worker, and the ended run.
+async fn stand_in_run(
+    driver: &str,
+    tune: impl FnOnce(&mut sage_infra::config::Env),
+) -> (TestApp, TestWorker, Value) {
+    let env = tools_env();
+    let library = std::path::PathBuf::from(env.raw("SCRIPTS_DIR").unwrap());
+    std::fs::write(library.join("sage-tools/custodian.py"), driver).unwrap();
+    let app = spawn_app_with(env).await;
+    let worker = spawn_worker_with(&app, tune).await;
+    wait_available(&app, "custodian").await;
+    let ended = run_tool(
+        &app,
+        "custodian",
+        json!({"policy": "policies: [{name: p, resource: aws.s3}]"}),
+    )
+    .await;
+    (app, worker, ended)
+}
 
 /// A scanner that writes 40 Prowler findings: 20 checks, each written twice over.
 const TWICE_OVER_DRIVER: &str = r#"import json
@@ -19,17 +40,9 @@ with open("/work/out/prowler.ocsf.json", "w") as f:
 
 #[tokio::test]
 async fn a_run_stores_its_findings_once_each_within_the_cap_and_counts_the_rest() {
-    let env = tools_env();
-    let library = std::path::PathBuf::from(env.raw("SCRIPTS_DIR").unwrap());
-    std::fs::write(library.join("sage-tools/custodian.py"), TWICE_OVER_DRIVER).unwrap();
-    let app = spawn_app_with(env).await;
-    let worker = spawn_worker_with(&app, |env| env.set("SCANNER_MAX_FINDINGS", "30")).await;
-    wait_available(&app, "custodian").await;
-    let ended = run_tool(
-        &app,
-        "custodian",
-        json!({"policy": "policies: [{name: p, resource: aws.s3}]"}),
-    )
+    let (app, worker, ended) = Box::pin(stand_in_run(TWICE_OVER_DRIVER, |env| {
+        env.set("SCANNER_MAX_FINDINGS", "30")
+    }))
     .await;
     let id = ended["id"].as_str().unwrap().to_owned();
     let log = app.log_text(&id).await;
@@ -85,21 +98,10 @@ for name in ("cis_2.0_aws", "iso27001_2013_aws"):
 
 #[tokio::test]
 async fn a_tool_run_whose_outputs_were_cut_says_so_naming_each_file() {
-    let env = tools_env();
-    let library = std::path::PathBuf::from(env.raw("SCRIPTS_DIR").unwrap());
-    std::fs::write(library.join("sage-tools/custodian.py"), FILLING_DRIVER).unwrap();
-    let app = spawn_app_with(env).await;
-    let worker = spawn_worker_with(&app, |env| {
+    let (app, worker, ended) = Box::pin(stand_in_run(FILLING_DRIVER, |env| {
         emulator::use_it(env);
         env.set("SCANNER_OUTPUT_MIB", "64");
-    })
-    .await;
-    wait_available(&app, "custodian").await;
-    let ended = run_tool(
-        &app,
-        "custodian",
-        json!({"policy": "policies: [{name: p, resource: aws.s3}]"}),
-    )
+    }))
     .await;
     let id = ended["id"].as_str().unwrap().to_owned();
     let log = app.log_text(&id).await;
