@@ -8,6 +8,7 @@ use sage_model::tools::Tool;
 use crate::conditions::Conditions;
 use crate::executions::Viewer;
 use crate::finding_history::{COLUMNS, TrackedFinding, seen_by, tracked};
+use crate::finding_states::within_scope;
 use crate::{Db, StoreError};
 
 /// Where a finding went from one run to the next of its tool.
@@ -77,9 +78,10 @@ impl Db {
         let rows = client
             .query(
                 &format!(
-                    "{DIFF} SELECT {COLUMNS}, c.change, c.total FROM ranked c
+                    "{diff} SELECT {COLUMNS}, c.change, c.total FROM ranked c
                      JOIN finding_states s USING (fingerprint)
-                     WHERE c.place <= $3 ORDER BY c.change, c.place"
+                     WHERE c.place <= $3 ORDER BY c.change, c.place",
+                    diff = diff()
                 ),
                 &[&from.as_uuid(), &to.as_uuid(), &limit],
             )
@@ -175,10 +177,12 @@ impl Db {
 }
 
 /// Each finding failing in run $1 or $2 with its change and its place in it (gravest
-/// first), and how many share its change. $2's scope says what it covered. The two
-/// runs' findings are subqueries of the findings table, so the planner joins them by
-/// what it knows of it.
-const DIFF: &str = "
+/// first), and how many share its change. $2's scope says what it covered, by the rule
+/// its settling fixed findings with. The two runs' findings are subqueries of the
+/// findings table, so the planner joins them by what it knows of it.
+fn diff() -> String {
+    format!(
+        "
 WITH changed AS (
     SELECT s.fingerprint, s.severity_rank,
            CASE WHEN l.fingerprint IS NOT NULL AND e.fingerprint IS NOT NULL THEN 'still_open'
@@ -187,9 +191,7 @@ WITH changed AS (
                          WHERE v.fingerprint = l.fingerprint AND v.execution_id = $2
                            AND v.to_state = 'reopened') THEN 'reopened'
                 WHEN l.fingerprint IS NOT NULL THEN 'new'
-                WHEN run.coverage = 'whole' AND s.account = ANY (run.scope_accounts)
-                     AND s.region = ANY (run.scope_regions)
-                     AND s.check_id = ANY (run.scope_checks)
+                WHEN run.coverage = 'whole' AND {scope}
                      AND NOT EXISTS (SELECT 1 FROM findings x WHERE x.execution_id = $2
                                      AND x.fingerprint = e.fingerprint AND x.status <> 'pass')
                 THEN 'fixed'
@@ -204,7 +206,14 @@ ranked AS (
     SELECT fingerprint, change,
            row_number() OVER (PARTITION BY change ORDER BY severity_rank, fingerprint) AS place,
            count(*) OVER (PARTITION BY change) AS total
-    FROM changed)";
+    FROM changed)",
+        scope = within_scope(
+            "run.scope_accounts",
+            "run.scope_regions",
+            "run.scope_checks"
+        )
+    )
+}
 
 impl Db {
     /// The tool whose run `id` is; `None` for a run of no tool (or none recorded).

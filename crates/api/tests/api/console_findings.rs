@@ -1,6 +1,8 @@
 //! Findings in the browser over real Cloud Custodian runs against the emulator: two
-//! buckets found unencrypted, both encrypted, then one unencrypted again. The console
-//! shows one fixed and one reopened, each with its history.
+//! buckets found unencrypted twice, both encrypted, a run of another region that leaves
+//! them open, a run of theirs that fixes both, then one unencrypted again. The console
+//! shows one fixed and one reopened, each with its history, the diffs between the runs
+//! and the trend.
 
 use std::time::{Duration, Instant};
 
@@ -30,12 +32,13 @@ async fn custodian_available(app: &TestApp) {
     }
 }
 
-/// One Custodian run of the policy that finds this test's unencrypted buckets.
-async fn scan(app: &TestApp, tag: &str) {
+/// One Custodian run in `region` of the policy that finds this test's unencrypted
+/// buckets; its id.
+async fn scan(app: &TestApp, tag: &str, region: &str) -> String {
     let policy = format!(
         "policies:\n  - name: unencrypted\n    resource: aws.s3\n    filters:\n      - type: value\n        key: Name\n        op: regex\n        value: '^sage-{tag}-.*'\n      - type: bucket-encryption\n        state: false\n"
     );
-    let body = json!({"provider": "aws", "region": "us-east-1",
+    let body = json!({"provider": "aws", "region": region,
                       "iam_role_arn": emulator::ROLE_ARN, "policy": policy});
     let (status, started) = app
         .post_as("/api/v1/tools/custodian/runs", ADMIN, &body)
@@ -44,6 +47,7 @@ async fn scan(app: &TestApp, tag: &str) {
     let id = started["id"].as_str().unwrap();
     app.wait_for(id, Some("succeeded"), Duration::from_secs(240))
         .await;
+    id.to_owned()
 }
 
 #[tokio::test]
@@ -58,16 +62,21 @@ async fn browser_findings_fixed_and_reopened_over_real_runs() {
     for bucket in [&fixed, &reopened] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    scan(&app, &tag).await;
+    let mut runs = vec![
+        scan(&app, &tag, "us-east-1").await,
+        scan(&app, &tag, "us-east-1").await,
+    ];
     emulator::encrypt(&s3, &fixed).await;
     emulator::encrypt(&s3, &reopened).await;
-    scan(&app, &tag).await;
+    // The buckets live in us-east-1: a run of eu-west-1 did not cover them.
+    runs.push(scan(&app, &tag, "eu-west-1").await);
+    runs.push(scan(&app, &tag, "us-east-1").await);
     s3.delete_bucket_encryption()
         .bucket(&reopened)
         .send()
         .await
         .unwrap();
-    scan(&app, &tag).await;
+    runs.push(scan(&app, &tag, "us-east-1").await);
     playwright(
         &app,
         "findings.spec.ts",
@@ -75,6 +84,7 @@ async fn browser_findings_fixed_and_reopened_over_real_runs() {
             ("SAGE_FIXED_BUCKET", fixed),
             ("SAGE_REOPENED_BUCKET", reopened),
             ("SAGE_TAG", tag),
+            ("SAGE_RUNS", runs.join(",")),
         ],
     )
     .await;

@@ -6,7 +6,7 @@ import { ADMIN, env, signInAsDemo, watch } from "./helpers";
 
 // The namespaces of the dictionaries: a key shown as text starts with one of them.
 const KEY =
-  /\b(app|common|languages|roles|nav|signIn|errors|status|reasons|modules|execution|log|artifacts|runs|approvals|scripts|adminModules|adminModule|assignments|editor|validation|audit|scanners|tools|severity|findingStatus|findingState|findings|evidence)\.[A-Za-z_]+/;
+  /\b(app|common|languages|roles|nav|signIn|errors|status|reasons|modules|execution|log|artifacts|runs|approvals|scripts|adminModules|adminModule|assignments|editor|validation|audit|scanners|tools|severity|findingStatus|findingState|findings|trends|diff|evidence)\.[A-Za-z_]+/;
 
 test("every page in Korean, no untranslated key", async ({ page }) => {
   await page.addInitScript(() => localStorage.setItem("sage.lang", "ko"));
@@ -28,6 +28,8 @@ test("every page in Korean, no untranslated key", async ({ page }) => {
     ["/scanners", "클라우드 스캐너"],
     ["/evidence", "증적 보고서"],
     ["/findings", "발견 항목"],
+    ["/findings/trends", "추이"],
+    ["/findings/diff", "두 실행 비교"],
     ["/admin/scripts", "스크립트"],
     ["/admin/modules", "모듈 관리"],
     [`/admin/modules/${moduleId}`, "할당"],

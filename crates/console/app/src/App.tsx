@@ -6,7 +6,9 @@ import { Approvals } from "./pages/Approvals";
 import { Evidence } from "./pages/Evidence";
 import { ExecutionPage } from "./pages/Execution";
 import { FindingPage } from "./pages/Finding";
+import { FindingDiffPage } from "./pages/FindingDiff";
 import { Findings } from "./pages/Findings";
+import { FindingTrends } from "./pages/FindingTrends";
 import { ModuleRun } from "./pages/ModuleRun";
 import { Modules } from "./pages/Modules";
 import { Runs } from "./pages/Runs";
@@ -30,6 +32,8 @@ export function App() {
           <Route path="/approvals" element={<Approvals />} />
           <Route path="/scanners" element={<Scanners />} />
           <Route path="/findings" element={<Findings />} />
+          <Route path="/findings/trends" element={<FindingTrends />} />
+          <Route path="/findings/diff" element={<FindingDiffPage />} />
           <Route path="/findings/:fingerprint" element={<FindingPage />} />
           <Route path="/evidence" element={<Evidence />} />
           <Route path="/admin/scripts" element={<Scripts />} />

@@ -12,6 +12,8 @@ import type {
   FieldProblem,
   Finding,
   FindingDetail,
+  FindingDiff,
+  FindingTrend,
   LatestRun,
   Me,
   ModuleSummary,
@@ -118,6 +120,10 @@ export class Api {
 
   findings = (filter: Query) => this.call<Page<Finding>>("GET", withQuery("/api/v1/findings", filter));
   finding = (fingerprint: string) => this.call<FindingDetail>("GET", `/api/v1/findings/${enc(fingerprint)}`);
+  findingDiff = (from: string, to: string) =>
+    this.call<FindingDiff>("GET", withQuery("/api/v1/findings/diff", { from, to, limit: 100 }));
+  findingTrend = (tool: ToolName, days: number, account?: string) =>
+    this.call<FindingTrend>("GET", withQuery("/api/v1/findings/trends", { tool, days, account }));
 
   audit = (filter: Query) => this.call<Page<AuditEvent>>("GET", withQuery("/api/v1/audit", filter));
   verifyAudit = () => this.call<ChainReport>("GET", "/api/v1/audit/verify");

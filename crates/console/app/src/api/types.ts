@@ -164,6 +164,22 @@ export type FindingEvent = Omit<Schemas["FindingEventView"], "from" | "to" | "ch
 
 export type FindingDetail = Finding & { history: FindingEvent[] };
 
+/** Where a finding went from one run of its tool to a later one. */
+export const CHANGES = ["new", "reopened", "still_open", "fixed", "not_covered"] as const;
+export type Change = (typeof CHANGES)[number];
+
+export type FindingDiff = Pick<Schemas["DiffView"], "from" | "to"> & { tool: ToolName } & Record<
+    Change,
+    { total: number; findings: Finding[] }
+  >;
+
+/** One day of a tool's findings: how many stood in each state, by severity, at its end. */
+export type TrendDay = Omit<Schemas["DayView"], "counts"> & {
+  counts: Partial<Record<FindingState, Partial<Record<Severity, number>>>>;
+};
+
+export type FindingTrend = Omit<Schemas["TrendView"], "days" | "tool"> & { tool: ToolName; days: TrendDay[] };
+
 export interface Evidence {
   id: Uuid;
   status: "pending" | "building" | "ready" | "failed";

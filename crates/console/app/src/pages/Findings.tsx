@@ -1,14 +1,12 @@
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
-import { FINDING_STATES, type Finding, SEVERITIES, TOOLS } from "../api/types";
+import { FINDING_STATES, SEVERITIES, TOOLS } from "../api/types";
 import { useSession } from "../auth/context";
-import { FindingStateBadge, SeverityBadge } from "../components/FindingBadges";
+import { FindingTable } from "../components/FindingTable";
 import { Problem } from "../components/Problem";
-import { Table } from "../components/Table";
 import { useLoad } from "../components/useLoad";
 import { useUrlFilter } from "../components/useUrlFilter";
-import { formatTime } from "../i18n";
 
 /** Every finding of the scanners' runs the caller may see, gravest first, filtered in
  * the URL so a view can be shared. */
@@ -39,6 +37,10 @@ export function Findings() {
     <section>
       <h1>{t("findings.title")}</h1>
       <p className="muted">{t("findings.explain")}</p>
+      <nav className="page-links" aria-label={t("findings.views")}>
+        <Link to="/findings/trends">{t("trends.title")}</Link>
+        <Link to="/findings/diff">{t("diff.title")}</Link>
+      </nav>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("findings.filters")}>
         <label>
           {t("findings.tool")}
@@ -65,44 +67,5 @@ export function Findings() {
         </button>
       )}
     </section>
-  );
-}
-
-function FindingTable({ findings }: { findings: Finding[] }) {
-  const { t, i18n } = useTranslation();
-  if (findings.length === 0) return <p className="muted">{t("findings.none")}</p>;
-  return (
-    <Table
-      headers={[
-        t("findings.state"),
-        t("findings.severity"),
-        t("findings.tool"),
-        t("findings.check"),
-        t("findings.resource"),
-        t("findings.region"),
-        t("findings.lastSeen"),
-      ]}
-    >
-      {findings.map((f) => (
-        <tr key={f.fingerprint} data-fingerprint={f.fingerprint}>
-          <td>
-            <Link
-              to={`/findings/${f.fingerprint}`}
-              aria-label={t("findings.open", { check: f.check, resource: f.resource })}
-            >
-              <FindingStateBadge state={f.state} />
-            </Link>
-          </td>
-          <td>
-            <SeverityBadge severity={f.severity} />
-          </td>
-          <td>{t(`tools.${f.tool}`)}</td>
-          <td title={f.title}>{f.check}</td>
-          <td className="wrap">{f.resource}</td>
-          <td>{f.region}</td>
-          <td>{formatTime(f.last_seen, i18n.language)}</td>
-        </tr>
-      ))}
-    </Table>
   );
 }
