@@ -1,12 +1,14 @@
 //! How findings moved: between two runs of one tool, and day by day.
 
-use chrono::NaiveDate;
+use deadpool_postgres::Object as PooledClient;
 use sage_model::ExecutionId;
-use sage_model::findings::{FindingState, Severity};
 use sage_model::tools::Tool;
+use tokio_postgres::Row;
 
 use crate::conditions::Conditions;
 use crate::executions::Viewer;
+pub use crate::finding_counts::Day;
+use crate::finding_counts::{counted_days, days_of};
 use crate::finding_history::{COLUMNS, TrackedFinding, seen_by, tracked};
 use crate::finding_states::within_scope;
 use crate::{Db, StoreError};
@@ -55,15 +57,6 @@ pub struct Changed {
     pub findings: Vec<TrackedFinding>,
 }
 
-/// One day of a tool's findings: how many stood in each state and severity at its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Day {
-    pub day: NaiveDate,
-    /// Whether a run of the tool ended that day; if not, the day carries the last.
-    pub scanned: bool,
-    pub counts: Vec<(FindingState, Severity, u64)>,
-}
-
 impl Db {
     /// What changed from run `from` to run `to` (two runs of one tool), each change
     /// with its gravest `limit` findings.
@@ -106,8 +99,9 @@ impl Db {
     }
 
     /// The last `days` days of `tool`'s findings that `viewer` may see (of `account`
-    /// only, when given), oldest first. A finding counts under the state its latest
-    /// change at the day's end gave it, with its current severity.
+    /// only, when given), oldest first. A viewer of everything reads the day's counts;
+    /// another replays the changes of the findings they may see: each counts under the
+    /// state its latest change at the day's end gave it, with its current severity.
     #[tracing::instrument(skip(self))]
     pub async fn finding_trends(
         &self,
@@ -116,64 +110,54 @@ impl Db {
         account: Option<&str>,
         days: i32,
     ) -> Result<Vec<Day>, StoreError> {
-        let mut conditions = Conditions::default();
-        let tool_bound = conditions.bind(tool.as_str());
-        conditions.and(format!("s.tool = {tool_bound}"));
-        if let Some(account) = account {
-            let account = conditions.bind(account.to_owned());
-            conditions.and(format!("s.account = {account}"));
-        }
-        seen_by(&mut conditions, viewer);
-        let days = conditions.bind(days);
-        let sql = format!(
-            "WITH spans AS (
-                 SELECT s.severity, e.to_state AS state, e.at AS since,
-                        lead(e.at) OVER (PARTITION BY e.fingerprint ORDER BY e.id) AS till
-                 FROM finding_events e JOIN finding_states s USING (fingerprint)
-                 {where_clause}),
-             days AS (
-                 SELECT d::date AS day, d + interval '1 day' AS day_end
-                 FROM generate_series(date_trunc('day', now()) - ({days} - 1) * interval '1 day',
-                                      date_trunc('day', now()), interval '1 day') AS d)
-             SELECT d.day,
-                    EXISTS (SELECT 1 FROM tool_runs r WHERE r.tool = {tool_bound}
-                            AND r.finished_at >= d.day AND r.finished_at < d.day_end),
-                    sp.state, sp.severity, count(sp.state)
-             FROM days d LEFT JOIN spans sp
-                  ON sp.since < d.day_end AND (sp.till IS NULL OR sp.till >= d.day_end)
-             GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4",
-            where_clause = conditions.where_clause()
-        );
         let client = self.client().await?;
-        let statement = client.prepare_cached(&sql).await?;
-        let rows = client.query(&statement, &conditions.values()).await?;
-        let mut out: Vec<Day> = Vec::new();
-        for row in &rows {
-            let day: NaiveDate = row.get(0);
-            if out.last().is_none_or(|d| d.day != day) {
-                out.push(Day {
-                    day,
-                    scanned: row.get(1),
-                    counts: Vec::new(),
-                });
-            }
-            let (Some(state), Some(severity)) =
-                (row.get::<_, Option<&str>>(2), row.get::<_, Option<&str>>(3))
-            else {
-                continue;
-            };
-            let parse = |_| StoreError::Corrupt("finding state or severity");
-            let count = u64::try_from(row.get::<_, i64>(4)).unwrap_or_default();
-            if let Some(last) = out.last_mut() {
-                last.counts.push((
-                    state.parse().map_err(parse)?,
-                    severity.parse().map_err(parse)?,
-                    count,
-                ));
-            }
-        }
-        Ok(out)
+        let rows = match viewer {
+            Viewer::Everything => counted_days(&client, tool, account, days).await?,
+            Viewer::User { .. } => replayed_days(&client, viewer, tool, account, days).await?,
+        };
+        days_of(&rows)
     }
+}
+
+/// The rows of `days_of` for the findings of `tool` that `viewer` may see, from the
+/// changes of each.
+async fn replayed_days(
+    client: &PooledClient,
+    viewer: &Viewer,
+    tool: Tool,
+    account: Option<&str>,
+    days: i32,
+) -> Result<Vec<Row>, StoreError> {
+    let mut conditions = Conditions::default();
+    let tool_bound = conditions.bind(tool.as_str());
+    conditions.and(format!("s.tool = {tool_bound}"));
+    if let Some(account) = account {
+        let account = conditions.bind(account.to_owned());
+        conditions.and(format!("s.account = {account}"));
+    }
+    seen_by(&mut conditions, viewer);
+    let days = conditions.bind(days);
+    let sql = format!(
+        "WITH spans AS (
+             SELECT s.severity, e.to_state AS state, e.at AS since,
+                    lead(e.at) OVER (PARTITION BY e.fingerprint ORDER BY e.id) AS till
+             FROM finding_events e JOIN finding_states s USING (fingerprint)
+             {where_clause}),
+         days AS (
+             SELECT d::date AS day, d + interval '1 day' AS day_end
+             FROM generate_series(date_trunc('day', now()) - ({days} - 1) * interval '1 day',
+                                  date_trunc('day', now()), interval '1 day') AS d)
+         SELECT d.day,
+                EXISTS (SELECT 1 FROM tool_runs r WHERE r.tool = {tool_bound}
+                        AND r.finished_at >= d.day AND r.finished_at < d.day_end),
+                sp.state, sp.severity, count(sp.state)
+         FROM days d LEFT JOIN spans sp
+              ON sp.since < d.day_end AND (sp.till IS NULL OR sp.till >= d.day_end)
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4",
+        where_clause = conditions.where_clause()
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    Ok(client.query(&statement, &conditions.values()).await?)
 }
 
 /// Each finding failing in run $1 or $2 with its change and its place in it (gravest

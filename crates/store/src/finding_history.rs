@@ -99,10 +99,14 @@ impl Db {
         equal("tool", filter.tool.map(|t| t.as_str().to_owned()));
         equal("account", filter.account.clone());
         equal("region", filter.region.clone());
-        equal("severity", filter.severity.map(|s| s.as_str().to_owned()));
         equal("state", filter.state.map(|s| s.as_str().to_owned()));
         equal("check_id", filter.check.clone());
         equal("resource_id", filter.resource_id.clone());
+        if let Some(severity) = filter.severity {
+            // The rank leads the lists' indexes: a severity is a range of them.
+            let rank = conditions.bind(rank(severity));
+            conditions.and(format!("s.severity_rank = {rank}"));
+        }
         if let Some(prefix) = &filter.resource {
             let prefix = conditions.bind(prefix.clone());
             conditions.and(format!("starts_with(s.resource_id, {prefix})"));

@@ -8,7 +8,8 @@ use sage_model::tools::Tool;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::findings::RUN_FINDINGS;
+use crate::{StoreError, finding_counts};
 
 /// What a run's outputs let it say about the findings it did not report failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,9 @@ impl Coverage {
 }
 
 /// Records the scope of run `id` of `tool` (the `regions` its options named) and
-/// settles the tool's findings.
+/// settles the tool's findings from the run's (`RUN_FINDINGS`): first where each one it
+/// fails goes, beside the state it had, then the states, then the events, then, when the
+/// run may fix, the fixes, and last the day's counts.
 #[tracing::instrument(name = "settle_findings", skip_all, fields(execution_id = %id))]
 pub(crate) async fn settle(
     transaction: &Transaction<'_>,
@@ -40,22 +43,25 @@ pub(crate) async fn settle(
     regions: Option<&[String]>,
     coverage: Coverage,
 ) -> Result<(), StoreError> {
-    let (id, tool) = (id.as_uuid(), tool.as_str());
+    let run = id.as_uuid();
     // Runs of one tool settle one after another: each reads the states the last left.
+    // Whatever else writes a tool's states takes this lock too.
     transaction
         .execute(
             "SELECT pg_advisory_xact_lock(hashtext('sage.finding_states.' || $1))",
-            &[&tool],
+            &[&tool.as_str()],
         )
         .await?;
-    // The joins below are planned from the tables' statistics. After a large run the
-    // states have grown past what autovacuum last counted, and a planner that thinks
-    // them few joins them row by row with the run's findings: minutes, not seconds.
-    // Counting them again costs a sample of pages.
-    transaction.batch_execute("ANALYZE finding_states").await?;
-    let scope = record_scope(transaction, id, regions, coverage).await?;
-    transaction.execute(&failing_events(), &[&id]).await?;
-    transaction.execute(&failing_states(), &[&id]).await?;
+    let scope = record_scope(transaction, run, regions, coverage).await?;
+    transaction
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE failing ON COMMIT DROP AS {}; ANALYZE failing",
+            failing()
+        ))
+        .await?;
+    transaction.execute(FAILING_SEEN_BEFORE, &[&run]).await?;
+    transaction.execute(FAILING_FIRST_SEEN, &[&run]).await?;
+    transaction.execute(FAILING_EVENTS, &[&run]).await?;
     if coverage == Coverage::Whole {
         transaction
             .batch_execute("CREATE TEMP TABLE gone (fingerprint text, state text) ON COMMIT DROP")
@@ -63,14 +69,20 @@ pub(crate) async fn settle(
         transaction
             .execute(
                 &gone(),
-                &[&id, &tool, &scope.accounts, &scope.regions, &scope.checks],
+                &[
+                    &run,
+                    &tool.as_str(),
+                    &scope.accounts,
+                    &scope.regions,
+                    &scope.checks,
+                ],
             )
             .await?;
         transaction.batch_execute("ANALYZE gone").await?;
-        transaction.execute(FIXED_EVENTS, &[&id]).await?;
-        transaction.execute(FIXED_STATES, &[&id]).await?;
+        transaction.execute(FIXED_EVENTS, &[&run]).await?;
+        transaction.execute(FIXED_STATES, &[&run]).await?;
     }
-    Ok(())
+    finding_counts::record(transaction, id, tool).await
 }
 
 /// What a run covered.
@@ -90,18 +102,19 @@ async fn record_scope(
 ) -> Result<Scope, StoreError> {
     let row = transaction
         .query_one(
-            "UPDATE tool_runs SET coverage = $2,
-                 scope_accounts = ARRAY(SELECT DISTINCT account FROM findings
-                                        WHERE execution_id = $1 ORDER BY 1),
-                 scope_checks = ARRAY(SELECT DISTINCT check_id FROM findings
-                                      WHERE execution_id = $1 AND status IN ('pass', 'fail')
-                                      ORDER BY 1),
-                 scope_regions = ARRAY(SELECT DISTINCT region FROM (
-                     SELECT unnest(coalesce($3::text[],
-                         ARRAY(SELECT DISTINCT region FROM findings WHERE execution_id = $1)))
-                     UNION SELECT 'global') AS r(region) ORDER BY 1)
-             WHERE execution_id = $1
-             RETURNING scope_accounts, scope_regions, scope_checks",
+            &format!(
+                "UPDATE tool_runs SET coverage = $2,
+                     scope_accounts = ARRAY(SELECT DISTINCT account FROM {RUN_FINDINGS}
+                                            ORDER BY 1),
+                     scope_checks = ARRAY(SELECT DISTINCT check_id FROM {RUN_FINDINGS}
+                                          WHERE status IN ('pass', 'fail') ORDER BY 1),
+                     scope_regions = ARRAY(SELECT DISTINCT region FROM (
+                         SELECT unnest(coalesce($3::text[],
+                             ARRAY(SELECT DISTINCT region FROM {RUN_FINDINGS})))
+                         UNION SELECT 'global') AS r(region) ORDER BY 1)
+                 WHERE execution_id = $1
+                 RETURNING scope_accounts, scope_regions, scope_checks"
+            ),
             &[&id, &coverage.as_str(), &regions],
         )
         .await?;
@@ -121,44 +134,41 @@ fn failing_state(current: &str) -> String {
     )
 }
 
-/// The changes the run's failing findings are about to make, as events of the run: of
-/// state, and of title or severity. Written before the states (the events' reference to
-/// them is checked at commit), each statement joining tables the planner knows.
-fn failing_events() -> String {
+/// Each finding the run fails (one per fingerprint), with the state it had (`from_state`,
+/// NULL when never seen), the state it goes to and its changes of title or severity.
+fn failing() -> String {
     let next = failing_state("s.state");
     format!(
-        "INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, changes)
-         SELECT f.fingerprint, $1, s.state, {next},
+        "SELECT f.fingerprint, f.tool, f.account, f.region, f.resource_id, f.check_id,
+                f.title, f.severity, s.state AS from_state, {next} AS to_state,
                 nullif(jsonb_strip_nulls(jsonb_build_object(
                     'title', CASE WHEN s.title <> f.title
                                   THEN jsonb_build_object('from', s.title, 'to', f.title) END,
                     'severity', CASE WHEN s.severity <> f.severity
                                      THEN jsonb_build_object('from', s.severity, 'to', f.severity)
                                 END)),
-                    '{{}}'::jsonb)
-         FROM findings f LEFT JOIN finding_states s USING (fingerprint)
-         WHERE f.execution_id = $1 AND f.status = 'fail'
-           AND (s.state IS DISTINCT FROM {next} OR s.title <> f.title
-                OR s.severity <> f.severity)"
+                    '{{}}'::jsonb) AS changes
+         FROM {RUN_FINDINGS} f LEFT JOIN finding_states s USING (fingerprint)
+         WHERE f.status = 'fail'"
     )
 }
 
-/// The run's failing findings' states (one row per fingerprint: the run's findings
-/// were stored so).
-fn failing_states() -> String {
-    let next = failing_state("finding_states.state");
-    format!(
-        "INSERT INTO finding_states (fingerprint, tool, account, region, resource_id, check_id,
-                                     title, severity, state, first_seen, last_seen, first_run,
-                                     last_run)
-         SELECT fingerprint, tool, account, region, resource_id, check_id, title, severity,
-                'new', now(), now(), $1, $1
-         FROM findings WHERE execution_id = $1 AND status = 'fail'
-         ON CONFLICT (fingerprint) DO UPDATE SET
-             state = {next}, fixed_at = NULL, last_seen = now(), last_run = $1,
-             title = EXCLUDED.title, severity = EXCLUDED.severity"
-    )
-}
+const FAILING_SEEN_BEFORE: &str = "
+UPDATE finding_states s SET state = f.to_state, fixed_at = NULL, last_seen = now(),
+                            last_run = $1, title = f.title, severity = f.severity
+FROM failing f WHERE f.from_state IS NOT NULL AND s.fingerprint = f.fingerprint";
+
+const FAILING_FIRST_SEEN: &str = "
+INSERT INTO finding_states (fingerprint, tool, account, region, resource_id, check_id, title,
+                            severity, state, first_seen, last_seen, first_run, last_run)
+SELECT fingerprint, tool, account, region, resource_id, check_id, title, severity, 'new',
+       now(), now(), $1, $1
+FROM failing WHERE from_state IS NULL";
+
+const FAILING_EVENTS: &str = "
+INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, changes)
+SELECT fingerprint, $1, from_state, to_state, changes FROM failing
+WHERE from_state IS DISTINCT FROM to_state OR changes IS NOT NULL";
 
 /// Whether the finding state `s` lies within a run's scope: its account, region and
 /// check each among the run's (the arrays `accounts`, `regions` and `checks`).
@@ -183,8 +193,8 @@ fn gone() -> String {
         "INSERT INTO gone
          SELECT s.fingerprint, s.state FROM finding_states s
          WHERE s.tool = $2 AND s.state <> 'fixed' AND s.last_run <> $1 AND {scope}
-           AND NOT EXISTS (SELECT 1 FROM findings f
-                           WHERE f.execution_id = $1 AND f.fingerprint = s.fingerprint
+           AND NOT EXISTS (SELECT 1 FROM {RUN_FINDINGS} f
+                           WHERE f.fingerprint = s.fingerprint
                              AND f.status NOT IN ('pass', 'fail'))",
         scope = within_scope("$3", "$4", "$5")
     )

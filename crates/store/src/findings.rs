@@ -52,6 +52,10 @@ pub struct RecordedRun {
     pub finished_at: DateTime<Utc>,
 }
 
+/// The temporary table that holds the findings of the run being recorded, one per
+/// fingerprint, until its transaction ends; settling reads it.
+pub(crate) const RUN_FINDINGS: &str = "run_findings";
+
 /// The columns a stored finding fills, beside its run, in COPY's order.
 const COLUMNS: &str = "ordinal, tool, check_id, title, severity, status, resource_id, \
                        resource_type, region, account, fingerprint";
@@ -120,25 +124,39 @@ impl Db {
                 writer.as_mut().write(&row).await?;
             }
             writer.finish().await?;
+            // The run's findings, one per fingerprint, as a table of their own with its
+            // statistics: storing, counting and settling read it whole, and the
+            // planner joins it by what it holds rather than by guesses about a slice
+            // of the findings table that is not committed yet.
+            transaction
+                .batch_execute(&format!(
+                    "CREATE TEMP TABLE {RUN_FINDINGS} ON COMMIT DROP AS
+                         SELECT DISTINCT ON (fingerprint) {COLUMNS} FROM staged_findings
+                         ORDER BY fingerprint, ordinal;
+                     DROP TABLE staged_findings;
+                     ANALYZE {RUN_FINDINGS}"
+                ))
+                .await?;
             transaction
                 .execute(
                     &format!(
                         "INSERT INTO findings (execution_id, {COLUMNS})
-                         SELECT DISTINCT ON (fingerprint) $1, {COLUMNS}
-                         FROM staged_findings ORDER BY fingerprint, ordinal"
+                         SELECT $1, {COLUMNS} FROM {RUN_FINDINGS}"
                     ),
                     &[&id],
                 )
                 .await?;
             transaction
                 .execute(
-                    "UPDATE tool_runs SET counts = coalesce((
-                         SELECT jsonb_object_agg(status, severities) FROM (
-                             SELECT status, jsonb_object_agg(severity, n) AS severities
-                             FROM (SELECT status, severity, count(*) AS n FROM findings
-                                   WHERE execution_id = $1 GROUP BY status, severity) AS c
-                             GROUP BY status) AS s), '{}')
-                     WHERE execution_id = $1",
+                    &format!(
+                        "UPDATE tool_runs SET counts = coalesce((
+                             SELECT jsonb_object_agg(status, severities) FROM (
+                                 SELECT status, jsonb_object_agg(severity, n) AS severities
+                                 FROM (SELECT status, severity, count(*) AS n
+                                       FROM {RUN_FINDINGS} GROUP BY status, severity) AS c
+                                 GROUP BY status) AS s), '{{}}')
+                         WHERE execution_id = $1"
+                    ),
                     &[&id],
                 )
                 .await?;

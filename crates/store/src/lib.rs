@@ -10,6 +10,7 @@ mod conditions;
 pub mod evidence;
 pub mod executions;
 pub mod finding_changes;
+pub mod finding_counts;
 pub mod finding_history;
 pub mod finding_states;
 pub mod findings;

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0021_tool_names"),
     migration!("0022_evidence_attempts"),
     migration!("0023_finding_states"),
+    migration!("0024_findings_at_scale"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

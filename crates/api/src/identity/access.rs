@@ -3,6 +3,7 @@
 //! Objects a caller may not see answer 404, never 403, so ids cannot be probed;
 //! collections and actions the caller may see but not use answer 403.
 
+use sage_model::tools::Tool;
 use sage_model::{ExecutionId, ModuleId};
 use sage_store::catalog::{Module, Permissions};
 use sage_store::evidence::Evidence;
@@ -103,6 +104,28 @@ impl<'a> Access<'a> {
                 groups: user.groups.clone(),
             }
         }
+    }
+
+    /// Whose findings of `tool` the caller sees: all of them when they may see every
+    /// run of it (admins, and whoever may view the tool's module), else as
+    /// `execution_viewer` says.
+    pub async fn tool_viewer(&self, tool: Tool) -> Result<Viewer, ApiError> {
+        if self.caller.is_admin() {
+            return Ok(Viewer::Everything);
+        }
+        let module = self
+            .state
+            .db
+            .tools()
+            .await?
+            .into_iter()
+            .find(|t| t.tool == tool);
+        if let Some(module) = module
+            && self.permissions(module.module_id).await?.view
+        {
+            return Ok(Viewer::Everything);
+        }
+        Ok(self.execution_viewer())
     }
 
     /// An execution the caller may see: admins, its requester, and whoever may view

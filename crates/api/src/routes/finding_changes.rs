@@ -215,7 +215,7 @@ pub async fn trends(
     let (Some(tool), Some(days), true) = (tool, days, problems.is_empty()) else {
         return Err(ApiError::invalid(problems));
     };
-    let viewer = Access::new(&state, &caller).execution_viewer();
+    let viewer = Access::new(&state, &caller).tool_viewer(tool).await?;
     let found = state
         .db
         .finding_trends(&viewer, tool, query.account.as_deref(), days)

@@ -4,6 +4,7 @@
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
 use sage_store::Db;
+use sage_store::executions::Viewer;
 use sage_store::finding_states::Coverage;
 use sage_store::findings::{NewToolRun, StoredFinding};
 use sage_store::testing::migrated_database;
@@ -255,4 +256,46 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
         .await
         .unwrap();
     assert_eq!(scope, [format!("whole global,us-east-1 {ENC}")]);
+
+    // Today's counts, kept as each run settled, are what replaying the changes says.
+    let everything = today(&db, &Viewer::Everything, None).await;
+    assert_eq!(
+        everything,
+        [
+            ("fixed", "critical", 1),
+            ("fixed", "high", 1),
+            ("new", "critical", 1),
+            ("open", "high", 1)
+        ]
+    );
+    let requester = Viewer::User {
+        id: SYSTEM.parse().unwrap(),
+        email: None,
+        groups: Vec::new(),
+    };
+    assert_eq!(today(&db, &requester, None).await, everything);
+    assert_eq!(
+        today(&db, &Viewer::Everything, Some("acct")).await,
+        everything
+    );
+    assert_eq!(today(&db, &Viewer::Everything, Some("other")).await, []);
+}
+
+/// Today's counts of Prowler's findings as `viewer` sees them, by state and severity.
+async fn today(
+    db: &Db,
+    viewer: &Viewer,
+    account: Option<&str>,
+) -> Vec<(&'static str, &'static str, u64)> {
+    let days = db
+        .finding_trends(viewer, Tool::Prowler, account, 2)
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 2);
+    assert!(days[1].scanned, "runs ended today");
+    days[1]
+        .counts
+        .iter()
+        .map(|(state, severity, n)| (state.as_str(), severity.as_str(), *n))
+        .collect()
 }
