@@ -8,8 +8,11 @@ use sage_model::tools::Tool;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-use crate::findings::RUN_FINDINGS;
 use crate::{StoreError, finding_counts};
+
+/// The temporary table that holds the findings of the run being recorded, one per
+/// fingerprint, until its transaction ends: its recorder fills it, settling reads it.
+pub(crate) const RUN_FINDINGS: &str = "run_findings";
 
 /// What a run's outputs let it say about the findings it did not report failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

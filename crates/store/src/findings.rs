@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{Json, ToSql, Type};
 
-use crate::finding_states::{self, Coverage};
+use crate::finding_states::{self, Coverage, RUN_FINDINGS};
 use crate::tools::tool_of;
 use crate::{Db, StoreError};
 
@@ -52,10 +52,6 @@ pub struct RecordedRun {
     pub finished_at: DateTime<Utc>,
 }
 
-/// The temporary table that holds the findings of the run being recorded, one per
-/// fingerprint, until its transaction ends; settling reads it.
-pub(crate) const RUN_FINDINGS: &str = "run_findings";
-
 /// The columns a stored finding fills, beside its run, in COPY's order.
 const COLUMNS: &str = "ordinal, tool, check_id, title, severity, status, resource_id, \
                        resource_type, region, account, fingerprint";
@@ -87,6 +83,8 @@ impl Db {
                 &[&id, &run.tool.as_str(), &run.tool_version, &run.result_key],
             )
             .await?;
+        // How many it keeps, once stored; a run recorded before counts its own.
+        let mut stored = None;
         if inserted == 1 {
             transaction
                 .batch_execute(&format!(
@@ -137,7 +135,7 @@ impl Db {
                      ANALYZE {RUN_FINDINGS}"
                 ))
                 .await?;
-            transaction
+            let kept = transaction
                 .execute(
                     &format!(
                         "INSERT INTO findings (execution_id, {COLUMNS})
@@ -146,6 +144,7 @@ impl Db {
                     &[&id],
                 )
                 .await?;
+            stored = Some(i64::try_from(kept).unwrap_or(i64::MAX));
             transaction
                 .execute(
                     &format!(
@@ -168,10 +167,10 @@ impl Db {
         }
         let row = transaction
             .query_one(
-                "SELECT (SELECT count(*) FROM findings WHERE execution_id = $1), counts,
-                        finished_at
+                "SELECT coalesce($2, (SELECT count(*) FROM findings WHERE execution_id = $1)),
+                        counts, finished_at
                  FROM tool_runs WHERE execution_id = $1",
-                &[&id],
+                &[&id, &stored],
             )
             .await?;
         transaction.commit().await?;
