@@ -89,6 +89,9 @@ pub async fn wrk(app: &TestApp, path: &str, seconds: u32) -> Figures {
             &format!("-c{CONNECTIONS}"),
             &format!("-d{seconds}s"),
             "--latency",
+            // A slow answer is measured, not dropped after wrk's default 2 s.
+            "--timeout",
+            "30s",
             "-H",
             &format!("X-Demo-User: {ANALYST}"),
             &format!("{}{path}", app.address),

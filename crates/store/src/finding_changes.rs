@@ -9,7 +9,7 @@ use crate::conditions::Conditions;
 use crate::executions::Viewer;
 pub use crate::finding_counts::Day;
 use crate::finding_counts::{counted_days, days_of};
-use crate::finding_history::{COLUMNS, TrackedFinding, seen_by, tracked};
+use crate::finding_history::{COLUMNS, TrackedFinding, seen_by, severity_rank, tracked};
 use crate::finding_states::within_scope;
 use crate::{Db, StoreError};
 
@@ -71,8 +71,11 @@ impl Db {
         let rows = client
             .query(
                 &format!(
+                    // OFFSET 0 keeps the states a lookup per row shown: joined
+                    // whole, they would be read whole.
                     "{diff} SELECT {COLUMNS}, c.change, c.total FROM ranked c
-                     JOIN finding_states s USING (fingerprint)
+                     CROSS JOIN LATERAL (SELECT * FROM finding_states s
+                                         WHERE s.fingerprint = c.fingerprint OFFSET 0) AS s
                      WHERE c.place <= $3 ORDER BY c.change, c.place",
                     diff = diff()
                 ),
@@ -161,37 +164,52 @@ async fn replayed_days(
 }
 
 /// Each finding failing in run $1 or $2 with its change and its place in it (gravest
-/// first), and how many share its change. $2's scope says what it covered, by the rule
-/// its settling fixed findings with. The two runs' findings are subqueries of the
-/// findings table, so the planner joins them by what it knows of it.
+/// first, by the severity the runs reported), and how many share its change. $2's
+/// scope says what it covered, by the rule its settling fixed findings with. Only the
+/// runs' own findings are read; the findings failing in both (most of them) are counted
+/// and only their gravest `$3` ranked.
 fn diff() -> String {
     format!(
         "
-WITH changed AS (
-    SELECT s.fingerprint, s.severity_rank,
-           CASE WHEN l.fingerprint IS NOT NULL AND e.fingerprint IS NOT NULL THEN 'still_open'
-                WHEN l.fingerprint IS NOT NULL AND EXISTS (
+WITH later AS (
+    SELECT fingerprint, severity FROM findings WHERE execution_id = $2 AND status = 'fail'),
+earlier AS (
+    SELECT fingerprint, severity, account, region, check_id FROM findings
+    WHERE execution_id = $1 AND status = 'fail'),
+run AS (
+    SELECT coverage, scope_accounts, scope_regions, scope_checks FROM tool_runs
+    WHERE execution_id = $2),
+joined AS (
+    SELECT fingerprint, {rank} AS severity_rank, l.fingerprint IS NOT NULL AS later_fails,
+           e.fingerprint IS NOT NULL AS earlier_fails, e.account, e.region, e.check_id
+    FROM later l FULL JOIN earlier e USING (fingerprint)),
+changed AS (
+    SELECT j.fingerprint, j.severity_rank,
+           CASE WHEN j.later_fails AND EXISTS (
                          SELECT 1 FROM finding_events v
-                         WHERE v.fingerprint = l.fingerprint AND v.execution_id = $2
+                         WHERE v.fingerprint = j.fingerprint AND v.execution_id = $2
                            AND v.to_state = 'reopened') THEN 'reopened'
-                WHEN l.fingerprint IS NOT NULL THEN 'new'
+                WHEN j.later_fails THEN 'new'
                 WHEN run.coverage = 'whole' AND {scope}
                      AND NOT EXISTS (SELECT 1 FROM findings x WHERE x.execution_id = $2
-                                     AND x.fingerprint = e.fingerprint AND x.status <> 'pass')
+                                     AND x.fingerprint = j.fingerprint AND x.status <> 'pass')
                 THEN 'fixed'
                 ELSE 'not_covered' END AS change
-    FROM (SELECT fingerprint FROM findings WHERE execution_id = $2 AND status = 'fail') l
-         FULL JOIN (SELECT fingerprint FROM findings WHERE execution_id = $1 AND status = 'fail') e
-         USING (fingerprint)
-         JOIN finding_states s ON s.fingerprint = coalesce(l.fingerprint, e.fingerprint)
-         CROSS JOIN (SELECT coverage, scope_accounts, scope_regions, scope_checks
-                     FROM tool_runs WHERE execution_id = $2) run),
+    FROM joined j CROSS JOIN run WHERE NOT (j.later_fails AND j.earlier_fails)),
 ranked AS (
     SELECT fingerprint, change,
            row_number() OVER (PARTITION BY change ORDER BY severity_rank, fingerprint) AS place,
            count(*) OVER (PARTITION BY change) AS total
-    FROM changed)",
+    FROM changed
+    UNION ALL
+    SELECT fingerprint, 'still_open',
+           row_number() OVER (ORDER BY severity_rank, fingerprint),
+           (SELECT count(*) FROM joined WHERE later_fails AND earlier_fails)
+    FROM (SELECT fingerprint, severity_rank FROM joined WHERE later_fails AND earlier_fails
+          ORDER BY severity_rank, fingerprint LIMIT $3) AS gravest)",
+        rank = severity_rank("coalesce(l.severity, e.severity)"),
         scope = within_scope(
+            "j",
             "run.scope_accounts",
             "run.scope_regions",
             "run.scope_checks"

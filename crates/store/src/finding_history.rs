@@ -198,6 +198,21 @@ pub(crate) fn seen_by(conditions: &mut Conditions, viewer: &Viewer) {
     }
 }
 
+/// SQL for the rank of the severity named by `expr`, as the `severity_rank` column
+/// computes it.
+pub(crate) fn severity_rank(expr: &str) -> String {
+    let arms: Vec<String> = Severity::ALL
+        .into_iter()
+        .filter(|s| *s != Severity::Unknown)
+        .map(|s| format!("WHEN '{}' THEN {}", s.as_str(), rank(s)))
+        .collect();
+    format!(
+        "CASE {expr} {} ELSE {} END",
+        arms.join(" "),
+        rank(Severity::Unknown)
+    )
+}
+
 /// The order of severities in lists (migration 0023's `severity_rank`).
 fn rank(severity: Severity) -> i16 {
     match severity {

@@ -173,12 +173,12 @@ INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, cha
 SELECT fingerprint, $1, from_state, to_state, changes FROM failing
 WHERE from_state IS DISTINCT FROM to_state OR changes IS NOT NULL";
 
-/// Whether the finding state `s` lies within a run's scope: its account, region and
-/// check each among the run's (the arrays `accounts`, `regions` and `checks`).
-pub(crate) fn within_scope(accounts: &str, regions: &str, checks: &str) -> String {
+/// Whether the finding `f` (a row with its account, region and check) lies within a
+/// run's scope: each among the run's (the arrays `accounts`, `regions` and `checks`).
+pub(crate) fn within_scope(f: &str, accounts: &str, regions: &str, checks: &str) -> String {
     format!(
-        "s.account = ANY ({accounts}) AND s.region = ANY ({regions}) \
-         AND s.check_id = ANY ({checks})"
+        "{f}.account = ANY ({accounts}) AND {f}.region = ANY ({regions}) \
+         AND {f}.check_id = ANY ({checks})"
     )
 }
 
@@ -199,7 +199,7 @@ fn gone() -> String {
            AND NOT EXISTS (SELECT 1 FROM {RUN_FINDINGS} f
                            WHERE f.fingerprint = s.fingerprint
                              AND f.status NOT IN ('pass', 'fail'))",
-        scope = within_scope("$3", "$4", "$5")
+        scope = within_scope("s", "$3", "$4", "$5")
     )
 }
 
