@@ -39,6 +39,11 @@ pub async fn run() -> anyhow::Result<()> {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app_with(tools_env()).await;
+    let database = app
+        .env
+        .raw("DATABASE_URL")
+        .ok_or_else(|| anyhow::anyhow!("the bench's app has no DATABASE_URL"))?
+        .to_owned();
     let module = app.tool_module("prowler").await;
     let started = Instant::now();
     // SAGE_BENCH_HISTORY_RUNS: fewer runs, for a quicker look.
@@ -67,7 +72,7 @@ pub async fn run() -> anyhow::Result<()> {
     let big_run = store(&app, &module, history_runs, BIG_PER_ACCOUNT).await?;
     let stored = started.elapsed().as_secs_f64();
     let settle = settles.last(settled_before).as_secs_f64();
-    let copied = plain_copy(&app, big_run, history_runs, big)?;
+    let copied = plain_copy(&database, big_run, history_runs, big)?;
     println!(
         "  {:<44} {:>14} {:>14} {:>8}",
         "", "Sage Runner", "plain COPY", "ratio"
@@ -124,6 +129,23 @@ pub async fn run() -> anyhow::Result<()> {
         "GET /health", health.rate, health.p50_ms, health.p99_ms
     );
     api_process.stop().await;
+    drop_database(&database)
+}
+
+/// Drops the bench's database: ten million findings take gigabytes of disk.
+fn drop_database(url: &str) -> anyhow::Result<()> {
+    let (server, name) = url
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL names no database"))?;
+    let status = Command::new("psql")
+        .args([
+            format!("{server}/postgres").as_str(),
+            "-q",
+            "-c",
+            &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
+        ])
+        .status()?;
+    anyhow::ensure!(status.success(), "psql could not drop {name}");
     Ok(())
 }
 
@@ -185,8 +207,7 @@ fn stored(run: usize, i: usize, per_account: usize) -> StoredFinding {
 
 /// Seconds to COPY run `id`'s rows, written out as CSV, into an unindexed table of the
 /// same columns with psql.
-fn plain_copy(app: &TestApp, id: ExecutionId, run: usize, rows: usize) -> anyhow::Result<f64> {
-    let url = app.env.raw("DATABASE_URL").unwrap_or_default().to_owned();
+fn plain_copy(url: &str, id: ExecutionId, run: usize, rows: usize) -> anyhow::Result<f64> {
     let dir = Path::new("bench-out");
     std::fs::create_dir_all(dir)?;
     let csv = dir.join("plain-copy.csv");
@@ -211,7 +232,7 @@ fn plain_copy(app: &TestApp, id: ExecutionId, run: usize, rows: usize) -> anyhow
     file.flush()?;
     let psql = |sql: &str| -> anyhow::Result<()> {
         let status = Command::new("psql")
-            .args([url.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .status()?;
         anyhow::ensure!(status.success(), "psql failed: {sql}");
         Ok(())
