@@ -129,24 +129,8 @@ pub async fn run() -> anyhow::Result<()> {
         "GET /health", health.rate, health.p50_ms, health.p99_ms
     );
     api_process.stop().await;
-    drop_database(&database)
-}
-
-/// Drops the bench's database: ten million findings take gigabytes of disk.
-fn drop_database(url: &str) -> anyhow::Result<()> {
-    let (server, name) = url
-        .rsplit_once('/')
-        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL names no database"))?;
-    let status = Command::new("psql")
-        .args([
-            format!("{server}/postgres").as_str(),
-            "-q",
-            "-c",
-            &format!("DROP DATABASE \"{name}\" WITH (FORCE)"),
-        ])
-        .status()?;
-    anyhow::ensure!(status.success(), "psql could not drop {name}");
-    Ok(())
+    // Ten million findings take gigabytes of disk.
+    Ok(sage_store::testing::drop_test_database(&database).await?)
 }
 
 /// Stores run number `run`, `per_account` findings in each account, as a worker does:

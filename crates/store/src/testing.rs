@@ -26,6 +26,26 @@ pub async fn fresh_database(base: &DatabaseSettings) -> Result<DatabaseSettings,
     base.with_database(&name)
 }
 
+/// Drops the test database `url` names (its name must carry the prefix), whoever is
+/// still connected to it.
+pub async fn drop_test_database(url: &str) -> Result<(), StoreError> {
+    let mut config = tokio_postgres::Config::from_str(url)?;
+    let name = config
+        .get_dbname()
+        .filter(|name| name.starts_with(TEST_DATABASE_PREFIX))
+        .ok_or(StoreError::Corrupt("not a test database"))?
+        .to_owned();
+    config.dbname("postgres");
+    let (client, connection) = config.connect(NoTls).await?;
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
 /// A fresh database with every migration applied.
 pub async fn migrated_database(base: &DatabaseSettings) -> Result<Db, StoreError> {
     let settings = fresh_database(base).await?;
