@@ -78,9 +78,6 @@ pub(crate) async fn record(
             &[&tool],
         )
         .await?;
-    transaction
-        .batch_execute("DROP TABLE count_changes")
-        .await?;
     Ok(())
 }
 

@@ -15,14 +15,8 @@ pub const TEST_DATABASE_PREFIX: &str = "sage_test_";
 pub async fn fresh_database(base: &DatabaseSettings) -> Result<DatabaseSettings, StoreError> {
     let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
     let config = tokio_postgres::Config::from_str(base.url.expose_secret())?;
-    let (client, connection) = config.connect(NoTls).await?;
-    let driver = tokio::spawn(connection);
     // The name is ours (prefix + hex), so quoting it as an identifier is safe.
-    client
-        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .await?;
-    drop(client);
-    let _ = driver.await;
+    on_server(&config, &format!("CREATE DATABASE \"{name}\"")).await?;
     base.with_database(&name)
 }
 
@@ -36,11 +30,14 @@ pub async fn drop_test_database(url: &str) -> Result<(), StoreError> {
         .ok_or(StoreError::Corrupt("not a test database"))?
         .to_owned();
     config.dbname("postgres");
+    on_server(&config, &format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await
+}
+
+/// Runs `sql` on a connection of its own, closed before this returns.
+async fn on_server(config: &tokio_postgres::Config, sql: &str) -> Result<(), StoreError> {
     let (client, connection) = config.connect(NoTls).await?;
     let driver = tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-        .await?;
+    client.batch_execute(sql).await?;
     drop(client);
     let _ = driver.await;
     Ok(())
