@@ -93,6 +93,49 @@ print(json.dumps({p: {k: sorted(v) for k, v in e.items()} for p, e in names.item
 PY
 ) || die "cannot list the names Prowler's wheel holds"
 labels+=(--label "sage.tool.prowler.names=$prowler_names")
+# The CIS and KISA ISMS-P frameworks Prowler holds for those clouds, each requirement
+# with the checks that assess it: the findings' controls and the evidence's requirements
+# come from here. Too large for a label (one argument holds at most 128 KiB), so the
+# image holds the file and its labels say where and its digest.
+python3 - "$context/wheels/prowler" "$(pin_of prowler prowler)" >"$context/controls.json" <<'PY' \
+  || die "cannot read the compliance frameworks Prowler's wheel holds"
+import glob, json, re, sys, zipfile
+(wheel,) = glob.glob(f"{sys.argv[1]}/prowler-*.whl")
+version = sys.argv[2]
+frameworks = {}
+archive = zipfile.ZipFile(wheel)
+for path in sorted(archive.namelist()):
+    match = re.fullmatch(r"prowler/compliance/(aws|azure|gcp|kubernetes)/((cis|kisa_isms_p)_[^/]*)\.json", path)
+    if not match:
+        continue
+    provider, name = match[1], match[2]
+    data = json.loads(archive.read(path))
+    requirements = []
+    for requirement in data["Requirements"]:
+        attributes = (requirement.get("Attributes") or [{}])[0]
+        checks = requirement.get("Checks") or []
+        status = attributes.get("AssessmentStatus") or ("Automated" if checks else "Manual")
+        # CIS names a requirement by its description; ISMS-P has a name and a text.
+        named = bool(requirement.get("Name"))
+        requirements.append({
+            "id": requirement["Id"],
+            "title": requirement["Name"] if named else requirement["Description"],
+            "description": requirement["Description"] if named else "",
+            "domain": attributes.get("Domain") or "",
+            "section": attributes.get("Subdomain") or attributes.get("Section") or "",
+            "automated": status.lower() == "automated",
+            "checks": checks,
+        })
+    frameworks[name] = {
+        "framework": data["Framework"], "title": data["Name"], "version": data["Version"],
+        "provider": provider, "source": f"prowler {version}, {path}",
+        "requirements": requirements,
+    }
+json.dump({"tool": "prowler", "version": version, "frameworks": frameworks},
+          sys.stdout, ensure_ascii=False, separators=(",", ":"))
+PY
+labels+=(--label "sage.tool.prowler.controls=/opt/tools/prowler/controls.json"
+         --label "sage.tool.prowler.controls.sha256=$(sha256sum "$context/controls.json" | cut -c1-64)")
 rm -f "$context"/bin/*
 if [[ -n "${STEAMPIPE_RELEASE_URL:-}" && -n "${POWERPIPE_RELEASE_URL:-}" ]]; then
   say "fetching Steampipe and Powerpipe"

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod catalog;
+pub mod compliance;
 pub mod evidence;
 pub mod execution;
 pub mod findings;

@@ -57,9 +57,13 @@ pub struct Changed {
     pub findings: Vec<TrackedFinding>,
 }
 
+/// How many of each change's gravest findings a kept diff holds: the api's largest page.
+pub const DIFF_KEPT: i64 = 500;
+
 impl Db {
     /// What changed from run `from` to run `to` (two runs of one tool), each change
-    /// with its gravest `limit` findings.
+    /// with its gravest `limit` (at most [`DIFF_KEPT`]) findings. The first read of a
+    /// pair keeps its diff; later reads read that.
     #[tracing::instrument(skip(self))]
     pub async fn finding_diff(
         &self,
@@ -68,18 +72,44 @@ impl Db {
         limit: i64,
     ) -> Result<Vec<Changed>, StoreError> {
         let client = self.client().await?;
+        let pair = [from.as_uuid(), to.as_uuid()];
+        let kept = client
+            .query_opt(
+                "SELECT 1 FROM finding_diff_pairs WHERE from_run = $1 AND to_run = $2",
+                &[&pair[0], &pair[1]],
+            )
+            .await?
+            .is_some();
+        if !kept {
+            client
+                .execute(
+                    &format!(
+                        "{diff},
+                         kept AS (
+                             INSERT INTO finding_diff_pairs (from_run, to_run) VALUES ($1, $2)
+                             ON CONFLICT DO NOTHING RETURNING from_run)
+                         INSERT INTO finding_diffs
+                             (from_run, to_run, change, place, fingerprint, total)
+                         SELECT kept.from_run, $2, r.change, r.place, r.fingerprint, r.total
+                         FROM ranked r CROSS JOIN kept WHERE r.place <= $3",
+                        diff = diff()
+                    ),
+                    &[&pair[0], &pair[1], &DIFF_KEPT],
+                )
+                .await?;
+        }
         let rows = client
             .query(
                 &format!(
                     // OFFSET 0 keeps the states a lookup per row shown: joined
                     // whole, they would be read whole.
-                    "{diff} SELECT {COLUMNS}, c.change, c.total FROM ranked c
+                    "SELECT {COLUMNS}, c.change, c.total FROM finding_diffs c
                      CROSS JOIN LATERAL (SELECT * FROM finding_states s
                                          WHERE s.fingerprint = c.fingerprint OFFSET 0) AS s
-                     WHERE c.place <= $3 ORDER BY c.change, c.place",
-                    diff = diff()
+                     WHERE c.from_run = $1 AND c.to_run = $2 AND c.place <= $3::bigint
+                     ORDER BY c.change, c.place"
                 ),
-                &[&from.as_uuid(), &to.as_uuid(), &limit],
+                &[&pair[0], &pair[1], &limit],
             )
             .await?;
         let mut changes: Vec<Changed> = Change::ALL

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod artifacts;
 pub mod audit;
 pub mod catalog;
+pub mod compliance;
 mod conditions;
 pub mod evidence;
 pub mod executions;

@@ -46,6 +46,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0022_evidence_attempts"),
     migration!("0023_finding_states"),
     migration!("0024_findings_at_scale"),
+    migration!("0025_compliance_frameworks"),
+    migration!("0026_finding_diffs"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

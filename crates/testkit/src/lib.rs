@@ -452,6 +452,23 @@ impl TestApp {
     pub async fn wait_terminal(&self, id: &str) -> Value {
         self.wait_for(id, None, Duration::from_secs(60)).await
     }
+
+    /// Reports this machine's scanner image as a worker does at start: its tools, and
+    /// the compliance frameworks read out of it.
+    pub async fn report_scanner_image(&self) {
+        let docker = sage_worker::docker::connect("unix:///var/run/docker.sock")
+            .await
+            .unwrap();
+        let versions = sage_worker::scanner_image::ToolVersions::default();
+        sage_worker::scanner_image::Reporter::new(
+            self.db().clone(),
+            docker,
+            "sage-scanner:latest".to_owned(),
+            versions,
+        )
+        .report()
+        .await;
+    }
 }
 
 /// The test environment with the built-in tools' drivers in the script library, so the

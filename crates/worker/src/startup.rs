@@ -275,12 +275,12 @@ pub async fn run_until_stopped(
     }
     let sts = Box::pin(crate::sts::Sts::new(&settings.sts)).await;
     let tool_versions = crate::scanner_image::ToolVersions::default();
-    let reporter = crate::scanner_image::Reporter {
-        db: db.clone(),
-        docker: docker.clone(),
-        image: settings.scanner_image.clone(),
-        versions: tool_versions.clone(),
-    };
+    let reporter = crate::scanner_image::Reporter::new(
+        db.clone(),
+        docker.clone(),
+        settings.scanner_image.clone(),
+        tool_versions.clone(),
+    );
     // Reported once before the first job, then again now and then: a scanner image built
     // or replaced after the worker started is picked up without a restart.
     Box::pin(reporter.report()).await;

@@ -44,6 +44,7 @@ use utoipa::OpenApi;
         crate::routes::finding_changes::diff,
         crate::routes::finding_changes::trends,
         crate::routes::findings::by_resource,
+        crate::routes::compliance::list_frameworks,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -66,6 +67,9 @@ use utoipa::OpenApi;
         crate::routes::finding_changes::DayView,
         crate::routes::finding_changes::TrendView,
         crate::routes::findings::ResourceView,
+        crate::routes::compliance::FrameworkView,
+        crate::routes::compliance::FrameworkList,
+        crate::routes::compliance::ControlView,
     )),
     tags(
         (name = "service", description = "Liveness, readiness, documentation"),

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDate;
 use sage_model::ExecutionId;
 use sage_model::tools::Tool;
-use sage_store::finding_changes::{Change, Changed};
+use sage_store::finding_changes::{Change, Changed, DIFF_KEPT};
 use serde::{Deserialize, Serialize};
 
 use crate::http::error::{ApiError, FieldProblem};
@@ -92,9 +92,12 @@ pub async fn diff(
     );
     let limit = match query.limit {
         None => Some(100),
-        Some(n) if (1..=500).contains(&n) => Some(n),
+        Some(n) if (1..=DIFF_KEPT).contains(&n) => Some(n),
         Some(_) => {
-            problems.push(FieldProblem::new("limit", "must be from 1 to 500"));
+            problems.push(FieldProblem::new(
+                "limit",
+                format!("must be from 1 to {DIFF_KEPT}"),
+            ));
             None
         }
     };

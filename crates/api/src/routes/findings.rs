@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::http::error::{ApiError, FieldProblem};
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
+use crate::routes::compliance::{ControlView, FrameworkView, chosen_frameworks, controls};
 use crate::routes::pagination::{Listing, MAX_LIMIT, PageQuery};
 use crate::state::AppState;
 
@@ -276,25 +277,44 @@ fn read_cursor(cursor: &str) -> Option<FindingsAfter> {
     })
 }
 
-/// Every tool's findings on one resource, gravest first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceQuery {
+    /// Framework names, comma-separated; empty for none.
+    pub compliance: Option<String>,
+}
+
+/// Every tool's findings on one resource, gravest first, and the requirements of the
+/// chosen frameworks they fall under.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResourceView {
     /// The resource's id as findings hold it (an S3 bucket's ARN is its name).
     pub resource: String,
     pub items: Vec<FindingView>,
+    /// The frameworks the findings are grouped under.
+    pub frameworks: Vec<FrameworkView>,
+    /// Each requirement naming the check of a finding here, framework by framework in
+    /// the framework's order; a finding may sit under several, or under none.
+    pub controls: Vec<ControlView>,
 }
 
 /// The findings of every tool on one resource that the caller may see: a Prowler
-/// check, a Scout Suite rule and a Custodian policy on the same bucket together.
+/// check, a Scout Suite rule and a Custodian policy on the same bucket together, and
+/// under each CIS or ISMS-P requirement whose checks reported them.
 #[utoipa::path(get, path = "/api/v1/resources/{resource}", tag = "findings",
-    params(("resource" = String, Path, description = "the resource's id or ARN, percent-encoded")),
-    responses((status = 200, body = ResourceView)))]
+    params(
+        ("resource" = String, Path, description = "the resource's id or ARN, percent-encoded"),
+        ("compliance" = Option<String>, Query, description = "frameworks to group under, comma-separated (GET /api/v1/compliance/frameworks); default the newest CIS of each cloud and kisa_isms_p_2023_aws; empty for none"),
+    ),
+    responses((status = 200, body = ResourceView), (status = 400, body = crate::http::error::ErrorBody)))]
 #[get("/api/v1/resources/{resource:.+}")]
 pub async fn by_resource(
     caller: Caller,
     state: web::Data<AppState>,
     resource: web::Path<String>,
+    query: web::Query<ResourceQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let frameworks = chosen_frameworks(&state, query.compliance.as_deref()).await?;
     // The router keeps an encoded slash encoded, so that it cannot split the path.
     let given = resource
         .into_inner()
@@ -311,5 +331,7 @@ pub async fn by_resource(
     Ok(HttpResponse::Ok().json(ResourceView {
         resource,
         items: items.iter().map(FindingView::from).collect(),
+        controls: controls(&frameworks, &items),
+        frameworks: frameworks.iter().map(FrameworkView::from).collect(),
     }))
 }

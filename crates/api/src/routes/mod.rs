@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod assignments;
 pub mod audit;
+pub mod compliance;
 pub mod evidence;
 pub mod executions;
 pub mod finding_changes;
@@ -55,6 +56,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(finding_changes::trends)
         .service(findings::get_one)
         .service(findings::by_resource)
+        .service(compliance::list_frameworks)
         .service(audit::verify)
         .service(audit::list);
 }

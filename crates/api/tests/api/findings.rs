@@ -215,6 +215,38 @@ async fn findings_are_listed_with_their_state_and_history_to_whoever_may_see_a_r
     );
     let fixed_ones = json!({"items": changes["fixed"]["findings"]});
     assert_eq!(fingerprints(&fixed_ones), [logs.as_str()]);
+    assert_eq!(changes["fixed"]["findings"][0]["state"], "fixed");
+
+    // Read again after a third run failed the fixed one again: what changed between the
+    // two runs is the same (kept once read), each finding shown as it stands now, and a
+    // smaller page is the gravest of the same order.
+    let third = scanned(
+        &app,
+        &module,
+        &[
+            ("logs", ENC, "fail", "medium"),
+            ("data", ENC, "fail", "high"),
+        ],
+    )
+    .await;
+    let (status, again) = app.get_as(&format!("{diff}&limit=1"), ANALYST).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["fixed"]["total"], 1);
+    assert_eq!(
+        again["fixed"]["findings"][0]["state"], "reopened",
+        "{again}"
+    );
+    assert_eq!(again["still_open"]["total"], 2);
+    let gravest = json!({"items": again["still_open"]["findings"]});
+    assert_eq!(fingerprints(&gravest), [fingerprint("www", PUBLIC)]);
+    let (_, later) = app
+        .get_as(
+            &format!("/api/v1/findings/diff?from={second}&to={third}"),
+            ANALYST,
+        )
+        .await;
+    let reopened = json!({"items": later["reopened"]["findings"]});
+    assert_eq!(fingerprints(&reopened), [logs.as_str()], "{later}");
 
     // Today's counts by state and severity, and the days before with no run.
     let (status, trend) = app
@@ -230,7 +262,8 @@ async fn findings_are_listed_with_their_state_and_history_to_whoever_may_see_a_r
     assert_eq!(days[2]["scanned"], true);
     assert_eq!(
         days[2]["counts"],
-        json!({"open": {"critical": 1, "high": 1}, "fixed": {"medium": 1}})
+        json!({"open": {"critical": 1, "high": 1}, "reopened": {"medium": 1}}),
+        "{trend}"
     );
 }
 
@@ -364,4 +397,153 @@ async fn every_tools_findings_on_one_resource_sit_together() {
     // Nothing the analyst may see.
     let (_, hidden) = app.get_as("/api/v1/resources/www", ANALYST).await;
     assert_eq!(hidden["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_resources_findings_sit_under_the_requirements_whose_checks_reported_them() {
+    let app = spawn_app_with(tools_env()).await;
+    let prowler = prowler(&app).await;
+    let custodian = app.tool_module("custodian").await;
+    // Read out of this machine's scanner image, as a worker does at start.
+    app.report_scanner_image().await;
+    let (status, held) = app.get_as("/api/v1/compliance/frameworks", ANALYST).await;
+    assert_eq!(status, 200, "{held}");
+    let isms_p = held["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kisa_isms_p_2023_aws")
+        .unwrap_or_else(|| panic!("no ISMS-P: {held}"));
+    // KISA ISMS-P 2023: 101 requirements, 26 of them assessed by Prowler's checks.
+    assert_eq!(isms_p["requirements"], 101, "{isms_p}");
+    assert_eq!(isms_p["automated"], 26, "{isms_p}");
+    assert_eq!(isms_p["framework"], "KISA-ISMS-P");
+    assert_eq!(isms_p["tool"], "prowler");
+    assert!(
+        isms_p["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("prowler/compliance/aws/kisa_isms_p_2023_aws.json"),
+        "{isms_p}"
+    );
+
+    const TRANSPORT: &str = "s3_bucket_secure_transport_policy";
+    scanned(
+        &app,
+        &prowler,
+        &[
+            ("www", ENC, "fail", "medium"),
+            ("www", PUBLIC, "fail", "high"),
+            ("www", TRANSPORT, "fail", "low"),
+        ],
+    )
+    .await;
+    scanned_by(
+        &app,
+        Tool::Custodian,
+        &custodian,
+        &[("www", "unencrypted", "fail", "unknown")],
+    )
+    .await;
+    let (enc, public, transport) = (
+        fingerprint("www", ENC),
+        fingerprint("www", PUBLIC),
+        fingerprint("www", TRANSPORT),
+    );
+
+    // By default: the newest CIS of each cloud and ISMS-P in English.
+    let (status, found) = app.get_as("/api/v1/resources/www", ADMIN).await;
+    assert_eq!(status, 200, "{found}");
+    let frameworks: Vec<&str> = found["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        frameworks.contains(&"kisa_isms_p_2023_aws"),
+        "{frameworks:?}"
+    );
+    assert!(frameworks.contains(&"cis_7.0_aws"), "{frameworks:?}");
+    assert!(!frameworks.contains(&"cis_6.0_aws"), "{frameworks:?}");
+    let under = |framework: &str, requirement: &str| -> Vec<String> {
+        found["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["framework"] == framework && c["requirement"] == requirement)
+            .map(|c| serde_json::from_value(c["fingerprints"].clone()).unwrap())
+            .unwrap_or_default()
+    };
+    // Encryption at rest and in transit under ISMS-P 2.7.1, public access under 2.6.1,
+    // all three under 2.10.2 (cloud security), each gravest first; the transport policy
+    // under CIS 7.0's 3.1.1.
+    assert_eq!(
+        under("kisa_isms_p_2023_aws", "2.7.1"),
+        [enc.as_str(), transport.as_str()]
+    );
+    assert_eq!(under("kisa_isms_p_2023_aws", "2.6.1"), [public.as_str()]);
+    assert_eq!(
+        under("kisa_isms_p_2023_aws", "2.10.2"),
+        [public.as_str(), enc.as_str(), transport.as_str()]
+    );
+    assert_eq!(under("cis_7.0_aws", "3.1.1"), [transport.as_str()]);
+    let control = found["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["requirement"] == "2.7.1")
+        .unwrap();
+    assert_eq!(
+        control["title"], "Application of Encryption Policy",
+        "{control}"
+    );
+    // Custodian's policy names no framework's check: listed, under no requirement.
+    let custodian_finding = fingerprint_of(Tool::Custodian, "www", "unencrypted");
+    assert!(fingerprints(&found).contains(&custodian_finding));
+    assert!(
+        !found["controls"].to_string().contains(&custodian_finding),
+        "{found}"
+    );
+
+    // Frameworks named: only those; none at all when the list is empty.
+    let (status, korean) = app
+        .get_as(
+            "/api/v1/resources/www?compliance=kisa_isms_p_2023_korean_aws",
+            ADMIN,
+        )
+        .await;
+    assert_eq!(status, 200, "{korean}");
+    assert_eq!(korean["frameworks"].as_array().unwrap().len(), 1);
+    let control = korean["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["requirement"] == "2.7.1")
+        .unwrap();
+    assert_eq!(control["title"], "암호정책 적용", "{control}");
+    let (status, none) = app.get_as("/api/v1/resources/www?compliance=", ADMIN).await;
+    assert_eq!(status, 200, "{none}");
+    assert_eq!(none["frameworks"], json!([]));
+    assert_eq!(none["controls"], json!([]));
+    assert_eq!(none["items"].as_array().unwrap().len(), 4);
+
+    // Refusals name the field.
+    for query in [
+        "compliance=cis_99.0_aws",
+        "compliance=cis_7.0_aws,..%2Fetc",
+        "compliance=CIS_7.0_AWS",
+        "framework=cis_7.0_aws",
+    ] {
+        let (status, refused) = app
+            .get_as(&format!("/api/v1/resources/www?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 400, "{query}: {refused}");
+        let field = if query.starts_with("framework") {
+            "framework"
+        } else {
+            "compliance"
+        };
+        assert!(refused.to_string().contains(field), "{query}: {refused}");
+    }
 }

@@ -41,6 +41,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/compliance/frameworks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The frameworks the workers' scanner image holds, read from its Prowler package. */
+        get: operations["list_frameworks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evidence": {
         parameters: {
             query?: never;
@@ -427,7 +444,8 @@ export interface paths {
         };
         /**
          * The findings of every tool on one resource that the caller may see: a Prowler
-         *     check, a Scout Suite rule and a Custodian policy on the same bucket together.
+         *     check, a Scout Suite rule and a Custodian policy on the same bucket together, and
+         *     under each CIS or ISMS-P requirement whose checks reported them.
          */
         get: operations["by_resource"];
         put?: never;
@@ -674,6 +692,17 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        /** @description A requirement and the findings of the checks that assess it. */
+        ControlView: {
+            /** @description The findings it gathers, in the answer's order. */
+            fingerprints: string[];
+            /** @description The framework's name, as in `frameworks`. */
+            framework: string;
+            requirement: string;
+            /** @description CIS's section, ISMS-P's subdomain. */
+            section: string;
+            title: string;
+        };
         /** @description One day's findings: `{"<state>": {"<severity>": n}}` at its end. */
         DayView: {
             counts: Record<string, never>;
@@ -848,6 +877,26 @@ export interface components {
             /** @description The tool's latest words for it. */
             title: string;
             tool: string;
+        };
+        FrameworkList: {
+            items: components["schemas"]["FrameworkView"][];
+        };
+        /** @description A framework, and where it was read. */
+        FrameworkView: {
+            /** @description Requirements a tool can assess; the rest take documents. */
+            automated: number;
+            /** @description The framework's own name (`CIS`, `KISA-ISMS-P`). */
+            framework: string;
+            /** @description Its name as Prowler spells it (`cis_5.0_aws`, `kisa_isms_p_2023_aws`). */
+            name: string;
+            /** @description The cloud its checks scan. */
+            provider: string;
+            requirements: number;
+            source: string;
+            title: string;
+            /** @description The tool whose checks its requirements name, its version, and the file read. */
+            tool: string;
+            version: string;
         };
         Health: {
             /** @example ok */
@@ -1095,8 +1144,18 @@ export interface components {
             /** @description `ok` when every check is `ok`, `degraded` otherwise. */
             status: string;
         };
-        /** @description Every tool's findings on one resource, gravest first. */
+        /**
+         * @description Every tool's findings on one resource, gravest first, and the requirements of the
+         *     chosen frameworks they fall under.
+         */
         ResourceView: {
+            /**
+             * @description Each requirement naming the check of a finding here, framework by framework in
+             *     the framework's order; a finding may sit under several, or under none.
+             */
+            controls: components["schemas"]["ControlView"][];
+            /** @description The frameworks the findings are grouped under. */
+            frameworks: components["schemas"]["FrameworkView"][];
             items: components["schemas"]["FindingView"][];
             /** @description The resource's id as findings hold it (an S3 bucket's ARN is its name). */
             resource: string;
@@ -1248,6 +1307,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_frameworks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrameworkList"];
+                };
             };
         };
     };
@@ -2109,7 +2187,10 @@ export interface operations {
     };
     by_resource: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description frameworks to group under, comma-separated (GET /api/v1/compliance/frameworks); default the newest CIS of each cloud and kisa_isms_p_2023_aws; empty for none */
+                compliance?: string;
+            };
             header?: never;
             path: {
                 /** @description the resource's id or ARN, percent-encoded */
@@ -2125,6 +2206,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResourceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
