@@ -34,6 +34,8 @@ pub struct Settings {
     pub approval_webhook: Option<WebhookSettings>,
     /// How long a run may wait for its approvals before it ends `rejected`.
     pub approval_ttl: Duration,
+    /// The furthest a risk acceptance may expire, in days from its request.
+    pub acceptance_max_days: u32,
     /// How long an artifact's presigned download URL is valid.
     pub artifact_url_ttl: Duration,
     /// The S3 address clients download from, when it is not the one the api uses (an
@@ -92,6 +94,7 @@ impl Settings {
         let siem = WebhookSettings::from_env(env, SIEM_VARS);
         let approval_webhook = WebhookSettings::from_env(env, APPROVAL_VARS);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
+        let acceptance_max_days = env.number("ACCEPTANCE_MAX_DAYS", 365u32, 1, 3650);
         // SigV4 presigned URLs live at most 7 days.
         let artifact_url_ttl = env.seconds("ARTIFACT_URL_TTL_SEC", 300, 1, 7 * 24 * 3600);
         let s3_public_endpoint = env.optional_with("S3_PUBLIC_ENDPOINT", None, |v| {
@@ -117,6 +120,7 @@ impl Settings {
             siem: siem?,
             approval_webhook: approval_webhook?,
             approval_ttl: approval_ttl?,
+            acceptance_max_days: acceptance_max_days?,
             artifact_url_ttl: artifact_url_ttl?,
             s3_public_endpoint: s3_public_endpoint?,
             stream_keepalive: stream_keepalive?,

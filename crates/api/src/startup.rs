@@ -237,6 +237,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         },
         runs: RunRules {
             approval_ttl: settings.approval_ttl,
+            acceptance_max_days: settings.acceptance_max_days,
             secrets: settings.common.secrets.clone(),
             assume_roles: settings.common.assume_roles.clone(),
             aws_profiles: settings.common.aws_profiles.clone(),

@@ -47,6 +47,8 @@ pub struct ArtifactLinks {
 pub struct RunRules {
     /// How long a run may wait for its approvals.
     pub approval_ttl: Duration,
+    /// The furthest a risk acceptance may expire, in days from its request.
+    pub acceptance_max_days: u32,
     /// Seals a run's secrets until its worker opens them.
     pub secrets: sage_infra::secrets::SecretBox,
     /// The AWS roles runs may name.

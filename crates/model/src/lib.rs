@@ -1,6 +1,7 @@
 //! Domain types of Sage Runner. Pure: no IO and no async runtime, so every rule here is
 //! testable in isolation and shared unchanged by the api, the worker and the store.
 
+pub mod acceptance;
 pub mod artifacts;
 pub mod catalog;
 pub mod compliance;

@@ -121,11 +121,11 @@ impl Db {
             })
             .collect();
         for row in &rows {
-            let name: &str = row.get(14);
+            let name: &str = row.get(15);
             let Some(changed) = changes.iter_mut().find(|c| c.change.as_str() == name) else {
                 return Err(StoreError::Corrupt("finding change"));
             };
-            changed.total = u64::try_from(row.get::<_, i64>(15)).unwrap_or_default();
+            changed.total = u64::try_from(row.get::<_, i64>(16)).unwrap_or_default();
             changed.findings.push(tracked(row)?);
         }
         Ok(changes)

@@ -24,27 +24,47 @@ pub struct Day {
     pub counts: Vec<(FindingState, Severity, u64)>,
 }
 
-/// Adds the changes of run `id` of `tool` (its events, just written) to today's
+/// Whose events of this transaction move the counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cause {
+    /// A run's settling.
+    Run(ExecutionId),
+    /// A step of a risk acceptance (its approval, expiry or revocation), which no run made.
+    Acceptance(uuid::Uuid),
+}
+
+/// Adds the changes `cause` just made to `tool`'s findings (its events) to today's
 /// counts. A count left unchanged keeps no row for the day: the last one stands.
 pub(crate) async fn record(
     transaction: &Transaction<'_>,
-    id: ExecutionId,
+    cause: Cause,
     tool: Tool,
 ) -> Result<(), StoreError> {
+    let (events, id) = match cause {
+        Cause::Run(id) => ("e.execution_id = $1", id.as_uuid()),
+        // An acceptance's steps are its events without a run, each step in a
+        // transaction of its own: those at this transaction's time.
+        Cause::Acceptance(id) => (
+            "e.acceptance_id = $1 AND e.execution_id IS NULL AND e.at = now()",
+            id,
+        ),
+    };
     // Each event takes one from the state (and severity) the finding had and adds one
     // to the state it has; a change of severity alone moves it between severities.
     transaction
         .execute(
-            "CREATE TEMP TABLE count_changes ON COMMIT DROP AS
-             SELECT s.account, d.state, d.severity, sum(d.n) AS n
-             FROM finding_events e JOIN finding_states s USING (fingerprint)
-             CROSS JOIN LATERAL (VALUES
-                 (e.to_state, s.severity, 1),
-                 (e.from_state, coalesce(e.changes #>> '{severity,from}', s.severity), -1))
-                 AS d(state, severity, n)
-             WHERE e.execution_id = $1 AND d.state IS NOT NULL
-             GROUP BY 1, 2, 3 HAVING sum(d.n) <> 0",
-            &[&id.as_uuid()],
+            &format!(
+                "CREATE TEMP TABLE count_changes ON COMMIT DROP AS
+                 SELECT s.account, d.state, d.severity, sum(d.n) AS n
+                 FROM finding_events e JOIN finding_states s USING (fingerprint)
+                 CROSS JOIN LATERAL (VALUES
+                     (e.to_state, s.severity, 1),
+                     (e.from_state, coalesce(e.changes #>> '{{severity,from}}', s.severity), -1))
+                     AS d(state, severity, n)
+                 WHERE {events} AND d.state IS NOT NULL
+                 GROUP BY 1, 2, 3 HAVING sum(d.n) <> 0"
+            ),
+            &[&id],
         )
         .await?;
     let tool = tool.as_str();

@@ -32,13 +32,17 @@ pub struct TrackedFinding {
     pub fixed_at: Option<DateTime<Utc>>,
     pub first_run: ExecutionId,
     pub last_run: ExecutionId,
+    /// The risk acceptance it stands accepted by.
+    pub acceptance_id: Option<Uuid>,
 }
 
-/// One change of a finding, made by a run.
+/// One change of a finding, made by a run, by a risk acceptance, or by both (a run's
+/// new finding that an acceptance in effect covers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindingEvent {
     pub at: DateTime<Utc>,
-    pub run: ExecutionId,
+    pub run: Option<ExecutionId>,
+    pub acceptance_id: Option<Uuid>,
     /// `None`: its first sighting.
     pub from: Option<FindingState>,
     pub to: FindingState,
@@ -78,7 +82,7 @@ pub struct FindingFilter {
 pub(crate) const COLUMNS: &str =
     "s.fingerprint, s.tool, s.account, s.region, s.resource_id, s.check_id,
     s.title, s.severity, s.state, s.first_seen, s.last_seen, s.fixed_at, s.first_run,
-    s.last_run";
+    s.last_run, s.acceptance_id";
 
 impl Db {
     /// The findings `viewer` may see, gravest first, then the latest seen.
@@ -168,8 +172,8 @@ impl Db {
         };
         let events = client
             .query(
-                "SELECT at, execution_id, from_state, to_state, changes FROM finding_events
-                 WHERE fingerprint = $1 ORDER BY id",
+                "SELECT at, execution_id, from_state, to_state, changes, acceptance_id
+                 FROM finding_events WHERE fingerprint = $1 ORDER BY id",
                 &[&fingerprint],
             )
             .await?
@@ -177,7 +181,8 @@ impl Db {
             .map(|row| {
                 Ok(FindingEvent {
                     at: row.get(0),
-                    run: ExecutionId::from(row.get::<_, Uuid>(1)),
+                    run: row.get::<_, Option<Uuid>>(1).map(ExecutionId::from),
+                    acceptance_id: row.get(5),
                     from: row.get::<_, Option<&str>>(2).map(state_of).transpose()?,
                     to: state_of(row.get(3))?,
                     changes: row.get(4),
@@ -249,5 +254,6 @@ pub(crate) fn tracked(row: &Row) -> Result<TrackedFinding, StoreError> {
         fixed_at: row.get(11),
         first_run: ExecutionId::from(row.get::<_, Uuid>(12)),
         last_run: ExecutionId::from(row.get::<_, Uuid>(13)),
+        acceptance_id: row.get(14),
     })
 }

@@ -56,10 +56,20 @@ pub(crate) async fn settle(
         )
         .await?;
     let scope = record_scope(transaction, run, regions, coverage).await?;
+    // Most tools have no acceptance in effect: their million findings are not each
+    // looked up among none.
+    let accepting = transaction
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM risk_acceptances
+                            WHERE tool = $1 AND status = 'approved' AND expires_at > now())",
+            &[&tool.as_str()],
+        )
+        .await?
+        .get(0);
     transaction
         .batch_execute(&format!(
             "CREATE TEMP TABLE failing ON COMMIT DROP AS {}; ANALYZE failing",
-            failing()
+            failing(accepting)
         ))
         .await?;
     transaction.execute(FAILING_SEEN_BEFORE, &[&run]).await?;
@@ -85,7 +95,7 @@ pub(crate) async fn settle(
         transaction.execute(FIXED_EVENTS, &[&run]).await?;
         transaction.execute(FIXED_STATES, &[&run]).await?;
     }
-    finding_counts::record(transaction, id, tool).await?;
+    finding_counts::record(transaction, finding_counts::Cause::Run(id), tool).await?;
     // A run can add or change as many states as there were. Lists are planned from the
     // states' statistics, and until autovacuum counts them again a plan made for a
     // tenth of them held every connection of the api for seconds (the history bench).
@@ -134,22 +144,38 @@ async fn record_scope(
     })
 }
 
-/// Where a finding whose state is `current` (NULL: never seen) goes when a run fails
-/// it: first seen `new`, after a fix `reopened`, accepted stays accepted, else `open`.
-fn failing_state(current: &str) -> String {
-    format!(
-        "CASE WHEN {current} IS NULL THEN 'new' WHEN {current} = 'fixed' THEN 'reopened'
-              WHEN {current} = 'accepted' THEN 'accepted' ELSE 'open' END"
-    )
-}
-
 /// Each finding the run fails (one per fingerprint), with the state it had (`from_state`,
-/// NULL when never seen), the state it goes to and its changes of title or severity.
-fn failing() -> String {
-    let next = failing_state("s.state");
+/// NULL when never seen), the state it goes to, the acceptance it stands accepted by
+/// and the state it would have without it, and its changes of title or severity.
+/// Without an acceptance: first seen `new`, after a fix `reopened`, else `open`. An
+/// accepted finding stays accepted; with `accepting`, another that an acceptance in
+/// effect matches (by [`acceptance_matches`]) becomes accepted by the earliest approved.
+fn failing(accepting: bool) -> String {
+    let (acceptance, lookup) = if accepting {
+        (
+            "coalesce(s.acceptance_id, a.id)",
+            format!(
+                "LEFT JOIN LATERAL (
+                     SELECT a.id FROM risk_acceptances a
+                     WHERE a.tool = f.tool AND a.status = 'approved' AND a.expires_at > now()
+                       AND {matches}
+                     ORDER BY a.decided_at, a.id LIMIT 1) AS a ON true",
+                matches = acceptance_matches("f", "a")
+            ),
+        )
+    } else {
+        ("s.acceptance_id", String::new())
+    };
     format!(
         "SELECT f.fingerprint, f.tool, f.account, f.region, f.resource_id, f.check_id,
-                f.title, f.severity, s.state AS from_state, {next} AS to_state,
+                f.title, f.severity, s.state AS from_state,
+                CASE WHEN {acceptance} IS NOT NULL THEN 'accepted'
+                     WHEN s.state IS NULL THEN 'new' WHEN s.state = 'fixed' THEN 'reopened'
+                     ELSE 'open' END AS to_state,
+                {acceptance} AS acceptance_id,
+                CASE WHEN {acceptance} IS NULL THEN NULL
+                     WHEN s.state = 'accepted' THEN s.accepted_over
+                     WHEN s.state = 'fixed' THEN 'reopened' ELSE 'open' END AS accepted_over,
                 nullif(jsonb_strip_nulls(jsonb_build_object(
                     'title', CASE WHEN s.title <> f.title
                                   THEN jsonb_build_object('from', s.title, 'to', f.title) END,
@@ -158,25 +184,44 @@ fn failing() -> String {
                                 END)),
                     '{{}}'::jsonb) AS changes
          FROM {RUN_FINDINGS} f LEFT JOIN finding_states s USING (fingerprint)
+         {lookup}
          WHERE f.status = 'fail'"
+    )
+}
+
+/// Whether acceptance `a` covers finding `f` (a row with its fingerprint, account,
+/// region, resource and check): its one finding, or its check's narrowed by its
+/// accounts, regions (each empty: any) and resource pattern.
+pub(crate) fn acceptance_matches(f: &str, a: &str) -> String {
+    format!(
+        "({a}.fingerprint = {f}.fingerprint
+          OR ({a}.check_id = {f}.check_id
+              AND ({a}.accounts = '{{}}' OR {f}.account = ANY ({a}.accounts))
+              AND ({a}.regions = '{{}}' OR {f}.region = ANY ({a}.regions))
+              AND ({a}.resource_like IS NULL OR {f}.resource_id LIKE {a}.resource_like)))"
     )
 }
 
 const FAILING_SEEN_BEFORE: &str = "
 UPDATE finding_states s SET state = f.to_state, fixed_at = NULL, last_seen = now(),
-                            last_run = $1, title = f.title, severity = f.severity
+                            last_run = $1, title = f.title, severity = f.severity,
+                            acceptance_id = f.acceptance_id, accepted_over = f.accepted_over
 FROM failing f WHERE f.from_state IS NOT NULL AND s.fingerprint = f.fingerprint";
 
 const FAILING_FIRST_SEEN: &str = "
 INSERT INTO finding_states (fingerprint, tool, account, region, resource_id, check_id, title,
-                            severity, state, first_seen, last_seen, first_run, last_run)
-SELECT fingerprint, tool, account, region, resource_id, check_id, title, severity, 'new',
-       now(), now(), $1, $1
+                            severity, state, first_seen, last_seen, first_run, last_run,
+                            acceptance_id, accepted_over)
+SELECT fingerprint, tool, account, region, resource_id, check_id, title, severity, to_state,
+       now(), now(), $1, $1, acceptance_id, accepted_over
 FROM failing WHERE from_state IS NULL";
 
 const FAILING_EVENTS: &str = "
-INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, changes)
-SELECT fingerprint, $1, from_state, to_state, changes FROM failing
+INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state, changes,
+                            acceptance_id)
+SELECT fingerprint, $1, from_state, to_state, changes,
+       CASE WHEN to_state = 'accepted' THEN acceptance_id END
+FROM failing
 WHERE from_state IS DISTINCT FROM to_state OR changes IS NOT NULL";
 
 /// Whether the finding `f` (a row with its account, region and check) lies within a
@@ -214,5 +259,6 @@ INSERT INTO finding_events (fingerprint, execution_id, from_state, to_state)
 SELECT fingerprint, $1, state, 'fixed' FROM gone";
 
 const FIXED_STATES: &str = "
-UPDATE finding_states s SET state = 'fixed', fixed_at = now(), last_run = $1
+UPDATE finding_states s SET state = 'fixed', fixed_at = now(), last_run = $1,
+                            acceptance_id = NULL, accepted_over = NULL
 FROM gone WHERE s.fingerprint = gone.fingerprint";

@@ -20,6 +20,7 @@ pub mod metrics;
 mod migrate;
 pub mod outbox;
 mod pool;
+pub mod risk_acceptances;
 pub mod runs;
 pub mod seed;
 #[cfg(feature = "testing")]

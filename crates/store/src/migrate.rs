@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0024_findings_at_scale"),
     migration!("0025_compliance_frameworks"),
     migration!("0026_finding_diffs"),
+    migration!("0027_risk_acceptances"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -1,5 +1,6 @@
 //! The approval expiry sweep: every replica runs it; the store makes concurrent sweeps
-//! skip each other's rows, so each expired run ends (and is audited) once.
+//! skip each other's rows, so each expired run ends (and is audited) once. Risk
+//! acceptances past their expiry end in the same sweep, and their findings fail again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,15 @@ pub async fn expire_until_stopped(db: Db, metrics: Arc<ApiMetrics>, shutdown: Ca
             Ok(_) => {}
             Err(error) => {
                 tracing::warn!(error = %sage_infra::error_text(&error), "approval expiry sweep failed");
+            }
+        }
+        match db.expire_acceptances(&sweeper).await {
+            Ok(expired) if !expired.is_empty() => {
+                tracing::info!(count = expired.len(), "risk acceptances ended: expired");
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %sage_infra::error_text(&error), "risk acceptance expiry sweep failed");
             }
         }
     }

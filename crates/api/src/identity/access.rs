@@ -3,11 +3,14 @@
 //! Objects a caller may not see answer 404, never 403, so ids cannot be probed;
 //! collections and actions the caller may see but not use answer 403.
 
+use sage_model::acceptance::AcceptanceScope;
 use sage_model::tools::Tool;
 use sage_model::{ExecutionId, ModuleId};
 use sage_store::catalog::{Module, Permissions};
 use sage_store::evidence::Evidence;
 use sage_store::executions::{Execution, Viewer};
+use sage_store::risk_acceptances::Acceptance;
+use uuid::Uuid;
 
 use crate::http::error::ApiError;
 use crate::identity::caller::Caller;
@@ -178,6 +181,107 @@ impl<'a> Access<'a> {
             ));
         }
         Ok(execution)
+    }
+
+    /// Whether the caller sees every finding an acceptance may cover: all of its tool's
+    /// for a pattern; the one finding for a one-finding scope.
+    async fn sees_acceptance_findings(&self, acceptance: &Acceptance) -> Result<bool, ApiError> {
+        if matches!(self.tool_viewer(acceptance.tool).await?, Viewer::Everything) {
+            return Ok(true);
+        }
+        match &acceptance.scope {
+            AcceptanceScope::Finding { fingerprint } => Ok(self
+                .state
+                .db
+                .tracked_finding(&self.execution_viewer(), fingerprint)
+                .await?
+                .is_some()),
+            AcceptanceScope::Pattern(_) => Ok(false),
+        }
+    }
+
+    /// Whether the caller may ask that `scope`'s findings of `tool` be accepted: who
+    /// sees them all (a pattern covers findings yet to come: the tool's whole view).
+    pub async fn may_request_acceptance(
+        &self,
+        tool: Tool,
+        scope: &AcceptanceScope,
+    ) -> Result<(), ApiError> {
+        let sees = match scope {
+            AcceptanceScope::Finding { .. } => true,
+            AcceptanceScope::Pattern(_) => {
+                matches!(self.tool_viewer(tool).await?, Viewer::Everything)
+            }
+        };
+        if sees {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "a check's findings may be accepted only by who sees every {tool} finding (an admin, or a viewer of its module)"
+            )))
+        }
+    }
+
+    /// A risk acceptance the caller may see: its requester, and whoever sees the
+    /// findings it may cover; else 404.
+    pub async fn acceptance(&self, id: Uuid) -> Result<Acceptance, ApiError> {
+        let acceptance = self
+            .state
+            .db
+            .acceptance(id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if acceptance.requester_id == self.caller.user.id
+            || self.sees_acceptance_findings(&acceptance).await?
+        {
+            Ok(acceptance)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// A risk acceptance the caller may approve or reject: admins and approvers who see
+    /// its findings, never its requester.
+    pub async fn decidable_acceptance(&self, id: Uuid) -> Result<Acceptance, ApiError> {
+        let acceptance = self.acceptance(id).await?;
+        if !(self.caller.is_admin() || self.caller.user.has_role("approver")) {
+            return Err(ApiError::Forbidden(
+                "only admins and approvers may decide on risk acceptances".into(),
+            ));
+        }
+        if acceptance.requester_id == self.caller.user.id {
+            return Err(ApiError::Forbidden(
+                "the requester cannot decide on their own risk acceptance: a second person does"
+                    .into(),
+            ));
+        }
+        if !self.sees_acceptance_findings(&acceptance).await? {
+            return Err(ApiError::Forbidden(
+                "only who sees the findings it covers may decide on it".into(),
+            ));
+        }
+        Ok(acceptance)
+    }
+
+    /// A risk acceptance the caller may revoke: its requester (withdrawing it), or
+    /// whoever may decide on it.
+    pub async fn revocable_acceptance(&self, id: Uuid) -> Result<Acceptance, ApiError> {
+        let acceptance = self.acceptance(id).await?;
+        if acceptance.requester_id == self.caller.user.id {
+            return Ok(acceptance);
+        }
+        self.decidable_acceptance(id).await
+    }
+
+    /// The tools whose every finding the caller sees: whose acceptances they list.
+    pub async fn tools_seen_whole(&self) -> Result<Vec<Tool>, ApiError> {
+        let mut tools = Vec::new();
+        for tool in Tool::ALL {
+            if matches!(self.tool_viewer(tool).await?, Viewer::Everything) {
+                tools.push(tool);
+            }
+        }
+        Ok(tools)
     }
 
     /// An evidence report the caller may read: its creator, admins and auditors; else

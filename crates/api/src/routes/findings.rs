@@ -16,6 +16,7 @@ use crate::identity::access::Access;
 use crate::identity::caller::Caller;
 use crate::routes::compliance::{ControlView, FrameworkView, chosen_frameworks, controls};
 use crate::routes::pagination::{Listing, MAX_LIMIT, PageQuery};
+use crate::routes::risk_acceptances::AcceptanceView;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +59,8 @@ pub struct FindingView {
     pub fixed_at: Option<DateTime<Utc>>,
     pub first_run: Uuid,
     pub last_run: Uuid,
+    /// The risk acceptance it stands accepted by (`state` accepted).
+    pub acceptance_id: Option<Uuid>,
 }
 
 impl From<&TrackedFinding> for FindingView {
@@ -77,6 +80,7 @@ impl From<&TrackedFinding> for FindingView {
             fixed_at: finding.fixed_at,
             first_run: finding.first_run.as_uuid(),
             last_run: finding.last_run.as_uuid(),
+            acceptance_id: finding.acceptance_id,
         }
     }
 }
@@ -85,7 +89,10 @@ impl From<&TrackedFinding> for FindingView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FindingEventView {
     pub at: DateTime<Utc>,
-    pub run: Uuid,
+    /// The run that made the change; none for a risk acceptance's approval or end.
+    pub run: Option<Uuid>,
+    /// The risk acceptance that made it, or that a run's new finding fell under.
+    pub acceptance_id: Option<Uuid>,
     /// Absent for its first sighting.
     pub from: Option<String>,
     pub to: String,
@@ -98,7 +105,8 @@ impl From<&FindingEvent> for FindingEventView {
     fn from(event: &FindingEvent) -> Self {
         Self {
             at: event.at,
-            run: event.run.as_uuid(),
+            run: event.run.map(|run| run.as_uuid()),
+            acceptance_id: event.acceptance_id,
             from: event.from.map(|s| s.as_str().to_owned()),
             to: event.to.as_str().to_owned(),
             changes: event.changes.clone(),
@@ -112,6 +120,8 @@ pub struct FindingDetail {
     #[serde(flatten)]
     pub finding: FindingView,
     pub history: Vec<FindingEventView>,
+    /// The risk acceptance it stands accepted by: who asked, who approved, why, until.
+    pub acceptance: Option<AcceptanceView>,
 }
 
 /// Findings the caller may see, gravest first, then the latest seen.
@@ -219,9 +229,15 @@ pub async fn get_one(
         .tracked_finding(&viewer, &fingerprint)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Who accepted it, why and until when: shown to whoever sees the finding.
+    let acceptance = match finding.acceptance_id {
+        Some(id) => state.db.acceptance(id).await?,
+        None => None,
+    };
     Ok(HttpResponse::Ok().json(FindingDetail {
         finding: FindingView::from(&finding),
         history: events.iter().map(FindingEventView::from).collect(),
+        acceptance: acceptance.as_ref().map(AcceptanceView::from),
     }))
 }
 

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod me;
 pub mod modules;
 pub mod pagination;
+pub mod risk_acceptances;
 pub mod scripts;
 pub mod service;
 pub mod sign_in;
@@ -57,6 +58,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(findings::get_one)
         .service(findings::by_resource)
         .service(compliance::list_frameworks)
+        .service(risk_acceptances::list)
+        .service(risk_acceptances::create)
+        .service(risk_acceptances::get_one)
+        .service(risk_acceptances::approve)
+        .service(risk_acceptances::reject)
+        .service(risk_acceptances::revoke)
         .service(audit::verify)
         .service(audit::list);
 }

@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::{ADMIN, ANALYST, ScriptModule, TestApp, spawn_app_with, tools_env};
 
-fn fingerprint(resource: &str, check: &str) -> String {
+pub(crate) fn fingerprint(resource: &str, check: &str) -> String {
     fingerprint_of(Tool::Prowler, resource, check)
 }
 
-fn fingerprint_of(tool: Tool, resource: &str, check: &str) -> String {
+pub(crate) fn fingerprint_of(tool: Tool, resource: &str, check: &str) -> String {
     let digest = Sha256::digest(format!(
         "{tool}\0111122223333\0us-east-1\0{resource}\0{check}\0"
     ));
@@ -23,13 +23,17 @@ fn fingerprint_of(tool: Tool, resource: &str, check: &str) -> String {
 }
 
 /// Prowler's module, as installed at start.
-async fn prowler(app: &TestApp) -> String {
+pub(crate) async fn prowler(app: &TestApp) -> String {
     app.tool_module("prowler").await
 }
 
 /// A finished Prowler run whose findings are `rows` (resource, check, status,
 /// severity), stored as a worker stores them.
-async fn scanned(app: &TestApp, module: &str, rows: &[(&str, &str, &str, &str)]) -> ExecutionId {
+pub(crate) async fn scanned(
+    app: &TestApp,
+    module: &str,
+    rows: &[(&str, &str, &str, &str)],
+) -> ExecutionId {
     scanned_by(app, Tool::Prowler, module, rows).await
 }
 
@@ -74,10 +78,10 @@ async fn scanned_by(
     id
 }
 
-const ENC: &str = "s3_bucket_default_encryption";
-const PUBLIC: &str = "s3_bucket_public_access";
+pub(crate) const ENC: &str = "s3_bucket_default_encryption";
+pub(crate) const PUBLIC: &str = "s3_bucket_public_access";
 
-fn fingerprints(page: &Value) -> Vec<String> {
+pub(crate) fn fingerprints(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
         .unwrap()

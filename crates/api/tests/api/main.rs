@@ -19,6 +19,7 @@ mod helpers {
 mod oidc;
 mod receiver;
 mod revocation;
+mod risk_acceptances;
 mod seed;
 mod service;
 mod sign_in_cache;

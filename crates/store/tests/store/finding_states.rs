@@ -2,11 +2,15 @@
 //! findings go through `record_tool_run` as the worker stores them.
 
 use sage_model::ExecutionId;
+use sage_model::acceptance::{AcceptanceScope, NewAcceptance};
+use sage_model::names::Email;
 use sage_model::tools::Tool;
 use sage_store::Db;
+use sage_store::audit::AuditContext;
 use sage_store::executions::Viewer;
 use sage_store::finding_states::Coverage;
 use sage_store::findings::{NewToolRun, StoredFinding};
+use sage_store::risk_acceptances::AcceptanceDecision;
 use sage_store::testing::migrated_database;
 use sha2::{Digest, Sha256};
 
@@ -195,13 +199,37 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
     assert_eq!(state(&db, "c", "eu-west-1", ENC).await, "new");
 
     // A whole run where the check ran: a and c are gone (resources deleted or fixed).
-    db.batch_for_tests(&format!(
-        "UPDATE finding_states SET state = 'accepted'
-         WHERE fingerprint = '{}'",
-        fingerprint("root", "us-east-1", MFA)
-    ))
+    // The root account's MFA: a risk accepted by a second person.
+    let requester = db
+        .ensure_user(&Email::parse("analyst@example.com").unwrap(), &[])
+        .await
+        .unwrap();
+    let approver = db
+        .ensure_user(&Email::parse("admin@example.com").unwrap(), &["admin"])
+        .await
+        .unwrap();
+    let accepted = NewAcceptance {
+        tool: Tool::Prowler,
+        scope: AcceptanceScope::Finding {
+            fingerprint: fingerprint("root", "us-east-1", MFA),
+        },
+        reason: "break-glass account, kept in a safe".to_owned(),
+        expires_at: chrono::Utc::now() + chrono::Duration::days(30),
+    };
+    let asked = db
+        .request_acceptance(&accepted, requester, &AuditContext::system())
+        .await
+        .unwrap();
+    db.decide_acceptance(
+        asked.id,
+        approver,
+        AcceptanceDecision::Approve,
+        "agreed",
+        &AuditContext::system(),
+    )
     .await
     .unwrap();
+    assert_eq!(state(&db, "root", "us-east-1", MFA).await, "accepted");
     let r4 = run(
         &db,
         &[
@@ -262,9 +290,9 @@ async fn states_follow_what_each_run_covered_and_nothing_else() {
     assert_eq!(
         everything,
         [
+            ("accepted", "critical", 1),
             ("fixed", "critical", 1),
             ("fixed", "high", 1),
-            ("new", "critical", 1),
             ("open", "high", 1)
         ]
     );

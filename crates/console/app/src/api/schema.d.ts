@@ -456,6 +456,105 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/risk-acceptances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Risk acceptances the caller may see (their own, and those of the tools whose every
+         *     finding they see), newest first.
+         */
+        get: operations["list"];
+        put?: never;
+        /**
+         * Asks that findings be accepted: 201 with the request, which changes nothing until
+         *     a second person approves it.
+         */
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk-acceptances/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One risk acceptance. */
+        get: operations["get_one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk-acceptances/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves a request: its findings stand accepted at once, and new ones its pattern
+         *     covers as they appear. Admins and approvers who see its findings; never its
+         *     requester.
+         */
+        post: operations["approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk-acceptances/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rejects a request. */
+        post: operations["reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk-acceptances/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends a request or an approved acceptance before its expiry: its findings return to
+         *     open or reopened. The requester (withdrawing it) or whoever may decide on it.
+         */
+        post: operations["revoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scripts": {
         parameters: {
             query?: never;
@@ -604,6 +703,61 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A request: one finding (`fingerprint`), or a check's findings (`tool` and `check`,
+         *     narrowed by `accounts`, `regions` and a `resource` pattern where `*` is any run of
+         *     characters; each absent: any), with a reason and an expiry.
+         */
+        AcceptanceBody: {
+            accounts?: string[];
+            check?: string | null;
+            /**
+             * Format: date-time
+             * @description At most `ACCEPTANCE_MAX_DAYS` (default 365) ahead.
+             */
+            expires_at?: string | null;
+            fingerprint?: string | null;
+            reason?: string | null;
+            regions?: string[];
+            resource?: string | null;
+            /** @description Required with `check`; a finding names its own. */
+            tool?: string | null;
+        };
+        /** @description A risk acceptance and where it stands. */
+        AcceptanceView: {
+            accounts: string[];
+            check?: string | null;
+            /** Format: date-time */
+            decided_at?: string | null;
+            /** @description Who approved or rejected it, when, and why. */
+            decided_by?: string | null;
+            decision_comment?: string | null;
+            end_comment?: string | null;
+            /** Format: date-time */
+            ended_at?: string | null;
+            /** @description Who revoked it, when, and why (none when it expired by itself). */
+            ended_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            /**
+             * Format: int64
+             * @description The findings it holds accepted now.
+             */
+            findings: number;
+            /** @description One finding's fingerprint, or none for a check's pattern. */
+            fingerprint?: string | null;
+            /** Format: uuid */
+            id: string;
+            reason: string;
+            regions: string[];
+            /** Format: date-time */
+            requested_at: string;
+            requested_by: string;
+            resource?: string | null;
+            /** @description requested, approved, rejected, revoked or expired. */
+            status: string;
+            tool: string;
+        };
         ApprovalPolicyView: {
             /**
              * Format: int32
@@ -838,22 +992,36 @@ export interface components {
         };
         /** @description A finding with its history, oldest change first. */
         FindingDetail: components["schemas"]["FindingView"] & {
+            acceptance?: components["schemas"]["AcceptanceView"] | null;
             history: components["schemas"]["FindingEventView"][];
         };
         /** @description One change of a finding, and the run that made it. */
         FindingEventView: {
+            /**
+             * Format: uuid
+             * @description The risk acceptance that made it, or that a run's new finding fell under.
+             */
+            acceptance_id?: string | null;
             /** Format: date-time */
             at: string;
             /** @description A change of title or severity: `{"severity": {"from": "high", "to": "critical"}}`. */
             changes?: Record<string, never> | null;
             /** @description Absent for its first sighting. */
             from?: string | null;
-            /** Format: uuid */
-            run: string;
+            /**
+             * Format: uuid
+             * @description The run that made the change; none for a risk acceptance's approval or end.
+             */
+            run?: string | null;
             to: string;
         };
         /** @description A finding: one (tool, account, region, resource, check), and where it stands. */
         FindingView: {
+            /**
+             * Format: uuid
+             * @description The risk acceptance it stands accepted by (`state` accepted).
+             */
+            acceptance_id?: string | null;
             account: string;
             check: string;
             /** @description sha256 of its identity, stable across runs and tool versions. */
@@ -929,6 +1097,44 @@ export interface components {
             timeout_sec: number;
         };
         /** @description A page of a list; `next_cursor` continues after it, `null` on the last page. */
+        Listing_AcceptanceView: {
+            items: {
+                accounts: string[];
+                check?: string | null;
+                /** Format: date-time */
+                decided_at?: string | null;
+                /** @description Who approved or rejected it, when, and why. */
+                decided_by?: string | null;
+                decision_comment?: string | null;
+                end_comment?: string | null;
+                /** Format: date-time */
+                ended_at?: string | null;
+                /** @description Who revoked it, when, and why (none when it expired by itself). */
+                ended_by?: string | null;
+                /** Format: date-time */
+                expires_at: string;
+                /**
+                 * Format: int64
+                 * @description The findings it holds accepted now.
+                 */
+                findings: number;
+                /** @description One finding's fingerprint, or none for a check's pattern. */
+                fingerprint?: string | null;
+                /** Format: uuid */
+                id: string;
+                reason: string;
+                regions: string[];
+                /** Format: date-time */
+                requested_at: string;
+                requested_by: string;
+                resource?: string | null;
+                /** @description requested, approved, rejected, revoked or expired. */
+                status: string;
+                tool: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list; `next_cursor` continues after it, `null` on the last page. */
         Listing_AuditEventView: {
             items: {
                 action: string;
@@ -1001,6 +1207,11 @@ export interface components {
         /** @description A page of a list; `next_cursor` continues after it, `null` on the last page. */
         Listing_FindingView: {
             items: {
+                /**
+                 * Format: uuid
+                 * @description The risk acceptance it stands accepted by (`state` accepted).
+                 */
+                acceptance_id?: string | null;
                 account: string;
                 check: string;
                 /** @description sha256 of its identity, stable across runs and tool versions. */
@@ -1204,6 +1415,10 @@ export interface components {
             /** @enum {string} */
             mode: "oidc";
             scopes: string;
+        };
+        StepBody: {
+            /** @description Why: kept with the step, audited and shown. */
+            comment: string;
         };
         ToolList: {
             items: components["schemas"]["ToolView"][];
@@ -2215,6 +2430,260 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description requested, approved, rejected, revoked or expired */
+                status?: string;
+                tool?: string;
+                /** @description only the caller's own requests */
+                mine?: boolean;
+                /** @description 1 to 500, default 50 */
+                limit?: number;
+                /** @description next_cursor of the page before */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing_AcceptanceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptanceBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptanceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptanceView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptanceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptanceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptanceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

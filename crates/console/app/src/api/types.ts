@@ -162,7 +162,13 @@ export type FindingEvent = Omit<Schemas["FindingEventView"], "from" | "to" | "ch
   changes?: Record<string, { from: string; to: string }> | null;
 };
 
-export type FindingDetail = Finding & { history: FindingEvent[] };
+/** A risk acceptance: who asked, who decided, why and until when. */
+export type Acceptance = Schemas["AcceptanceView"];
+
+export type FindingDetail = Finding & {
+  history: FindingEvent[];
+  acceptance?: Acceptance | null;
+};
 
 /** Where a finding went from one run of its tool to a later one. */
 export const CHANGES = ["new", "reopened", "still_open", "fixed", "not_covered"] as const;

@@ -43,6 +43,21 @@ export function FindingPage() {
             <dt>{t("findings.fixedAt")}</dt>
             <dd>{f.fixed_at ? formatTime(f.fixed_at, i18n.language) : "—"}</dd>
           </dl>
+          {f.acceptance && (
+            <>
+              <h2>{t("findings.acceptance.title")}</h2>
+              <dl className="facts acceptance">
+                <dt>{t("findings.acceptance.reason")}</dt>
+                <dd className="wrap">{f.acceptance.reason}</dd>
+                <dt>{t("findings.acceptance.requestedBy")}</dt>
+                <dd>{f.acceptance.requested_by}</dd>
+                <dt>{t("findings.acceptance.approvedBy")}</dt>
+                <dd>{f.acceptance.decided_by ?? "—"}</dd>
+                <dt>{t("findings.acceptance.until")}</dt>
+                <dd>{formatTime(f.acceptance.expires_at, i18n.language)}</dd>
+              </dl>
+            </>
+          )}
           <h2>{t("findings.history")}</h2>
           <History events={f.history} />
         </>
@@ -65,9 +80,7 @@ function History({ events }: { events: FindingEvent[] }) {
             {e.from ? <FindingStateBadge state={e.from} /> : t("findings.firstSighting")} →{" "}
             <FindingStateBadge state={e.to} />
           </td>
-          <td>
-            <Link to={`/executions/${e.run}`}>{e.run.slice(0, 8)}</Link>
-          </td>
+          <td>{e.run ? <Link to={`/executions/${e.run}`}>{e.run.slice(0, 8)}</Link> : t("findings.byAcceptance")}</td>
           <td>
             {Object.entries(e.changes ?? {})
               .map(
