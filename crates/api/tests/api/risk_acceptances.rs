@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use sage_api::background::webhook::APPROVAL_VARS;
+
 use crate::findings::{ENC, PUBLIC, fingerprint, prowler, scanned};
 use crate::helpers::{ADMIN, ANALYST, OTHER, TestApp, spawn_app_with, tools_env};
+use crate::receiver::Receiver;
 
 fn expiry(seconds: i64) -> String {
     (Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
@@ -360,4 +363,63 @@ async fn bad_requests_are_refused_naming_the_field_and_change_nothing() {
     assert_eq!(status, 403, "{refused}");
     assert!(refused.to_string().contains("requester"), "{refused}");
     assert_eq!(state_of(&app, &logs).await["state"], "new");
+}
+
+#[tokio::test]
+async fn approvers_hear_of_requests_and_their_outcome_through_the_approval_webhook() {
+    let receiver = Receiver::start(1).await;
+    let hook = receiver.env_for(APPROVAL_VARS);
+    let mut env = tools_env();
+    for var in [APPROVAL_VARS.url, APPROVAL_VARS.secret] {
+        env.set(var, hook.raw(var).unwrap());
+    }
+    let app = spawn_app_with(env).await;
+    let module = prowler(&app).await;
+    scanned(&app, &module, &[("logs", ENC, "fail", "medium")]).await;
+    let logs = fingerprint("logs", ENC);
+    let (status, asked) = app
+        .post_as(
+            "/api/v1/risk-acceptances",
+            ADMIN,
+            &json!({"fingerprint": logs, "reason": "a test bucket", "expires_at": expiry(3600)}),
+        )
+        .await;
+    assert_eq!(status, 201, "{asked}");
+    let id = asked["id"].as_str().unwrap();
+    let requested = &receiver.wait_for(1, Duration::from_secs(20)).await[0];
+    assert!(requested.signed);
+    assert_eq!(requested.event, "risk_acceptance.requested");
+    let body = &requested.body;
+    assert_eq!(
+        (
+            &body["acceptance_id"],
+            &body["fingerprint"],
+            &body["requested_by"]
+        ),
+        (&json!(id), &json!(logs), &json!(ADMIN))
+    );
+    assert_eq!(
+        body["acceptance_path"],
+        format!("/api/v1/risk-acceptances/{id}")
+    );
+    // Never the requester among those who may decide.
+    assert!(
+        !body["approvers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ADMIN)),
+        "{body}"
+    );
+
+    let (status, _) = app
+        .post_as(
+            &format!("/api/v1/risk-acceptances/{id}/revoke"),
+            ADMIN,
+            &json!({"comment": "asked by mistake"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let resolved = &receiver.wait_for(2, Duration::from_secs(20)).await[1];
+    assert_eq!(resolved.event, "risk_acceptance.resolved");
+    assert_eq!(resolved.body["status"], "revoked");
 }
