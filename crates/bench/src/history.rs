@@ -131,8 +131,24 @@ pub async fn run() -> anyhow::Result<()> {
         "GET /health", health.rate, health.p50_ms, health.p99_ms
     );
     api_process.stop().await;
-    // Ten million findings take gigabytes of disk.
-    Ok(sage_store::testing::drop_test_database(&database).await?)
+    // Ten million findings take gigabytes of disk. Autovacuum may still be at work on
+    // them, as the superuser, whose backends the bench's role may not end: its workers
+    // give way to a drop within moments, so the drop is tried again.
+    let mut attempt = 1;
+    loop {
+        match sage_store::testing::drop_test_database(&database).await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt < 10 => {
+                eprintln!("the history's database is not dropped yet ({error}); again in 3 s");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context(format!("drop the history's database by hand: {database}")));
+            }
+        }
+    }
 }
 
 /// Stores run number `run`, `per_account` findings in each account, as a worker does:

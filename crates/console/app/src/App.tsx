@@ -16,6 +16,7 @@ import { Scanners } from "./pages/Scanners";
 import { AdminModule } from "./pages/admin/AdminModule";
 import { AdminModules } from "./pages/admin/AdminModules";
 import { Audit } from "./pages/admin/Audit";
+import { Acceptances } from "./pages/Acceptances";
 import { Scripts } from "./pages/admin/Scripts";
 import { NotFound } from "./pages/NotFound";
 
@@ -34,6 +35,7 @@ export function App() {
           <Route path="/findings" element={<Findings />} />
           <Route path="/findings/trends" element={<FindingTrends />} />
           <Route path="/findings/diff" element={<FindingDiffPage />} />
+          <Route path="/findings/acceptances" element={<Acceptances />} />
           <Route path="/findings/:fingerprint" element={<FindingPage />} />
           <Route path="/evidence" element={<Evidence />} />
           <Route path="/admin/scripts" element={<Scripts />} />

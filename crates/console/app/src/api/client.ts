@@ -2,6 +2,8 @@
 // every failure becomes an ApiError holding the server's code, message and fields.
 
 import type {
+  Acceptance,
+  AcceptanceRequest,
   Artifact,
   Assignment,
   AuditEvent,
@@ -124,6 +126,15 @@ export class Api {
     this.call<FindingDiff>("GET", withQuery("/api/v1/findings/diff", { from, to, limit: 100 }));
   findingTrend = (tool: ToolName, days: number, account?: string) =>
     this.call<FindingTrend>("GET", withQuery("/api/v1/findings/trends", { tool, days, account }));
+
+  acceptances = (filter: Query) => this.call<Page<Acceptance>>("GET", withQuery("/api/v1/risk-acceptances", filter));
+  requestAcceptance = (body: AcceptanceRequest) => this.call<Acceptance>("POST", "/api/v1/risk-acceptances", body);
+  decideAcceptance = (id: string, approve: boolean, comment: string) =>
+    this.call<Acceptance>("POST", `/api/v1/risk-acceptances/${enc(id)}/${approve ? "approve" : "reject"}`, {
+      comment,
+    });
+  revokeAcceptance = (id: string, comment: string) =>
+    this.call<Acceptance>("POST", `/api/v1/risk-acceptances/${enc(id)}/revoke`, { comment });
 
   audit = (filter: Query) => this.call<Page<AuditEvent>>("GET", withQuery("/api/v1/audit", filter));
   verifyAudit = () => this.call<ChainReport>("GET", "/api/v1/audit/verify");

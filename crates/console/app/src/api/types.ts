@@ -164,6 +164,7 @@ export type FindingEvent = Omit<Schemas["FindingEventView"], "from" | "to" | "ch
 
 /** A risk acceptance: who asked, who decided, why and until when. */
 export type Acceptance = Schemas["AcceptanceView"];
+export type AcceptanceRequest = Schemas["AcceptanceBody"];
 
 export type FindingDetail = Finding & {
   history: FindingEvent[];

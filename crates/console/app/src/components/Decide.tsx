@@ -1,23 +1,30 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 
-import { useSession } from "../auth/context";
 import { Problem } from "./Problem";
 
-/** Approve or reject a waiting run, with a comment. */
-export function Decide({ executionId, onDone }: { executionId: string; onDone: () => void }) {
+/** Approve or reject something waiting for a second person (a run, a risk
+ * acceptance), with a comment; `decide` sends the decision. */
+export function Decide({
+  id,
+  decide: send,
+  onDone,
+}: {
+  id: string;
+  decide: (approve: boolean, comment: string) => Promise<unknown>;
+  onDone: () => void;
+}) {
   const { t } = useTranslation();
-  const { api } = useSession();
   const [comment, setComment] = useState("");
   const [failure, setFailure] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const field = `comment-${executionId}`;
+  const field = `comment-${id}`;
 
   async function decide(approve: boolean) {
     setBusy(true);
     setFailure(undefined);
     try {
-      await (approve ? api.approve(executionId, comment) : api.reject(executionId, comment));
+      await send(approve, comment);
       onDone();
     } catch (error) {
       setFailure(error);

@@ -2,6 +2,7 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
 import { useSession } from "../auth/context";
+import { AcceptanceInbox } from "../components/AcceptanceInbox";
 import { Decide } from "../components/Decide";
 import { ParamsTable } from "../components/ParamsTable";
 import { Problem } from "../components/Problem";
@@ -41,10 +42,15 @@ export function Approvals() {
               })}
             </p>
             <ParamsTable params={run.params} />
-            <Decide executionId={run.id} onDone={waiting.reload} />
+            <Decide
+              id={run.id}
+              decide={(approve, comment) => (approve ? api.approve(run.id, comment) : api.reject(run.id, comment))}
+              onDone={waiting.reload}
+            />
           </li>
         ))}
       </ul>
+      <AcceptanceInbox />
     </section>
   );
 }

@@ -145,7 +145,15 @@ export function ExecutionPage() {
               </li>
             ))}
           </ul>
-          {canDecide && <Decide executionId={execution.id} onDone={refresh} />}
+          {canDecide && (
+            <Decide
+              id={execution.id}
+              decide={(approve, comment) =>
+                approve ? api.approve(execution.id, comment) : api.reject(execution.id, comment)
+              }
+              onDone={refresh}
+            />
+          )}
         </section>
       )}
       <LogView executionId={execution.id} onStart={refresh} onEnd={refresh} />

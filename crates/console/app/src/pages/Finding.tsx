@@ -3,6 +3,8 @@ import { Link, useParams } from "react-router-dom";
 
 import type { FindingEvent } from "../api/types";
 import { useSession } from "../auth/context";
+import { AcceptRiskForm } from "../components/AcceptRiskForm";
+import { Countdown } from "../components/AcceptanceScope";
 import { FindingStateBadge, SeverityBadge } from "../components/FindingBadges";
 import { Problem } from "../components/Problem";
 import { Table } from "../components/Table";
@@ -54,9 +56,14 @@ export function FindingPage() {
                 <dt>{t("findings.acceptance.approvedBy")}</dt>
                 <dd>{f.acceptance.decided_by ?? "—"}</dd>
                 <dt>{t("findings.acceptance.until")}</dt>
-                <dd>{formatTime(f.acceptance.expires_at, i18n.language)}</dd>
+                <dd>
+                  {formatTime(f.acceptance.expires_at, i18n.language)} (<Countdown at={f.acceptance.expires_at} />)
+                </dd>
               </dl>
             </>
+          )}
+          {!f.acceptance && ["new", "open", "reopened"].includes(f.state) && (
+            <AcceptRiskForm fingerprint={f.fingerprint} />
           )}
           <h2>{t("findings.history")}</h2>
           <History events={f.history} />

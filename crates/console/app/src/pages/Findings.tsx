@@ -40,6 +40,7 @@ export function Findings() {
       <nav className="page-links" aria-label={t("findings.views")}>
         <Link to="/findings/trends">{t("trends.title")}</Link>
         <Link to="/findings/diff">{t("diff.title")}</Link>
+        <Link to="/findings/acceptances">{t("acceptances.title")}</Link>
       </nav>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label={t("findings.filters")}>
         <label>
