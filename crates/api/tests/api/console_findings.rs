@@ -2,14 +2,17 @@
 //! buckets found unencrypted twice, both encrypted, a run of another region that leaves
 //! them open, a run of theirs that fixes both, then one unencrypted again. The console
 //! shows one fixed and one reopened, each with its history, the diffs between the runs
-//! and the trend.
+//! and the trend; then the reopened one's risk is accepted by a second person and
+//! withdrawn by its requester.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::console::{built_bundle, playwright};
-use crate::helpers::{ADMIN, TestApp, emulator, spawn_app_with, spawn_worker_with, tools_env};
+use crate::helpers::{
+    ADMIN, ANALYST, TestApp, emulator, spawn_app_with, spawn_worker_with, tools_env,
+};
 
 /// Waits until a worker reported the scanner image and Custodian can run.
 async fn custodian_available(app: &TestApp) {
@@ -77,6 +80,13 @@ async fn browser_findings_fixed_and_reopened_over_real_runs() {
         .await
         .unwrap();
     runs.push(scan(&app, &tag, "us-east-1").await);
+    // The analyst asks for a risk acceptance: they may view Custodian's runs.
+    let custodian = app.tool_module("custodian").await;
+    app.assign(
+        &custodian,
+        json!([{"user": ANALYST, "permissions": ["view"]}]),
+    )
+    .await;
     playwright(
         &app,
         "findings.spec.ts",

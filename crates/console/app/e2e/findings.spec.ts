@@ -6,7 +6,7 @@
 
 import { expect, type Page, test } from "@playwright/test";
 
-import { ADMIN, env, signInAsDemo, watch } from "./helpers";
+import { ADMIN, ANALYST, env, signInAsDemo, watch } from "./helpers";
 
 type Runs = [first: string, twice: string, otherRegion: string, fixing: string, reopening: string];
 
@@ -121,6 +121,59 @@ test("the trend, as a chart and as a table", async ({ page }) => {
   await expect(lastRow.locator("td").last()).toHaveText("Yes");
 
   expect(seen.problems).toEqual([]);
+});
+
+// Last: it changes where the reopened bucket stands.
+test("a risk accepted by a second person, then revoked by its requester", async ({ browser }) => {
+  const reopened = env("SAGE_REOPENED_BUCKET");
+  const tag = env("SAGE_TAG");
+  const analyst = await (await browser.newContext()).newPage();
+  const admin = await (await browser.newContext()).newPage();
+  const seen = [watch(analyst), watch(admin)];
+
+  // The analyst, who may view Custodian's runs, asks from the finding's page.
+  await signInAsDemo(analyst, ANALYST);
+  await analyst.getByRole("link", { name: "Findings" }).click();
+  await analyst.getByLabel("Resource").fill(`sage-${tag}-`);
+  await analyst.locator("tr[data-fingerprint]").filter({ hasText: reopened }).getByRole("link").click();
+  const findingPage = analyst.url();
+  await analyst.getByLabel("Why").fill("a test bucket, deleted next week");
+  await analyst.getByLabel("For").selectOption("30");
+  await analyst.getByRole("button", { name: "Ask for approval" }).click();
+  await expect(analyst.getByRole("status")).toContainText("second person");
+  await expect(analyst.locator(".finding-head")).toContainText("Reopened");
+
+  // A second person decides, from the inbox beside the runs waiting for approval.
+  await signInAsDemo(admin, ADMIN);
+  await admin.getByRole("link", { name: "Approvals" }).click();
+  const card = admin.getByTestId("acceptance-card").filter({ hasText: "a test bucket" });
+  await expect(card).toContainText(ANALYST);
+  await expect(card.getByTestId("countdown")).toHaveText(/^(29|30) days left$/);
+  await card.getByLabel("Comment").fill("agreed with the owner");
+  await card.getByRole("button", { name: "Approve" }).click();
+  await expect(card).toHaveCount(0);
+
+  // Accepted, saying who asked, who approved, why and until when.
+  await analyst.goto(findingPage);
+  await expect(analyst.locator(".finding-head")).toContainText("Accepted");
+  const facts = analyst.locator("dl.acceptance");
+  await expect(facts).toContainText("a test bucket, deleted next week");
+  await expect(facts).toContainText(ANALYST);
+  await expect(facts).toContainText(ADMIN);
+  await expect(analyst.locator("table.history tbody tr").last()).toContainText("Risk acceptance");
+
+  // Listed with the time it has left; its requester withdraws it, and it fails again.
+  await analyst.goto("/findings/acceptances");
+  const row = analyst.locator("tr[data-status=approved]");
+  await expect(row).toContainText("1 finding");
+  await expect(row.getByTestId("countdown")).toHaveText(/^(29|30) days left$/);
+  await row.getByLabel("Why revoke").fill("the bucket stays after all");
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(analyst.locator("tr[data-status=revoked]")).toHaveCount(1);
+  await analyst.goto(findingPage);
+  await expect(analyst.locator(".finding-head")).toContainText("Reopened");
+
+  for (const watched of seen) expect(watched.problems).toEqual([]);
 });
 
 async function expectChanges(page: Page, totals: Record<string, number>) {

@@ -30,6 +30,7 @@ test("every page in Korean, no untranslated key", async ({ page }) => {
     ["/findings", "발견 항목"],
     ["/findings/trends", "추이"],
     ["/findings/diff", "두 실행 비교"],
+    ["/findings/acceptances", "위험 수용"],
     ["/admin/scripts", "스크립트"],
     ["/admin/modules", "모듈 관리"],
     [`/admin/modules/${moduleId}`, "할당"],
