@@ -63,6 +63,7 @@ pub fn run() -> anyhow::Result<()> {
         findings: &findings,
         parsed: &parsed,
         listing: &Listing::default(),
+        assessment: None,
     };
     let blocks = evidence.blocks();
     let subset = FontFiles::nanum(Path::new(NANUM_DIR));

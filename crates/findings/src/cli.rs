@@ -131,6 +131,7 @@ fn pdf(args: &[String]) -> Result<(), Failure> {
         findings: &findings,
         parsed: &parsed,
         listing: &Listing::default(),
+        assessment: None,
     };
     let fonts = FontFiles::nanum(options.fonts.as_deref().unwrap_or(NANUM_DIR.as_ref()));
     let pdf = render(

@@ -15,6 +15,9 @@ use sage_findings::parse::{Input, parse_inputs};
 use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words, render};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record, Status};
+use sage_model::compliance::{
+    Assessment, CheckTally, Framework, FrameworkName, Requirement, RequirementStatus,
+};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -270,6 +273,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
         fixtures().join("custodian/samsongudise-c7n-0.8.40-aws"),
     ];
     let (summary, findings, parsed) = parse(&inputs);
+    let assessment = isms_p_like();
     for lang in [Lang::Ko, Lang::En] {
         let evidence = Evidence {
             title: None,
@@ -279,6 +283,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             findings: &findings,
             parsed: &parsed,
             listing: &Listing::default(),
+            assessment: Some(&assessment),
         };
         let pdf = render(
             &evidence.blocks(),
@@ -298,6 +303,11 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             labels.most_failed,
             labels.appendix,
             labels.generated,
+            labels.assessed,
+            "2. 보호대책 요구사항",
+            "암호정책 적용",
+            lang.requirement_status(RequirementStatus::Accepted),
+            lang.requirement_status(RequirementStatus::Manual),
         ] {
             assert!(text.contains(label), "{label:?} missing from\n{text}");
         }
@@ -425,4 +435,58 @@ fn prowlers_compliance_findings_are_compliance_data_never_findings() {
     assert_eq!(cis.requirements, 2, "{:?}", cis.statuses);
     assert_eq!(cis.statuses[&Status::Fail], 1);
     assert_eq!(cis.statuses[&Status::Pass], 1);
+}
+
+/// A framework of three requirements in Korean, as the scanner image's ISMS-P holds them
+/// (one manual, one whose failing finding is accepted, one that fails), assessed.
+fn isms_p_like() -> Assessment {
+    let requirement = |id: &str, title: &str, domain: &str, checks: &[&str]| Requirement {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        domain: domain.to_owned(),
+        checks: checks.iter().map(|c| (*c).to_owned()).collect(),
+        ..Requirement::default()
+    };
+    let framework = Framework {
+        framework: "KISA-ISMS-P".to_owned(),
+        title: "KISA ISMS compliance framework 2023 (Korean)".to_owned(),
+        version: "2023-korean".to_owned(),
+        source: "prowler 5, prowler/compliance/aws/kisa_isms_p_2023_korean_aws.json".to_owned(),
+        requirements: vec![
+            requirement("1.1.1", "경영진의 참여", "1. 관리체계 수립 및 운영", &[]),
+            requirement(
+                "2.7.1",
+                "암호정책 적용",
+                "2. 보호대책 요구사항",
+                &["s3_bucket_default_encryption"],
+            ),
+            requirement(
+                "2.6.1",
+                "네트워크 접근",
+                "2. 보호대책 요구사항",
+                &["s3_bucket_public_access"],
+            ),
+        ],
+        ..Framework::default()
+    };
+    let tallies = std::collections::BTreeMap::from([
+        (
+            "s3_bucket_default_encryption".to_owned(),
+            CheckTally {
+                passed: 2,
+                accepted: 1,
+                failed: 0,
+            },
+        ),
+        (
+            "s3_bucket_public_access".to_owned(),
+            CheckTally {
+                passed: 0,
+                accepted: 0,
+                failed: 3,
+            },
+        ),
+    ]);
+    let name = FrameworkName::parse("kisa_isms_p_2023_korean_aws").unwrap();
+    Assessment::of(&name, &framework, &tallies)
 }

@@ -131,6 +131,148 @@ impl Framework {
     }
 }
 
+/// How one check fared over a report's runs: its findings that passed, those failing
+/// whose risk is accepted, and those failing otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckTally {
+    pub passed: u64,
+    pub accepted: u64,
+    pub failed: u64,
+}
+
+impl CheckTally {
+    pub fn add(&mut self, other: Self) {
+        self.passed += other.passed;
+        self.accepted += other.accepted;
+        self.failed += other.failed;
+    }
+
+    fn total(self) -> u64 {
+        self.passed + self.accepted + self.failed
+    }
+}
+
+/// Where a requirement stands over a report's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequirementStatus {
+    /// A finding of its checks fails, its risk not accepted.
+    Fail,
+    /// Every failing finding of its checks is accepted.
+    Accepted,
+    /// Its checks ran and every finding passed.
+    Pass,
+    /// No check assesses it: documents do.
+    Manual,
+    /// Checks assess it, but no run reported any of them.
+    NotAssessed,
+}
+
+impl RequirementStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Fail,
+        Self::Accepted,
+        Self::Pass,
+        Self::Manual,
+        Self::NotAssessed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fail => "fail",
+            Self::Accepted => "accepted",
+            Self::Pass => "pass",
+            Self::Manual => "manual",
+            Self::NotAssessed => "not_assessed",
+        }
+    }
+}
+
+/// One requirement as a report assessed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessedRequirement {
+    pub id: String,
+    pub title: String,
+    pub domain: String,
+    pub section: String,
+    pub checks: usize,
+    pub status: RequirementStatus,
+    pub findings: CheckTally,
+}
+
+/// A framework's every requirement as a report assessed it, in the framework's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub name: FrameworkName,
+    pub framework: String,
+    pub title: String,
+    pub version: String,
+    pub source: String,
+    pub requirements: Vec<AssessedRequirement>,
+}
+
+impl Assessment {
+    /// Assesses each requirement of `framework` by the tallies of its checks: fail if
+    /// any failing finding is not accepted, accepted if all failing ones are, pass if
+    /// its checks ran and passed, not assessed if none of them ran, manual without
+    /// checks.
+    pub fn of(
+        name: &FrameworkName,
+        framework: &Framework,
+        tallies: &BTreeMap<String, CheckTally>,
+    ) -> Self {
+        let requirements = framework
+            .requirements
+            .iter()
+            .map(|requirement| {
+                let mut findings = CheckTally::default();
+                for check in &requirement.checks {
+                    if let Some(tally) = tallies.get(check) {
+                        findings.add(*tally);
+                    }
+                }
+                let status = if requirement.checks.is_empty() {
+                    RequirementStatus::Manual
+                } else if findings.total() == 0 {
+                    RequirementStatus::NotAssessed
+                } else if findings.failed > 0 {
+                    RequirementStatus::Fail
+                } else if findings.accepted > 0 {
+                    RequirementStatus::Accepted
+                } else {
+                    RequirementStatus::Pass
+                };
+                AssessedRequirement {
+                    id: requirement.id.clone(),
+                    title: requirement.title.clone(),
+                    domain: requirement.domain.clone(),
+                    section: requirement.section.clone(),
+                    checks: requirement.checks.len(),
+                    status,
+                    findings,
+                }
+            })
+            .collect();
+        Self {
+            name: name.clone(),
+            framework: framework.framework.clone(),
+            title: framework.title.clone(),
+            version: framework.version.clone(),
+            source: framework.source.clone(),
+            requirements,
+        }
+    }
+
+    /// How many requirements stand in each status.
+    pub fn counts(&self) -> BTreeMap<RequirementStatus, usize> {
+        let mut counts = BTreeMap::new();
+        for requirement in &self.requirements {
+            *counts.entry(requirement.status).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
 /// The frameworks findings are grouped under when the caller names none: the newest CIS
 /// benchmark of each cloud, and KISA ISMS-P 2023 in English.
 pub fn default_frameworks<'a>(
@@ -203,13 +345,59 @@ mod tests {
         assert!(FrameworkName::parse("cis_2.0.1_kubernetes").is_ok());
     }
 
-    #[test]
-    fn a_requirement_gathers_the_findings_of_its_checks() {
-        let requirement = |id: &str, checks: &[&str]| Requirement {
+    fn requirement(id: &str, checks: &[&str]) -> Requirement {
+        Requirement {
             id: id.to_owned(),
             checks: checks.iter().map(|c| (*c).to_owned()).collect(),
             ..Requirement::default()
+        }
+    }
+
+    #[test]
+    fn requirements_are_assessed_by_their_checks_findings() {
+        let framework = Framework {
+            requirements: vec![
+                requirement("manual", &[]),
+                requirement("unrun", &["never_ran"]),
+                requirement("passes", &["ok"]),
+                requirement("accepted", &["ok", "known"]),
+                requirement("fails", &["known", "bad"]),
+            ],
+            ..Framework::default()
         };
+        let tally = |passed, accepted, failed| CheckTally {
+            passed,
+            accepted,
+            failed,
+        };
+        let tallies = BTreeMap::from([
+            ("ok".to_owned(), tally(3, 0, 0)),
+            ("known".to_owned(), tally(1, 2, 0)),
+            ("bad".to_owned(), tally(0, 0, 1)),
+        ]);
+        let name = FrameworkName::parse("kisa_isms_p_2023_aws").unwrap();
+        let assessed = Assessment::of(&name, &framework, &tallies);
+        let statuses: Vec<(&str, RequirementStatus)> = assessed
+            .requirements
+            .iter()
+            .map(|r| (r.id.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("manual", RequirementStatus::Manual),
+                ("unrun", RequirementStatus::NotAssessed),
+                ("passes", RequirementStatus::Pass),
+                ("accepted", RequirementStatus::Accepted),
+                ("fails", RequirementStatus::Fail),
+            ]
+        );
+        assert_eq!(assessed.requirements[4].findings, tally(1, 2, 1));
+        assert_eq!(assessed.counts().len(), 5);
+    }
+
+    #[test]
+    fn a_requirement_gathers_the_findings_of_its_checks() {
         let framework = Framework {
             requirements: vec![
                 requirement("1.1", &[]),

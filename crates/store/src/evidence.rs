@@ -25,6 +25,8 @@ pub struct EvidenceRequest {
     pub tools: Option<Vec<String>>,
     /// `None`: the building worker's default.
     pub max_findings_per_check: Option<i32>,
+    /// The framework whose requirements the report assesses.
+    pub compliance: Option<String>,
     pub created_by: UserId,
 }
 
@@ -92,6 +94,8 @@ pub struct Evidence {
     /// Once ready.
     pub summary: Option<Value>,
     pub max_findings_per_check: Option<i32>,
+    /// The framework whose requirements it assesses.
+    pub compliance: Option<String>,
     /// The creator's email.
     pub created_by: String,
     pub created_by_id: UserId,
@@ -102,7 +106,8 @@ pub struct Evidence {
 
 /// The columns every read takes, in the order `from_row` expects.
 const COLUMNS: &str = "e.id, e.title, e.lang, e.execution_ids, e.tools, e.status, e.error,
-    e.summary, e.max_findings_per_check, u.email, e.created_by, e.created_at, e.finished_at";
+    e.summary, e.max_findings_per_check, u.email, e.created_by, e.created_at, e.finished_at,
+    e.compliance";
 
 impl Evidence {
     fn from_row(row: &Row, files: Vec<Artifact>) -> Result<Self, StoreError> {
@@ -120,6 +125,7 @@ impl Evidence {
             error: row.get(6),
             summary: row.get(7),
             max_findings_per_check: row.get(8),
+            compliance: row.get(13),
             created_by: row.get(9),
             created_by_id: UserId::from(row.get::<_, Uuid>(10)),
             created_at: row.get(11),
@@ -147,8 +153,8 @@ impl Db {
         transaction
             .execute(
                 "INSERT INTO evidence (id, title, lang, execution_ids, tools,
-                                       max_findings_per_check, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                       max_findings_per_check, created_by, compliance)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &request.id.as_uuid(),
                     &request.title,
@@ -157,6 +163,7 @@ impl Db {
                     &request.tools,
                     &request.max_findings_per_check,
                     &request.created_by.as_uuid(),
+                    &request.compliance,
                 ],
             )
             .await?;
@@ -174,6 +181,7 @@ impl Db {
             after: Some(json!({
                 "title": request.title, "lang": request.lang,
                 "execution_ids": request.execution_ids, "tools": request.tools,
+                "compliance": request.compliance,
             })),
         };
         append(&transaction, &self.audit_key, context, &change).await?;

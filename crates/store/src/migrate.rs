@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0025_compliance_frameworks"),
     migration!("0026_finding_diffs"),
     migration!("0027_risk_acceptances"),
+    migration!("0028_evidence_compliance"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -80,6 +80,22 @@ const FROM: &str = "risk_acceptances a JOIN users r ON r.id = a.requested_by
     LEFT JOIN users d ON d.id = a.decided_by LEFT JOIN users x ON x.id = a.ended_by";
 
 impl Db {
+    /// The fingerprints of `tool`'s findings that stand accepted now: a report counts
+    /// their failures as accepted risks.
+    pub async fn accepted_fingerprints(
+        &self,
+        tool: Tool,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT fingerprint FROM finding_states WHERE tool = $1 AND state = 'accepted'",
+                &[&tool.as_str()],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     /// Records a request; nothing changes until someone else approves it.
     pub async fn request_acceptance(
         &self,

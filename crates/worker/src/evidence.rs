@@ -6,17 +6,20 @@
 //! summaries count them all), so a report's memory and disk do not grow with its runs'
 //! outputs; what was left out is listed in the report with why.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use sage_findings::Tool;
+use sage_findings::identity::Identity;
 use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
 use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, Words, render};
 use sage_findings::summary::Summary;
+use sage_findings::{Finding, Status, Tool};
 use sage_model::EvidenceId;
 use sage_model::artifacts::ArtifactName;
+use sage_model::compliance::{Assessment, CheckTally, FrameworkName};
 use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
+use sage_store::compliance::HeldFramework;
 use sage_store::evidence::Evidence;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -94,7 +97,6 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
         .as_ref()
         .map(|names| names.iter().map(|n| n.parse()).collect::<Result<_, _>>())
         .transpose()?;
-    let title = order.title.clone();
     let caps = Caps {
         per_check: order
             .max_findings_per_check
@@ -104,19 +106,20 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
     };
     let fonts = ctx.evidence_fonts.clone();
     let left_out = budget.left_out;
-    let (summary, pdf) = tokio::task::spawn_blocking(move || {
-        assemble(
-            &inputs,
-            left_out,
-            &title,
-            lang,
-            tools.as_ref(),
-            caps,
-            &fonts,
-        )
-    })
-    .await
-    .map_err(|_| "building the report failed".to_owned())??;
+    let asked = Asked {
+        title: order.title.clone(),
+        lang,
+        tools,
+        caps,
+        compliance: match &order.compliance {
+            Some(name) => Some(framework(ctx, name).await?),
+            None => None,
+        },
+    };
+    let (summary, pdf) =
+        tokio::task::spawn_blocking(move || assemble(&inputs, left_out, &asked, &fonts))
+            .await
+            .map_err(|_| "building the report failed".to_owned())??;
     drop(folder);
     let summary_bytes = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
     let files = vec![
@@ -131,6 +134,31 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
         .await?,
     ];
     Ok((summary, files))
+}
+
+/// The framework a report assesses, and the fingerprints of its tool's findings that
+/// stand accepted now.
+struct Compliance {
+    held: HeldFramework,
+    accepted: HashSet<String>,
+}
+
+async fn framework(ctx: &Context, name: &str) -> Result<Compliance, String> {
+    let name = FrameworkName::parse(name)?;
+    let held = ctx
+        .db
+        .frameworks(std::slice::from_ref(&name))
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("the scanner image no longer holds the framework {name}"))?;
+    let accepted = ctx
+        .db
+        .accepted_fingerprints(held.tool)
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?;
+    Ok(Compliance { held, accepted })
 }
 
 /// What a report fetches: the bytes it has left, and the files it left out, with why.
@@ -225,19 +253,30 @@ async fn get(
     Ok(object.body.into_async_read())
 }
 
+/// What the request asks of the report.
+struct Asked {
+    title: String,
+    lang: Lang,
+    /// Only these tools' findings; `None`: every tool found.
+    tools: Option<BTreeSet<Tool>>,
+    caps: Caps,
+    compliance: Option<Compliance>,
+}
+
 /// Parses, summarises and renders (blocking).
 fn assemble(
     inputs: &[Input],
     left_out: Vec<Skipped>,
-    title: &str,
-    lang: Lang,
-    tools: Option<&BTreeSet<Tool>>,
-    caps: Caps,
+    asked: &Asked,
     fonts: &FontFiles,
 ) -> Result<(Value, Vec<u8>), String> {
-    let wanted = |tool: Tool| tools.is_none_or(|t| t.contains(&tool));
+    let (title, lang, caps) = (asked.title.as_str(), asked.lang, asked.caps);
+    let compliance = asked.compliance.as_ref();
+    let wanted = |tool: Tool| asked.tools.as_ref().is_none_or(|t| t.contains(&tool));
     let mut summary = Summary::with_max_checks(caps.max_checks);
     let mut findings = CappedFindings::new(caps.per_check, caps.max_checks);
+    // Per check of the framework's tool: how its findings fared.
+    let mut tallies: BTreeMap<String, CheckTally> = BTreeMap::new();
     let mut parsed = parse_inputs(inputs, &mut |record| {
         let tool = match &record {
             Record::Finding(f) => f.tool,
@@ -246,6 +285,9 @@ fn assemble(
         if wanted(tool) {
             summary.add(&record);
             if let Record::Finding(f) = record {
+                if let Some(compliance) = compliance {
+                    tally(&mut tallies, compliance, &f);
+                }
                 findings.push(f);
             }
         }
@@ -263,6 +305,7 @@ fn assemble(
     }
     parsed.skipped.extend(left_out);
     let (findings, listing) = findings.finish();
+    let assessment = compliance.map(|c| Assessment::of(&c.held.name, &c.held.framework, &tallies));
     let report = Report {
         title: Some(title),
         lang,
@@ -271,10 +314,27 @@ fn assemble(
         findings: &findings,
         parsed: &parsed,
         listing: &listing,
+        assessment: assessment.as_ref(),
     };
     let pdf = render(&report.blocks(), title, lang.labels().page, fonts)
         .map_err(|e| format!("the PDF cannot be rendered: {e}"))?;
     Ok((report.summary_json(), pdf))
+}
+
+/// Counts finding `f` for its check when the framework names its tool's checks.
+fn tally(tallies: &mut BTreeMap<String, CheckTally>, compliance: &Compliance, f: &Finding) {
+    if f.tool.as_str() != compliance.held.tool.as_str() {
+        return;
+    }
+    let entry = tallies.entry(f.check_id.clone()).or_default();
+    match f.status {
+        Status::Pass => entry.passed += 1,
+        Status::Fail if compliance.accepted.contains(&Identity::of(f).fingerprint()) => {
+            entry.accepted += 1;
+        }
+        Status::Fail => entry.failed += 1,
+        _ => {}
+    }
 }
 
 async fn store(

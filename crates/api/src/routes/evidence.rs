@@ -38,6 +38,10 @@ pub struct EvidenceRequest {
     /// Findings listed per check (default: the worker's EVIDENCE_MAX_FINDINGS_PER_CHECK);
     /// the summaries count them all.
     pub max_findings_per_check: Option<i32>,
+    /// A framework the scanner image holds (`kisa_isms_p_2023_aws`, `cis_5.0_aws`; GET
+    /// /api/v1/compliance/frameworks): each of its requirements is assessed from the
+    /// runs' Prowler check results and accepted risks.
+    pub compliance: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -52,6 +56,8 @@ pub struct EvidenceView {
     pub execution_ids: Vec<Uuid>,
     pub tools: Option<Vec<String>>,
     pub max_findings_per_check: Option<i32>,
+    /// The framework whose requirements it assesses.
+    pub compliance: Option<String>,
     pub created_by: String,
     pub created_at: String,
     pub finished_at: Option<String>,
@@ -70,6 +76,7 @@ struct Order {
     lang: Lang,
     tools: Option<Vec<Tool>>,
     per_check: Option<i32>,
+    compliance: Option<String>,
 }
 
 fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
@@ -138,6 +145,7 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
         lang,
         tools,
         per_check,
+        compliance: request.compliance,
     })
 }
 
@@ -192,6 +200,17 @@ pub async fn create_report(
     body: ValidatedJson<EvidenceRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let order = order(body.0)?;
+    if let Some(named) = &order.compliance {
+        let held = state.db.framework_names().await?;
+        if !held.iter().any(|name| name.as_str() == named) {
+            return Err(ApiError::invalid(vec![FieldProblem::new(
+                "compliance",
+                format!(
+                    "{named:?} is not a framework the scanner image holds (GET /api/v1/compliance/frameworks lists them)"
+                ),
+            )]));
+        }
+    }
     let execution_ids = runs(&state, &caller, &order).await?;
     let request = NewRequest {
         id: EvidenceId::new(),
@@ -204,6 +223,7 @@ pub async fn create_report(
             .tools
             .map(|tools| tools.iter().map(|t| t.as_str().to_owned()).collect()),
         max_findings_per_check: order.per_check,
+        compliance: order.compliance,
         created_by: caller.user.id,
     };
     let evidence = state.db.request_evidence(&request, &caller.audit).await?;
@@ -260,6 +280,7 @@ async fn respond(
             .collect(),
         tools: evidence.tools,
         max_findings_per_check: evidence.max_findings_per_check,
+        compliance: evidence.compliance,
         created_by: evidence.created_by,
         created_at: time(evidence.created_at),
         finished_at: evidence.finished_at.map(time),

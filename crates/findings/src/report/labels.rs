@@ -1,5 +1,6 @@
 //! The words of a report, in English and Korean.
 
+use sage_model::compliance::RequirementStatus;
 pub use sage_model::evidence::Lang;
 
 use crate::finding::{Severity, Status};
@@ -37,6 +38,10 @@ pub struct Labels {
     pub held_back: &'static str,
     pub listed_checks: &'static str,
     pub over_checks: &'static str,
+    pub assessed: &'static str,
+    pub source: &'static str,
+    pub requirement: &'static str,
+    pub requirement_findings: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -72,6 +77,10 @@ const EN: Labels = Labels {
     held_back: "more findings of this tool are counted in the summaries but not listed here",
     listed_checks: "Checks listed, at most (the counts include every check)",
     over_checks: "findings of checks beyond that cap are counted in the summaries but not listed",
+    assessed: "Requirements assessed",
+    source: "Mapping read from",
+    requirement: "Requirement",
+    requirement_findings: "Failing / accepted / passed",
 };
 
 const KO: Labels = Labels {
@@ -107,6 +116,10 @@ const KO: Labels = Labels {
     held_back: "개의 추가 발견 항목은 요약 집계에 포함되었으나 여기에는 표시되지 않았습니다",
     listed_checks: "표시 검사 최대 개수 (집계에는 모든 검사 포함)",
     over_checks: "개의 발견 항목은 검사 개수 상한을 넘어 요약 집계에만 포함되었습니다",
+    assessed: "요구사항 평가",
+    source: "매핑 출처",
+    requirement: "요구사항",
+    requirement_findings: "실패 / 수용 / 통과",
 };
 
 /// A report's words in its language.
@@ -114,6 +127,7 @@ pub trait Words {
     fn labels(self) -> &'static Labels;
     fn status(self, status: Status) -> &'static str;
     fn severity(self, severity: Severity) -> &'static str;
+    fn requirement_status(self, status: RequirementStatus) -> &'static str;
 }
 
 impl Words for Lang {
@@ -136,6 +150,21 @@ impl Words for Lang {
             (Self::Ko, Status::Info) => "정보",
             (Self::Ko, Status::Warning) => "경고",
             (Self::Ko, Status::Skipped) => "건너뜀",
+        }
+    }
+
+    fn requirement_status(self, status: RequirementStatus) -> &'static str {
+        match (self, status) {
+            (Self::En, RequirementStatus::Fail) => "Fail",
+            (Self::En, RequirementStatus::Accepted) => "Risk accepted",
+            (Self::En, RequirementStatus::Pass) => "Pass",
+            (Self::En, RequirementStatus::Manual) => "Manual (documents)",
+            (Self::En, RequirementStatus::NotAssessed) => "Not assessed",
+            (Self::Ko, RequirementStatus::Fail) => "미충족",
+            (Self::Ko, RequirementStatus::Accepted) => "위험 수용",
+            (Self::Ko, RequirementStatus::Pass) => "충족",
+            (Self::Ko, RequirementStatus::Manual) => "수동 (증적 문서)",
+            (Self::Ko, RequirementStatus::NotAssessed) => "미평가",
         }
     }
 

@@ -16,6 +16,8 @@ pub use labels::{Lang, Words};
 pub use listing::{CappedFindings, Listing};
 pub use pdf::{PdfError, render};
 
+use sage_model::compliance::{AssessedRequirement, Assessment};
+
 use crate::finding::{Finding, Severity, Status, Tool};
 use crate::parse::Parsed;
 use crate::summary::Summary;
@@ -45,6 +47,8 @@ pub struct Evidence<'a> {
     pub parsed: &'a Parsed,
     /// How many findings of each check are listed; the summaries count them all.
     pub listing: &'a Listing,
+    /// The framework the request named, each requirement assessed.
+    pub assessment: Option<&'a Assessment>,
 }
 
 /// How many findings have a given status, within one row of a summary table.
@@ -68,6 +72,7 @@ impl Evidence<'_> {
         blocks.extend(self.summaries());
         blocks.extend(self.per_tool());
         blocks.extend(self.compliance());
+        blocks.extend(self.requirements());
         blocks.extend(self.appendix());
         blocks
     }
@@ -353,6 +358,71 @@ impl Evidence<'_> {
         blocks
     }
 
+    /// Every requirement of the framework the request named, domain by domain (ISMS-P's
+    /// three; CIS's sections), with its status and its checks' findings.
+    fn requirements(&self) -> Vec<Block> {
+        let Some(assessment) = self.assessment else {
+            return Vec::new();
+        };
+        let l = self.lang.labels();
+        let counts = assessment
+            .counts()
+            .into_iter()
+            .map(|(status, n)| format!("{} {n}", self.lang.requirement_status(status)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut blocks = vec![
+            Block::PageBreak,
+            Block::Heading(format!("{} {}", assessment.title, assessment.version)),
+            Block::Text(format!(
+                "{}: {} ({})",
+                l.assessed,
+                assessment.requirements.len(),
+                counts
+            )),
+            Block::Text(format!("{}: {}", l.source, assessment.source)),
+        ];
+        let mut domains: Vec<&str> = Vec::new();
+        for requirement in &assessment.requirements {
+            let domain = group_of(requirement);
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+        for domain in domains {
+            let rows = assessment
+                .requirements
+                .iter()
+                .filter(|r| group_of(r) == domain)
+                .map(|r| {
+                    let f = r.findings;
+                    vec![
+                        r.id.clone(),
+                        breakable(&r.title, 160),
+                        self.lang.requirement_status(r.status).to_owned(),
+                        if r.checks == 0 {
+                            "—".to_owned()
+                        } else {
+                            format!("{} / {} / {}", f.failed, f.accepted, f.passed)
+                        },
+                    ]
+                })
+                .collect();
+            blocks.push(Block::Heading(domain.to_owned()));
+            blocks.push(Block::Table {
+                widths: vec![2, 8, 3, 3],
+                header: vec![
+                    "#".to_owned(),
+                    l.requirement.to_owned(),
+                    l.status.to_owned(),
+                    l.requirement_findings.to_owned(),
+                ],
+                rows,
+            });
+        }
+        blocks
+    }
+
     /// The JSON summary stored beside the PDF: the same numbers, machine-readable.
     pub fn summary_json(&self) -> Value {
         json!({
@@ -364,6 +434,17 @@ impl Evidence<'_> {
             "runs": self.runs(),
             "most_failed": self.summary.most_failed(MOST_FAILED),
             "compliance": self.summary.frameworks(),
+            "requirements": self.assessment.map(|a| json!({
+                "name": a.name,
+                "framework": a.framework,
+                "title": a.title,
+                "version": a.version,
+                "source": a.source,
+                "counts": a.counts().into_iter()
+                    .map(|(status, n)| (status.as_str(), n))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+                "items": a.requirements,
+            })),
             "sources": self.parsed.sources,
             "skipped": self.parsed.skipped,
             "listing": {
@@ -373,6 +454,15 @@ impl Evidence<'_> {
                 "over_checks": self.listing.over_checks,
             },
         })
+    }
+}
+
+/// The heading a requirement sits under: ISMS-P's domain, else CIS's section.
+fn group_of(requirement: &AssessedRequirement) -> &str {
+    if requirement.domain.is_empty() {
+        &requirement.section
+    } else {
+        &requirement.domain
     }
 }
 

@@ -25,6 +25,7 @@ async fn a_build_whose_worker_keeps_going_away_fails_for_good_after_its_last_att
         execution_ids: Vec::new(),
         tools: None,
         max_findings_per_check: None,
+        compliance: None,
         created_by: maker,
     };
     db.request_evidence(&request, &AuditContext::system())

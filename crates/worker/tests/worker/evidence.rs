@@ -105,7 +105,7 @@ async fn scanned_run_and(app: &TestApp, more: &str) -> String {
 }
 
 /// A ready report's PDF, through its presigned URL.
-async fn report_pdf(evidence: &Value) -> Vec<u8> {
+pub(crate) async fn report_pdf(evidence: &Value) -> Vec<u8> {
     reqwest::get(evidence["pdf"]["url"].as_str().unwrap())
         .await
         .unwrap()
@@ -115,7 +115,7 @@ async fn report_pdf(evidence: &Value) -> Vec<u8> {
         .to_vec()
 }
 
-fn pdftotext(pdf: &[u8]) -> String {
+pub(crate) fn pdftotext(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.pdf");
     std::fs::write(&path, pdf).unwrap();
@@ -297,6 +297,16 @@ async fn refusals_name_the_field_and_record_nothing() {
             json!({"execution_ids": [queued], "colour": "red"}),
             400,
             "colour",
+        ),
+        (
+            json!({"execution_ids": [queued], "compliance": "cis_99.0_aws"}),
+            400,
+            "compliance",
+        ),
+        (
+            json!({"execution_ids": [queued], "compliance": "../kisa"}),
+            400,
+            "compliance",
         ),
         (json!({"execution_ids": [uuid::Uuid::new_v4()]}), 404, ""),
         (json!({"execution_ids": [queued]}), 409, ""),

@@ -363,6 +363,94 @@ async fn prowler_scans_the_emulators_buckets() {
         .await;
     assert_eq!(evidence["status"], "ready", "{evidence}");
     assert_eq!(evidence["summary"]["total"], ocsf.len(), "{evidence}");
+
+    // KISA ISMS-P in Korean over the same run, with the plain bucket's failing
+    // encryption accepted by a second person: every requirement of the framework the
+    // image holds, each with its status.
+    let failing = findings
+        .iter()
+        .find(|f| {
+            f.resource_id.contains(&plain)
+                && f.status == "fail"
+                && f.check_id == "s3_bucket_default_encryption"
+        })
+        .unwrap_or_else(|| panic!("the plain bucket is not unencrypted: {findings:?}"));
+    let approver = "approver@example.com";
+    app.user_with(approver, &["approver"], &[]).await;
+    // A second person who sees Prowler's findings.
+    let module = app.tool_module("prowler").await;
+    app.assign(
+        &module,
+        json!([{"user": approver, "permissions": ["view"]}]),
+    )
+    .await;
+    let (status, asked) = app
+        .post_as(
+            "/api/v1/risk-acceptances",
+            ADMIN,
+            &json!({"fingerprint": failing.fingerprint, "reason": "a test bucket",
+                    "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{asked}");
+    let approve = format!(
+        "/api/v1/risk-acceptances/{}/approve",
+        asked["id"].as_str().unwrap()
+    );
+    let (status, approved) = app
+        .post_as(&approve, approver, &json!({"comment": "agreed"}))
+        .await;
+    assert_eq!(status, 200, "{approved}");
+    let (_, held) = app.get_as("/api/v1/compliance/frameworks", ADMIN).await;
+    let korean = held["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kisa_isms_p_2023_korean_aws")
+        .unwrap_or_else(|| panic!("no Korean ISMS-P: {held}"))
+        .clone();
+    let evidence = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ADMIN,
+            json!({"tools": ["prowler"], "lang": "ko", "compliance": "kisa_isms_p_2023_korean_aws"}),
+        )
+        .await;
+    assert_eq!(evidence["status"], "ready", "{evidence}");
+    let assessed = &evidence["summary"]["requirements"];
+    let items = assessed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 101, "{assessed}");
+    assert_eq!(
+        items.len(),
+        korean["requirements"].as_u64().unwrap() as usize
+    );
+    let manual = items.iter().filter(|r| r["status"] == "manual").count();
+    assert_eq!(
+        manual as u64,
+        korean["requirements"].as_u64().unwrap() - korean["automated"].as_u64().unwrap()
+    );
+    assert_eq!(assessed["counts"]["manual"], manual, "{assessed}");
+    // Encryption policy (2.7.1) names the bucket's check: the accepted failure is there.
+    let encryption = items.iter().find(|r| r["id"] == "2.7.1").unwrap();
+    assert_ne!(encryption["status"], "not_assessed", "{encryption}");
+    assert!(
+        encryption["findings"]["accepted"].as_u64().unwrap() >= 1,
+        "{encryption}"
+    );
+    // A requirement only IAM checks assess: this run of S3 did not assess it.
+    assert!(
+        items.iter().any(|r| r["status"] == "not_assessed"),
+        "{assessed}"
+    );
+    let text = crate::evidence::pdftotext(&crate::evidence::report_pdf(&evidence).await);
+    for expected in [
+        "2. 보호대책 요구사항",
+        "암호정책 적용",
+        "수동 (증적 문서)",
+        "매핑 출처",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from the PDF");
+    }
     worker.stop().await;
 }
 

@@ -906,6 +906,12 @@ export interface components {
             message: string;
         };
         EvidenceRequest: {
+            /**
+             * @description A framework the scanner image holds (`kisa_isms_p_2023_aws`, `cis_5.0_aws`; GET
+             *     /api/v1/compliance/frameworks): each of its requirements is assessed from the
+             *     runs' Prowler check results and accepted risks.
+             */
+            compliance?: string | null;
             /** @description The runs to report on; without them, the latest finished run of each of `tools`. */
             execution_ids?: string[] | null;
             lang?: string | null;
@@ -919,6 +925,8 @@ export interface components {
             tools?: string[] | null;
         };
         EvidenceView: {
+            /** @description The framework whose requirements it assesses. */
+            compliance?: string | null;
             created_at: string;
             created_by: string;
             /** @description Why it failed. */
