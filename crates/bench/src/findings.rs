@@ -64,6 +64,7 @@ pub fn run() -> anyhow::Result<()> {
         parsed: &parsed,
         listing: &Listing::default(),
         assessment: None,
+        accepted_risks: &[],
     };
     let blocks = evidence.blocks();
     let subset = FontFiles::nanum(Path::new(NANUM_DIR));

@@ -132,6 +132,7 @@ fn pdf(args: &[String]) -> Result<(), Failure> {
         parsed: &parsed,
         listing: &Listing::default(),
         assessment: None,
+        accepted_risks: &[],
     };
     let fonts = FontFiles::nanum(options.fonts.as_deref().unwrap_or(NANUM_DIR.as_ref()));
     let pdf = render(

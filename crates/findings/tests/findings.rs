@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sage_findings::parse::{Input, parse_inputs};
-use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words, render};
+use sage_findings::report::{
+    AcceptedRisk, Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words, render,
+};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record, Status};
 use sage_model::compliance::{
@@ -274,6 +276,17 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
     ];
     let (summary, findings, parsed) = parse(&inputs);
     let assessment = isms_p_like();
+    let risk = AcceptedRisk {
+        tool: "prowler".to_owned(),
+        scope: "check s3_bucket_default_encryption; accounts *; regions *; resources logs-*"
+            .to_owned(),
+        reason: "log archives, encrypted by the client".to_owned(),
+        requested_by: "analyst@example.com".to_owned(),
+        approved_by: "admin@example.com".to_owned(),
+        approved_at: chrono::Utc::now(),
+        expires_at: chrono::Utc::now() + chrono::Duration::days(90),
+        findings: 2,
+    };
     for lang in [Lang::Ko, Lang::En] {
         let evidence = Evidence {
             title: None,
@@ -284,6 +297,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             parsed: &parsed,
             listing: &Listing::default(),
             assessment: Some(&assessment),
+            accepted_risks: std::slice::from_ref(&risk),
         };
         let pdf = render(
             &evidence.blocks(),
@@ -308,6 +322,10 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             "암호정책 적용",
             lang.requirement_status(RequirementStatus::Accepted),
             lang.requirement_status(RequirementStatus::Manual),
+            labels.accepted_risks,
+            "log archives, encrypted by the client",
+            "analyst@example.com /",
+            "admin@example.com",
         ] {
             assert!(text.contains(label), "{label:?} missing from\n{text}");
         }

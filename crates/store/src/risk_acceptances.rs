@@ -96,6 +96,23 @@ impl Db {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
+    /// The acceptances in effect now (approved, not past their expiry), oldest
+    /// approval first: what a report shows as accepted risks.
+    pub async fn acceptances_in_effect(&self) -> Result<Vec<Acceptance>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM {FROM}
+                     WHERE a.status = 'approved' AND a.expires_at > now()
+                     ORDER BY a.decided_at, a.id"
+                ),
+                &[],
+            )
+            .await?;
+        rows.iter().map(acceptance_of).collect()
+    }
+
     /// Records a request; nothing changes until someone else approves it.
     pub async fn request_acceptance(
         &self,

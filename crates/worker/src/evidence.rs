@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 
 use sage_findings::identity::Identity;
 use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
-use sage_findings::report::{CappedFindings, Evidence as Report, FontFiles, Lang, Words, render};
+use sage_findings::report::{
+    AcceptedRisk, CappedFindings, Evidence as Report, FontFiles, Lang, Words, render,
+};
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Status, Tool};
 use sage_model::EvidenceId;
+use sage_model::acceptance::AcceptanceScope;
 use sage_model::artifacts::ArtifactName;
 use sage_model::compliance::{Assessment, CheckTally, FrameworkName};
 use sage_store::StoreError;
@@ -115,6 +118,7 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
             Some(name) => Some(framework(ctx, name).await?),
             None => None,
         },
+        accepted_risks: accepted_risks(ctx, order.tools.as_deref()).await?,
     };
     let (summary, pdf) =
         tokio::task::spawn_blocking(move || assemble(&inputs, left_out, &asked, &fonts))
@@ -159,6 +163,57 @@ async fn framework(ctx: &Context, name: &str) -> Result<Compliance, String> {
         .await
         .map_err(|e| sage_infra::error_text(&e))?;
     Ok(Compliance { held, accepted })
+}
+
+/// The risk acceptances in effect over `tools` (every tool when `None`), as the report
+/// shows them.
+async fn accepted_risks(
+    ctx: &Context,
+    tools: Option<&[String]>,
+) -> Result<Vec<AcceptedRisk>, String> {
+    let in_effect = ctx
+        .db
+        .acceptances_in_effect()
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?;
+    Ok(in_effect
+        .into_iter()
+        .filter(|a| tools.is_none_or(|tools| tools.iter().any(|t| t == a.tool.as_str())))
+        .map(|a| AcceptedRisk {
+            tool: a.tool.as_str().to_owned(),
+            scope: scope_words(&a.scope),
+            reason: a.reason,
+            requested_by: a.requested_by,
+            approved_by: a.decided_by.unwrap_or_default(),
+            approved_at: a.decided_at.unwrap_or(a.requested_at),
+            expires_at: a.expires_at,
+            findings: a.findings,
+        })
+        .collect())
+}
+
+/// An acceptance's scope in the report: one finding's fingerprint, or a check narrowed
+/// by accounts, regions and a resource pattern (`*`: any).
+fn scope_words(scope: &AcceptanceScope) -> String {
+    match scope {
+        AcceptanceScope::Finding { fingerprint } => format!("finding {fingerprint}"),
+        AcceptanceScope::Pattern(pattern) => {
+            let any = |names: &[String]| {
+                if names.is_empty() {
+                    "*".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            };
+            format!(
+                "check {}; accounts {}; regions {}; resources {}",
+                pattern.check,
+                any(&pattern.accounts),
+                any(&pattern.regions),
+                pattern.resource.as_ref().map_or("*", |r| r.as_str())
+            )
+        }
+    }
 }
 
 /// What a report fetches: the bytes it has left, and the files it left out, with why.
@@ -261,6 +316,8 @@ struct Asked {
     tools: Option<BTreeSet<Tool>>,
     caps: Caps,
     compliance: Option<Compliance>,
+    /// The risks accepted over the report's tools.
+    accepted_risks: Vec<AcceptedRisk>,
 }
 
 /// Parses, summarises and renders (blocking).
@@ -315,6 +372,7 @@ fn assemble(
         parsed: &parsed,
         listing: &listing,
         assessment: assessment.as_ref(),
+        accepted_risks: &asked.accepted_risks,
     };
     let pdf = render(&report.blocks(), title, lang.labels().page, fonts)
         .map_err(|e| format!("the PDF cannot be rendered: {e}"))?;

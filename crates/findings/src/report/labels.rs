@@ -42,6 +42,11 @@ pub struct Labels {
     pub source: &'static str,
     pub requirement: &'static str,
     pub requirement_findings: &'static str,
+    pub accepted_risks: &'static str,
+    pub accepted_scope: &'static str,
+    pub accepted_reason: &'static str,
+    pub accepted_by: &'static str,
+    pub accepted_until: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -81,6 +86,11 @@ const EN: Labels = Labels {
     source: "Mapping read from",
     requirement: "Requirement",
     requirement_findings: "Failing / accepted / passed",
+    accepted_risks: "Accepted risks (each approved by a second person)",
+    accepted_scope: "Scope",
+    accepted_reason: "Reason",
+    accepted_by: "Requested by / approved by",
+    accepted_until: "Approved / expires",
 };
 
 const KO: Labels = Labels {
@@ -120,6 +130,11 @@ const KO: Labels = Labels {
     source: "매핑 출처",
     requirement: "요구사항",
     requirement_findings: "실패 / 수용 / 통과",
+    accepted_risks: "수용된 위험 (각각 다른 사람이 승인)",
+    accepted_scope: "대상",
+    accepted_reason: "사유",
+    accepted_by: "요청자 / 승인자",
+    accepted_until: "승인일 / 만료일",
 };
 
 /// A report's words in its language.

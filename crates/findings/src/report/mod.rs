@@ -49,6 +49,23 @@ pub struct Evidence<'a> {
     pub listing: &'a Listing,
     /// The framework the request named, each requirement assessed.
     pub assessment: Option<&'a Assessment>,
+    /// The risk acceptances in effect over the report's tools when it was built.
+    pub accepted_risks: &'a [AcceptedRisk],
+}
+
+/// A risk accepted by two people, as a report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AcceptedRisk {
+    pub tool: String,
+    /// One finding, or a check across accounts, regions and resources, in words.
+    pub scope: String,
+    pub reason: String,
+    pub requested_by: String,
+    pub approved_by: String,
+    pub approved_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The findings it holds accepted.
+    pub findings: i64,
 }
 
 /// How many findings have a given status, within one row of a summary table.
@@ -73,6 +90,7 @@ impl Evidence<'_> {
         blocks.extend(self.per_tool());
         blocks.extend(self.compliance());
         blocks.extend(self.requirements());
+        blocks.extend(self.accepted_risks());
         blocks.extend(self.appendix());
         blocks
     }
@@ -423,6 +441,43 @@ impl Evidence<'_> {
         blocks
     }
 
+    /// The risks accepted, each with who asked, who approved, why and until when.
+    fn accepted_risks(&self) -> Vec<Block> {
+        if self.accepted_risks.is_empty() {
+            return Vec::new();
+        }
+        let l = self.lang.labels();
+        let day = |at: &DateTime<Utc>| at.format("%Y-%m-%d").to_string();
+        let rows = self
+            .accepted_risks
+            .iter()
+            .map(|risk| {
+                vec![
+                    format!("{}: {}", risk.tool, breakable(&risk.scope, 200)),
+                    breakable(&risk.reason, 300),
+                    format!("{} / {}", risk.requested_by, risk.approved_by),
+                    format!("{} / {}", day(&risk.approved_at), day(&risk.expires_at)),
+                    risk.findings.to_string(),
+                ]
+            })
+            .collect();
+        vec![
+            Block::PageBreak,
+            Block::Heading(l.accepted_risks.to_owned()),
+            Block::Table {
+                widths: vec![6, 6, 4, 3, 2],
+                header: vec![
+                    l.accepted_scope.to_owned(),
+                    l.accepted_reason.to_owned(),
+                    l.accepted_by.to_owned(),
+                    l.accepted_until.to_owned(),
+                    l.findings.to_owned(),
+                ],
+                rows,
+            },
+        ]
+    }
+
     /// The JSON summary stored beside the PDF: the same numbers, machine-readable.
     pub fn summary_json(&self) -> Value {
         json!({
@@ -434,6 +489,7 @@ impl Evidence<'_> {
             "runs": self.runs(),
             "most_failed": self.summary.most_failed(MOST_FAILED),
             "compliance": self.summary.frameworks(),
+            "accepted_risks": self.accepted_risks,
             "requirements": self.assessment.map(|a| json!({
                 "name": a.name,
                 "framework": a.framework,

@@ -442,12 +442,28 @@ async fn prowler_scans_the_emulators_buckets() {
         items.iter().any(|r| r["status"] == "not_assessed"),
         "{assessed}"
     );
+    // The accepted risk has a section of its own: who asked, who approved, why.
+    let risks = evidence["summary"]["accepted_risks"].as_array().unwrap();
+    let ours = risks
+        .iter()
+        .find(|r| r["reason"] == "a test bucket")
+        .unwrap_or_else(|| panic!("{risks:?}"));
+    assert_eq!(
+        (
+            &ours["requested_by"],
+            &ours["approved_by"],
+            &ours["findings"]
+        ),
+        (&json!(ADMIN), &json!(approver), &json!(1))
+    );
     let text = crate::evidence::pdftotext(&crate::evidence::report_pdf(&evidence).await);
     for expected in [
         "2. 보호대책 요구사항",
         "암호정책 적용",
         "수동 (증적 문서)",
         "매핑 출처",
+        "수용된 위험",
+        "a test bucket",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the PDF");
     }
