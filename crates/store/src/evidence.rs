@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::artifacts::Artifact;
 use crate::audit::{AuditContext, Change, append};
+use crate::conditions::Conditions;
 use crate::runs::worker_context;
 use crate::{Db, StoreError};
 
@@ -28,6 +29,23 @@ pub struct EvidenceRequest {
     /// The framework whose requirements the report assesses.
     pub compliance: Option<String>,
     pub created_by: UserId,
+}
+
+/// `GET /api/v1/evidence`: each filter given narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceFilter {
+    /// Only this user's reports (a reader who may not read everyone's).
+    pub only_of: Option<UserId>,
+    pub tool: Option<String>,
+    pub lang: Option<String>,
+    pub status: Option<EvidenceStatus>,
+    /// The creator's email.
+    pub created_by: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Created before this one (its time and id), newest first.
+    pub after: Option<(DateTime<Utc>, EvidenceId)>,
+    pub limit: i64,
 }
 
 /// How often a report is built before it fails for good.
@@ -73,11 +91,15 @@ impl EvidenceStatus {
         }
     }
 
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Building, Self::Ready, Self::Failed];
+
+    /// The status named `text`, as the api reads a filter.
+    pub fn named(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
     fn parse(text: &str) -> Result<Self, StoreError> {
-        [Self::Pending, Self::Building, Self::Ready, Self::Failed]
-            .into_iter()
-            .find(|status| status.as_str() == text)
-            .ok_or(StoreError::Corrupt("evidence status"))
+        Self::named(text).ok_or(StoreError::Corrupt("evidence status"))
     }
 }
 
@@ -376,6 +398,57 @@ impl Db {
     }
 
     #[tracing::instrument(skip(self))]
+    /// Reports newest first, as `filter` narrows them; without their files.
+    pub async fn evidence_list(
+        &self,
+        filter: &EvidenceFilter,
+    ) -> Result<Vec<Evidence>, StoreError> {
+        let mut conditions = Conditions::default();
+        if let Some(reader) = filter.only_of {
+            let reader = conditions.bind(reader.as_uuid());
+            conditions.and(format!("e.created_by = {reader}"));
+        }
+        if let Some(tool) = &filter.tool {
+            let tool = conditions.bind(tool.clone());
+            conditions.and(format!("{tool} = ANY (e.tools)"));
+        }
+        if let Some(lang) = &filter.lang {
+            let lang = conditions.bind(lang.clone());
+            conditions.and(format!("e.lang = {lang}"));
+        }
+        if let Some(status) = filter.status {
+            let status = conditions.bind(status.as_str());
+            conditions.and(format!("e.status = {status}"));
+        }
+        if let Some(email) = &filter.created_by {
+            let email = conditions.bind(email.clone());
+            conditions.and(format!("u.email = {email}"));
+        }
+        if let Some(since) = filter.since {
+            let since = conditions.bind(since);
+            conditions.and(format!("e.created_at >= {since}"));
+        }
+        if let Some(until) = filter.until {
+            let until = conditions.bind(until);
+            conditions.and(format!("e.created_at < {until}"));
+        }
+        if let Some((at, id)) = filter.after {
+            let (at, id) = (conditions.bind(at), conditions.bind(id.as_uuid()));
+            conditions.and(format!("(e.created_at, e.id) < ({at}, {id})"));
+        }
+        let limit = conditions.bind(filter.limit);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM evidence e JOIN users u ON u.id = e.created_by {}
+             ORDER BY e.created_at DESC, e.id DESC LIMIT {limit}",
+            conditions.where_clause()
+        );
+        let client = self.client().await?;
+        let rows = client.query(&sql, &conditions.values()).await?;
+        rows.iter()
+            .map(|row| Evidence::from_row(row, Vec::new()))
+            .collect()
+    }
+
     pub async fn evidence(&self, id: EvidenceId) -> Result<Option<Evidence>, StoreError> {
         let client = self.client().await?;
         let Some(row) = client

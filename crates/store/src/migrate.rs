@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0026_finding_diffs"),
     migration!("0027_risk_acceptances"),
     migration!("0028_evidence_compliance"),
+    migration!("0029_evidence_listing"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -38,6 +38,7 @@ use utoipa::OpenApi;
         crate::routes::tools::start,
         crate::routes::tools::latest,
         crate::routes::evidence::create_report,
+        crate::routes::evidence::list_reports,
         crate::routes::evidence::get_report,
         crate::routes::findings::list,
         crate::routes::findings::get_one,

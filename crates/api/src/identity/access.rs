@@ -284,12 +284,17 @@ impl<'a> Access<'a> {
         Ok(tools)
     }
 
+    /// Whether the caller reads every evidence report (admins and auditors) or only
+    /// their own.
+    pub fn reads_all_evidence(&self) -> bool {
+        self.caller.is_admin() || self.caller.user.has_role("auditor")
+    }
+
     /// An evidence report the caller may read: its creator, admins and auditors; else
     /// 404.
     pub fn evidence(&self, evidence: Evidence) -> Result<Evidence, ApiError> {
         let user = &self.caller.user;
-        let may_read =
-            self.caller.is_admin() || user.has_role("auditor") || evidence.created_by_id == user.id;
+        let may_read = self.reads_all_evidence() || evidence.created_by_id == user.id;
         if may_read {
             Ok(evidence)
         } else {

@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, routes, web};
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sage_model::evidence::Lang;
 use sage_model::tools::Tool;
 use sage_model::{EvidenceId, ExecutionId};
-use sage_store::evidence::{Evidence, EvidenceRequest as NewRequest, EvidenceStatus};
+use sage_store::evidence::{
+    Evidence, EvidenceFilter, EvidenceRequest as NewRequest, EvidenceStatus,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,6 +21,7 @@ use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
 use crate::routes::artifacts::{ArtifactView, view};
+use crate::routes::pagination::{Listing, PageQuery};
 use crate::state::AppState;
 
 /// Executions one report may cover: each brings up to its artifact limit to parse.
@@ -230,6 +233,134 @@ pub async fn create_report(
     respond(&state, evidence, HttpResponse::Accepted()).await
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceQuery {
+    pub tool: Option<String>,
+    pub lang: Option<String>,
+    pub status: Option<String>,
+    /// The creator's email.
+    pub created_by: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub since: Option<String>,
+    /// Created before (RFC 3339).
+    pub until: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Past reports, newest first: all of them for admins and auditors, one's own for
+/// anyone else. Each as `GET /api/v1/evidence/{id}` shows it, without download URLs
+/// (that route gives fresh ones).
+#[utoipa::path(get, path = "/api/v1/evidence", tag = "evidence",
+    params(
+        ("tool" = Option<String>, Query, description = "reports over this tool's findings"),
+        ("lang" = Option<String>, Query, description = "en or ko"),
+        ("status" = Option<String>, Query, description = "pending, building, ready or failed"),
+        ("created_by" = Option<String>, Query, description = "the creator's email"),
+        ("since" = Option<String>, Query, description = "created at or after (RFC 3339)"),
+        ("until" = Option<String>, Query, description = "created before (RFC 3339)"),
+        ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the page before"),
+    ),
+    responses((status = 200, body = Listing<EvidenceView>), (status = 400, body = crate::http::error::ErrorBody)))]
+#[get("/api/v1/evidence")]
+pub async fn list_reports(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<EvidenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let mut problems = Vec::new();
+    let mut check = |field: &'static str, ok: bool, why: &str| {
+        if !ok {
+            problems.push(FieldProblem::new(field, why));
+        }
+    };
+    if let Some(tool) = &query.tool {
+        check(
+            "tool",
+            tool.parse::<Tool>().is_ok(),
+            "is not one of prowler, scout, steampipe, custodian",
+        );
+    }
+    if let Some(lang) = &query.lang {
+        check("lang", lang.parse::<Lang>().is_ok(), "is not one of en, ko");
+    }
+    let status = query.status.as_deref().map(EvidenceStatus::named);
+    check(
+        "status",
+        status != Some(None),
+        "is not one of pending, building, ready, failed",
+    );
+    let time = |value: Option<&str>| {
+        value.map(|v| DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)))
+    };
+    let (since, until) = (time(query.since.as_deref()), time(query.until.as_deref()));
+    check(
+        "since",
+        !matches!(since, Some(Err(_))),
+        "is not an RFC 3339 time such as 2026-12-01T09:00:00Z",
+    );
+    check(
+        "until",
+        !matches!(until, Some(Err(_))),
+        "is not an RFC 3339 time such as 2026-12-01T09:00:00Z",
+    );
+    let after = query.cursor.as_deref().map(read_cursor);
+    check(
+        "cursor",
+        !matches!(after, Some(None)),
+        "is not a cursor this api gave",
+    );
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    let access = Access::new(&state, &caller);
+    let filter = EvidenceFilter {
+        only_of: (!access.reads_all_evidence()).then_some(caller.user.id),
+        tool: query.tool,
+        lang: query.lang,
+        status: status.flatten(),
+        created_by: query.created_by,
+        since: since.and_then(Result::ok),
+        until: until.and_then(Result::ok),
+        after: after.flatten(),
+        limit: limit + 1,
+    };
+    let mut reports = state.db.evidence_list(&filter).await?;
+    let next_cursor = if reports.len() as i64 > limit {
+        reports.truncate(usize::try_from(limit).unwrap_or_default());
+        reports.last().map(|last| {
+            format!(
+                "{}_{}",
+                last.created_at.timestamp_micros(),
+                last.id.as_uuid().simple()
+            )
+        })
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Listing {
+        items: reports
+            .into_iter()
+            .map(|report| view_of(report, None, None))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+fn read_cursor(cursor: &str) -> Option<(DateTime<Utc>, EvidenceId)> {
+    let (micros, id) = cursor.split_once('_')?;
+    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((at, EvidenceId::from(Uuid::parse_str(id).ok()?)))
+}
+
 /// A report's state and, once ready, fresh download URLs: for its creator, admins and
 /// auditors.
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence",
@@ -266,8 +397,18 @@ async fn respond(
         }
         _ => (None, None),
     };
+    Ok(response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view_of(evidence, pdf, summary_file)))
+}
+
+fn view_of(
+    evidence: Evidence,
+    pdf: Option<ArtifactView>,
+    summary_file: Option<ArtifactView>,
+) -> EvidenceView {
     let time = |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let answer = EvidenceView {
+    EvidenceView {
         id: evidence.id.as_uuid(),
         status: evidence.status.as_str(),
         error: evidence.error,
@@ -287,8 +428,5 @@ async fn respond(
         pdf,
         summary_file,
         summary: evidence.summary,
-    };
-    Ok(response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(answer))
+    }
 }

@@ -50,6 +50,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(tools::start)
         .service(tools::latest)
         .service(evidence::create_report)
+        .service(evidence::list_reports)
         .service(evidence::get_report)
         .service(findings::list)
         // Before `{fingerprint}`, which would take their names.

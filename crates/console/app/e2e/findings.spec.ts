@@ -123,6 +123,32 @@ test("the trend, as a chart and as a table", async ({ page }) => {
   expect(seen.problems).toEqual([]);
 });
 
+test("an evidence report with ISMS-P requirements, found again among past reports", async ({ page }) => {
+  const seen = watch(page);
+  await signInAsDemo(page, ADMIN);
+  await page.getByRole("link", { name: "Evidence" }).click();
+  const form = page.getByRole("form", { name: "Evidence report" });
+  for (const tool of ["Prowler", "Scout Suite", "Steampipe / Powerpipe"]) {
+    await form.getByLabel(tool).uncheck();
+  }
+  await form.getByLabel("Language").selectOption("ko");
+  await form.getByLabel("Requirements of").selectOption("kisa_isms_p_2023_korean_aws");
+  await form.getByRole("button", { name: "Build the PDF" }).click();
+  await expect(page.getByRole("status")).toContainText("Ready", { timeout: 60_000 });
+
+  const row = page.locator("tr[data-report]").first();
+  await expect(row).toHaveAttribute("data-status", "ready");
+  await expect(row).toContainText("kisa_isms_p_2023_korean_aws");
+  await expect(row).toContainText(ADMIN);
+  const [pdf] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes("/report.pdf")),
+    row.getByRole("button", { name: "PDF" }).click(),
+  ]);
+  expect(pdf.status()).toBe(200);
+  expect(pdf.headers()["content-type"]).toBe("application/pdf");
+  expect(seen.problems).toEqual([]);
+});
+
 // Last: it changes where the reopened bucket stands.
 test("a risk accepted by a second person, then revoked by its requester", async ({ browser }) => {
   const reopened = env("SAGE_REOPENED_BUCKET");

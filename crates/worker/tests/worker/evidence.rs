@@ -444,3 +444,87 @@ async fn a_report_fetches_scanner_outputs_only_within_its_budget_and_lists_the_r
     let text = pdftotext(&report_pdf(&evidence).await);
     assert!(text.contains("prowler/big.ocsf.json"), "{text}");
 }
+
+#[tokio::test]
+async fn past_reports_are_listed_newest_first_to_whoever_may_read_them() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    let id = scanned_run(&app).await;
+    let first = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ANALYST,
+            json!({"execution_ids": [id], "lang": "ko"}),
+        )
+        .await;
+    let second = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ADMIN,
+            json!({"execution_ids": [id], "tools": ["prowler"]}),
+        )
+        .await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (first, second) = (
+        first["id"].as_str().unwrap().to_owned(),
+        second["id"].as_str().unwrap().to_owned(),
+    );
+
+    // Admins (and auditors) read every report, newest first; others their own.
+    let (status, all) = app.get_as("/api/v1/evidence", ADMIN).await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(ids(&all), [second.clone(), first.clone()]);
+    assert_eq!(all["items"][0]["status"], "ready");
+    assert_eq!(all["items"][1]["created_by"], ANALYST);
+    let (_, own) = app.get_as("/api/v1/evidence", ANALYST).await;
+    assert_eq!(ids(&own), [first.as_str()]);
+
+    // Filters and pages.
+    for (query, expected) in [
+        ("lang=ko", vec![first.clone()]),
+        ("tool=prowler", vec![second.clone()]),
+        (
+            &format!("created_by={ANALYST}") as &str,
+            vec![first.clone()],
+        ),
+        ("status=failed", vec![]),
+        ("since=2999-01-01T00:00:00Z", vec![]),
+    ] {
+        let (status, page) = app
+            .get_as(&format!("/api/v1/evidence?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 200, "{query}: {page}");
+        assert_eq!(ids(&page), expected, "{query}");
+    }
+    let (_, page) = app.get_as("/api/v1/evidence?limit=1", ADMIN).await;
+    assert_eq!(ids(&page), [second.as_str()]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = app
+        .get_as(&format!("/api/v1/evidence?limit=1&cursor={cursor}"), ADMIN)
+        .await;
+    assert_eq!(ids(&rest), [first]);
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    for (query, field) in [
+        ("tool=nessus", "tool"),
+        ("lang=fr", "lang"),
+        ("status=done", "status"),
+        ("since=yesterday", "since"),
+        ("cursor=nonsense", "cursor"),
+        ("limit=0", "limit"),
+        ("colour=red", "colour"),
+    ] {
+        let (status, refused) = app
+            .get_as(&format!("/api/v1/evidence?{query}"), ADMIN)
+            .await;
+        assert_eq!(status, 400, "{query}: {refused}");
+        assert!(refused.to_string().contains(field), "{query}: {refused}");
+    }
+}

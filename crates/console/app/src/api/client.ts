@@ -16,6 +16,7 @@ import type {
   FindingDetail,
   FindingDiff,
   FindingTrend,
+  Framework,
   LatestRun,
   Me,
   ModuleSummary,
@@ -116,8 +117,15 @@ export class Api {
   latestRun = (tool: ToolName) => this.call<LatestRun>("GET", `/api/v1/tools/${tool}/runs/latest`);
   runTool = (tool: ToolName, params: Record<string, unknown>) =>
     this.call<Execution>("POST", `/api/v1/tools/${tool}/runs`, params);
-  requestEvidence = (body: { tools?: string[]; execution_ids?: string[]; title?: string; lang: string }) =>
-    this.call<Evidence>("POST", "/api/v1/evidence", body);
+  evidenceList = (filter: Query) => this.call<Page<Evidence>>("GET", withQuery("/api/v1/evidence", filter));
+  frameworks = () => this.call<{ items: Framework[] }>("GET", "/api/v1/compliance/frameworks");
+  requestEvidence = (body: {
+    tools?: string[];
+    execution_ids?: string[];
+    title?: string;
+    lang: string;
+    compliance?: string;
+  }) => this.call<Evidence>("POST", "/api/v1/evidence", body);
   evidence = (id: string) => this.call<Evidence>("GET", `/api/v1/evidence/${enc(id)}`);
 
   findings = (filter: Query) => this.call<Page<Finding>>("GET", withQuery("/api/v1/findings", filter));

@@ -65,7 +65,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Past reports, newest first: all of them for admins and auditors, one's own for
+         *     anyone else. Each as `GET /api/v1/evidence/{id}` shows it, without download URLs
+         *     (that route gives fresh ones).
+         */
+        get: operations["list_reports"];
         put?: never;
         /**
          * Asks a worker for a report over the scanner outputs among the runs' artifacts: 202
@@ -1163,6 +1168,32 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list; `next_cursor` continues after it, `null` on the last page. */
+        Listing_EvidenceView: {
+            items: {
+                /** @description The framework whose requirements it assesses. */
+                compliance?: string | null;
+                created_at: string;
+                created_by: string;
+                /** @description Why it failed. */
+                error?: string | null;
+                execution_ids: string[];
+                finished_at?: string | null;
+                /** Format: uuid */
+                id: string;
+                lang: string;
+                /** Format: int32 */
+                max_findings_per_check?: number | null;
+                pdf?: components["schemas"]["ArtifactView"] | null;
+                /** @description `pending`, `building`, `ready` or `failed`. */
+                status: string;
+                summary?: Record<string, never> | null;
+                summary_file?: components["schemas"]["ArtifactView"] | null;
+                title: string;
+                tools?: string[] | null;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list; `next_cursor` continues after it, `null` on the last page. */
         Listing_ExecutionView: {
             items: {
                 /**
@@ -1548,6 +1579,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FrameworkList"];
+                };
+            };
+        };
+    };
+    list_reports: {
+        parameters: {
+            query?: {
+                /** @description reports over this tool's findings */
+                tool?: string;
+                /** @description en or ko */
+                lang?: string;
+                /** @description pending, building, ready or failed */
+                status?: string;
+                /** @description the creator's email */
+                created_by?: string;
+                /** @description created at or after (RFC 3339) */
+                since?: string;
+                /** @description created before (RFC 3339) */
+                until?: string;
+                /** @description 1 to 500, default 50 */
+                limit?: number;
+                /** @description next_cursor of the page before */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing_EvidenceView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

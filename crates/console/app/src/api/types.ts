@@ -195,9 +195,13 @@ export interface Evidence {
   lang: string;
   execution_ids: Uuid[];
   tools: string[] | null;
+  compliance: string | null;
   created_by: string;
   created_at: Time;
   finished_at: Time | null;
   pdf: Artifact | null;
   summary_file: Artifact | null;
 }
+
+/** A compliance framework the scanner image holds. */
+export type Framework = Schemas["FrameworkView"];

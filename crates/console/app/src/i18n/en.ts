@@ -373,6 +373,16 @@ export const en = {
     state: "Report",
     status: { pending: "Waiting for a worker", building: "Building", ready: "Ready", failed: "Failed" },
     download: "Download the PDF",
+    compliance: "Requirements of",
+    noCompliance: "No framework",
+    past: "Past reports",
+    none: "No report yet.",
+    created: "Created",
+    scope: "Covers",
+    by: "By",
+    runs_one: "{{count}} run",
+    runs_other: "{{count}} runs",
+    pdf: "PDF",
   },
 };
 

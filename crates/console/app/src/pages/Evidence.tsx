@@ -4,6 +4,8 @@ import { useTranslation } from "react-i18next";
 import { type Evidence as Report, TOOLS, type ToolName } from "../api/types";
 import { useSession } from "../auth/context";
 import { formatBytes } from "../components/Artifacts";
+import { PastReports } from "../components/PastReports";
+import { useLoad } from "../components/useLoad";
 import { Problem } from "../components/Problem";
 
 /** One evidence PDF from the latest run of each chosen tool, or from chosen runs. */
@@ -14,6 +16,8 @@ export function Evidence() {
   const [ids, setIds] = useState("");
   const [title, setTitle] = useState("");
   const [lang, setLang] = useState<"en" | "ko">("en");
+  const [compliance, setCompliance] = useState("");
+  const frameworks = useLoad(() => api.frameworks(), [api]);
   const [report, setReport] = useState<Report>();
   const [failure, setFailure] = useState<unknown>();
 
@@ -51,6 +55,7 @@ export function Evidence() {
         await api.requestEvidence({
           lang,
           ...(title ? { title } : {}),
+          ...(compliance ? { compliance } : {}),
           ...(executionIds.length > 0 ? { execution_ids: executionIds } : { tools }),
         }),
       );
@@ -85,6 +90,15 @@ export function Evidence() {
           <option value="en">{t("languages.en")}</option>
           <option value="ko">{t("languages.ko")}</option>
         </select>
+        <label htmlFor="evidence-compliance">{t("evidence.compliance")}</label>
+        <select id="evidence-compliance" value={compliance} onChange={(e) => setCompliance(e.target.value)}>
+          <option value="">{t("evidence.noCompliance")}</option>
+          {frameworks.data?.items.map((f) => (
+            <option key={f.name} value={f.name}>
+              {f.title} ({f.name})
+            </option>
+          ))}
+        </select>
         <button type="submit" className="primary">
           {t("evidence.build")}
         </button>
@@ -105,6 +119,7 @@ export function Evidence() {
           )}
         </div>
       )}
+      <PastReports latest={report?.status} />
     </section>
   );
 }
