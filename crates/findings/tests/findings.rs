@@ -18,7 +18,8 @@ use sage_findings::report::{
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record, Status};
 use sage_model::compliance::{
-    Assessment, CheckTally, Framework, FrameworkName, Requirement, RequirementStatus,
+    Assessment, CheckTally, EvidenceDocument, Framework, FrameworkName, Requirement,
+    RequirementEvidence, RequirementStatus,
 };
 use serde_json::Value;
 
@@ -323,6 +324,8 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             lang.requirement_status(RequirementStatus::Accepted),
             lang.requirement_status(RequirementStatus::Manual),
             labels.accepted_risks,
+            labels.documents,
+            "board-minutes-2026.pdf (v2)",
             "log archives, encrypted by the client",
             "analyst@example.com /",
             "admin@example.com",
@@ -506,5 +509,20 @@ fn isms_p_like() -> Assessment {
         ),
     ]);
     let name = FrameworkName::parse("kisa_isms_p_2023_korean_aws").unwrap();
-    Assessment::of(&name, &framework, &tallies)
+    let documents = std::collections::BTreeMap::from([(
+        "1.1.1".to_owned(),
+        RequirementEvidence {
+            documents: vec![EvidenceDocument {
+                name: "board-minutes-2026.pdf".to_owned(),
+                version: 2,
+                description: "정보보호위원회 회의록".to_owned(),
+                sha256: "a".repeat(64),
+                size: 1024,
+                uploaded_by: "admin@example.com".to_owned(),
+                uploaded_at: chrono::Utc::now(),
+            }],
+            not_applicable: None,
+        },
+    )]);
+    Assessment::of(&name, &framework, &tallies, &documents)
 }

@@ -166,15 +166,18 @@ pub enum RequirementStatus {
     Manual,
     /// Checks assess it, but no run reported any of them.
     NotAssessed,
+    /// An admin marked it not applicable, with a reason.
+    NotApplicable,
 }
 
 impl RequirementStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Fail,
         Self::Accepted,
         Self::Pass,
         Self::Manual,
         Self::NotAssessed,
+        Self::NotApplicable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -184,6 +187,7 @@ impl RequirementStatus {
             Self::Pass => "pass",
             Self::Manual => "manual",
             Self::NotAssessed => "not_assessed",
+            Self::NotApplicable => "not_applicable",
         }
     }
 }
@@ -198,6 +202,29 @@ pub struct AssessedRequirement {
     pub checks: usize,
     pub status: RequirementStatus,
     pub findings: CheckTally,
+    /// The documents that evidence it (the latest version of each file).
+    pub documents: Vec<EvidenceDocument>,
+    /// Why an admin marked it not applicable.
+    pub not_applicable: Option<String>,
+}
+
+/// An uploaded document that evidences a requirement, as a report cites it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceDocument {
+    pub name: String,
+    pub version: i32,
+    pub description: String,
+    pub sha256: String,
+    pub size: i64,
+    pub uploaded_by: String,
+    pub uploaded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What people added to a requirement: documents, or an exclusion's reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequirementEvidence {
+    pub documents: Vec<EvidenceDocument>,
+    pub not_applicable: Option<String>,
 }
 
 /// A framework's every requirement as a report assessed it, in the framework's order.
@@ -212,14 +239,16 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    /// Assesses each requirement of `framework` by the tallies of its checks: fail if
-    /// any failing finding is not accepted, accepted if all failing ones are, pass if
-    /// its checks ran and passed, not assessed if none of them ran, manual without
-    /// checks.
+    /// Assesses each requirement of `framework` by the tallies of its checks: not
+    /// applicable if an admin said so; fail if any failing finding is not accepted,
+    /// accepted if all failing ones are, pass if its checks ran and passed, not assessed
+    /// if none of them ran, manual without checks (its documents, from `evidence`, say
+    /// the rest).
     pub fn of(
         name: &FrameworkName,
         framework: &Framework,
         tallies: &BTreeMap<String, CheckTally>,
+        evidence: &BTreeMap<String, RequirementEvidence>,
     ) -> Self {
         let requirements = framework
             .requirements
@@ -231,7 +260,10 @@ impl Assessment {
                         findings.add(*tally);
                     }
                 }
-                let status = if requirement.checks.is_empty() {
+                let added = evidence.get(&requirement.id).cloned().unwrap_or_default();
+                let status = if added.not_applicable.is_some() {
+                    RequirementStatus::NotApplicable
+                } else if requirement.checks.is_empty() {
                     RequirementStatus::Manual
                 } else if findings.total() == 0 {
                     RequirementStatus::NotAssessed
@@ -250,6 +282,8 @@ impl Assessment {
                     checks: requirement.checks.len(),
                     status,
                     findings,
+                    documents: added.documents,
+                    not_applicable: added.not_applicable,
                 }
             })
             .collect();
@@ -376,7 +410,14 @@ mod tests {
             ("bad".to_owned(), tally(0, 0, 1)),
         ]);
         let name = FrameworkName::parse("kisa_isms_p_2023_aws").unwrap();
-        let assessed = Assessment::of(&name, &framework, &tallies);
+        let excluded = BTreeMap::from([(
+            "unrun".to_owned(),
+            RequirementEvidence {
+                not_applicable: Some("no such service here".to_owned()),
+                ..RequirementEvidence::default()
+            },
+        )]);
+        let assessed = Assessment::of(&name, &framework, &tallies, &excluded);
         let statuses: Vec<(&str, RequirementStatus)> = assessed
             .requirements
             .iter()
@@ -386,7 +427,7 @@ mod tests {
             statuses,
             [
                 ("manual", RequirementStatus::Manual),
-                ("unrun", RequirementStatus::NotAssessed),
+                ("unrun", RequirementStatus::NotApplicable),
                 ("passes", RequirementStatus::Pass),
                 ("accepted", RequirementStatus::Accepted),
                 ("fails", RequirementStatus::Fail),

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod compliance;
 mod conditions;
 pub mod evidence;
+pub mod evidence_documents;
 pub mod executions;
 pub mod finding_changes;
 pub mod finding_counts;

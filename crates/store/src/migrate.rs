@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0027_risk_acceptances"),
     migration!("0028_evidence_compliance"),
     migration!("0029_evidence_listing"),
+    migration!("0030_evidence_documents"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

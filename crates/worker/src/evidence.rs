@@ -19,7 +19,7 @@ use sage_findings::{Finding, Status, Tool};
 use sage_model::EvidenceId;
 use sage_model::acceptance::AcceptanceScope;
 use sage_model::artifacts::ArtifactName;
-use sage_model::compliance::{Assessment, CheckTally, FrameworkName};
+use sage_model::compliance::{Assessment, CheckTally, FrameworkName, RequirementEvidence};
 use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
 use sage_store::compliance::HeldFramework;
@@ -145,6 +145,8 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
 struct Compliance {
     held: HeldFramework,
     accepted: HashSet<String>,
+    /// The documents and exclusions people added to its requirements.
+    evidence: BTreeMap<String, RequirementEvidence>,
 }
 
 async fn framework(ctx: &Context, name: &str) -> Result<Compliance, String> {
@@ -162,7 +164,16 @@ async fn framework(ctx: &Context, name: &str) -> Result<Compliance, String> {
         .accepted_fingerprints(held.tool)
         .await
         .map_err(|e| sage_infra::error_text(&e))?;
-    Ok(Compliance { held, accepted })
+    let evidence = ctx
+        .db
+        .requirement_evidence(&held.name)
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?;
+    Ok(Compliance {
+        held,
+        accepted,
+        evidence,
+    })
 }
 
 /// The risk acceptances in effect over `tools` (every tool when `None`), as the report
@@ -362,7 +373,8 @@ fn assemble(
     }
     parsed.skipped.extend(left_out);
     let (findings, listing) = findings.finish();
-    let assessment = compliance.map(|c| Assessment::of(&c.held.name, &c.held.framework, &tallies));
+    let assessment =
+        compliance.map(|c| Assessment::of(&c.held.name, &c.held.framework, &tallies, &c.evidence));
     let report = Report {
         title: Some(title),
         lang,

@@ -284,6 +284,30 @@ impl<'a> Access<'a> {
         Ok(tools)
     }
 
+    /// Documents that evidence requirements are kept by admins and approvers: a report
+    /// cites them to auditors.
+    pub fn may_attest(&self) -> Result<(), ApiError> {
+        if self.caller.is_admin() || self.caller.user.has_role("approver") {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "only admins and approvers may add evidence documents".into(),
+            ))
+        }
+    }
+
+    /// Evidence documents are read by admins, auditors and approvers.
+    pub fn may_read_documents(&self) -> Result<(), ApiError> {
+        let user = &self.caller.user;
+        if self.caller.is_admin() || user.has_role("auditor") || user.has_role("approver") {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "only admins, auditors and approvers may read evidence documents".into(),
+            ))
+        }
+    }
+
     /// Whether the caller reads every evidence report (admins and auditors) or only
     /// their own.
     pub fn reads_all_evidence(&self) -> bool {

@@ -5,6 +5,7 @@ pub mod assignments;
 pub mod audit;
 pub mod compliance;
 pub mod evidence;
+pub mod evidence_documents;
 pub mod executions;
 pub mod finding_changes;
 pub mod findings;
@@ -59,6 +60,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(findings::get_one)
         .service(findings::by_resource)
         .service(compliance::list_frameworks)
+        .service(evidence_documents::upload)
+        .service(evidence_documents::list)
+        .service(evidence_documents::exclude)
+        .service(evidence_documents::include)
         .service(risk_acceptances::list)
         .service(risk_acceptances::create)
         .service(risk_acceptances::get_one)

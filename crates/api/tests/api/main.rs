@@ -9,6 +9,7 @@ mod catalog;
 mod config;
 mod console;
 mod console_findings;
+mod evidence_documents;
 mod executions;
 mod findings;
 mod metrics;

@@ -47,6 +47,10 @@ pub struct Labels {
     pub accepted_reason: &'static str,
     pub accepted_by: &'static str,
     pub accepted_until: &'static str,
+    pub documents: &'static str,
+    pub document: &'static str,
+    pub description: &'static str,
+    pub uploaded: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -91,6 +95,10 @@ const EN: Labels = Labels {
     accepted_reason: "Reason",
     accepted_by: "Requested by / approved by",
     accepted_until: "Approved / expires",
+    documents: "Evidence documents",
+    document: "Document",
+    description: "Description",
+    uploaded: "Uploaded by / at",
 };
 
 const KO: Labels = Labels {
@@ -135,6 +143,10 @@ const KO: Labels = Labels {
     accepted_reason: "사유",
     accepted_by: "요청자 / 승인자",
     accepted_until: "승인일 / 만료일",
+    documents: "증적 문서",
+    document: "문서",
+    description: "설명",
+    uploaded: "등록자 / 등록 시각",
 };
 
 /// A report's words in its language.
@@ -175,11 +187,13 @@ impl Words for Lang {
             (Self::En, RequirementStatus::Pass) => "Pass",
             (Self::En, RequirementStatus::Manual) => "Manual (documents)",
             (Self::En, RequirementStatus::NotAssessed) => "Not assessed",
+            (Self::En, RequirementStatus::NotApplicable) => "Not applicable",
             (Self::Ko, RequirementStatus::Fail) => "미충족",
             (Self::Ko, RequirementStatus::Accepted) => "위험 수용",
             (Self::Ko, RequirementStatus::Pass) => "충족",
             (Self::Ko, RequirementStatus::Manual) => "수동 (증적 문서)",
             (Self::Ko, RequirementStatus::NotAssessed) => "미평가",
+            (Self::Ko, RequirementStatus::NotApplicable) => "해당 없음",
         }
     }
 

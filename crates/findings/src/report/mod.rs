@@ -414,14 +414,17 @@ impl Evidence<'_> {
                 .filter(|r| group_of(r) == domain)
                 .map(|r| {
                     let f = r.findings;
+                    let documents: Vec<&str> =
+                        r.documents.iter().map(|d| d.name.as_str()).collect();
                     vec![
                         r.id.clone(),
                         breakable(&r.title, 160),
                         self.lang.requirement_status(r.status).to_owned(),
-                        if r.checks == 0 {
-                            "—".to_owned()
-                        } else {
-                            format!("{} / {} / {}", f.failed, f.accepted, f.passed)
+                        match (&r.not_applicable, r.checks) {
+                            (Some(reason), _) => breakable(reason, 160),
+                            (None, 0) if documents.is_empty() => "—".to_owned(),
+                            (None, 0) => breakable(&documents.join(", "), 160),
+                            (None, _) => format!("{} / {} / {}", f.failed, f.accepted, f.passed),
                         },
                     ]
                 })
@@ -438,7 +441,49 @@ impl Evidence<'_> {
                 rows,
             });
         }
+        blocks.extend(self.documents(assessment));
         blocks
+    }
+
+    /// Every document cited, with its digest: what an auditor checks the files against.
+    fn documents(&self, assessment: &Assessment) -> Vec<Block> {
+        let l = self.lang.labels();
+        let rows: Vec<Vec<String>> = assessment
+            .requirements
+            .iter()
+            .flat_map(|r| {
+                r.documents.iter().map(|d| {
+                    vec![
+                        r.id.clone(),
+                        format!("{} (v{})", breakable(&d.name, 120), d.version),
+                        breakable(&d.description, 300),
+                        format!(
+                            "{} / {}",
+                            d.uploaded_by,
+                            d.uploaded_at.format("%Y-%m-%d %H:%M UTC")
+                        ),
+                        breakable(&d.sha256, WORD_CHARS),
+                    ]
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        vec![
+            Block::Heading(l.documents.to_owned()),
+            Block::Table {
+                widths: vec![2, 4, 5, 4, 5],
+                header: vec![
+                    "#".to_owned(),
+                    l.document.to_owned(),
+                    l.description.to_owned(),
+                    l.uploaded.to_owned(),
+                    "sha256".to_owned(),
+                ],
+                rows,
+            },
+        ]
     }
 
     /// The risks accepted, each with who asked, who approved, why and until when.

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use sage_testkit::{
     ADMIN, ANALYST, TestApp, TestWorker, emulator, spawn_app_with, spawn_worker_with, tools_env,
@@ -409,6 +410,29 @@ async fn prowler_scans_the_emulators_buckets() {
         .find(|f| f["name"] == "kisa_isms_p_2023_korean_aws")
         .unwrap_or_else(|| panic!("no Korean ISMS-P: {held}"))
         .clone();
+    // A manual requirement's document, and one marked not applicable.
+    let requirements = "/api/v1/compliance/frameworks/kisa_isms_p_2023_korean_aws/requirements";
+    let minutes = b"%PDF-1.4 security committee minutes";
+    let uploaded = app
+        .client
+        .post(format!(
+            "{}{requirements}/1.1.1/documents?file=committee-minutes.pdf&description=minutes",
+            app.address
+        ))
+        .header("X-Demo-User", ADMIN)
+        .body(minutes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let (status, _) = app
+        .put_as(
+            &format!("{requirements}/3.1.1/not-applicable"),
+            ADMIN,
+            &json!({"reason": "no personal information is processed"}),
+        )
+        .await;
+    assert_eq!(status, 204);
     let evidence = app
         .evidence_via(
             "/api/v1/evidence",
@@ -424,12 +448,23 @@ async fn prowler_scans_the_emulators_buckets() {
         items.len(),
         korean["requirements"].as_u64().unwrap() as usize
     );
-    let manual = items.iter().filter(|r| r["status"] == "manual").count();
+    // Those no check assesses: manual, but for the one marked not applicable.
+    let unchecked = items.iter().filter(|r| r["checks"] == 0).count();
     assert_eq!(
-        manual as u64,
+        unchecked as u64,
         korean["requirements"].as_u64().unwrap() - korean["automated"].as_u64().unwrap()
     );
+    let manual = items.iter().filter(|r| r["status"] == "manual").count();
+    assert_eq!(manual, unchecked - 1);
     assert_eq!(assessed["counts"]["manual"], manual, "{assessed}");
+    let by_id = |id: &str| items.iter().find(|r| r["id"] == id).unwrap();
+    let documented = by_id("1.1.1");
+    assert_eq!(documented["status"], "manual");
+    assert_eq!(
+        documented["documents"][0]["sha256"],
+        sage_model::hex(&sha2::Sha256::digest(minutes))
+    );
+    assert_eq!(by_id("3.1.1")["status"], "not_applicable");
     // Encryption policy (2.7.1) names the bucket's check: the accepted failure is there.
     let encryption = items.iter().find(|r| r["id"] == "2.7.1").unwrap();
     assert_ne!(encryption["status"], "not_assessed", "{encryption}");
@@ -464,6 +499,9 @@ async fn prowler_scans_the_emulators_buckets() {
         "매핑 출처",
         "수용된 위험",
         "a test bucket",
+        "증적 문서",
+        "committee-minutes.pdf (v1)",
+        "해당 없음",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the PDF");
     }

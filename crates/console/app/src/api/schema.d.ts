@@ -58,6 +58,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/compliance/frameworks/{name}/requirements/{requirement}/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every version of every document of a requirement, newest first, with fresh links.
+         *     Admins, auditors and approvers.
+         */
+        get: operations["list"];
+        put?: never;
+        /**
+         * Keeps a document for a requirement: the body is the file itself. Admins and
+         *     approvers; 201 with the document (the next version of its file name).
+         */
+        post: operations["upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/compliance/frameworks/{name}/requirements/{requirement}/not-applicable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Marks a requirement not applicable, with the reason: admins only. 204. */
+        put: operations["exclude"];
+        post?: never;
+        /** Takes the mark off: the requirement applies again. Admins only. 204. */
+        delete: operations["include"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evidence": {
         parameters: {
             query?: never;
@@ -902,6 +944,32 @@ export interface components {
             to: string;
             tool: string;
         };
+        DocumentList: {
+            items: components["schemas"]["DocumentView"][];
+        };
+        /** @description A kept document, with a fresh download link. */
+        DocumentView: {
+            content_type: string;
+            description: string;
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            requirement: string;
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+            /** Format: date-time */
+            uploaded_at: string;
+            uploaded_by: string;
+            /** @description A presigned GET URL, served as an attachment. */
+            url: string;
+            /**
+             * Format: int32
+             * @description 1 for a file name's first upload, then one more each time.
+             */
+            version: number;
+        };
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
         };
@@ -950,6 +1018,10 @@ export interface components {
             summary_file?: components["schemas"]["ArtifactView"] | null;
             title: string;
             tools?: string[] | null;
+        };
+        ExclusionBody: {
+            /** @description Why the requirement does not apply (kept, audited and printed in reports). */
+            reason: string;
         };
         /** @description An execution as the HTTP contract describes it. */
         ExecutionView: {
@@ -1580,6 +1652,169 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["FrameworkList"];
                 };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                requirement: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query: {
+                /** @description the file's name */
+                file: string;
+                /** @description what it shows, 1 to 2000 characters */
+                description: string;
+            };
+            header?: never;
+            path: {
+                /** @description a framework the scanner image holds */
+                name: string;
+                /** @description the requirement's id, as `2.7.1` */
+                requirement: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    exclude: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                requirement: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExclusionBody"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    include: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                requirement: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
