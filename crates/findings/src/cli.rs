@@ -2,6 +2,7 @@
 //!
 //!   sage-findings parse [--summary] <files or folders…>
 //!   sage-findings pdf <files or folders…> -o report.pdf [--lang ko|en] [--title T] [--fonts DIR]
+//!   sage-findings verify PACK.zip --public-key FILE
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use crate::summary::Summary;
 
 pub const USAGE: &str = "usage:
   sage-findings parse [--summary] <files or folders…>
-  sage-findings pdf <files or folders…> -o report.pdf [--lang ko|en] [--title TEXT] [--fonts DIR]";
+  sage-findings pdf <files or folders…> -o report.pdf [--lang ko|en] [--title TEXT] [--fonts DIR]
+  sage-findings verify PACK.zip --public-key FILE   (FILE: GET /api/v1/evidence/public-key, saved)";
 
 /// A failure, and whether it was the caller's (exit 2) or the input's (exit 1).
 #[derive(Debug)]
@@ -25,9 +27,42 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
     match args.split_first() {
         Some((command, rest)) if command == "parse" => parse(rest),
         Some((command, rest)) if command == "pdf" => pdf(rest),
+        Some((command, rest)) if command == "verify" => verify(rest),
         _ => Err(Failure::Usage(
-            "expected a command: parse or pdf".to_owned(),
+            "expected a command: parse, pdf or verify".to_owned(),
         )),
+    }
+}
+
+/// Checks an evidence pack offline; prints what holds, or each thing that does not
+/// (exit 1).
+fn verify(args: &[String]) -> Result<(), Failure> {
+    let (pack, key) = match args {
+        [pack, flag, key] if flag == "--public-key" => (pack, key),
+        [flag, key, pack] if flag == "--public-key" => (pack, key),
+        _ => {
+            return Err(Failure::Usage(
+                "verify takes PACK.zip --public-key FILE".to_owned(),
+            ));
+        }
+    };
+    let key = std::fs::read_to_string(key).map_err(|e| failed(format!("{key}: {e}")))?;
+    let key = crate::pack::PublicKey::from_json(&key).map_err(failed)?;
+    let file = std::fs::File::open(pack).map_err(|e| failed(format!("{pack}: {e}")))?;
+    let problems = crate::pack::verify(file, &key).map_err(|e| failed(format!("{pack}: {e}")))?;
+    if problems.is_empty() {
+        writeln!(
+            io::stdout(),
+            "{pack}: verified (signed by key {}; every file as the manifest says; the counts follow from the findings and the sources)",
+            key.id()
+        )
+        .map_err(failed)?;
+        Ok(())
+    } else {
+        Err(failed(format!(
+            "{pack} does not verify:\n  {}",
+            problems.join("\n  ")
+        )))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod finding;
 pub mod identity;
+pub mod pack;
 pub mod parse;
 pub mod report;
 pub mod summary;
