@@ -14,7 +14,8 @@ use crate::summary::Summary;
 pub const USAGE: &str = "usage:
   sage-findings parse [--summary] <files or folders…>
   sage-findings pdf <files or folders…> -o report.pdf [--lang ko|en] [--title TEXT] [--fonts DIR]
-  sage-findings verify PACK.zip --public-key FILE   (FILE: GET /api/v1/evidence/public-key, saved)";
+  sage-findings verify PACK.zip --public-key FILE   (FILE: GET /api/v1/evidence/public-key, saved)
+  sage-findings public-key < SEED                   (SEED: the value of EVIDENCE_SIGNING_KEY)";
 
 /// A failure, and whether it was the caller's (exit 2) or the input's (exit 1).
 #[derive(Debug)]
@@ -28,10 +29,22 @@ pub fn run(args: &[String]) -> Result<(), Failure> {
         Some((command, rest)) if command == "parse" => parse(rest),
         Some((command, rest)) if command == "pdf" => pdf(rest),
         Some((command, rest)) if command == "verify" => verify(rest),
+        Some((command, [])) if command == "public-key" => public_key(),
         _ => Err(Failure::Usage(
-            "expected a command: parse, pdf or verify".to_owned(),
+            "expected a command: parse, pdf, verify or public-key".to_owned(),
         )),
     }
+}
+
+/// Prints the public half of the signing key read from stdin (the value of
+/// EVIDENCE_SIGNING_KEY: never an argument, which other users of the host can read), as
+/// the api serves it.
+fn public_key() -> Result<(), Failure> {
+    let mut seed = String::new();
+    io::Read::read_to_string(&mut io::stdin(), &mut seed).map_err(failed)?;
+    let signer = crate::pack::Signer::from_seed(&seed)
+        .map_err(|why| Failure::Usage(format!("the key on stdin {why}")))?;
+    writeln!(io::stdout(), "{}", signer.public_key().to_json()).map_err(failed)
 }
 
 /// Checks an evidence pack offline; prints what holds, or each thing that does not

@@ -48,6 +48,15 @@ pub struct EvidenceFilter {
     pub limit: i64,
 }
 
+/// What a pack's manifest records beside its files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackFacts {
+    pub runs: Value,
+    pub audit_head: Value,
+    /// (requirement, file name, S3 key) of each cited document.
+    pub documents: Vec<(String, String, String)>,
+}
+
 /// How often a report is built before it fails for good.
 pub const BUILD_ATTEMPTS: i32 = 3;
 
@@ -447,6 +456,89 @@ impl Db {
         rows.iter()
             .map(|row| Evidence::from_row(row, Vec::new()))
             .collect()
+    }
+
+    /// What a pack's manifest says beside its files: each run (module, version, masked
+    /// parameters, tool and version), the audit chain's head, and the S3 keys of the
+    /// latest version of each document of `framework` (requirement, file name, key).
+    pub async fn pack_facts(
+        &self,
+        runs: &[ExecutionId],
+        framework: Option<&str>,
+    ) -> Result<PackFacts, StoreError> {
+        let client = self.client().await?;
+        let ids: Vec<Uuid> = runs.iter().map(ExecutionId::as_uuid).collect();
+        let runs: Value = client
+            .query_one(
+                "SELECT coalesce(jsonb_agg(jsonb_build_object(
+                     'execution_id', e.id, 'module', m.name, 'version', e.module_version,
+                     'params', e.params, 'status', e.status, 'finished_at', e.finished_at,
+                     'tool', r.tool, 'tool_version', r.tool_version) ORDER BY w.position),
+                     '[]'::jsonb)
+                 FROM unnest($1::uuid[]) WITH ORDINALITY AS w (id, position)
+                 JOIN executions e ON e.id = w.id JOIN modules m ON m.id = e.module_id
+                 LEFT JOIN tool_runs r ON r.execution_id = e.id",
+                &[&ids],
+            )
+            .await?
+            .get(0);
+        let audit_head: Value = client
+            .query_opt(
+                "SELECT jsonb_build_object('id', id, 'hash', hash) FROM audit_events
+                 ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .await?
+            .map_or(Value::Null, |row| row.get(0));
+        let documents = match framework {
+            None => Vec::new(),
+            Some(framework) => client
+                .query(
+                    "SELECT DISTINCT ON (requirement, name) requirement, name, s3_key
+                     FROM evidence_documents WHERE framework = $1
+                     ORDER BY requirement, name, version DESC",
+                    &[&framework],
+                )
+                .await?
+                .iter()
+                .map(|row| (row.get(0), row.get(1), row.get(2)))
+                .collect(),
+        };
+        Ok(PackFacts {
+            runs,
+            audit_head,
+            documents,
+        })
+    }
+
+    /// Notes the public key a pack was signed with.
+    pub async fn record_signing_key(
+        &self,
+        key_id: &str,
+        public_key: &Value,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO evidence_signing_keys (key_id, public_key) VALUES ($1, $2)
+                 ON CONFLICT (key_id) DO UPDATE SET last_used = now()",
+                &[&key_id, public_key],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The public key packs were last signed with, or the one of `key_id`.
+    pub async fn signing_key(&self, key_id: Option<&str>) -> Result<Option<Value>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT public_key FROM evidence_signing_keys
+                 WHERE $1::text IS NULL OR key_id = $1 ORDER BY last_used DESC LIMIT 1",
+                &[&key_id],
+            )
+            .await?;
+        Ok(row.map(|row| row.get(0)))
     }
 
     pub async fn evidence(&self, id: EvidenceId) -> Result<Option<Evidence>, StoreError> {

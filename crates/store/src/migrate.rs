@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0028_evidence_compliance"),
     migration!("0029_evidence_listing"),
     migration!("0030_evidence_documents"),
+    migration!("0031_evidence_signing_keys"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -7,9 +7,12 @@
 //! outputs; what was left out is listed in the report with why.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sage_findings::identity::Identity;
+use sage_findings::pack::{self, Content, FINDINGS, Manifest, Signer, write_pack};
 use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
 use sage_findings::report::{
     AcceptedRisk, CappedFindings, Evidence as Report, FontFiles, Lang, Words, render,
@@ -24,7 +27,7 @@ use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
 use sage_store::compliance::HeldFramework;
 use sage_store::evidence::Evidence;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::context::Context;
@@ -119,14 +122,36 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
             None => None,
         },
         accepted_risks: accepted_risks(ctx, order.tools.as_deref()).await?,
+        // Every finding counted, one JSON line each, when the report gets a pack.
+        findings_file: ctx
+            .settings
+            .evidence
+            .signer
+            .as_ref()
+            .map(|_| folder.path().join(FINDINGS)),
     };
     let (summary, pdf) =
         tokio::task::spawn_blocking(move || assemble(&inputs, left_out, &asked, &fonts))
             .await
             .map_err(|_| "building the report failed".to_owned())??;
-    drop(folder);
     let summary_bytes = serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?;
-    let files = vec![
+    let pack = match &ctx.settings.evidence.signer {
+        Some(signer) => Some(
+            pack(
+                ctx,
+                order,
+                folder.path(),
+                &summary,
+                &summary_bytes,
+                &pdf,
+                signer,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    drop(folder);
+    let mut files = vec![
         store(ctx, order.id, "report.pdf", "application/pdf", pdf).await?,
         store(
             ctx,
@@ -137,7 +162,110 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
         )
         .await?,
     ];
+    if let Some(pack) = pack {
+        files.push(store(ctx, order.id, "pack.zip", "application/zip", pack).await?);
+    }
     Ok((summary, files))
+}
+
+/// The report's evidence pack: its PDF and summary, every finding, the sources it read
+/// (in `folder`, as fetched) and the documents it cites, with the signed manifest.
+async fn pack(
+    ctx: &Context,
+    order: &Evidence,
+    folder: &Path,
+    summary: &Value,
+    summary_bytes: &[u8],
+    pdf: &[u8],
+    signer: &Arc<Signer>,
+) -> Result<Vec<u8>, String> {
+    let facts = ctx
+        .db
+        .pack_facts(&order.execution_ids, order.compliance.as_deref())
+        .await
+        .map_err(|e| sage_infra::error_text(&e))?;
+    let mut files: Vec<(String, PathBuf)> = vec![(FINDINGS.to_owned(), folder.join(FINDINGS))];
+    for source in summary["sources"].as_array().into_iter().flatten() {
+        let (Some(run), Some(file)) = (source["run"].as_str(), source["file"].as_str()) else {
+            continue;
+        };
+        files.push((format!("sources/{run}/{file}"), folder.join(run).join(file)));
+    }
+    for (requirement, name, key) in &facts.documents {
+        // Requirement ids are the framework's (`2.7.1`); a '/' would add a folder.
+        let requirement = requirement.replace('/', "_");
+        let path = folder.join("documents").join(&requirement).join(name);
+        download(ctx, key, &path).await?;
+        files.push((format!("documents/{requirement}/{name}"), path));
+    }
+    let manifest = Manifest {
+        format: pack::FORMAT.to_owned(),
+        evidence_id: order.id.to_string(),
+        generated_at: chrono::Utc::now(),
+        key_id: String::new(),
+        parameters: json!({
+            "title": order.title, "lang": order.lang, "tools": order.tools,
+            "execution_ids": order.execution_ids, "compliance": order.compliance,
+            "max_findings_per_check": order.max_findings_per_check,
+        }),
+        runs: facts.runs,
+        audit_head: facts.audit_head,
+        files: Vec::new(),
+    };
+    let (summary_bytes, pdf, signer) = (summary_bytes.to_vec(), pdf.to_vec(), Arc::clone(signer));
+    let packed = tokio::task::spawn_blocking(move || {
+        let mut contents: Vec<(String, Content<'_>)> = vec![
+            ("report.pdf".to_owned(), Content::Bytes(&pdf)),
+            (pack::SUMMARY.to_owned(), Content::Bytes(&summary_bytes)),
+        ];
+        contents.extend(
+            files
+                .iter()
+                .map(|(name, path)| (name.clone(), Content::File(path))),
+        );
+        let mut out = std::io::Cursor::new(Vec::new());
+        write_pack(&mut out, &contents, manifest, &signer).map(|()| out.into_inner())
+    })
+    .await
+    .map_err(|_| "packing the report failed".to_owned())??;
+    let key = signer_key(ctx);
+    if let Some((id, json)) = key {
+        ctx.db
+            .record_signing_key(&id, &json)
+            .await
+            .map_err(|e| sage_infra::error_text(&e))?;
+    }
+    Ok(packed)
+}
+
+/// The signing key's id and public half, as the api serves it.
+fn signer_key(ctx: &Context) -> Option<(String, Value)> {
+    let public = ctx.settings.evidence.signer.as_ref()?.public_key();
+    Some((public.id(), public.to_json()))
+}
+
+/// Copies an S3 object to `path`.
+async fn download(ctx: &Context, key: &str, path: &Path) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let object = ctx
+        .s3
+        .get_object()
+        .bucket(&ctx.settings.common.s3.bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| format!("document {key}: {}", sage_infra::error_text(&e)))?;
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::io::copy(&mut object.body.into_async_read(), &mut file)
+        .await
+        .map_err(|e| format!("document {key}: {e}"))?;
+    Ok(())
 }
 
 /// The framework a report assesses, and the fingerprints of its tool's findings that
@@ -329,6 +457,8 @@ struct Asked {
     compliance: Option<Compliance>,
     /// The risks accepted over the report's tools.
     accepted_risks: Vec<AcceptedRisk>,
+    /// Where every finding counted is written, a JSON line each (for the pack).
+    findings_file: Option<PathBuf>,
 }
 
 /// Parses, summarises and renders (blocking).
@@ -345,6 +475,13 @@ fn assemble(
     let mut findings = CappedFindings::new(caps.per_check, caps.max_checks);
     // Per check of the framework's tool: how its findings fared.
     let mut tallies: BTreeMap<String, CheckTally> = BTreeMap::new();
+    let mut lines = match &asked.findings_file {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut unwritten: Option<String> = None;
     let mut parsed = parse_inputs(inputs, &mut |record| {
         let tool = match &record {
             Record::Finding(f) => f.tool,
@@ -356,11 +493,24 @@ fn assemble(
                 if let Some(compliance) = compliance {
                     tally(&mut tallies, compliance, &f);
                 }
+                if let Some(lines) = lines.as_mut()
+                    && let Err(error) = write_line(lines, &f)
+                {
+                    unwritten.get_or_insert(error);
+                }
                 findings.push(f);
             }
         }
     })
     .map_err(|error| format!("an artifact cannot be read: {error}"))?;
+    if let Some(error) = unwritten {
+        return Err(format!(
+            "the findings were not written for the pack: {error}"
+        ));
+    }
+    if let Some(mut lines) = lines {
+        lines.flush().map_err(|e| e.to_string())?;
+    }
     parsed.sources.retain(|s| wanted(s.tool));
     if parsed.sources.is_empty() {
         return Err(format!(
@@ -389,6 +539,11 @@ fn assemble(
     let pdf = render(&report.blocks(), title, lang.labels().page, fonts)
         .map_err(|e| format!("the PDF cannot be rendered: {e}"))?;
     Ok((report.summary_json(), pdf))
+}
+
+fn write_line(out: &mut impl Write, finding: &Finding) -> Result<(), String> {
+    serde_json::to_writer(&mut *out, finding).map_err(|e| e.to_string())?;
+    out.write_all(b"\n").map_err(|e| e.to_string())
 }
 
 /// Counts finding `f` for its check when the framework names its tool's checks.

@@ -78,6 +78,8 @@ pub struct EvidenceSettings {
     /// The most bytes of scanner outputs one report fetches; files beyond are left out
     /// and listed with why.
     pub fetch_bytes: u64,
+    /// Signs each report's evidence pack (EVIDENCE_SIGNING_KEY); none: no pack.
+    pub signer: Option<std::sync::Arc<sage_findings::pack::Signer>>,
 }
 
 /// The Docker network of `network: egress` sandboxes, which the worker makes (or checks)
@@ -210,6 +212,9 @@ impl Settings {
             env.number("EVIDENCE_MAX_FINDINGS_PER_CHECK", 50usize, 1, 100_000);
         let max_checks = env.number("EVIDENCE_MAX_CHECKS", 2_000usize, 1, 100_000);
         let fetch_mib = env.number("EVIDENCE_FETCH_MIB", 512u64, 1, 65_536);
+        let signer = env.optional_with("EVIDENCE_SIGNING_KEY", None, |v| {
+            sage_findings::pack::Signer::from_seed(v).map(|s| Some(std::sync::Arc::new(s)))
+        });
         let emulator_network =
             env.optional_with("EMULATOR_NETWORK", None, |v| name_of(v, 64).map(Some));
         Some(Self {
@@ -254,6 +259,7 @@ impl Settings {
                 max_findings_per_check: max_findings_per_check?,
                 max_checks: max_checks?,
                 fetch_bytes: fetch_mib? << 20,
+                signer: signer?,
             },
         })
     }

@@ -40,6 +40,8 @@ use utoipa::OpenApi;
         crate::routes::evidence::create_report,
         crate::routes::evidence::list_reports,
         crate::routes::evidence::get_report,
+        crate::routes::evidence::get_pack,
+        crate::routes::evidence::public_key,
         crate::routes::findings::list,
         crate::routes::findings::get_one,
         crate::routes::finding_changes::diff,

@@ -5,7 +5,7 @@
 
 use sage_model::acceptance::AcceptanceScope;
 use sage_model::tools::Tool;
-use sage_model::{ExecutionId, ModuleId};
+use sage_model::{EvidenceId, ExecutionId, ModuleId};
 use sage_store::catalog::{Module, Permissions};
 use sage_store::evidence::Evidence;
 use sage_store::executions::{Execution, Viewer};
@@ -312,6 +312,17 @@ impl<'a> Access<'a> {
     /// their own.
     pub fn reads_all_evidence(&self) -> bool {
         self.caller.is_admin() || self.caller.user.has_role("auditor")
+    }
+
+    /// The evidence report `id`, if the caller may read it; else 404.
+    pub async fn readable_evidence(&self, id: EvidenceId) -> Result<Evidence, ApiError> {
+        let evidence = self
+            .state
+            .db
+            .evidence(id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        self.evidence(evidence)
     }
 
     /// An evidence report the caller may read: its creator, admins and auditors; else

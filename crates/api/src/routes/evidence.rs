@@ -68,6 +68,9 @@ pub struct EvidenceView {
     pub pdf: Option<ArtifactView>,
     /// The JSON summary as a file beside the PDF, once ready.
     pub summary_file: Option<ArtifactView>,
+    /// The signed evidence pack (`sage-findings verify` checks it), once ready, when
+    /// the building worker holds a signing key.
+    pub pack: Option<ArtifactView>,
     #[schema(value_type = Option<Object>)]
     pub summary: Option<serde_json::Value>,
 }
@@ -349,7 +352,7 @@ pub async fn list_reports(
     Ok(HttpResponse::Ok().json(Listing {
         items: reports
             .into_iter()
-            .map(|report| view_of(report, None, None))
+            .map(|report| view_of(report, None, None, None))
             .collect(),
         next_cursor,
     }))
@@ -372,8 +375,7 @@ pub async fn get_report(
     state: web::Data<AppState>,
     id: web::Path<EvidenceId>,
 ) -> Result<HttpResponse, ApiError> {
-    let evidence = state.db.evidence(*id).await?.ok_or(ApiError::NotFound)?;
-    let evidence = Access::new(&state, &caller).evidence(evidence)?;
+    let evidence = Access::new(&state, &caller).readable_evidence(*id).await?;
     respond(&state, evidence, HttpResponse::Ok()).await
 }
 
@@ -384,6 +386,10 @@ async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let expires_at = Utc::now() + state.artifacts.ttl;
     let file = |name: &str| evidence.files.iter().find(|f| f.name == name).cloned();
+    let pack = match (evidence.status, file("pack.zip")) {
+        (EvidenceStatus::Ready, Some(pack)) => Some(view(state, pack, expires_at).await?),
+        _ => None,
+    };
     let (pdf, summary_file) = match (evidence.status, file("report.pdf"), file("summary.json")) {
         (EvidenceStatus::Ready, Some(pdf), Some(summary)) => (
             Some(view(state, pdf, expires_at).await?),
@@ -399,13 +405,14 @@ async fn respond(
     };
     Ok(response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view_of(evidence, pdf, summary_file)))
+        .json(view_of(evidence, pdf, summary_file, pack)))
 }
 
 fn view_of(
     evidence: Evidence,
     pdf: Option<ArtifactView>,
     summary_file: Option<ArtifactView>,
+    pack: Option<ArtifactView>,
 ) -> EvidenceView {
     let time = |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
     EvidenceView {
@@ -427,6 +434,58 @@ fn view_of(
         finished_at: evidence.finished_at.map(time),
         pdf,
         summary_file,
+        pack,
         summary: evidence.summary,
     }
+}
+
+/// A report's signed evidence pack: 302 to a fresh download link; 404 when the report
+/// is not ready, has no pack, or the caller may not read it.
+#[utoipa::path(get, path = "/api/v1/evidence/{id}/pack", tag = "evidence",
+    params(("id" = Uuid, Path, description = "The report's id")),
+    responses((status = 302, description = "to the pack's download link"), (status = 404)))]
+#[get("/api/v1/evidence/{id}/pack")]
+pub async fn get_pack(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<EvidenceId>,
+) -> Result<HttpResponse, ApiError> {
+    let evidence = Access::new(&state, &caller).readable_evidence(*id).await?;
+    let pack = evidence
+        .files
+        .into_iter()
+        .find(|f| f.name == "pack.zip")
+        .ok_or(ApiError::NotFound)?;
+    let link = view(&state, pack, Utc::now() + state.artifacts.ttl).await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, link.url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyQuery {
+    /// A key's id, as a pack's manifest names it; without: the latest used.
+    pub key_id: Option<String>,
+}
+
+/// The Ed25519 public key evidence packs are signed with (`{"algorithm", "public_key",
+/// "key_id"}`): save the body as it is and give it to `sage-findings verify`. 404
+/// until a worker with a signing key built a pack.
+#[utoipa::path(get, path = "/api/v1/evidence/public-key", tag = "evidence",
+    params(("key_id" = Option<String>, Query, description = "a key's id; default: the latest used")),
+    responses((status = 200, body = Object), (status = 404)))]
+#[get("/api/v1/evidence/public-key")]
+pub async fn public_key(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<KeyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let key = state
+        .db
+        .signing_key(query.key_id.as_deref())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(key))
 }

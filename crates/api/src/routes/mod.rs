@@ -52,7 +52,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(tools::latest)
         .service(evidence::create_report)
         .service(evidence::list_reports)
+        // Before `{id}`, which would take its name.
+        .service(evidence::public_key)
         .service(evidence::get_report)
+        .service(evidence::get_pack)
         .service(findings::list)
         // Before `{fingerprint}`, which would take their names.
         .service(finding_changes::diff)

@@ -146,6 +146,13 @@ test("an evidence report with ISMS-P requirements, found again among past report
   ]);
   expect(pdf.status()).toBe(200);
   expect(pdf.headers()["content-type"]).toBe("application/pdf");
+  await page.goto("/evidence");
+  const [pack] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes("/pack.zip")),
+    page.locator("tr[data-report]").first().getByRole("button", { name: "Signed pack" }).click(),
+  ]);
+  expect(pack.status()).toBe(200);
+  expect(pack.headers()["content-type"]).toBe("application/zip");
   expect(seen.problems).toEqual([]);
 });
 

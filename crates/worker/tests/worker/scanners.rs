@@ -505,6 +505,71 @@ async fn prowler_scans_the_emulators_buckets() {
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the PDF");
     }
+
+    // The signed pack verifies offline with the public key the api serves; a byte
+    // changed in the Prowler output it holds is named.
+    let (status, key) = app.get_as("/api/v1/evidence/public-key", ANALYST).await;
+    assert_eq!(status, 200, "{key}");
+    let key = sage_findings::pack::PublicKey::from_json(&key.to_string()).unwrap();
+    let pack_path = format!("/api/v1/evidence/{}/pack", evidence["id"].as_str().unwrap());
+    let redirect = app
+        .client
+        .get(format!("{}{pack_path}", app.address))
+        .header("X-Demo-User", ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 200, "followed to S3");
+    let pack = redirect.bytes().await.unwrap().to_vec();
+    let problems = sage_findings::pack::verify(std::io::Cursor::new(&pack), &key).unwrap();
+    assert_eq!(problems, Vec::<String>::new());
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&pack)).unwrap();
+    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    for expected in [
+        "report.pdf",
+        "summary.json",
+        "findings.jsonl",
+        "manifest.json",
+        "manifest.sig",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "documents/1.1.1/committee-minutes.pdf"),
+        "{names:?}"
+    );
+    let source = names
+        .iter()
+        .find(|n| n.starts_with("sources/") && n.ends_with("prowler.ocsf.json"))
+        .unwrap_or_else(|| panic!("no Prowler source in {names:?}"))
+        .clone();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().to_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        if name == source {
+            bytes[10] ^= 1;
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut out, &bytes).unwrap();
+    }
+    let tampered = out.finish().unwrap().into_inner();
+    let problems = sage_findings::pack::verify(std::io::Cursor::new(&tampered), &key).unwrap();
+    assert!(
+        problems.iter().any(|p| p.starts_with(&source)),
+        "{problems:?}"
+    );
+    // Analysts may not read another's report, nor its pack.
+    let (status, _) = app.get_as(&pack_path, ANALYST).await;
+    assert_eq!(status, 404);
     worker.stop().await;
 }
 

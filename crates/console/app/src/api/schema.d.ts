@@ -125,6 +125,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evidence/public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Ed25519 public key evidence packs are signed with (`{"algorithm", "public_key",
+         *     "key_id"}`): save the body as it is and give it to `sage-findings verify`. 404
+         *     until a worker with a signing key built a pack.
+         */
+        get: operations["public_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evidence/{id}": {
         parameters: {
             query?: never;
@@ -137,6 +158,26 @@ export interface paths {
          *     auditors.
          */
         get: operations["get_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evidence/{id}/pack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A report's signed evidence pack: 302 to a fresh download link; 404 when the report
+         *     is not ready, has no pack, or the caller may not read it.
+         */
+        get: operations["get_pack"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1011,6 +1052,7 @@ export interface components {
             lang: string;
             /** Format: int32 */
             max_findings_per_check?: number | null;
+            pack?: components["schemas"]["ArtifactView"] | null;
             pdf?: components["schemas"]["ArtifactView"] | null;
             /** @description `pending`, `building`, `ready` or `failed`. */
             status: string;
@@ -1255,6 +1297,7 @@ export interface components {
                 lang: string;
                 /** Format: int32 */
                 max_findings_per_check?: number | null;
+                pack?: components["schemas"]["ArtifactView"] | null;
                 pdf?: components["schemas"]["ArtifactView"] | null;
                 /** @description `pending`, `building`, `ready` or `failed`. */
                 status: string;
@@ -1905,6 +1948,34 @@ export interface operations {
             };
         };
     };
+    public_key: {
+        parameters: {
+            query?: {
+                /** @description a key's id; default: the latest used */
+                key_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     get_report: {
         parameters: {
             query?: never;
@@ -1924,6 +1995,33 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EvidenceView"];
                 };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_pack: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The report's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the pack's download link */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             404: {
                 headers: {

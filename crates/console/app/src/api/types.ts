@@ -201,6 +201,8 @@ export interface Evidence {
   finished_at: Time | null;
   pdf: Artifact | null;
   summary_file: Artifact | null;
+  /** The signed evidence pack, when the building worker holds a signing key. */
+  pack?: Artifact | null;
 }
 
 /** A compliance framework the scanner image holds. */

@@ -16,11 +16,11 @@ export function PastReports({ latest }: { latest?: string }) {
   const listed = useLoad(() => api.evidenceList({ limit: 20 }), [api, latest]);
   const [failure, setFailure] = useState<unknown>();
 
-  async function download(report: Evidence) {
+  async function download(report: Evidence, what: "pdf" | "pack") {
     setFailure(undefined);
     try {
-      const fresh = await api.evidence(report.id);
-      if (fresh.pdf) window.location.assign(fresh.pdf.url);
+      const file = (await api.evidence(report.id))[what];
+      if (file) window.location.assign(file.url);
     } catch (error) {
       setFailure(error);
     }
@@ -60,9 +60,14 @@ export function PastReports({ latest }: { latest?: string }) {
               <td>{report.created_by}</td>
               <td>
                 {report.status === "ready" && (
-                  <button type="button" onClick={() => void download(report)}>
-                    {t("evidence.pdf")}
-                  </button>
+                  <span className="buttons">
+                    <button type="button" onClick={() => void download(report, "pdf")}>
+                      {t("evidence.pdf")}
+                    </button>
+                    <button type="button" onClick={() => void download(report, "pack")}>
+                      {t("evidence.pack")}
+                    </button>
+                  </span>
                 )}
               </td>
             </tr>

@@ -383,6 +383,7 @@ export const en = {
     runs_one: "{{count}} run",
     runs_other: "{{count}} runs",
     pdf: "PDF",
+    pack: "Signed pack",
   },
 };
 

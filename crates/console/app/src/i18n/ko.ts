@@ -378,5 +378,6 @@ export const ko: Messages = {
     runs_one: "실행 {{count}}개",
     runs_other: "실행 {{count}}개",
     pdf: "PDF",
+    pack: "서명된 증적 묶음",
   },
 };
