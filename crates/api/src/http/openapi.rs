@@ -86,6 +86,8 @@ use utoipa::OpenApi;
         crate::routes::evidence_documents::DocumentView,
         crate::routes::evidence_documents::DocumentList,
         crate::routes::evidence_documents::ExclusionBody,
+        crate::routes::evidence_documents::RequirementMark,
+        crate::routes::evidence::PublicKeyView,
         crate::routes::risk_acceptances::AcceptanceBody,
         crate::routes::risk_acceptances::AcceptanceView,
         crate::routes::risk_acceptances::StepBody,

@@ -439,11 +439,11 @@ fn view_of(
     }
 }
 
-/// A report's signed evidence pack: 302 to a fresh download link; 404 when the report
-/// is not ready, has no pack, or the caller may not read it.
+/// A report's signed evidence pack with a fresh download link; 404 when the report is
+/// not ready, has no pack, or the caller may not read it.
 #[utoipa::path(get, path = "/api/v1/evidence/{id}/pack", tag = "evidence",
     params(("id" = Uuid, Path, description = "The report's id")),
-    responses((status = 302, description = "to the pack's download link"), (status = 404)))]
+    responses((status = 200, body = ArtifactView), (status = 404)))]
 #[get("/api/v1/evidence/{id}/pack")]
 pub async fn get_pack(
     caller: Caller,
@@ -457,10 +457,20 @@ pub async fn get_pack(
         .find(|f| f.name == "pack.zip")
         .ok_or(ApiError::NotFound)?;
     let link = view(&state, pack, Utc::now() + state.artifacts.ttl).await?;
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, link.url))
+    Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+        .json(link))
+}
+
+/// An Ed25519 public key, as `sage-findings verify --public-key` reads it.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublicKeyView {
+    /// `Ed25519`.
+    pub algorithm: String,
+    /// The 32-byte key, base64.
+    pub public_key: String,
+    /// sha256 of the key, its first 16 hex digits, as a pack's manifest names it.
+    pub key_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -475,7 +485,7 @@ pub struct KeyQuery {
 /// until a worker with a signing key built a pack.
 #[utoipa::path(get, path = "/api/v1/evidence/public-key", tag = "evidence",
     params(("key_id" = Option<String>, Query, description = "a key's id; default: the latest used")),
-    responses((status = 200, body = Object), (status = 404)))]
+    responses((status = 200, body = PublicKeyView), (status = 404)))]
 #[get("/api/v1/evidence/public-key")]
 pub async fn public_key(
     _caller: Caller,
@@ -487,5 +497,6 @@ pub async fn public_key(
         .signing_key(query.key_id.as_deref())
         .await?
         .ok_or(ApiError::NotFound)?;
+    let key: PublicKeyView = serde_json::from_value(key).map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(key))
 }

@@ -262,6 +262,15 @@ async fn document_view(state: &AppState, document: Document) -> Result<DocumentV
     })
 }
 
+/// Whether a requirement applies, as an admin left it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RequirementMark {
+    pub framework: String,
+    pub requirement: String,
+    /// Why it does not apply; none: it applies.
+    pub not_applicable: Option<String>,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExclusionBody {
@@ -269,11 +278,11 @@ pub struct ExclusionBody {
     pub reason: String,
 }
 
-/// Marks a requirement not applicable, with the reason: admins only. 204.
+/// Marks a requirement not applicable, with the reason: admins only.
 #[utoipa::path(put, path = "/api/v1/compliance/frameworks/{name}/requirements/{requirement}/not-applicable",
     tag = "evidence", request_body = ExclusionBody,
     params(("name" = String, Path), ("requirement" = String, Path)),
-    responses((status = 204), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404)))]
+    responses((status = 200, body = RequirementMark), (status = 400, body = crate::http::error::ErrorBody), (status = 403), (status = 404)))]
 #[put("/api/v1/compliance/frameworks/{name}/requirements/{requirement}/not-applicable")]
 pub async fn exclude(
     caller: Caller,
@@ -296,14 +305,18 @@ pub async fn exclude(
             &caller.audit,
         )
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(RequirementMark {
+        framework: framework.to_string(),
+        requirement,
+        not_applicable: Some(reason),
+    }))
 }
 
-/// Takes the mark off: the requirement applies again. Admins only. 204.
+/// Takes the mark off: the requirement applies again. Admins only.
 #[utoipa::path(delete, path = "/api/v1/compliance/frameworks/{name}/requirements/{requirement}/not-applicable",
     tag = "evidence",
     params(("name" = String, Path), ("requirement" = String, Path)),
-    responses((status = 204), (status = 403), (status = 404)))]
+    responses((status = 200, body = RequirementMark), (status = 403), (status = 404)))]
 #[delete("/api/v1/compliance/frameworks/{name}/requirements/{requirement}/not-applicable")]
 pub async fn include(
     caller: Caller,
@@ -323,5 +336,9 @@ pub async fn include(
             &caller.audit,
         )
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(RequirementMark {
+        framework: framework.to_string(),
+        requirement,
+        not_applicable: None,
+    }))
 }

@@ -92,10 +92,62 @@ async fn browser_findings_fixed_and_reopened_over_real_runs() {
         "findings.spec.ts",
         &[
             ("SAGE_FIXED_BUCKET", fixed),
-            ("SAGE_REOPENED_BUCKET", reopened),
+            ("SAGE_REOPENED_BUCKET", reopened.clone()),
             ("SAGE_TAG", tag),
             ("SAGE_RUNS", runs.join(",")),
         ],
     )
     .await;
+
+    // After the browser: the reopened bucket's risk accepted for two seconds; the
+    // sweeper ends it and the real finding stands reopened again, as it would have.
+    let (_, page) = app
+        .get_as(&format!("/api/v1/findings?resource={reopened}"), ADMIN)
+        .await;
+    let fingerprint = page["items"][0]["fingerprint"].as_str().unwrap().to_owned();
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (status, asked) = app
+        .post_as(
+            "/api/v1/risk-acceptances",
+            ANALYST,
+            &json!({"fingerprint": fingerprint, "reason": "two seconds", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(status, 201, "{asked}");
+    let id = asked["id"].as_str().unwrap();
+    let (status, _) = app
+        .post_as(
+            &format!("/api/v1/risk-acceptances/{id}/approve"),
+            ADMIN,
+            &json!({"comment": "briefly"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let state =
+        |finding: serde_json::Value| finding["state"].as_str().unwrap_or_default().to_owned();
+    let (_, finding) = app
+        .get_as(&format!("/api/v1/findings/{fingerprint}"), ADMIN)
+        .await;
+    assert_eq!(state(finding), "accepted");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, finding) = app
+            .get_as(&format!("/api/v1/findings/{fingerprint}"), ADMIN)
+            .await;
+        if state(finding.clone()) == "reopened" {
+            let last = finding["history"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .clone();
+            assert_eq!(
+                (&last["from"], &last["to"]),
+                (&json!("accepted"), &json!("reopened"))
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never expired: {finding}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -108,18 +108,23 @@ async fn documents_are_kept_in_versions_and_served_as_uploaded() {
     let (status, refused) = app.put_as(mark, ADMIN, &json!({"reason": ""})).await;
     assert_eq!(status, 400, "{refused}");
     assert!(refused.to_string().contains("reason"), "{refused}");
-    let (status, _) = app
+    let (status, marked) = app
         .put_as(
             mark,
             ADMIN,
             &json!({"reason": "no personal information is processed"}),
         )
         .await;
-    assert_eq!(status, 204);
-    let (status, _) = app
+    assert_eq!(status, 200, "{marked}");
+    assert_eq!(
+        marked["not_applicable"],
+        "no personal information is processed"
+    );
+    let (status, cleared) = app
         .call(reqwest::Method::DELETE, mark, Some(ADMIN), None)
         .await;
-    assert_eq!(status, 204);
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["not_applicable"], serde_json::Value::Null);
     let (_, audit) = app.get_as("/api/v1/audit?limit=20", ADMIN).await;
     let actions: Vec<&str> = audit["items"]
         .as_array()

@@ -90,10 +90,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Marks a requirement not applicable, with the reason: admins only. 204. */
+        /** Marks a requirement not applicable, with the reason: admins only. */
         put: operations["exclude"];
         post?: never;
-        /** Takes the mark off: the requirement applies again. Admins only. 204. */
+        /** Takes the mark off: the requirement applies again. Admins only. */
         delete: operations["include"];
         options?: never;
         head?: never;
@@ -174,8 +174,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A report's signed evidence pack: 302 to a fresh download link; 404 when the report
-         *     is not ready, has no pack, or the caller may not read it.
+         * A report's signed evidence pack with a fresh download link; 404 when the report is
+         *     not ready, has no pack, or the caller may not read it.
          */
         get: operations["get_pack"];
         put?: never;
@@ -1501,6 +1501,15 @@ export interface components {
             run: boolean;
             view: boolean;
         };
+        /** @description An Ed25519 public key, as `sage-findings verify --public-key` reads it. */
+        PublicKeyView: {
+            /** @description `Ed25519`. */
+            algorithm: string;
+            /** @description sha256 of the key, its first 16 hex digits, as a pack's manifest names it. */
+            key_id: string;
+            /** @description The 32-byte key, base64. */
+            public_key: string;
+        };
         Readiness: {
             /** @description `ok` or `failed` per dependency; an admin sees the error text instead of `failed`. */
             checks: {
@@ -1508,6 +1517,13 @@ export interface components {
             };
             /** @description `ok` when every check is `ok`, `degraded` otherwise. */
             status: string;
+        };
+        /** @description Whether a requirement applies, as an admin left it. */
+        RequirementMark: {
+            framework: string;
+            /** @description Why it does not apply; none: it applies. */
+            not_applicable?: string | null;
+            requirement: string;
         };
         /**
          * @description Every tool's findings on one resource, gravest first, and the requirements of the
@@ -1801,11 +1817,13 @@ export interface operations {
             };
         };
         responses: {
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RequirementMark"];
+                };
             };
             400: {
                 headers: {
@@ -1841,11 +1859,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            204: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["RequirementMark"];
+                };
             };
             403: {
                 headers: {
@@ -1965,7 +1985,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["PublicKeyView"];
                 };
             };
             404: {
@@ -2016,12 +2036,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description to the pack's download link */
-            302: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ArtifactView"];
+                };
             };
             404: {
                 headers: {
