@@ -65,6 +65,7 @@ pub fn run() -> anyhow::Result<()> {
         listing: &Listing::default(),
         assessment: None,
         accepted_risks: &[],
+        previous: None,
     };
     let blocks = evidence.blocks();
     let subset = FontFiles::nanum(Path::new(NANUM_DIR));

@@ -181,6 +181,7 @@ fn pdf(args: &[String]) -> Result<(), Failure> {
         listing: &Listing::default(),
         assessment: None,
         accepted_risks: &[],
+        previous: None,
     };
     let fonts = FontFiles::nanum(options.fonts.as_deref().unwrap_or(NANUM_DIR.as_ref()));
     let pdf = render(

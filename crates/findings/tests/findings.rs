@@ -13,10 +13,10 @@ use std::process::Command;
 
 use sage_findings::parse::{Input, parse_inputs};
 use sage_findings::report::{
-    AcceptedRisk, Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words, render,
+    AcceptedRisk, Evidence, FontFiles, Lang, Listing, NANUM_DIR, Previous, Words, render,
 };
 use sage_findings::summary::Summary;
-use sage_findings::{Finding, Record, Status};
+use sage_findings::{Finding, Record, Severity, Status};
 use sage_model::compliance::{
     Assessment, CheckTally, EvidenceDocument, Framework, FrameworkName, Requirement,
     RequirementEvidence, RequirementStatus,
@@ -288,6 +288,15 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
         expires_at: chrono::Utc::now() + chrono::Duration::days(90),
         findings: 2,
     };
+    let previous = Previous {
+        id: "e-earlier".to_owned(),
+        created_at: chrono::Utc::now() - chrono::Duration::days(7),
+        failing: std::collections::BTreeMap::from([(Severity::High, 40), (Severity::Low, 2)]),
+        requirements: std::collections::BTreeMap::from([("fail".to_owned(), 3)]),
+        new: 5,
+        reopened: 1,
+        fixed: 9,
+    };
     for lang in [Lang::Ko, Lang::En] {
         let evidence = Evidence {
             title: None,
@@ -299,6 +308,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             listing: &Listing::default(),
             assessment: Some(&assessment),
             accepted_risks: std::slice::from_ref(&risk),
+            previous: Some(&previous),
         };
         let pdf = render(
             &evidence.blocks(),
@@ -325,6 +335,10 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             lang.requirement_status(RequirementStatus::Manual),
             labels.accepted_risks,
             labels.documents,
+            labels.executive,
+            labels.since_previous,
+            labels.fixed_since,
+            "e-earlier",
             "board-minutes-2026.pdf (v2)",
             "log archives, encrypted by the client",
             "analyst@example.com /",

@@ -511,6 +511,62 @@ impl Db {
         })
     }
 
+    /// The latest ready report before `before` over the same tools and framework as
+    /// `report`: its id, time and summary.
+    pub async fn previous_evidence(
+        &self,
+        report: &Evidence,
+    ) -> Result<Option<(EvidenceId, DateTime<Utc>, Value)>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, created_at, summary FROM evidence
+                 WHERE status = 'ready' AND created_at < $1 AND id <> $2
+                   AND tools IS NOT DISTINCT FROM $3 AND compliance IS NOT DISTINCT FROM $4
+                 ORDER BY created_at DESC LIMIT 1",
+                &[
+                    &report.created_at,
+                    &report.id.as_uuid(),
+                    &report.tools,
+                    &report.compliance,
+                ],
+            )
+            .await?;
+        Ok(row.map(|row| {
+            (
+                EvidenceId::from(row.get::<_, Uuid>(0)),
+                row.get(1),
+                row.get(2),
+            )
+        }))
+    }
+
+    /// How many findings of `tools` (all when `None`) became new, reopened or fixed since
+    /// `since`: (new, reopened, fixed).
+    pub async fn finding_changes_since(
+        &self,
+        tools: Option<&[String]>,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64, u64), StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT e.to_state, count(*) FROM finding_events e
+                 JOIN finding_states s USING (fingerprint)
+                 WHERE e.at > $1 AND ($2::text[] IS NULL OR s.tool = ANY ($2))
+                   AND e.to_state IN ('new', 'reopened', 'fixed')
+                 GROUP BY e.to_state",
+                &[&since, &tools],
+            )
+            .await?;
+        let count = |state: &str| {
+            rows.iter()
+                .find(|row| row.get::<_, &str>(0) == state)
+                .map_or(0, |row| u64::try_from(row.get::<_, i64>(1)).unwrap_or(0))
+        };
+        Ok((count("new"), count("reopened"), count("fixed")))
+    }
+
     /// Notes the public key a pack was signed with.
     pub async fn record_signing_key(
         &self,

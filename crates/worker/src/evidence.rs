@@ -15,7 +15,7 @@ use sage_findings::identity::Identity;
 use sage_findings::pack::{self, Content, FINDINGS, Manifest, Signer, write_pack};
 use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
 use sage_findings::report::{
-    AcceptedRisk, CappedFindings, Evidence as Report, FontFiles, Lang, Words, render,
+    AcceptedRisk, CappedFindings, Evidence as Report, FontFiles, Lang, Previous, Words, render,
 };
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Status, Tool};
@@ -129,6 +129,7 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
             .signer
             .as_ref()
             .map(|_| folder.path().join(FINDINGS)),
+        previous: previous(ctx, order).await?,
     };
     let (summary, pdf) =
         tokio::task::spawn_blocking(move || assemble(&inputs, left_out, &asked, &fonts))
@@ -304,6 +305,31 @@ async fn framework(ctx: &Context, name: &str) -> Result<Compliance, String> {
     })
 }
 
+/// The previous ready report of the same tools and framework, its failing findings by
+/// severity and requirements by status, and the findings that changed since.
+async fn previous(ctx: &Context, order: &Evidence) -> Result<Option<Previous>, String> {
+    let error = |e: StoreError| sage_infra::error_text(&e);
+    let Some((id, created_at, summary)) = ctx.db.previous_evidence(order).await.map_err(error)?
+    else {
+        return Ok(None);
+    };
+    let (new, reopened, fixed) = ctx
+        .db
+        .finding_changes_since(order.tools.as_deref(), created_at)
+        .await
+        .map_err(error)?;
+    Ok(Some(Previous {
+        id: id.to_string(),
+        created_at,
+        failing: serde_json::from_value(summary["failing"].clone()).unwrap_or_default(),
+        requirements: serde_json::from_value(summary["requirements"]["counts"].clone())
+            .unwrap_or_default(),
+        new,
+        reopened,
+        fixed,
+    }))
+}
+
 /// The risk acceptances in effect over `tools` (every tool when `None`), as the report
 /// shows them.
 async fn accepted_risks(
@@ -459,6 +485,8 @@ struct Asked {
     accepted_risks: Vec<AcceptedRisk>,
     /// Where every finding counted is written, a JSON line each (for the pack).
     findings_file: Option<PathBuf>,
+    /// The previous report of the same scope, and what changed since.
+    previous: Option<Previous>,
 }
 
 /// Parses, summarises and renders (blocking).
@@ -535,6 +563,7 @@ fn assemble(
         listing: &listing,
         assessment: assessment.as_ref(),
         accepted_risks: &asked.accepted_risks,
+        previous: asked.previous.as_ref(),
     };
     let pdf = render(&report.blocks(), title, lang.labels().page, fonts)
         .map_err(|e| format!("the PDF cannot be rendered: {e}"))?;

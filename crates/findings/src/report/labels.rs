@@ -51,6 +51,19 @@ pub struct Labels {
     pub document: &'static str,
     pub description: &'static str,
     pub uploaded: &'static str,
+    pub executive: &'static str,
+    pub failing_findings: &'static str,
+    pub failing_by_tool: &'static str,
+    pub requirements_met: &'static str,
+    pub since_previous: &'static str,
+    pub no_previous: &'static str,
+    pub compared_with: &'static str,
+    pub then: &'static str,
+    pub now: &'static str,
+    pub change: &'static str,
+    pub new_since: &'static str,
+    pub reopened_since: &'static str,
+    pub fixed_since: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -99,6 +112,19 @@ const EN: Labels = Labels {
     document: "Document",
     description: "Description",
     uploaded: "Uploaded by / at",
+    executive: "Executive summary",
+    failing_findings: "Failing findings",
+    failing_by_tool: "Failing findings by tool and severity",
+    requirements_met: "Requirements",
+    since_previous: "Since the previous report of the same scope",
+    no_previous: "No earlier report of the same tools and framework.",
+    compared_with: "Compared with the report of",
+    then: "Then",
+    now: "Now",
+    change: "Change",
+    new_since: "New",
+    reopened_since: "Reopened",
+    fixed_since: "Fixed",
 };
 
 const KO: Labels = Labels {
@@ -147,6 +173,19 @@ const KO: Labels = Labels {
     document: "문서",
     description: "설명",
     uploaded: "등록자 / 등록 시각",
+    executive: "요약",
+    failing_findings: "실패 발견 항목",
+    failing_by_tool: "도구 및 심각도별 실패 발견 항목",
+    requirements_met: "요구사항",
+    since_previous: "같은 범위의 이전 보고서 이후",
+    no_previous: "같은 도구와 기준의 이전 보고서가 없습니다.",
+    compared_with: "비교 대상 보고서:",
+    then: "이전",
+    now: "현재",
+    change: "변화",
+    new_since: "신규",
+    reopened_since: "재발",
+    fixed_since: "조치됨",
 };
 
 /// A report's words in its language.

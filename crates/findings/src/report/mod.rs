@@ -16,7 +16,7 @@ pub use labels::{Lang, Words};
 pub use listing::{CappedFindings, Listing};
 pub use pdf::{PdfError, render};
 
-use sage_model::compliance::{AssessedRequirement, Assessment};
+use sage_model::compliance::{AssessedRequirement, Assessment, RequirementStatus};
 
 use crate::finding::{Finding, Severity, Status, Tool};
 use crate::parse::Parsed;
@@ -35,6 +35,17 @@ pub enum Block {
         header: Vec<String>,
         rows: Vec<Vec<String>>,
     },
+    /// A bar chart: each row a label (which names what the colour shows, so colour is
+    /// never the only sign), a bar in its colour as long as its share of the largest,
+    /// and its number.
+    Bars(Vec<Bar>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bar {
+    pub label: String,
+    pub value: u64,
+    pub colour: (u8, u8, u8),
 }
 
 /// Everything a report is made from.
@@ -51,6 +62,24 @@ pub struct Evidence<'a> {
     pub assessment: Option<&'a Assessment>,
     /// The risk acceptances in effect over the report's tools when it was built.
     pub accepted_risks: &'a [AcceptedRisk],
+    /// The previous report of the same scope, and what changed since.
+    pub previous: Option<&'a Previous>,
+}
+
+/// The previous ready report over the same tools and framework, as the summary page
+/// compares with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Previous {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    /// Its failing findings by severity.
+    pub failing: std::collections::BTreeMap<Severity, u64>,
+    /// Its requirements by status (`summary.requirements.counts`).
+    pub requirements: std::collections::BTreeMap<String, u64>,
+    /// Findings of the tools that became new, reopened or fixed since it was built.
+    pub new: u64,
+    pub reopened: u64,
+    pub fixed: u64,
 }
 
 /// A risk accepted by two people, as a report shows it.
@@ -71,6 +100,32 @@ pub struct AcceptedRisk {
 /// How many findings have a given status, within one row of a summary table.
 type Count<'a> = Box<dyn Fn(Status) -> u64 + 'a>;
 
+/// What a bar is drawn with (the Korean fonts hold it).
+pub const BAR_MARK: char = '■';
+
+/// Each severity's colour in charts, beside its name.
+fn severity_colour(severity: Severity) -> (u8, u8, u8) {
+    match severity {
+        Severity::Critical => (128, 0, 38),
+        Severity::High => (215, 48, 39),
+        Severity::Medium => (244, 140, 30),
+        Severity::Low => (214, 182, 0),
+        Severity::Informational => (69, 117, 180),
+        Severity::Unknown => (120, 120, 120),
+    }
+}
+
+/// Each requirement status's colour in charts, beside its name.
+fn status_colour(status: RequirementStatus) -> (u8, u8, u8) {
+    match status {
+        RequirementStatus::Fail => (215, 48, 39),
+        RequirementStatus::Accepted => (244, 140, 30),
+        RequirementStatus::Pass => (26, 152, 80),
+        RequirementStatus::Manual => (69, 117, 180),
+        RequirementStatus::NotAssessed | RequirementStatus::NotApplicable => (120, 120, 120),
+    }
+}
+
 /// Checks listed in "most failed".
 const MOST_FAILED: usize = 15;
 /// Long remediation texts are cut here: the source file has the rest.
@@ -86,6 +141,7 @@ impl Evidence<'_> {
 
     pub fn blocks(&self) -> Vec<Block> {
         let mut blocks = self.cover();
+        blocks.extend(self.executive());
         blocks.extend(self.summaries());
         blocks.extend(self.per_tool());
         blocks.extend(self.compliance());
@@ -376,6 +432,198 @@ impl Evidence<'_> {
         blocks
     }
 
+    /// Failing findings of every tool by severity.
+    fn failing(&self) -> std::collections::BTreeMap<Severity, u64> {
+        let mut failing = std::collections::BTreeMap::new();
+        for statuses in self.summary.counts.values() {
+            for (severity, n) in statuses.get(&Status::Fail).into_iter().flatten() {
+                *failing.entry(*severity).or_insert(0) += n;
+            }
+        }
+        failing
+    }
+
+    /// The first page after the cover: posture by severity (a bar each, coloured and
+    /// named), by tool, requirements met, and what changed since the previous report of
+    /// the same scope.
+    fn executive(&self) -> Vec<Block> {
+        let l = self.lang.labels();
+        let failing = self.failing();
+        let total: u64 = failing.values().sum();
+        let mut blocks = vec![
+            Block::PageBreak,
+            Block::Heading(l.executive.to_owned()),
+            Block::Text(format!("{}: {total}", l.failing_findings)),
+            Block::Bars(
+                Severity::ALL
+                    .into_iter()
+                    .map(|severity| Bar {
+                        label: self.lang.severity(severity).to_owned(),
+                        value: failing.get(&severity).copied().unwrap_or(0),
+                        colour: severity_colour(severity),
+                    })
+                    .collect(),
+            ),
+        ];
+        let severities: Vec<Severity> = Severity::ALL
+            .into_iter()
+            .filter(|s| failing.contains_key(s))
+            .collect();
+        if !severities.is_empty() {
+            let mut header = vec![l.tool.to_owned()];
+            header.extend(severities.iter().map(|s| self.lang.severity(*s).to_owned()));
+            let rows = self
+                .summary
+                .counts
+                .iter()
+                .map(|(tool, statuses)| {
+                    let fails = statuses.get(&Status::Fail);
+                    let mut row = vec![tool_name(*tool).to_owned()];
+                    row.extend(severities.iter().map(|s| {
+                        fails
+                            .and_then(|f| f.get(s))
+                            .copied()
+                            .unwrap_or(0)
+                            .to_string()
+                    }));
+                    row
+                })
+                .collect();
+            let mut widths = vec![4];
+            widths.extend(severities.iter().map(|_| 2));
+            blocks.push(Block::Heading(l.failing_by_tool.to_owned()));
+            blocks.push(Block::Table {
+                widths,
+                header,
+                rows,
+            });
+        }
+        if let Some(assessment) = self.assessment {
+            let counts = assessment.counts();
+            let count = |status| counts.get(&status).copied().unwrap_or(0);
+            blocks.push(Block::Heading(format!(
+                "{} ({} {})",
+                l.requirements_met, assessment.title, assessment.version
+            )));
+            blocks.push(Block::Bars(
+                RequirementStatus::ALL
+                    .into_iter()
+                    .map(|status| Bar {
+                        label: self.lang.requirement_status(status).to_owned(),
+                        value: count(status) as u64,
+                        colour: status_colour(status),
+                    })
+                    .collect(),
+            ));
+        }
+        blocks.extend(self.since_previous(&failing));
+        blocks
+    }
+
+    /// What changed since the previous report of the same scope, or that there is none.
+    fn since_previous(&self, failing: &std::collections::BTreeMap<Severity, u64>) -> Vec<Block> {
+        let l = self.lang.labels();
+        let Some(previous) = self.previous else {
+            return vec![
+                Block::Heading(l.since_previous.to_owned()),
+                Block::Text(l.no_previous.to_owned()),
+            ];
+        };
+        let signed = |now: u64, then: u64| {
+            let change = i128::from(now) - i128::from(then);
+            if change > 0 {
+                format!("+{change}")
+            } else {
+                change.to_string()
+            }
+        };
+        let rows = Severity::ALL
+            .into_iter()
+            .filter(|s| failing.contains_key(s) || previous.failing.contains_key(s))
+            .map(|s| {
+                let (then, now) = (
+                    previous.failing.get(&s).copied().unwrap_or(0),
+                    failing.get(&s).copied().unwrap_or(0),
+                );
+                vec![
+                    self.lang.severity(s).to_owned(),
+                    then.to_string(),
+                    now.to_string(),
+                    signed(now, then),
+                ]
+            })
+            .collect();
+        let mut blocks = vec![
+            Block::Heading(l.since_previous.to_owned()),
+            Block::Text(format!(
+                "{} {} ({})",
+                l.compared_with,
+                previous.created_at.format("%Y-%m-%d %H:%M UTC"),
+                previous.id
+            )),
+            Block::Table {
+                widths: vec![4, 2, 2, 2],
+                header: vec![
+                    l.severity.to_owned(),
+                    l.then.to_owned(),
+                    l.now.to_owned(),
+                    l.change.to_owned(),
+                ],
+                rows,
+            },
+        ];
+        if let Some(assessment) = self.assessment
+            && !previous.requirements.is_empty()
+        {
+            let counts = assessment.counts();
+            let rows = RequirementStatus::ALL
+                .into_iter()
+                .map(|status| {
+                    let then = previous
+                        .requirements
+                        .get(status.as_str())
+                        .copied()
+                        .unwrap_or(0);
+                    let now = counts.get(&status).copied().unwrap_or(0) as u64;
+                    vec![
+                        self.lang.requirement_status(status).to_owned(),
+                        then.to_string(),
+                        now.to_string(),
+                        signed(now, then),
+                    ]
+                })
+                .collect();
+            blocks.push(Block::Table {
+                widths: vec![4, 2, 2, 2],
+                header: vec![
+                    l.requirement.to_owned(),
+                    l.then.to_owned(),
+                    l.now.to_owned(),
+                    l.change.to_owned(),
+                ],
+                rows,
+            });
+        }
+        blocks.push(Block::Bars(vec![
+            Bar {
+                label: l.new_since.to_owned(),
+                value: previous.new,
+                colour: (215, 48, 39),
+            },
+            Bar {
+                label: l.reopened_since.to_owned(),
+                value: previous.reopened,
+                colour: (244, 140, 30),
+            },
+            Bar {
+                label: l.fixed_since.to_owned(),
+                value: previous.fixed,
+                colour: (26, 152, 80),
+            },
+        ]));
+        blocks
+    }
+
     /// Every requirement of the framework the request named, domain by domain (ISMS-P's
     /// three; CIS's sections), with its status and its checks' findings.
     fn requirements(&self) -> Vec<Block> {
@@ -535,6 +783,8 @@ impl Evidence<'_> {
             "most_failed": self.summary.most_failed(MOST_FAILED),
             "compliance": self.summary.frameworks(),
             "accepted_risks": self.accepted_risks,
+            "failing": self.failing(),
+            "previous": self.previous,
             "requirements": self.assessment.map(|a| json!({
                 "name": a.name,
                 "framework": a.framework,
@@ -601,6 +851,13 @@ pub fn characters(blocks: &[Block], extra: &str) -> BTreeSet<char> {
         match block {
             Block::Title(t) | Block::Heading(t) | Block::Text(t) => chars.extend(t.chars()),
             Block::PageBreak => {}
+            Block::Bars(bars) => {
+                chars.insert(BAR_MARK);
+                for bar in bars {
+                    chars.extend(bar.label.chars());
+                    chars.extend(bar.value.to_string().chars());
+                }
+            }
             Block::Table { header, rows, .. } => {
                 for cell in header.iter().chain(rows.iter().flatten()) {
                     chars.extend(cell.chars());

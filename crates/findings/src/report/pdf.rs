@@ -3,11 +3,11 @@
 
 use genpdf::elements::{Break, FrameCellDecorator, PageBreak, Paragraph, TableLayout};
 use genpdf::fonts::{FontData, FontFamily};
-use genpdf::style::Style;
+use genpdf::style::{Color, Style};
 use genpdf::{Document, Element, SimplePageDecorator, Size};
 
 use super::fonts::{FontError, FontFiles};
-use super::{Block, characters};
+use super::{BAR_MARK, Bar, Block, characters};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -84,6 +84,7 @@ pub fn render(
                 header,
                 rows,
             } => document.push(table(widths, header, rows)?),
+            Block::Bars(bars) => document.push(bar_chart(bars)?),
         }
     }
     let mut pdf = Vec::new();
@@ -109,6 +110,36 @@ fn compressed(pdf: &[u8]) -> Result<Vec<u8>, PdfError> {
 /// The line atop every page.
 fn page_header(title: &str, page_word: &str, page: usize) -> String {
     format!("{title} — {page_word} {page}")
+}
+
+/// The widest bar, in marks.
+const BAR_MARKS: u64 = 60;
+
+fn bar_chart(bars: &[Bar]) -> Result<TableLayout, PdfError> {
+    let mut table = TableLayout::new(vec![3, 12, 2]);
+    let largest = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
+    for bar in bars {
+        let marks = (bar.value * BAR_MARKS).div_ceil(largest);
+        let (r, g, b) = bar.colour;
+        let mut row = table.row();
+        row.push_element(Paragraph::new(bar.label.as_str()).padded(0.5));
+        row.push_element(
+            Paragraph::new(
+                BAR_MARK
+                    .to_string()
+                    .repeat(usize::try_from(marks).unwrap_or(0)),
+            )
+            .styled(
+                Style::new()
+                    .with_color(Color::Rgb(r, g, b))
+                    .with_font_size(8),
+            )
+            .padded(0.5),
+        );
+        row.push_element(Paragraph::new(bar.value.to_string()).padded(0.5));
+        row.push().map_err(|e| PdfError::Layout(e.to_string()))?;
+    }
+    Ok(table)
 }
 
 fn table(

@@ -571,6 +571,33 @@ async fn prowler_scans_the_emulators_buckets() {
     // Analysts may not read another's report, nor its pack.
     let (status, _) = app.get_as(&pack_path, ANALYST).await;
     assert_eq!(status, 404);
+
+    // The same scope again: its summary page compares with the report above.
+    let again = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ADMIN,
+            json!({"tools": ["prowler"], "lang": "ko", "compliance": "kisa_isms_p_2023_korean_aws"}),
+        )
+        .await;
+    assert_eq!(again["status"], "ready", "{again}");
+    let previous = &again["summary"]["previous"];
+    assert_eq!(previous["id"], evidence["id"], "{previous}");
+    assert_eq!(previous["failing"], evidence["summary"]["failing"]);
+    assert_eq!(
+        previous["requirements"],
+        evidence["summary"]["requirements"]["counts"]
+    );
+    let text = crate::evidence::pdftotext(&crate::evidence::report_pdf(&again).await);
+    for expected in [
+        "요약",
+        "실패 발견 항목",
+        "같은 범위의 이전 보고서 이후",
+        "비교 대상 보고서:",
+        "조치됨",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from the PDF");
+    }
     worker.stop().await;
 }
 
