@@ -66,6 +66,7 @@ pub fn run() -> anyhow::Result<()> {
         assessment: None,
         accepted_risks: &[],
         previous: None,
+        trend: &[],
     };
     let blocks = evidence.blocks();
     let subset = FontFiles::nanum(Path::new(NANUM_DIR));

@@ -182,6 +182,7 @@ fn pdf(args: &[String]) -> Result<(), Failure> {
         assessment: None,
         accepted_risks: &[],
         previous: None,
+        trend: &[],
     };
     let fonts = FontFiles::nanum(options.fonts.as_deref().unwrap_or(NANUM_DIR.as_ref()));
     let pdf = render(

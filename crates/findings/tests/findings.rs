@@ -13,7 +13,8 @@ use std::process::Command;
 
 use sage_findings::parse::{Input, parse_inputs};
 use sage_findings::report::{
-    AcceptedRisk, Evidence, FontFiles, Lang, Listing, NANUM_DIR, Previous, Words, render,
+    AcceptedRisk, Evidence, FontFiles, Lang, Listing, NANUM_DIR, Previous, TrendPoint, Words,
+    render,
 };
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Record, Severity, Status};
@@ -297,6 +298,13 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
         reopened: 1,
         fixed: 9,
     };
+    let trend: Vec<TrendPoint> = (0..13)
+        .map(|week| TrendPoint {
+            day: chrono::NaiveDate::from_ymd_opt(2026, 9, 7).unwrap()
+                + chrono::Duration::weeks(week),
+            failing: 800 - 10 * week as u64,
+        })
+        .collect();
     for lang in [Lang::Ko, Lang::En] {
         let evidence = Evidence {
             title: None,
@@ -309,6 +317,7 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             assessment: Some(&assessment),
             accepted_risks: std::slice::from_ref(&risk),
             previous: Some(&previous),
+            trend: &trend,
         };
         let pdf = render(
             &evidence.blocks(),
@@ -338,6 +347,8 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             labels.executive,
             labels.since_previous,
             labels.fixed_since,
+            labels.trend,
+            "2026-11-30",
             "e-earlier",
             "board-minutes-2026.pdf (v2)",
             "log archives, encrypted by the client",

@@ -15,7 +15,8 @@ use sage_findings::identity::Identity;
 use sage_findings::pack::{self, Content, FINDINGS, Manifest, Signer, write_pack};
 use sage_findings::parse::{HEAD, Input, Record, Skipped, parse_inputs, recognised, restated};
 use sage_findings::report::{
-    AcceptedRisk, CappedFindings, Evidence as Report, FontFiles, Lang, Previous, Words, render,
+    AcceptedRisk, CappedFindings, Evidence as Report, FontFiles, Lang, Previous, TrendPoint, Words,
+    render,
 };
 use sage_findings::summary::Summary;
 use sage_findings::{Finding, Status, Tool};
@@ -23,10 +24,12 @@ use sage_model::EvidenceId;
 use sage_model::acceptance::AcceptanceScope;
 use sage_model::artifacts::ArtifactName;
 use sage_model::compliance::{Assessment, CheckTally, FrameworkName, RequirementEvidence};
+use sage_model::findings::FindingState;
 use sage_store::StoreError;
 use sage_store::artifacts::Artifact;
 use sage_store::compliance::HeldFramework;
 use sage_store::evidence::Evidence;
+use sage_store::executions::Viewer;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -130,6 +133,7 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
             .as_ref()
             .map(|_| folder.path().join(FINDINGS)),
         previous: previous(ctx, order).await?,
+        trend: trend(ctx, order).await?,
     };
     let (summary, pdf) =
         tokio::task::spawn_blocking(move || assemble(&inputs, left_out, &asked, &fonts))
@@ -303,6 +307,58 @@ async fn framework(ctx: &Context, name: &str) -> Result<Compliance, String> {
         accepted,
         evidence,
     })
+}
+
+/// Days of the trend, and how many days apart its bars are.
+const TREND_DAYS: i32 = 91;
+const TREND_STEP: usize = 7;
+
+/// Failing findings (not accepted) of the report's tools (every tool without a list) at
+/// the end of each week of the last 91 days, from the day counts each run's settling
+/// kept.
+async fn trend(ctx: &Context, order: &Evidence) -> Result<Vec<TrendPoint>, String> {
+    let tools: Vec<sage_model::tools::Tool> = match &order.tools {
+        Some(names) => names.iter().filter_map(|name| name.parse().ok()).collect(),
+        None => sage_model::tools::Tool::ALL.to_vec(),
+    };
+    let mut failing: BTreeMap<chrono::NaiveDate, u64> = BTreeMap::new();
+    for tool in tools {
+        let days = ctx
+            .db
+            .finding_trends(&Viewer::Everything, tool, None, TREND_DAYS)
+            .await
+            .map_err(|e| sage_infra::error_text(&e))?;
+        for day in days {
+            let open: u64 = day
+                .counts
+                .iter()
+                .filter(|(state, _, _)| {
+                    matches!(
+                        state,
+                        FindingState::New | FindingState::Open | FindingState::Reopened
+                    )
+                })
+                .map(|(_, _, n)| n)
+                .sum();
+            *failing.entry(day.day).or_insert(0) += open;
+        }
+    }
+    if failing.values().all(|n| *n == 0) {
+        return Ok(Vec::new());
+    }
+    // The last day of each week, counted back from today.
+    let days: Vec<(chrono::NaiveDate, u64)> = failing.into_iter().collect();
+    let mut points: Vec<TrendPoint> = days
+        .iter()
+        .rev()
+        .step_by(TREND_STEP)
+        .map(|(day, n)| TrendPoint {
+            day: *day,
+            failing: *n,
+        })
+        .collect();
+    points.reverse();
+    Ok(points)
 }
 
 /// The previous ready report of the same tools and framework, its failing findings by
@@ -487,6 +543,8 @@ struct Asked {
     findings_file: Option<PathBuf>,
     /// The previous report of the same scope, and what changed since.
     previous: Option<Previous>,
+    /// Failing findings of the report's tools week by week.
+    trend: Vec<TrendPoint>,
 }
 
 /// Parses, summarises and renders (blocking).
@@ -564,6 +622,7 @@ fn assemble(
         assessment: assessment.as_ref(),
         accepted_risks: &asked.accepted_risks,
         previous: asked.previous.as_ref(),
+        trend: &asked.trend,
     };
     let pdf = render(&report.blocks(), title, lang.labels().page, fonts)
         .map_err(|e| format!("the PDF cannot be rendered: {e}"))?;

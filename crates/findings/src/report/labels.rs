@@ -64,6 +64,8 @@ pub struct Labels {
     pub new_since: &'static str,
     pub reopened_since: &'static str,
     pub fixed_since: &'static str,
+    pub trend: &'static str,
+    pub trend_note: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -125,6 +127,8 @@ const EN: Labels = Labels {
     new_since: "New",
     reopened_since: "Reopened",
     fixed_since: "Fixed",
+    trend: "Failing findings over the last 90 days, week by week",
+    trend_note: "Each bar: the findings failing (risk not accepted) at the end of that day, as each scan's settling counted them; a day without a scan carries the last.",
 };
 
 const KO: Labels = Labels {
@@ -186,6 +190,8 @@ const KO: Labels = Labels {
     new_since: "신규",
     reopened_since: "재발",
     fixed_since: "조치됨",
+    trend: "최근 90일 실패 발견 항목 (주별)",
+    trend_note: "각 막대: 그날 끝에 실패 상태(위험 수용 제외)인 발견 항목 수. 스캔이 없는 날은 직전 값을 이어 씁니다.",
 };
 
 /// A report's words in its language.

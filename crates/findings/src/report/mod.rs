@@ -64,6 +64,16 @@ pub struct Evidence<'a> {
     pub accepted_risks: &'a [AcceptedRisk],
     /// The previous report of the same scope, and what changed since.
     pub previous: Option<&'a Previous>,
+    /// Failing findings of the report's tools at the end of each of the last weeks,
+    /// oldest first.
+    pub trend: &'a [TrendPoint],
+}
+
+/// Failing findings (not accepted) at the end of one day.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrendPoint {
+    pub day: chrono::NaiveDate,
+    pub failing: u64,
 }
 
 /// The previous ready report over the same tools and framework, as the summary page
@@ -517,6 +527,20 @@ impl Evidence<'_> {
             ));
         }
         blocks.extend(self.since_previous(&failing));
+        if !self.trend.is_empty() {
+            blocks.push(Block::Heading(l.trend.to_owned()));
+            blocks.push(Block::Bars(
+                self.trend
+                    .iter()
+                    .map(|point| Bar {
+                        label: point.day.format("%Y-%m-%d").to_string(),
+                        value: point.failing,
+                        colour: (128, 0, 38),
+                    })
+                    .collect(),
+            ));
+            blocks.push(Block::Text(l.trend_note.to_owned()));
+        }
         blocks
     }
 
@@ -785,6 +809,7 @@ impl Evidence<'_> {
             "accepted_risks": self.accepted_risks,
             "failing": self.failing(),
             "previous": self.previous,
+            "trend": self.trend,
             "requirements": self.assessment.map(|a| json!({
                 "name": a.name,
                 "framework": a.framework,

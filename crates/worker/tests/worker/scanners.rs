@@ -588,6 +588,12 @@ async fn prowler_scans_the_emulators_buckets() {
         previous["requirements"],
         evidence["summary"]["requirements"]["counts"]
     );
+    // The last 13 weeks' failing findings, from the day counts: today's holds this
+    // run's, the weeks before it none.
+    let trend = again["summary"]["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 13, "{trend:?}");
+    assert!(trend[12]["failing"].as_u64().unwrap() > 0, "{trend:?}");
+    assert_eq!(trend[0]["failing"], 0, "{trend:?}");
     let text = crate::evidence::pdftotext(&crate::evidence::report_pdf(&again).await);
     for expected in [
         "요약",
@@ -595,6 +601,7 @@ async fn prowler_scans_the_emulators_buckets() {
         "같은 범위의 이전 보고서 이후",
         "비교 대상 보고서:",
         "조치됨",
+        "최근 90일 실패 발견 항목",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the PDF");
     }
