@@ -206,6 +206,18 @@ test("a risk accepted by a second person, then revoked by its requester", async 
   await analyst.goto(findingPage);
   await expect(analyst.locator(".finding-head")).toContainText("Reopened");
 
+  // From a choice on the Findings page: each chosen finding asked for on its own; a
+  // fixed one cannot be chosen.
+  await analyst.goto(`/findings?resource=sage-${tag}-`);
+  await expect(analyst.locator("tr[data-fingerprint]")).toHaveCount(2);
+  await expect(analyst.locator("tr[data-fingerprint] input[type=checkbox]")).toHaveCount(1);
+  await analyst.getByLabel(`Choose unencrypted on ${reopened}`).check();
+  await analyst.getByLabel("Why").fill("chosen from the list");
+  await analyst.getByRole("button", { name: "Ask for approval" }).click();
+  await expect(analyst.getByRole("status")).toContainText("second person");
+  await analyst.goto("/findings/acceptances?status=requested");
+  await expect(analyst.locator("tr[data-status=requested]")).toContainText("chosen from the list");
+
   for (const watched of seen) expect(watched.problems).toEqual([]);
 });
 

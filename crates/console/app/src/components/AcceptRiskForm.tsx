@@ -8,15 +8,15 @@ import { Problem } from "./Problem";
 /** Days a request may ask for, the api's longest (ACCEPTANCE_MAX_DAYS) aside. */
 const TERMS = [30, 90, 180, 365];
 
-/** Asks that one failing finding be accepted: a reason and a term. Nothing changes until
- * a second person approves. */
-export function AcceptRiskForm({ fingerprint }: { fingerprint: string }) {
+/** Asks that failing findings be accepted (one request each, so each is decided on its
+ * own): a reason and a term. Nothing changes until a second person approves. */
+export function AcceptRiskForm({ fingerprints }: { fingerprints: string[] }) {
   const { t } = useTranslation();
   const { api } = useSession();
   const [reason, setReason] = useState("");
   const [days, setDays] = useState(90);
   const [failure, setFailure] = useState<unknown>();
-  const [asked, setAsked] = useState<Acceptance>();
+  const [asked, setAsked] = useState<Acceptance[]>();
   const [busy, setBusy] = useState(false);
 
   async function submit(event: FormEvent) {
@@ -25,7 +25,11 @@ export function AcceptRiskForm({ fingerprint }: { fingerprint: string }) {
     setFailure(undefined);
     try {
       const expires = new Date(Date.now() + days * 86_400_000).toISOString();
-      setAsked(await api.requestAcceptance({ fingerprint, reason, expires_at: expires }));
+      const requests = [];
+      for (const fingerprint of fingerprints) {
+        requests.push(await api.requestAcceptance({ fingerprint, reason, expires_at: expires }));
+      }
+      setAsked(requests);
     } catch (error) {
       setFailure(error);
     } finally {
@@ -36,13 +40,13 @@ export function AcceptRiskForm({ fingerprint }: { fingerprint: string }) {
   if (asked) {
     return (
       <p role="status" className="notice">
-        {t("acceptances.requested")}
+        {t("acceptances.requested", { count: asked.length })}
       </p>
     );
   }
   return (
     <form onSubmit={(e) => void submit(e)} className="accept-risk" aria-labelledby="accept-risk">
-      <h2 id="accept-risk">{t("acceptances.ask")}</h2>
+      <h2 id="accept-risk">{t("acceptances.ask", { count: fingerprints.length })}</h2>
       <label htmlFor="accept-reason">{t("acceptances.reason")}</label>
       <textarea id="accept-reason" value={reason} onChange={(e) => setReason(e.target.value)} rows={2} />
       <label htmlFor="accept-days">{t("acceptances.term")}</label>

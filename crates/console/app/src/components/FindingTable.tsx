@@ -6,13 +6,23 @@ import { formatTime } from "../i18n";
 import { FindingStateBadge, SeverityBadge } from "./FindingBadges";
 import { Table } from "./Table";
 
-/** Findings in rows, each opening its own page. */
-export function FindingTable({ findings }: { findings: Finding[] }) {
+/** Which failing findings are chosen, and how to choose one. */
+export interface Selection {
+  chosen: ReadonlySet<string>;
+  toggle: (fingerprint: string) => void;
+}
+
+const FAILING = ["new", "open", "reopened"];
+
+/** Findings in rows, each opening its own page; with `select`, failing ones can be
+ * chosen. */
+export function FindingTable({ findings, select }: { findings: Finding[]; select?: Selection }) {
   const { t, i18n } = useTranslation();
   if (findings.length === 0) return <p className="muted">{t("findings.none")}</p>;
   return (
     <Table
       headers={[
+        ...(select ? [t("findings.choose")] : []),
         t("findings.state"),
         t("findings.severity"),
         t("findings.tool"),
@@ -24,6 +34,18 @@ export function FindingTable({ findings }: { findings: Finding[] }) {
     >
       {findings.map((f) => (
         <tr key={f.fingerprint} data-fingerprint={f.fingerprint}>
+          {select && (
+            <td>
+              {FAILING.includes(f.state) && (
+                <input
+                  type="checkbox"
+                  aria-label={t("findings.select", { check: f.check, resource: f.resource })}
+                  checked={select.chosen.has(f.fingerprint)}
+                  onChange={() => select.toggle(f.fingerprint)}
+                />
+              )}
+            </td>
+          )}
           <td>
             <Link
               to={`/findings/${f.fingerprint}`}

@@ -63,7 +63,7 @@ export function FindingPage() {
             </>
           )}
           {!f.acceptance && ["new", "open", "reopened"].includes(f.state) && (
-            <AcceptRiskForm fingerprint={f.fingerprint} />
+            <AcceptRiskForm fingerprints={[f.fingerprint]} />
           )}
           <h2>{t("findings.history")}</h2>
           <History events={f.history} />

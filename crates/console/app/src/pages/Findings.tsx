@@ -1,8 +1,10 @@
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 
 import { FINDING_STATES, SEVERITIES, TOOLS } from "../api/types";
 import { useSession } from "../auth/context";
+import { AcceptRiskForm } from "../components/AcceptRiskForm";
 import { FindingTable } from "../components/FindingTable";
 import { Problem } from "../components/Problem";
 import { useLoad } from "../components/useLoad";
@@ -23,6 +25,7 @@ export function Findings() {
     cursor,
   };
   const findings = useLoad(() => api.findings(query), [api, filter.toString(), cursor]);
+  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
   const choice = (name: string, values: readonly string[], label: (v: string) => string) => (
     <select value={get(name)} onChange={(e) => set(name, e.target.value)}>
       <option value="">{t("common.any")}</option>
@@ -61,7 +64,21 @@ export function Findings() {
         </label>
       </form>
       <Problem error={findings.error} />
-      {findings.data && <FindingTable findings={findings.data.items} />}
+      {findings.data && (
+        <FindingTable
+          findings={findings.data.items}
+          select={{
+            chosen,
+            toggle: (fingerprint) =>
+              setChosen((now) => {
+                const next = new Set(now);
+                if (!next.delete(fingerprint)) next.add(fingerprint);
+                return next;
+              }),
+          }}
+        />
+      )}
+      {chosen.size > 0 && <AcceptRiskForm key={[...chosen].join()} fingerprints={[...chosen]} />}
       {findings.data?.next_cursor && (
         <button type="button" onClick={() => setCursor(findings.data?.next_cursor ?? undefined)}>
           {t("common.older")}
