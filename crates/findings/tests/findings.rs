@@ -348,6 +348,8 @@ fn the_evidence_pdf_of_a_mixed_set_shows_every_number_in_korean_or_english() {
             labels.since_previous,
             labels.fixed_since,
             labels.trend,
+            labels.checks,
+            "s3_bucket_public_access 3/0/0",
             "2026-11-30",
             "e-earlier",
             "board-minutes-2026.pdf (v2)",

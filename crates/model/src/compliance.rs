@@ -200,6 +200,10 @@ pub struct AssessedRequirement {
     pub domain: String,
     pub section: String,
     pub checks: usize,
+    /// The checks that assess it, as the framework names them.
+    pub check_ids: Vec<String>,
+    /// Those of its checks the report's runs reported, each with how it fared.
+    pub reported: Vec<(String, CheckTally)>,
     pub status: RequirementStatus,
     pub findings: CheckTally,
     /// The documents that evidence it (the latest version of each file).
@@ -255,9 +259,11 @@ impl Assessment {
             .iter()
             .map(|requirement| {
                 let mut findings = CheckTally::default();
+                let mut reported = Vec::new();
                 for check in &requirement.checks {
                     if let Some(tally) = tallies.get(check) {
                         findings.add(*tally);
+                        reported.push((check.clone(), *tally));
                     }
                 }
                 let added = evidence.get(&requirement.id).cloned().unwrap_or_default();
@@ -280,6 +286,8 @@ impl Assessment {
                     domain: requirement.domain.clone(),
                     section: requirement.section.clone(),
                     checks: requirement.checks.len(),
+                    check_ids: requirement.checks.clone(),
+                    reported,
                     status,
                     findings,
                     documents: added.documents,

@@ -66,6 +66,8 @@ pub struct Labels {
     pub fixed_since: &'static str,
     pub trend: &'static str,
     pub trend_note: &'static str,
+    pub checks: &'static str,
+    pub not_run: &'static str,
 }
 
 const EN: Labels = Labels {
@@ -127,6 +129,8 @@ const EN: Labels = Labels {
     new_since: "New",
     reopened_since: "Reopened",
     fixed_since: "Fixed",
+    checks: "Checks reported (failing/accepted/passed)",
+    not_run: "not run",
     trend: "Failing findings over the last 90 days, week by week",
     trend_note: "Each bar: the findings failing (risk not accepted) at the end of that day, as each scan's settling counted them; a day without a scan carries the last.",
 };
@@ -190,6 +194,8 @@ const KO: Labels = Labels {
     new_since: "신규",
     reopened_since: "재발",
     fixed_since: "조치됨",
+    checks: "보고된 점검 항목 (실패/수용/통과)",
+    not_run: "미실행",
     trend: "최근 90일 실패 발견 항목 (주별)",
     trend_note: "각 막대: 그날 끝에 실패 상태(위험 수용 제외)인 발견 항목 수. 스캔이 없는 날은 직전 값을 이어 씁니다.",
 };

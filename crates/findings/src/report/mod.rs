@@ -691,6 +691,7 @@ impl Evidence<'_> {
                     vec![
                         r.id.clone(),
                         breakable(&r.title, 160),
+                        reported_checks(r, l.not_run),
                         self.lang.requirement_status(r.status).to_owned(),
                         match (&r.not_applicable, r.checks) {
                             (Some(reason), _) => breakable(reason, 160),
@@ -703,10 +704,11 @@ impl Evidence<'_> {
                 .collect();
             blocks.push(Block::Heading(domain.to_owned()));
             blocks.push(Block::Table {
-                widths: vec![2, 8, 3, 3],
+                widths: vec![2, 6, 7, 3, 3],
                 header: vec![
                     "#".to_owned(),
                     l.requirement.to_owned(),
+                    l.checks.to_owned(),
                     l.status.to_owned(),
                     l.requirement_findings.to_owned(),
                 ],
@@ -831,6 +833,24 @@ impl Evidence<'_> {
             },
         })
     }
+}
+
+/// The checks of a requirement that the report's runs reported, each with its failing,
+/// accepted and passed findings, and how many more checks did not run.
+fn reported_checks(requirement: &AssessedRequirement, not_run: &str) -> String {
+    if requirement.check_ids.is_empty() {
+        return "—".to_owned();
+    }
+    let mut parts: Vec<String> = requirement
+        .reported
+        .iter()
+        .map(|(check, t)| format!("{check} {}/{}/{}", t.failed, t.accepted, t.passed))
+        .collect();
+    let unreported = requirement.check_ids.len() - requirement.reported.len();
+    if unreported > 0 {
+        parts.push(format!("+{unreported} {not_run}"));
+    }
+    breakable(&parts.join(", "), 600)
 }
 
 /// The heading a requirement sits under: ISMS-P's domain, else CIS's section.

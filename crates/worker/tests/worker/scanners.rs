@@ -467,6 +467,13 @@ async fn prowler_scans_the_emulators_buckets() {
     assert_eq!(by_id("3.1.1")["status"], "not_applicable");
     // Encryption policy (2.7.1) names the bucket's check: the accepted failure is there.
     let encryption = items.iter().find(|r| r["id"] == "2.7.1").unwrap();
+    assert!(
+        encryption["check_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("s3_bucket_default_encryption")),
+        "{encryption}"
+    );
     assert_ne!(encryption["status"], "not_assessed", "{encryption}");
     assert!(
         encryption["findings"]["accepted"].as_u64().unwrap() >= 1,
