@@ -21,7 +21,7 @@ use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
 use crate::routes::artifacts::{ArtifactView, view};
-use crate::routes::pagination::{Listing, PageQuery};
+use crate::routes::pagination::{Listing, PageQuery, page_of, read_time_cursor, time_cursor};
 use crate::state::AppState;
 
 /// Executions one report may cover: each brings up to its artifact limit to parse.
@@ -336,19 +336,9 @@ pub async fn list_reports(
         after: after.flatten(),
         limit: limit + 1,
     };
-    let mut reports = state.db.evidence_list(&filter).await?;
-    let next_cursor = if reports.len() as i64 > limit {
-        reports.truncate(usize::try_from(limit).unwrap_or_default());
-        reports.last().map(|last| {
-            format!(
-                "{}_{}",
-                last.created_at.timestamp_micros(),
-                last.id.as_uuid().simple()
-            )
-        })
-    } else {
-        None
-    };
+    let (reports, next_cursor) = page_of(state.db.evidence_list(&filter).await?, limit, |last| {
+        time_cursor(last.created_at, last.id.as_uuid())
+    });
     Ok(HttpResponse::Ok().json(Listing {
         items: reports
             .into_iter()
@@ -359,9 +349,7 @@ pub async fn list_reports(
 }
 
 fn read_cursor(cursor: &str) -> Option<(DateTime<Utc>, EvidenceId)> {
-    let (micros, id) = cursor.split_once('_')?;
-    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    Some((at, EvidenceId::from(Uuid::parse_str(id).ok()?)))
+    read_time_cursor(cursor).map(|(at, id)| (at, EvidenceId::from(id)))
 }
 
 /// A report's state and, once ready, fresh download URLs: for its creator, admins and

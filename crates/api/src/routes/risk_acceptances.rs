@@ -15,7 +15,7 @@ use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
-use crate::routes::pagination::{Listing, PageQuery};
+use crate::routes::pagination::{Listing, PageQuery, page_of, read_time_cursor, time_cursor};
 use crate::state::AppState;
 
 /// A request: one finding (`fingerprint`), or a check's findings (`tool` and `check`,
@@ -204,7 +204,7 @@ pub async fn list(
         .cursor
         .as_deref()
         .map(|cursor| {
-            read_cursor(cursor).ok_or_else(|| {
+            read_time_cursor(cursor).ok_or_else(|| {
                 problems.push(FieldProblem::new("cursor", "is not a cursor this api gave"));
             })
         })
@@ -224,29 +224,13 @@ pub async fn list(
         after,
         limit: limit + 1,
     };
-    let mut items = state.db.acceptances(&filter).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(usize::try_from(limit).unwrap_or_default());
-        items.last().map(|last| {
-            format!(
-                "{}_{}",
-                last.requested_at.timestamp_micros(),
-                last.id.simple()
-            )
-        })
-    } else {
-        None
-    };
+    let (items, next_cursor) = page_of(state.db.acceptances(&filter).await?, limit, |last| {
+        time_cursor(last.requested_at, last.id)
+    });
     Ok(HttpResponse::Ok().json(Listing {
         items: items.iter().map(AcceptanceView::from).collect(),
         next_cursor,
     }))
-}
-
-fn read_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (micros, id) = cursor.split_once('_')?;
-    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    Some((at, Uuid::parse_str(id).ok()?))
 }
 
 /// One risk acceptance.

@@ -9,6 +9,7 @@ mod credentials;
 mod drivers;
 mod evidence;
 mod finding_states;
+mod isms_p_evidence;
 mod logs;
 mod metrics;
 mod networks;
