@@ -55,19 +55,8 @@ pub fn run() -> anyhow::Result<()> {
             findings.push(f);
         }
     })?;
-    let evidence = Evidence {
-        title: None,
-        lang: Lang::Ko,
-        generated_at: chrono::Utc::now(),
-        summary: &summary,
-        findings: &findings,
-        parsed: &parsed,
-        listing: &Listing::default(),
-        assessment: None,
-        accepted_risks: &[],
-        previous: None,
-        trend: &[],
-    };
+    let listing = Listing::default();
+    let evidence = Evidence::of_findings(Lang::Ko, &summary, &findings, &parsed, &listing);
     let blocks = evidence.blocks();
     let subset = FontFiles::nanum(Path::new(NANUM_DIR));
     let whole = FontFiles {

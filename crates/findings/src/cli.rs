@@ -171,18 +171,10 @@ fn pdf(args: &[String]) -> Result<(), Failure> {
     })
     .map_err(failed)?;
     tell_skipped(&parsed);
+    let listing = Listing::default();
     let evidence = Evidence {
         title: options.title.as_deref(),
-        lang: options.lang,
-        generated_at: chrono::Utc::now(),
-        summary: &summary,
-        findings: &findings,
-        parsed: &parsed,
-        listing: &Listing::default(),
-        assessment: None,
-        accepted_risks: &[],
-        previous: None,
-        trend: &[],
+        ..Evidence::of_findings(options.lang, &summary, &findings, &parsed, &listing)
     };
     let fonts = FontFiles::nanum(options.fonts.as_deref().unwrap_or(NANUM_DIR.as_ref()));
     let pdf = render(

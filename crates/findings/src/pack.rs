@@ -19,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::finding::Finding;
 use crate::parse::{Input, Record, parse_inputs};
+use crate::report::{Block, Lang, count_tables, pdf_lines};
 use crate::summary::Summary;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -26,6 +27,7 @@ pub const SIGNATURE: &str = "manifest.sig";
 pub const FORMAT: &str = "sage-evidence-pack/1";
 pub const FINDINGS: &str = "findings.jsonl";
 pub const SUMMARY: &str = "summary.json";
+pub const REPORT: &str = "report.pdf";
 
 /// What the manifest says: every other file of the pack and where the report came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,8 +209,8 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 /// Checks a pack: the manifest's signature under `key`, every file against the
-/// manifest (none missing, changed or added), the summary's counts against
-/// `findings.jsonl`, and `findings.jsonl` against what its sources read. Each thing
+/// manifest (none missing, changed or added), the summary's counts and the PDF's
+/// tables of counts against `findings.jsonl`, and `findings.jsonl` against what its sources read. Each thing
 /// that does not hold, named; none when the pack verifies.
 pub fn verify<R: Read + Seek>(pack: R, key: &PublicKey) -> Result<Vec<String>, String> {
     let mut zip = zip::ZipArchive::new(pack).map_err(|e| format!("not a zip: {e}"))?;
@@ -297,6 +299,13 @@ pub fn verify<R: Read + Seek>(pack: R, key: &PublicKey) -> Result<Vec<String>, S
             summary["total"], counted["total"]
         ));
     }
+    if let Some(pdf) = read_entry(&mut zip, REPORT)? {
+        let lang = manifest.parameters["lang"]
+            .as_str()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_default();
+        problems.extend(pdf_figures(&pdf, &from_findings, lang));
+    }
     let wanted: Option<Vec<String>> =
         serde_json::from_value(manifest.parameters["tools"].clone()).ok();
     let mut from_sources = Summary::default();
@@ -335,6 +344,34 @@ pub fn verify<R: Read + Seek>(pack: R, key: &PublicKey) -> Result<Vec<String>, S
         Ok(_) => {}
     }
     Ok(problems)
+}
+
+/// Where the PDF's tables of counts differ from what `findings.jsonl` counts: each
+/// row the findings make must be set in the PDF, cell after cell.
+fn pdf_figures(pdf: &[u8], counted: &Summary, lang: Lang) -> Vec<String> {
+    let lines = match pdf_lines(pdf) {
+        Ok(lines) => lines,
+        Err(error) => return vec![format!("{REPORT}: {error}")],
+    };
+    let mut problems = Vec::new();
+    for table in count_tables(counted, lang) {
+        let Block::Table { header, rows, .. } = table else {
+            continue;
+        };
+        for row in rows {
+            if !lines
+                .windows(row.len())
+                .any(|cells| cells == row.as_slice())
+            {
+                problems.push(format!(
+                    "{REPORT}: its table by {} does not show the row {} that {FINDINGS} counts",
+                    header[0].to_lowercase(),
+                    row.join(" | ")
+                ));
+            }
+        }
+    }
+    problems
 }
 
 fn read_entry<R: Read + Seek>(

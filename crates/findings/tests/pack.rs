@@ -12,7 +12,9 @@ use std::process::Command;
 
 use sage_findings::pack::{Content, Manifest, PublicKey, Signer, verify, write_pack};
 use sage_findings::parse::{Input, Record, parse_inputs};
+use sage_findings::report::{Evidence, FontFiles, Lang, Listing, NANUM_DIR, Words as _, render};
 use sage_findings::summary::Summary;
+use sage_findings::{Status, Tool};
 use serde_json::json;
 
 /// A fixed test seed: 32 bytes of 7, in base64.
@@ -26,6 +28,12 @@ fn fixture(path: &str) -> PathBuf {
 
 /// A pack over two real outputs, as a worker builds one.
 fn pack() -> Vec<u8> {
+    packed(false)
+}
+
+/// A pack whose PDF, when `pdf_misses_a_failure`, counts one failing Prowler finding
+/// fewer than `findings.jsonl`, yet is signed as the deployment would sign it.
+fn packed(pdf_misses_a_failure: bool) -> Vec<u8> {
     let sources = [
         (
             "prowler.ocsf.json",
@@ -51,8 +59,11 @@ fn pack() -> Vec<u8> {
         }
     }
     let mut summary = Summary::default();
+    let mut reported = Summary::default();
     let mut findings = Vec::new();
-    parse_inputs(
+    let mut parsed_findings = Vec::new();
+    let mut missed = !pdf_misses_a_failure;
+    let parsed = parse_inputs(
         &[Input {
             path: run.path().to_owned(),
             label: String::new(),
@@ -60,8 +71,14 @@ fn pack() -> Vec<u8> {
         }],
         &mut |record| {
             summary.add(&record);
-            if let Record::Finding(f) = record {
-                findings.push(serde_json::to_string(&f).unwrap());
+            if let Record::Finding(f) = &record {
+                if !missed && f.status == Status::Fail && f.tool == Tool::Prowler {
+                    missed = true;
+                } else {
+                    reported.add(&record);
+                }
+                findings.push(serde_json::to_string(f).unwrap());
+                parsed_findings.push(f.clone());
             }
         },
     )
@@ -74,14 +91,20 @@ fn pack() -> Vec<u8> {
             .to_string();
         files.push((format!("sources/run-1/{relative}"), entry));
     }
+    let listing = Listing::default();
+    let evidence = Evidence::of_findings(Lang::Ko, &reported, &parsed_findings, &parsed, &listing);
+    let pdf = render(
+        &evidence.blocks(),
+        &evidence.title(),
+        Lang::Ko.labels().page,
+        &FontFiles::nanum(Path::new(NANUM_DIR)),
+    )
+    .unwrap();
     let lines = findings.join("\n") + "\n";
     let summary =
         serde_json::to_vec(&json!({"total": summary.total, "counts": summary.counts})).unwrap();
     let mut contents: Vec<(String, Content<'_>)> = vec![
-        (
-            "report.pdf".to_owned(),
-            Content::Bytes(b"%PDF-1.4 the report"),
-        ),
+        ("report.pdf".to_owned(), Content::Bytes(&pdf)),
         ("summary.json".to_owned(), Content::Bytes(&summary)),
         (
             "findings.jsonl".to_owned(),
@@ -227,6 +250,23 @@ fn a_pack_verifies_offline_and_every_tampering_is_named() {
     assert!(
         problems.iter().any(|p| p.contains("not by the key given")),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn a_signed_pdf_whose_figures_are_not_those_of_the_findings_is_named() {
+    let problems = verify(Cursor::new(packed(true)), &key()).unwrap();
+    // Prowler's row, the total and the severity of the finding left out; nothing else.
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.starts_with("report.pdf: its table by ")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("prowler | ")),
+        "{problems:#?}"
     );
 }
 

@@ -220,7 +220,7 @@ async fn pack(
     let (summary_bytes, pdf, signer) = (summary_bytes.to_vec(), pdf.to_vec(), Arc::clone(signer));
     let packed = tokio::task::spawn_blocking(move || {
         let mut contents: Vec<(String, Content<'_>)> = vec![
-            ("report.pdf".to_owned(), Content::Bytes(&pdf)),
+            (pack::REPORT.to_owned(), Content::Bytes(&pdf)),
             (pack::SUMMARY.to_owned(), Content::Bytes(&summary_bytes)),
         ];
         contents.extend(

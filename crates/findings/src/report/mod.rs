@@ -1,28 +1,32 @@
 //! The evidence report: its content laid out as plain blocks (so tests and the font
 //! subset can see every string), the JSON summary beside it, and the PDF.
 
+mod figures;
 mod fonts;
 mod labels;
 mod listing;
 mod pdf;
 mod requirements;
 mod summary_page;
+mod text;
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+pub use figures::count_tables;
 pub use fonts::{FontError, FontFiles, NANUM_DIR};
 pub use labels::{Lang, Words};
 pub use listing::{CappedFindings, Listing};
 pub use pdf::{PdfError, render};
 pub use requirements::AcceptedRisk;
 pub use summary_page::{Previous, TrendPoint};
+pub use text::pdf_lines;
 
 use sage_model::compliance::Assessment;
 
-use crate::finding::{Finding, Severity, Status, Tool};
+use crate::finding::{Finding, Status, Tool};
 use crate::parse::Parsed;
 use crate::summary::Summary;
 
@@ -73,9 +77,6 @@ pub struct Evidence<'a> {
     pub trend: &'a [TrendPoint],
 }
 
-/// How many findings have a given status, within one row of a summary table.
-type Count<'a> = Box<dyn Fn(Status) -> u64 + 'a>;
-
 /// What a bar is drawn with (the Korean fonts hold it).
 pub const BAR_MARK: char = '■';
 
@@ -86,7 +87,31 @@ const REMEDIATION_CHARS: usize = 240;
 /// Table cells are narrow; words longer than this get a break so they wrap.
 const WORD_CHARS: usize = 28;
 
-impl Evidence<'_> {
+impl<'a> Evidence<'a> {
+    /// A report of parsed findings alone, listing them all: no framework, acceptances,
+    /// previous report or trend (what `sage-findings pdf` makes).
+    pub fn of_findings(
+        lang: Lang,
+        summary: &'a Summary,
+        findings: &'a [Finding],
+        parsed: &'a Parsed,
+        listing: &'a Listing,
+    ) -> Self {
+        Self {
+            title: None,
+            lang,
+            generated_at: Utc::now(),
+            summary,
+            findings,
+            parsed,
+            listing,
+            assessment: None,
+            accepted_risks: &[],
+            previous: None,
+            trend: &[],
+        }
+    }
+
     pub fn title(&self) -> String {
         self.title
             .map_or_else(|| self.lang.default_title().to_owned(), str::to_owned)
@@ -155,72 +180,17 @@ impl Evidence<'_> {
         cover
     }
 
-    /// Statuses that occur anywhere: the columns of the summary tables.
-    fn statuses(&self) -> Vec<Status> {
-        Status::ALL
-            .into_iter()
-            .filter(|s| self.summary.counts.values().any(|by| by.contains_key(s)))
-            .collect()
-    }
-
     fn summaries(&self) -> Vec<Block> {
         let l = self.lang.labels();
-        let counts = &self.summary.counts;
-        let mut by_tool: Vec<(String, Count)> = counts
-            .keys()
-            .map(|tool| {
-                (
-                    tool.to_string(),
-                    Box::new(move |s| self.summary.count(*tool, s)) as Count,
-                )
-            })
-            .collect();
-        by_tool.push((
-            l.total.to_owned(),
-            Box::new(|s| counts.keys().map(|t| self.summary.count(*t, s)).sum()),
-        ));
-        let by_severity = Severity::ALL
-            .into_iter()
-            .map(|severity| {
-                let count: Count = Box::new(move |status| {
-                    counts
-                        .values()
-                        .filter_map(|by| by.get(&status)?.get(&severity))
-                        .sum()
-                });
-                (self.lang.severity(severity).to_owned(), count)
-            })
-            .collect();
+        let [by_tool, by_severity] = figures::count_tables(self.summary, self.lang);
         vec![
             Block::Heading(l.by_tool.to_owned()),
-            self.status_table(l.tool, by_tool, true),
+            by_tool,
             Block::Heading(l.by_severity.to_owned()),
-            self.status_table(l.severity, by_severity, false),
+            by_severity,
             Block::Heading(l.most_failed.to_owned()),
             self.most_failed(),
         ]
-    }
-
-    /// Rows of a total and a count per status; empty rows are left out unless `all`.
-    fn status_table(&self, first: &str, rows: Vec<(String, Count)>, all: bool) -> Block {
-        let statuses = self.statuses();
-        let mut header = vec![first.to_owned(), self.lang.labels().total.to_owned()];
-        header.extend(statuses.iter().map(|s| self.lang.status(*s).to_owned()));
-        let rows = rows
-            .into_iter()
-            .filter_map(|(name, count)| {
-                let counts: Vec<u64> = statuses.iter().map(|s| count(*s)).collect();
-                let total: u64 = counts.iter().sum();
-                let mut row = vec![name, total.to_string()];
-                row.extend(counts.iter().map(u64::to_string));
-                (all || total > 0).then_some(row)
-            })
-            .collect();
-        Block::Table {
-            widths: vec![3; statuses.len() + 2],
-            header,
-            rows,
-        }
     }
 
     fn most_failed(&self) -> Block {
