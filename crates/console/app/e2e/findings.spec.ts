@@ -218,6 +218,24 @@ test("a risk accepted by a second person, then revoked by its requester", async 
   await analyst.goto("/findings/acceptances?status=requested");
   await expect(analyst.locator("tr[data-status=requested]")).toContainText("chosen from the list");
 
+  // From the finding's page, its check wherever it fails among these test buckets, in
+  // its account and region: a bare `*` is refused by name, a pattern is asked for.
+  await analyst.goto(findingPage);
+  await analyst.getByLabel("Check unencrypted wherever it fails within").check();
+  // Custodian's findings of the emulator name no account; the region is the finding's.
+  await expect(analyst.getByLabel("Regions")).toHaveValue("us-east-1");
+  await analyst.getByLabel("Resources matching").fill("*");
+  await analyst.getByLabel("Why").fill("test buckets of this run");
+  await analyst.getByRole("button", { name: "Ask for approval" }).click();
+  await expect(analyst.getByRole("alert")).toContainText("resource");
+  await analyst.getByLabel("Resources matching").fill(`*sage-${tag}-*`);
+  await analyst.getByRole("button", { name: "Ask for approval" }).click();
+  await expect(analyst.getByRole("status")).toContainText("second person");
+  await analyst.goto("/findings/acceptances?status=requested");
+  const pattern = analyst.locator("tr[data-status=requested]").filter({ hasText: "test buckets of this run" });
+  await expect(pattern).toContainText("check unencrypted");
+  await expect(pattern).toContainText(`resources: *sage-${tag}-*`);
+
   for (const watched of seen) expect(watched.problems).toEqual([]);
 });
 

@@ -170,6 +170,14 @@ export const en = {
     decidedBy: "Decided by",
     revoke: "Revoke",
     revokeWhy: "Why revoke",
+    what: "What to accept",
+    thisFinding: "This finding only",
+    thisCheck: "Check {{check}} wherever it fails within",
+    accounts: "Accounts",
+    regions: "Regions",
+    resource: "Resources matching",
+    patternHint:
+      "Lists are separated by commas; leave one empty for any. A resource pattern may use * (for example arn:aws:s3:::logs-*). Findings that match later are accepted as they appear.",
   },
   approvals: {
     title: "Approvals inbox",

@@ -171,6 +171,14 @@ export const ko: Messages = {
     decidedBy: "결정자",
     revoke: "철회",
     revokeWhy: "철회 사유",
+    what: "수용 범위",
+    thisFinding: "이 결과만",
+    thisCheck: "다음 범위에서 실패하는 {{check}} 점검 전체",
+    accounts: "계정",
+    regions: "리전",
+    resource: "리소스 패턴",
+    patternHint:
+      "목록은 쉼표로 구분하며, 비워 두면 전체입니다. 리소스 패턴에는 *를 쓸 수 있습니다(예: arn:aws:s3:::logs-*). 나중에 나타나는 해당 결과도 바로 수용됩니다.",
   },
   approvals: {
     title: "승인함",

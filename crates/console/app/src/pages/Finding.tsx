@@ -63,7 +63,10 @@ export function FindingPage() {
             </>
           )}
           {!f.acceptance && ["new", "open", "reopened"].includes(f.state) && (
-            <AcceptRiskForm fingerprints={[f.fingerprint]} />
+            <AcceptRiskForm
+              fingerprints={[f.fingerprint]}
+              check={{ tool: f.tool, check: f.check, account: f.account, region: f.region }}
+            />
           )}
           <h2>{t("findings.history")}</h2>
           <History events={f.history} />
