@@ -2,6 +2,7 @@
 //! testable in isolation and shared unchanged by the api, the worker and the store.
 
 pub mod acceptance;
+pub mod accounts;
 pub mod artifacts;
 pub mod catalog;
 pub mod compliance;

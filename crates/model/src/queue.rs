@@ -1,5 +1,5 @@
-//! Messages on the job queue. They carry an id only (an execution's, or an evidence
-//! report's): everything else is read from PostgreSQL by the worker that claims the job,
+//! Messages on the job queue. They carry an id only (an execution's, an evidence
+//! report's, an account import's): everything else is read from PostgreSQL by the worker that claims the job,
 //! so a message can never smuggle parameters or secrets past validation.
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,10 @@ pub enum JobMessage {
     /// Build the evidence report of this id.
     EvidenceV1 {
         evidence_id: EvidenceId,
+    },
+    /// List an organisation's accounts into the inventory (an import of this id).
+    AccountImportV1 {
+        import_id: uuid::Uuid,
     },
 }
 

@@ -418,7 +418,7 @@ impl Db {
                  UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
                                          attempts = o.attempts + 1
                  FROM due WHERE o.id = due.id
-                 RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent",
+                 RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent, o.account_import_id",
             )
             .await?;
         let rows = client
@@ -427,14 +427,16 @@ impl Db {
         let mut jobs: Vec<OutboxJob> = rows
             .iter()
             .map(|r| {
-                let message = match (r.get::<_, Option<Uuid>>(1), r.get::<_, Option<Uuid>>(2)) {
-                    (Some(execution), _) => JobMessage::RunV1 {
+                let ids: [Option<Uuid>; 3] = [r.get(1), r.get(2), r.get(4)];
+                let message = match ids {
+                    [Some(execution), ..] => JobMessage::RunV1 {
                         execution_id: ExecutionId::from(execution),
                     },
-                    (None, Some(evidence)) => JobMessage::EvidenceV1 {
+                    [None, Some(evidence), _] => JobMessage::EvidenceV1 {
                         evidence_id: EvidenceId::from(evidence),
                     },
-                    (None, None) => return Err(StoreError::Corrupt("job without a target")),
+                    [None, None, Some(import_id)] => JobMessage::AccountImportV1 { import_id },
+                    [None, None, None] => return Err(StoreError::Corrupt("job without a target")),
                 };
                 Ok(OutboxJob {
                     id: r.get(0),

@@ -1,6 +1,7 @@
 //! PostgreSQL: the connection pool, the migrations of `migrations/`, and every query
 //! Sage Runner makes. Rows become domain types here; nothing above sees SQL.
 
+pub mod accounts;
 pub mod approval_notices;
 pub mod approvals;
 pub mod artifacts;

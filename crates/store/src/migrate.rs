@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0029_evidence_listing"),
     migration!("0030_evidence_documents"),
     migration!("0031_evidence_signing_keys"),
+    migration!("0032_cloud_accounts"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -73,3 +73,69 @@ pub async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str) {
         .await
         .unwrap();
 }
+
+/// The SDK's settings for the emulator, as `credentials` (the seeding keys, which
+/// moto takes as its default account, when `None`).
+async fn config(credentials: Option<aws_sdk_sts::types::Credentials>) -> aws_config::SdkConfig {
+    let identity = match credentials {
+        Some(c) => aws_credential_types::Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            None,
+            "assumed",
+        ),
+        None => aws_credential_types::Credentials::new("seed", "seed-secret", None, None, "seed"),
+    };
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url())
+        .credentials_provider(identity)
+        .load()
+        .await
+}
+
+/// A fresh account id of its own for each caller, so tests sharing the emulator do not
+/// meet (moto keeps each account apart).
+pub fn fresh_account() -> String {
+    let digits = uuid::Uuid::new_v4().as_u128() % 100_000_000_000;
+    format!("9{digits:011}")
+}
+
+/// An organisation of its own in the emulator: a fresh management account and
+/// `members` accounts created in it. Returns the management account's id and every
+/// account's id (the management account's first).
+pub async fn organization(members: usize) -> (String, Vec<String>) {
+    let management = fresh_account();
+    let sts = aws_sdk_sts::Client::new(&config(None).await);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{management}:role/OrgAdmin"))
+        .role_session_name("seed")
+        .send()
+        .await
+        .unwrap();
+    let org = aws_sdk_organizations::Client::new(&config(assumed.credentials).await);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let mut ids = vec![management.clone()];
+    for n in 0..members {
+        let created = org
+            .create_account()
+            .account_name(format!("member-{n}"))
+            .email(format!("member-{n}@example.com"))
+            .send()
+            .await
+            .unwrap();
+        ids.push(
+            created
+                .create_account_status
+                .and_then(|s| s.account_id)
+                .unwrap(),
+        );
+    }
+    (management, ids)
+}

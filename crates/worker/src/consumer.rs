@@ -116,6 +116,9 @@ async fn handle(ctx: &Context, delivery: Delivery) {
         Ok(message) => {
             let done = match message {
                 JobMessage::RunV1 { execution_id } => Box::pin(process(ctx, execution_id)).await,
+                JobMessage::AccountImportV1 { import_id } => {
+                    Box::pin(crate::accounts::import(ctx, import_id)).await
+                }
                 JobMessage::EvidenceV1 { evidence_id } => {
                     match Box::pin(crate::evidence::build(ctx, evidence_id)).await {
                         Ok(Built::Done) => Ok(()),

@@ -1,5 +1,6 @@
 //! Sage Runner's worker: everything but the thin `main.rs`.
 
+pub mod accounts;
 pub mod artifacts;
 pub mod consumer;
 pub mod context;

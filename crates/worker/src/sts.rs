@@ -87,6 +87,21 @@ impl TemporaryCredentials {
         .map(|(key, value)| (key.to_owned(), value.expose_secret().to_owned()))
     }
 
+    /// The SDK's settings for calls made as these credentials, to the same endpoint
+    /// and region as STS (the worker's own calls: an organisation's listing).
+    pub async fn config(&self, settings: &StsSettings) -> aws_config::SdkConfig {
+        loader(settings)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                self.access_key_id.expose_secret(),
+                self.secret_access_key.expose_secret(),
+                Some(self.session_token.expose_secret().to_owned()),
+                None,
+                "sage-assumed",
+            ))
+            .load()
+            .await
+    }
+
     /// The values to redact from the run's log.
     pub fn values(&self) -> [&str; 3] {
         [
@@ -159,6 +174,10 @@ impl Sts {
     /// message, with every ARN but the role's own replaced (STS names the caller, which
     /// is the worker's identity, not the user's business), or why STS was not reached.
     /// The whole error goes to the worker's own log.
+    pub fn settings(&self) -> &StsSettings {
+        &self.settings
+    }
+
     pub async fn assume(
         &self,
         role: &AssumeRole,

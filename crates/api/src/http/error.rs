@@ -165,14 +165,15 @@ impl From<sage_store::StoreError> for ApiError {
     }
 }
 
+impl From<sage_model::FieldError> for FieldProblem {
+    fn from(error: sage_model::FieldError) -> Self {
+        Self::new(error.field, error.message)
+    }
+}
+
 impl From<Vec<sage_model::FieldError>> for ApiError {
     fn from(errors: Vec<sage_model::FieldError>) -> Self {
-        Self::invalid(
-            errors
-                .into_iter()
-                .map(|e| FieldProblem::new(e.field, e.message))
-                .collect(),
-        )
+        Self::invalid(errors.into_iter().map(FieldProblem::from).collect())
     }
 }
 

@@ -58,6 +58,12 @@ use utoipa::OpenApi;
         crate::routes::risk_acceptances::approve,
         crate::routes::risk_acceptances::reject,
         crate::routes::risk_acceptances::revoke,
+        crate::routes::accounts::list,
+        crate::routes::accounts::create,
+        crate::routes::accounts::get_one,
+        crate::routes::accounts::update,
+        crate::routes::accounts::import_accounts,
+        crate::routes::accounts::get_import,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -90,6 +96,12 @@ use utoipa::OpenApi;
         crate::routes::evidence::PublicKeyView,
         crate::routes::risk_acceptances::AcceptanceBody,
         crate::routes::risk_acceptances::AcceptanceView,
+        crate::routes::accounts::AccountBody,
+        crate::routes::accounts::AccountView,
+        crate::routes::accounts::AccountList,
+        crate::routes::accounts::AccountDetail,
+        crate::routes::accounts::ImportBody,
+        crate::routes::accounts::ImportView,
         crate::routes::risk_acceptances::StepBody,
     )),
     tags(
@@ -100,6 +112,7 @@ use utoipa::OpenApi;
         (name = "executions", description = "Runs of modules"),
         (name = "tools", description = "The cloud scanners: Prowler, Scout Suite, Steampipe/Powerpipe, Cloud Custodian"),
         (name = "findings", description = "Every finding of the scanners' runs over time: new, open, fixed, reopened, accepted"),
+        (name = "accounts", description = "The organisation's cloud accounts, written or imported from AWS Organizations"),
         (name = "audit", description = "The hash-chained audit trail (admin, auditor)")
     )
 )]

@@ -296,6 +296,19 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// The accounts inventory is read by admins, auditors and approvers (it holds no
+    /// secret, but maps the organisation).
+    pub fn may_read_accounts(&self) -> Result<(), ApiError> {
+        let user = &self.caller.user;
+        if self.caller.is_admin() || user.has_role("auditor") || user.has_role("approver") {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "only admins, auditors and approvers may read the accounts".into(),
+            ))
+        }
+    }
+
     /// Evidence documents are read by admins, auditors and approvers.
     pub fn may_read_documents(&self) -> Result<(), ApiError> {
         let user = &self.caller.user;

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per part of the contract (docs/contract.md).
 
+pub mod accounts;
 pub mod artifacts;
 pub mod assignments;
 pub mod audit;
@@ -73,6 +74,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(risk_acceptances::approve)
         .service(risk_acceptances::reject)
         .service(risk_acceptances::revoke)
+        .service(accounts::list)
+        .service(accounts::create)
+        // Before `{id}`, which would take their names.
+        .service(accounts::import_accounts)
+        .service(accounts::get_import)
+        .service(accounts::get_one)
+        .service(accounts::update)
         .service(audit::verify)
         .service(audit::list);
 }

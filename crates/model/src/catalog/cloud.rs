@@ -231,6 +231,12 @@ impl RoleArn {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The role `name` (checked as a role ARN's name part) in `account` (12 digits),
+    /// in the `aws` partition.
+    pub(crate) fn in_account(account: &str, name: &str) -> Self {
+        Self(format!("arn:aws:iam::{account}:role/{name}"))
+    }
 }
 
 impl fmt::Display for RoleArn {
@@ -403,6 +409,18 @@ pub struct AssumeRole {
 }
 
 impl AssumeRole {
+    /// The worker's own use of a role (an organisation's listing): no external id, the
+    /// worker's own identity.
+    pub fn of_worker(role_arn: RoleArn, duration_sec: u32) -> Self {
+        Self {
+            role_arn,
+            session_name: None,
+            duration_sec,
+            external_id: None,
+            profile: None,
+        }
+    }
+
     /// The session name CloudTrail records: the one asked for, or one that leads back
     /// to the run (`sage-oss-` and the first 8 hex digits of its id).
     pub fn session_name(&self, execution_id: ExecutionId) -> String {

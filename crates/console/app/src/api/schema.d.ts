@@ -4,6 +4,79 @@
  */
 
 export interface paths {
+    "/api/v1/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every account, or those holding all the tags given, by id. */
+        get: operations["list"];
+        put?: never;
+        /** Adds an account (admins): 201, or 409 when the inventory holds its id. */
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queues an import of the organisation's accounts (admins): 202 with the import,
+         *     which a worker carries out.
+         */
+        post: operations["import_accounts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/imports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import and where it stands (admins). */
+        get: operations["get_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One account with its versions. */
+        get: operations["get_one"];
+        /** Changes an account (admins), as of the version read. */
+        put: operations["update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -846,6 +919,57 @@ export interface components {
             status: string;
             tool: string;
         };
+        /**
+         * @description An account as an admin writes it. On an edit, `version` is the one read (409 when
+         *     it changed since) and an absent `external_id` keeps the one held.
+         */
+        AccountBody: {
+            /** @description Edits only: `true` removes the external id held. */
+            clear_external_id?: boolean;
+            /** @description A secret the role's trust policy asks for; kept sealed, never shown. */
+            external_id?: string | null;
+            /** @description The 12-digit account id (an edit's is the path's). */
+            id?: string | null;
+            name?: string | null;
+            regions?: string[];
+            /**
+             * @description The role runs assume: a name (`SecurityAudit`, expanded in the account) or its
+             *     ARN in the account. Default `OrganizationAccountAccessRole`.
+             */
+            role?: string | null;
+            tags?: components["schemas"]["BTreeMap"];
+            /**
+             * Format: int32
+             * @description Edits only: the version read.
+             */
+            version?: number | null;
+        };
+        /** @description One account with each of its versions, newest first. */
+        AccountDetail: components["schemas"]["AccountView"] & {
+            versions: Record<string, never>[];
+        };
+        AccountList: {
+            items: components["schemas"]["AccountView"][];
+        };
+        /** @description An account of the inventory. */
+        AccountView: {
+            external_id_set: boolean;
+            id: string;
+            name: string;
+            /** @description As AWS Organizations last said (ACTIVE, SUSPENDED, …). */
+            org_status?: string | null;
+            regions: string[];
+            role: string;
+            /** @description The ARN runs assume in this account. */
+            role_arn: string;
+            /** @description `manual` or `organizations`. */
+            source: string;
+            tags: Record<string, never>;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int32 */
+            version: number;
+        };
         ApprovalPolicyView: {
             /**
              * Format: int32
@@ -912,6 +1036,9 @@ export interface components {
             target_id: string;
             target_type: string;
             user_agent?: string | null;
+        };
+        BTreeMap: {
+            [key: string]: string;
         };
         /** @description The outcome of walking the hash chain from the first event. */
         ChainReportView: {
@@ -1196,6 +1323,49 @@ export interface components {
         Health: {
             /** @example ok */
             status: string;
+        };
+        /**
+         * @description An import: which management account's role lists the organisation, and what
+         *     accounts new to the inventory get.
+         */
+        ImportBody: {
+            /**
+             * @description A role in the organisation's management account that may call
+             *     `organizations:ListAccounts`; the workers assume it.
+             */
+            management_role_arn?: string | null;
+            /** @description The regions new accounts are scanned in. */
+            regions?: string[];
+            /**
+             * @description The role's name runs assume in each new account. Default
+             *     `OrganizationAccountAccessRole`.
+             */
+            role?: string | null;
+        };
+        /** @description An import and where it stands. */
+        ImportView: {
+            /** Format: int32 */
+            created?: number | null;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /**
+             * Format: int32
+             * @description Accounts the organisation listed, added and changed.
+             */
+            found?: number | null;
+            /** Format: uuid */
+            id: string;
+            management_role_arn: string;
+            regions: string[];
+            /** Format: date-time */
+            requested_at: string;
+            requested_by: string;
+            role: string;
+            /** @description queued, running, succeeded or failed. */
+            status: string;
+            /** Format: int32 */
+            updated?: number | null;
         };
         LatestRun: {
             /** @description The run's record, `runs/<YYYYMM>/<id>/result.json`, and its outputs. */
@@ -1626,6 +1796,243 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list: {
+        parameters: {
+            query?: {
+                /** @description key=value pairs, comma-separated */
+                tags?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_accounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportBody"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountDetail"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list: {
         parameters: {
             query?: never;
