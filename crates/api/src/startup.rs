@@ -95,6 +95,10 @@ impl Application {
             state.metrics.clone(),
             shutdown.clone(),
         ));
+        tokio::spawn(crate::background::scans::dispatch_until_stopped(
+            state.db.clone(),
+            shutdown.clone(),
+        ));
         Ok(Self {
             port,
             server,

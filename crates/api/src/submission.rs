@@ -34,6 +34,20 @@ pub async fn submit(
     caller: &Caller,
     submission: Submission<'_>,
 ) -> Result<Execution, ApiError> {
+    let module_name = submission.module.name.clone();
+    let new = admit(state, caller, submission).await?;
+    let execution = state.db.submit_execution(&new, &caller.audit).await?;
+    state.metrics.runs.submitted(&module_name);
+    Ok(execution)
+}
+
+/// Everything [`submit`] checks, and the run it would record (its secrets sealed):
+/// a scan admits each account's run this way, then records them all at once.
+pub async fn admit(
+    state: &AppState,
+    caller: &Caller,
+    submission: Submission<'_>,
+) -> Result<NewExecution, ApiError> {
     let module = submission.module;
     let number = submission.version.unwrap_or(module.latest_version);
     let version = state
@@ -85,7 +99,7 @@ pub async fn submit(
         })
         .transpose()
         .map_err(ApiError::internal)?;
-    let new = NewExecution {
+    Ok(NewExecution {
         id: execution_id,
         module_id: module.id,
         module_version: number,
@@ -94,10 +108,7 @@ pub async fn submit(
         sealed_secrets,
         approvals_required,
         approval_ttl: state.runs.approval_ttl,
-    };
-    let execution = state.db.submit_execution(&new, &caller.audit).await?;
-    state.metrics.runs.submitted(&module.name);
-    Ok(execution)
+    })
 }
 
 /// Approval rules only ever tighten: naming an older version cannot skip what the

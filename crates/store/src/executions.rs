@@ -220,56 +220,10 @@ impl Db {
         new: &NewExecution,
         context: &AuditContext,
     ) -> Result<Execution, StoreError> {
-        let id = new.id.as_uuid();
-        let status = if new.approvals_required > 0 {
-            ExecutionStatus::AwaitingApproval
-        } else {
-            ExecutionStatus::Queued
-        };
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        transaction
-            .execute(
-                "INSERT INTO executions (id, module_id, module_version, requested_by, params, status,
-                                         approvals_required, approval_expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7,
-                         CASE WHEN $7 > 0 THEN now() + make_interval(secs => $8) END)",
-                &[&id, &new.module_id.as_uuid(), &new.module_version, &new.requested_by.as_uuid(), &new.params,
-                  &status.as_str(), &i32::try_from(new.approvals_required).unwrap_or(i32::MAX),
-                  &new.approval_ttl.as_secs_f64()],
-            )
-            .await?;
-        if let Some(sealed) = &new.sealed_secrets {
-            transaction
-                .execute(
-                    "INSERT INTO execution_secrets (execution_id, sealed) VALUES ($1, $2)",
-                    &[&id, sealed],
-                )
-                .await?;
-        }
-        if status == ExecutionStatus::Queued {
-            transaction
-                .execute(
-                    "INSERT INTO job_outbox (execution_id, traceparent) VALUES ($1, $2)",
-                    &[&id, &context.traceparent],
-                )
-                .await?;
-        }
-        let change = Change {
-            action: "execution.submit",
-            target_type: "execution",
-            target_id: id.to_string(),
-            before: None,
-            after: Some(json!({
-                "module_id": new.module_id, "module_version": new.module_version,
-                "params": new.params, "status": status,
-            })),
-        };
-        append(&transaction, &self.audit_key, context, &change).await?;
-        if status == ExecutionStatus::AwaitingApproval {
-            queue_notice(&transaction, id, Notice::Requested).await?;
-        }
-        let execution = read_in(&transaction, id).await?;
+        insert_execution(&transaction, &self.audit_key, new, context, None).await?;
+        let execution = read_in(&transaction, new.id.as_uuid()).await?;
         transaction.commit().await?;
         Ok(execution)
     }
@@ -507,4 +461,76 @@ impl JobSignals {
     pub async fn next(&mut self) -> Option<()> {
         self.0.payloads.recv().await.map(drop)
     }
+}
+
+/// Records a submitted execution within `transaction`: the run, its sealed secrets, its
+/// audit event, and its job unless it waits for approval or for its scan (`scan`: the
+/// scan's dispatcher releases it into the outbox when the scan has room).
+pub(crate) async fn insert_execution(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    new: &NewExecution,
+    context: &AuditContext,
+    scan: Option<Uuid>,
+) -> Result<ExecutionStatus, StoreError> {
+    let id = new.id.as_uuid();
+    let status = if new.approvals_required > 0 {
+        ExecutionStatus::AwaitingApproval
+    } else {
+        ExecutionStatus::Queued
+    };
+    transaction
+        .execute(
+            "INSERT INTO executions (id, module_id, module_version, requested_by, params, status,
+                                     approvals_required, approval_expires_at, scan_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7,
+                     CASE WHEN $7 > 0 THEN now() + make_interval(secs => $8) END, $9)",
+            &[
+                &id,
+                &new.module_id.as_uuid(),
+                &new.module_version,
+                &new.requested_by.as_uuid(),
+                &new.params,
+                &status.as_str(),
+                &i32::try_from(new.approvals_required).unwrap_or(i32::MAX),
+                &new.approval_ttl.as_secs_f64(),
+                &scan,
+            ],
+        )
+        .await?;
+    if let Some(sealed) = &new.sealed_secrets {
+        transaction
+            .execute(
+                "INSERT INTO execution_secrets (execution_id, sealed) VALUES ($1, $2)",
+                &[&id, sealed],
+            )
+            .await?;
+    }
+    if status == ExecutionStatus::Queued && scan.is_none() {
+        transaction
+            .execute(
+                "INSERT INTO job_outbox (execution_id, traceparent) VALUES ($1, $2)",
+                &[&id, &context.traceparent],
+            )
+            .await?;
+    }
+    let mut after = json!({
+        "module_id": new.module_id, "module_version": new.module_version,
+        "params": new.params, "status": status,
+    });
+    if let Some(scan) = scan {
+        after["scan_id"] = json!(scan);
+    }
+    let change = Change {
+        action: "execution.submit",
+        target_type: "execution",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(after),
+    };
+    append(transaction, audit_key, context, &change).await?;
+    if status == ExecutionStatus::AwaitingApproval {
+        queue_notice(transaction, id, Notice::Requested).await?;
+    }
+    Ok(status)
 }

@@ -24,6 +24,7 @@ pub mod outbox;
 mod pool;
 pub mod risk_acceptances;
 pub mod runs;
+pub mod scans;
 pub mod seed;
 #[cfg(feature = "testing")]
 pub mod testing;

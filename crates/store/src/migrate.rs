@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0030_evidence_documents"),
     migration!("0031_evidence_signing_keys"),
     migration!("0032_cloud_accounts"),
+    migration!("0033_scans"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

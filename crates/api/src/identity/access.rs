@@ -309,6 +309,11 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// Admins and auditors see every scan; others their own.
+    pub fn sees_all_scans(&self) -> bool {
+        self.caller.is_admin() || self.caller.user.has_role("auditor")
+    }
+
     /// Evidence documents are read by admins, auditors and approvers.
     pub fn may_read_documents(&self) -> Result<(), ApiError> {
         let user = &self.caller.user;

@@ -15,6 +15,7 @@ pub mod me;
 pub mod modules;
 pub mod pagination;
 pub mod risk_acceptances;
+pub mod scans;
 pub mod scripts;
 pub mod service;
 pub mod sign_in;
@@ -81,6 +82,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(accounts::get_import)
         .service(accounts::get_one)
         .service(accounts::update)
+        .service(scans::list)
+        .service(scans::create)
+        .service(scans::get_one)
+        .service(scans::cancel)
         .service(audit::verify)
         .service(audit::list);
 }

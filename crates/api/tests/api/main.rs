@@ -22,6 +22,7 @@ mod oidc;
 mod receiver;
 mod revocation;
 mod risk_acceptances;
+mod scans;
 mod seed;
 mod service;
 mod sign_in_cache;

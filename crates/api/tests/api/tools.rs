@@ -21,7 +21,7 @@ fn entry<'a>(tools: &'a Value, name: &str) -> &'a Value {
 }
 
 /// What a worker with a scanner image holding every tool but Steampipe reports.
-async fn report_scanner_image(app: &TestApp) {
+pub(crate) async fn report_scanner_image(app: &TestApp) {
     let report: BTreeMap<Tool, Availability> = Tool::ALL
         .into_iter()
         .map(|tool| {

@@ -1,13 +1,16 @@
 //! Importing an organisation's accounts: a worker assumes the management account's
 //! role in the emulator and lists its 20 accounts with AWS Organizations; importing
 //! again changes nothing; an account that runs no organisation ends the import failed,
-//! saying why.
+//! saying why. Then a Custodian scan of all 20, one run each within the scan's cap,
+//! one account failing on purpose (its role is not one the workers may assume).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use sage_testkit::{ADMIN, TestApp, emulator, spawn_app, spawn_worker_with};
+use sage_testkit::{
+    ADMIN, TestApp, emulator, spawn_app, spawn_app_with, spawn_worker_with, tools_env,
+};
 
 async fn import(app: &TestApp, management: &str) -> Value {
     let (status, queued) = app
@@ -95,5 +98,97 @@ async fn an_organisations_accounts_are_imported_once_each() {
         .get_as("/api/v1/audit?action=account.import.finish", ADMIN)
         .await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_scan_runs_each_account_once_within_its_cap_and_names_the_one_that_failed() {
+    let app = spawn_app_with(tools_env()).await;
+    let (management, ids) = emulator::organization(19).await;
+    // The workers may assume the management role and every account's SageAudit role
+    // but the last one's.
+    let (broken, good) = ids.split_last().unwrap();
+    let mut allowed: Vec<String> = good
+        .iter()
+        .map(|id| format!("arn:aws:iam::{id}:role/SageAudit"))
+        .collect();
+    allowed.push(format!("arn:aws:iam::{management}:role/OrgReader"));
+    let allowed = allowed.join(",");
+    let worker = spawn_worker_with(&app, move |env| {
+        emulator::use_it(env);
+        env.set("ASSUME_ROLE_ALLOWED", allowed.clone());
+        env.set("WORKER_CONCURRENCY", "3");
+    })
+    .await;
+    assert_eq!(import(&app, &management).await["created"], 20);
+    crate::scanners::wait_available(&app, "custodian").await;
+
+    let policy = "policies:\n  - name: any-bucket\n    resource: aws.s3\n";
+    let (status, scan) = app
+        .post_as(
+            "/api/v1/scans",
+            ADMIN,
+            &json!({"tool": "custodian", "account_ids": ids, "params": {"policy": policy},
+                    "max_concurrency": 3}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scan}");
+    assert_eq!(scan["total"], 20);
+    assert_eq!(scan["status"], "running");
+    let path = format!("/api/v1/scans/{}", scan["id"].as_str().unwrap());
+    let mut most_in_flight = 0;
+    let done = loop {
+        let (_, now) = app.get_as(&path, ADMIN).await;
+        let in_flight = now["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["status"] == "running")
+            .count();
+        most_in_flight = most_in_flight.max(in_flight);
+        if now["status"] != "running" {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(most_in_flight <= 3, "{most_in_flight} runs at once");
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(
+        (done["succeeded"].as_i64(), done["failed"].as_i64()),
+        (Some(19), Some(1)),
+        "{done}"
+    );
+    assert_eq!(done["done"], 20);
+    let failed = &done["failed_accounts"];
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
+    assert_eq!(failed[0]["account_id"], broken.as_str());
+    assert_eq!(failed[0]["reason"], "assume_role_failed", "{failed}");
+
+    // Each run is a normal run: the account's role, its region, the scan's policy.
+    let run = done["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == ids[1].as_str())
+        .unwrap();
+    let (_, execution) = app
+        .get_as(
+            &format!(
+                "/api/v1/executions/{}",
+                run["execution_id"].as_str().unwrap()
+            ),
+            ADMIN,
+        )
+        .await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    assert_eq!(
+        execution["params"]["iam_role_arn"],
+        format!("arn:aws:iam::{}:role/SageAudit", ids[1])
+    );
+    assert_eq!(execution["params"]["region"], "us-east-1");
+    let (status, again) = app
+        .post_as(&format!("{path}/cancel"), ADMIN, &json!({}))
+        .await;
+    assert_eq!(status, 409, "{again}");
     worker.stop().await;
 }

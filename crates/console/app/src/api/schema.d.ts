@@ -716,6 +716,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Scans newest first: the caller's own, or all for admins and auditors. */
+        get: operations["list"];
+        put?: never;
+        /**
+         * Starts a scan: 201 with it. 400 naming each field that does not hold, or, when no
+         *     account's run may be admitted, the first account's problems; accounts whose own run
+         *     is refused (no regions, a role the deployment does not allow) are part of the scan,
+         *     refused, and the others run.
+         */
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scans/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A scan with each of its accounts. */
+        get: operations["get_one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scans/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancels a running scan and every run of it that has not ended; 409 once it ended. */
+        post: operations["cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scripts": {
         parameters: {
             query?: never;
@@ -1720,6 +1777,71 @@ export interface components {
              */
             version?: number | null;
         };
+        /**
+         * @description A scan: `tool`, the accounts (`account_ids`, or `account_tags` every one of which
+         *     an account must hold), optionally `regions` in place of each account's own, the
+         *     tool's options (`params`, without role, external id or regions, which come from the
+         *     accounts), and how many of its runs may be in flight at once.
+         */
+        ScanBody: {
+            account_ids?: string[] | null;
+            account_tags?: Record<string, never> | null;
+            /**
+             * Format: int32
+             * @description Default 10.
+             */
+            max_concurrency?: number | null;
+            params?: Record<string, never>;
+            regions?: string[] | null;
+            tool?: string | null;
+        };
+        ScanList: {
+            items: components["schemas"]["ScanView"][];
+        };
+        /**
+         * @description A scan and where it stands: how many of its accounts are at each status
+         *     (`refused`: its run was refused at admission), and each account.
+         */
+        ScanView: {
+            /** @description Every account (`GET /api/v1/scans/{id}` only). */
+            accounts?: components["schemas"]["TargetView"][] | null;
+            counts: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Accounts whose run ended (any way) or was refused.
+             */
+            done: number;
+            /** Format: int64 */
+            failed: number;
+            /** @description Each account whose run failed, timed out, was lost or refused, with why. */
+            failed_accounts: components["schemas"]["TargetView"][];
+            /** Format: date-time */
+            finished_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: int32 */
+            max_concurrency: number;
+            params: Record<string, never>;
+            /** Format: int64 */
+            queued: number;
+            regions?: string[] | null;
+            requested_by: string;
+            /** Format: int64 */
+            running: number;
+            selection: Record<string, never>;
+            /**
+             * @description running, succeeded (every account's run succeeded), failed (some did not: see
+             *     `failed_accounts`) or cancelled.
+             */
+            status: string;
+            /** Format: int64 */
+            succeeded: number;
+            tool: string;
+            /** Format: int64 */
+            total: number;
+        };
         ScriptRequest: {
             description?: string;
             /** @description One of python3, bash, sh. */
@@ -1759,6 +1881,16 @@ export interface components {
         StepBody: {
             /** @description Why: kept with the step, audited and shown. */
             comment: string;
+        };
+        TargetView: {
+            account_id: string;
+            account_name?: string | null;
+            /** Format: uuid */
+            execution_id?: string | null;
+            /** @description Why the run ended as it did, or why it was refused. */
+            reason?: string | null;
+            /** @description The run's status, or `refused`. */
+            status: string;
         };
         ToolList: {
             items: components["schemas"]["ToolView"][];
@@ -3528,6 +3660,149 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: {
+                /** @description 1 to 500, default 50 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScanBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };

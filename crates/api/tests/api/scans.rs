@@ -1,0 +1,226 @@
+//! Scans over HTTP, without a worker: each bad field refused by name with nothing
+//! recorded; an account whose run cannot be admitted is part of the scan, refused; the
+//! runs wait for the dispatcher, which releases no more than the scan's cap; a cancel
+//! ends the scan and each of its runs.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use sage_testkit::{ADMIN, ANALYST, TestApp, spawn_app_with, tools_env};
+
+use crate::tools::report_scanner_image;
+
+const POLICY: &str = "policies: [{name: every-bucket, resource: aws.s3}]";
+
+async fn account(app: &TestApp, id: &str, regions: &[&str], env: &str) {
+    let (status, body) = app
+        .post_as(
+            "/api/v1/accounts",
+            ADMIN,
+            &json!({"id": id, "name": format!("account {id}"), "regions": regions,
+                    "external_id": format!("ext-{id}"), "tags": {"env": env}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// How many of the scan's runs the dispatcher released.
+async fn released(app: &TestApp, scan: &Value) -> usize {
+    let id: uuid::Uuid = scan["id"].as_str().unwrap().parse().unwrap();
+    app.db()
+        .scan_targets(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|t| t.released_at.is_some())
+        .count()
+}
+
+#[tokio::test]
+async fn bad_scans_are_refused_by_name_and_record_nothing() {
+    let app = spawn_app_with(tools_env()).await;
+    report_scanner_image(&app).await;
+    account(&app, "111122223333", &["us-east-1"], "prod").await;
+    let (before_audit, before_runs) = (app.audit_count().await, app.execution_count().await);
+    let policy = json!({"policy": POLICY});
+    let cases = [
+        (json!({"account_ids": ["111122223333"]}), "tool"),
+        (
+            json!({"tool": "nmap", "account_ids": ["111122223333"]}),
+            "tool",
+        ),
+        (json!({"tool": "custodian"}), "account_ids"),
+        (
+            json!({"tool": "custodian", "account_ids": ["111122223333"], "account_tags": {"env": "prod"}}),
+            "account_tags",
+        ),
+        (
+            json!({"tool": "custodian", "account_ids": ["12"], "params": policy}),
+            "account_ids",
+        ),
+        (
+            json!({"tool": "custodian", "account_ids": ["999999999999"], "params": policy}),
+            "account_ids",
+        ),
+        (
+            json!({"tool": "custodian", "account_tags": {"env": "nowhere"}, "params": policy}),
+            "account_tags",
+        ),
+        (
+            json!({"tool": "custodian", "account_ids": ["111122223333"],
+                "params": {"policy": POLICY, "iam_role_arn": "arn:aws:iam::111122223333:role/X"}}),
+            "params.iam_role_arn",
+        ),
+        (
+            json!({"tool": "custodian", "account_ids": ["111122223333"], "regions": ["Mars"], "params": policy}),
+            "regions",
+        ),
+        (
+            json!({"tool": "custodian", "account_ids": ["111122223333"], "max_concurrency": 0, "params": policy}),
+            "max_concurrency",
+        ),
+        // Every account's run refused alike: the tool's own option is missing.
+        (
+            json!({"tool": "custodian", "account_ids": ["111122223333"]}),
+            "params.policy",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, refused) = app.post_as("/api/v1/scans", ADMIN, &body).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        let named: Vec<&str> = refused["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            named.contains(&field),
+            "{body} should name {field}: {refused}"
+        );
+    }
+    // An analyst who may not run Custodian's module.
+    let (status, _) = app
+        .post_as(
+            "/api/v1/scans",
+            ANALYST,
+            &json!({"tool": "custodian", "account_ids": ["111122223333"], "params": policy}),
+        )
+        .await;
+    assert!(status == 403 || status == 404, "{status}");
+    assert_eq!(app.audit_count().await, before_audit);
+    assert_eq!(app.execution_count().await, before_runs);
+    let (_, scans) = app.get_as("/api/v1/scans", ADMIN).await;
+    assert_eq!(scans["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_scans_runs_wait_within_its_cap_and_a_cancel_ends_them_all() {
+    let app = spawn_app_with(tools_env()).await;
+    report_scanner_image(&app).await;
+    account(&app, "111122223333", &["us-east-1"], "prod").await;
+    account(
+        &app,
+        "444455556666",
+        &["ap-northeast-2", "us-east-1"],
+        "prod",
+    )
+    .await;
+    account(&app, "777788889999", &[], "prod").await;
+    account(&app, "121212121212", &["us-east-1"], "dev").await;
+
+    let (status, scan) = app
+        .post_as(
+            "/api/v1/scans",
+            ADMIN,
+            &json!({"tool": "custodian", "account_tags": {"env": "prod"},
+                    "params": {"policy": POLICY}, "max_concurrency": 1}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scan}");
+    assert_eq!(scan["total"], 3);
+    assert_eq!(scan["queued"], 2);
+    // The runs' options as admitted (defaults filled in), without the accounts' own.
+    assert_eq!(scan["params"]["policy"], POLICY);
+    for own in ["iam_role_arn", "iam_external_id", "region", "provider"] {
+        assert!(scan["params"].get(own).is_none(), "{scan}");
+    }
+    let refused = &scan["failed_accounts"];
+    assert_eq!(refused[0]["account_id"], "777788889999", "{scan}");
+    assert_eq!(refused[0]["status"], "refused");
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no regions"),
+        "{refused}"
+    );
+
+    // Each run is the account's: its role, regions and external id (sealed).
+    let second = scan["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "444455556666")
+        .unwrap();
+    let (_, run) = app
+        .get_as(
+            &format!(
+                "/api/v1/executions/{}",
+                second["execution_id"].as_str().unwrap()
+            ),
+            ADMIN,
+        )
+        .await;
+    assert_eq!(
+        run["params"]["iam_role_arn"],
+        "arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"
+    );
+    assert_eq!(run["params"]["region"], "ap-northeast-2,us-east-1");
+    assert_eq!(run["params"]["iam_external_id"], "***");
+
+    // The dispatcher releases one run (the cap), and no more while it is in flight.
+    for _ in 0..50 {
+        if released(&app, &scan).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(released(&app, &scan).await, 1);
+
+    let path = format!("/api/v1/scans/{}", scan["id"].as_str().unwrap());
+    let (status, cancelled) = app
+        .post_as(&format!("{path}/cancel"), ADMIN, &json!({}))
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["counts"]["cancelled"], 2, "{cancelled}");
+    let (status, _) = app
+        .post_as(&format!("{path}/cancel"), ADMIN, &json!({}))
+        .await;
+    assert_eq!(status, 409);
+    let (_, audit) = app
+        .get_as(
+            &format!("/api/v1/audit?target_id={}", scan["id"].as_str().unwrap()),
+            ADMIN,
+        )
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"scan.create") && actions.contains(&"scan.cancel"),
+        "{actions:?}"
+    );
+    let (_, list) = app.get_as("/api/v1/scans", ADMIN).await;
+    assert_eq!(list["items"][0]["status"], "cancelled");
+    assert!(list["items"][0].get("accounts").is_none());
+    // Others' scans are not the analyst's to see.
+    let (status, _) = app.get_as(&path, ANALYST).await;
+    assert_eq!(status, 404);
+}

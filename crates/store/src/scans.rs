@@ -1,0 +1,363 @@
+//! Scans: one tool over many accounts, one run each. A scan's runs are recorded at
+//! once (each as any run is, with its audit event) but wait outside the outbox; the
+//! dispatcher releases them within the scan's cap and never two at once against one
+//! account, and ends the scan when every run has ended.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sage_model::UserId;
+use sage_model::accounts::AccountId;
+use serde_json::{Value, json};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::audit::{AuditContext, Change, append};
+use crate::executions::{CancelOutcome, NewExecution, insert_execution};
+use crate::{Db, StoreError};
+
+/// A scan as its creator asked for it.
+#[derive(Debug, Clone)]
+pub struct NewScanRecord {
+    pub id: Uuid,
+    pub tool: String,
+    /// `{"account_ids": [...]}` or `{"account_tags": {...}}`.
+    pub selection: Value,
+    pub regions: Option<Vec<String>>,
+    /// The runs' options, secrets masked, without what each account decides.
+    pub params: Value,
+    pub max_concurrency: i32,
+    pub requested_by: UserId,
+}
+
+/// One account of a scan: its run, or why it has none.
+#[derive(Debug, Clone)]
+pub struct ScanTarget {
+    pub account_id: AccountId,
+    pub run: Result<NewExecution, String>,
+}
+
+/// A scan and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub id: Uuid,
+    pub tool: String,
+    pub selection: Value,
+    pub regions: Option<Vec<String>>,
+    pub params: Value,
+    pub max_concurrency: i32,
+    /// running, succeeded, failed or cancelled.
+    pub status: String,
+    pub requested_by: String,
+    pub requester_id: UserId,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Accounts by where their run stands (a run's status, or `refused`).
+    pub counts: BTreeMap<String, i64>,
+    pub total: i64,
+}
+
+/// One account of a scan as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetState {
+    pub account_id: String,
+    pub account_name: Option<String>,
+    pub execution_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub end_reason: Option<String>,
+    pub refusal: Option<String>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "s.id, s.tool, s.selection, s.regions, s.params, s.max_concurrency, s.status,
+    u.email, s.requested_by, s.created_at, s.finished_at,
+    (SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM (
+        SELECT coalesce(e.status, 'refused') AS k, count(*) AS n
+        FROM scan_targets t LEFT JOIN executions e ON e.id = t.execution_id
+        WHERE t.scan_id = s.id GROUP BY 1) c)";
+
+const FROM: &str = "scans s JOIN users u ON u.id = s.requested_by";
+
+/// Run statuses a released run holds a slot in.
+const IN_FLIGHT: [&str; 2] = ["queued", "running"];
+
+fn scan_of(row: &Row) -> Result<Scan, StoreError> {
+    let counts: BTreeMap<String, i64> =
+        serde_json::from_value(row.get(11)).map_err(|_| StoreError::Corrupt("scan counts"))?;
+    Ok(Scan {
+        id: row.get(0),
+        tool: row.get(1),
+        selection: row.get(2),
+        regions: row.get(3),
+        params: row.get(4),
+        max_concurrency: row.get(5),
+        status: row.get(6),
+        requested_by: row.get(7),
+        requester_id: UserId::from(row.get::<_, Uuid>(8)),
+        created_at: row.get(9),
+        finished_at: row.get(10),
+        total: counts.values().sum(),
+        counts,
+    })
+}
+
+impl Db {
+    /// Records a scan, each account's run (held until the dispatcher releases it) or
+    /// its refusal, and their audit events, in one transaction.
+    pub async fn create_scan(
+        &self,
+        scan: &NewScanRecord,
+        targets: &[ScanTarget],
+        context: &AuditContext,
+    ) -> Result<Scan, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(
+                "INSERT INTO scans (id, tool, selection, regions, params, max_concurrency,
+                                    requested_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &scan.id,
+                    &scan.tool,
+                    &scan.selection,
+                    &scan.regions,
+                    &scan.params,
+                    &scan.max_concurrency,
+                    &scan.requested_by.as_uuid(),
+                ],
+            )
+            .await?;
+        for (position, target) in targets.iter().enumerate() {
+            let (execution, refusal) = match &target.run {
+                Ok(run) => {
+                    insert_execution(&transaction, &self.audit_key, run, context, Some(scan.id))
+                        .await?;
+                    (Some(run.id.as_uuid()), None)
+                }
+                Err(why) => (None, Some(why.as_str())),
+            };
+            transaction
+                .execute(
+                    "INSERT INTO scan_targets (scan_id, account_id, position, execution_id, refusal)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &scan.id,
+                        &target.account_id.as_str(),
+                        &i32::try_from(position).unwrap_or(i32::MAX),
+                        &execution,
+                        &refusal,
+                    ],
+                )
+                .await?;
+        }
+        let refused: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.run.is_err())
+            .map(|t| t.account_id.as_str())
+            .collect();
+        let change = Change {
+            action: "scan.create",
+            target_type: "scan",
+            target_id: scan.id.to_string(),
+            before: None,
+            after: Some(json!({
+                "tool": scan.tool, "selection": scan.selection, "regions": scan.regions,
+                "params": scan.params, "max_concurrency": scan.max_concurrency,
+                "accounts": targets.len(), "refused": refused,
+            })),
+        };
+        append(&transaction, &self.audit_key, context, &change).await?;
+        transaction.commit().await?;
+        self.scan(scan.id)
+            .await?
+            .ok_or(StoreError::Corrupt("scan gone"))
+    }
+
+    pub async fn scan(&self, id: Uuid) -> Result<Option<Scan>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM {FROM} WHERE s.id = $1"),
+                &[&id],
+            )
+            .await?;
+        row.as_ref().map(scan_of).transpose()
+    }
+
+    /// Scans newest first: all, or those `requester` asked for.
+    pub async fn scans(
+        &self,
+        requester: Option<UserId>,
+        limit: i64,
+    ) -> Result<Vec<Scan>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM {FROM}
+                     WHERE $1::uuid IS NULL OR s.requested_by = $1
+                     ORDER BY s.created_at DESC, s.id DESC LIMIT $2"
+                ),
+                &[&requester.map(|u| u.as_uuid()), &limit],
+            )
+            .await?;
+        rows.iter().map(scan_of).collect()
+    }
+
+    /// Each account of a scan, in the order it was asked for.
+    pub async fn scan_targets(&self, id: Uuid) -> Result<Vec<TargetState>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT t.account_id, a.name, t.execution_id, e.status, e.reason, t.refusal,
+                        t.released_at
+                 FROM scan_targets t LEFT JOIN executions e ON e.id = t.execution_id
+                      LEFT JOIN cloud_accounts a ON a.id = t.account_id
+                 WHERE t.scan_id = $1 ORDER BY t.position",
+                &[&id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TargetState {
+                account_id: r.get(0),
+                account_name: r.get(1),
+                execution_id: r.get(2),
+                status: r.get(3),
+                end_reason: r.get(4),
+                refusal: r.get(5),
+                released_at: r.get(6),
+            })
+            .collect())
+    }
+
+    /// Releases the runs running scans have room for (oldest scan first, each within
+    /// its cap, none against an account another released run is still busy with), and
+    /// ends the scans whose every run has ended. Replicas may all call it: each scan is
+    /// taken by one at a time. Returns how many runs were released and the scans ended.
+    pub async fn dispatch_scans(&self) -> Result<(u64, Vec<Uuid>), StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let in_flight: Vec<&str> = IN_FLIGHT.to_vec();
+        let released = transaction
+            .execute(
+                "WITH scan AS (
+                     SELECT id, max_concurrency, created_at FROM scans WHERE status = 'running'
+                     ORDER BY created_at FOR UPDATE SKIP LOCKED),
+                 flight AS (
+                     SELECT t.scan_id, count(*) AS n
+                     FROM scan_targets t JOIN executions e ON e.id = t.execution_id
+                     WHERE t.scan_id IN (SELECT id FROM scan) AND t.released_at IS NOT NULL
+                       AND e.status = ANY($1)
+                     GROUP BY t.scan_id),
+                 ready AS (
+                     SELECT t.scan_id, t.account_id, t.execution_id,
+                            row_number() OVER (PARTITION BY t.scan_id ORDER BY t.position) AS rn
+                     FROM scan_targets t JOIN executions e ON e.id = t.execution_id
+                     WHERE t.scan_id IN (SELECT id FROM scan) AND t.released_at IS NULL
+                       AND e.status = 'queued'
+                       AND NOT EXISTS (
+                           SELECT 1 FROM scan_targets o JOIN executions oe ON oe.id = o.execution_id
+                           WHERE o.account_id = t.account_id AND o.released_at IS NOT NULL
+                             AND oe.status = ANY($1))),
+                 pick AS (
+                     SELECT DISTINCT ON (r.account_id) r.execution_id
+                     FROM ready r JOIN scan s ON s.id = r.scan_id
+                          LEFT JOIN flight f ON f.scan_id = r.scan_id
+                     WHERE r.rn <= s.max_concurrency - coalesce(f.n, 0)
+                     ORDER BY r.account_id, s.created_at),
+                 marked AS (
+                     UPDATE scan_targets t SET released_at = now()
+                     FROM pick p WHERE t.execution_id = p.execution_id
+                     RETURNING t.execution_id)
+                 INSERT INTO job_outbox (execution_id) SELECT execution_id FROM marked",
+                &[&in_flight],
+            )
+            .await?;
+        let rows = transaction
+            .query(
+                "WITH ended AS (
+                     SELECT s.id,
+                            bool_and(e.status = 'succeeded') AS all_succeeded
+                     FROM scans s JOIN scan_targets t ON t.scan_id = s.id
+                          LEFT JOIN executions e ON e.id = t.execution_id
+                     WHERE s.status = 'running'
+                     GROUP BY s.id
+                     HAVING bool_and(e.id IS NULL OR e.status NOT IN
+                                     ('awaiting_approval', 'queued', 'running')))
+                 UPDATE scans s SET finished_at = now(),
+                        status = CASE WHEN ended.all_succeeded THEN 'succeeded' ELSE 'failed' END
+                 FROM ended WHERE s.id = ended.id
+                 RETURNING s.id, s.status",
+                &[],
+            )
+            .await?;
+        let mut finished = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: Uuid = row.get(0);
+            let status: String = row.get(1);
+            let change = Change {
+                action: "scan.finish",
+                target_type: "scan",
+                target_id: id.to_string(),
+                before: None,
+                after: Some(json!({"status": status})),
+            };
+            append(
+                &transaction,
+                &self.audit_key,
+                &AuditContext::system(),
+                &change,
+            )
+            .await?;
+            finished.push(id);
+        }
+        transaction.commit().await?;
+        Ok((released, finished))
+    }
+
+    /// Cancels a running scan: each of its runs that has not ended is cancelled (each
+    /// audited as a cancel), then the scan. `None` when it had already ended.
+    pub async fn cancel_scan(
+        &self,
+        id: Uuid,
+        context: &AuditContext,
+    ) -> Result<Option<Scan>, StoreError> {
+        let client = self.client().await?;
+        let claimed = client
+            .execute(
+                "UPDATE scans SET status = 'cancelled', finished_at = now()
+                 WHERE id = $1 AND status = 'running'",
+                &[&id],
+            )
+            .await?;
+        if claimed == 0 {
+            return Ok(None);
+        }
+        let rows = client
+            .query(
+                "SELECT e.id FROM scan_targets t JOIN executions e ON e.id = t.execution_id
+                 WHERE t.scan_id = $1 AND e.status IN ('awaiting_approval', 'queued', 'running')",
+                &[&id],
+            )
+            .await?;
+        drop(client);
+        let mut cancelled = 0usize;
+        for row in &rows {
+            let run = sage_model::ExecutionId::from(row.get::<_, Uuid>(0));
+            if let CancelOutcome::Cancelled(_) = self.cancel_execution(run, context).await? {
+                cancelled += 1;
+            }
+        }
+        let change = Change {
+            action: "scan.cancel",
+            target_type: "scan",
+            target_id: id.to_string(),
+            before: Some(json!({"status": "running"})),
+            after: Some(json!({"status": "cancelled", "runs_cancelled": cancelled})),
+        };
+        self.record_audit(context, &change).await?;
+        self.scan(id).await
+    }
+}
