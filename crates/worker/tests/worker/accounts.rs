@@ -192,3 +192,64 @@ async fn a_scan_runs_each_account_once_within_its_cap_and_names_the_one_that_fai
     assert_eq!(status, 409, "{again}");
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn a_single_run_is_not_held_behind_a_large_scan() {
+    let app = spawn_app_with(tools_env()).await;
+    let worker = spawn_worker_with(&app, |env| {
+        emulator::use_it(env);
+        env.set("WORKER_CONCURRENCY", "2");
+    })
+    .await;
+    crate::scanners::wait_available(&app, "custodian").await;
+    let mut ids = Vec::new();
+    for _ in 0..16 {
+        let id = emulator::fresh_account();
+        let (status, body) = app
+            .post_as(
+                "/api/v1/accounts",
+                ADMIN,
+                &json!({"id": id, "name": "fleet", "regions": ["us-east-1"], "tags": {"fleet": "big"}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(id);
+    }
+    let policy = "policies:\n  - name: any-bucket\n    resource: aws.s3\n";
+    let (status, scan) = app
+        .post_as(
+            "/api/v1/scans",
+            ADMIN,
+            &json!({"tool": "custodian", "account_tags": {"fleet": "big"},
+                    "params": {"policy": policy}, "max_concurrency": 2}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scan}");
+    let path = format!("/api/v1/scans/{}", scan["id"].as_str().unwrap());
+    // Once the scan is under way, someone runs one scan of their own account.
+    let done_before = loop {
+        let (_, now) = app.get_as(&path, ADMIN).await;
+        if now["done"].as_i64() >= Some(1) {
+            break now["done"].as_i64().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let single = crate::scanners::run_tool(
+        &app,
+        "custodian",
+        json!({"provider": "aws", "region": "us-east-1", "iam_role_arn": emulator::ROLE_ARN,
+               "policy": policy}),
+    )
+    .await;
+    assert_eq!(single["status"], "succeeded", "{single}");
+    let (_, then) = app.get_as(&path, ADMIN).await;
+    // It waited behind the scan's runs in flight (its cap, 2) and those the freed slots
+    // took meanwhile, not behind the whole scan.
+    let done_meanwhile = then["done"].as_i64().unwrap() - done_before;
+    assert!(
+        done_meanwhile <= 4,
+        "{done_meanwhile} scan runs ended first: {then}"
+    );
+    assert_eq!(then["status"], "running", "{then}");
+    worker.stop().await;
+}
