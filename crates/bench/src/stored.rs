@@ -109,6 +109,7 @@ pub async fn store(folder: &str, execution: &str) -> anyhow::Result<()> {
         space: u64::MAX,
         cap: u64::MAX,
         succeeded: true,
+        assumed_account: None,
     };
     let outcome = store_findings(&db, &run, Path::new(folder), reading).await;
     anyhow::ensure!(outcome.problem.is_none(), "{:?}", outcome.problem);

@@ -316,6 +316,8 @@ pub fn verify<R: Read + Seek>(pack: R, key: &PublicKey) -> Result<Vec<String>, S
             path: run.path(),
             label: String::new(),
             run: Some(run.file_name().to_string_lossy().into_owned()),
+            // The counts compared do not depend on accounts.
+            account: None,
         })
         .collect();
     let parsed = parse_inputs(&inputs, &mut |record| {

@@ -68,6 +68,7 @@ fn packed(pdf_misses_a_failure: bool) -> Vec<u8> {
             path: run.path().to_owned(),
             label: String::new(),
             run: Some("run-1".to_owned()),
+            account: None,
         }],
         &mut |record| {
             summary.add(&record);

@@ -95,6 +95,20 @@ async fn config(credentials: Option<aws_sdk_sts::types::Credentials>) -> aws_con
         .await
 }
 
+/// The SDK's settings acting in `account`, through a role assumed there (moto assumes
+/// any role and keeps each account apart).
+async fn config_in(account: &str) -> aws_config::SdkConfig {
+    let sts = aws_sdk_sts::Client::new(&config(None).await);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/Seeder"))
+        .role_session_name("seed")
+        .send()
+        .await
+        .unwrap();
+    config(assumed.credentials).await
+}
+
 /// A fresh account id of its own for each caller, so tests sharing the emulator do not
 /// meet (moto keeps each account apart).
 pub fn fresh_account() -> String {
@@ -107,15 +121,7 @@ pub fn fresh_account() -> String {
 /// account's id (the management account's first).
 pub async fn organization(members: usize) -> (String, Vec<String>) {
     let management = fresh_account();
-    let sts = aws_sdk_sts::Client::new(&config(None).await);
-    let assumed = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{management}:role/OrgAdmin"))
-        .role_session_name("seed")
-        .send()
-        .await
-        .unwrap();
-    let org = aws_sdk_organizations::Client::new(&config(assumed.credentials).await);
+    let org = aws_sdk_organizations::Client::new(&config_in(&management).await);
     org.create_organization()
         .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
         .send()
@@ -138,4 +144,14 @@ pub async fn organization(members: usize) -> (String, Vec<String>) {
         );
     }
     (management, ids)
+}
+
+/// An S3 client of the emulator acting in `account` (through a role assumed there), to
+/// seed buckets that are that account's.
+pub async fn s3_in(account: &str) -> aws_sdk_s3::Client {
+    let shared = config_in(account).await;
+    let conf = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }

@@ -94,10 +94,17 @@ async fn make(ctx: &Context, order: &Evidence) -> Result<(Value, Vec<Artifact>),
         for artifact in artifacts.iter().filter(|a| !restated.contains(&a.name)) {
             fetch(ctx, artifact, &dir, &mut budget).await?;
         }
+        let account = ctx
+            .db
+            .execution(*id)
+            .await
+            .map_err(|e| sage_infra::error_text(&e))?
+            .and_then(|run| crate::tool_runs::assumed_account(&run.params));
         inputs.push(Input {
             path: dir,
             label: String::new(),
             run: Some(id.to_string()),
+            account,
         });
     }
     let lang: Lang = order.lang.parse()?;

@@ -15,6 +15,7 @@ use sage_findings::ParseError;
 use sage_findings::identity::Identity;
 use sage_findings::parse::{EMPTY_FILE, Input, Parsed, Record, parse_inputs, restated};
 use sage_model::ExecutionId;
+use sage_model::catalog::cloud::RoleArn;
 use sage_model::tools::Tool;
 use sage_store::Db;
 use sage_store::finding_states::Coverage;
@@ -86,6 +87,16 @@ pub struct Reading<'k> {
     pub cap: u64,
     /// Whether the run succeeded: only then may it fix findings.
     pub succeeded: bool,
+    /// The account whose role the run assumed: a finding whose output names no account
+    /// (Cloud Custodian's) is that account's, so runs over many accounts keep their
+    /// findings apart.
+    pub assumed_account: Option<String>,
+}
+
+/// The account of the role a run's options name (`iam_role_arn`).
+pub fn assumed_account(params: &Value) -> Option<String> {
+    let arn = RoleArn::parse(params.get("iam_role_arn")?.as_str()?).ok()?;
+    arn.as_str().split(':').nth(4).map(str::to_owned)
 }
 
 /// Reads the kept outputs out of the spooled archive into a private folder (names were
@@ -98,6 +109,7 @@ pub async fn store_outputs(
     kept: Kept,
     space: u64,
     succeeded: bool,
+    assumed_account: Option<String>,
 ) -> Outcome {
     let spool = spool.to_owned();
     let extracted = tokio::task::spawn_blocking(move || (extract(&spool, &kept.planned), kept));
@@ -112,6 +124,7 @@ pub async fn store_outputs(
         space,
         cap: ctx.settings.scanner_max_findings,
         succeeded,
+        assumed_account,
     };
     match folder {
         Ok(folder) => store_findings(&ctx.db, run, folder.path(), reading).await,
@@ -138,6 +151,7 @@ pub async fn store_findings(
         path: folder.to_owned(),
         label: String::new(),
         run: Some(run.execution_id.to_string()),
+        account: reading.assumed_account.clone(),
     };
     let cap = reading.cap;
     let parsing = tokio::task::spawn_blocking(move || {

@@ -26,6 +26,9 @@ use crate::state::AppState;
 
 /// Executions one report may cover: each brings up to its artifact limit to parse.
 const MAX_EXECUTIONS: usize = 10;
+/// A scan's report covers one run per account; the worker's fetch budget
+/// (`EVIDENCE_FETCH_BYTES`) bounds what it reads of them.
+const MAX_SCAN_EXECUTIONS: usize = 5000;
 const MAX_TITLE_CHARS: usize = 200;
 const MAX_PER_CHECK: i32 = 100_000;
 
@@ -35,6 +38,8 @@ pub struct EvidenceRequest {
     /// The runs to report on; without them, the latest finished run of each of `tools`.
     #[schema(value_type = Option<Vec<Uuid>>)]
     pub execution_ids: Option<Vec<ExecutionId>>,
+    /// A scan that ended: its runs that succeeded, one per account.
+    pub scan_id: Option<Uuid>,
     pub title: Option<String>,
     pub lang: Option<String>,
     pub tools: Option<Vec<String>>,
@@ -78,6 +83,7 @@ pub struct EvidenceView {
 /// A checked request, its runs still to resolve.
 struct Order {
     execution_ids: Option<Vec<ExecutionId>>,
+    scan_id: Option<Uuid>,
     title: Option<String>,
     lang: Lang,
     tools: Option<Vec<Tool>>,
@@ -129,10 +135,19 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
             .into_iter()
             .collect::<Vec<Tool>>()
     });
-    if request.execution_ids.is_none() && tools.as_ref().is_none_or(Vec::is_empty) {
+    if request.scan_id.is_some() && request.execution_ids.is_some() {
+        problems.push(FieldProblem::new(
+            "scan_id",
+            "name the runs or a scan, not both",
+        ));
+    }
+    if request.execution_ids.is_none()
+        && request.scan_id.is_none()
+        && tools.as_ref().is_none_or(Vec::is_empty)
+    {
         problems.push(FieldProblem::new(
             "tools",
-            "name the tools whose latest runs to report on, or execution_ids",
+            "name the tools whose latest runs to report on, execution_ids, or scan_id",
         ));
     }
     let per_check = request.max_findings_per_check;
@@ -147,6 +162,7 @@ fn order(request: EvidenceRequest) -> Result<Order, ApiError> {
     }
     Ok(Order {
         execution_ids: request.execution_ids,
+        scan_id: request.scan_id,
         title: request.title.map(|t| t.trim().to_owned()),
         lang,
         tools,
@@ -163,6 +179,9 @@ async fn runs(
     order: &Order,
 ) -> Result<Vec<ExecutionId>, ApiError> {
     let access = Access::new(state, caller);
+    if let Some(scan) = order.scan_id {
+        return scan_runs(state, caller, scan).await;
+    }
     if let Some(ids) = &order.execution_ids {
         for id in ids {
             let execution = access.execution(*id).await?;
@@ -189,6 +208,41 @@ async fn runs(
             ))
         })?;
         ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// The runs of a scan that ended which succeeded, each one the caller may see.
+async fn scan_runs(
+    state: &AppState,
+    caller: &Caller,
+    scan: Uuid,
+) -> Result<Vec<ExecutionId>, ApiError> {
+    let scan = crate::routes::scans::visible(state, caller, scan).await?;
+    if scan.status == "running" {
+        return Err(ApiError::FieldConflict(FieldProblem::new(
+            "scan_id",
+            "is still running: its report waits until every account's run ended",
+        )));
+    }
+    let access = Access::new(state, caller);
+    let mut ids = Vec::new();
+    for target in state.db.scan_targets(scan.id).await? {
+        if let (Some(id), Some("succeeded")) = (target.execution_id, target.status.as_deref()) {
+            let id = ExecutionId::from(id);
+            if access.execution(id).await.is_ok() {
+                ids.push(id);
+            }
+        }
+    }
+    if ids.is_empty() || ids.len() > MAX_SCAN_EXECUTIONS {
+        return Err(ApiError::FieldConflict(FieldProblem::new(
+            "scan_id",
+            format!(
+                "has {} runs that succeeded and that you may see: a report covers 1 to {MAX_SCAN_EXECUTIONS}",
+                ids.len()
+            ),
+        )));
     }
     Ok(ids)
 }

@@ -362,7 +362,7 @@ fn without_account_params(params: &Value) -> Value {
 }
 
 /// A scan the caller may see: its requester's, or any for admins and auditors.
-async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Scan, ApiError> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Scan, ApiError> {
     let scan = state.db.scan(id).await?.ok_or(ApiError::NotFound)?;
     if Access::new(state, caller).sees_all_scans() || scan.requester_id == caller.user.id {
         Ok(scan)

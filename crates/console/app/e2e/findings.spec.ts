@@ -222,7 +222,8 @@ test("a risk accepted by a second person, then revoked by its requester", async 
   // its account and region: a bare `*` is refused by name, a pattern is asked for.
   await analyst.goto(findingPage);
   await analyst.getByLabel("Check unencrypted wherever it fails within").check();
-  // Custodian's findings of the emulator name no account; the region is the finding's.
+  // Where the finding failed: the account whose role the run assumed, and its region.
+  await expect(analyst.getByLabel("Accounts")).toHaveValue("123456789012");
   await expect(analyst.getByLabel("Regions")).toHaveValue("us-east-1");
   await analyst.getByLabel("Resources matching").fill("*");
   await analyst.getByLabel("Why").fill("test buckets of this run");

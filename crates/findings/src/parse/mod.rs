@@ -82,6 +82,9 @@ pub struct Input {
     pub path: PathBuf,
     pub label: String,
     pub run: Option<String>,
+    /// The account the run assumed a role in: findings whose output names no account
+    /// (Cloud Custodian's) are that account's, so runs over many accounts stay apart.
+    pub account: Option<String>,
 }
 
 impl Input {
@@ -92,6 +95,7 @@ impl Input {
             label: path.display().to_string(),
             path,
             run: None,
+            account: None,
         }
     }
 }
@@ -118,11 +122,19 @@ pub fn restated<'a>(names: &[&'a str]) -> Vec<&'a str> {
 pub fn parse_inputs(inputs: &[Input], emit: Emit) -> Result<Parsed, ParseError> {
     let mut parsed = Parsed::default();
     for input in inputs {
+        let mut in_account = |mut record: Record| {
+            if let (Record::Finding(finding), Some(account)) = (&mut record, &input.account)
+                && finding.account.is_empty()
+            {
+                finding.account.clone_from(account);
+            }
+            emit(record);
+        };
         parse_path(
             &input.path,
             &input.label,
             input.run.as_deref(),
-            emit,
+            &mut in_account,
             &mut parsed,
         )?;
     }

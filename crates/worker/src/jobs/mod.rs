@@ -199,10 +199,18 @@ async fn run_claimed(
                 if let (Some(tool), End::As(reason)) = (tool, &finished.end) {
                     let run = tool_runs::new_run(ctx, claimed, tool, prefix);
                     let succeeded = reason.status() == ExecutionStatus::Succeeded;
-                    let read =
-                        tool_runs::store_outputs(ctx, &run, &spool, kept, outputs.bytes, succeeded)
-                            .instrument(tracing::info_span!("job_store_findings"))
-                            .await;
+                    let account = tool_runs::assumed_account(&claimed.params);
+                    let read = tool_runs::store_outputs(
+                        ctx,
+                        &run,
+                        &spool,
+                        kept,
+                        outputs.bytes,
+                        succeeded,
+                        account,
+                    )
+                    .instrument(tracing::info_span!("job_store_findings"))
+                    .await;
                     for cut in &read.cut {
                         notices.tell(format!("outputs cut: {cut}")).await;
                     }

@@ -122,8 +122,21 @@ async fn a_scan_runs_each_account_once_within_its_cap_and_names_the_one_that_fai
     .await;
     assert_eq!(import(&app, &management).await["created"], 20);
     crate::scanners::wait_available(&app, "custodian").await;
+    // A bucket in each of two accounts, named alike: each account's finding is its own.
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    for id in &ids[1..3] {
+        emulator::s3_in(id)
+            .await
+            .create_bucket()
+            .bucket(format!("sage-{tag}-{id}"))
+            .send()
+            .await
+            .unwrap();
+    }
 
-    let policy = "policies:\n  - name: any-bucket\n    resource: aws.s3\n";
+    let policy = format!(
+        "policies:\n  - name: test-buckets\n    resource: aws.s3\n    filters:\n      - type: value\n        key: Name\n        op: regex\n        value: '^sage-{tag}-.*'\n"
+    );
     let (status, scan) = app
         .post_as(
             "/api/v1/scans",
@@ -190,6 +203,44 @@ async fn a_scan_runs_each_account_once_within_its_cap_and_names_the_one_that_fai
         .post_as(&format!("{path}/cancel"), ADMIN, &json!({}))
         .await;
     assert_eq!(status, 409, "{again}");
+
+    // Each bucket is a finding of its own account (Custodian's output names none: the
+    // run's assumed role does).
+    let (_, findings) = app.get_as("/api/v1/findings?tool=custodian", ADMIN).await;
+    let mut owners: Vec<&str> = findings["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["account"].as_str().unwrap())
+        .collect();
+    owners.sort_unstable();
+    let mut seeded = vec![ids[1].as_str(), ids[2].as_str()];
+    seeded.sort_unstable();
+    assert_eq!(owners, seeded, "{findings}");
+
+    // One report over the scan: its 19 runs that succeeded, each of their accounts.
+    let report = app
+        .evidence_via(
+            "/api/v1/evidence",
+            ADMIN,
+            json!({"scan_id": done["id"], "lang": "en"}),
+        )
+        .await;
+    assert_eq!(report["status"], "ready", "{report}");
+    assert_eq!(report["execution_ids"].as_array().unwrap().len(), 19);
+    assert_eq!(
+        report["summary"]["failing"],
+        json!({"unknown": 2}),
+        "{report}"
+    );
+    assert_eq!(report["summary"]["accounts"].as_array().unwrap().len(), 19);
+    assert!(
+        !report["summary"]["accounts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(broken)),
+        "{report}"
+    );
     worker.stop().await;
 }
 

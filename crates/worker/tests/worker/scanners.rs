@@ -317,7 +317,10 @@ async fn scan_buckets(tool: &str) -> (TestApp, TestWorker, String, String) {
     (app, worker, id, plain)
 }
 
-#[tokio::test]
+// Two threads: the api and the worker run in this process beside the test's blocking
+// checks (pdftotext, verifying the pack), which would otherwise hold up the api's
+// connections long enough for them to be closed under a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prowler_scans_the_emulators_buckets() {
     let (app, worker, id, plain) = Box::pin(scan_buckets("prowler")).await;
     // The worker reported the names its image's Prowler holds: another is refused.

@@ -1219,6 +1219,11 @@ export interface components {
              *     the summaries count them all.
              */
             max_findings_per_check?: number | null;
+            /**
+             * Format: uuid
+             * @description A scan that ended: its runs that succeeded, one per account.
+             */
+            scan_id?: string | null;
             title?: string | null;
             tools?: string[] | null;
         };
