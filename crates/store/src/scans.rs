@@ -279,7 +279,8 @@ impl Db {
             .query(
                 "WITH ended AS (
                      SELECT s.id,
-                            bool_and(e.status = 'succeeded') AS all_succeeded
+                            -- A refused account (no run) is no success.
+                            bool_and(coalesce(e.status = 'succeeded', false)) AS all_succeeded
                      FROM scans s JOIN scan_targets t ON t.scan_id = s.id
                           LEFT JOIN executions e ON e.id = t.execution_id
                      WHERE s.status = 'running'

@@ -53,7 +53,6 @@ pub struct AccountView {
     pub role_arn: String,
     pub external_id_set: bool,
     pub regions: Vec<String>,
-    #[schema(value_type = Object)]
     pub tags: Tags,
     /// `manual` or `organizations`.
     pub source: String,

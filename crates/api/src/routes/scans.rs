@@ -33,7 +33,6 @@ use crate::submission::{Submission, admit};
 pub struct ScanBody {
     pub tool: Option<String>,
     pub account_ids: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
     pub account_tags: Option<Tags>,
     pub regions: Option<Vec<String>>,
     #[serde(default)]

@@ -15,7 +15,7 @@ use crate::helpers::{
 };
 
 /// Waits until a worker reported the scanner image and Custodian can run.
-async fn custodian_available(app: &TestApp) {
+pub(crate) async fn custodian_available(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, tools) = app.get_as("/api/v1/tools", ADMIN).await;

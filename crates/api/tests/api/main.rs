@@ -9,6 +9,7 @@ mod approvals;
 mod catalog;
 mod config;
 mod console;
+mod console_accounts;
 mod console_findings;
 mod evidence_documents;
 mod executions;

@@ -31,6 +31,8 @@ test("every page in Korean, no untranslated key", async ({ page }) => {
     ["/findings/trends", "추이"],
     ["/findings/diff", "두 실행 비교"],
     ["/findings/acceptances", "위험 수용"],
+    ["/accounts", "클라우드 계정"],
+    ["/scans", "새 스캔"],
     ["/admin/scripts", "스크립트"],
     ["/admin/modules", "모듈 관리"],
     [`/admin/modules/${moduleId}`, "할당"],

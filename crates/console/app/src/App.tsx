@@ -13,6 +13,10 @@ import { ModuleRun } from "./pages/ModuleRun";
 import { Modules } from "./pages/Modules";
 import { Runs } from "./pages/Runs";
 import { Scanners } from "./pages/Scanners";
+import { AccountPage } from "./pages/accounts/Account";
+import { Accounts } from "./pages/accounts/Accounts";
+import { ScanPage } from "./pages/accounts/Scan";
+import { Scans } from "./pages/accounts/Scans";
 import { AdminModule } from "./pages/admin/AdminModule";
 import { AdminModules } from "./pages/admin/AdminModules";
 import { Audit } from "./pages/admin/Audit";
@@ -38,6 +42,10 @@ export function App() {
           <Route path="/findings/acceptances" element={<Acceptances />} />
           <Route path="/findings/:fingerprint" element={<FindingPage />} />
           <Route path="/evidence" element={<Evidence />} />
+          <Route path="/accounts" element={<Accounts />} />
+          <Route path="/accounts/:id" element={<AccountPage />} />
+          <Route path="/scans" element={<Scans />} />
+          <Route path="/scans/:id" element={<ScanPage />} />
           <Route path="/admin/scripts" element={<Scripts />} />
           <Route path="/admin/modules" element={<AdminModules />} />
           <Route path="/admin/modules/:id" element={<AdminModule />} />

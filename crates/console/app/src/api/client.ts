@@ -2,6 +2,9 @@
 // every failure becomes an ApiError holding the server's code, message and fields.
 
 import type {
+  AccountBody,
+  AccountDetail,
+  AccountImport,
   Acceptance,
   AcceptanceRequest,
   Artifact,
@@ -17,13 +20,17 @@ import type {
   FindingDiff,
   FindingTrend,
   Framework,
+  ImportBody,
   LatestRun,
   Me,
   ModuleSummary,
   ModuleVersion,
   Page,
+  Scan,
+  ScanBody,
   Script,
   SignIn,
+  CloudAccount,
   Tool,
   ToolName,
 } from "./types";
@@ -122,6 +129,7 @@ export class Api {
   requestEvidence = (body: {
     tools?: string[];
     execution_ids?: string[];
+    scan_id?: string;
     title?: string;
     lang: string;
     compliance?: string;
@@ -143,6 +151,19 @@ export class Api {
     });
   revokeAcceptance = (id: string, comment: string) =>
     this.call<Acceptance>("POST", `/api/v1/risk-acceptances/${enc(id)}/revoke`, { comment });
+
+  accounts = (tags?: string) => this.call<{ items: CloudAccount[] }>("GET", withQuery("/api/v1/accounts", { tags }));
+  account = (id: string) => this.call<AccountDetail>("GET", `/api/v1/accounts/${enc(id)}`);
+  createAccount = (body: AccountBody) => this.call<CloudAccount>("POST", "/api/v1/accounts", body);
+  updateAccount = (id: string, body: AccountBody) =>
+    this.call<CloudAccount>("PUT", `/api/v1/accounts/${enc(id)}`, body);
+  importAccounts = (body: ImportBody) => this.call<AccountImport>("POST", "/api/v1/accounts/import", body);
+  accountImport = (id: string) => this.call<AccountImport>("GET", `/api/v1/accounts/imports/${enc(id)}`);
+
+  scans = () => this.call<{ items: Scan[] }>("GET", withQuery("/api/v1/scans", { limit: 100 }));
+  scan = (id: string) => this.call<Scan>("GET", `/api/v1/scans/${enc(id)}`);
+  startScan = (body: ScanBody) => this.call<Scan>("POST", "/api/v1/scans", body);
+  cancelScan = (id: string) => this.call<Scan>("POST", `/api/v1/scans/${enc(id)}/cancel`);
 
   audit = (filter: Query) => this.call<Page<AuditEvent>>("GET", withQuery("/api/v1/audit", filter));
   verifyAudit = () => this.call<ChainReport>("GET", "/api/v1/audit/verify");

@@ -1021,7 +1021,7 @@ export interface components {
             role_arn: string;
             /** @description `manual` or `organizations`. */
             source: string;
-            tags: Record<string, never>;
+            tags: components["schemas"]["BTreeMap"];
             /** Format: date-time */
             updated_at: string;
             /** Format: int32 */
@@ -1790,7 +1790,7 @@ export interface components {
          */
         ScanBody: {
             account_ids?: string[] | null;
-            account_tags?: Record<string, never> | null;
+            account_tags?: components["schemas"]["BTreeMap"] | null;
             /**
              * Format: int32
              * @description Default 10.

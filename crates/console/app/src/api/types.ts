@@ -207,3 +207,17 @@ export interface Evidence {
 
 /** A compliance framework the scanner image holds. */
 export type Framework = Schemas["FrameworkView"];
+
+/** A cloud account of the inventory; its external id is never shown, only whether set. */
+export type CloudAccount = Schemas["AccountView"];
+export type AccountDetail = Schemas["AccountDetail"] & {
+  versions: { version: number; name: string; role: string; changed_at: string; changed_by?: string | null }[];
+};
+export type AccountBody = Schemas["AccountBody"];
+export type AccountImport = Schemas["ImportView"];
+export type ImportBody = Schemas["ImportBody"];
+
+/** A scan: one tool over many accounts, one run each, and where it stands. */
+export type Scan = Schemas["ScanView"];
+export type ScanTarget = Schemas["TargetView"];
+export type ScanBody = Schemas["ScanBody"];

@@ -27,6 +27,8 @@ export function Layout({ children }: { children: ReactNode }) {
     ["/scanners", t("nav.scanners"), true],
     ["/findings", t("nav.findings"), true],
     ["/evidence", t("nav.evidence"), true],
+    ["/scans", t("nav.scans"), true],
+    ["/accounts", t("nav.accounts"), hasRole(session, "admin", "auditor", "approver")],
     ["/admin/scripts", t("nav.scripts"), admin],
     ["/admin/modules", t("nav.adminModules"), admin],
     ["/admin/audit", t("nav.audit"), hasRole(session, "admin", "auditor")],

@@ -1,0 +1,87 @@
+// The organisation's accounts and a scan across them, in the browser over the real
+// stack: an admin adds accounts and edits one (each change a version), imports an
+// emulated organisation, then scans the accounts tagged env=prod with Cloud Custodian;
+// the scan page follows it to its end, names the account that was refused and why,
+// and asks for one report over it.
+
+import { expect, test } from "@playwright/test";
+
+import { ADMIN, env, signInAsDemo, watch } from "./helpers";
+
+test("accounts kept and imported, then scanned with their progress and failures", async ({ page }) => {
+  const [first, second, nowhere] = env("SAGE_ACCOUNTS").split(",") as [string, string, string];
+  const management = env("SAGE_MANAGEMENT");
+  const tag = env("SAGE_TAG");
+  const seen = watch(page);
+  await signInAsDemo(page, ADMIN);
+  await page.getByRole("link", { name: "Accounts" }).click();
+  await expect(page.getByRole("heading", { name: "Cloud accounts" })).toBeVisible();
+
+  // Three accounts tagged env=prod; the last has no regions.
+  const added: [id: string, regions: string][] = [
+    [first, "us-east-1"],
+    [second, "us-east-1"],
+    [nowhere, ""],
+  ];
+  for (const [id, regions] of added) {
+    await page.getByLabel("Account id").fill(id);
+    await page.getByLabel("Name", { exact: true }).fill(`prod ${id.slice(-4)}`);
+    await page.getByLabel("External id").fill(`ext-${id}`);
+    await page.getByLabel("Regions").first().fill(regions);
+    await page.getByLabel("Tags (key=value, one per line)").fill(`env=prod\ntest=${tag}`);
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.locator(`tr[data-account="${id}"]`)).toContainText(
+      `arn:aws:iam::${id}:role/OrganizationAccountAccessRole`,
+    );
+  }
+  // A bad id is refused by name.
+  await page.getByLabel("Account id").fill("12345");
+  await page.getByLabel("Name", { exact: true }).fill("short");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("alert")).toContainText("12-digit");
+
+  // An edit makes a version; the external id is never shown back.
+  await page.locator(`tr[data-account="${first}"]`).getByRole("link").click();
+  await page.getByLabel("Name", { exact: true }).fill("prod renamed");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("account-version")).toHaveText("2");
+  await expect(page.locator("table tbody tr")).toHaveCount(2);
+  await expect(page.locator("main")).toContainText("set (never shown)");
+  await expect(page.locator("main")).not.toContainText(`ext-${first}`);
+
+  // The emulated organisation, imported through a worker.
+  await page.getByRole("link", { name: "Accounts" }).click();
+  await page.getByLabel("Role in the management account (ARN)").fill(`arn:aws:iam::${management}:role/OrgReader`);
+  await page.getByLabel("Regions").last().fill("us-east-1");
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page.locator("[data-import-status]")).toHaveAttribute("data-import-status", "succeeded", {
+    timeout: 30_000,
+  });
+  await expect(page.locator("[data-import-status]")).toContainText("3 found, 3 added");
+  await expect(page.locator(`tr[data-account="${management}"]`)).toContainText("AWS Organizations (ACTIVE)");
+
+  // A scan of the env=prod accounts, followed to its end.
+  await page.getByRole("link", { name: "Scans" }).click();
+  await page.getByLabel("Tags every account holds (key=value)").fill(`env=prod,test=${tag}`);
+  await page
+    .getByLabel("The tool's options (JSON)")
+    .fill(JSON.stringify({ policy: "policies:\n  - name: any-bucket\n    resource: aws.s3\n" }));
+  await page.getByLabel("Runs at once").fill("2");
+  await page.getByRole("button", { name: "Start the scan" }).click();
+  await expect(page.locator("[data-scan-status]")).toHaveAttribute("data-scan-status", "failed", {
+    timeout: 90_000,
+  });
+  await expect(page.getByTestId("scan-done").first()).toContainText("3 of 3 done: 2 succeeded, 1 failed");
+  const refused = page.locator(`tr[data-target="${nowhere}"]`).first();
+  await expect(refused).toContainText("Refused");
+  await expect(refused).toContainText("no regions");
+  await expect(page.locator(`tr[data-target="${first}"][data-status="succeeded"]`)).toHaveCount(1);
+  await expect(page.getByRole("button", { name: "Cancel the scan" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Evidence report over this scan" }).click();
+  await expect(page.getByRole("status")).toContainText("Report requested");
+
+  // Listed among the scans.
+  await page.getByRole("link", { name: "Scans" }).click();
+  await expect(page.locator("tr[data-scan]").first()).toContainText("Finished with failures");
+  expect(seen.problems).toEqual([]);
+});
