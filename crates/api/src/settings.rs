@@ -36,6 +36,8 @@ pub struct Settings {
     pub approval_ttl: Duration,
     /// The furthest a risk acceptance may expire, in days from its request.
     pub acceptance_max_days: u32,
+    /// The closest two fires of one schedule may be, in seconds.
+    pub schedule_min_seconds: u32,
     /// How long an artifact's presigned download URL is valid.
     pub artifact_url_ttl: Duration,
     /// The S3 address clients download from, when it is not the one the api uses (an
@@ -95,6 +97,7 @@ impl Settings {
         let approval_webhook = WebhookSettings::from_env(env, APPROVAL_VARS);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         let acceptance_max_days = env.number("ACCEPTANCE_MAX_DAYS", 365u32, 1, 3650);
+        let schedule_min_seconds = env.number("SCHEDULE_MIN_SECONDS", 60u32, 1, 86400);
         // SigV4 presigned URLs live at most 7 days.
         let artifact_url_ttl = env.seconds("ARTIFACT_URL_TTL_SEC", 300, 1, 7 * 24 * 3600);
         let s3_public_endpoint = env.optional_with("S3_PUBLIC_ENDPOINT", None, |v| {
@@ -121,6 +124,7 @@ impl Settings {
             approval_webhook: approval_webhook?,
             approval_ttl: approval_ttl?,
             acceptance_max_days: acceptance_max_days?,
+            schedule_min_seconds: schedule_min_seconds?,
             artifact_url_ttl: artifact_url_ttl?,
             s3_public_endpoint: s3_public_endpoint?,
             stream_keepalive: stream_keepalive?,

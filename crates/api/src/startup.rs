@@ -99,6 +99,10 @@ impl Application {
             state.db.clone(),
             shutdown.clone(),
         ));
+        tokio::spawn(crate::background::schedules::fire_until_stopped(
+            state.clone(),
+            shutdown.clone(),
+        ));
         Ok(Self {
             port,
             server,
@@ -242,6 +246,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         runs: RunRules {
             approval_ttl: settings.approval_ttl,
             acceptance_max_days: settings.acceptance_max_days,
+            schedule_min_seconds: settings.schedule_min_seconds,
             secrets: settings.common.secrets.clone(),
             assume_roles: settings.common.assume_roles.clone(),
             aws_profiles: settings.common.aws_profiles.clone(),

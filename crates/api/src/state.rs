@@ -49,6 +49,8 @@ pub struct RunRules {
     pub approval_ttl: Duration,
     /// The furthest a risk acceptance may expire, in days from its request.
     pub acceptance_max_days: u32,
+    /// The closest two fires of one schedule may be, in seconds.
+    pub schedule_min_seconds: u32,
     /// Seals a run's secrets until its worker opens them.
     pub secrets: sage_infra::secrets::SecretBox,
     /// The AWS roles runs may name.

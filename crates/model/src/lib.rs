@@ -14,6 +14,7 @@ pub mod logs;
 pub mod names;
 pub mod plan;
 pub mod queue;
+pub mod schedules;
 pub mod tools;
 
 /// Lowercase hex, as sha256 digests are shown and stored everywhere in Sage Runner.

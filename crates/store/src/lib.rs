@@ -25,6 +25,7 @@ mod pool;
 pub mod risk_acceptances;
 pub mod runs;
 pub mod scans;
+pub mod schedules;
 pub mod seed;
 #[cfg(feature = "testing")]
 pub mod testing;

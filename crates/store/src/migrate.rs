@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0031_evidence_signing_keys"),
     migration!("0032_cloud_accounts"),
     migration!("0033_scans"),
+    migration!("0034_schedules"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -301,6 +301,18 @@ impl Db {
         Ok(User::from_row(&row))
     }
 
+    /// A user as stored now: a schedule's runs are submitted as its owner.
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+                &[&id.as_uuid()],
+            )
+            .await?;
+        Ok(row.as_ref().map(User::from_row))
+    }
+
     /// The roles of a user, sorted; empty for an unknown id.
     #[tracing::instrument(skip(self))]
     pub async fn roles_of(&self, user_id: UserId) -> Result<Vec<String>, StoreError> {

@@ -197,6 +197,15 @@ impl TestApp {
             .await
     }
 
+    pub async fn delete_as(
+        &self,
+        path: &str,
+        user: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.call(reqwest::Method::DELETE, path, Some(user), None)
+            .await
+    }
+
     /// Provisions a user with roles and groups, as an identity provider's claims would.
     pub async fn user_with(&self, email: &str, roles: &[&str], groups: &[&str]) {
         let owned = |items: &[&str]| Some(items.iter().map(|s| (*s).to_owned()).collect());

@@ -68,6 +68,13 @@ use utoipa::OpenApi;
         crate::routes::scans::create,
         crate::routes::scans::get_one,
         crate::routes::scans::cancel,
+        crate::routes::schedules::list,
+        crate::routes::schedules::create,
+        crate::routes::schedules::get_one,
+        crate::routes::schedules::update,
+        crate::routes::schedules::pause,
+        crate::routes::schedules::resume,
+        crate::routes::schedules::remove,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -110,6 +117,10 @@ use utoipa::OpenApi;
         crate::routes::scans::ScanView,
         crate::routes::scans::ScanList,
         crate::routes::scans::TargetView,
+        crate::routes::schedules::ScheduleBody,
+        crate::routes::schedules::ScheduleView,
+        crate::routes::schedules::ScheduleList,
+        crate::routes::schedules::FireView,
         crate::routes::risk_acceptances::StepBody,
     )),
     tags(
@@ -121,6 +132,7 @@ use utoipa::OpenApi;
         (name = "tools", description = "The cloud scanners: Prowler, Scout Suite, Steampipe/Powerpipe, Cloud Custodian"),
         (name = "findings", description = "Every finding of the scanners' runs over time: new, open, fixed, reopened, accepted"),
         (name = "accounts", description = "The organisation's cloud accounts, written or imported from AWS Organizations"),
+        (name = "schedules", description = "Module runs on a cron schedule in a time zone, fired once across replicas"),
         (name = "audit", description = "The hash-chained audit trail (admin, auditor)")
     )
 )]

@@ -16,6 +16,7 @@ pub mod modules;
 pub mod pagination;
 pub mod risk_acceptances;
 pub mod scans;
+pub mod schedules;
 pub mod scripts;
 pub mod service;
 pub mod sign_in;
@@ -86,6 +87,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(scans::create)
         .service(scans::get_one)
         .service(scans::cancel)
+        .service(schedules::list)
+        .service(schedules::create)
+        .service(schedules::get_one)
+        .service(schedules::update)
+        .service(schedules::pause)
+        .service(schedules::resume)
+        .service(schedules::remove)
         .service(audit::verify)
         .service(audit::list);
 }

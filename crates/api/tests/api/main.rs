@@ -24,6 +24,7 @@ mod receiver;
 mod revocation;
 mod risk_acceptances;
 mod scans;
+mod schedules;
 mod seed;
 mod service;
 mod sign_in_cache;

@@ -773,6 +773,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Schedules by name: the caller's own, or all for admins. */
+        get: operations["list"];
+        put?: never;
+        /**
+         * Creates a schedule: 201. The caller must be allowed to run the module now, and
+         *     its parameters must pass as a run's would.
+         */
+        post: operations["create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A schedule, its next fire times and its latest fires. */
+        get: operations["get_one"];
+        /** Replaces what a schedule is made of; its next fire time follows the new cron. */
+        put: operations["update"];
+        post?: never;
+        /**
+         * Deletes a schedule: it fires no more and is no longer listed; its fires and runs
+         *     stay.
+         */
+        delete: operations["remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pauses a schedule: it fires no more until resumed. */
+        post: operations["pause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resumes a schedule from its next fire time after now (fires while paused are not
+         *     made up).
+         */
+        post: operations["resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scripts": {
         parameters: {
             query?: never;
@@ -1362,6 +1442,17 @@ export interface components {
             title: string;
             tool: string;
         };
+        FireView: {
+            detail?: string | null;
+            /** Format: uuid */
+            execution_id?: string | null;
+            /** Format: date-time */
+            fire_at: string;
+            /** Format: date-time */
+            fired_at: string;
+            /** @description submitted, refused or missed. */
+            outcome: string;
+        };
         FrameworkList: {
             items: components["schemas"]["FrameworkView"][];
         };
@@ -1846,6 +1937,56 @@ export interface components {
             tool: string;
             /** Format: int64 */
             total: number;
+        };
+        /**
+         * @description A schedule: `name`, `cron` (five fields, or six with seconds first), `timezone`
+         *     (IANA, default UTC), the module to run (`module_id`, optionally `version`) with its
+         *     `params`, `enabled` (default true) and `missed_policy` (`skip`, the default, or
+         *     `run_once`: what to do about fires that came while no scheduler ran).
+         */
+        ScheduleBody: {
+            cron?: string | null;
+            enabled?: boolean | null;
+            missed_policy?: string | null;
+            /** Format: uuid */
+            module_id?: string | null;
+            name?: string | null;
+            params?: Record<string, never> | null;
+            timezone?: string | null;
+            /** Format: int32 */
+            version?: number | null;
+        };
+        ScheduleList: {
+            items: components["schemas"]["ScheduleView"][];
+        };
+        /** @description A schedule and when it fires next. */
+        ScheduleView: {
+            /** Format: date-time */
+            created_at: string;
+            cron: string;
+            enabled: boolean;
+            /** @description The latest fires, newest first (`GET /api/v1/schedules/{id}` only). */
+            fires?: components["schemas"]["FireView"][] | null;
+            /** Format: uuid */
+            id: string;
+            missed_policy: string;
+            /** Format: uuid */
+            module_id: string;
+            /** Format: int32 */
+            module_version?: number | null;
+            name: string;
+            /** Format: date-time */
+            next_fire_at?: string | null;
+            /** @description The next five fire times (none while paused). */
+            next_fires: string[];
+            owner: string;
+            /** @description Secrets shown as `***`. */
+            params: Record<string, never>;
+            timezone: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int32 */
+            version: number;
         };
         ScriptRequest: {
             description?: string;
@@ -3808,6 +3949,209 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+        };
+    };
+    create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    pause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    resume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -1,0 +1,134 @@
+//! The scheduler: every api replica looks each second for schedules whose fire time
+//! came, admits each one's run as its owner would submit it, and lets the store decide
+//! the fire once ([`sage_store::Db::fire_schedule`]). A fire later than
+//! [`MISSED_AFTER_SECONDS`] came while no scheduler ran: the schedule's policy skips it
+//! or runs once for all that were missed.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sage_model::schedules::{MISSED_AFTER_SECONDS, MissedPolicy};
+use sage_store::audit::AuditContext;
+use sage_store::schedules::{FireOutcome, Schedule};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::error::ApiError;
+use crate::identity::access::Access;
+use crate::identity::caller::Caller;
+use crate::routes::schedules::cron_of;
+use crate::state::AppState;
+use crate::submission::{Submission, admit};
+
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// Schedules taken per look.
+const BATCH: i64 = 50;
+
+pub async fn fire_until_stopped(state: AppState, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(LOOK_EVERY) => {}
+        }
+        let due = match state.db.due_schedules(BATCH).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(error = %sage_infra::error_text(&error), "looking for due schedules failed");
+                continue;
+            }
+        };
+        for schedule in due {
+            if let Err(error) = fire(&state, &schedule).await {
+                tracing::warn!(schedule = %schedule.id, error = %sage_infra::error_text(&error), "firing a schedule failed");
+            }
+        }
+    }
+}
+
+async fn fire(state: &AppState, schedule: &Schedule) -> Result<(), sage_store::StoreError> {
+    let (Some(fire_at), Some(cron)) = (schedule.next_fire_at, cron_of(schedule)) else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    let next = cron.next_after(now.max(fire_at));
+    let missed = (now - fire_at).num_seconds() > MISSED_AFTER_SECONDS;
+    let policy = schedule
+        .missed_policy
+        .parse::<MissedPolicy>()
+        .unwrap_or(MissedPolicy::Skip);
+    let outcome = if missed && policy == MissedPolicy::Skip {
+        FireOutcome::Missed
+    } else {
+        match run(state, schedule).await? {
+            Ok(run) => FireOutcome::Run(run),
+            Err(why) => FireOutcome::Refused(why),
+        }
+    };
+    let fired = state
+        .db
+        .fire_schedule(schedule.id, fire_at, &outcome, next)
+        .await?;
+    if fired && let FireOutcome::Run(run) = &outcome {
+        tracing::info!(schedule = %schedule.id, execution = %run.id, "schedule fired");
+    }
+    Ok(())
+}
+
+/// The fire's run as the schedule's owner submits it now (their permissions as they
+/// stand), or why it is refused.
+async fn run(
+    state: &AppState,
+    schedule: &Schedule,
+) -> Result<Result<sage_store::executions::NewExecution, String>, sage_store::StoreError> {
+    let Some(user) = state.db.user(schedule.owner).await? else {
+        return Ok(Err("its owner is gone".to_owned()));
+    };
+    let caller = Caller {
+        user,
+        audit: AuditContext {
+            actor: format!("schedule {}", schedule.id),
+            ..AuditContext::system()
+        },
+    };
+    let Some(sealed) = state.db.sealed_schedule_params(schedule.id).await? else {
+        return Ok(Err("its parameters are gone".to_owned()));
+    };
+    let Some(params) = state
+        .runs
+        .secrets
+        .open(&sealed, schedule.id.as_bytes())
+        .ok()
+        .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok())
+    else {
+        return Ok(Err(
+            "its parameters do not open with this deployment's key".to_owned()
+        ));
+    };
+    let module = match Access::new(state, &caller)
+        .runnable_module(schedule.module_id)
+        .await
+    {
+        Ok(module) => module,
+        Err(error) => return Ok(Err(refusal(&error))),
+    };
+    let submission = Submission {
+        module: &module,
+        version: schedule.module_version,
+        params: &params,
+    };
+    Ok(admit(state, &caller, submission)
+        .await
+        .map_err(|error| refusal(&error)))
+}
+
+fn refusal(error: &ApiError) -> String {
+    match error {
+        ApiError::Validation { fields, .. } if !fields.is_empty() => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ApiError::NotFound => "its owner may no longer run the module".to_owned(),
+        other => other.to_string(),
+    }
+}

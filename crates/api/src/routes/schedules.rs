@@ -1,0 +1,371 @@
+//! Schedules: a module's run, with its parameters, at each fire time of a cron
+//! expression in an IANA time zone; created, edited, paused, resumed and deleted by
+//! their owner (or an admin), each step audited. The api replicas' scheduler fires
+//! them ([`crate::background::schedules`]).
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use chrono::{DateTime, Utc};
+use sage_model::ModuleId;
+use sage_model::schedules::{CronSchedule, MissedPolicy};
+use sage_store::schedules::{Fire, NewSchedule, Schedule};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::ValidatedJson;
+use crate::identity::access::Access;
+use crate::identity::caller::Caller;
+use crate::state::AppState;
+use crate::submission::{Submission, admit};
+
+/// A schedule: `name`, `cron` (five fields, or six with seconds first), `timezone`
+/// (IANA, default UTC), the module to run (`module_id`, optionally `version`) with its
+/// `params`, `enabled` (default true) and `missed_policy` (`skip`, the default, or
+/// `run_once`: what to do about fires that came while no scheduler ran).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleBody {
+    pub name: Option<String>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+    pub module_id: Option<Uuid>,
+    pub version: Option<i32>,
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<Value>,
+    pub enabled: Option<bool>,
+    pub missed_policy: Option<String>,
+}
+
+/// A schedule and when it fires next.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScheduleView {
+    pub id: Uuid,
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub missed_policy: String,
+    pub enabled: bool,
+    pub module_id: Uuid,
+    pub module_version: Option<i32>,
+    /// Secrets shown as `***`.
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub owner: String,
+    pub version: i32,
+    pub next_fire_at: Option<DateTime<Utc>>,
+    /// The next five fire times (none while paused).
+    pub next_fires: Vec<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The latest fires, newest first (`GET /api/v1/schedules/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fires: Option<Vec<FireView>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FireView {
+    pub fire_at: DateTime<Utc>,
+    pub fired_at: DateTime<Utc>,
+    /// submitted, refused or missed.
+    pub outcome: String,
+    pub execution_id: Option<Uuid>,
+    pub detail: Option<String>,
+}
+
+impl From<Fire> for FireView {
+    fn from(fire: Fire) -> Self {
+        Self {
+            fire_at: fire.fire_at,
+            fired_at: fire.fired_at,
+            outcome: fire.outcome,
+            execution_id: fire.execution_id,
+            detail: fire.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ScheduleList {
+    pub items: Vec<ScheduleView>,
+}
+
+/// How many fires a schedule's page lists.
+const FIRES_SHOWN: i64 = 50;
+
+fn view(schedule: Schedule, fires: Option<Vec<Fire>>) -> ScheduleView {
+    let next_fires = match (schedule.next_fire_at, cron_of(&schedule)) {
+        (Some(next), Some(cron)) => {
+            let mut times = vec![next];
+            times.extend(cron.upcoming(next, 4));
+            times
+        }
+        _ => Vec::new(),
+    };
+    ScheduleView {
+        id: schedule.id,
+        name: schedule.name,
+        cron: schedule.cron,
+        timezone: schedule.timezone,
+        missed_policy: schedule.missed_policy,
+        enabled: schedule.enabled,
+        module_id: schedule.module_id.as_uuid(),
+        module_version: schedule.module_version,
+        params: schedule.params,
+        owner: schedule.owner_email,
+        version: schedule.version,
+        next_fire_at: schedule.next_fire_at,
+        next_fires,
+        created_at: schedule.created_at,
+        updated_at: schedule.updated_at,
+        fires: fires.map(|fires| fires.into_iter().map(FireView::from).collect()),
+    }
+}
+
+/// A stored schedule's fire times (it was checked when written; any interval).
+pub fn cron_of(schedule: &Schedule) -> Option<CronSchedule> {
+    CronSchedule::parse(&schedule.cron, &schedule.timezone, 1).ok()
+}
+
+/// The checked schedule a body makes, for `id` (its parameters admitted as a run of
+/// the caller's would be, then sealed with the schedule's id).
+async fn checked(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    body: ScheduleBody,
+) -> Result<NewSchedule, ApiError> {
+    let mut problems = Vec::new();
+    let name = body.name.as_deref().map(str::trim).unwrap_or_default();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        problems.push(FieldProblem::new(
+            "name",
+            "is required: 1 to 200 characters",
+        ));
+    }
+    let timezone = body.timezone.unwrap_or_else(|| "UTC".to_owned());
+    let cron = match body.cron.as_deref() {
+        None => {
+            problems.push(FieldProblem::new("cron", "is required (0 9 * * 1-5)"));
+            None
+        }
+        Some(pattern) => CronSchedule::parse(pattern, &timezone, state.runs.schedule_min_seconds)
+            .map_err(|more| problems.extend(more.into_iter().map(FieldProblem::from)))
+            .ok(),
+    };
+    let missed = body
+        .missed_policy
+        .as_deref()
+        .map_or(Ok(MissedPolicy::Skip), str::parse::<MissedPolicy>)
+        .map_err(|why| problems.push(FieldProblem::new("missed_policy", why)))
+        .ok();
+    let Some(module_id) = body.module_id else {
+        problems.push(FieldProblem::new(
+            "module_id",
+            "is required: the module to run",
+        ));
+        return Err(ApiError::invalid(problems));
+    };
+    let module = Access::new(state, caller)
+        .runnable_module(ModuleId::from(module_id))
+        .await?;
+    let params = body
+        .params
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    let submission = Submission {
+        module: &module,
+        version: body.version,
+        params: &params,
+    };
+    let admitted = match admit(state, caller, submission).await {
+        Ok(run) => Some(run),
+        Err(ApiError::Validation { fields, .. }) => {
+            problems.extend(fields);
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let (Some(cron), Some(missed), Some(admitted), true) =
+        (cron, missed, admitted, problems.is_empty())
+    else {
+        return Err(ApiError::invalid(problems));
+    };
+    let enabled = body.enabled.unwrap_or(true);
+    let plain = serde_json::to_vec(&params).map_err(ApiError::internal)?;
+    Ok(NewSchedule {
+        id,
+        name: name.to_owned(),
+        cron: body.cron.unwrap_or_default(),
+        timezone,
+        missed_policy: missed.as_str().to_owned(),
+        enabled,
+        module_id: module.id,
+        module_version: body.version,
+        params: admitted.params,
+        sealed_params: state.runs.secrets.seal(&plain, id.as_bytes()),
+        owner: caller.user.id,
+        next_fire_at: enabled.then(|| cron.next_after(Utc::now())).flatten(),
+    })
+}
+
+/// A schedule the caller owns, or any for admins; else 404.
+async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<Schedule, ApiError> {
+    let schedule = state.db.schedule(id).await?.ok_or(ApiError::NotFound)?;
+    if caller.is_admin() || schedule.owner == caller.user.id {
+        Ok(schedule)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Creates a schedule: 201. The caller must be allowed to run the module now, and
+/// its parameters must pass as a run's would.
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "schedules", request_body = ScheduleBody,
+    responses((status = 201, body = ScheduleView), (status = 400, body = crate::http::error::ErrorBody), (status = 404)))]
+#[post("/api/v1/schedules")]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: ValidatedJson<ScheduleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let new = checked(&state, &caller, Uuid::new_v4(), body.0).await?;
+    let schedule = state.db.create_schedule(&new, &caller.audit).await?;
+    Ok(HttpResponse::Created().json(view(schedule, None)))
+}
+
+/// Schedules by name: the caller's own, or all for admins.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules",
+    responses((status = 200, body = ScheduleList)))]
+#[get("/api/v1/schedules")]
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let owner = (!caller.is_admin()).then_some(caller.user.id);
+    let schedules = state.db.schedules(owner).await?;
+    Ok(HttpResponse::Ok().json(ScheduleList {
+        items: schedules.into_iter().map(|s| view(s, None)).collect(),
+    }))
+}
+
+/// A schedule, its next fire times and its latest fires.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "schedules",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleView), (status = 404)))]
+#[get("/api/v1/schedules/{id}")]
+pub async fn get_one(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let schedule = owned(&state, &caller, path.into_inner()).await?;
+    let fires = state.db.schedule_fires(schedule.id, FIRES_SHOWN).await?;
+    Ok(HttpResponse::Ok().json(view(schedule, Some(fires))))
+}
+
+/// Replaces what a schedule is made of; its next fire time follows the new cron.
+#[utoipa::path(put, path = "/api/v1/schedules/{id}", tag = "schedules", request_body = ScheduleBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleView), (status = 400, body = crate::http::error::ErrorBody), (status = 404)))]
+#[put("/api/v1/schedules/{id}")]
+pub async fn update(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    body: ValidatedJson<ScheduleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let current = owned(&state, &caller, path.into_inner()).await?;
+    let mut new = checked(&state, &caller, current.id, body.0).await?;
+    // The owner stays who made it, whoever edits it.
+    new.owner = current.owner;
+    let schedule = state
+        .db
+        .update_schedule(&new, &caller.audit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view(schedule, None)))
+}
+
+async fn set_state(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    enabled: bool,
+    deleted: bool,
+    action: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let current = owned(state, caller, id).await?;
+    let next = if enabled && !deleted {
+        cron_of(&current).and_then(|cron| cron.next_after(Utc::now()))
+    } else {
+        None
+    };
+    let schedule = state
+        .db
+        .set_schedule_state(id, enabled, next, deleted, action, &caller.audit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view(schedule, None)))
+}
+
+/// Pauses a schedule: it fires no more until resumed.
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/pause", tag = "schedules",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleView), (status = 404)))]
+#[post("/api/v1/schedules/{id}/pause")]
+pub async fn pause(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_state(
+        &state,
+        &caller,
+        path.into_inner(),
+        false,
+        false,
+        "schedule.pause",
+    )
+    .await
+}
+
+/// Resumes a schedule from its next fire time after now (fires while paused are not
+/// made up).
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/resume", tag = "schedules",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleView), (status = 404)))]
+#[post("/api/v1/schedules/{id}/resume")]
+pub async fn resume(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_state(
+        &state,
+        &caller,
+        path.into_inner(),
+        true,
+        false,
+        "schedule.resume",
+    )
+    .await
+}
+
+/// Deletes a schedule: it fires no more and is no longer listed; its fires and runs
+/// stay.
+#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "schedules",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleView), (status = 404)))]
+#[delete("/api/v1/schedules/{id}")]
+pub async fn remove(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    set_state(
+        &state,
+        &caller,
+        path.into_inner(),
+        false,
+        true,
+        "schedule.delete",
+    )
+    .await
+}

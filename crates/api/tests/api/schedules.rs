@@ -1,0 +1,219 @@
+//! Schedules over HTTP with two api replicas firing (no worker: the runs stay queued):
+//! each fire once, with one run, as its owner; a missed fire skipped or run once by
+//! policy; refusals naming the field with nothing recorded; pause, resume and delete.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use sage_testkit::{ADMIN, ANALYST, TestApp, spawn_app, spawn_app_with, spawn_replica, test_env};
+
+fn every_second(module: &str, missed: &str) -> Value {
+    json!({"name": "nightly backup", "cron": "* * * * * *", "timezone": "Asia/Seoul",
+           "module_id": module, "missed_policy": missed,
+           "params": {"db_name": "orders", "backup_key": "s3cr3t-key-value"}})
+}
+
+async fn fires(app: &TestApp, id: &str) -> Vec<Value> {
+    let (status, schedule) = app
+        .get_as(&format!("/api/v1/schedules/{id}"), ANALYST)
+        .await;
+    assert_eq!(status, 200, "{schedule}");
+    schedule["fires"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn each_fire_happens_once_across_two_replicas() {
+    let mut env = test_env();
+    env.set("SCHEDULE_MIN_SECONDS", "1");
+    let app = spawn_app_with(env).await;
+    let replica = spawn_replica(&app).await;
+    let module = app.backup_db_module().await;
+
+    let (status, schedule) = app
+        .post_as("/api/v1/schedules", ANALYST, &every_second(&module, "skip"))
+        .await;
+    assert_eq!(status, 201, "{schedule}");
+    assert_eq!(schedule["params"]["backup_key"], "***");
+    assert_eq!(schedule["owner"], ANALYST);
+    let next: Vec<DateTime<Utc>> = serde_json::from_value(schedule["next_fires"].clone()).unwrap();
+    assert_eq!(next.len(), 5);
+    assert!(
+        next.windows(2).all(|w| (w[1] - w[0]).num_seconds() == 1),
+        "{next:?}"
+    );
+    let id = schedule["id"].as_str().unwrap().to_owned();
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (status, paused) = replica
+        .post_as(
+            &format!("/api/v1/schedules/{id}/pause"),
+            ANALYST,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["next_fires"], json!([]));
+    let fired = fires(&app, &id).await;
+    assert!(fired.len() >= 3, "{fired:?}");
+    let times: std::collections::BTreeSet<&str> = fired
+        .iter()
+        .map(|f| f["fire_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(times.len(), fired.len(), "one fire per time: {fired:?}");
+    // One run per fire, each the owner's, with the schedule's parameters.
+    let runs: std::collections::BTreeSet<&str> = fired
+        .iter()
+        .map(|f| {
+            assert_eq!(f["outcome"], "submitted", "{f}");
+            f["execution_id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(runs.len(), fired.len());
+    assert_eq!(app.execution_count().await, fired.len());
+    let run = app.execution(runs.iter().next().unwrap()).await;
+    assert_eq!(run["requested_by"], ANALYST);
+    assert_eq!(run["params"]["db_name"], "orders");
+    assert_eq!(run["params"]["backup_key"], "***");
+    // Paused: nothing more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(fires(&app, &id).await.len(), fired.len());
+
+    let (status, resumed) = app
+        .post_as(
+            &format!("/api/v1/schedules/{id}/resume"),
+            ANALYST,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(resumed["next_fires"].as_array().unwrap().len(), 5);
+    let (status, _) = app
+        .delete_as(&format!("/api/v1/schedules/{id}"), ANALYST)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .get_as(&format!("/api/v1/schedules/{id}"), ANALYST)
+        .await;
+    assert_eq!(status, 404);
+    let (_, audit) = app
+        .get_as(&format!("/api/v1/audit?target_id={id}"), ADMIN)
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "schedule.create",
+        "schedule.fire",
+        "schedule.pause",
+        "schedule.resume",
+        "schedule.delete",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    assert!(!audit.to_string().contains("s3cr3t-key-value"));
+}
+
+#[tokio::test]
+async fn fires_missed_while_no_scheduler_ran_follow_the_policy() {
+    let mut env = test_env();
+    env.set("SCHEDULE_MIN_SECONDS", "1");
+    let app = spawn_app_with(env).await;
+    let module = app.backup_db_module().await;
+    let mut ids = Vec::new();
+    for missed in ["skip", "run_once"] {
+        let mut body = every_second(&module, missed);
+        // Paused at once: then its next fire time is set ten minutes back, as if every
+        // replica had been down since.
+        body["enabled"] = json!(false);
+        let (status, schedule) = app.post_as("/api/v1/schedules", ANALYST, &body).await;
+        assert_eq!(status, 201, "{schedule}");
+        ids.push(schedule["id"].as_str().unwrap().to_owned());
+    }
+    app.db()
+        .execute_for_tests(&format!(
+            "UPDATE schedules SET enabled = true, next_fire_at = now() - interval '10 minutes'
+             WHERE id IN ('{}', '{}')",
+            ids[0], ids[1]
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for id in &ids {
+        app.post_as(
+            &format!("/api/v1/schedules/{id}/pause"),
+            ANALYST,
+            &json!({}),
+        )
+        .await;
+    }
+    let skipped = fires(&app, &ids[0]).await;
+    let missed: Vec<&Value> = skipped
+        .iter()
+        .filter(|f| f["outcome"] == "missed")
+        .collect();
+    assert_eq!(missed.len(), 1, "{skipped:?}");
+    assert!(missed[0]["execution_id"].is_null());
+    let ran = fires(&app, &ids[1]).await;
+    let oldest = ran.last().unwrap();
+    assert_eq!(
+        oldest["outcome"], "submitted",
+        "run once on return: {ran:?}"
+    );
+    // Ten minutes of missed fires make one run, not six hundred.
+    assert!(ran.len() <= 4, "{ran:?}");
+}
+
+#[tokio::test]
+async fn bad_schedules_are_refused_by_name_and_record_nothing() {
+    let app = spawn_app().await;
+    let module = app.backup_db_module().await;
+    let before = app.audit_count().await;
+    let good = every_second(&module, "skip");
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    let cases = [
+        (with("name", json!(" ")), "name"),
+        (with("cron", json!("61 * * * *")), "cron"),
+        // SCHEDULE_MIN_SECONDS is 60 by default.
+        (good.clone(), "cron"),
+        (with("timezone", json!("Mars/Olympus")), "timezone"),
+        (with("missed_policy", json!("sometimes")), "missed_policy"),
+        (
+            with("params", json!({"db_name": "nope", "backup_key": "k"})),
+            "params.db_name",
+        ),
+        (with("colour", json!("red")), "colour"),
+    ];
+    for (body, field) in cases {
+        let (status, refused) = app.post_as("/api/v1/schedules", ANALYST, &body).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert!(
+            refused["error"]["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["field"] == field),
+            "{field}: {refused}"
+        );
+    }
+    // A module the caller may not run.
+    let (status, _) = app
+        .post_as(
+            "/api/v1/schedules",
+            sage_testkit::OTHER,
+            &with("cron", json!("0 9 * * *")),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(app.audit_count().await, before);
+    let (_, list) = app.get_as("/api/v1/schedules", ADMIN).await;
+    assert_eq!(list["items"], json!([]));
+}
