@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0032_cloud_accounts"),
     migration!("0033_scans"),
     migration!("0034_schedules"),
+    migration!("0035_schedule_approvals"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

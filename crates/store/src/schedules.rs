@@ -61,11 +61,20 @@ pub struct Fire {
     pub detail: Option<String>,
 }
 
+/// An approval of a schedule's version, in effect until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingApproval {
+    pub approver: String,
+    pub comment: String,
+    pub approved_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// What became of a fire time.
 #[derive(Debug)]
 pub enum FireOutcome {
-    /// Its run, recorded.
-    Run(NewExecution),
+    /// Its run, recorded, and what let it run without waiting (a standing approval).
+    Run(NewExecution, Option<String>),
     /// Why its run was refused (the owner may no longer run it, a parameter no longer
     /// passes): recorded, and the schedule goes on.
     Refused(String),
@@ -312,9 +321,9 @@ impl Db {
         }
         let context = AuditContext::system();
         let (kind, execution, detail) = match outcome {
-            FireOutcome::Run(run) => {
+            FireOutcome::Run(run, approved) => {
                 insert_execution(&transaction, &self.audit_key, run, &context, None).await?;
-                ("submitted", Some(run.id.as_uuid()), None)
+                ("submitted", Some(run.id.as_uuid()), approved.as_deref())
             }
             FireOutcome::Refused(why) => ("refused", None, Some(why.as_str())),
             FireOutcome::Missed => ("missed", None, None),
@@ -345,6 +354,71 @@ impl Db {
         append(&transaction, &self.audit_key, &context, &change).await?;
         transaction.commit().await?;
         Ok(true)
+    }
+
+    /// Approves `version` of a schedule until `expires_at` (again: the new expiry and
+    /// comment); audited.
+    pub async fn approve_schedule(
+        &self,
+        id: Uuid,
+        version: i32,
+        approver: UserId,
+        comment: &str,
+        expires_at: DateTime<Utc>,
+        context: &AuditContext,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute(
+                "INSERT INTO schedule_approvals (schedule_id, schedule_version, approver, comment,
+                                                 expires_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (schedule_id, schedule_version, approver)
+                 DO UPDATE SET comment = $4, expires_at = $5, approved_at = now()",
+                &[&id, &version, &approver.as_uuid(), &comment, &expires_at],
+            )
+            .await?;
+        let change = Change {
+            action: "schedule.approve",
+            target_type: "schedule",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({"version": version, "comment": comment, "expires_at": expires_at})),
+        };
+        append(&transaction, &self.audit_key, context, &change).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The approvals in effect of a schedule's `version`, by approvers other than its
+    /// owner, soonest to expire first.
+    pub async fn standing_approvals(
+        &self,
+        id: Uuid,
+        version: i32,
+    ) -> Result<Vec<StandingApproval>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT u.email, a.comment, a.approved_at, a.expires_at
+                 FROM schedule_approvals a JOIN schedules s ON s.id = a.schedule_id
+                      JOIN users u ON u.id = a.approver
+                 WHERE a.schedule_id = $1 AND a.schedule_version = $2
+                   AND a.expires_at > now() AND a.approver <> s.owner
+                 ORDER BY a.expires_at, u.email",
+                &[&id, &version],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StandingApproval {
+                approver: r.get(0),
+                comment: r.get(1),
+                approved_at: r.get(2),
+                expires_at: r.get(3),
+            })
+            .collect())
     }
 
     /// A schedule's latest fires, newest first.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sage_model::schedules::{MISSED_AFTER_SECONDS, MissedPolicy};
 use sage_store::audit::AuditContext;
+use sage_store::executions::NewExecution;
 use sage_store::schedules::{FireOutcome, Schedule};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -60,7 +61,7 @@ async fn fire(state: &AppState, schedule: &Schedule) -> Result<(), sage_store::S
         FireOutcome::Missed
     } else {
         match run(state, schedule).await? {
-            Ok(run) => FireOutcome::Run(run),
+            Ok(run) => standing(state, schedule, run).await?,
             Err(why) => FireOutcome::Refused(why),
         }
     };
@@ -68,10 +69,44 @@ async fn fire(state: &AppState, schedule: &Schedule) -> Result<(), sage_store::S
         .db
         .fire_schedule(schedule.id, fire_at, &outcome, next)
         .await?;
-    if fired && let FireOutcome::Run(run) = &outcome {
+    if fired && let FireOutcome::Run(run, _) = &outcome {
         tracing::info!(schedule = %schedule.id, execution = %run.id, "schedule fired");
     }
     Ok(())
+}
+
+/// A run that needs approvals goes without waiting when enough approvers (never its
+/// owner) approved this version of the schedule and their approvals have not expired;
+/// the fire says whose approvals let it.
+async fn standing(
+    state: &AppState,
+    schedule: &Schedule,
+    mut run: NewExecution,
+) -> Result<FireOutcome, sage_store::StoreError> {
+    if run.approvals_required == 0 {
+        return Ok(FireOutcome::Run(run, None));
+    }
+    let approvals = state
+        .db
+        .standing_approvals(schedule.id, schedule.version)
+        .await?;
+    let required = usize::try_from(run.approvals_required).unwrap_or(usize::MAX);
+    if approvals.len() < required {
+        return Ok(FireOutcome::Run(run, None));
+    }
+    run.approvals_required = 0;
+    let who: Vec<String> = approvals
+        .iter()
+        .map(|a| format!("{} (until {})", a.approver, a.expires_at.to_rfc3339()))
+        .collect();
+    Ok(FireOutcome::Run(
+        run,
+        Some(format!(
+            "approved by the standing approval of version {} by {}",
+            schedule.version,
+            who.join(", ")
+        )),
+    ))
 }
 
 /// The fire's run as the schedule's owner submits it now (their permissions as they
@@ -79,7 +114,7 @@ async fn fire(state: &AppState, schedule: &Schedule) -> Result<(), sage_store::S
 async fn run(
     state: &AppState,
     schedule: &Schedule,
-) -> Result<Result<sage_store::executions::NewExecution, String>, sage_store::StoreError> {
+) -> Result<Result<NewExecution, String>, sage_store::StoreError> {
     let Some(user) = state.db.user(schedule.owner).await? else {
         return Ok(Err("its owner is gone".to_owned()));
     };

@@ -75,6 +75,7 @@ use utoipa::OpenApi;
         crate::routes::schedules::pause,
         crate::routes::schedules::resume,
         crate::routes::schedules::remove,
+        crate::routes::schedules::approve,
         crate::routes::audit::list,
         crate::routes::audit::verify,
     ),
@@ -121,6 +122,8 @@ use utoipa::OpenApi;
         crate::routes::schedules::ScheduleView,
         crate::routes::schedules::ScheduleList,
         crate::routes::schedules::FireView,
+        crate::routes::schedules::StandingApprovalView,
+        crate::routes::schedules::ApproveBody,
         crate::routes::risk_acceptances::StepBody,
     )),
     tags(

@@ -309,6 +309,25 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// Whether the caller may give `schedule` a standing approval: an admin or approver
+    /// who sees its module and is not its owner.
+    pub async fn may_approve_schedule(
+        &self,
+        schedule: &sage_store::schedules::Schedule,
+    ) -> Result<(), ApiError> {
+        if !(self.caller.is_admin() || self.caller.user.has_role("approver")) {
+            return Err(ApiError::Forbidden(
+                "only admins and approvers may approve schedules".into(),
+            ));
+        }
+        if schedule.owner == self.caller.user.id {
+            return Err(ApiError::Forbidden(
+                "the owner cannot approve their own schedule".into(),
+            ));
+        }
+        self.module(schedule.module_id).await.map(|_| ())
+    }
+
     /// Admins and auditors see every scan; others their own.
     pub fn sees_all_scans(&self) -> bool {
         self.caller.is_admin() || self.caller.user.has_role("auditor")

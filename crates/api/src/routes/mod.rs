@@ -94,6 +94,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(schedules::pause)
         .service(schedules::resume)
         .service(schedules::remove)
+        .service(schedules::approve)
         .service(audit::verify)
         .service(audit::list);
 }

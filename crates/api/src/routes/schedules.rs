@@ -61,7 +61,29 @@ pub struct ScheduleView {
     /// The latest fires, newest first (`GET /api/v1/schedules/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fires: Option<Vec<FireView>>,
+    /// The standing approvals in effect of this version (`GET …/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<Vec<StandingApprovalView>>,
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StandingApprovalView {
+    pub approver: String,
+    pub comment: String,
+    pub approved_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A standing approval: why, and until when (at most a year ahead).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    pub comment: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The furthest a standing approval may reach.
+const APPROVAL_MAX_DAYS: i64 = 365;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FireView {
@@ -119,6 +141,7 @@ fn view(schedule: Schedule, fires: Option<Vec<Fire>>) -> ScheduleView {
         created_at: schedule.created_at,
         updated_at: schedule.updated_at,
         fires: fires.map(|fires| fires.into_iter().map(FireView::from).collect()),
+        approvals: None,
     }
 }
 
@@ -208,6 +231,21 @@ async fn checked(
     })
 }
 
+/// A schedule the caller owns, any for admins, and for approvers one whose module they
+/// see (what they would approve); else 404.
+async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<Schedule, ApiError> {
+    let schedule = state.db.schedule(id).await?.ok_or(ApiError::NotFound)?;
+    let access = Access::new(state, caller);
+    if caller.is_admin()
+        || schedule.owner == caller.user.id
+        || access.may_approve_schedule(&schedule).await.is_ok()
+    {
+        Ok(schedule)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 /// A schedule the caller owns, or any for admins; else 404.
 async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<Schedule, ApiError> {
     let schedule = state.db.schedule(id).await?.ok_or(ApiError::NotFound)?;
@@ -255,9 +293,82 @@ pub async fn get_one(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let schedule = owned(&state, &caller, path.into_inner()).await?;
+    let schedule = visible(&state, &caller, path.into_inner()).await?;
     let fires = state.db.schedule_fires(schedule.id, FIRES_SHOWN).await?;
-    Ok(HttpResponse::Ok().json(view(schedule, Some(fires))))
+    let approvals = state
+        .db
+        .standing_approvals(schedule.id, schedule.version)
+        .await?;
+    let mut shown = view(schedule, Some(fires));
+    shown.approvals = Some(
+        approvals
+            .into_iter()
+            .map(|a| StandingApprovalView {
+                approver: a.approver,
+                comment: a.comment,
+                approved_at: a.approved_at,
+                expires_at: a.expires_at,
+            })
+            .collect(),
+    );
+    Ok(HttpResponse::Ok().json(shown))
+}
+
+/// Approves the schedule's current version until `expires_at` (admins and approvers
+/// who see its module, never its owner): each fire of this version then runs without
+/// waiting once enough approvers did. An edit voids it.
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/approve", tag = "schedules", request_body = ApproveBody,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleView), (status = 400, body = crate::http::error::ErrorBody),
+              (status = 403), (status = 404)))]
+#[post("/api/v1/schedules/{id}/approve")]
+pub async fn approve(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    body: ValidatedJson<ApproveBody>,
+) -> Result<HttpResponse, ApiError> {
+    let schedule = state
+        .db
+        .schedule(path.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Access::new(&state, &caller)
+        .may_approve_schedule(&schedule)
+        .await?;
+    let body = body.0;
+    let mut problems = Vec::new();
+    let comment = body.comment.as_deref().map(str::trim).unwrap_or_default();
+    if comment.is_empty() || comment.chars().count() > 2000 {
+        problems.push(FieldProblem::new(
+            "comment",
+            "is required: 1 to 2000 characters",
+        ));
+    }
+    let now = Utc::now();
+    let latest = now + chrono::Duration::days(APPROVAL_MAX_DAYS);
+    match body.expires_at {
+        Some(at) if at > now && at <= latest => {}
+        _ => problems.push(FieldProblem::new(
+            "expires_at",
+            format!("is required: a time in the next {APPROVAL_MAX_DAYS} days"),
+        )),
+    }
+    let (Some(expires_at), true) = (body.expires_at, problems.is_empty()) else {
+        return Err(ApiError::invalid(problems));
+    };
+    state
+        .db
+        .approve_schedule(
+            schedule.id,
+            schedule.version,
+            caller.user.id,
+            comment,
+            expires_at,
+            &caller.audit,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(view(schedule, None)))
 }
 
 /// Replaces what a schedule is made of; its next fire time follows the new cron.

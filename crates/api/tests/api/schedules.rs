@@ -15,6 +15,23 @@ fn every_second(module: &str, missed: &str) -> Value {
            "params": {"db_name": "orders", "backup_key": "s3cr3t-key-value"}})
 }
 
+/// The fires once there are more than `count` (within ten seconds).
+async fn fires_after(app: &TestApp, id: &str, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let fired = fires(app, id).await;
+        if fired.len() > count {
+            return fired;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no more than {count} fires");
+}
+
+/// The status of a fire's run.
+async fn run_status(app: &TestApp, fire: &Value) -> Value {
+    app.execution(fire["execution_id"].as_str().unwrap()).await["status"].clone()
+}
+
 async fn fires(app: &TestApp, id: &str) -> Vec<Value> {
     let (status, schedule) = app
         .get_as(&format!("/api/v1/schedules/{id}"), ANALYST)
@@ -216,4 +233,80 @@ async fn bad_schedules_are_refused_by_name_and_record_nothing() {
     assert_eq!(app.audit_count().await, before);
     let (_, list) = app.get_as("/api/v1/schedules", ADMIN).await;
     assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_standing_approval_lets_each_fire_run_until_an_edit_voids_it() {
+    const APPROVER: &str = "approver@example.com";
+    let mut env = test_env();
+    env.set("SCHEDULE_MIN_SECONDS", "1");
+    let app = spawn_app_with(env).await;
+    let module = crate::approvals::module_needing(&app, 1).await;
+    let body = every_second(&module, "skip");
+    let (status, schedule) = app.post_as("/api/v1/schedules", ANALYST, &body).await;
+    assert_eq!(status, 201, "{schedule}");
+    let id = schedule["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/schedules/{id}");
+
+    // Without it, each fire's run waits for approval.
+    let first = fires_after(&app, &id, 0).await;
+    assert_eq!(run_status(&app, &first[0]).await, "awaiting_approval");
+
+    // The owner may not approve; a bad approval is refused by name.
+    let expires = (Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let approval = json!({"comment": "weekly backup agreed", "expires_at": expires});
+    let (status, _) = app
+        .post_as(&format!("{path}/approve"), ANALYST, &approval)
+        .await;
+    assert_eq!(status, 403);
+    for (bad, field) in [
+        (json!({"expires_at": expires}), "comment"),
+        (json!({"comment": "x"}), "expires_at"),
+        (
+            json!({"comment": "x", "expires_at": (Utc::now() + chrono::Duration::days(400)).to_rfc3339()}),
+            "expires_at",
+        ),
+    ] {
+        let (status, refused) = app
+            .post_as(&format!("{path}/approve"), APPROVER, &bad)
+            .await;
+        assert_eq!(status, 400, "{refused}");
+        assert_eq!(refused["error"]["fields"][0]["field"], field);
+    }
+    let (status, _) = app
+        .post_as(&format!("{path}/approve"), APPROVER, &approval)
+        .await;
+    assert_eq!(status, 200);
+    let (_, seen) = app.get_as(&path, APPROVER).await;
+    assert_eq!(seen["approvals"][0]["approver"], APPROVER);
+
+    // Now each fire runs without waiting, and says which approval let it.
+    let before = fires(&app, &id).await.len();
+    let approved = fires_after(&app, &id, before + 1).await;
+    let latest = &approved[0];
+    assert_eq!(run_status(&app, latest).await, "queued", "{latest}");
+    assert!(
+        latest["detail"]
+            .as_str()
+            .unwrap()
+            .contains("standing approval of version 1 by approver@example.com"),
+        "{latest}"
+    );
+
+    // An edit makes version 2: the approval no longer covers it.
+    let (status, edited) = app.put_as(&path, ANALYST, &body).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["version"], 2);
+    let before = fires(&app, &id).await.len();
+    let after = fires_after(&app, &id, before + 1).await;
+    assert_eq!(
+        run_status(&app, &after[0]).await,
+        "awaiting_approval",
+        "{:?}",
+        after[0]
+    );
+    let (_, seen) = app.get_as(&path, APPROVER).await;
+    assert_eq!(seen["approvals"], json!([]));
+    app.post_as(&format!("{path}/pause"), ANALYST, &json!({}))
+        .await;
 }

@@ -816,6 +816,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves the schedule's current version until `expires_at` (admins and approvers
+         *     who see its module, never its owner): each fire of this version then runs without
+         *     waiting once enough approvers did. An edit voids it.
+         */
+        post: operations["approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules/{id}/pause": {
         parameters: {
             query?: never;
@@ -1123,6 +1144,12 @@ export interface components {
             decided_at: string;
             /** @description `approve` or `reject`. */
             decision: string;
+        };
+        /** @description A standing approval: why, and until when (at most a year ahead). */
+        ApproveBody: {
+            comment?: string | null;
+            /** Format: date-time */
+            expires_at?: string | null;
         };
         ArtifactList: {
             items: components["schemas"]["ArtifactView"][];
@@ -1961,6 +1988,8 @@ export interface components {
         };
         /** @description A schedule and when it fires next. */
         ScheduleView: {
+            /** @description The standing approvals in effect of this version (`GET …/{id}` only). */
+            approvals?: components["schemas"]["StandingApprovalView"][] | null;
             /** Format: date-time */
             created_at: string;
             cron: string;
@@ -2023,6 +2052,14 @@ export interface components {
             /** @enum {string} */
             mode: "oidc";
             scopes: string;
+        };
+        StandingApprovalView: {
+            /** Format: date-time */
+            approved_at: string;
+            approver: string;
+            comment: string;
+            /** Format: date-time */
+            expires_at: string;
         };
         StepBody: {
             /** @description Why: kept with the step, audited and shown. */
@@ -4092,6 +4129,51 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ScheduleView"];
                 };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApproveBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             404: {
                 headers: {
