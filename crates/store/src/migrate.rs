@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0033_scans"),
     migration!("0034_schedules"),
     migration!("0035_schedule_approvals"),
+    migration!("0036_scan_schedules"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

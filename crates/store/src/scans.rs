@@ -112,62 +112,7 @@ impl Db {
     ) -> Result<Scan, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
-        transaction
-            .execute(
-                "INSERT INTO scans (id, tool, selection, regions, params, max_concurrency,
-                                    requested_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &scan.id,
-                    &scan.tool,
-                    &scan.selection,
-                    &scan.regions,
-                    &scan.params,
-                    &scan.max_concurrency,
-                    &scan.requested_by.as_uuid(),
-                ],
-            )
-            .await?;
-        for (position, target) in targets.iter().enumerate() {
-            let (execution, refusal) = match &target.run {
-                Ok(run) => {
-                    insert_execution(&transaction, &self.audit_key, run, context, Some(scan.id))
-                        .await?;
-                    (Some(run.id.as_uuid()), None)
-                }
-                Err(why) => (None, Some(why.as_str())),
-            };
-            transaction
-                .execute(
-                    "INSERT INTO scan_targets (scan_id, account_id, position, execution_id, refusal)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &scan.id,
-                        &target.account_id.as_str(),
-                        &i32::try_from(position).unwrap_or(i32::MAX),
-                        &execution,
-                        &refusal,
-                    ],
-                )
-                .await?;
-        }
-        let refused: Vec<&str> = targets
-            .iter()
-            .filter(|t| t.run.is_err())
-            .map(|t| t.account_id.as_str())
-            .collect();
-        let change = Change {
-            action: "scan.create",
-            target_type: "scan",
-            target_id: scan.id.to_string(),
-            before: None,
-            after: Some(json!({
-                "tool": scan.tool, "selection": scan.selection, "regions": scan.regions,
-                "params": scan.params, "max_concurrency": scan.max_concurrency,
-                "accounts": targets.len(), "refused": refused,
-            })),
-        };
-        append(&transaction, &self.audit_key, context, &change).await?;
+        insert_scan(&transaction, &self.audit_key, scan, targets, context).await?;
         transaction.commit().await?;
         self.scan(scan.id)
             .await?
@@ -361,4 +306,71 @@ impl Db {
         self.record_audit(context, &change).await?;
         self.scan(id).await
     }
+}
+
+/// Records a scan, each account's run (held until the dispatcher releases it) or its
+/// refusal, and their audit events, within `transaction`.
+pub(crate) async fn insert_scan(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    scan: &NewScanRecord,
+    targets: &[ScanTarget],
+    context: &AuditContext,
+) -> Result<(), StoreError> {
+    transaction
+        .execute(
+            "INSERT INTO scans (id, tool, selection, regions, params, max_concurrency,
+                                requested_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &scan.id,
+                &scan.tool,
+                &scan.selection,
+                &scan.regions,
+                &scan.params,
+                &scan.max_concurrency,
+                &scan.requested_by.as_uuid(),
+            ],
+        )
+        .await?;
+    for (position, target) in targets.iter().enumerate() {
+        let (execution, refusal) = match &target.run {
+            Ok(run) => {
+                insert_execution(transaction, audit_key, run, context, Some(scan.id)).await?;
+                (Some(run.id.as_uuid()), None)
+            }
+            Err(why) => (None, Some(why.as_str())),
+        };
+        transaction
+            .execute(
+                "INSERT INTO scan_targets (scan_id, account_id, position, execution_id, refusal)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &scan.id,
+                    &target.account_id.as_str(),
+                    &i32::try_from(position).unwrap_or(i32::MAX),
+                    &execution,
+                    &refusal,
+                ],
+            )
+            .await?;
+    }
+    let refused: Vec<&str> = targets
+        .iter()
+        .filter(|t| t.run.is_err())
+        .map(|t| t.account_id.as_str())
+        .collect();
+    let change = Change {
+        action: "scan.create",
+        target_type: "scan",
+        target_id: scan.id.to_string(),
+        before: None,
+        after: Some(json!({
+            "tool": scan.tool, "selection": scan.selection, "regions": scan.regions,
+            "params": scan.params, "max_concurrency": scan.max_concurrency,
+            "accounts": targets.len(), "refused": refused,
+        })),
+    };
+    append(transaction, audit_key, context, &change).await?;
+    Ok(())
 }

@@ -11,12 +11,15 @@ use uuid::Uuid;
 
 use crate::audit::{AuditContext, Change, append};
 use crate::executions::{NewExecution, insert_execution};
+use crate::scans::{NewScanRecord, ScanTarget, insert_scan};
 use crate::{Db, StoreError};
 
 /// A schedule as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub id: Uuid,
+    /// `run` (a module's run) or `scan`.
+    pub kind: String,
     pub name: String,
     pub cron: String,
     pub timezone: String,
@@ -38,6 +41,7 @@ pub struct Schedule {
 #[derive(Debug, Clone)]
 pub struct NewSchedule {
     pub id: Uuid,
+    pub kind: String,
     pub name: String,
     pub cron: String,
     pub timezone: String,
@@ -58,6 +62,7 @@ pub struct Fire {
     pub fired_at: DateTime<Utc>,
     pub outcome: String,
     pub execution_id: Option<Uuid>,
+    pub scan_id: Option<Uuid>,
     pub detail: Option<String>,
 }
 
@@ -75,6 +80,8 @@ pub struct StandingApproval {
 pub enum FireOutcome {
     /// Its run, recorded, and what let it run without waiting (a standing approval).
     Run(NewExecution, Option<String>),
+    /// Its scan, recorded with each account's run or refusal.
+    Scan(NewScanRecord, Vec<ScanTarget>),
     /// Why its run was refused (the owner may no longer run it, a parameter no longer
     /// passes): recorded, and the schedule goes on.
     Refused(String),
@@ -84,7 +91,7 @@ pub enum FireOutcome {
 
 const COLUMNS: &str = "s.id, s.name, s.cron, s.timezone, s.missed_policy, s.enabled, s.module_id,
     s.module_version, s.params, s.owner, u.email, s.version, s.next_fire_at, s.created_at,
-    s.updated_at";
+    s.updated_at, s.kind";
 
 const FROM: &str = "schedules s JOIN users u ON u.id = s.owner";
 
@@ -105,12 +112,13 @@ fn schedule_of(row: &Row) -> Schedule {
         next_fire_at: row.get(12),
         created_at: row.get(13),
         updated_at: row.get(14),
+        kind: row.get(15),
     }
 }
 
 fn audited(schedule: &Schedule) -> Value {
     json!({
-        "name": schedule.name, "cron": schedule.cron, "timezone": schedule.timezone,
+        "kind": schedule.kind, "name": schedule.name, "cron": schedule.cron, "timezone": schedule.timezone,
         "missed_policy": schedule.missed_policy, "enabled": schedule.enabled,
         "module_id": schedule.module_id, "module_version": schedule.module_version,
         "params": schedule.params, "version": schedule.version,
@@ -128,8 +136,9 @@ impl Db {
         transaction
             .execute(
                 "INSERT INTO schedules (id, name, cron, timezone, missed_policy, enabled, module_id,
-                                        module_version, params, sealed_params, owner, next_fire_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                        module_version, params, sealed_params, owner, next_fire_at,
+                                        kind)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 &[
                     &new.id,
                     &new.name,
@@ -143,6 +152,7 @@ impl Db {
                     &new.sealed_params,
                     &new.owner.as_uuid(),
                     &new.next_fire_at,
+                    &new.kind,
                 ],
             )
             .await?;
@@ -320,19 +330,29 @@ impl Db {
             return Ok(false);
         }
         let context = AuditContext::system();
-        let (kind, execution, detail) = match outcome {
+        let (kind, execution, scan, detail) = match outcome {
             FireOutcome::Run(run, approved) => {
                 insert_execution(&transaction, &self.audit_key, run, &context, None).await?;
-                ("submitted", Some(run.id.as_uuid()), approved.as_deref())
+                (
+                    "submitted",
+                    Some(run.id.as_uuid()),
+                    None,
+                    approved.as_deref(),
+                )
             }
-            FireOutcome::Refused(why) => ("refused", None, Some(why.as_str())),
-            FireOutcome::Missed => ("missed", None, None),
+            FireOutcome::Scan(record, targets) => {
+                insert_scan(&transaction, &self.audit_key, record, targets, &context).await?;
+                ("submitted", None, Some(record.id), None)
+            }
+            FireOutcome::Refused(why) => ("refused", None, None, Some(why.as_str())),
+            FireOutcome::Missed => ("missed", None, None, None),
         };
         transaction
             .execute(
-                "INSERT INTO schedule_fires (schedule_id, fire_at, outcome, execution_id, detail)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[&schedule, &fire_at, &kind, &execution, &detail],
+                "INSERT INTO schedule_fires (schedule_id, fire_at, outcome, execution_id, scan_id,
+                                             detail)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&schedule, &fire_at, &kind, &execution, &scan, &detail],
             )
             .await?;
         transaction
@@ -347,7 +367,7 @@ impl Db {
             target_id: schedule.to_string(),
             before: None,
             after: Some(
-                json!({"fire_at": fire_at, "outcome": kind, "execution_id": execution,
+                json!({"fire_at": fire_at, "outcome": kind, "execution_id": execution, "scan_id": scan,
                                "detail": detail, "next_fire_at": next}),
             ),
         };
@@ -426,7 +446,7 @@ impl Db {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT fire_at, fired_at, outcome, execution_id, detail FROM schedule_fires
+                "SELECT fire_at, fired_at, outcome, execution_id, detail, scan_id FROM schedule_fires
                  WHERE schedule_id = $1 ORDER BY fire_at DESC LIMIT $2",
                 &[&id, &limit],
             )
@@ -439,6 +459,7 @@ impl Db {
                 outcome: r.get(2),
                 execution_id: r.get(3),
                 detail: r.get(4),
+                scan_id: r.get(5),
             })
             .collect())
     }

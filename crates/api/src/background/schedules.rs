@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::http::error::ApiError;
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
+use crate::routes::scans::{ScanBody, planned};
 use crate::routes::schedules::cron_of;
 use crate::state::AppState;
 use crate::submission::{Submission, admit};
@@ -59,6 +60,8 @@ async fn fire(state: &AppState, schedule: &Schedule) -> Result<(), sage_store::S
         .unwrap_or(MissedPolicy::Skip);
     let outcome = if missed && policy == MissedPolicy::Skip {
         FireOutcome::Missed
+    } else if schedule.kind == "scan" {
+        scan(state, schedule).await?
     } else {
         match run(state, schedule).await? {
             Ok(run) => standing(state, schedule, run).await?,
@@ -109,12 +112,30 @@ async fn standing(
     ))
 }
 
-/// The fire's run as the schedule's owner submits it now (their permissions as they
-/// stand), or why it is refused.
-async fn run(
+/// The fire's scan as the schedule's owner starts it now, or why it is refused.
+async fn scan(
     state: &AppState,
     schedule: &Schedule,
-) -> Result<Result<NewExecution, String>, sage_store::StoreError> {
+) -> Result<FireOutcome, sage_store::StoreError> {
+    let (caller, request) = match owner_and_request(state, schedule).await? {
+        Ok(both) => both,
+        Err(why) => return Ok(FireOutcome::Refused(why)),
+    };
+    let Ok(body) = serde_json::from_value::<ScanBody>(request) else {
+        return Ok(FireOutcome::Refused("its scan no longer reads".to_owned()));
+    };
+    Ok(match planned(state, &caller, body).await {
+        Ok((record, targets, _)) => FireOutcome::Scan(record, targets),
+        Err(error) => FireOutcome::Refused(refusal(&error)),
+    })
+}
+
+/// The schedule's owner as a caller, and what it asks for (its parameters, or its
+/// scan), opened; why not, in words.
+async fn owner_and_request(
+    state: &AppState,
+    schedule: &Schedule,
+) -> Result<Result<(Caller, Value), String>, sage_store::StoreError> {
     let Some(user) = state.db.user(schedule.owner).await? else {
         return Ok(Err("its owner is gone".to_owned()));
     };
@@ -128,7 +149,7 @@ async fn run(
     let Some(sealed) = state.db.sealed_schedule_params(schedule.id).await? else {
         return Ok(Err("its parameters are gone".to_owned()));
     };
-    let Some(params) = state
+    let Some(request) = state
         .runs
         .secrets
         .open(&sealed, schedule.id.as_bytes())
@@ -138,6 +159,19 @@ async fn run(
         return Ok(Err(
             "its parameters do not open with this deployment's key".to_owned()
         ));
+    };
+    Ok(Ok((caller, request)))
+}
+
+/// The fire's run as the schedule's owner submits it now (their permissions as they
+/// stand), or why it is refused.
+async fn run(
+    state: &AppState,
+    schedule: &Schedule,
+) -> Result<Result<NewExecution, String>, sage_store::StoreError> {
+    let (caller, params) = match owner_and_request(state, schedule).await? {
+        Ok(both) => both,
+        Err(why) => return Ok(Err(why)),
     };
     let module = match Access::new(state, &caller)
         .runnable_module(schedule.module_id)

@@ -12,6 +12,7 @@ use sage_model::accounts::{
 };
 use sage_model::tools::Tool;
 use sage_store::accounts::CloudAccount;
+use sage_store::catalog::Module;
 use sage_store::scans::{NewScanRecord, Scan, ScanTarget, TargetState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -28,7 +29,7 @@ use crate::submission::{Submission, admit};
 /// an account must hold), optionally `regions` in place of each account's own, the
 /// tool's options (`params`, without role, external id or regions, which come from the
 /// accounts), and how many of its runs may be in flight at once.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanBody {
     pub tool: Option<String>,
@@ -146,20 +147,14 @@ fn view(scan: &Scan, targets: &[TargetState], whole: bool) -> ScanView {
     }
 }
 
-/// Starts a scan: 201 with it. 400 naming each field that does not hold, or, when no
-/// account's run may be admitted, the first account's problems; accounts whose own run
-/// is refused (no regions, a role the deployment does not allow) are part of the scan,
-/// refused, and the others run.
-#[utoipa::path(post, path = "/api/v1/scans", tag = "accounts", request_body = ScanBody,
-    responses((status = 201, body = ScanView), (status = 400, body = crate::http::error::ErrorBody),
-              (status = 403), (status = 404), (status = 409, body = crate::http::error::ErrorBody)))]
-#[post("/api/v1/scans")]
-pub async fn create(
-    caller: Caller,
-    state: web::Data<AppState>,
-    body: ValidatedJson<ScanBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
+/// A scan as `caller` asks for it, checked and each account's run admitted (or
+/// refused), not yet recorded: `POST /api/v1/scans` records it at once, a schedule's
+/// fire with the fire.
+pub(crate) async fn planned(
+    state: &AppState,
+    caller: &Caller,
+    body: ScanBody,
+) -> Result<(NewScanRecord, Vec<ScanTarget>, Module), ApiError> {
     let scan = ScanRequest {
         tool: body.tool,
         account_ids: body.account_ids,
@@ -169,12 +164,12 @@ pub async fn create(
         max_concurrency: body.max_concurrency,
     }
     .check()?;
-    let module = tool_module(&state, &caller, scan.tool).await?;
-    let accounts = selected(&state, &scan.selection).await?;
+    let module = tool_module(state, caller, scan.tool).await?;
+    let accounts = selected(state, &scan.selection).await?;
     let mut targets = Vec::with_capacity(accounts.len());
     let mut first_refusal = None;
     for account in &accounts {
-        let run = match account_run(&state, &scan, account).await? {
+        let run = match account_run(state, &scan, account).await? {
             Err(why) => Err(ApiError::invalid(vec![FieldProblem::new(
                 format!("accounts.{}", account.id),
                 why,
@@ -185,7 +180,7 @@ pub async fn create(
                     version: None,
                     params: &Value::Object(params),
                 };
-                admit(&state, &caller, submission).await
+                admit(state, caller, submission).await
             }
         };
         let run = match run {
@@ -224,6 +219,23 @@ pub async fn create(
         max_concurrency: i32::try_from(scan.max_concurrency).unwrap_or(i32::MAX),
         requested_by: caller.user.id,
     };
+    Ok((record, targets, module))
+}
+
+/// Starts a scan: 201 with it. 400 naming each field that does not hold, or, when no
+/// account's run may be admitted, the first account's problems; accounts whose own run
+/// is refused (no regions, a role the deployment does not allow) are part of the scan,
+/// refused, and the others run.
+#[utoipa::path(post, path = "/api/v1/scans", tag = "accounts", request_body = ScanBody,
+    responses((status = 201, body = ScanView), (status = 400, body = crate::http::error::ErrorBody),
+              (status = 403), (status = 404), (status = 409, body = crate::http::error::ErrorBody)))]
+#[post("/api/v1/scans")]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: ValidatedJson<ScanBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (record, targets, module) = planned(&state, &caller, body.0).await?;
     let created = state
         .db
         .create_scan(&record, &targets, &caller.audit)

@@ -16,6 +16,7 @@ use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::ValidatedJson;
 use crate::identity::access::Access;
 use crate::identity::caller::Caller;
+use crate::routes::scans::ScanBody;
 use crate::state::AppState;
 use crate::submission::{Submission, admit};
 
@@ -35,12 +36,17 @@ pub struct ScheduleBody {
     pub params: Option<Value>,
     pub enabled: Option<bool>,
     pub missed_policy: Option<String>,
+    /// A scan to start at each fire, as `POST /api/v1/scans` takes it, in place of
+    /// `module_id` and `params`.
+    pub scan: Option<ScanBody>,
 }
 
 /// A schedule and when it fires next.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScheduleView {
     pub id: Uuid,
+    /// `run` (a module's run) or `scan`.
+    pub kind: String,
     pub name: String,
     pub cron: String,
     pub timezone: String,
@@ -92,6 +98,7 @@ pub struct FireView {
     /// submitted, refused or missed.
     pub outcome: String,
     pub execution_id: Option<Uuid>,
+    pub scan_id: Option<Uuid>,
     pub detail: Option<String>,
 }
 
@@ -102,6 +109,7 @@ impl From<Fire> for FireView {
             fired_at: fire.fired_at,
             outcome: fire.outcome,
             execution_id: fire.execution_id,
+            scan_id: fire.scan_id,
             detail: fire.detail,
         }
     }
@@ -126,6 +134,7 @@ fn view(schedule: Schedule, fires: Option<Vec<Fire>>) -> ScheduleView {
     };
     ScheduleView {
         id: schedule.id,
+        kind: schedule.kind,
         name: schedule.name,
         cron: schedule.cron,
         timezone: schedule.timezone,
@@ -182,53 +191,137 @@ async fn checked(
         .map_or(Ok(MissedPolicy::Skip), str::parse::<MissedPolicy>)
         .map_err(|why| problems.push(FieldProblem::new("missed_policy", why)))
         .ok();
-    let Some(module_id) = body.module_id else {
-        problems.push(FieldProblem::new(
-            "module_id",
-            "is required: the module to run",
-        ));
-        return Err(ApiError::invalid(problems));
-    };
-    let module = Access::new(state, caller)
-        .runnable_module(ModuleId::from(module_id))
-        .await?;
-    let params = body
-        .params
-        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    let submission = Submission {
-        module: &module,
-        version: body.version,
-        params: &params,
-    };
-    let admitted = match admit(state, caller, submission).await {
-        Ok(run) => Some(run),
-        Err(ApiError::Validation { fields, .. }) => {
-            problems.extend(fields);
-            None
+    let target = match body.scan {
+        Some(scan) => {
+            for (field, given) in [
+                ("module_id", body.module_id.is_some()),
+                ("version", body.version.is_some()),
+                ("params", body.params.is_some()),
+            ] {
+                if given {
+                    problems.push(FieldProblem::new(
+                        field,
+                        "goes with a module's run, not a scan",
+                    ));
+                }
+            }
+            scan_target(state, caller, scan, &mut problems).await?
         }
-        Err(other) => return Err(other),
+        None => {
+            run_target(
+                state,
+                caller,
+                body.module_id,
+                body.version,
+                body.params,
+                &mut problems,
+            )
+            .await?
+        }
     };
-    let (Some(cron), Some(missed), Some(admitted), true) =
-        (cron, missed, admitted, problems.is_empty())
+    let (Some(cron), Some(missed), Some(target), true) =
+        (cron, missed, target, problems.is_empty())
     else {
         return Err(ApiError::invalid(problems));
     };
     let enabled = body.enabled.unwrap_or(true);
-    let plain = serde_json::to_vec(&params).map_err(ApiError::internal)?;
+    let plain = serde_json::to_vec(&target.plain).map_err(ApiError::internal)?;
     Ok(NewSchedule {
         id,
+        kind: target.kind.to_owned(),
         name: name.to_owned(),
         cron: body.cron.unwrap_or_default(),
         timezone,
         missed_policy: missed.as_str().to_owned(),
         enabled,
-        module_id: module.id,
-        module_version: body.version,
-        params: admitted.params,
+        module_id: target.module_id,
+        module_version: target.version,
+        params: target.shown,
         sealed_params: state.runs.secrets.seal(&plain, id.as_bytes()),
         owner: caller.user.id,
         next_fire_at: enabled.then(|| cron.next_after(Utc::now())).flatten(),
     })
+}
+
+/// What a schedule fires, checked: its kind, its module, the request as shown (secrets
+/// masked) and whole (to seal).
+struct Target {
+    kind: &'static str,
+    module_id: ModuleId,
+    version: Option<i32>,
+    shown: Value,
+    plain: Value,
+}
+
+/// A scan, planned as `POST /api/v1/scans` would (nothing recorded); its problems
+/// named under `scan.`.
+async fn scan_target(
+    state: &AppState,
+    caller: &Caller,
+    scan: ScanBody,
+    problems: &mut Vec<FieldProblem>,
+) -> Result<Option<Target>, ApiError> {
+    let module = match crate::routes::scans::planned(state, caller, scan.clone()).await {
+        Ok((_, _, module)) => module,
+        Err(ApiError::Validation { fields, .. }) => {
+            problems.extend(
+                fields
+                    .into_iter()
+                    .map(|f| FieldProblem::new(format!("scan.{}", f.field), f.message)),
+            );
+            return Ok(None);
+        }
+        Err(other) => return Err(other),
+    };
+    let request = serde_json::to_value(&scan).map_err(ApiError::internal)?;
+    Ok(Some(Target {
+        kind: "scan",
+        module_id: module.id,
+        version: None,
+        shown: request.clone(),
+        plain: request,
+    }))
+}
+
+/// A module's run, admitted as the caller's would be (nothing recorded).
+async fn run_target(
+    state: &AppState,
+    caller: &Caller,
+    module_id: Option<Uuid>,
+    version: Option<i32>,
+    params: Option<Value>,
+    problems: &mut Vec<FieldProblem>,
+) -> Result<Option<Target>, ApiError> {
+    let Some(module_id) = module_id else {
+        problems.push(FieldProblem::new(
+            "module_id",
+            "is required: the module to run (or a scan)",
+        ));
+        return Ok(None);
+    };
+    let module = Access::new(state, caller)
+        .runnable_module(ModuleId::from(module_id))
+        .await?;
+    let params = params.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    let submission = Submission {
+        module: &module,
+        version,
+        params: &params,
+    };
+    match admit(state, caller, submission).await {
+        Ok(run) => Ok(Some(Target {
+            kind: "run",
+            module_id: module.id,
+            version,
+            shown: run.params,
+            plain: params,
+        })),
+        Err(ApiError::Validation { fields, .. }) => {
+            problems.extend(fields);
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// A schedule the caller owns, any for admins, and for approvers one whose module they

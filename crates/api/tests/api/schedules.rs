@@ -310,3 +310,61 @@ async fn a_standing_approval_lets_each_fire_run_until_an_edit_voids_it() {
     app.post_as(&format!("{path}/pause"), ANALYST, &json!({}))
         .await;
 }
+
+#[tokio::test]
+async fn a_schedule_starts_a_scan_at_each_fire() {
+    let mut env = sage_testkit::tools_env();
+    env.set("SCHEDULE_MIN_SECONDS", "1");
+    let app = spawn_app_with(env).await;
+    crate::tools::report_scanner_image(&app).await;
+    for id in ["111122223333", "444455556666"] {
+        let (status, body) = app
+            .post_as(
+                "/api/v1/accounts",
+                ADMIN,
+                &json!({"id": id, "name": id, "regions": ["us-east-1"], "tags": {"env": "prod"}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let scan = json!({"tool": "custodian", "account_tags": {"env": "prod"},
+                      "params": {"policy": "policies: [{name: every-bucket, resource: aws.s3}]"}});
+    let schedule = json!({"name": "daily scan", "cron": "* * * * * *", "scan": scan});
+    for (bad, field) in [
+        (
+            json!({"name": "x", "cron": "* * * * * *", "scan": scan, "module_id": uuid::Uuid::new_v4()}),
+            "module_id",
+        ),
+        (
+            json!({"name": "x", "cron": "* * * * * *", "scan": {"tool": "nmap", "account_tags": {"env": "prod"}}}),
+            "scan.tool",
+        ),
+    ] {
+        let (status, refused) = app.post_as("/api/v1/schedules", ADMIN, &bad).await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(refused.to_string().contains(field), "{field}: {refused}");
+    }
+    let (status, created) = app.post_as("/api/v1/schedules", ADMIN, &schedule).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["kind"], "scan");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let fired = loop {
+        let (_, now) = app.get_as(&format!("/api/v1/schedules/{id}"), ADMIN).await;
+        if let Some(fire) = now["fires"].as_array().unwrap().last() {
+            break fire.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    app.post_as(&format!("/api/v1/schedules/{id}/pause"), ADMIN, &json!({}))
+        .await;
+    assert_eq!(fired["outcome"], "submitted", "{fired}");
+    let (status, started) = app
+        .get_as(
+            &format!("/api/v1/scans/{}", fired["scan_id"].as_str().unwrap()),
+            ADMIN,
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["total"], 2);
+    assert_eq!(started["tool"], "custodian");
+}

@@ -1479,6 +1479,8 @@ export interface components {
             fired_at: string;
             /** @description submitted, refused or missed. */
             outcome: string;
+            /** Format: uuid */
+            scan_id?: string | null;
         };
         FrameworkList: {
             items: components["schemas"]["FrameworkView"][];
@@ -1979,6 +1981,7 @@ export interface components {
             module_id?: string | null;
             name?: string | null;
             params?: Record<string, never> | null;
+            scan?: components["schemas"]["ScanBody"] | null;
             timezone?: string | null;
             /** Format: int32 */
             version?: number | null;
@@ -1998,6 +2001,8 @@ export interface components {
             fires?: components["schemas"]["FireView"][] | null;
             /** Format: uuid */
             id: string;
+            /** @description `run` (a module's run) or `scan`. */
+            kind: string;
             missed_policy: string;
             /** Format: uuid */
             module_id: string;
