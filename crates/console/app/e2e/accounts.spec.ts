@@ -83,5 +83,34 @@ test("accounts kept and imported, then scanned with their progress and failures"
   // Listed among the scans.
   await page.getByRole("link", { name: "Scans" }).click();
   await expect(page.locator("tr[data-scan]").first()).toContainText("Finished with failures");
+
+  // A weekday schedule of a Custodian run in Seoul time: a bad cron is refused by name;
+  // the next five fires shown, paused, resumed, deleted.
+  await page.getByRole("link", { name: "Schedules" }).click();
+  await page.getByLabel("Name").fill("weekday buckets");
+  const custodian = await page.locator("#schedule-module option", { hasText: /custodian/i }).getAttribute("value");
+  await page.getByLabel("Module").selectOption(custodian ?? "");
+  await page.getByLabel("Parameters (JSON)").fill(
+    JSON.stringify({
+      provider: "aws",
+      region: "us-east-1",
+      iam_role_arn: `arn:aws:iam::${first}:role/OrganizationAccountAccessRole`,
+      policy: "policies:\n  - name: any-bucket\n    resource: aws.s3\n",
+    }),
+  );
+  await page.getByLabel("Time zone").fill("Asia/Seoul");
+  await page.getByLabel("Cron (minute hour day month weekday)").fill("61 9 * * 1-5");
+  await page.getByRole("button", { name: "Create the schedule" }).click();
+  await expect(page.getByRole("alert")).toContainText("cron");
+  await page.getByLabel("Cron (minute hour day month weekday)").fill("0 9 * * 1-5");
+  await page.getByRole("button", { name: "Create the schedule" }).click();
+  await expect(page.getByRole("heading", { name: "weekday buckets" })).toBeVisible();
+  await expect(page.getByTestId("next-fires").locator("li")).toHaveCount(5);
+  await page.getByRole("button", { name: "Pause" }).click();
+  await expect(page.getByTestId("paused")).toBeVisible();
+  await page.getByRole("button", { name: "Resume" }).click();
+  await expect(page.getByTestId("next-fires").locator("li")).toHaveCount(5);
+  await page.getByRole("button", { name: "Delete" }).click();
+  await expect(page.locator("main")).toContainText("No schedule yet.");
   expect(seen.problems).toEqual([]);
 });

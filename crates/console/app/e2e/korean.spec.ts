@@ -33,6 +33,7 @@ test("every page in Korean, no untranslated key", async ({ page }) => {
     ["/findings/acceptances", "위험 수용"],
     ["/accounts", "클라우드 계정"],
     ["/scans", "새 스캔"],
+    ["/schedules", "새 일정"],
     ["/admin/scripts", "스크립트"],
     ["/admin/modules", "모듈 관리"],
     [`/admin/modules/${moduleId}`, "할당"],

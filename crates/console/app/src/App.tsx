@@ -17,6 +17,8 @@ import { AccountPage } from "./pages/accounts/Account";
 import { Accounts } from "./pages/accounts/Accounts";
 import { ScanPage } from "./pages/accounts/Scan";
 import { Scans } from "./pages/accounts/Scans";
+import { SchedulePage } from "./pages/schedules/Schedule";
+import { Schedules } from "./pages/schedules/Schedules";
 import { AdminModule } from "./pages/admin/AdminModule";
 import { AdminModules } from "./pages/admin/AdminModules";
 import { Audit } from "./pages/admin/Audit";
@@ -46,6 +48,8 @@ export function App() {
           <Route path="/accounts/:id" element={<AccountPage />} />
           <Route path="/scans" element={<Scans />} />
           <Route path="/scans/:id" element={<ScanPage />} />
+          <Route path="/schedules" element={<Schedules />} />
+          <Route path="/schedules/:id" element={<SchedulePage />} />
           <Route path="/admin/scripts" element={<Scripts />} />
           <Route path="/admin/modules" element={<AdminModules />} />
           <Route path="/admin/modules/:id" element={<AdminModule />} />

@@ -28,6 +28,8 @@ import type {
   Page,
   Scan,
   ScanBody,
+  Schedule,
+  ScheduleBody,
   Script,
   SignIn,
   CloudAccount,
@@ -164,6 +166,15 @@ export class Api {
   scan = (id: string) => this.call<Scan>("GET", `/api/v1/scans/${enc(id)}`);
   startScan = (body: ScanBody) => this.call<Scan>("POST", "/api/v1/scans", body);
   cancelScan = (id: string) => this.call<Scan>("POST", `/api/v1/scans/${enc(id)}/cancel`);
+
+  schedules = () => this.call<{ items: Schedule[] }>("GET", "/api/v1/schedules");
+  schedule = (id: string) => this.call<Schedule>("GET", `/api/v1/schedules/${enc(id)}`);
+  createSchedule = (body: ScheduleBody) => this.call<Schedule>("POST", "/api/v1/schedules", body);
+  scheduleStep = (id: string, step: "pause" | "resume") =>
+    this.call<Schedule>("POST", `/api/v1/schedules/${enc(id)}/${step}`);
+  deleteSchedule = (id: string) => this.call<Schedule>("DELETE", `/api/v1/schedules/${enc(id)}`);
+  approveSchedule = (id: string, comment: string, expires_at: string) =>
+    this.call<Schedule>("POST", `/api/v1/schedules/${enc(id)}/approve`, { comment, expires_at });
 
   audit = (filter: Query) => this.call<Page<AuditEvent>>("GET", withQuery("/api/v1/audit", filter));
   verifyAudit = () => this.call<ChainReport>("GET", "/api/v1/audit/verify");

@@ -221,3 +221,7 @@ export type ImportBody = Schemas["ImportBody"];
 export type Scan = Schemas["ScanView"];
 export type ScanTarget = Schemas["TargetView"];
 export type ScanBody = Schemas["ScanBody"];
+
+/** A schedule: a module's run or a scan at each fire time of a cron expression. */
+export type Schedule = Schemas["ScheduleView"];
+export type ScheduleBody = Schemas["ScheduleBody"];

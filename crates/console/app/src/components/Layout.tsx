@@ -28,6 +28,7 @@ export function Layout({ children }: { children: ReactNode }) {
     ["/findings", t("nav.findings"), true],
     ["/evidence", t("nav.evidence"), true],
     ["/scans", t("nav.scans"), true],
+    ["/schedules", t("nav.schedules"), true],
     ["/accounts", t("nav.accounts"), hasRole(session, "admin", "auditor", "approver")],
     ["/admin/scripts", t("nav.scripts"), admin],
     ["/admin/modules", t("nav.adminModules"), admin],
