@@ -279,6 +279,8 @@ pub struct ScanRequest {
     pub params: Map<String, Value>,
     /// How many of its runs may be queued or running at once.
     pub max_concurrency: Option<u32>,
+    /// One run per account and region, rather than per account with its regions.
+    pub per_region: Option<bool>,
 }
 
 /// The most runs a scan lets be in flight at once, unless it says fewer.
@@ -295,6 +297,7 @@ pub struct NewScan {
     pub regions: Option<Vec<String>>,
     pub params: Map<String, Value>,
     pub max_concurrency: u32,
+    pub per_region: bool,
 }
 
 impl ScanRequest {
@@ -391,6 +394,7 @@ impl ScanRequest {
                 regions,
                 params: self.params,
                 max_concurrency,
+                per_region: self.per_region.unwrap_or(false),
             }),
             _ => Err(problems),
         }
@@ -415,6 +419,27 @@ impl NewScan {
         if regions.is_empty() {
             return None;
         }
+        Some(self.params_in(account, &regions.join(",")))
+    }
+
+    /// The runs over `account`, each with the region it covers when the scan asks for
+    /// one run per region (else `None`: the run covers all of them). Empty when neither
+    /// the scan nor the account names a region.
+    pub fn runs(&self, account: &ScanAccount) -> Vec<(Option<String>, Map<String, Value>)> {
+        let regions = self.regions.as_ref().unwrap_or(&account.regions);
+        if self.per_region {
+            regions
+                .iter()
+                .map(|region| (Some(region.clone()), self.params_in(account, region)))
+                .collect()
+        } else {
+            self.run_params(account)
+                .map(|params| vec![(None, params)])
+                .unwrap_or_default()
+        }
+    }
+
+    fn params_in(&self, account: &ScanAccount, regions: &str) -> Map<String, Value> {
         let mut params = self.params.clone();
         params.insert("provider".to_owned(), Value::from("aws"));
         params.insert(
@@ -427,8 +452,8 @@ impl NewScan {
                 Value::from(external_id.as_str()),
             );
         }
-        params.insert("region".to_owned(), Value::from(regions.join(",")));
-        Some(params)
+        params.insert("region".to_owned(), Value::from(regions));
+        params
     }
 }
 
@@ -513,6 +538,7 @@ mod tests {
                 .unwrap()
                 .clone(),
             max_concurrency: Some(0),
+            per_region: None,
         };
         let fields: Vec<String> = bad
             .check()
@@ -551,11 +577,28 @@ mod tests {
             json!({"policy": "p", "provider": "aws", "region": "us-east-1,eu-west-1",
                    "iam_role_arn": "arn:aws:iam::111122223333:role/Reader", "iam_external_id": "ext-1"})
         );
+        let split = NewScan {
+            per_region: true,
+            ..scan.clone()
+        };
+        let regions: Vec<(Option<String>, Value)> = split
+            .runs(&a)
+            .into_iter()
+            .map(|(region, params)| (region, params["region"].clone()))
+            .collect();
+        assert_eq!(
+            regions,
+            [
+                (Some("us-east-1".to_owned()), json!("us-east-1")),
+                (Some("eu-west-1".to_owned()), json!("eu-west-1"))
+            ]
+        );
         let nowhere = ScanAccount {
             regions: vec![],
             ..a
         };
         assert_eq!(scan.run_params(&nowhere), None);
+        assert!(split.runs(&nowhere).is_empty());
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0034_schedules"),
     migration!("0035_schedule_approvals"),
     migration!("0036_scan_schedules"),
+    migration!("0037_scan_regions"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -34,6 +34,8 @@ pub struct NewScanRecord {
 #[derive(Debug, Clone)]
 pub struct ScanTarget {
     pub account_id: AccountId,
+    /// The one region its run covers, when the scan runs per region.
+    pub region: Option<String>,
     pub run: Result<NewExecution, String>,
 }
 
@@ -61,6 +63,8 @@ pub struct Scan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetState {
     pub account_id: String,
+    /// `None`: its run covers all of the account's regions.
+    pub region: Option<String>,
     pub account_name: Option<String>,
     pub execution_id: Option<Uuid>,
     pub status: Option<String>,
@@ -156,7 +160,7 @@ impl Db {
         let rows = client
             .query(
                 "SELECT t.account_id, a.name, t.execution_id, e.status, e.reason, t.refusal,
-                        t.released_at
+                        t.released_at, nullif(t.region, '')
                  FROM scan_targets t LEFT JOIN executions e ON e.id = t.execution_id
                       LEFT JOIN cloud_accounts a ON a.id = t.account_id
                  WHERE t.scan_id = $1 ORDER BY t.position",
@@ -173,6 +177,7 @@ impl Db {
                 end_reason: r.get(4),
                 refusal: r.get(5),
                 released_at: r.get(6),
+                region: r.get(7),
             })
             .collect())
     }
@@ -343,14 +348,16 @@ pub(crate) async fn insert_scan(
         };
         transaction
             .execute(
-                "INSERT INTO scan_targets (scan_id, account_id, position, execution_id, refusal)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO scan_targets (scan_id, account_id, position, execution_id, refusal,
+                                           region)
+                 VALUES ($1, $2, $3, $4, $5, coalesce($6, ''))",
                 &[
                     &scan.id,
                     &target.account_id.as_str(),
                     &i32::try_from(position).unwrap_or(i32::MAX),
                     &execution,
                     &refusal,
+                    &target.region,
                 ],
             )
             .await?;

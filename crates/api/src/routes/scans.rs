@@ -41,6 +41,8 @@ pub struct ScanBody {
     pub params: Map<String, Value>,
     /// Default 10.
     pub max_concurrency: Option<u32>,
+    /// One run per account and region (default: one per account, its regions inside).
+    pub per_region: Option<bool>,
 }
 
 /// A scan and where it stands: how many of its accounts are at each status
@@ -80,6 +82,8 @@ pub struct ScanView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TargetView {
     pub account_id: String,
+    /// The one region its run covers, when the scan runs per region.
+    pub region: Option<String>,
     pub account_name: Option<String>,
     pub execution_id: Option<Uuid>,
     /// The run's status, or `refused`.
@@ -92,6 +96,7 @@ impl From<&TargetState> for TargetView {
     fn from(target: &TargetState) -> Self {
         Self {
             account_id: target.account_id.clone(),
+            region: target.region.clone(),
             account_name: target.account_name.clone(),
             execution_id: target.execution_id,
             status: target
@@ -162,6 +167,7 @@ pub(crate) async fn planned(
         regions: body.regions,
         params: body.params,
         max_concurrency: body.max_concurrency,
+        per_region: body.per_region,
     }
     .check()?;
     let module = tool_module(state, caller, scan.tool).await?;
@@ -169,35 +175,45 @@ pub(crate) async fn planned(
     let mut targets = Vec::with_capacity(accounts.len());
     let mut first_refusal = None;
     for account in &accounts {
-        let run = match account_run(state, &scan, account).await? {
-            Err(why) => Err(ApiError::invalid(vec![FieldProblem::new(
-                format!("accounts.{}", account.id),
-                why,
-            )])),
-            Ok(params) => {
-                let submission = Submission {
-                    module: &module,
-                    version: None,
-                    params: &Value::Object(params),
-                };
-                admit(state, caller, submission).await
+        let runs = match account_runs(state, &scan, account).await? {
+            Err(why) => vec![(
+                None,
+                Err(ApiError::invalid(vec![FieldProblem::new(
+                    format!("accounts.{}", account.id),
+                    why,
+                )])),
+            )],
+            Ok(runs) => {
+                let mut admitted = Vec::with_capacity(runs.len());
+                for (region, params) in runs {
+                    let submission = Submission {
+                        module: &module,
+                        version: None,
+                        params: &Value::Object(params),
+                    };
+                    admitted.push((region, admit(state, caller, submission).await));
+                }
+                admitted
             }
         };
-        let run = match run {
-            Ok(run) => Ok(run),
-            Err(error @ (ApiError::ToolUnavailable(_) | ApiError::Forbidden(_))) => {
-                return Err(error);
-            }
-            Err(error) => {
-                let why = refusal(&error);
-                first_refusal.get_or_insert(error);
-                Err(why)
-            }
-        };
-        targets.push(ScanTarget {
-            account_id: account.id.clone(),
-            run,
-        });
+        for (region, run) in runs {
+            let run = match run {
+                Ok(run) => Ok(run),
+                Err(error @ (ApiError::ToolUnavailable(_) | ApiError::Forbidden(_))) => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    let why = refusal(&error);
+                    first_refusal.get_or_insert(error);
+                    Err(why)
+                }
+            };
+            targets.push(ScanTarget {
+                account_id: account.id.clone(),
+                region,
+                run,
+            });
+        }
     }
     if let (Some(error), false) = (first_refusal, targets.iter().any(|t| t.run.is_ok())) {
         return Err(error);
@@ -304,12 +320,13 @@ async fn selected(
     }
 }
 
-/// The run's parameters over `account`, its external id opened; why not, in words.
-async fn account_run(
+/// The runs over `account` (one, or one per region), its external id opened; why not,
+/// in words.
+async fn account_runs(
     state: &AppState,
     scan: &NewScan,
     account: &CloudAccount,
-) -> Result<Result<Map<String, Value>, String>, ApiError> {
+) -> Result<Result<Vec<(Option<String>, Map<String, Value>)>, String>, ApiError> {
     let role = match AccountRole::parse(&account.role, &account.id) {
         Ok(role) => role,
         Err(why) => return Ok(Err(format!("its role {why}"))),
@@ -341,10 +358,15 @@ async fn account_run(
         external_id,
         regions: account.regions.clone(),
     };
-    Ok(scan.run_params(&target).ok_or_else(|| {
-        "has no regions and the scan names none: give the account its regions, or the scan"
-            .to_owned()
-    }))
+    let runs = scan.runs(&target);
+    Ok(if runs.is_empty() {
+        Err(
+            "has no regions and the scan names none: give the account its regions, or the scan"
+                .to_owned(),
+        )
+    } else {
+        Ok(runs)
+    })
 }
 
 /// A refused run's problems in one line: `field: message; …`.

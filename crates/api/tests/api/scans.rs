@@ -223,4 +223,33 @@ async fn a_scans_runs_wait_within_its_cap_and_a_cancel_ends_them_all() {
     // Others' scans are not the analyst's to see.
     let (status, _) = app.get_as(&path, ANALYST).await;
     assert_eq!(status, 404);
+
+    // Per region: one run for each of the account's two regions, each covering one.
+    let (status, split) = app
+        .post_as(
+            "/api/v1/scans",
+            ADMIN,
+            &json!({"tool": "custodian", "account_ids": ["444455556666"], "per_region": true,
+                    "params": {"policy": POLICY}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{split}");
+    assert_eq!(split["total"], 2);
+    let mut covered = Vec::new();
+    for target in split["accounts"].as_array().unwrap() {
+        let (_, run) = app
+            .get_as(
+                &format!(
+                    "/api/v1/executions/{}",
+                    target["execution_id"].as_str().unwrap()
+                ),
+                ADMIN,
+            )
+            .await;
+        assert_eq!(run["params"]["region"], target["region"], "{target}");
+        covered.push(target["region"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(covered, ["ap-northeast-2", "us-east-1"]);
+    let split_path = format!("/api/v1/scans/{}/cancel", split["id"].as_str().unwrap());
+    app.post_as(&split_path, ADMIN, &json!({})).await;
 }

@@ -1917,6 +1917,8 @@ export interface components {
              */
             max_concurrency?: number | null;
             params?: Record<string, never>;
+            /** @description One run per account and region (default: one per account, its regions inside). */
+            per_region?: boolean | null;
             regions?: string[] | null;
             tool?: string | null;
         };
@@ -2077,6 +2079,8 @@ export interface components {
             execution_id?: string | null;
             /** @description Why the run ended as it did, or why it was refused. */
             reason?: string | null;
+            /** @description The one region its run covers, when the scan runs per region. */
+            region?: string | null;
             /** @description The run's status, or `refused`. */
             status: string;
         };
