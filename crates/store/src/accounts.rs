@@ -268,6 +268,23 @@ impl Db {
         row.as_ref().map(account_of).transpose()
     }
 
+    /// The accounts of these ids the inventory holds, in one query (a scan names up to
+    /// thousands).
+    pub async fn accounts_with_ids(
+        &self,
+        ids: &[AccountId],
+    ) -> Result<Vec<CloudAccount>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {COLUMNS} FROM cloud_accounts WHERE id = ANY($1)"),
+                &[&ids],
+            )
+            .await?;
+        rows.iter().map(account_of).collect()
+    }
+
     /// Accounts by id, those holding every tag of `tags` (when given).
     pub async fn accounts(&self, tags: Option<&Tags>) -> Result<Vec<CloudAccount>, StoreError> {
         let client = self.client().await?;

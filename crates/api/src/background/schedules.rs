@@ -192,12 +192,7 @@ async fn run(
 
 fn refusal(error: &ApiError) -> String {
     match error {
-        ApiError::Validation { fields, .. } if !fields.is_empty() => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
         ApiError::NotFound => "its owner may no longer run the module".to_owned(),
-        other => other.to_string(),
+        other => other.in_words(),
     }
 }

@@ -66,6 +66,19 @@ impl ApiError {
         Self::Validation { message, fields }
     }
 
+    /// The whole refusal in one line, every field named (`params.db_name: …; regions: …`):
+    /// what a scan's refused account or a schedule's refused fire records.
+    pub fn in_words(&self) -> String {
+        match self {
+            Self::Validation { fields, .. } if !fields.is_empty() => fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
+
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
     }

@@ -299,8 +299,7 @@ impl<'a> Access<'a> {
     /// The accounts inventory is read by admins, auditors and approvers (it holds no
     /// secret, but maps the organisation).
     pub fn may_read_accounts(&self) -> Result<(), ApiError> {
-        let user = &self.caller.user;
-        if self.caller.is_admin() || user.has_role("auditor") || user.has_role("approver") {
+        if self.overseer() {
             Ok(())
         } else {
             Err(ApiError::Forbidden(
@@ -328,15 +327,21 @@ impl<'a> Access<'a> {
         self.module(schedule.module_id).await.map(|_| ())
     }
 
-    /// Admins and auditors see every scan; others their own.
+    /// Admins, auditors and approvers: who read what attests to the whole deployment
+    /// (its accounts, its evidence documents).
+    fn overseer(&self) -> bool {
+        let user = &self.caller.user;
+        self.caller.is_admin() || user.has_role("auditor") || user.has_role("approver")
+    }
+
+    /// Admins and auditors see every scan, as every report; others their own.
     pub fn sees_all_scans(&self) -> bool {
-        self.caller.is_admin() || self.caller.user.has_role("auditor")
+        self.reads_all_evidence()
     }
 
     /// Evidence documents are read by admins, auditors and approvers.
     pub fn may_read_documents(&self) -> Result<(), ApiError> {
-        let user = &self.caller.user;
-        if self.caller.is_admin() || user.has_role("auditor") || user.has_role("approver") {
+        if self.overseer() {
             Ok(())
         } else {
             Err(ApiError::Forbidden(

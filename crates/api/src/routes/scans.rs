@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sage_model::accounts::{
-    AccountRole, AccountSelection, NewScan, ScanAccount, ScanRequest, Tags,
+    AccountId, AccountRole, AccountSelection, NewScan, ScanAccount, ScanRequest, Tags,
 };
 use sage_model::tools::Tool;
 use sage_store::accounts::CloudAccount;
@@ -203,7 +203,7 @@ pub(crate) async fn planned(
                     return Err(error);
                 }
                 Err(error) => {
-                    let why = refusal(&error);
+                    let why = error.in_words();
                     first_refusal.get_or_insert(error);
                     Err(why)
                 }
@@ -289,10 +289,17 @@ async fn selected(
 ) -> Result<Vec<CloudAccount>, ApiError> {
     match selection {
         AccountSelection::Ids(ids) => {
+            let mut held: std::collections::HashMap<AccountId, CloudAccount> = state
+                .db
+                .accounts_with_ids(ids)
+                .await?
+                .into_iter()
+                .map(|account| (account.id.clone(), account))
+                .collect();
             let mut accounts = Vec::with_capacity(ids.len());
             let mut unknown = Vec::new();
             for id in ids {
-                match state.db.account(id).await? {
+                match held.remove(id) {
                     Some(account) => accounts.push(account),
                     None => unknown.push(id.to_string()),
                 }
@@ -367,18 +374,6 @@ async fn account_runs(
     } else {
         Ok(runs)
     })
-}
-
-/// A refused run's problems in one line: `field: message; …`.
-fn refusal(error: &ApiError) -> String {
-    match error {
-        ApiError::Validation { fields, .. } if !fields.is_empty() => fields
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
 }
 
 /// The runs' parameters as the scan shows them: the tool's options, without what each
