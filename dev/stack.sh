@@ -245,8 +245,9 @@ case "${1:-up}" in
     say "egress firewall ok (EGRESS_BRIDGE=${EGRESS_BRIDGE:-sage-egress0})"
     # The evidence PDF is set in Nanum Gothic (Hangul and Latin); its tests read PDFs
     # back with poppler and count fixtures again with python3; `just bench findings`
-    # compares with jq under GNU time.
-    need_packages fonts-nanum poppler-utils python3 jq time; say "report fonts and tools ok"
+    # compares with jq under GNU time; notification tests receive mail with aiosmtpd.
+    need_packages fonts-nanum poppler-utils python3 jq time python3-aiosmtpd openssl
+    say "report fonts and tools ok"
     ;;
   start-api)
     # (Re)starts the api of `just up` from BINARY ('-': the one running now), with

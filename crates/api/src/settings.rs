@@ -32,6 +32,8 @@ pub struct Settings {
     pub siem: Option<WebhookSettings>,
     /// Where runs waiting for approval are announced (a chat bot, a mail relay).
     pub approval_webhook: Option<WebhookSettings>,
+    /// Notification channels' destinations, retries and links.
+    pub notify: crate::background::notifications::NotifySettings,
     /// How long a run may wait for its approvals before it ends `rejected`.
     pub approval_ttl: Duration,
     /// The furthest a risk acceptance may expire, in days from its request.
@@ -95,6 +97,7 @@ impl Settings {
         let limit_ceiling = limit_ceiling(env);
         let siem = WebhookSettings::from_env(env, SIEM_VARS);
         let approval_webhook = WebhookSettings::from_env(env, APPROVAL_VARS);
+        let notify = crate::background::notifications::NotifySettings::from_env(env);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         let acceptance_max_days = env.number("ACCEPTANCE_MAX_DAYS", 365u32, 1, 3650);
         let schedule_min_seconds = env.number("SCHEDULE_MIN_SECONDS", 60u32, 1, 86400);
@@ -122,6 +125,7 @@ impl Settings {
             limit_ceiling: limit_ceiling?,
             siem: siem?,
             approval_webhook: approval_webhook?,
+            notify: notify?,
             approval_ttl: approval_ttl?,
             acceptance_max_days: acceptance_max_days?,
             schedule_min_seconds: schedule_min_seconds?,

@@ -99,6 +99,12 @@ impl Application {
             state.db.clone(),
             shutdown.clone(),
         ));
+        let notifier = crate::background::notifications::Notifier::new(
+            state.db.clone(),
+            state.runs.secrets.clone(),
+            settings.notify.clone(),
+        );
+        tokio::spawn(notifier.run(shutdown.clone()));
         tokio::spawn(crate::background::schedules::fire_until_stopped(
             state.clone(),
             shutdown.clone(),
@@ -258,5 +264,6 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         signed_in: Arc::default(),
         metrics: Arc::default(),
+        notify: settings.notify.clone(),
     })
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub signed_in: Arc<crate::identity::signed_in::SignedIn>,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::http::metrics::ApiMetrics>,
+    /// Where notification channels may send.
+    pub notify: crate::background::notifications::NotifySettings,
 }
 
 /// Where the artifacts are and how their download links are signed.

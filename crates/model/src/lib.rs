@@ -12,6 +12,7 @@ pub mod findings;
 pub mod ids;
 pub mod logs;
 pub mod names;
+pub mod notifications;
 pub mod plan;
 pub mod queue;
 pub mod schedules;

@@ -20,6 +20,7 @@ pub mod findings;
 pub mod logs;
 pub mod metrics;
 mod migrate;
+pub mod notifications;
 pub mod outbox;
 mod pool;
 pub mod risk_acceptances;

@@ -59,6 +59,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0035_schedule_approvals"),
     migration!("0036_scan_schedules"),
     migration!("0037_scan_regions"),
+    migration!("0038_notifications"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

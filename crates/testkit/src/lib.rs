@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 
 pub mod emulator;
 mod gate;
+pub mod mail;
 mod metrics;
+pub mod receiver;
 mod spans;
 mod sse;
 mod worker;

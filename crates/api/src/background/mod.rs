@@ -1,9 +1,10 @@
 //! The api's loops beside its requests: the outbox relay, webhook deliveries, the
-//! approval expiry sweeper, the scan dispatcher, the scheduler, and the live log
-//! streams.
+//! approval expiry sweeper, the scan dispatcher, the scheduler, notifications, and the
+//! live log streams.
 
 pub mod approvals;
 pub mod live;
+pub mod notifications;
 pub mod relay;
 pub mod scans;
 pub mod schedules;

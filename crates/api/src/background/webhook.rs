@@ -226,7 +226,7 @@ impl WebhookRelay {
 }
 
 /// 1 s, 2 s, 4 s … up to `max`.
-fn backoff(attempts: i32, max: Duration) -> Duration {
+pub(crate) fn backoff(attempts: i32, max: Duration) -> Duration {
     let exponent = attempts.clamp(0, 20) as u32;
     Duration::from_secs(1u64 << exponent).min(max)
 }

@@ -327,6 +327,19 @@ impl<'a> Access<'a> {
         self.module(schedule.module_id).await.map(|_| ())
     }
 
+    /// Notification channels and rules are read by admins, auditors and approvers
+    /// (never their secrets), and written by admins.
+    pub fn may_read_notifications(&self) -> Result<(), ApiError> {
+        if self.overseer() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "only admins, auditors and approvers may read notification channels and rules"
+                    .into(),
+            ))
+        }
+    }
+
     /// Admins, auditors and approvers: who read what attests to the whole deployment
     /// (its accounts, its evidence documents).
     fn overseer(&self) -> bool {

@@ -13,6 +13,7 @@ pub mod findings;
 pub mod logs;
 pub mod me;
 pub mod modules;
+pub mod notifications;
 pub mod pagination;
 pub mod risk_acceptances;
 pub mod scans;
@@ -87,6 +88,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(scans::create)
         .service(scans::get_one)
         .service(scans::cancel)
+        .service(notifications::list_channels)
+        .service(notifications::create_channel)
+        .service(notifications::get_channel)
+        .service(notifications::delete_channel)
+        .service(notifications::test_channel)
+        .service(notifications::list_rules)
+        .service(notifications::create_rule)
+        .service(notifications::get_rule)
+        .service(notifications::update_rule)
+        .service(notifications::delete_rule)
         .service(schedules::list)
         .service(schedules::create)
         .service(schedules::get_one)

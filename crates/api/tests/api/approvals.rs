@@ -21,7 +21,7 @@ pub(crate) async fn module_needing(app: &TestApp, required: u32) -> String {
     module_of(app, &app.register_backup_script().await, required).await
 }
 
-async fn module_of(app: &TestApp, script: &str, required: u32) -> String {
+pub(crate) async fn module_of(app: &TestApp, script: &str, required: u32) -> String {
     let mut definition = backup_module(script);
     definition["name"] = json!(format!("backup-db-{required}"));
     definition["approval"]["required"] = json!(required);

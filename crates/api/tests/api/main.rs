@@ -15,12 +15,16 @@ mod evidence_documents;
 mod executions;
 mod findings;
 mod metrics;
+mod notifications;
 /// The shared test support, under the name these tests have always used.
 mod helpers {
     pub use sage_testkit::*;
 }
 mod oidc;
-mod receiver;
+/// The webhook receiver, now the test kit's.
+mod receiver {
+    pub use sage_testkit::receiver::*;
+}
 mod revocation;
 mod risk_acceptances;
 mod scans;

@@ -2,12 +2,14 @@
 //! role in the emulator and lists its 20 accounts with AWS Organizations; importing
 //! again changes nothing; an account that runs no organisation ends the import failed,
 //! saying why. Then a Custodian scan of all 20, one run each within the scan's cap,
-//! one account failing on purpose (its role is not one the workers may assume).
+//! one account failing on purpose (its role is not one the workers may assume), its
+//! end told to a Slack-compatible channel.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use sage_testkit::receiver::Receiver;
 use sage_testkit::{
     ADMIN, TestApp, emulator, spawn_app, spawn_app_with, spawn_worker_with, tools_env,
 };
@@ -103,7 +105,28 @@ async fn an_organisations_accounts_are_imported_once_each() {
 
 #[tokio::test]
 async fn a_scan_runs_each_account_once_within_its_cap_and_names_the_one_that_failed() {
-    let app = spawn_app_with(tools_env()).await;
+    let mut env = tools_env();
+    env.set("NOTIFY_HTTP_HOSTS", "127.0.0.1");
+    let app = spawn_app_with(env).await;
+    // The scan's end goes to a Slack-compatible channel.
+    let chat = Receiver::start(0).await;
+    let (status, channel) = app
+        .post_as(
+            "/api/v1/notification-channels",
+            ADMIN,
+            &json!({"name": "chat", "kind": "slack", "url": chat.url}),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    let (status, rule) = app
+        .post_as(
+            "/api/v1/notification-rules",
+            ADMIN,
+            &json!({"name": "scans", "channel_id": channel["id"], "event": "scan.finished",
+                    "tool": "custodian"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{rule}");
     let (management, ids) = emulator::organization(19).await;
     // The workers may assume the management role and every account's SageAudit role
     // but the last one's.
@@ -176,6 +199,17 @@ async fn a_scan_runs_each_account_once_within_its_cap_and_names_the_one_that_fai
     assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
     assert_eq!(failed[0]["account_id"], broken.as_str());
     assert_eq!(failed[0]["reason"], "assume_role_failed", "{failed}");
+    let told = chat.wait_for(1, Duration::from_secs(20)).await;
+    let text = told[0].body["text"].as_str().unwrap();
+    assert!(text.starts_with("*Scan with custodian failed*"), "{text}");
+    assert!(
+        text.contains("Accounts: 19 of 20 succeeded, 1 failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Failed: {broken}: failed (assume_role_failed)")),
+        "{text}"
+    );
 
     // Each run is a normal run: the account's role, its region, the scan's policy.
     let run = done["accounts"]

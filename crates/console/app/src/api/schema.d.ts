@@ -596,6 +596,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every channel, by name. */
+        get: operations["list_channels"];
+        put?: never;
+        /** Adds a channel (admins): 201, or 409 when its name is taken. */
+        post: operations["create_channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel with its latest messages. */
+        get: operations["get_channel"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a channel no rule sends to (409 names the rules that do); answers the
+         *     channel as it was.
+         */
+        delete: operations["delete_channel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queues a test message to the channel (admins): its record shows how it went. */
+        post: operations["test_channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every rule, by name. */
+        get: operations["list_rules"];
+        put?: never;
+        /** Adds a rule (admins). */
+        post: operations["create_rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_rule"];
+        /** Rewrites a rule (admins) at the version read: 409 when it changed since. */
+        put: operations["update_rule"];
+        post?: never;
+        /** Deletes a rule (admins); answers it as it was. */
+        delete: operations["delete_rule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/resources/{resource}": {
         parameters: {
             query?: never;
@@ -1225,6 +1317,69 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        /** @description A channel as an admin writes it; `kind` says which other fields it takes. */
+        ChannelBody: {
+            /** @description email: PEM certificates to trust besides the system's. */
+            ca_certificate?: string | null;
+            from?: string | null;
+            /** @description `webhook`, `slack` or `email`. */
+            kind?: string | null;
+            name?: string | null;
+            /** @description email: kept sealed, never shown. */
+            password?: string | null;
+            /** @description webhook: the HMAC-SHA256 key receivers verify `X-Sage-Signature` with (16+). */
+            secret?: string | null;
+            /** @description email: the mail server. */
+            smtp_host?: string | null;
+            /**
+             * Format: int32
+             * @description email: default 587 (starttls) or 465 (tls).
+             */
+            smtp_port?: number | null;
+            /** @description email: `starttls` (default) or `tls`; never in the clear. */
+            smtp_tls?: string | null;
+            to?: string[];
+            /**
+             * @description webhook and slack: https (plain http only to NOTIFY_HTTP_HOSTS). A Slack
+             *     webhook's URL is its secret: kept sealed, only its host shown.
+             */
+            url?: string | null;
+            username?: string | null;
+        };
+        /** @description A channel with its latest messages, newest first. */
+        ChannelDetail: components["schemas"]["ChannelView"] & {
+            deliveries: components["schemas"]["DeliveryView"][];
+        };
+        ChannelList: {
+            items: components["schemas"]["ChannelView"][];
+        };
+        /** @description A channel, without its secret, with how its messages went. */
+        ChannelView: {
+            /**
+             * @description What may be shown: a webhook's URL, a Slack webhook's host, the mail server,
+             *     sender and recipients.
+             */
+            config: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Messages given up after their last attempt.
+             */
+            failed: number;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            /** Format: date-time */
+            last_delivered_at?: string | null;
+            last_error?: string | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description Messages waiting to be sent or tried again.
+             */
+            pending: number;
+        };
         /** @description A requirement and the findings of the checks that assess it. */
         ControlView: {
             /** @description The findings it gathers, in the answer's order. */
@@ -1250,6 +1405,25 @@ export interface components {
         DecisionRequest: {
             /** @description Why: kept with the decision and shown in the execution's `approvals`. */
             comment: string;
+        };
+        /** @description One message of a channel's record. */
+        DeliveryView: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            event: string;
+            /** Format: int64 */
+            id: number;
+            last_error?: string | null;
+            /** @description What the message told (a webhook's body). */
+            payload: Record<string, never>;
+            /** Format: uuid */
+            rule_id?: string | null;
+            /** @description `pending`, `delivered` or `failed`. */
+            status: string;
         };
         DemoUserView: {
             admin: boolean;
@@ -1893,6 +2067,63 @@ export interface components {
             /** @description The resource's id as findings hold it (an S3 bucket's ARN is its name). */
             resource: string;
         };
+        /** @description A rule as an admin writes it. On an edit, `version` is the one read. */
+        RuleBody: {
+            /** Format: uuid */
+            channel_id?: string | null;
+            /**
+             * Format: int32
+             * @description acceptance.expiring: how many days before the expiry (default 7).
+             */
+            days_before?: number | null;
+            /** @description Default true. */
+            enabled?: boolean | null;
+            /**
+             * @description `run.finished`, `scan.finished`, `findings.new`, `acceptance.expiring` or
+             *     `approval.requested`.
+             */
+            event?: string | null;
+            /** @description findings.new: the least severity told (default `high`). */
+            min_severity?: string | null;
+            /**
+             * Format: uuid
+             * @description run.finished, approval.requested: this module's runs only.
+             */
+            module_id?: string | null;
+            name?: string | null;
+            /** @description run.finished, scan.finished: these ends only (empty: every end). */
+            statuses?: string[];
+            /** @description scan.finished, findings.new: this tool's only. */
+            tool?: string | null;
+            /**
+             * Format: int32
+             * @description Edits only: the version read.
+             */
+            version?: number | null;
+        };
+        RuleList: {
+            items: components["schemas"]["RuleView"][];
+        };
+        RuleView: {
+            /** Format: uuid */
+            channel_id: string;
+            /** Format: int32 */
+            days_before?: number | null;
+            enabled: boolean;
+            event: string;
+            /** Format: uuid */
+            id: string;
+            min_severity?: string | null;
+            /** Format: uuid */
+            module_id?: string | null;
+            name: string;
+            statuses: string[];
+            tool?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: int32 */
+            version: number;
+        };
         RunRequest: {
             /** @description The run's parameters, checked against the version's schema. */
             params?: Record<string, never>;
@@ -2083,6 +2314,14 @@ export interface components {
             region?: string | null;
             /** @description The run's status, or `refused`. */
             status: string;
+        };
+        /** @description A test message queued. */
+        TestQueued: {
+            /**
+             * Format: int64
+             * @description The message's id in the channel's record.
+             */
+            message_id: number;
         };
         ToolList: {
             items: components["schemas"]["ToolView"][];
@@ -3552,6 +3791,364 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModuleVersionView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelDetail"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    delete_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_channel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestQueued"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    list_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    create_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    update_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
                 };
             };
             403: {

@@ -11,7 +11,7 @@ use sage_api::background::webhook::{
 use sage_infra::config::Env;
 use serde_json::Value;
 
-use crate::helpers::test_env;
+use crate::test_env;
 
 pub const SECRET: &str = "webhook-test-secret-0123456789";
 
