@@ -34,6 +34,9 @@ pub struct Settings {
     pub approval_webhook: Option<WebhookSettings>,
     /// Notification channels' destinations, retries and links.
     pub notify: crate::background::notifications::NotifySettings,
+    /// How long runs keep their logs, artifacts and finding history, and how often
+    /// the purge looks.
+    pub retention: crate::background::retention::RetentionSettings,
     /// How long a run may wait for its approvals before it ends `rejected`.
     pub approval_ttl: Duration,
     /// The furthest a risk acceptance may expire, in days from its request.
@@ -98,6 +101,7 @@ impl Settings {
         let siem = WebhookSettings::from_env(env, SIEM_VARS);
         let approval_webhook = WebhookSettings::from_env(env, APPROVAL_VARS);
         let notify = crate::background::notifications::NotifySettings::from_env(env);
+        let retention = crate::background::retention::RetentionSettings::from_env(env);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         let acceptance_max_days = env.number("ACCEPTANCE_MAX_DAYS", 365u32, 1, 3650);
         let schedule_min_seconds = env.number("SCHEDULE_MIN_SECONDS", 60u32, 1, 86400);
@@ -126,6 +130,7 @@ impl Settings {
             siem: siem?,
             approval_webhook: approval_webhook?,
             notify: notify?,
+            retention: retention?,
             approval_ttl: approval_ttl?,
             acceptance_max_days: acceptance_max_days?,
             schedule_min_seconds: schedule_min_seconds?,

@@ -105,6 +105,12 @@ impl Application {
             settings.notify.clone(),
         );
         tokio::spawn(notifier.run(shutdown.clone()));
+        tokio::spawn(crate::background::retention::purge_until_stopped(
+            state.db.clone(),
+            state.artifacts.clone(),
+            settings.retention,
+            shutdown.clone(),
+        ));
         tokio::spawn(crate::background::schedules::fire_until_stopped(
             state.clone(),
             shutdown.clone(),
@@ -260,6 +266,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         catalog: CatalogRules {
             scripts_dir: settings.common.scripts_dir.clone(),
             limit_ceiling: settings.limit_ceiling,
+            retention_days: settings.retention.default_days,
         },
         auth: Authenticator::new(&settings.auth, &settings.admin_emails),
         signed_in: Arc::default(),

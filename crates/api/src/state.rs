@@ -68,4 +68,7 @@ pub struct CatalogRules {
     pub scripts_dir: PathBuf,
     /// The highest limits a module version may ask for.
     pub limit_ceiling: Limits,
+    /// Days runs keep their logs, artifacts and finding history when their module does
+    /// not say.
+    pub retention_days: i32,
 }

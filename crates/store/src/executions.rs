@@ -49,6 +49,8 @@ pub struct Execution {
     pub approval_expires_at: Option<DateTime<Utc>>,
     /// The decisions on it so far, oldest first.
     pub approvals: Vec<Approval>,
+    /// When retention removed its logs, artifacts and findings.
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 /// The select list every execution read uses, in the order `from_row` expects.
@@ -57,7 +59,7 @@ macro_rules! execution_select {
         "SELECT e.id, e.module_id, e.module_version, u.email, e.requested_by, e.params, e.status,
                 e.reason, e.exit_code, e.created_at, e.started_at, e.finished_at, e.output_bytes,
                 e.truncated, e.approvals_required, e.approval_expires_at,
-                d.approvers, d.decisions, d.comments, d.decided_at
+                d.approvers, d.decisions, d.comments, d.decided_at, e.purged_at
          FROM executions e JOIN users u ON u.id = e.requested_by
          LEFT JOIN LATERAL (
              SELECT array_agg(au.email ORDER BY a.decided_at, au.email) AS approvers,
@@ -100,6 +102,7 @@ impl Execution {
             approvals_required: row.get(14),
             approval_expires_at: row.get(15),
             approvals: approvals_of(row),
+            purged_at: row.get(20),
         })
     }
 }

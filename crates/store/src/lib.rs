@@ -23,6 +23,7 @@ mod migrate;
 pub mod notifications;
 pub mod outbox;
 mod pool;
+pub mod retention;
 pub mod risk_acceptances;
 pub mod runs;
 pub mod scans;

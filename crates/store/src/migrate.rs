@@ -60,6 +60,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0036_scan_schedules"),
     migration!("0037_scan_regions"),
     migration!("0038_notifications"),
+    migration!("0039_retention"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -62,6 +62,9 @@ pub struct ExecutionView {
     pub approvals_required: i32,
     /// Until when it may wait for them; only while it waits.
     pub approval_expires_at: Option<DateTime<Utc>>,
+    /// When retention removed its log, artifacts and findings (the module's
+    /// `retention.effective_days` after it ended).
+    pub purged_at: Option<DateTime<Utc>>,
     pub approvals: Vec<ApprovalView>,
 }
 
@@ -94,6 +97,7 @@ impl From<&Execution> for ExecutionView {
             truncated: execution.truncated,
             approvals_required: execution.approvals_required,
             approval_expires_at: execution.approval_expires_at,
+            purged_at: execution.purged_at,
             approvals: execution
                 .approvals
                 .iter()

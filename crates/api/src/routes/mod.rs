@@ -41,6 +41,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(modules::create_version)
         .service(modules::get_version)
         .service(modules::retire_version)
+        .service(modules::set_retention)
         .service(assignments::replace)
         .service(assignments::read)
         .service(executions::submit)

@@ -1,6 +1,6 @@
 //! Modules and their immutable versions.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, put, web};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +9,7 @@ use sage_model::catalog::module::{ModuleDefinition, ModuleRequest, RawArg};
 use sage_model::catalog::params::RawParam;
 use sage_model::names::ModuleName;
 use sage_store::catalog::{Module, ModuleVersion, NewVersion, Permissions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -86,6 +86,7 @@ pub struct ModuleVersionView {
     pub retired_at: Option<DateTime<Utc>>,
     /// The versions a run may name, oldest first.
     pub runnable_versions: Vec<i32>,
+    pub retention: RetentionView,
     pub created_at: DateTime<Utc>,
     pub version_created_at: DateTime<Utc>,
 }
@@ -107,6 +108,34 @@ pub struct ApprovalPolicyView {
     pub required: u32,
 }
 
+/// How long the module's runs keep their logs, artifacts and finding history.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct RetentionView {
+    /// The module's own number of days; `null`: the deployment's default.
+    pub days: Option<i32>,
+    /// What applies: the module's days, else RETENTION_DAYS.
+    pub effective_days: i32,
+}
+
+impl RetentionView {
+    fn of(module: &Module, state: &AppState) -> Self {
+        Self {
+            days: module.retention_days,
+            effective_days: module
+                .retention_days
+                .unwrap_or(state.catalog.retention_days),
+        }
+    }
+}
+
+/// A module's retention as an admin sets it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// 1 to 36500 days; `null` returns to the deployment's default.
+    pub days: Option<i32>,
+}
+
 /// What the caller may do with the module.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PermissionsView {
@@ -120,6 +149,7 @@ impl ModuleVersionView {
         version: &ModuleVersion,
         permissions: Permissions,
         runnable_versions: Vec<i32>,
+        retention: RetentionView,
     ) -> Self {
         let definition = &version.definition;
         let limits = definition.limits();
@@ -161,6 +191,7 @@ impl ModuleVersionView {
             },
             retired_at: version.retired_at,
             runnable_versions,
+            retention,
             created_at: module.created_at,
             version_created_at: version.created_at,
         }
@@ -174,11 +205,13 @@ pub struct ModuleSummaryView {
     pub name: String,
     pub latest_version: i32,
     pub created_at: DateTime<Utc>,
+    pub retention: RetentionView,
 }
 
-impl From<Module> for ModuleSummaryView {
-    fn from(module: Module) -> Self {
+impl ModuleSummaryView {
+    fn new(module: Module, state: &AppState) -> Self {
         Self {
+            retention: RetentionView::of(&module, state),
             id: module.id.as_uuid(),
             name: module.name,
             latest_version: module.latest_version,
@@ -200,6 +233,7 @@ async fn view(
         version,
         permissions,
         runnable,
+        RetentionView::of(module, state),
     ))
 }
 
@@ -290,7 +324,7 @@ pub async fn list(
         items: page
             .items
             .into_iter()
-            .map(ModuleSummaryView::from)
+            .map(|module| ModuleSummaryView::new(module, &state))
             .collect(),
         next_cursor: page.next,
     }))
@@ -359,6 +393,43 @@ pub async fn retire_version(
     let version = state
         .db
         .retire_module_version(module.id, number, caller.user.id, &caller.audit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view(&state, &module, &version, Permissions::ALL).await?))
+}
+
+/// Sets how many days the module's runs keep their logs, artifacts and finding history
+/// (admin); `null` returns to the deployment's RETENTION_DAYS. Answers the latest
+/// version with it.
+#[utoipa::path(put, path = "/api/v1/modules/{id}/retention", tag = "modules",
+    params(("id" = uuid::Uuid, Path, description = "The module's id")),
+    request_body = RetentionBody,
+    responses((status = 200, body = ModuleVersionView), (status = 400, body = crate::http::error::ErrorBody),
+              (status = 403), (status = 404)))]
+#[put("/api/v1/modules/{id}/retention")]
+pub async fn set_retention(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<ModuleId>,
+    body: ValidatedJson<RetentionBody>,
+) -> Result<HttpResponse, ApiError> {
+    Access::new(&state, &caller).require_admin()?;
+    if let Some(days) = body.0.days
+        && !(1..=36_500).contains(&days)
+    {
+        return Err(ApiError::invalid(vec![FieldProblem::new(
+            "days",
+            "must be 1 to 36500, or null for the deployment's default",
+        )]));
+    }
+    let module = state
+        .db
+        .set_module_retention(*id, body.0.days, &caller.audit)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let version = state
+        .db
+        .module_version(module.id, module.latest_version)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(view(&state, &module, &version, Permissions::ALL).await?))

@@ -25,6 +25,7 @@ mod oidc;
 mod receiver {
     pub use sage_testkit::receiver::*;
 }
+mod retention;
 mod revocation;
 mod risk_acceptances;
 mod scans;

@@ -397,7 +397,11 @@ async fn new_findings_of_a_severity_are_listed() {
 }
 
 /// A tool run stored as a worker stores it: its findings first, then its end.
-async fn scan(app: &TestApp, module: &str, rows: &[(&str, &str, &str, &str)]) -> ExecutionId {
+pub(crate) async fn scan(
+    app: &TestApp,
+    module: &str,
+    rows: &[(&str, &str, &str, &str)],
+) -> ExecutionId {
     let id = ExecutionId::new();
     app.db()
         .batch_for_tests(&format!(

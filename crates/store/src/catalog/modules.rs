@@ -17,6 +17,9 @@ pub struct Module {
     pub name: String,
     pub latest_version: i32,
     pub created_at: DateTime<Utc>,
+    /// Days its runs keep their logs, artifacts and finding history; `None`: the
+    /// deployment's default.
+    pub retention_days: Option<i32>,
 }
 
 impl Module {
@@ -26,6 +29,7 @@ impl Module {
             name: row.get(1),
             latest_version: row.get(2),
             created_at: row.get(3),
+            retention_days: row.get(4),
         }
     }
 }
@@ -143,7 +147,7 @@ impl Db {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "SELECT id, name, latest_version, created_at FROM modules WHERE id = $1",
+                "SELECT id, name, latest_version, created_at, retention_days FROM modules WHERE id = $1",
             )
             .await?;
         Ok(client
@@ -227,7 +231,7 @@ impl Db {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "SELECT m.id, m.name, m.latest_version, m.created_at FROM modules m
+                "SELECT m.id, m.name, m.latest_version, m.created_at, m.retention_days FROM modules m
                  WHERE ($1::text IS NULL OR m.name > $1)
                    AND ($2::boolean OR EXISTS (
                         SELECT 1 FROM module_assignments a
@@ -246,6 +250,47 @@ impl Db {
             .await?;
         let items = rows.iter().map(Module::from_row).collect();
         Ok(Page::from_rows(items, limit, |m: &Module| m.name.clone()))
+    }
+}
+
+impl Db {
+    /// Sets how many days a module's runs keep their logs, artifacts and finding
+    /// history (`None`: the deployment's default), audited; `None` when there is no
+    /// such module.
+    pub async fn set_module_retention(
+        &self,
+        id: ModuleId,
+        days: Option<i32>,
+        context: &AuditContext,
+    ) -> Result<Option<Module>, StoreError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        let Some(before) = transaction
+            .query_opt(
+                "SELECT retention_days FROM modules WHERE id = $1 FOR UPDATE",
+                &[&id.as_uuid()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let row = transaction
+            .query_one(
+                "UPDATE modules SET retention_days = $2 WHERE id = $1
+                 RETURNING id, name, latest_version, created_at, retention_days",
+                &[&id.as_uuid(), &days],
+            )
+            .await?;
+        let change = Change {
+            action: "module.retention",
+            target_type: "module",
+            target_id: id.to_string(),
+            before: Some(json!({"retention_days": before.get::<_, Option<i32>>(0)})),
+            after: Some(json!({"retention_days": days})),
+        };
+        append(&transaction, &self.audit_key, context, &change).await?;
+        transaction.commit().await?;
+        Ok(Some(Module::from_row(&row)))
     }
 }
 
@@ -280,7 +325,7 @@ pub(crate) async fn insert_module(
     let statement = transaction
         .prepare_cached(
             "INSERT INTO modules (id, name, latest_version, created_by) VALUES ($1, $2, 1, $3)
-             RETURNING id, name, latest_version, created_at",
+             RETURNING id, name, latest_version, created_at, retention_days",
         )
         .await?;
     let row = transaction

@@ -542,6 +542,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/modules/{id}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets how many days the module's runs keep their logs, artifacts and finding history
+         *     (admin); `null` returns to the deployment's RETENTION_DAYS. Answers the latest
+         *     version with it.
+         */
+        put: operations["set_retention"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/modules/{id}/versions": {
         parameters: {
             query?: never;
@@ -1568,6 +1589,12 @@ export interface components {
             /** @description The run's parameters; secret values are `"***"`. */
             params: Record<string, never>;
             /**
+             * Format: date-time
+             * @description When retention removed its log, artifacts and findings (the module's
+             *     `retention.effective_days` after it ended).
+             */
+            purged_at?: string | null;
+            /**
              * @description Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
              *     `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
              *     `approval_expired`, or why it could not start).
@@ -1868,6 +1895,12 @@ export interface components {
                 /** @description The run's parameters; secret values are `"***"`. */
                 params: Record<string, never>;
                 /**
+                 * Format: date-time
+                 * @description When retention removed its log, artifacts and findings (the module's
+                 *     `retention.effective_days` after it ended).
+                 */
+                purged_at?: string | null;
+                /**
                  * @description Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
                  *     `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
                  *     `approval_expired`, or why it could not start).
@@ -1928,6 +1961,7 @@ export interface components {
                 /** Format: int32 */
                 latest_version: number;
                 name: string;
+                retention: components["schemas"]["RetentionView"];
             }[];
             next_cursor?: string | null;
         };
@@ -1970,6 +2004,7 @@ export interface components {
             /** Format: int32 */
             latest_version: number;
             name: string;
+            retention: components["schemas"]["RetentionView"];
         };
         /**
          * @description One module version as the HTTP contract describes it: the definition as written, the limits
@@ -2008,6 +2043,7 @@ export interface components {
             /** @description The JSON Schema a run's `params` must satisfy. */
             params_schema: Record<string, never>;
             permissions: components["schemas"]["PermissionsView"];
+            retention: components["schemas"]["RetentionView"];
             /**
              * Format: date-time
              * @description When this version stopped taking new runs; `null` while it takes them.
@@ -2066,6 +2102,27 @@ export interface components {
             items: components["schemas"]["FindingView"][];
             /** @description The resource's id as findings hold it (an S3 bucket's ARN is its name). */
             resource: string;
+        };
+        /** @description A module's retention as an admin sets it. */
+        RetentionBody: {
+            /**
+             * Format: int32
+             * @description 1 to 36500 days; `null` returns to the deployment's default.
+             */
+            days?: number | null;
+        };
+        /** @description How long the module's runs keep their logs, artifacts and finding history. */
+        RetentionView: {
+            /**
+             * Format: int32
+             * @description The module's own number of days; `null`: the deployment's default.
+             */
+            days?: number | null;
+            /**
+             * Format: int32
+             * @description What applies: the module's days, else RETENTION_DAYS.
+             */
+            effective_days: number;
         };
         /** @description A rule as an admin writes it. On an edit, `version` is the one read. */
         RuleBody: {
@@ -3694,6 +3751,52 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    set_retention: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The module's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetentionBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModuleVersionView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
