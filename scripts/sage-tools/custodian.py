@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 CUSTODIAN = "/opt/tools/custodian/bin/custodian"
 OUT = "/work/out"
@@ -74,6 +75,41 @@ def check_policy(text):
     return document
 
 
+# EX_TEMPFAIL: the tool failed after the cloud's API throttled it. A scan runs the
+# account again after a pause; the words below are those the clouds' SDKs print.
+THROTTLED = 75
+THROTTLE_WORDS = ("Throttling", "RequestLimitExceeded", "TooManyRequests", "Rate exceeded",
+                  "SlowDown", "RequestThrottled")
+
+
+def run_watching_throttles(argv):
+    """Runs the tool with its output passed on line by line (stdout to stdout, stderr to
+    stderr); when it fails after a throttling error, says so and returns THROTTLED."""
+    seen = []
+    tool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", bufsize=1)
+
+    def forward(source, sink):
+        for line in source:
+            sink.write(line)
+            sink.flush()
+            if not seen and any(word in line for word in THROTTLE_WORDS):
+                seen.append(line.strip()[:200])
+
+    streams = [threading.Thread(target=forward, args=(tool.stdout, sys.stdout)),
+               threading.Thread(target=forward, args=(tool.stderr, sys.stderr))]
+    for stream in streams:
+        stream.start()
+    code = tool.wait()
+    for stream in streams:
+        stream.join()
+    if code != 0 and seen:
+        print(f"sage-tools: the cloud's API throttled the tool ({seen[0]}); exiting {THROTTLED} "
+              "so that a scan runs this account again later", file=sys.stderr, flush=True)
+        return THROTTLED
+    return code
+
+
 def main():
     parser = argparse.ArgumentParser(prog="custodian-driver")
     parser.add_argument("--provider", required=True)
@@ -100,7 +136,7 @@ def main():
     for region in regions:
         command += ["-r", region]
     print(f"custodian: running in {', '.join(regions)}, filters only (--dryrun)", flush=True)
-    return subprocess.call(command + [POLICY])
+    return run_watching_throttles(command + [POLICY])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 PROWLER = "/opt/tools/prowler/bin/prowler"
 PACKAGE = "/opt/tools/prowler/lib/python3*/site-packages/prowler"
@@ -163,6 +164,41 @@ def command(args, env):
     return argv
 
 
+# EX_TEMPFAIL: the tool failed after the cloud's API throttled it. A scan runs the
+# account again after a pause; the words below are those the clouds' SDKs print.
+THROTTLED = 75
+THROTTLE_WORDS = ("Throttling", "RequestLimitExceeded", "TooManyRequests", "Rate exceeded",
+                  "SlowDown", "RequestThrottled")
+
+
+def run_watching_throttles(argv):
+    """Runs the tool with its output passed on line by line (stdout to stdout, stderr to
+    stderr); when it fails after a throttling error, says so and returns THROTTLED."""
+    seen = []
+    tool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", bufsize=1)
+
+    def forward(source, sink):
+        for line in source:
+            sink.write(line)
+            sink.flush()
+            if not seen and any(word in line for word in THROTTLE_WORDS):
+                seen.append(line.strip()[:200])
+
+    streams = [threading.Thread(target=forward, args=(tool.stdout, sys.stdout)),
+               threading.Thread(target=forward, args=(tool.stderr, sys.stderr))]
+    for stream in streams:
+        stream.start()
+    code = tool.wait()
+    for stream in streams:
+        stream.join()
+    if code != 0 and seen:
+        print(f"sage-tools: the cloud's API throttled the tool ({seen[0]}); exiting {THROTTLED} "
+              "so that a scan runs this account again later", file=sys.stderr, flush=True)
+        return THROTTLED
+    return code
+
+
 def main():
     args = parse(sys.argv[1:])
     if args.provider == "aws":
@@ -175,7 +211,7 @@ def main():
         sys.exit(f"{PROG}: {why}")
     print(f"prowler: scanning {args.provider} {args.region or args.subscriptions or args.projects or ''}".rstrip(),
           flush=True)
-    code = subprocess.call(argv)
+    code = run_watching_throttles(argv)
     # Prowler exits 3 when a check failed: the scan itself succeeded.
     if code == 3:
         print("prowler: scan complete; some checks failed (see the findings)", flush=True)

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 SCOUT = "/opt/tools/scout/bin/scout"
 OUT = "/work/out"
@@ -99,6 +100,41 @@ def write_azure_auth(env):
         json.dump(auth, file)
 
 
+# EX_TEMPFAIL: the tool failed after the cloud's API throttled it. A scan runs the
+# account again after a pause; the words below are those the clouds' SDKs print.
+THROTTLED = 75
+THROTTLE_WORDS = ("Throttling", "RequestLimitExceeded", "TooManyRequests", "Rate exceeded",
+                  "SlowDown", "RequestThrottled")
+
+
+def run_watching_throttles(argv):
+    """Runs the tool with its output passed on line by line (stdout to stdout, stderr to
+    stderr); when it fails after a throttling error, says so and returns THROTTLED."""
+    seen = []
+    tool = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", bufsize=1)
+
+    def forward(source, sink):
+        for line in source:
+            sink.write(line)
+            sink.flush()
+            if not seen and any(word in line for word in THROTTLE_WORDS):
+                seen.append(line.strip()[:200])
+
+    streams = [threading.Thread(target=forward, args=(tool.stdout, sys.stdout)),
+               threading.Thread(target=forward, args=(tool.stderr, sys.stderr))]
+    for stream in streams:
+        stream.start()
+    code = tool.wait()
+    for stream in streams:
+        stream.join()
+    if code != 0 and seen:
+        print(f"sage-tools: the cloud's API throttled the tool ({seen[0]}); exiting {THROTTLED} "
+              "so that a scan runs this account again later", file=sys.stderr, flush=True)
+        return THROTTLED
+    return code
+
+
 def main():
     args = parse(sys.argv[1:])
     if args.provider == "aws":
@@ -113,7 +149,7 @@ def main():
     if args.provider == "azure":
         write_azure_auth(os.environ)
     print(f"scout: scanning {args.provider}: {args.services or 'every service'}", flush=True)
-    code = subprocess.call(argv)
+    code = run_watching_throttles(argv)
     # 200: some API calls failed and Scout carried on; its errors file says which.
     if code == 200:
         print("scout: scan complete; some API calls failed (see scoutsuite-results/*errors*)", flush=True)

@@ -37,6 +37,8 @@ pub struct Settings {
     /// How long runs keep their logs, artifacts and finding history, and how often
     /// the purge looks.
     pub retention: crate::background::retention::RetentionSettings,
+    /// How scans run again an account whose run the cloud's API throttled.
+    pub scan_retries: sage_store::scans::Retries,
     /// How long a run may wait for its approvals before it ends `rejected`.
     pub approval_ttl: Duration,
     /// The furthest a risk acceptance may expire, in days from its request.
@@ -102,6 +104,8 @@ impl Settings {
         let approval_webhook = WebhookSettings::from_env(env, APPROVAL_VARS);
         let notify = crate::background::notifications::NotifySettings::from_env(env);
         let retention = crate::background::retention::RetentionSettings::from_env(env);
+        let retry_attempts = env.number("SCAN_RETRY_ATTEMPTS", 3i32, 1, 10);
+        let retry_backoff = env.seconds("SCAN_RETRY_BACKOFF_SEC", 30, 1, 3600);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
         let acceptance_max_days = env.number("ACCEPTANCE_MAX_DAYS", 365u32, 1, 3650);
         let schedule_min_seconds = env.number("SCHEDULE_MIN_SECONDS", 60u32, 1, 86400);
@@ -131,6 +135,10 @@ impl Settings {
             approval_webhook: approval_webhook?,
             notify: notify?,
             retention: retention?,
+            scan_retries: sage_store::scans::Retries {
+                attempts: retry_attempts?,
+                backoff: retry_backoff?,
+            },
             approval_ttl: approval_ttl?,
             acceptance_max_days: acceptance_max_days?,
             schedule_min_seconds: schedule_min_seconds?,

@@ -97,6 +97,7 @@ impl Application {
         ));
         tokio::spawn(crate::background::scans::dispatch_until_stopped(
             state.db.clone(),
+            settings.scan_retries,
             shutdown.clone(),
         ));
         let notifier = crate::background::notifications::Notifier::new(

@@ -25,6 +25,10 @@ pub enum Tool {
     Custodian,
 }
 
+/// The exit code of a tool's driver when the tool failed after the cloud's API
+/// throttled it (EX_TEMPFAIL): a scan runs the account again after a pause.
+pub const THROTTLED_EXIT: i32 = 75;
+
 impl Tool {
     pub const ALL: [Tool; 4] = [Self::Prowler, Self::Scout, Self::Steampipe, Self::Custodian];
 

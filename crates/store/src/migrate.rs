@@ -61,6 +61,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0037_scan_regions"),
     migration!("0038_notifications"),
     migration!("0039_retention"),
+    migration!("0040_scan_retries"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sage_model::UserId;
 use sage_model::accounts::AccountId;
+use sage_model::tools::THROTTLED_EXIT;
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -37,6 +38,24 @@ pub struct ScanTarget {
     /// The one region its run covers, when the scan runs per region.
     pub region: Option<String>,
     pub run: Result<NewExecution, String>,
+}
+
+/// How a scan runs an account again whose run the cloud's API throttled: at most
+/// `attempts` runs in all, the first retry released `backoff` after the throttled run
+/// ended, each next one twice as long.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    pub attempts: i32,
+    pub backoff: std::time::Duration,
+}
+
+/// What one round of the dispatcher did.
+#[derive(Debug, Clone, Default)]
+pub struct Dispatched {
+    pub released: u64,
+    /// Throttled runs run again: (the throttled run, the new one).
+    pub retried: Vec<(Uuid, Uuid)>,
+    pub finished: Vec<Uuid>,
 }
 
 /// A scan and where it stands.
@@ -71,6 +90,12 @@ pub struct TargetState {
     pub end_reason: Option<String>,
     pub refusal: Option<String>,
     pub released_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    /// Runs so far: more than one when the cloud's API throttled the earlier ones.
+    pub attempts: i32,
+    pub earlier_runs: Vec<Uuid>,
+    /// A run again after a throttled one waits until then.
+    pub release_after: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "s.id, s.tool, s.selection, s.regions, s.params, s.max_concurrency, s.status,
@@ -103,6 +128,76 @@ fn scan_of(row: &Row) -> Result<Scan, StoreError> {
         total: counts.values().sum(),
         counts,
     })
+}
+
+/// Runs again each account whose run the cloud's API throttled, while it has attempts
+/// left: a new run of the same plan, queued at once (so the scan is not over) and held
+/// until its pause is over (a run with sealed secrets cannot be: they were bound to it
+/// and are gone). The new run is audited as a submission saying which run it repeats
+/// and why.
+async fn retry_throttled(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    audit_key: &crate::audit::AuditKey,
+    retries: Retries,
+) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+    let due = transaction
+        .query(
+            "SELECT t.scan_id, t.account_id, t.region, t.execution_id, t.attempts
+             FROM scan_targets t
+             JOIN scans s ON s.id = t.scan_id AND s.status = 'running'
+             JOIN executions e ON e.id = t.execution_id
+             WHERE e.status = 'failed' AND e.exit_code = $1 AND t.retriable
+               AND t.attempts < $2
+             FOR UPDATE OF t SKIP LOCKED",
+            &[&THROTTLED_EXIT, &retries.attempts],
+        )
+        .await?;
+    let mut retried = Vec::with_capacity(due.len());
+    for row in &due {
+        let (scan, account, region): (Uuid, String, String) = (row.get(0), row.get(1), row.get(2));
+        let (throttled, attempts): (Uuid, i32) = (row.get(3), row.get(4));
+        let id = Uuid::new_v4();
+        let again = transaction
+            .query_one(
+                "INSERT INTO executions (id, module_id, module_version, requested_by, params,
+                                         status, approvals_required, scan_id)
+                 SELECT $1, module_id, module_version, requested_by, params, 'queued', 0, scan_id
+                 FROM executions WHERE id = $2
+                 RETURNING module_id, module_version, params",
+                &[&id, &throttled],
+            )
+            .await?;
+        transaction
+            .execute(
+                "UPDATE scan_targets SET execution_id = $4, attempts = attempts + 1,
+                        earlier_runs = earlier_runs || execution_id, released_at = NULL,
+                        release_after = now() + make_interval(secs => $5 * power(2, attempts - 1))
+                 WHERE scan_id = $1 AND account_id = $2 AND region = $3",
+                &[
+                    &scan,
+                    &account,
+                    &region,
+                    &id,
+                    &retries.backoff.as_secs_f64(),
+                ],
+            )
+            .await?;
+        let change = Change {
+            action: "execution.submit",
+            target_type: "execution",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({
+                "module_id": again.get::<_, Uuid>(0), "module_version": again.get::<_, i32>(1),
+                "params": again.get::<_, Value>(2), "status": "queued", "scan_id": scan,
+                "retry_of": throttled, "attempt": attempts + 1,
+                "why": "the cloud's API throttled the tool",
+            })),
+        };
+        append(transaction, audit_key, &AuditContext::system(), &change).await?;
+        retried.push((throttled, id));
+    }
+    Ok(retried)
 }
 
 impl Db {
@@ -160,7 +255,8 @@ impl Db {
         let rows = client
             .query(
                 "SELECT t.account_id, a.name, t.execution_id, e.status, e.reason, t.refusal,
-                        t.released_at, nullif(t.region, '')
+                        t.released_at, nullif(t.region, ''), e.exit_code, t.attempts,
+                        t.earlier_runs, t.release_after
                  FROM scan_targets t LEFT JOIN executions e ON e.id = t.execution_id
                       LEFT JOIN cloud_accounts a ON a.id = t.account_id
                  WHERE t.scan_id = $1 ORDER BY t.position",
@@ -178,6 +274,10 @@ impl Db {
                 refusal: r.get(5),
                 released_at: r.get(6),
                 region: r.get(7),
+                exit_code: r.get(8),
+                attempts: r.get(9),
+                earlier_runs: r.get(10),
+                release_after: r.get(11),
             })
             .collect())
     }
@@ -186,9 +286,10 @@ impl Db {
     /// its cap, none against an account another released run is still busy with), and
     /// ends the scans whose every run has ended. Replicas may all call it: each scan is
     /// taken by one at a time. Returns how many runs were released and the scans ended.
-    pub async fn dispatch_scans(&self) -> Result<(u64, Vec<Uuid>), StoreError> {
+    pub async fn dispatch_scans(&self, retries: Retries) -> Result<Dispatched, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
+        let retried = retry_throttled(&transaction, &self.audit_key, retries).await?;
         let in_flight: Vec<&str> = IN_FLIGHT.to_vec();
         let released = transaction
             .execute(
@@ -207,6 +308,7 @@ impl Db {
                      FROM scan_targets t JOIN executions e ON e.id = t.execution_id
                      WHERE t.scan_id IN (SELECT id FROM scan) AND t.released_at IS NULL
                        AND e.status = 'queued'
+                       AND (t.release_after IS NULL OR t.release_after <= now())
                        AND NOT EXISTS (
                            SELECT 1 FROM scan_targets o JOIN executions oe ON oe.id = o.execution_id
                            WHERE o.account_id = t.account_id AND o.released_at IS NOT NULL
@@ -265,7 +367,11 @@ impl Db {
             finished.push(id);
         }
         transaction.commit().await?;
-        Ok((released, finished))
+        Ok(Dispatched {
+            released,
+            retried,
+            finished,
+        })
     }
 
     /// Cancels a running scan: each of its runs that has not ended is cancelled (each
@@ -339,18 +445,18 @@ pub(crate) async fn insert_scan(
         )
         .await?;
     for (position, target) in targets.iter().enumerate() {
-        let (execution, refusal) = match &target.run {
+        let (execution, refusal, retriable) = match &target.run {
             Ok(run) => {
                 insert_execution(transaction, audit_key, run, context, Some(scan.id)).await?;
-                (Some(run.id.as_uuid()), None)
+                (Some(run.id.as_uuid()), None, run.sealed_secrets.is_none())
             }
-            Err(why) => (None, Some(why.as_str())),
+            Err(why) => (None, Some(why.as_str()), false),
         };
         transaction
             .execute(
                 "INSERT INTO scan_targets (scan_id, account_id, position, execution_id, refusal,
-                                           region)
-                 VALUES ($1, $2, $3, $4, $5, coalesce($6, ''))",
+                                           region, retriable)
+                 VALUES ($1, $2, $3, $4, $5, coalesce($6, ''), $7)",
                 &[
                     &scan.id,
                     &target.account_id.as_str(),
@@ -358,6 +464,7 @@ pub(crate) async fn insert_scan(
                     &execution,
                     &refusal,
                     &target.region,
+                    &retriable,
                 ],
             )
             .await?;

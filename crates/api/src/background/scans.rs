@@ -5,23 +5,27 @@
 use std::time::Duration;
 
 use sage_store::Db;
+use sage_store::scans::Retries;
 use tokio_util::sync::CancellationToken;
 
 /// How often running scans are looked at: a run's slot is given on within this.
 const DISPATCH_EVERY: Duration = Duration::from_secs(1);
 
-pub async fn dispatch_until_stopped(db: Db, shutdown: CancellationToken) {
+pub async fn dispatch_until_stopped(db: Db, retries: Retries, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(DISPATCH_EVERY) => {}
         }
-        match db.dispatch_scans().await {
-            Ok((released, finished)) => {
-                if released > 0 {
-                    tracing::debug!(released, "scan runs released");
+        match db.dispatch_scans(retries).await {
+            Ok(dispatched) => {
+                if dispatched.released > 0 {
+                    tracing::debug!(released = dispatched.released, "scan runs released");
                 }
-                for scan in finished {
+                for (throttled, again) in dispatched.retried {
+                    tracing::info!(%throttled, %again, "throttled scan run to be run again");
+                }
+                for scan in dispatched.finished {
                     tracing::info!(%scan, "scan ended");
                 }
             }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sage_model::accounts::{
     AccountId, AccountRole, AccountSelection, NewScan, ScanAccount, ScanRequest, Tags,
 };
-use sage_model::tools::Tool;
+use sage_model::tools::{THROTTLED_EXIT, Tool};
 use sage_store::accounts::CloudAccount;
 use sage_store::catalog::Module;
 use sage_store::scans::{NewScanRecord, Scan, ScanTarget, TargetState};
@@ -88,8 +88,15 @@ pub struct TargetView {
     pub execution_id: Option<Uuid>,
     /// The run's status, or `refused`.
     pub status: String,
-    /// Why the run ended as it did, or why it was refused.
+    /// Why the run ended as it did (`throttled` when the cloud's API throttled the tool),
+    /// or why it was refused.
     pub reason: Option<String>,
+    /// Runs so far for this account: more than one when earlier ones were throttled.
+    pub attempts: i32,
+    /// The throttled runs before the current one, oldest first.
+    pub earlier_runs: Vec<Uuid>,
+    /// The current run, a run again after a throttled one, waits until then.
+    pub release_after: Option<DateTime<Utc>>,
 }
 
 impl From<&TargetState> for TargetView {
@@ -103,7 +110,18 @@ impl From<&TargetState> for TargetView {
                 .status
                 .clone()
                 .unwrap_or_else(|| "refused".to_owned()),
-            reason: target.refusal.clone().or_else(|| target.end_reason.clone()),
+            reason: target.refusal.clone().or_else(|| {
+                if target.status.as_deref() == Some("failed")
+                    && target.exit_code == Some(THROTTLED_EXIT)
+                {
+                    Some("throttled".to_owned())
+                } else {
+                    target.end_reason.clone()
+                }
+            }),
+            attempts: target.attempts,
+            earlier_runs: target.earlier_runs.clone(),
+            release_after: target.release_after,
         }
     }
 }

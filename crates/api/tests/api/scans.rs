@@ -253,3 +253,156 @@ async fn a_scans_runs_wait_within_its_cap_and_a_cancel_ends_them_all() {
     let split_path = format!("/api/v1/scans/{}/cancel", split["id"].as_str().unwrap());
     app.post_as(&split_path, ADMIN, &json!({})).await;
 }
+
+/// A run as a worker would end it.
+async fn ended(app: &TestApp, run: &str, status: &str, exit_code: i32) {
+    app.db()
+        .batch_for_tests(&format!(
+            "UPDATE executions SET status = '{status}', reason = 'exit_code', exit_code = {exit_code},
+                    started_at = now(), finished_at = now()
+             WHERE id = '{run}'"
+        ))
+        .await
+        .unwrap();
+}
+
+async fn scan_now(app: &TestApp, path: &str) -> Value {
+    let (status, scan) = app.get_as(path, ADMIN).await;
+    assert_eq!(status, 200, "{scan}");
+    scan
+}
+
+async fn target(app: &TestApp, path: &str, account: &str) -> Value {
+    let scan = scan_now(app, path).await;
+    scan["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == account)
+        .unwrap()
+        .clone()
+}
+
+/// An account whose run the cloud's API throttled (its driver exited 75) is run again
+/// after a pause, as a new run of the same plan, up to SCAN_RETRY_ATTEMPTS runs; the
+/// scan says so, and ends only when the last of them ends. A run with secrets (an
+/// external id, sealed to it) cannot be run again: it stays failed.
+#[tokio::test]
+async fn a_throttled_account_is_run_again_after_a_pause_up_to_a_limit() {
+    let mut env = tools_env();
+    env.set("SCAN_RETRY_ATTEMPTS", "2");
+    env.set("SCAN_RETRY_BACKOFF_SEC", "2");
+    let app = spawn_app_with(env).await;
+    report_scanner_image(&app).await;
+    for id in ["111122223333", "444455556666"] {
+        let (status, body) = app
+            .post_as(
+                "/api/v1/accounts",
+                ADMIN,
+                &json!({"id": id, "name": id, "regions": ["us-east-1"]}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    account(&app, "777788889999", &["us-east-1"], "prod").await;
+    let (status, scan) = app
+        .post_as(
+            "/api/v1/scans",
+            ADMIN,
+            &json!({"tool": "custodian",
+                    "account_ids": ["111122223333", "444455556666", "777788889999"],
+                    "params": {"policy": POLICY}, "max_concurrency": 3}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scan}");
+    let path = format!("/api/v1/scans/{}", scan["id"].as_str().unwrap());
+    let run_of = |t: &Value| t["execution_id"].as_str().unwrap().to_owned();
+    let first = run_of(&target(&app, &path, "111122223333").await);
+    let other = run_of(&target(&app, &path, "444455556666").await);
+    let sealed = run_of(&target(&app, &path, "777788889999").await);
+    ended(&app, &first, "failed", 75).await;
+    ended(&app, &other, "succeeded", 0).await;
+    ended(&app, &sealed, "failed", 75).await;
+
+    // Run again: a new queued run, held for its pause, the throttled one kept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let again = loop {
+        let now = target(&app, &path, "111122223333").await;
+        if now["attempts"] == 2 || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(again["attempts"], 2, "{again}");
+    assert_eq!(again["status"], "queued", "{again}");
+    assert_eq!(again["earlier_runs"], json!([first]));
+    assert!(again["release_after"].is_string(), "{again}");
+    let second = run_of(&again);
+    assert_ne!(second, first);
+    let scan = scan_now(&app, &path).await;
+    assert_eq!(
+        scan["status"], "running",
+        "the scan waits for the run again"
+    );
+    let sealed_now = target(&app, &path, "777788889999").await;
+    assert_eq!(
+        (&sealed_now["attempts"], &sealed_now["reason"]),
+        (&json!(1), &json!("throttled")),
+        "{sealed_now}"
+    );
+    let (_, run) = app
+        .get_as(&format!("/api/v1/executions/{second}"), ADMIN)
+        .await;
+    assert_eq!(
+        run["params"]["iam_role_arn"],
+        json!("arn:aws:iam::111122223333:role/OrganizationAccountAccessRole")
+    );
+    let (_, audit) = app
+        .get_as(&format!("/api/v1/audit?target_id={second}"), ADMIN)
+        .await;
+    assert_eq!(audit["items"][0]["action"], "execution.submit");
+    assert_eq!(
+        audit["items"][0]["after"]["retry_of"],
+        json!(first),
+        "{audit}"
+    );
+
+    // Released once its pause is over; throttled again, it has no attempt left.
+    for _ in 0..100 {
+        if released(&app, &scan).await == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let released_now = target(&app, &path, "111122223333").await;
+    assert_eq!(released_now["status"], "queued");
+    ended(&app, &second, "failed", 75).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let done = loop {
+        let now = scan_now(&app, &path).await;
+        if now["status"] != "running" || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["status"], "failed", "{done}");
+    let failed: Vec<(&str, &str, i64)> = done["failed_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account_id"].as_str().unwrap(),
+                a["reason"].as_str().unwrap(),
+                a["attempts"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("111122223333", "throttled", 2),
+            ("777788889999", "throttled", 1)
+        ]
+    );
+}

@@ -193,6 +193,22 @@ class Inputs(unittest.TestCase):
             self.assertIn(why, str(refused.exception))
 
 
+class Throttling(unittest.TestCase):
+    """A tool that fails after a throttling error makes its driver exit 75, which a
+    scan retries; other failures and recovered throttles keep their own code."""
+
+    def tool(self, stderr, code):
+        return [sys.executable, "-c",
+                f"import sys; print('scanning'); print({stderr!r}, file=sys.stderr); sys.exit({code})"]
+
+    def test_each_driver_says_when_the_cloud_throttled_it(self):
+        throttled = "botocore.exceptions.ClientError: An error occurred (Throttling): Rate exceeded"
+        for module in (PROWLER, SCOUT, CUSTODIAN):
+            self.assertEqual(module.run_watching_throttles(self.tool(throttled, 1)), 75)
+            self.assertEqual(module.run_watching_throttles(self.tool(throttled, 0)), 0)
+            self.assertEqual(module.run_watching_throttles(self.tool("AccessDenied", 1)), 1)
+
+
 if __name__ == "__main__":
     result = unittest.main(exit=False, verbosity=2).result
     sys.exit(0 if result.wasSuccessful() else 1)

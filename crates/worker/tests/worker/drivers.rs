@@ -20,5 +20,5 @@ fn each_cloud_gets_the_command_line_its_tool_takes() {
         .expect("python3 runs");
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{text}");
-    assert!(text.contains("Ran 7 tests"), "{text}");
+    assert!(text.contains("Ran 8 tests"), "{text}");
 }

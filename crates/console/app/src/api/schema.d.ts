@@ -2363,12 +2363,27 @@ export interface components {
         TargetView: {
             account_id: string;
             account_name?: string | null;
+            /**
+             * Format: int32
+             * @description Runs so far for this account: more than one when earlier ones were throttled.
+             */
+            attempts: number;
+            /** @description The throttled runs before the current one, oldest first. */
+            earlier_runs: string[];
             /** Format: uuid */
             execution_id?: string | null;
-            /** @description Why the run ended as it did, or why it was refused. */
+            /**
+             * @description Why the run ended as it did (`throttled` when the cloud's API throttled the tool),
+             *     or why it was refused.
+             */
             reason?: string | null;
             /** @description The one region its run covers, when the scan runs per region. */
             region?: string | null;
+            /**
+             * Format: date-time
+             * @description The current run, a run again after a throttled one, waits until then.
+             */
+            release_after?: string | null;
             /** @description The run's status, or `refused`. */
             status: string;
         };
