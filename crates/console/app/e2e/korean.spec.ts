@@ -6,7 +6,7 @@ import { ADMIN, env, signInAsDemo, watch } from "./helpers";
 
 // The namespaces of the dictionaries: a key shown as text starts with one of them.
 const KEY =
-  /\b(app|common|languages|roles|nav|signIn|errors|status|reasons|modules|execution|log|artifacts|runs|approvals|scripts|adminModules|adminModule|assignments|editor|validation|audit|scanners|tools|severity|findingStatus|findingState|findings|trends|diff|evidence)\.[A-Za-z_]+/;
+  /\b(app|common|languages|roles|nav|signIn|errors|status|reasons|modules|execution|log|artifacts|runs|approvals|scripts|adminModules|adminModule|assignments|editor|validation|audit|scanners|tools|severity|findingStatus|findingState|findings|trends|diff|evidence|notifications)\.[A-Za-z_]+/;
 
 test("every page in Korean, no untranslated key", async ({ page }) => {
   await page.addInitScript(() => localStorage.setItem("sage.lang", "ko"));
@@ -38,6 +38,7 @@ test("every page in Korean, no untranslated key", async ({ page }) => {
     ["/admin/modules", "모듈 관리"],
     [`/admin/modules/${moduleId}`, "할당"],
     ["/admin/audit", "감사 로그"],
+    ["/admin/notifications", "새 채널"],
     ["/no-such-page", "찾을 수 없습니다."],
   ];
   for (const [path, text] of pages) {

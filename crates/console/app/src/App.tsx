@@ -24,6 +24,8 @@ import { AdminModules } from "./pages/admin/AdminModules";
 import { Audit } from "./pages/admin/Audit";
 import { Acceptances } from "./pages/Acceptances";
 import { Scripts } from "./pages/admin/Scripts";
+import { ChannelPage } from "./pages/notifications/Channel";
+import { Notifications } from "./pages/notifications/Notifications";
 import { NotFound } from "./pages/NotFound";
 
 export function App() {
@@ -54,6 +56,8 @@ export function App() {
           <Route path="/admin/modules" element={<AdminModules />} />
           <Route path="/admin/modules/:id" element={<AdminModule />} />
           <Route path="/admin/audit" element={<Audit />} />
+          <Route path="/admin/notifications" element={<Notifications />} />
+          <Route path="/admin/notifications/channels/:id" element={<ChannelPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Layout>

@@ -11,6 +11,9 @@ import type {
   Assignment,
   AuditEvent,
   ChainReport,
+  Channel,
+  ChannelBody,
+  ChannelDetail,
   ErrorBody,
   Evidence,
   Execution,
@@ -26,6 +29,8 @@ import type {
   ModuleSummary,
   ModuleVersion,
   Page,
+  Rule,
+  RuleBody,
   Scan,
   ScanBody,
   Schedule,
@@ -33,6 +38,7 @@ import type {
   Script,
   SignIn,
   CloudAccount,
+  TestQueued,
   Tool,
   ToolName,
 } from "./types";
@@ -175,6 +181,16 @@ export class Api {
   deleteSchedule = (id: string) => this.call<Schedule>("DELETE", `/api/v1/schedules/${enc(id)}`);
   approveSchedule = (id: string, comment: string, expires_at: string) =>
     this.call<Schedule>("POST", `/api/v1/schedules/${enc(id)}/approve`, { comment, expires_at });
+
+  channels = () => this.call<{ items: Channel[] }>("GET", "/api/v1/notification-channels");
+  channel = (id: string) => this.call<ChannelDetail>("GET", `/api/v1/notification-channels/${enc(id)}`);
+  createChannel = (body: ChannelBody) => this.call<Channel>("POST", "/api/v1/notification-channels", body);
+  deleteChannel = (id: string) => this.call<Channel>("DELETE", `/api/v1/notification-channels/${enc(id)}`);
+  testChannel = (id: string) => this.call<TestQueued>("POST", `/api/v1/notification-channels/${enc(id)}/test`);
+  rules = () => this.call<{ items: Rule[] }>("GET", "/api/v1/notification-rules");
+  createRule = (body: RuleBody) => this.call<Rule>("POST", "/api/v1/notification-rules", body);
+  updateRule = (id: string, body: RuleBody) => this.call<Rule>("PUT", `/api/v1/notification-rules/${enc(id)}`, body);
+  deleteRule = (id: string) => this.call<Rule>("DELETE", `/api/v1/notification-rules/${enc(id)}`);
 
   audit = (filter: Query) => this.call<Page<AuditEvent>>("GET", withQuery("/api/v1/audit", filter));
   verifyAudit = () => this.call<ChainReport>("GET", "/api/v1/audit/verify");

@@ -225,3 +225,43 @@ export type ScanBody = Schemas["ScanBody"];
 /** A schedule: a module's run or a scan at each fire time of a cron expression. */
 export type Schedule = Schemas["ScheduleView"];
 export type ScheduleBody = Schemas["ScheduleBody"];
+
+/** Where notifications go: a signed webhook, a Slack-compatible webhook, or mail. */
+export const CHANNEL_KINDS = ["webhook", "slack", "email"] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+
+/** What a channel shows of where it sends, never its secret: a webhook's URL, a Slack
+ * webhook's host, or the mail server with its sender and recipients. */
+export interface ChannelConfig {
+  url?: string;
+  host?: string;
+  port?: number;
+  tls?: string;
+  username?: string | null;
+  from?: string;
+  to?: string[];
+  ca_certificate?: string | null;
+}
+
+export type Channel = Omit<Schemas["ChannelView"], "config"> & { config: ChannelConfig };
+export type Delivery = Schemas["DeliveryView"];
+export type ChannelDetail = Channel & { deliveries: Delivery[] };
+export type ChannelBody = Schemas["ChannelBody"];
+export type TestQueued = Schemas["TestQueued"];
+
+/** What a rule tells of. */
+export const EVENTS = [
+  "run.finished",
+  "approval.requested",
+  "scan.finished",
+  "findings.new",
+  "acceptance.expiring",
+] as const;
+export type NotifyEvent = (typeof EVENTS)[number];
+
+/** The ends a scan can have. */
+export const SCAN_ENDS = ["succeeded", "failed", "cancelled"] as const;
+
+/** A rule: which event, told to which channel, narrowed by the event's filters. */
+export type Rule = Schemas["RuleView"];
+export type RuleBody = Schemas["RuleBody"];

@@ -20,6 +20,7 @@ export function Layout({ children }: { children: ReactNode }) {
     main.current?.focus();
   }, [location.pathname]);
   const admin = hasRole(session, "admin");
+  const overseer = hasRole(session, "admin", "auditor", "approver");
   const links: [string, string, boolean][] = [
     ["/modules", t("nav.modules"), true],
     ["/executions", t("nav.runs"), true],
@@ -29,10 +30,11 @@ export function Layout({ children }: { children: ReactNode }) {
     ["/evidence", t("nav.evidence"), true],
     ["/scans", t("nav.scans"), true],
     ["/schedules", t("nav.schedules"), true],
-    ["/accounts", t("nav.accounts"), hasRole(session, "admin", "auditor", "approver")],
+    ["/accounts", t("nav.accounts"), overseer],
     ["/admin/scripts", t("nav.scripts"), admin],
     ["/admin/modules", t("nav.adminModules"), admin],
     ["/admin/audit", t("nav.audit"), hasRole(session, "admin", "auditor")],
+    ["/admin/notifications", t("nav.notifications"), overseer],
   ];
   return (
     <div className="shell">

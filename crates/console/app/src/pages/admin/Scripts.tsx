@@ -1,8 +1,9 @@
-import { type FormEvent, type ReactElement, cloneElement, useState } from "react";
+import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 
 import { ApiError } from "../../api/client";
 import { useSession } from "../../auth/context";
+import { Field } from "../../components/Field";
 import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
 import { formatTime } from "../../i18n";
@@ -78,26 +79,5 @@ export function Scripts() {
         </Table>
       )}
     </section>
-  );
-}
-
-/** A labelled field with its hint and its error, both read out with the field. */
-export function Field(props: { id: string; label: string; error?: string; hint?: string; children: ReactElement }) {
-  const described = [props.hint && `${props.id}-hint`, props.error && `${props.id}-error`].filter(Boolean).join(" ");
-  const input = cloneElement(props.children as ReactElement<Record<string, unknown>>, {
-    "aria-describedby": described || undefined,
-    "aria-invalid": props.error ? true : undefined,
-  });
-  return (
-    <div className={`field${props.error ? " invalid" : ""}`}>
-      <label htmlFor={props.id}>{props.label}</label>
-      {input}
-      {props.hint && <small id={`${props.id}-hint`}>{props.hint}</small>}
-      {props.error && (
-        <small className="field-error" id={`${props.id}-error`} role="alert">
-          {props.error}
-        </small>
-      )}
-    </div>
   );
 }
