@@ -1,4 +1,4 @@
-//! `sage-bench [pipeline|logs|reads|findings|all]`: see docs/benchmarks.md.
+//! `sage-bench [pipeline|logs|reads|findings|history|scan|all]`: see docs/benchmarks.md.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -281,6 +281,8 @@ pub struct ScanRequest {
     pub max_concurrency: Option<u32>,
     /// One run per account and region, rather than per account with its regions.
     pub per_region: Option<bool>,
+    /// How many of its runs may run against one account at once (default 1).
+    pub account_concurrency: Option<u32>,
 }
 
 /// The most runs a scan lets be in flight at once, unless it says fewer.
@@ -298,6 +300,7 @@ pub struct NewScan {
     pub params: Map<String, Value>,
     pub max_concurrency: u32,
     pub per_region: bool,
+    pub account_concurrency: u32,
 }
 
 impl ScanRequest {
@@ -387,6 +390,13 @@ impl ScanRequest {
         if !(1..=1000).contains(&max_concurrency) {
             problems.push(FieldError::new("max_concurrency", "must be 1 to 1000"));
         }
+        let account_concurrency = self.account_concurrency.unwrap_or(1);
+        if !(1..=100).contains(&account_concurrency) {
+            problems.push(FieldError::new(
+                "account_concurrency",
+                "must be 1 to 100: runs of the scan against one account at once",
+            ));
+        }
         match (problems.is_empty(), tool, selection) {
             (true, Some(tool), Some(selection)) => Ok(NewScan {
                 tool,
@@ -395,6 +405,7 @@ impl ScanRequest {
                 params: self.params,
                 max_concurrency,
                 per_region: self.per_region.unwrap_or(false),
+                account_concurrency,
             }),
             _ => Err(problems),
         }
@@ -539,6 +550,7 @@ mod tests {
                 .clone(),
             max_concurrency: Some(0),
             per_region: None,
+            account_concurrency: Some(0),
         };
         let fields: Vec<String> = bad
             .check()
@@ -554,7 +566,8 @@ mod tests {
                 "regions",
                 "params.iam_role_arn",
                 "params.provider",
-                "max_concurrency"
+                "max_concurrency",
+                "account_concurrency"
             ]
         );
 

@@ -62,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0038_notifications"),
     migration!("0039_retention"),
     migration!("0040_scan_retries"),
+    migration!("0041_scan_account_concurrency"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -28,6 +28,7 @@ pub struct NewScanRecord {
     /// The runs' options, secrets masked, without what each account decides.
     pub params: Value,
     pub max_concurrency: i32,
+    pub account_concurrency: i32,
     pub requested_by: UserId,
 }
 
@@ -67,6 +68,7 @@ pub struct Scan {
     pub regions: Option<Vec<String>>,
     pub params: Value,
     pub max_concurrency: i32,
+    pub account_concurrency: i32,
     /// running, succeeded, failed or cancelled.
     pub status: String,
     pub requested_by: String,
@@ -103,7 +105,7 @@ const COLUMNS: &str = "s.id, s.tool, s.selection, s.regions, s.params, s.max_con
     (SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM (
         SELECT coalesce(e.status, 'refused') AS k, count(*) AS n
         FROM scan_targets t LEFT JOIN executions e ON e.id = t.execution_id
-        WHERE t.scan_id = s.id GROUP BY 1) c)";
+        WHERE t.scan_id = s.id GROUP BY 1) c), s.account_concurrency";
 
 const FROM: &str = "scans s JOIN users u ON u.id = s.requested_by";
 
@@ -120,6 +122,7 @@ fn scan_of(row: &Row) -> Result<Scan, StoreError> {
         regions: row.get(3),
         params: row.get(4),
         max_concurrency: row.get(5),
+        account_concurrency: row.get(12),
         status: row.get(6),
         requested_by: row.get(7),
         requester_id: UserId::from(row.get::<_, Uuid>(8)),
@@ -294,7 +297,8 @@ impl Db {
         let released = transaction
             .execute(
                 "WITH scan AS (
-                     SELECT id, max_concurrency, created_at FROM scans WHERE status = 'running'
+                     SELECT id, max_concurrency, account_concurrency, created_at FROM scans
+                     WHERE status = 'running'
                      ORDER BY created_at FOR UPDATE SKIP LOCKED),
                  flight AS (
                      SELECT t.scan_id, count(*) AS n
@@ -302,23 +306,29 @@ impl Db {
                      WHERE t.scan_id IN (SELECT id FROM scan) AND t.released_at IS NOT NULL
                        AND e.status = ANY($1)
                      GROUP BY t.scan_id),
+                 -- Released runs of any scan in flight against each account.
+                 busy AS (
+                     SELECT o.account_id, count(*) AS n
+                     FROM scan_targets o JOIN executions oe ON oe.id = o.execution_id
+                     WHERE o.released_at IS NOT NULL AND oe.status = ANY($1)
+                     GROUP BY o.account_id),
                  ready AS (
                      SELECT t.scan_id, t.account_id, t.execution_id,
+                            s.account_concurrency - coalesce(b.n, 0) AS room,
                             row_number() OVER (PARTITION BY t.scan_id ORDER BY t.position) AS rn
                      FROM scan_targets t JOIN executions e ON e.id = t.execution_id
-                     WHERE t.scan_id IN (SELECT id FROM scan) AND t.released_at IS NULL
-                       AND e.status = 'queued'
+                          JOIN scan s ON s.id = t.scan_id
+                          LEFT JOIN busy b ON b.account_id = t.account_id
+                     WHERE t.released_at IS NULL AND e.status = 'queued'
                        AND (t.release_after IS NULL OR t.release_after <= now())
-                       AND NOT EXISTS (
-                           SELECT 1 FROM scan_targets o JOIN executions oe ON oe.id = o.execution_id
-                           WHERE o.account_id = t.account_id AND o.released_at IS NOT NULL
-                             AND oe.status = ANY($1))),
-                 pick AS (
-                     SELECT DISTINCT ON (r.account_id) r.execution_id
+                       AND coalesce(b.n, 0) < s.account_concurrency),
+                 within AS (
+                     SELECT r.*, row_number() OVER (PARTITION BY r.account_id
+                                                    ORDER BY s.created_at, r.rn) AS nth
                      FROM ready r JOIN scan s ON s.id = r.scan_id
                           LEFT JOIN flight f ON f.scan_id = r.scan_id
-                     WHERE r.rn <= s.max_concurrency - coalesce(f.n, 0)
-                     ORDER BY r.account_id, s.created_at),
+                     WHERE r.rn <= s.max_concurrency - coalesce(f.n, 0)),
+                 pick AS (SELECT execution_id FROM within WHERE nth <= room),
                  marked AS (
                      UPDATE scan_targets t SET released_at = now()
                      FROM pick p WHERE t.execution_id = p.execution_id
@@ -431,8 +441,8 @@ pub(crate) async fn insert_scan(
     transaction
         .execute(
             "INSERT INTO scans (id, tool, selection, regions, params, max_concurrency,
-                                requested_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                requested_by, account_concurrency)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &scan.id,
                 &scan.tool,
@@ -441,6 +451,7 @@ pub(crate) async fn insert_scan(
                 &scan.params,
                 &scan.max_concurrency,
                 &scan.requested_by.as_uuid(),
+                &scan.account_concurrency,
             ],
         )
         .await?;
@@ -482,6 +493,7 @@ pub(crate) async fn insert_scan(
         after: Some(json!({
             "tool": scan.tool, "selection": scan.selection, "regions": scan.regions,
             "params": scan.params, "max_concurrency": scan.max_concurrency,
+            "account_concurrency": scan.account_concurrency,
             "accounts": targets.len(), "refused": refused,
         })),
     };

@@ -43,6 +43,8 @@ pub struct ScanBody {
     pub max_concurrency: Option<u32>,
     /// One run per account and region (default: one per account, its regions inside).
     pub per_region: Option<bool>,
+    /// Runs against one account at once, with any other scan's (default 1: never two).
+    pub account_concurrency: Option<u32>,
 }
 
 /// A scan and where it stands: how many of its accounts are at each status
@@ -57,6 +59,7 @@ pub struct ScanView {
     #[schema(value_type = Object)]
     pub params: Value,
     pub max_concurrency: i32,
+    pub account_concurrency: i32,
     /// running, succeeded (every account's run succeeded), failed (some did not: see
     /// `failed_accounts`) or cancelled.
     pub status: String,
@@ -150,6 +153,7 @@ fn view(scan: &Scan, targets: &[TargetState], whole: bool) -> ScanView {
         regions: scan.regions.clone(),
         params: scan.params.clone(),
         max_concurrency: scan.max_concurrency,
+        account_concurrency: scan.account_concurrency,
         status: scan.status.clone(),
         requested_by: scan.requested_by.clone(),
         created_at: scan.created_at,
@@ -186,6 +190,7 @@ pub(crate) async fn planned(
         params: body.params,
         max_concurrency: body.max_concurrency,
         per_region: body.per_region,
+        account_concurrency: body.account_concurrency,
     }
     .check()?;
     let module = tool_module(state, caller, scan.tool).await?;
@@ -251,6 +256,7 @@ pub(crate) async fn planned(
         regions: scan.regions.clone(),
         params,
         max_concurrency: i32::try_from(scan.max_concurrency).unwrap_or(i32::MAX),
+        account_concurrency: i32::try_from(scan.account_concurrency).unwrap_or(1),
         requested_by: caller.user.id,
     };
     Ok((record, targets, module))

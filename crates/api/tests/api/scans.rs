@@ -406,3 +406,61 @@ async fn a_throttled_account_is_run_again_after_a_pause_up_to_a_limit() {
         ]
     );
 }
+
+/// Never two runs against one account at once, unless the scan allows more: a scan per
+/// region of a two-region account releases one run at a time by default, both when it
+/// says `account_concurrency: 2`.
+#[tokio::test]
+async fn runs_against_one_account_wait_for_each_other_unless_the_scan_allows_more() {
+    let app = spawn_app_with(tools_env()).await;
+    report_scanner_image(&app).await;
+    for id in ["111122223333", "444455556666"] {
+        let (status, body) = app
+            .post_as(
+                "/api/v1/accounts",
+                ADMIN,
+                &json!({"id": id, "name": id, "regions": ["us-east-1", "eu-west-1"]}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let start = |id: &str, allowed: Option<u32>| {
+        let mut body = json!({"tool": "custodian", "account_ids": [id], "per_region": true,
+                              "params": {"policy": POLICY}});
+        if let Some(n) = allowed {
+            body["account_concurrency"] = json!(n);
+        }
+        body
+    };
+    let (status, refused) = app
+        .post_as("/api/v1/scans", ADMIN, &start("111122223333", Some(0)))
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["error"]["fields"][0]["field"],
+        "account_concurrency"
+    );
+    let (_, one) = app
+        .post_as("/api/v1/scans", ADMIN, &start("111122223333", None))
+        .await;
+    let (_, two) = app
+        .post_as("/api/v1/scans", ADMIN, &start("444455556666", Some(2)))
+        .await;
+    assert_eq!(
+        (&one["account_concurrency"], &two["account_concurrency"]),
+        (&json!(1), &json!(2))
+    );
+    for _ in 0..50 {
+        if released(&app, &two).await == 2 && released(&app, &one).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(released(&app, &one).await, 1, "one at a time by default");
+    assert_eq!(
+        released(&app, &two).await,
+        2,
+        "both regions at once when allowed"
+    );
+}

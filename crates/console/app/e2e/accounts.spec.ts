@@ -89,7 +89,7 @@ test("accounts kept and imported, then scanned with their progress and failures"
   await page.getByRole("link", { name: "Schedules" }).click();
   await page.getByLabel("Name").fill("weekday buckets");
   const custodian = await page.locator("#schedule-module option", { hasText: /custodian/i }).getAttribute("value");
-  await page.getByLabel("Module").selectOption(custodian ?? "");
+  await page.getByLabel("Module", { exact: true }).selectOption(custodian ?? "");
   await page.getByLabel("Parameters (JSON)").fill(
     JSON.stringify({
       provider: "aws",
@@ -112,5 +112,56 @@ test("accounts kept and imported, then scanned with their progress and failures"
   await expect(page.getByTestId("next-fires").locator("li")).toHaveCount(5);
   await page.getByRole("button", { name: "Delete" }).click();
   await expect(page.locator("main")).toContainText("No schedule yet.");
+
+  // The scan above as a weekly schedule: a bad cron and no accounts refused by name
+  // (the scan's under scan.), then the scan's tool and accounts shown, listed as a scan.
+  await page.getByLabel("Name").fill("weekly prod scan");
+  await page.getByLabel("Scan", { exact: true }).check();
+  await page.getByLabel("Tool", { exact: true }).selectOption("custodian");
+  await page
+    .getByLabel("The tool's options (JSON)")
+    .fill(JSON.stringify({ policy: "policies:\n  - name: any-bucket\n    resource: aws.s3\n" }));
+  await page.getByLabel("Runs at once").fill("2");
+  await page.getByLabel("Time zone").fill("Asia/Seoul");
+  await page.getByLabel("Cron (minute hour day month weekday)").fill("61 9 * * 1");
+  await page.getByRole("button", { name: "Create the schedule" }).click();
+  await expect(page.getByRole("alert")).toContainText("cron");
+  await expect(page.getByRole("alert")).toContainText("scan.account_tags");
+  await page.getByLabel("Tags every account holds (key=value)").fill(`env=prod,test=${tag}`);
+  await page.getByLabel("Cron (minute hour day month weekday)").fill("0 9 * * 1");
+  await page.getByRole("button", { name: "Create the schedule" }).click();
+  await expect(page.getByRole("heading", { name: "weekly prod scan" })).toBeVisible();
+  await expect(page.getByTestId("schedule-kind")).toHaveText("Scan");
+  await expect(page.getByTestId("scan-tool")).toHaveText("Cloud Custodian");
+  await expect(page.getByTestId("scan-selection")).toContainText(`env=prod, test=${tag}`);
+  await expect(page.getByTestId("next-fires").locator("li")).toHaveCount(5);
+  await page.getByRole("link", { name: "Schedules" }).click();
+  const listed = page.locator("tr[data-schedule]", { hasText: "weekly prod scan" });
+  await expect(listed).toHaveAttribute("data-kind", "scan");
+  await expect(listed.locator("td").nth(1)).toHaveText("Scan");
+  await listed.getByRole("link").click();
+  await page.getByRole("button", { name: "Delete" }).click();
+  await expect(page.locator("main")).toContainText("No schedule yet.");
+
+  // The Custodian module's retention: a number out of range refused beside the field,
+  // 30 days kept and listed, then the deployment's default again.
+  await page.getByRole("link", { name: "Manage modules" }).click();
+  const custodianRow = page.locator("tr[data-module]", { hasText: /custodian/i }).first();
+  await custodianRow.getByRole("link").click();
+  await expect(page.getByTestId("retention")).toContainText("(the deployment's default)");
+  await page.getByLabel("Days to keep (1 to 36500)").fill("0");
+  await page.getByRole("button", { name: "Set retention" }).click();
+  await expect(page.locator("#retention-days-error")).toContainText("must be 1 to 36500");
+  await page.getByLabel("Days to keep (1 to 36500)").fill("30");
+  await page.getByRole("button", { name: "Set retention" }).click();
+  await expect(page.getByTestId("retention")).toHaveText(
+    "Keeps logs, artifacts and finding history for 30 days (the module's own).",
+  );
+  await page.getByRole("link", { name: "Manage modules" }).click();
+  await expect(custodianRow).toContainText("30 days");
+  await custodianRow.getByRole("link").click();
+  await page.getByRole("button", { name: "Return to the deployment's default" }).click();
+  await expect(page.getByTestId("retention")).toContainText("(the deployment's default)");
+  await expect(page.getByLabel("Days to keep (1 to 36500)")).toHaveValue("");
   expect(seen.problems).toEqual([]);
 });

@@ -112,6 +112,9 @@ export class Api {
     this.call<{ assignments: Assignment[] }>("GET", `/api/v1/modules/${enc(id)}/assignments`);
   replaceAssignments = (id: string, assignments: Assignment[]) =>
     this.call<{ assignments: Assignment[] }>("PUT", `/api/v1/modules/${enc(id)}/assignments`, { assignments });
+  /** `null` returns the module to the deployment's default. */
+  setRetention = (id: string, days: number | null) =>
+    this.call<ModuleVersion>("PUT", `/api/v1/modules/${enc(id)}/retention`, { days });
 
   submit = (moduleId: string, params: unknown, version?: number) =>
     this.call<Execution>(

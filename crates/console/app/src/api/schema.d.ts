@@ -2197,6 +2197,11 @@ export interface components {
          *     accounts), and how many of its runs may be in flight at once.
          */
         ScanBody: {
+            /**
+             * Format: int32
+             * @description Runs against one account at once, with any other scan's (default 1: never two).
+             */
+            account_concurrency?: number | null;
             account_ids?: string[] | null;
             account_tags?: components["schemas"]["BTreeMap"] | null;
             /**
@@ -2218,6 +2223,8 @@ export interface components {
          *     (`refused`: its run was refused at admission), and each account.
          */
         ScanView: {
+            /** Format: int32 */
+            account_concurrency: number;
             /** @description Every account (`GET /api/v1/scans/{id}` only). */
             accounts?: components["schemas"]["TargetView"][] | null;
             counts: Record<string, never>;

@@ -31,6 +31,10 @@ export type Script = Schemas["ScriptView"];
 
 export type ModuleSummary = Schemas["ModuleSummaryView"];
 
+/** How many days a module's runs keep their log, artifacts and finding history:
+ * its own (`days`), or the deployment's default when `days` is null. */
+export type Retention = Schemas["RetentionView"];
+
 export interface RawParam {
   name: string;
   type: "string" | "integer" | "number" | "boolean" | "enum" | "secret";
@@ -56,6 +60,7 @@ export interface ModuleVersion {
   permissions: { run: boolean; view: boolean };
   retired_at: Time | null;
   runnable_versions: number[];
+  retention: Retention;
   created_at: Time;
   version_created_at: Time;
 }

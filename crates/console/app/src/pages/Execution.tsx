@@ -156,9 +156,21 @@ export function ExecutionPage() {
           )}
         </section>
       )}
-      <LogView executionId={execution.id} onStart={refresh} onEnd={refresh} />
-      {isTerminal(execution.status) && (
-        <Artifacts key={execution.status} load={() => api.artifacts(execution.id).then((a) => a.items)} />
+      {execution.purged_at ? (
+        // Retention took the log, artifacts and findings: said so, rather than shown empty.
+        <section aria-labelledby="purged-title">
+          <h2 id="purged-title">{t("log.title")}</h2>
+          <p className="notice" data-testid="purged">
+            {t("execution.purged", { at: formatTime(execution.purged_at, i18n.language) })}
+          </p>
+        </section>
+      ) : (
+        <>
+          <LogView executionId={execution.id} onStart={refresh} onEnd={refresh} />
+          {isTerminal(execution.status) && (
+            <Artifacts key={execution.status} load={() => api.artifacts(execution.id).then((a) => a.items)} />
+          )}
+        </>
       )}
     </article>
   );

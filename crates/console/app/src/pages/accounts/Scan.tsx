@@ -8,6 +8,7 @@ import { Problem } from "../../components/Problem";
 import { ScanProgress } from "../../components/ScanProgress";
 import { Table } from "../../components/Table";
 import { useLoad } from "../../components/useLoad";
+import { formatTime } from "../../i18n";
 
 /** How often a running scan is read again. */
 const REFRESH_MS = 1000;
@@ -85,12 +86,19 @@ export function ScanPage() {
   );
 }
 
+/** Each account: its run, the throttled runs before it, when a run again may start,
+ * and why it failed or was refused. */
 function Targets({ targets }: { targets: ScanTarget[] }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
+  const now = Date.now();
   return (
-    <Table headers={[t("accounts.id"), t("accounts.name"), t("scans.status"), t("scans.reason")]}>
+    <Table headers={[t("accounts.id"), t("accounts.name"), t("scans.status"), t("scans.attempts"), t("scans.reason")]}>
       {targets.map((target) => (
-        <tr key={target.account_id} data-target={target.account_id} data-status={target.status}>
+        <tr
+          key={`${target.account_id}/${target.region ?? ""}`}
+          data-target={target.account_id}
+          data-status={target.status}
+        >
           <td>{target.account_id}</td>
           <td>{target.account_name ?? "—"}</td>
           <td>
@@ -101,8 +109,32 @@ function Targets({ targets }: { targets: ScanTarget[] }) {
             ) : (
               t("scans.refused")
             )}
+            {target.release_after && Date.parse(target.release_after) > now && (
+              <span className="muted" data-testid="waits">
+                {" "}
+                {t("scans.waitsUntil", { at: formatTime(target.release_after, i18n.language) })}
+              </span>
+            )}
           </td>
-          <td className="wrap">{target.reason ?? ""}</td>
+          <td data-testid="attempts">
+            {target.attempts > 1 && (
+              <>
+                {t("scans.attemptsN", { count: target.attempts })}
+                {target.earlier_runs.length > 0 && ` — ${t("scans.earlier")} `}
+                {target.earlier_runs.map((run, i) => (
+                  <span key={run}>
+                    {i > 0 && ", "}
+                    <Link to={`/executions/${run}`}>{t("scans.runN", { n: i + 1 })}</Link>
+                  </span>
+                ))}
+              </>
+            )}
+          </td>
+          <td className="wrap">
+            {target.reason && i18n.exists(`reasons.${target.reason}`)
+              ? t(`reasons.${target.reason}`)
+              : (target.reason ?? "")}
+          </td>
         </tr>
       ))}
     </Table>

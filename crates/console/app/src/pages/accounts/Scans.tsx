@@ -2,10 +2,9 @@ import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router-dom";
 
-import type { ScanBody } from "../../api/types";
 import { useSession } from "../../auth/context";
-import { listOf, tagsOf } from "../../components/AccountForm";
 import { Problem } from "../../components/Problem";
+import { NEW_SCAN, ScanInputs, scanBody } from "../../components/ScanFields";
 import { ScanProgress } from "../../components/ScanProgress";
 import { Table } from "../../components/Table";
 import { useLoad } from "../../components/useLoad";
@@ -51,26 +50,14 @@ function ScanForm() {
   const { t } = useTranslation();
   const { api } = useSession();
   const navigate = useNavigate();
-  const [tool, setTool] = useState("custodian");
-  const [by, setBy] = useState<"tags" | "ids">("tags");
-  const [accounts, setAccounts] = useState("");
-  const [regions, setRegions] = useState("");
-  const [params, setParams] = useState("{}");
-  const [cap, setCap] = useState(10);
+  const [fields, setFields] = useState(NEW_SCAN);
   const [failure, setFailure] = useState<unknown>();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     setFailure(undefined);
     try {
-      const body: ScanBody = {
-        tool,
-        params: JSON.parse(params) as ScanBody["params"],
-        max_concurrency: cap,
-        ...(by === "tags" ? { account_tags: tagsOf(accounts) } : { account_ids: listOf(accounts) }),
-        ...(regions.trim() ? { regions: listOf(regions) } : {}),
-      };
-      const scan = await api.startScan(body);
+      const scan = await api.startScan(scanBody(fields));
       navigate(`/scans/${scan.id}`);
     } catch (error) {
       setFailure(error);
@@ -80,39 +67,7 @@ function ScanForm() {
   return (
     <form onSubmit={(e) => void submit(e)} className="stack" aria-labelledby="scan-form">
       <h2 id="scan-form">{t("scans.new")}</h2>
-      <label htmlFor="scan-tool">{t("scans.tool")}</label>
-      <select id="scan-tool" value={tool} onChange={(e) => setTool(e.target.value)}>
-        {["prowler", "scout", "steampipe", "custodian"].map((name) => (
-          <option key={name} value={name}>
-            {t(`tools.${name}`)}
-          </option>
-        ))}
-      </select>
-      <fieldset className="segmented">
-        <legend>{t("scans.which")}</legend>
-        <label className="inline">
-          <input type="radio" name="scan-by" checked={by === "tags"} onChange={() => setBy("tags")} />{" "}
-          {t("scans.byTags")}
-        </label>
-        <label className="inline">
-          <input type="radio" name="scan-by" checked={by === "ids"} onChange={() => setBy("ids")} /> {t("scans.byIds")}
-        </label>
-      </fieldset>
-      <label htmlFor="scan-accounts">{by === "tags" ? t("scans.tags") : t("scans.ids")}</label>
-      <textarea id="scan-accounts" rows={2} value={accounts} onChange={(e) => setAccounts(e.target.value)} />
-      <label htmlFor="scan-regions">{t("scans.regions")}</label>
-      <input id="scan-regions" value={regions} onChange={(e) => setRegions(e.target.value)} />
-      <label htmlFor="scan-params">{t("scans.params")}</label>
-      <textarea id="scan-params" rows={5} className="code" value={params} onChange={(e) => setParams(e.target.value)} />
-      <label htmlFor="scan-cap">{t("scans.cap")}</label>
-      <input
-        id="scan-cap"
-        type="number"
-        min={1}
-        max={1000}
-        value={cap}
-        onChange={(e) => setCap(Number(e.target.value))}
-      />
+      <ScanInputs id="scan" value={fields} onChange={setFields} />
       <div className="buttons">
         <button type="submit" className="primary">
           {t("scans.start")}

@@ -1,9 +1,10 @@
-import { useEffect, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 
-import type { Assignment } from "../../api/types";
+import type { Assignment, Retention } from "../../api/types";
 import { useSession } from "../../auth/context";
+import { Field, FormProblem, fieldMessage } from "../../components/Field";
 import { DefinitionEditor } from "../../components/JsonEditor";
 import { Problem } from "../../components/Problem";
 import { useLoad } from "../../components/useLoad";
@@ -88,8 +89,66 @@ export function AdminModule() {
         />
       )}
       {notice && <p role="status">{notice}</p>}
+      <RetentionForm moduleId={id} retention={latest.retention} onSaved={module.reload} />
       <Assignments moduleId={id} />
     </section>
+  );
+}
+
+/** How long the module's runs keep their log, artifacts and finding history: its own
+ * days, set here, or the deployment's default. */
+function RetentionForm(props: { moduleId: string; retention: Retention; onSaved: () => void }) {
+  const { t } = useTranslation();
+  const { api } = useSession();
+  const [days, setDays] = useState(props.retention.days?.toString() ?? "");
+  const [failure, setFailure] = useState<unknown>();
+
+  async function save(to: number | null) {
+    setFailure(undefined);
+    try {
+      await api.setRetention(props.moduleId, to);
+      if (to === null) setDays("");
+      props.onSaved();
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    // The API judges the number: its refusal is shown beside the field.
+    void save(Number(days));
+  }
+
+  const own = props.retention.days !== null && props.retention.days !== undefined;
+  return (
+    <form onSubmit={submit} className="stack" aria-labelledby="retention-title" noValidate>
+      <h2 id="retention-title">{t("adminModule.retention")}</h2>
+      <p data-testid="retention">
+        {t(own ? "adminModule.keepsOwn" : "adminModule.keepsDefault", { count: props.retention.effective_days })}
+      </p>
+      <Field id="retention-days" label={t("adminModule.retentionDays")} error={fieldMessage(failure, "days")}>
+        <input
+          id="retention-days"
+          type="number"
+          min={1}
+          max={36500}
+          value={days}
+          onChange={(e) => setDays(e.target.value)}
+        />
+      </Field>
+      <div className="buttons">
+        <button type="submit" className="primary">
+          {t("adminModule.setRetention")}
+        </button>
+        {own && (
+          <button type="button" onClick={() => void save(null)}>
+            {t("adminModule.retentionToDefault")}
+          </button>
+        )}
+      </div>
+      <FormProblem error={failure} shown={["days"]} />
+    </form>
   );
 }
 

@@ -21,7 +21,7 @@ export function AdminModules() {
     <section>
       <h1>{t("adminModules.title")}</h1>
       <Problem error={modules.error ?? scripts.error} />
-      {modules.data && <ModuleTable modules={modules.data.items} linkBase="/admin/modules" />}
+      {modules.data && <ModuleTable modules={modules.data.items} linkBase="/admin/modules" retention />}
       <h2>{t("adminModules.new")}</h2>
       {text === undefined ? (
         <p>

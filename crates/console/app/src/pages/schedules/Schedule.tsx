@@ -7,9 +7,11 @@ import { Problem } from "../../components/Problem";
 import { Table } from "../../components/Table";
 import { useLoad } from "../../components/useLoad";
 import { formatTime } from "../../i18n";
+import { scanOf, selectionText } from "./bodies";
 
-/** One schedule: when it fires next, its latest fires and their runs; pause, resume,
- * delete (its owner, admins); a standing approval (approvers, admins). */
+/** One schedule: what it starts (a module's run, or a scan with its tool and accounts),
+ * when it fires next, its latest fires and their runs or scans; pause, resume, delete
+ * (its owner, admins); a standing approval (approvers, admins). */
 export function SchedulePage() {
   const { t, i18n } = useTranslation();
   const { id = "" } = useParams();
@@ -18,6 +20,7 @@ export function SchedulePage() {
   const schedule = useLoad(() => session.api.schedule(id), [session.api, id]);
   const [failure, setFailure] = useState<unknown>();
   const s = schedule.data;
+  const scan = s && scanOf(s);
 
   async function act(action: () => Promise<unknown>, then?: () => void) {
     setFailure(undefined);
@@ -41,6 +44,22 @@ export function SchedulePage() {
             <dd>
               <code>{s.cron}</code> ({s.timezone})
             </dd>
+            <dt>{t("schedules.starts")}</dt>
+            <dd data-testid="schedule-kind">{t(`schedules.kinds.${s.kind}`, { defaultValue: s.kind })}</dd>
+            {scan && (
+              <>
+                <dt>{t("scans.tool")}</dt>
+                <dd data-testid="scan-tool">{t(`tools.${scan.tool}`, { defaultValue: scan.tool ?? "" })}</dd>
+                <dt>{t("scans.which")}</dt>
+                <dd data-testid="scan-selection">
+                  {scan.account_tags ? t("scans.byTags") : t("scans.byIds")}: <code>{selectionText(scan)}</code>
+                </dd>
+                <dt>{t("accounts.regions")}</dt>
+                <dd>{scan.regions?.join(", ") ?? t("schedules.accountsRegions")}</dd>
+                <dt>{t("scans.cap")}</dt>
+                <dd>{scan.max_concurrency ?? "—"}</dd>
+              </>
+            )}
             <dt>{t("schedules.owner")}</dt>
             <dd>{s.owner}</dd>
             <dt>{t("schedules.version")}</dt>
