@@ -3,11 +3,16 @@ use sage_api::settings::Settings;
 use sage_api::startup::{Application, migrated_database};
 use sage_infra::config::Env;
 
-const USAGE: &str = "usage: sage-api [serve | migrate | seed]";
+const USAGE: &str = "usage: sage-api [serve | migrate | seed | openapi]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1);
+    // The HTTP contract, as /openapi.json serves it: no settings needed.
+    if command.as_deref() == Some("openapi") {
+        print_document()?;
+        return Ok(());
+    }
     let settings = match Settings::from_env(Env::from_process()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -19,6 +24,12 @@ async fn main() -> anyhow::Result<()> {
     let outcome = Box::pin(run(command.as_deref(), settings)).await;
     telemetry.shutdown();
     outcome
+}
+
+#[allow(clippy::print_stdout, reason = "the command's output is the document")]
+fn print_document() -> anyhow::Result<()> {
+    println!("{}", sage_api::http::openapi::document()?);
+    Ok(())
 }
 
 async fn run(command: Option<&str>, settings: Settings) -> anyhow::Result<()> {

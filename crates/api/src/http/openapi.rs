@@ -164,6 +164,11 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
+/// The OpenAPI 3.1 document as JSON text (`sage-api openapi` prints it).
+pub fn document() -> serde_json::Result<String> {
+    ApiDoc::openapi().to_pretty_json()
+}
+
 /// The OpenAPI 3 document.
 #[get("/openapi.json")]
 pub async fn spec() -> HttpResponse {

@@ -1,0 +1,234 @@
+//! The api as `sage` calls it: one typed method per route, the caller's identity on each
+//! request, and the api's refusals kept whole (the field and why).
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::api;
+
+/// Who `sage` acts as.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// `X-Demo-User`, against an api in demo mode.
+    Demo(String),
+    /// A bearer token from the deployment's identity provider.
+    Token(String),
+    Anonymous,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The api refused the request: its status, message and the fields it named.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        message: String,
+        fields: Vec<(String, String)>,
+    },
+    #[error("cannot reach {url}: {why}")]
+    Unreachable { url: String, why: String },
+    #[error("the api answered something sage does not read: {0}")]
+    Unreadable(String),
+}
+
+impl ClientError {
+    /// `field: why` for each field the api named, else its message.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Refused { fields, .. } if !fields.is_empty() => fields
+                .iter()
+                .map(|(field, why)| format!("{field}: {why}"))
+                .collect(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    identity: Identity,
+}
+
+impl Client {
+    pub fn new(base: &str, identity: Identity) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            identity,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.identity {
+            Identity::Demo(email) => request.header("X-Demo-User", email),
+            Identity::Token(token) => request.bearer_auth(token),
+            Identity::Anonymous => request,
+        }
+    }
+
+    pub(crate) fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            url: self.base.clone(),
+            why: error.to_string(),
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        if !status.is_success() {
+            return Err(refusal(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| ClientError::Unreadable(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ClientError> {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    pub async fn modules(&self) -> Result<Vec<api::ModuleSummaryView>, ClientError> {
+        let mut modules = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/api/v1/modules?cursor={cursor}"),
+                None => "/api/v1/modules".to_owned(),
+            };
+            let page: api::ListingModuleSummaryView = self.get(&path).await?;
+            for item in page.items {
+                modules.push(same(item)?);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(modules),
+            }
+        }
+    }
+
+    pub async fn module(&self, id: Uuid) -> Result<api::ModuleVersionView, ClientError> {
+        self.get(&format!("/api/v1/modules/{id}")).await
+    }
+
+    /// A module by its id or its name.
+    pub async fn find_module(
+        &self,
+        name_or_id: &str,
+    ) -> Result<api::ModuleVersionView, ClientError> {
+        if let Ok(id) = name_or_id.parse::<Uuid>() {
+            return self.module(id).await;
+        }
+        let found = self
+            .modules()
+            .await?
+            .into_iter()
+            .find(|m| m.name == name_or_id)
+            .ok_or_else(|| ClientError::Refused {
+                status: StatusCode::NOT_FOUND,
+                message: format!("no module {name_or_id:?} that you may see"),
+                fields: Vec::new(),
+            })?;
+        self.module(found.id).await
+    }
+
+    pub async fn submit(
+        &self,
+        module: Uuid,
+        version: Option<i32>,
+        params: serde_json::Map<String, Value>,
+    ) -> Result<api::ExecutionView, ClientError> {
+        let request = api::RunRequest { params, version };
+        self.post(&format!("/api/v1/modules/{module}/executions"), &request)
+            .await
+    }
+
+    pub async fn runs(
+        &self,
+        status: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<api::ExecutionView>, ClientError> {
+        let mut path = format!("/api/v1/executions?limit={limit}");
+        if let Some(status) = status {
+            path.push_str(&format!("&status={status}"));
+        }
+        let page: api::ListingExecutionView = self.get(&path).await?;
+        page.items.into_iter().map(same).collect()
+    }
+
+    pub async fn run(&self, id: Uuid) -> Result<api::ExecutionView, ClientError> {
+        self.get(&format!("/api/v1/executions/{id}")).await
+    }
+
+    pub async fn cancel(&self, id: Uuid) -> Result<api::ExecutionView, ClientError> {
+        self.post(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &Value::Object(Default::default()),
+        )
+        .await
+    }
+
+    /// The whole log as text.
+    pub async fn log_text(&self, id: Uuid) -> Result<String, ClientError> {
+        let response = self
+            .request(
+                Method::GET,
+                &format!("/api/v1/executions/{id}/logs?format=text"),
+            )
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        if !status.is_success() {
+            return Err(refusal(status, &body));
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// A list's item as the type of its own schema: the contract writes a list's items in
+/// full (`Listing<T>` inlines `T`), so they are generated as a type of their own.
+fn same<T: Serialize, U: DeserializeOwned>(item: T) -> Result<U, ClientError> {
+    serde_json::to_value(item)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ClientError::Unreadable(e.to_string()))
+}
+
+/// The api's refusal: `{"error": {"code", "message", "fields": [{"field", "message"}]}}`.
+pub(crate) fn refusal(status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<api::ErrorBody>(body) {
+        Ok(error) => ClientError::Refused {
+            status,
+            message: error.error.message,
+            fields: error
+                .error
+                .fields
+                .into_iter()
+                .map(|f| (f.field, f.message))
+                .collect(),
+        },
+        Err(_) => ClientError::Refused {
+            status,
+            message: format!("the api answered {status}"),
+            fields: Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,219 @@
+//! `sage`: Sage Runner's command line. Every command is one or a few calls of the
+//! api (`client`), with the api's own types (`api`, generated from its contract);
+//! tables for people, JSON lines for scripts; exit codes in docs/cli.md.
+
+pub mod api;
+pub mod client;
+mod follow;
+mod output;
+mod params;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+use crate::client::{Client, ClientError, Identity};
+use crate::follow::End;
+use crate::output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sage",
+    version,
+    about = "Sage Runner from the command line",
+    after_help = "Example: sage --demo-user analyst@example.com run backup-db -p db_name=orders -p backup_key=@key.txt --follow"
+)]
+pub struct Cli {
+    /// The api's address.
+    #[arg(
+        long,
+        env = "SAGE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// Tables for people, or JSON lines (stable field names) for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub output: Format,
+    /// Act as this user against an api in demo mode (AUTH_MODE=demo_header).
+    #[arg(long, env = "SAGE_DEMO_USER", global = true)]
+    pub demo_user: Option<String>,
+    /// A bearer token from the deployment's identity provider.
+    #[arg(long, env = "SAGE_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The modules you may see.
+    #[command(subcommand, after_help = "Example: sage modules ls")]
+    Modules(ModulesCommand),
+    /// Runs a module: prints its id, or with --follow its live log, and exits as it ended.
+    #[command(
+        after_help = "Example: sage run backup-db -p db_name=orders -p backup_key=@key.txt --follow"
+    )]
+    Run {
+        /// The module's name or id.
+        module: String,
+        /// A version of the module (default: its latest).
+        #[arg(short = 'v', long)]
+        version: Option<i32>,
+        /// A parameter as name=value; name=@FILE reads the value from a file (for secrets,
+        /// which then never appear on a command line).
+        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Print the run's log as it comes and exit with its end.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Runs: list, show, cancel.
+    #[command(subcommand, after_help = "Example: sage runs ls --status running")]
+    Runs(RunsCommand),
+    /// A run's log: all of it, or with --follow until the run ends.
+    #[command(after_help = "Example: sage logs 0b7e…  --follow")]
+    Logs {
+        id: Uuid,
+        #[arg(long)]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModulesCommand {
+    /// Every module you may see.
+    Ls,
+    /// One module's latest version: its parameters and limits.
+    Show { module: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// The newest runs you may see.
+    Ls {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run.
+    Show { id: Uuid },
+    /// Cancels a run that has not ended.
+    Cancel { id: Uuid },
+}
+
+/// What `sage` exits with (docs/cli.md).
+pub mod exit {
+    /// The api refused the request (a field, a permission, a conflict).
+    pub const REFUSED: u8 = 100;
+    /// The api could not be reached, or answered what sage does not read.
+    pub const UNREACHABLE: u8 = 101;
+    /// The run failed without an exit code of its own (it could not start, or printed
+    /// past its output limit).
+    pub const FAILED: u8 = 110;
+    pub const OUT_OF_MEMORY: u8 = 111;
+    pub const TIMED_OUT: u8 = 120;
+    pub const CANCELLED: u8 = 121;
+    pub const REJECTED: u8 = 122;
+    pub const LOST: u8 = 123;
+    /// The script's own code above 99 is reported as 99, below sage's own codes.
+    pub const SCRIPT_MAX: i32 = 99;
+}
+
+/// The exit code of a run that ended so.
+pub fn exit_code_of(end: &End) -> u8 {
+    match end.status.as_str() {
+        "succeeded" => 0,
+        "failed" => match (end.reason.as_deref(), end.exit_code) {
+            (_, Some(code)) if code > 0 => u8::try_from(code.min(exit::SCRIPT_MAX)).unwrap_or(99),
+            (Some("oom"), _) => exit::OUT_OF_MEMORY,
+            _ => exit::FAILED,
+        },
+        "timed_out" => exit::TIMED_OUT,
+        "cancelled" => exit::CANCELLED,
+        "rejected" => exit::REJECTED,
+        "lost" => exit::LOST,
+        _ => exit::FAILED,
+    }
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let identity = match (&cli.token, &cli.demo_user) {
+        (Some(token), _) => Identity::Token(token.clone()),
+        (None, Some(email)) => Identity::Demo(email.clone()),
+        (None, None) => Identity::Anonymous,
+    };
+    let client = Client::new(&cli.url, identity);
+    let out = Output::new(cli.output);
+    match execute(&client, &out, cli.command).await {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            for line in error.lines() {
+                eprintln!("sage: {line}");
+            }
+            ExitCode::from(match error {
+                ClientError::Refused { .. } => exit::REFUSED,
+                _ => exit::UNREACHABLE,
+            })
+        }
+    }
+}
+
+async fn execute(client: &Client, out: &Output, command: Command) -> Result<u8, ClientError> {
+    match command {
+        Command::Modules(ModulesCommand::Ls) => {
+            out.modules(&client.modules().await?);
+        }
+        Command::Modules(ModulesCommand::Show { module }) => {
+            out.module(&client.find_module(&module).await?);
+        }
+        Command::Run {
+            module,
+            version,
+            params,
+            follow: following,
+        } => {
+            let module = client.find_module(&module).await?;
+            let params = params::parse(&params, &module.params_schema)?;
+            let run = client.submit(module.id, version, params).await?;
+            if !following {
+                out.run(&run);
+                return Ok(0);
+            }
+            eprintln!("sage: run {} of {} is {}", run.id, module.name, run.status);
+            let end = follow::follow(client, run.id).await?;
+            eprintln!("sage: run {} ended {}", run.id, describe(&end));
+            return Ok(exit_code_of(&end));
+        }
+        Command::Runs(RunsCommand::Ls { status, limit }) => {
+            out.runs(&client.runs(status.as_deref(), limit).await?);
+        }
+        Command::Runs(RunsCommand::Show { id }) => out.run(&client.run(id).await?),
+        Command::Runs(RunsCommand::Cancel { id }) => out.run(&client.cancel(id).await?),
+        Command::Logs { id, follow: false } => {
+            out.text(&client.log_text(id).await?);
+        }
+        Command::Logs { id, follow: true } => {
+            let end = follow::follow(client, id).await?;
+            eprintln!("sage: run {id} ended {}", describe(&end));
+            return Ok(exit_code_of(&end));
+        }
+    }
+    Ok(0)
+}
+
+fn describe(end: &End) -> String {
+    match (&end.reason, end.exit_code) {
+        (Some(reason), Some(code)) => format!("{} ({reason}, exit code {code})", end.status),
+        (Some(reason), None) => format!("{} ({reason})", end.status),
+        _ => end.status.clone(),
+    }
+}

@@ -1,0 +1,220 @@
+//! `sage` driven as a user drives it, against the api and a worker of the test kit on
+//! the real stack: its exit codes, its output, the api's refusals by field.
+
+// Test helpers panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Output;
+use std::time::Duration;
+
+use sage_testkit::{ANALYST, ScriptModule, TestApp, spawn_app, spawn_worker};
+use serde_json::Value;
+
+/// Runs `sage` against `app` as the analyst.
+async fn sage(app: &TestApp, args: &[&str]) -> Output {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test runs the command line it tests"
+    )]
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sage"));
+    let run = command
+        .args(["--url", &app.address, "--demo-user", ANALYST])
+        .args(args)
+        .env_remove("SAGE_URL")
+        .env_remove("SAGE_TOKEN")
+        .output();
+    tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("sage ends within two minutes")
+        .expect("sage runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_contract_sage_is_built_from_is_the_apis() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap();
+    let served = sage_api::http::openapi::document().unwrap();
+    assert!(
+        committed.trim_end() == served.trim_end(),
+        "crates/cli/openapi.json is not the api's contract: \
+         cargo run -p sage-api -- openapi > crates/cli/openapi.json, then fix what the build reports"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_run_prints_its_log_and_exits_as_it_ended() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    app.backup_db_module().await;
+    let key = tempfile_with("k3y-from-a-file\n");
+
+    let done = sage(
+        &app,
+        &[
+            "run",
+            "backup-db",
+            "-p",
+            "db_name=orders",
+            "-p",
+            "retention_days=3",
+            "-p",
+            &format!("backup_key=@{}", key.display()),
+            "--follow",
+        ],
+    )
+    .await;
+    let (out, err) = (text(&done.stdout), text(&done.stderr));
+    assert_eq!(done.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("backup of orders complete"), "{out}");
+    assert!(err.contains("ended succeeded"), "{err}");
+    assert!(!out.contains("k3y-from-a-file") && !err.contains("k3y-from-a-file"));
+
+    // The api's refusal, by field, and nothing submitted.
+    let before = app.execution_count().await;
+    let refused = sage(
+        &app,
+        &[
+            "run",
+            "backup-db",
+            "-p",
+            "db_name=nope",
+            "-p",
+            "backup_key=x",
+            "-p",
+            "retention_days=many",
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused.status.code(),
+        Some(100),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        text(&refused.stderr).contains("sage: params.retention_days: must be integer"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let refused = sage(
+        &app,
+        &[
+            "run",
+            "backup-db",
+            "-p",
+            "db_name=nope",
+            "-p",
+            "backup_key=x",
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(100));
+    assert!(
+        text(&refused.stderr).contains("sage: params.db_name: must be one of"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(app.execution_count().await, before);
+
+    // A script's own exit code is sage's.
+    app.module_with(ScriptModule {
+        code: "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\nsys.exit(7)\n",
+        ..Default::default()
+    })
+    .await;
+    let (_, listed) = sage_json(&app, &["modules", "ls"]).await;
+    let failing = listed
+        .iter()
+        .find(|m| m["name"].as_str().unwrap().starts_with("m-"))
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let failed = sage(&app, &["run", &failing, "--follow"]).await;
+    assert_eq!(failed.status.code(), Some(7), "{}", text(&failed.stderr));
+    assert!(text(&failed.stdout).contains("to stdout"));
+    assert!(text(&failed.stderr).contains("to stderr"));
+    assert!(!text(&failed.stdout).contains("to stderr"));
+}
+
+/// JSON lines: one object per line with the api's own field names.
+async fn sage_json(app: &TestApp, args: &[&str]) -> (Output, Vec<Value>) {
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    let output = sage(app, &all).await;
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (output, lines)
+}
+
+#[tokio::test]
+async fn modules_and_runs_are_listed_as_tables_or_json_lines() {
+    let app = spawn_app().await;
+    let module = app.backup_db_module().await;
+    let (_, modules) = sage_json(&app, &["modules", "ls"]).await;
+    assert_eq!(modules.len(), 1);
+    assert_eq!(modules[0]["name"], "backup-db");
+    assert_eq!(modules[0]["id"], module.as_str());
+    let table = sage(&app, &["modules", "ls"]).await;
+    let out = text(&table.stdout);
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(out.contains("backup-db"), "{out}");
+    let shown = sage(&app, &["modules", "show", "backup-db"]).await;
+    assert!(
+        text(&shown.stdout).contains("db_name"),
+        "{}",
+        text(&shown.stdout)
+    );
+
+    let run = sage(
+        &app,
+        &[
+            "run",
+            "backup-db",
+            "-p",
+            "db_name=orders",
+            "-p",
+            "backup_key=x",
+        ],
+    )
+    .await;
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let (_, runs) = sage_json(&app, &["runs", "ls"]).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "queued");
+    assert_eq!(runs[0]["params"]["backup_key"], "***");
+    let id = runs[0]["id"].as_str().unwrap();
+    let cancelled = sage(&app, &["runs", "cancel", id]).await;
+    assert_eq!(
+        cancelled.status.code(),
+        Some(0),
+        "{}",
+        text(&cancelled.stderr)
+    );
+    let (_, shown) = sage_json(&app, &["runs", "show", id]).await;
+    assert_eq!(shown[0]["status"], "cancelled");
+    let missing = sage(&app, &["runs", "show", &uuid::Uuid::new_v4().to_string()]).await;
+    assert_eq!(missing.status.code(), Some(100));
+    let away = sage(
+        &TestApp {
+            address: "http://127.0.0.1:9".to_owned(),
+            ..app.clone()
+        },
+        &["runs", "ls"],
+    )
+    .await;
+    assert_eq!(away.status.code(), Some(101), "{}", text(&away.stderr));
+}
+
+fn tempfile_with(content: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("sage-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&path, content).unwrap();
+    path
+}
