@@ -185,6 +185,48 @@ impl Client {
         .await
     }
 
+    /// Approves (`approve`) or rejects (`reject`) a run waiting for approval.
+    pub async fn decide(
+        &self,
+        id: Uuid,
+        decision: &str,
+        comment: String,
+    ) -> Result<api::ExecutionView, ClientError> {
+        let body = api::DecisionRequest { comment };
+        self.post(&format!("/api/v1/executions/{id}/{decision}"), &body)
+            .await
+    }
+
+    pub async fn artifacts(&self, id: Uuid) -> Result<Vec<api::ArtifactView>, ClientError> {
+        let list: api::ArtifactList = self
+            .get(&format!("/api/v1/executions/{id}/artifacts"))
+            .await?;
+        Ok(list.items)
+    }
+
+    /// An artifact's bytes from its presigned URL (no identity: the URL is the grant).
+    pub async fn download(&self, url: &str) -> Result<Vec<u8>, ClientError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ClientError::Refused {
+                status,
+                message: format!("the artifact store answered {status}"),
+                fields: Vec::new(),
+            });
+        }
+        Ok(response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(&e))?
+            .to_vec())
+    }
+
     /// The whole log as text.
     pub async fn log_text(&self, id: Uuid) -> Result<String, ClientError> {
         let response = self

@@ -3,6 +3,7 @@
 //! tables for people, JSON lines for scripts; exit codes in docs/cli.md.
 
 pub mod api;
+mod artifacts;
 pub mod client;
 mod follow;
 mod output;
@@ -78,12 +79,53 @@ pub enum Command {
     /// Runs: list, show, cancel.
     #[command(subcommand, after_help = "Example: sage runs ls --status running")]
     Runs(RunsCommand),
+    /// Approves a run waiting for approval (approvers; never your own run).
+    #[command(after_help = "Example: sage approve 0b7e… -m \"ticket OPS-42\"")]
+    Approve {
+        id: Uuid,
+        /// Why: kept with the decision.
+        #[arg(short = 'm', long = "comment")]
+        comment: String,
+    },
+    /// Rejects a run waiting for approval.
+    #[command(after_help = "Example: sage reject 0b7e… -m \"not during the freeze\"")]
+    Reject {
+        id: Uuid,
+        #[arg(short = 'm', long = "comment")]
+        comment: String,
+    },
+    /// A run's artifacts.
+    #[command(
+        subcommand,
+        after_help = "Example: sage artifacts get 0b7e… backup.log -o out/"
+    )]
+    Artifacts(ArtifactsCommand),
+    /// Prints a shell completion script.
+    #[command(after_help = "Example: sage completions bash > /etc/bash_completion.d/sage")]
+    Completions { shell: clap_complete::Shell },
+    /// Prints the manual page (roff).
+    #[command(after_help = "Example: sage man > sage.1 && man ./sage.1")]
+    Man,
     /// A run's log: all of it, or with --follow until the run ends.
     #[command(after_help = "Example: sage logs 0b7e…  --follow")]
     Logs {
         id: Uuid,
         #[arg(long)]
         follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// The run's artifacts: name, size, sha256.
+    Ls { id: Uuid },
+    /// Downloads one artifact, or all, into a directory, each checked against its
+    /// sha256.
+    Get {
+        id: Uuid,
+        name: Option<String>,
+        #[arg(short = 'o', long = "dir", default_value = ".")]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -126,6 +168,11 @@ pub mod exit {
     pub const LOST: u8 = 123;
     /// The script's own code above 99 is reported as 99, below sage's own codes.
     pub const SCRIPT_MAX: i32 = 99;
+}
+
+/// Lowercase hex, as the api writes digests.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The exit code of a run that ended so.
@@ -198,6 +245,29 @@ async fn execute(client: &Client, out: &Output, command: Command) -> Result<u8, 
         }
         Command::Runs(RunsCommand::Show { id }) => out.run(&client.run(id).await?),
         Command::Runs(RunsCommand::Cancel { id }) => out.run(&client.cancel(id).await?),
+        Command::Approve { id, comment } => out.run(&client.decide(id, "approve", comment).await?),
+        Command::Reject { id, comment } => out.run(&client.decide(id, "reject", comment).await?),
+        Command::Artifacts(ArtifactsCommand::Ls { id }) => {
+            out.artifacts(&client.artifacts(id).await?);
+        }
+        Command::Artifacts(ArtifactsCommand::Get { id, name, dir }) => {
+            for saved in artifacts::get(client, id, name.as_deref(), &dir).await? {
+                eprintln!(
+                    "sage: {} ({} bytes, sha256 checked)",
+                    saved.path.display(),
+                    saved.size
+                );
+            }
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "sage", &mut std::io::stdout());
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            page.render(&mut std::io::stdout())
+                .map_err(|e| ClientError::Unreadable(e.to_string()))?;
+        }
         Command::Logs { id, follow: false } => {
             out.text(&client.log_text(id).await?);
         }

@@ -119,6 +119,17 @@ impl Output {
         );
     }
 
+    pub fn artifacts(&self, artifacts: &[api::ArtifactView]) {
+        if self.format == Format::Json {
+            return self.lines(artifacts);
+        }
+        let rows = artifacts
+            .iter()
+            .map(|a| vec![a.name.clone(), a.size.to_string(), a.sha256.clone()])
+            .collect();
+        self.table(&["NAME", "SIZE", "SHA256"], rows);
+    }
+
     pub fn text(&self, text: &str) {
         print!("{text}");
     }

@@ -7,18 +7,22 @@
 use std::process::Output;
 use std::time::Duration;
 
-use sage_testkit::{ANALYST, ScriptModule, TestApp, spawn_app, spawn_worker};
-use serde_json::Value;
+use sage_testkit::{ADMIN, ANALYST, ScriptModule, TestApp, backup_module, spawn_app, spawn_worker};
+use serde_json::{Value, json};
 
 /// Runs `sage` against `app` as the analyst.
 async fn sage(app: &TestApp, args: &[&str]) -> Output {
+    sage_as(app, ANALYST, args).await
+}
+
+async fn sage_as(app: &TestApp, user: &str, args: &[&str]) -> Output {
     #[allow(
         clippy::disallowed_methods,
         reason = "the test runs the command line it tests"
     )]
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sage"));
     let run = command
-        .args(["--url", &app.address, "--demo-user", ANALYST])
+        .args(["--url", &app.address, "--demo-user", user])
         .args(args)
         .env_remove("SAGE_URL")
         .env_remove("SAGE_TOKEN")
@@ -211,6 +215,101 @@ async fn modules_and_runs_are_listed_as_tables_or_json_lines() {
     )
     .await;
     assert_eq!(away.status.code(), Some(101), "{}", text(&away.stderr));
+}
+
+const APPROVER: &str = "approver@example.com";
+
+/// An approval walk: the run waits, its requester may not approve it, an approver does
+/// (with a comment), the run ends, and its artifact comes down checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_walk_then_the_artifact_checked_on_download() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    let script = app.register_backup_script().await;
+    let mut definition = backup_module(&script);
+    definition["name"] = json!("gated-backup");
+    definition["approval"]["required"] = json!(1);
+    let (status, module) = app.post_as("/api/v1/modules", ADMIN, &definition).await;
+    assert_eq!(status, 201, "{module}");
+    app.user_with(APPROVER, &["approver"], &[]).await;
+    app.assign(
+        module["id"].as_str().unwrap(),
+        json!([{"user": ANALYST, "permissions": ["run", "view"]},
+               {"user": APPROVER, "permissions": ["view"]}]),
+    )
+    .await;
+
+    let (_, submitted) = sage_json(
+        &app,
+        &[
+            "run",
+            "gated-backup",
+            "-p",
+            "db_name=orders",
+            "-p",
+            "backup_key=k3y-for-the-approval-walk",
+        ],
+    )
+    .await;
+    assert_eq!(submitted[0]["status"], "awaiting_approval");
+    let id = submitted[0]["id"].as_str().unwrap().to_owned();
+    let own = sage(&app, &["approve", &id, "-m", "mine"]).await;
+    assert_eq!(own.status.code(), Some(100), "{}", text(&own.stderr));
+    let approved = sage_as(&app, APPROVER, &["approve", &id, "-m", "ticket OPS-42"]).await;
+    assert_eq!(
+        approved.status.code(),
+        Some(0),
+        "{}",
+        text(&approved.stderr)
+    );
+    let followed = sage(&app, &["logs", &id, "--follow"]).await;
+    assert_eq!(
+        followed.status.code(),
+        Some(0),
+        "{}",
+        text(&followed.stderr)
+    );
+    let (_, shown) = sage_json(&app, &["runs", "show", &id]).await;
+    assert_eq!(shown[0]["approvals"][0]["comment"], "ticket OPS-42");
+
+    let dir = tempfile_with("").with_extension("d");
+    let got = sage(
+        &app,
+        &["artifacts", "get", &id, "-o", dir.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert!(
+        text(&got.stderr).contains("sha256 checked"),
+        "{}",
+        text(&got.stderr)
+    );
+    let kept = std::fs::read_to_string(dir.join("backup.log")).unwrap();
+    assert!(kept.contains("orders"), "{kept}");
+    let (_, listed) = sage_json(&app, &["artifacts", "ls", &id]).await;
+    assert_eq!(listed[0]["name"], "backup.log");
+    let missing = sage(&app, &["artifacts", "get", &id, "nothing.txt"]).await;
+    assert_eq!(missing.status.code(), Some(100));
+}
+
+#[tokio::test]
+async fn completions_and_a_manual_page_come_from_the_commands_definition() {
+    let app = spawn_app().await;
+    let bash = sage(&app, &["completions", "bash"]).await;
+    assert!(
+        text(&bash.stdout).contains("sage__subcmd__artifacts__subcmd__get"),
+        "{}",
+        text(&bash.stdout)
+    );
+    let man = sage(&app, &["man"]).await;
+    assert!(
+        text(&man.stdout).contains(".TH sage 1"),
+        "{}",
+        &text(&man.stdout)[..80]
+    );
+    assert!(text(&man.stdout).contains("sage"));
+    let help = sage(&app, &["run", "--help"]).await;
+    assert!(text(&help.stdout).contains("Example: sage run backup-db"));
 }
 
 fn tempfile_with(content: &str) -> std::path::PathBuf {
