@@ -227,6 +227,28 @@ impl Client {
             .to_vec())
     }
 
+    pub async fn tools(&self) -> Result<Vec<api::ToolView>, ClientError> {
+        let list: api::ToolList = self.get("/api/v1/tools").await?;
+        Ok(list.items)
+    }
+
+    /// A page of findings; `filters` are the route's own query (`tool=prowler&state=new`).
+    pub async fn findings(&self, filters: &[(&str, String)]) -> Result<Vec<Value>, ClientError> {
+        let request = self.request(Method::GET, "/api/v1/findings").query(filters);
+        let page: api::ListingFindingView = self.send(request).await?;
+        page.items.into_iter().map(same).collect()
+    }
+
+    pub async fn audit(&self, filters: &[(&str, String)]) -> Result<Vec<Value>, ClientError> {
+        let request = self.request(Method::GET, "/api/v1/audit").query(filters);
+        let page: api::ListingAuditEventView = self.send(request).await?;
+        page.items.into_iter().map(same).collect()
+    }
+
+    pub async fn verify_audit(&self) -> Result<api::ChainReportView, ClientError> {
+        self.get("/api/v1/audit/verify").await
+    }
+
     /// The whole log as text.
     pub async fn log_text(&self, id: Uuid) -> Result<String, ClientError> {
         let response = self

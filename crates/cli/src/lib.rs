@@ -100,6 +100,18 @@ pub enum Command {
         after_help = "Example: sage artifacts get 0b7e… backup.log -o out/"
     )]
     Artifacts(ArtifactsCommand),
+    /// The scanners: whether the workers' image holds each, its version, its latest run.
+    #[command(subcommand, after_help = "Example: sage tools ls")]
+    Tools(ToolsCommand),
+    /// Findings across the scanners' runs, each with its state over time.
+    #[command(
+        subcommand,
+        after_help = "Example: sage findings ls --tool prowler --state new --severity critical"
+    )]
+    Findings(FindingsCommand),
+    /// The audit trail (admins, auditors).
+    #[command(subcommand, after_help = "Example: sage audit verify")]
+    Audit(AuditCommand),
     /// Prints a shell completion script.
     #[command(after_help = "Example: sage completions bash > /etc/bash_completion.d/sage")]
     Completions { shell: clap_complete::Shell },
@@ -113,6 +125,43 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    Ls,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// The gravest first.
+    Ls {
+        #[arg(long)]
+        tool: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The newest events first.
+    Ls {
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Walks the hash chain; exits 1 when it is broken.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -259,6 +308,48 @@ async fn execute(client: &Client, out: &Output, command: Command) -> Result<u8, 
                 );
             }
         }
+        Command::Tools(ToolsCommand::Ls) => out.tools(&client.tools().await?),
+        Command::Findings(FindingsCommand::Ls {
+            tool,
+            state,
+            severity,
+            account,
+            limit,
+        }) => {
+            let filters = query(&[
+                ("tool", tool),
+                ("state", state),
+                ("severity", severity),
+                ("account", account),
+                ("limit", Some(limit.to_string())),
+            ]);
+            out.values(
+                &client.findings(&filters).await?,
+                &[
+                    "severity", "state", "tool", "check", "resource", "account", "region",
+                ],
+            );
+        }
+        Command::Audit(AuditCommand::Ls {
+            action,
+            actor,
+            limit,
+        }) => {
+            let filters = query(&[
+                ("action", action),
+                ("actor", actor),
+                ("limit", Some(limit.to_string())),
+            ]);
+            out.values(
+                &client.audit(&filters).await?,
+                &["id", "at", "actor", "action", "target_type", "target_id"],
+            );
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let report = client.verify_audit().await?;
+            out.chain(&report);
+            return Ok(u8::from(!report.ok));
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "sage", &mut std::io::stdout());
@@ -278,6 +369,14 @@ async fn execute(client: &Client, out: &Output, command: Command) -> Result<u8, 
         }
     }
     Ok(0)
+}
+
+/// The filters given, as a query.
+fn query<'a>(filters: &[(&'a str, Option<String>)]) -> Vec<(&'a str, String)> {
+    filters
+        .iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (*name, v)))
+        .collect()
 }
 
 fn describe(end: &End) -> String {

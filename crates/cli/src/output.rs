@@ -130,6 +130,70 @@ impl Output {
         self.table(&["NAME", "SIZE", "SHA256"], rows);
     }
 
+    pub fn tools(&self, tools: &[api::ToolView]) {
+        if self.format == Format::Json {
+            return self.lines(tools);
+        }
+        let rows = tools
+            .iter()
+            .map(|t| {
+                vec![
+                    t.name.clone(),
+                    if t.available { "yes" } else { "no" }.to_owned(),
+                    t.tool_version.clone().unwrap_or_default(),
+                    t.latest_execution_id
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        self.table(&["TOOL", "AVAILABLE", "VERSION", "LATEST RUN"], rows);
+    }
+
+    /// Objects of a listing, the named fields as columns.
+    pub fn values(&self, items: &[serde_json::Value], columns: &[&str]) {
+        if self.format == Format::Json {
+            return self.lines(items);
+        }
+        let headers: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
+        let rows = items
+            .iter()
+            .map(|item| {
+                columns
+                    .iter()
+                    .map(|c| match &item[*c] {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        self.table(&headers, rows);
+    }
+
+    pub fn chain(&self, report: &api::ChainReportView) {
+        if self.format == Format::Json {
+            return self.lines(std::slice::from_ref(report));
+        }
+        if report.ok {
+            println!(
+                "the audit trail verifies: {} events checked",
+                report.checked
+            );
+        } else {
+            println!(
+                "the audit trail is broken at event {}: {}",
+                report
+                    .broken_at
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+                report.reason.clone().unwrap_or_default()
+            );
+        }
+    }
+
     pub fn text(&self, text: &str) {
         print!("{text}");
     }

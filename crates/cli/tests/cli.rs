@@ -7,7 +7,10 @@
 use std::process::Output;
 use std::time::Duration;
 
-use sage_testkit::{ADMIN, ANALYST, ScriptModule, TestApp, backup_module, spawn_app, spawn_worker};
+use sage_testkit::{
+    ADMIN, ANALYST, ScriptModule, TestApp, backup_module, spawn_app, spawn_app_with, spawn_worker,
+    tools_env,
+};
 use serde_json::{Value, json};
 
 /// Runs `sage` against `app` as the analyst.
@@ -147,9 +150,13 @@ async fn a_followed_run_prints_its_log_and_exits_as_it_ended() {
 
 /// JSON lines: one object per line with the api's own field names.
 async fn sage_json(app: &TestApp, args: &[&str]) -> (Output, Vec<Value>) {
+    sage_json_as(app, ANALYST, args).await
+}
+
+async fn sage_json_as(app: &TestApp, user: &str, args: &[&str]) -> (Output, Vec<Value>) {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
-    let output = sage(app, &all).await;
+    let output = sage_as(app, user, &all).await;
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let lines = text(&output.stdout)
         .lines()
@@ -310,6 +317,45 @@ async fn completions_and_a_manual_page_come_from_the_commands_definition() {
     assert!(text(&man.stdout).contains("sage"));
     let help = sage(&app, &["run", "--help"]).await;
     assert!(text(&help.stdout).contains("Example: sage run backup-db"));
+}
+
+/// Tools, findings and the audit trail, read as each role may.
+#[tokio::test]
+async fn tools_findings_and_the_audit_trail_are_read_and_verified() {
+    let app = spawn_app_with(tools_env()).await;
+    app.backup_db_module().await;
+    let (_, tools) = sage_json(&app, &["tools", "ls"]).await;
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["prowler", "scout", "steampipe", "custodian"]);
+
+    let (_, findings) = sage_json(&app, &["findings", "ls", "--tool", "prowler"]).await;
+    assert!(findings.is_empty());
+    let refused = sage(&app, &["findings", "ls", "--severity", "grave"]).await;
+    assert_eq!(refused.status.code(), Some(100));
+    assert!(
+        text(&refused.stderr).contains("sage: severity:"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let verified = sage_as(&app, ADMIN, &["audit", "verify"]).await;
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stderr)
+    );
+    assert!(text(&verified.stdout).contains("the audit trail verifies"));
+    let (_, events) = sage_json_as(
+        &app,
+        ADMIN,
+        &["audit", "ls", "--action", "module.create", "--actor", ADMIN],
+    )
+    .await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["actor"], ADMIN);
+    let denied = sage(&app, &["audit", "ls"]).await;
+    assert_eq!(denied.status.code(), Some(100), "{}", text(&denied.stderr));
 }
 
 fn tempfile_with(content: &str) -> std::path::PathBuf {
