@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sage_model::UserId;
-use sage_model::notifications::{ChannelKind, LISTED_FINDINGS, NewRule};
+use sage_model::notifications::{ChannelKind, Event, LISTED_FINDINGS, NewRule};
 use serde_json::{Value, json};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -553,6 +553,7 @@ impl Db {
         let matches = [
             // A run ended: its module and status as the rule asks.
             (
+                Event::RunFinished,
                 format!(
                     "WITH a AS MATERIALIZED (
                          SELECT id, at, target_id::uuid AS target FROM audit_events
@@ -573,6 +574,7 @@ impl Db {
             ),
             // A run waits for approval, from its submission.
             (
+                Event::ApprovalRequested,
                 format!(
                     "WITH a AS MATERIALIZED (
                          SELECT id, at, target_id::uuid AS target FROM audit_events
@@ -593,6 +595,7 @@ impl Db {
             ),
             // A scan ended: its counts and the accounts that failed, named.
             (
+                Event::ScanFinished,
                 "WITH a AS MATERIALIZED (
                      SELECT id, at, target_id::uuid AS target FROM audit_events
                      WHERE id > $1 AND id <= $2 AND action = ANY($3))
@@ -625,6 +628,7 @@ impl Db {
             // A tool run's findings first seen, or failing again after a fix, of at least
             // the rule's severity: listed, gravest first, and counted.
             (
+                Event::NewFindings,
                 format!(
                     "WITH a AS MATERIALIZED (
                          SELECT id, at, target_id::uuid AS target FROM audit_events
@@ -662,10 +666,22 @@ impl Db {
                 events(&["execution.finish"]),
             ),
         ];
-        for (statement, actions) in &matches {
-            transaction
-                .execute(statement.as_str(), &[&from, &to, actions])
-                .await?;
+        // Only the events some enabled rule listens for are matched.
+        let listened: Vec<String> = transaction
+            .query(
+                "SELECT DISTINCT event FROM notification_rules WHERE enabled",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for (event, statement, actions) in &matches {
+            if listened.iter().any(|e| e == event.as_str()) {
+                transaction
+                    .execute(statement.as_str(), &[&from, &to, actions])
+                    .await?;
+            }
         }
         transaction
             .execute("UPDATE notification_cursor SET audit_id = $1", &[&to])
