@@ -358,6 +358,80 @@ async fn tools_findings_and_the_audit_trail_are_read_and_verified() {
     assert_eq!(denied.status.code(), Some(100), "{}", text(&denied.stderr));
 }
 
+/// A proxy to the api that cuts its first connection after `cut_after` bytes of the
+/// answer; later connections pass whole. Returns its address.
+async fn cutting_proxy(api: &str, cut_after: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = api.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut client, _)) = listener.accept().await {
+            let limit = if first { Some(cut_after) } else { None };
+            first = false;
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.split();
+                let (mut server_read, mut server_write) = server.split();
+                let up = tokio::io::copy(&mut client_read, &mut server_write);
+                let down = async {
+                    let mut sent = 0usize;
+                    let mut buffer = vec![0u8; 1024];
+                    loop {
+                        let n = server_read.read(&mut buffer).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        let n = limit.map_or(n, |limit| n.min(limit.saturating_sub(sent)));
+                        if n == 0 || client_write.write_all(&buffer[..n]).await.is_err() {
+                            return;
+                        }
+                        sent += n;
+                    }
+                };
+                tokio::select! {
+                    _ = up => {}
+                    () = down => {}
+                }
+            });
+        }
+    });
+    address
+}
+
+/// A log followed through a connection cut midway: `sage` says it reconnects, and
+/// prints every line once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_log_stream_resumes_without_repeating_a_line() {
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    let module = app
+        .module_with(ScriptModule {
+            code: "import time\nfor i in range(1, 201):\n    print(f'line {i}', flush=True)\n    time.sleep(0.005)\n",
+            ..Default::default()
+        })
+        .await;
+    let id = app.submit(&module, json!({})).await;
+    app.wait_terminal(&id).await;
+    let proxy = cutting_proxy(&app.address, 4000).await;
+    let through = TestApp {
+        address: proxy,
+        ..app.clone()
+    };
+    let followed = sage(&through, &["logs", &id, "--follow"]).await;
+    let (out, err) = (text(&followed.stdout), text(&followed.stderr));
+    assert_eq!(followed.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("the log stream was cut; reconnecting"),
+        "{err}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let expected: Vec<String> = (1..=200).map(|i| format!("line {i}")).collect();
+    assert_eq!(lines, expected, "{err}");
+}
+
 fn tempfile_with(content: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("sage-cli-{}", uuid::Uuid::new_v4()));
     std::fs::write(&path, content).unwrap();
