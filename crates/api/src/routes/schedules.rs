@@ -487,23 +487,40 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view(schedule, None)))
 }
 
+/// What pause, resume and delete do to a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StateChange {
+    Pause,
+    Resume,
+    Delete,
+}
+
+impl StateChange {
+    fn action(self) -> &'static str {
+        match self {
+            Self::Pause => "schedule.pause",
+            Self::Resume => "schedule.resume",
+            Self::Delete => "schedule.delete",
+        }
+    }
+}
+
 async fn set_state(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-    enabled: bool,
-    deleted: bool,
-    action: &'static str,
+    change: StateChange,
 ) -> Result<HttpResponse, ApiError> {
     let current = owned(state, caller, id).await?;
-    let next = if enabled && !deleted {
+    let (enabled, deleted) = (change == StateChange::Resume, change == StateChange::Delete);
+    let next = if enabled {
         cron_of(&current).and_then(|cron| cron.next_after(Utc::now()))
     } else {
         None
     };
     let schedule = state
         .db
-        .set_schedule_state(id, enabled, next, deleted, action, &caller.audit)
+        .set_schedule_state(id, enabled, next, deleted, change.action(), &caller.audit)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(view(schedule, None)))
@@ -519,15 +536,7 @@ pub async fn pause(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_state(
-        &state,
-        &caller,
-        path.into_inner(),
-        false,
-        false,
-        "schedule.pause",
-    )
-    .await
+    set_state(&state, &caller, path.into_inner(), StateChange::Pause).await
 }
 
 /// Resumes a schedule from its next fire time after now (fires while paused are not
@@ -541,15 +550,7 @@ pub async fn resume(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_state(
-        &state,
-        &caller,
-        path.into_inner(),
-        true,
-        false,
-        "schedule.resume",
-    )
-    .await
+    set_state(&state, &caller, path.into_inner(), StateChange::Resume).await
 }
 
 /// Deletes a schedule: it fires no more and is no longer listed; its fires and runs
@@ -563,13 +564,5 @@ pub async fn remove(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    set_state(
-        &state,
-        &caller,
-        path.into_inner(),
-        false,
-        true,
-        "schedule.delete",
-    )
-    .await
+    set_state(&state, &caller, path.into_inner(), StateChange::Delete).await
 }
