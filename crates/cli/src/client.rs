@@ -32,6 +32,15 @@ pub enum ClientError {
     Unreachable { url: String, why: String },
     #[error("the api answered something sage does not read: {0}")]
     Unreadable(String),
+    /// Signing in failed, or a kept sign-in ended.
+    #[error("{0}")]
+    SignIn(String),
+}
+
+impl From<crate::credentials::StoreError> for ClientError {
+    fn from(error: crate::credentials::StoreError) -> Self {
+        Self::SignIn(format!("the kept sign-ins: {error}"))
+    }
 }
 
 impl ClientError {
@@ -67,6 +76,14 @@ impl Client {
         &self.base
     }
 
+    /// The same api, called as someone else.
+    pub fn with_identity(&self, identity: Identity) -> Self {
+        Self {
+            identity,
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let request = self.http.request(method, format!("{}{path}", self.base));
         match &self.identity {
@@ -79,7 +96,7 @@ impl Client {
     pub(crate) fn unreachable(&self, error: &reqwest::Error) -> ClientError {
         ClientError::Unreachable {
             url: self.base.clone(),
-            why: error.to_string(),
+            why: chain(error),
         }
     }
 
@@ -103,6 +120,15 @@ impl Client {
         body: &impl Serialize,
     ) -> Result<T, ClientError> {
         self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    /// How the api signs people in (anyone may ask).
+    pub async fn sign_in(&self) -> Result<api::SignInView, ClientError> {
+        self.get("/api/v1/sign-in").await
+    }
+
+    pub async fn me(&self) -> Result<api::MeView, ClientError> {
+        self.get("/api/v1/me").await
     }
 
     pub async fn modules(&self) -> Result<Vec<api::ModuleSummaryView>, ClientError> {
@@ -266,6 +292,19 @@ impl Client {
         }
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
+}
+
+/// An error and each of its causes (reqwest's own message leaves out why a request
+/// failed: refused, reset, a certificate).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// A list's item as the type of its own schema: the contract writes a list's items in

@@ -5,7 +5,9 @@
 pub mod api;
 mod artifacts;
 pub mod client;
+mod credentials;
 mod follow;
+mod login;
 mod output;
 mod params;
 
@@ -40,9 +42,13 @@ pub struct Cli {
     /// Act as this user against an api in demo mode (AUTH_MODE=demo_header).
     #[arg(long, env = "SAGE_DEMO_USER", global = true)]
     pub demo_user: Option<String>,
-    /// A bearer token from the deployment's identity provider.
+    /// A bearer token from the deployment's identity provider (else the sign-in
+    /// `sage login` kept for --url).
     #[arg(long, env = "SAGE_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Where sign-ins are kept (default: the user's config directory, ~/.config/sage).
+    #[arg(long, env = "SAGE_CONFIG_DIR", global = true)]
+    pub config_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,6 +61,20 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Signs in to the api's identity provider and keeps the sign-in for --url.
+    #[command(after_help = "Example: sage --url https://sage.example.com login")]
+    Login {
+        /// device: confirm a code in any browser; browser: a browser on this machine,
+        /// redirected back to 127.0.0.1; auto: device when the issuer offers it.
+        #[arg(long, value_enum, default_value_t = login::Flow::Auto)]
+        flow: login::Flow,
+    },
+    /// Revokes the sign-in kept for --url at the issuer and forgets it.
+    #[command(after_help = "Example: sage logout")]
+    Logout,
+    /// Who the api takes you for: email, roles, groups.
+    #[command(after_help = "Example: sage whoami")]
+    Whoami,
     /// The modules you may see.
     #[command(subcommand, after_help = "Example: sage modules ls")]
     Modules(ModulesCommand),
@@ -242,29 +262,85 @@ pub fn exit_code_of(end: &End) -> u8 {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let identity = match (&cli.token, &cli.demo_user) {
-        (Some(token), _) => Identity::Token(token.clone()),
-        (None, Some(email)) => Identity::Demo(email.clone()),
-        (None, None) => Identity::Anonymous,
-    };
-    let client = Client::new(&cli.url, identity);
     let out = Output::new(cli.output);
-    match execute(&client, &out, cli.command).await {
-        Ok(code) => ExitCode::from(code),
-        Err(error) => {
-            for line in error.lines() {
-                eprintln!("sage: {line}");
-            }
-            ExitCode::from(match error {
-                ClientError::Refused { .. } => exit::REFUSED,
-                _ => exit::UNREACHABLE,
-            })
-        }
+    match identify(&cli).await {
+        Ok(client) => match execute(&client, &out, cli.config_dir, cli.command).await {
+            Ok(code) => ExitCode::from(code),
+            Err(error) => fail(&error),
+        },
+        Err(error) => fail(&error),
     }
 }
 
-async fn execute(client: &Client, out: &Output, command: Command) -> Result<u8, ClientError> {
+/// The api as the caller: `--token`, else `--demo-user`, else the kept sign-in (renewed
+/// when it is about to expire), else nobody.
+async fn identify(cli: &Cli) -> Result<Client, ClientError> {
+    let anonymous = Client::new(&cli.url, Identity::Anonymous);
+    let identity = match (&cli.token, &cli.demo_user, &cli.command) {
+        (Some(token), _, _) => Identity::Token(token.clone()),
+        (None, Some(email), _) => Identity::Demo(email.clone()),
+        (None, None, Command::Login { .. } | Command::Logout) => Identity::Anonymous,
+        (None, None, _) => {
+            let store = credentials::Store::new(cli.config_dir.clone())?;
+            match login::bearer(&store, anonymous.base()).await? {
+                Some(token) => Identity::Token(token),
+                None => Identity::Anonymous,
+            }
+        }
+    };
+    Ok(anonymous.with_identity(identity))
+}
+
+fn fail(error: &ClientError) -> ExitCode {
+    for line in error.lines() {
+        eprintln!("sage: {line}");
+    }
+    ExitCode::from(match error {
+        ClientError::Refused { .. } | ClientError::SignIn(_) => exit::REFUSED,
+        _ => exit::UNREACHABLE,
+    })
+}
+
+async fn execute(
+    client: &Client,
+    out: &Output,
+    config_dir: Option<std::path::PathBuf>,
+    command: Command,
+) -> Result<u8, ClientError> {
     match command {
+        Command::Login { flow } => {
+            let store = credentials::Store::new(config_dir)?;
+            let signed_in = login::login(client, &store, flow).await?;
+            eprintln!(
+                "sage: signed in to {} as {} (kept in {})",
+                client.base(),
+                signed_in.email,
+                store.path().display()
+            );
+        }
+        Command::Logout => {
+            let store = credentials::Store::new(config_dir)?;
+            match login::logout(&store, client.base()).await? {
+                login::SignedOut::NotSignedIn => {
+                    eprintln!("sage: nobody is signed in to {}", client.base());
+                }
+                login::SignedOut::Forgotten { email, revoked } => {
+                    let revoked = match revoked {
+                        login::Revoked::Both => "the issuer revoked the tokens".to_owned(),
+                        login::Revoked::Nothing => {
+                            "the issuer offers no revocation: the tokens live until they expire"
+                                .to_owned()
+                        }
+                        login::Revoked::RefreshOnly { access_until } => format!(
+                            "the issuer revoked the refresh token; it revokes no access token, so the last one lives until {}",
+                            access_until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        ),
+                    };
+                    eprintln!("sage: {email} signed out of {}; {revoked}", client.base());
+                }
+            }
+        }
+        Command::Whoami => out.me(&client.me().await?),
         Command::Modules(ModulesCommand::Ls) => {
             out.modules(&client.modules().await?);
         }

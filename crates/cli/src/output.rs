@@ -130,6 +130,20 @@ impl Output {
         self.table(&["NAME", "SIZE", "SHA256"], rows);
     }
 
+    pub fn me(&self, me: &api::MeView) {
+        if self.format == Format::Json {
+            return self.lines(std::slice::from_ref(me));
+        }
+        self.table(
+            &["EMAIL", "ROLES", "GROUPS"],
+            vec![vec![
+                me.email.clone(),
+                me.roles.join(","),
+                me.groups.join(","),
+            ]],
+        );
+    }
+
     pub fn tools(&self, tools: &[api::ToolView]) {
         if self.format == Format::Json {
             return self.lines(tools);

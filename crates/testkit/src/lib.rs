@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 pub mod emulator;
 mod gate;
+pub mod idp;
 pub mod mail;
 mod metrics;
 pub mod receiver;

@@ -48,8 +48,11 @@ pub struct OidcSettings {
     /// The web console's public client at the issuer (code flow with PKCE); without it
     /// the console cannot sign anyone in, and says so.
     pub console_client_id: Option<String>,
-    /// What the console asks the issuer for.
+    /// What the console asks the issuer for; `sage` asks for the same.
     pub console_scopes: String,
+    /// `sage login`'s public native client at the issuer (the device grant, else code
+    /// with PKCE on a loopback redirect); without it `sage` cannot sign anyone in.
+    pub cli_client_id: Option<String>,
     /// Origins besides the issuer's that the console's scripts must reach: an issuer
     /// whose token or revocation endpoint lives elsewhere (Amazon Cognito).
     pub console_origins: Vec<String>,
@@ -87,6 +90,8 @@ impl OidcSettings {
         let console_client_id =
             env.optional_with("OIDC_CLIENT_ID", None, |v| Ok(Some(v.to_owned())));
         let console_scopes = env.string("OIDC_SCOPES", "openid email profile");
+        let cli_client_id =
+            env.optional_with("OIDC_CLI_CLIENT_ID", None, |v| Ok(Some(v.to_owned())));
         let console_origins = origins(env, "OIDC_CONSOLE_ORIGINS", schemes);
         Some(Self {
             issuer: issuer?,
@@ -102,6 +107,7 @@ impl OidcSettings {
             allow_http: allow_http?,
             console_client_id: console_client_id?,
             console_scopes: console_scopes?,
+            cli_client_id: cli_client_id?,
             console_origins,
         })
     }

@@ -1,4 +1,5 @@
-//! `GET /api/v1/sign-in`: how the web console signs a user in, read before anyone is.
+//! `GET /api/v1/sign-in`: how the web console and `sage` sign a user in, read before
+//! anyone is.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
@@ -14,9 +15,12 @@ pub enum SignInView {
     DemoHeader { demo_users: Vec<DemoUserView> },
     /// Authorization Code with PKCE at `issuer`; `client_id` is `null` when the
     /// deployment did not set `OIDC_CLIENT_ID`, and then the console cannot sign in.
+    /// `cli_client_id` is `sage login`'s native client (`OIDC_CLI_CLIENT_ID`), `null`
+    /// when `sage` cannot sign in.
     Oidc {
         issuer: String,
         client_id: Option<String>,
+        cli_client_id: Option<String>,
         scopes: String,
     },
 }
@@ -46,6 +50,7 @@ impl SignInView {
             AuthMode::Oidc(oidc) => Self::Oidc {
                 issuer: oidc.issuer.clone(),
                 client_id: oidc.console_client_id.clone(),
+                cli_client_id: oidc.cli_client_id.clone(),
                 scopes: oidc.console_scopes.clone(),
             },
         }

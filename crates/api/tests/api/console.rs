@@ -257,7 +257,8 @@ async fn browser_sign_in_through_a_real_openid_provider() {
     assert_eq!(
         answer,
         json!({"mode": "oidc", "issuer": format!("http://127.0.0.1:{idp_port}"),
-               "client_id": "sage-console", "scopes": "openid email profile offline_access sage"})
+               "client_id": "sage-console", "cli_client_id": null,
+               "scopes": "openid email profile offline_access sage"})
     );
     // The console may call the issuer, and nothing else beyond its own origin.
     let page = get_html(&app, "/").await;

@@ -1,6 +1,7 @@
-// A real OpenID provider for the sign-in test (oidc-provider, the certified library),
-// on localhost: the console's public client with PKCE, JWT access tokens for the API's
-// audience carrying the user's email, any password accepted by its dev login page.
+// A real OpenID provider for the sign-in tests (oidc-provider, the certified library),
+// on localhost: the console's public client with PKCE, sage's native client (the device
+// grant, or PKCE on a loopback redirect), JWT access tokens for the API's audience
+// carrying the user's email, any password accepted by its dev login page.
 
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
@@ -11,6 +12,7 @@ import Provider from "oidc-provider";
 export const AUDIENCE = "sage-runner";
 export const RESOURCE = "urn:sage-runner";
 export const CLIENT_ID = "sage-console";
+export const CLI_CLIENT_ID = "sage-cli";
 export const KID = "sage-test-key";
 
 export interface Idp {
@@ -20,7 +22,16 @@ export interface Idp {
   close: () => Promise<void>;
 }
 
-export async function startIdp(port: number, consoleOrigin: string): Promise<Idp> {
+export interface IdpOptions {
+  /** Whether the provider offers the device authorization grant (RFC 8628). */
+  deviceFlow: boolean;
+}
+
+export async function startIdp(
+  port: number,
+  consoleOrigin: string,
+  options: IdpOptions = { deviceFlow: true },
+): Promise<Idp> {
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
   const jwk: JWK = { ...(await exportJWK(privateKey)), kid: KID, alg: "RS256", use: "sig" };
   const issuer = `http://127.0.0.1:${port}`;
@@ -33,6 +44,19 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
         redirect_uris: [`${consoleOrigin}/auth/callback`],
         post_logout_redirect_uris: [`${consoleOrigin}/`],
         grant_types: ["authorization_code", "refresh_token"],
+        response_types: ["code"],
+      },
+      {
+        // A native client: any port of the loopback redirect is accepted (RFC 8252 7.3).
+        client_id: CLI_CLIENT_ID,
+        token_endpoint_auth_method: "none",
+        application_type: "native",
+        redirect_uris: ["http://127.0.0.1/callback"],
+        grant_types: [
+          ...(options.deviceFlow ? ["urn:ietf:params:oauth:grant-type:device_code"] : []),
+          "authorization_code",
+          "refresh_token",
+        ],
         response_types: ["code"],
       },
     ],
@@ -48,6 +72,7 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
       IdToken: 600,
       AuthorizationCode: 60,
       RefreshToken: 3600,
+      DeviceCode: 600,
     },
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     scopes: ["openid", "email", "profile", "offline_access", "sage"],
@@ -57,6 +82,7 @@ export async function startIdp(port: number, consoleOrigin: string): Promise<Idp
     }),
     features: {
       devInteractions: { enabled: true },
+      deviceFlow: { enabled: options.deviceFlow },
       revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,

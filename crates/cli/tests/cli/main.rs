@@ -13,6 +13,8 @@ use sage_testkit::{
 };
 use serde_json::{Value, json};
 
+mod login;
+
 /// Runs `sage` against `app` as the analyst.
 async fn sage(app: &TestApp, args: &[&str]) -> Output {
     sage_as(app, ANALYST, args).await
@@ -36,7 +38,7 @@ async fn sage_as(app: &TestApp, user: &str, args: &[&str]) -> Output {
         .expect("sage runs")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
