@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::api;
 use crate::client::{Client, ClientError};
 
 pub struct Saved {
@@ -49,26 +50,32 @@ pub async fn get(
                 dir.display()
             )));
         }
-        let bytes = client.download(&artifact.url).await?;
-        let digest = crate::hex(&Sha256::digest(&bytes));
-        if digest != artifact.sha256 {
-            return Err(ClientError::Unreadable(format!(
-                "{}: sha256 {digest} is not the recorded {}; nothing kept",
-                artifact.name, artifact.sha256
-            )));
-        }
         let path = dir.join(relative);
-        let written = match path.parent() {
-            Some(parent) => {
-                std::fs::create_dir_all(parent).and_then(|()| std::fs::write(&path, &bytes))
-            }
-            None => std::fs::write(&path, &bytes),
-        };
-        written.map_err(|e| ClientError::Unreadable(format!("{}: {e}", path.display())))?;
-        saved.push(Saved {
-            path,
-            size: bytes.len(),
-        });
+        let size = save(client, &artifact, &path).await?;
+        saved.push(Saved { path, size });
     }
     Ok(saved)
+}
+
+/// Downloads `artifact` and writes it to `path` once its sha256 is the recorded one
+/// (a mismatch writes nothing); its size.
+pub async fn save(
+    client: &Client,
+    artifact: &api::ArtifactView,
+    path: &Path,
+) -> Result<usize, ClientError> {
+    let bytes = client.download(&artifact.url).await?;
+    let digest = crate::hex(&Sha256::digest(&bytes));
+    if digest != artifact.sha256 {
+        return Err(ClientError::Unreadable(format!(
+            "{}: sha256 {digest} is not the recorded {}; nothing kept",
+            artifact.name, artifact.sha256
+        )));
+    }
+    let written = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => std::fs::create_dir_all(parent).and_then(|()| std::fs::write(path, &bytes)),
+        None => std::fs::write(path, &bytes),
+    };
+    written.map_err(|e| ClientError::Unreadable(format!("{}: {e}", path.display())))?;
+    Ok(bytes.len())
 }

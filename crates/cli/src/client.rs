@@ -258,6 +258,74 @@ impl Client {
         Ok(list.items)
     }
 
+    /// Starts a run of a scanner; `body` is its module's parameters, and `version`.
+    pub async fn run_tool(
+        &self,
+        tool: &str,
+        body: serde_json::Map<String, Value>,
+    ) -> Result<api::ExecutionView, ClientError> {
+        self.post(&format!("/api/v1/tools/{tool}/runs"), &body)
+            .await
+    }
+
+    /// The latest finished run of a scanner, with its counts.
+    pub async fn latest_tool_run(&self, tool: &str) -> Result<api::LatestRun, ClientError> {
+        self.get(&format!("/api/v1/tools/{tool}/runs/latest")).await
+    }
+
+    pub async fn finding(&self, fingerprint: &str) -> Result<api::FindingDetail, ClientError> {
+        self.get(&format!("/api/v1/findings/{}", path_segment(fingerprint)))
+            .await
+    }
+
+    /// What changed from run `from` to run `to` of one scanner.
+    pub async fn findings_diff(
+        &self,
+        from: Uuid,
+        to: Uuid,
+        limit: u32,
+    ) -> Result<api::DiffView, ClientError> {
+        let request = self.request(Method::GET, "/api/v1/findings/diff").query(&[
+            ("from", from.to_string()),
+            ("to", to.to_string()),
+            ("limit", limit.to_string()),
+        ]);
+        self.send(request).await
+    }
+
+    pub async fn create_evidence(
+        &self,
+        request: &api::EvidenceRequest,
+    ) -> Result<api::EvidenceView, ClientError> {
+        self.post("/api/v1/evidence", request).await
+    }
+
+    pub async fn evidence(&self, id: Uuid) -> Result<api::EvidenceView, ClientError> {
+        self.get(&format!("/api/v1/evidence/{id}")).await
+    }
+
+    pub async fn evidence_list(&self, limit: u32) -> Result<Vec<api::EvidenceView>, ClientError> {
+        let page: api::ListingEvidenceView =
+            self.get(&format!("/api/v1/evidence?limit={limit}")).await?;
+        page.items.into_iter().map(same).collect()
+    }
+
+    /// The signed pack of a report, with a fresh download link.
+    pub async fn evidence_pack(&self, id: Uuid) -> Result<api::ArtifactView, ClientError> {
+        self.get(&format!("/api/v1/evidence/{id}/pack")).await
+    }
+
+    /// The public key packs are signed with: `key_id`'s, else the latest used.
+    pub async fn evidence_key(&self, key_id: Option<&str>) -> Result<Value, ClientError> {
+        let request = self.request(Method::GET, "/api/v1/evidence/public-key");
+        let request = match key_id {
+            Some(id) => request.query(&[("key_id", id)]),
+            None => request,
+        };
+        let key: api::PublicKeyView = self.send(request).await?;
+        same(key)
+    }
+
     /// A page of findings; `filters` are the route's own query (`tool=prowler&state=new`).
     pub async fn findings(&self, filters: &[(&str, String)]) -> Result<Vec<Value>, ClientError> {
         let request = self.request(Method::GET, "/api/v1/findings").query(filters);
@@ -292,6 +360,18 @@ impl Client {
         }
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
+}
+
+/// `text` as one segment of a URL path.
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// An error and each of its causes (reqwest's own message leaves out why a request

@@ -6,6 +6,7 @@ pub mod api;
 mod artifacts;
 pub mod client;
 mod credentials;
+mod evidence;
 mod follow;
 mod login;
 mod output;
@@ -85,16 +86,8 @@ pub enum Command {
     Run {
         /// The module's name or id.
         module: String,
-        /// A version of the module (default: its latest).
-        #[arg(short = 'v', long)]
-        version: Option<i32>,
-        /// A parameter as name=value; name=@FILE reads the value from a file (for secrets,
-        /// which then never appear on a command line).
-        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
-        params: Vec<String>,
-        /// Print the run's log as it comes and exit with its end.
-        #[arg(long)]
-        follow: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Runs: list, show, cancel.
     #[command(subcommand, after_help = "Example: sage runs ls --status running")]
@@ -129,6 +122,13 @@ pub enum Command {
         after_help = "Example: sage findings ls --tool prowler --state new --severity critical"
     )]
     Findings(FindingsCommand),
+    /// Evidence reports: a PDF of findings (and a framework's requirements) with a
+    /// signed pack that verifies offline.
+    #[command(
+        subcommand,
+        after_help = "Example: sage evidence create --tools prowler --lang ko --wait -o report.pdf"
+    )]
+    Evidence(EvidenceCommand),
     /// The audit trail (admins, auditors).
     #[command(subcommand, after_help = "Example: sage audit verify")]
     Audit(AuditCommand),
@@ -147,9 +147,38 @@ pub enum Command {
     },
 }
 
+/// What a run is asked with, of a module or of a scanner's.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A version of the module (default: its latest).
+    #[arg(short = 'v', long)]
+    pub version: Option<i32>,
+    /// A parameter as name=value; name=@FILE reads the value from a file (for secrets,
+    /// which then never appear on a command line).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Print the run's log as it comes and exit with its end.
+    #[arg(long)]
+    pub follow: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
+    /// Every scanner: whether the workers' image holds it, its version, its latest run.
     Ls,
+    /// Starts a scanner's run with its module's parameters (admins, or with `run` on
+    /// the tool's module).
+    #[command(
+        after_help = "Example: sage tools run prowler -p provider=aws -p region=ap-northeast-2 -p services=s3 -p iam_role_arn=arn:aws:iam::111122223333:role/SageScanner --follow"
+    )]
+    Run {
+        tool: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// A scanner's latest finished run: its findings by status and severity.
+    #[command(after_help = "Example: sage tools latest prowler")]
+    Latest { tool: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +195,89 @@ pub enum FindingsCommand {
         account: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// One finding and its history: each change of state and the run that made it.
+    #[command(after_help = "Example: sage findings show 3f9a…")]
+    Show { fingerprint: String },
+    /// What changed from one run of a scanner to another: new, reopened, fixed, still
+    /// open, not covered.
+    #[command(after_help = "Example: sage findings diff --from 0b7e… --to 4c1d…")]
+    Diff {
+        #[arg(long)]
+        from: Uuid,
+        #[arg(long)]
+        to: Uuid,
+        /// Findings listed per change (the totals count them all).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Asks for a report over the latest runs of --tools, over --runs, or over a --scan.
+    #[command(
+        after_help = "Example: sage evidence create --tools prowler,custodian --compliance kisa_isms_p_2023_korean_aws --lang ko --wait -o report.pdf --pack pack.zip"
+    )]
+    Create {
+        /// The scanners whose latest finished runs it reports on.
+        #[arg(long, value_delimiter = ',')]
+        tools: Vec<String>,
+        /// The runs it reports on, instead.
+        #[arg(long, value_delimiter = ',')]
+        runs: Vec<Uuid>,
+        /// A scan that ended: its runs that succeeded.
+        #[arg(long)]
+        scan: Option<Uuid>,
+        /// A framework whose requirements it assesses (GET /api/v1/compliance/frameworks).
+        #[arg(long)]
+        compliance: Option<String>,
+        /// ko or en.
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        /// Wait until it is built (or failed), and exit 0 only when it is ready.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: how long, in seconds.
+        #[arg(long, default_value_t = 600, requires = "wait")]
+        timeout: u64,
+        /// With --wait: save the PDF here (sha256 checked).
+        #[arg(short = 'o', long = "pdf", value_name = "FILE", requires = "wait")]
+        pdf: Option<std::path::PathBuf>,
+        /// With --wait: save the signed evidence pack here (sha256 checked).
+        #[arg(long, value_name = "FILE", requires = "wait")]
+        pack: Option<std::path::PathBuf>,
+    },
+    /// The newest reports.
+    Ls {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One report: its status, what it covers, why it failed.
+    Show { id: Uuid },
+    /// Downloads a ready report's PDF or pack (sha256 checked).
+    #[command(after_help = "Example: sage evidence get 0b7e… -o report.pdf --pack pack.zip")]
+    Get {
+        id: Uuid,
+        #[arg(short = 'o', long = "pdf", value_name = "FILE")]
+        pdf: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        pack: Option<std::path::PathBuf>,
+    },
+    /// Checks a signed evidence pack on this machine: the manifest's signature, every
+    /// file against it, the counts against the findings; exits 1 naming each thing that
+    /// does not hold.
+    #[command(
+        after_help = "Example: sage evidence verify pack.zip --public-key sage-evidence.pub.json"
+    )]
+    Verify {
+        pack: std::path::PathBuf,
+        /// The key to verify with, as GET /api/v1/evidence/public-key answers it, saved
+        /// (default: fetched from --url by the id the pack names).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -347,23 +459,11 @@ async fn execute(
         Command::Modules(ModulesCommand::Show { module }) => {
             out.module(&client.find_module(&module).await?);
         }
-        Command::Run {
-            module,
-            version,
-            params,
-            follow: following,
-        } => {
+        Command::Run { module, run } => {
             let module = client.find_module(&module).await?;
-            let params = params::parse(&params, &module.params_schema)?;
-            let run = client.submit(module.id, version, params).await?;
-            if !following {
-                out.run(&run);
-                return Ok(0);
-            }
-            eprintln!("sage: run {} of {} is {}", run.id, module.name, run.status);
-            let end = follow::follow(client, run.id).await?;
-            eprintln!("sage: run {} ended {}", run.id, describe(&end));
-            return Ok(exit_code_of(&end));
+            let params = params::parse(&run.params, &module.params_schema)?;
+            let submitted_run = client.submit(module.id, run.version, params).await?;
+            return submitted(client, out, &submitted_run, &module.name, run.follow).await;
         }
         Command::Runs(RunsCommand::Ls { status, limit }) => {
             out.runs(&client.runs(status.as_deref(), limit).await?);
@@ -385,6 +485,25 @@ async fn execute(
             }
         }
         Command::Tools(ToolsCommand::Ls) => out.tools(&client.tools().await?),
+        Command::Tools(ToolsCommand::Run { tool, run }) => {
+            let module = tool_module(client, &tool).await?;
+            let mut body = params::parse(&run.params, &module.params_schema)?;
+            if let Some(version) = run.version {
+                body.insert("version".to_owned(), version.into());
+            }
+            let submitted_run = client.run_tool(&tool, body).await?;
+            return submitted(client, out, &submitted_run, &tool, run.follow).await;
+        }
+        Command::Tools(ToolsCommand::Latest { tool }) => {
+            out.latest(&client.latest_tool_run(&tool).await?);
+        }
+        Command::Findings(FindingsCommand::Show { fingerprint }) => {
+            out.finding(&client.finding(&fingerprint).await?);
+        }
+        Command::Findings(FindingsCommand::Diff { from, to, limit }) => {
+            out.diff(&client.findings_diff(from, to, limit).await?);
+        }
+        Command::Evidence(command) => return evidence_command(client, out, command).await,
         Command::Findings(FindingsCommand::Ls {
             tool,
             state,
@@ -442,6 +561,117 @@ async fn execute(
             let end = follow::follow(client, id).await?;
             eprintln!("sage: run {id} ended {}", describe(&end));
             return Ok(exit_code_of(&end));
+        }
+    }
+    Ok(0)
+}
+
+/// A run just submitted: printed, or with `follow` its log until it ends, and the exit
+/// code of that end.
+async fn submitted(
+    client: &Client,
+    out: &Output,
+    run: &api::ExecutionView,
+    name: &str,
+    following: bool,
+) -> Result<u8, ClientError> {
+    if !following {
+        out.run(run);
+        return Ok(0);
+    }
+    eprintln!("sage: run {} of {name} is {}", run.id, run.status);
+    let end = follow::follow(client, run.id).await?;
+    eprintln!("sage: run {} ended {}", run.id, describe(&end));
+    Ok(exit_code_of(&end))
+}
+
+/// The latest version of a scanner's module, whose schema types its parameters.
+async fn tool_module(client: &Client, tool: &str) -> Result<api::ModuleVersionView, ClientError> {
+    let not_found = |message: String| ClientError::Refused {
+        status: reqwest::StatusCode::NOT_FOUND,
+        message,
+        fields: Vec::new(),
+    };
+    let listed = client
+        .tools()
+        .await?
+        .into_iter()
+        .find(|t| t.name == tool)
+        .ok_or_else(|| not_found(format!("no tool {tool:?} (sage tools ls names them)")))?;
+    let id = listed.module_id.ok_or_else(|| {
+        not_found(format!(
+            "{tool}'s driver is not in the script library, so it has no module"
+        ))
+    })?;
+    client.module(id).await
+}
+
+async fn evidence_command(
+    client: &Client,
+    out: &Output,
+    command: EvidenceCommand,
+) -> Result<u8, ClientError> {
+    fn nonempty<T>(list: Vec<T>) -> Option<Vec<T>> {
+        (!list.is_empty()).then_some(list)
+    }
+    match command {
+        EvidenceCommand::Create {
+            tools,
+            runs,
+            scan,
+            compliance,
+            lang,
+            title,
+            wait,
+            timeout,
+            pdf,
+            pack,
+        } => {
+            let request = api::EvidenceRequest {
+                compliance,
+                execution_ids: nonempty(runs),
+                lang,
+                max_findings_per_check: None,
+                scan_id: scan,
+                title,
+                tools: nonempty(tools),
+            };
+            let report = client.create_evidence(&request).await?;
+            if !wait {
+                out.report(&report);
+                return Ok(0);
+            }
+            let report =
+                evidence::wait(client, report.id, std::time::Duration::from_secs(timeout)).await?;
+            out.report(&report);
+            if report.status != "ready" {
+                return Ok(exit::FAILED);
+            }
+            evidence::download(client, &report, &evidence::Downloads { pdf, pack }).await?;
+        }
+        EvidenceCommand::Ls { limit } => out.reports(&client.evidence_list(limit).await?),
+        EvidenceCommand::Show { id } => out.report(&client.evidence(id).await?),
+        EvidenceCommand::Get { id, pdf, pack } => {
+            let report = client.evidence(id).await?;
+            evidence::download(client, &report, &evidence::Downloads { pdf, pack }).await?;
+        }
+        EvidenceCommand::Verify { pack, public_key } => {
+            let verified = evidence::verify(client, &pack, public_key.as_deref()).await?;
+            if verified.problems.is_empty() {
+                out.text(&format!(
+                    "{}: verified with key {} from {} (the signature, every file as the manifest says, the counts from the findings and the sources)\n",
+                    pack.display(),
+                    verified.key_id,
+                    verified.key_from
+                ));
+                return Ok(0);
+            }
+            out.text(&format!(
+                "{} does not verify:\n  {}\n",
+                pack.display(),
+                verified.problems.join("\n  ")
+            ));
+            return Ok(1);
         }
     }
     Ok(0)

@@ -208,9 +208,147 @@ impl Output {
         }
     }
 
+    pub fn latest(&self, latest: &api::LatestRun) {
+        if self.format == Format::Json {
+            return self.lines(std::slice::from_ref(latest));
+        }
+        println!(
+            "{} {}: run {} ended {} at {}",
+            latest.tool,
+            latest
+                .tool_version
+                .as_deref()
+                .unwrap_or("(version unknown)"),
+            latest.execution.id,
+            latest.execution.status,
+            latest.finished_at.format("%Y-%m-%d %H:%M:%S")
+        );
+        let mut rows = Vec::new();
+        for (status, severities) in &latest.counts {
+            for (severity, n) in severities.as_object().into_iter().flatten() {
+                rows.push(vec![status.clone(), severity.clone(), n.to_string()]);
+            }
+        }
+        self.table(&["STATUS", "SEVERITY", "FINDINGS"], rows);
+    }
+
+    pub fn finding(&self, finding: &api::FindingDetail) {
+        if self.format == Format::Json {
+            return self.lines(std::slice::from_ref(finding));
+        }
+        let fields = [
+            ("fingerprint", finding.fingerprint.clone()),
+            ("title", finding.title.clone()),
+            ("severity", finding.severity.clone()),
+            ("state", finding.state.clone()),
+            ("tool", finding.tool.clone()),
+            ("check", finding.check.clone()),
+            ("resource", finding.resource.clone()),
+            ("account", finding.account.clone()),
+            ("region", finding.region.clone()),
+            ("first seen", finding.first_seen.to_rfc3339()),
+            ("last seen", finding.last_seen.to_rfc3339()),
+        ];
+        for (name, value) in fields {
+            println!("{name:<12} {value}");
+        }
+        if let Some(acceptance) = &finding.acceptance {
+            println!(
+                "{:<12} {}",
+                "accepted",
+                serde_json::to_string(acceptance).unwrap_or_default()
+            );
+        }
+        println!();
+        let rows = finding
+            .history
+            .iter()
+            .map(|event| {
+                vec![
+                    event.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    event.from.clone().unwrap_or_default(),
+                    event.to.clone(),
+                    event.run.map(|r| r.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        self.table(&["AT", "FROM", "TO", "RUN"], rows);
+    }
+
+    pub fn diff(&self, diff: &api::DiffView) {
+        if self.format == Format::Json {
+            return self.lines(std::slice::from_ref(diff));
+        }
+        println!("{}: run {} to run {}", diff.tool, diff.from, diff.to);
+        let changes = [
+            ("new", &diff.new),
+            ("reopened", &diff.reopened),
+            ("fixed", &diff.fixed),
+            ("still open", &diff.still_open),
+            ("not covered", &diff.not_covered),
+        ];
+        let mut rows = Vec::new();
+        for (change, view) in changes {
+            println!("{change}: {}", view.total);
+            for f in &view.findings {
+                rows.push(vec![
+                    change.to_owned(),
+                    f.severity.clone(),
+                    f.check.clone(),
+                    f.resource.clone(),
+                    f.region.clone(),
+                ]);
+            }
+        }
+        if !rows.is_empty() {
+            println!();
+            self.table(&["CHANGE", "SEVERITY", "CHECK", "RESOURCE", "REGION"], rows);
+        }
+    }
+
+    pub fn reports(&self, reports: &[api::EvidenceView]) {
+        if self.format == Format::Json {
+            return self.lines(reports);
+        }
+        let rows = reports.iter().map(report_row).collect();
+        self.table(
+            &["ID", "STATUS", "LANG", "COVERS", "REQUESTED BY", "CREATED"],
+            rows,
+        );
+    }
+
+    pub fn report(&self, report: &api::EvidenceView) {
+        if self.format == Format::Json {
+            return self.lines(std::slice::from_ref(report));
+        }
+        self.table(
+            &["ID", "STATUS", "LANG", "COVERS", "REQUESTED BY", "CREATED"],
+            vec![report_row(report)],
+        );
+        if let Some(error) = &report.error {
+            println!("error: {error}");
+        }
+    }
+
     pub fn text(&self, text: &str) {
         print!("{text}");
     }
+}
+
+fn report_row(report: &api::EvidenceView) -> Vec<String> {
+    let covers = match (&report.tools, &report.compliance) {
+        (Some(tools), Some(framework)) => format!("{} ({framework})", tools.join(",")),
+        (Some(tools), None) => tools.join(","),
+        (None, _) => format!("{} runs", report.execution_ids.len()),
+    };
+    vec![
+        report.id.to_string(),
+        report.status.clone(),
+        report.lang.clone(),
+        covers,
+        report.created_by.clone(),
+        report.created_at.clone(),
+    ]
 }
 
 fn row(run: &api::ExecutionView) -> Vec<String> {

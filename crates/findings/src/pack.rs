@@ -208,6 +208,13 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// A pack's manifest as it reads, unchecked: which key to verify it with.
+pub fn manifest<R: Read + Seek>(pack: R) -> Result<Manifest, String> {
+    let mut zip = zip::ZipArchive::new(pack).map_err(|e| format!("not a zip: {e}"))?;
+    let bytes = read_entry(&mut zip, MANIFEST)?.ok_or("the pack has no manifest.json")?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{MANIFEST} does not read: {e}"))
+}
+
 /// Checks a pack: the manifest's signature under `key`, every file against the
 /// manifest (none missing, changed or added), the summary's counts and the PDF's
 /// tables of counts against `findings.jsonl`, and `findings.jsonl` against what its sources read. Each thing

@@ -48,6 +48,18 @@ pub async fn s3() -> aws_sdk_s3::Client {
     .await
 }
 
+/// Two buckets named after `tag` in the emulator: `sage-<tag>-plain`, unencrypted, and
+/// `sage-<tag>-sealed`, encrypted; their names.
+pub async fn seed_buckets(tag: &str) -> (String, String) {
+    let s3 = s3().await;
+    let (plain, sealed) = (format!("sage-{tag}-plain"), format!("sage-{tag}-sealed"));
+    for bucket in [&plain, &sealed] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    encrypt(&s3, &sealed).await;
+    (plain, sealed)
+}
+
 /// Gives `bucket` default encryption (AES-256), as a fix of an unencrypted bucket.
 pub async fn encrypt(s3: &aws_sdk_s3::Client, bucket: &str) {
     use aws_sdk_s3::types::{

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr};
 
-use crate::text;
+use crate::{assert_refused, text};
 
 const EMAIL: &str = "cli-user@example.com";
 
@@ -217,11 +217,9 @@ async fn without_the_device_grant_a_browser_signs_in_through_a_loopback_redirect
     let config = home.path().join("sage");
 
     let refused = sage(&app, &config, &["login", "--flow", "device"]).await;
-    assert_eq!(refused.status.code(), Some(100));
-    assert!(
-        text(&refused.stderr).contains("offers no device authorization grant: use --flow browser"),
-        "{}",
-        text(&refused.stderr)
+    assert_refused(
+        &refused,
+        "offers no device authorization grant: use --flow browser",
     );
 
     let (child, mut stderr) = login(&app, &config, &[]);
@@ -259,10 +257,5 @@ async fn without_the_device_grant_a_browser_signs_in_through_a_loopback_redirect
     // An api in demo mode signs nobody in, and says how to act there.
     let demo = spawn_app().await;
     let refused = sage(&demo, &config, &["login"]).await;
-    assert_eq!(refused.status.code(), Some(100));
-    assert!(
-        text(&refused.stderr).contains("it runs in demo mode (use --demo-user EMAIL)"),
-        "{}",
-        text(&refused.stderr)
-    );
+    assert_refused(&refused, "it runs in demo mode (use --demo-user EMAIL)");
 }

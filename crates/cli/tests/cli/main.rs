@@ -14,13 +14,14 @@ use sage_testkit::{
 use serde_json::{Value, json};
 
 mod login;
+mod scanners;
 
 /// Runs `sage` against `app` as the analyst.
 async fn sage(app: &TestApp, args: &[&str]) -> Output {
     sage_as(app, ANALYST, args).await
 }
 
-async fn sage_as(app: &TestApp, user: &str, args: &[&str]) -> Output {
+pub(crate) async fn sage_as(app: &TestApp, user: &str, args: &[&str]) -> Output {
     #[allow(
         clippy::disallowed_methods,
         reason = "the test runs the command line it tests"
@@ -40,6 +41,14 @@ async fn sage_as(app: &TestApp, user: &str, args: &[&str]) -> Output {
 
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `sage` exited 100 (the api, or the issuer, refused) saying `said` on stderr.
+#[track_caller]
+pub(crate) fn assert_refused(output: &Output, said: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(100), "{stderr}");
+    assert!(stderr.contains(said), "expected {said:?} in: {stderr}");
 }
 
 #[test]
@@ -98,17 +107,7 @@ async fn a_followed_run_prints_its_log_and_exits_as_it_ended() {
         ],
     )
     .await;
-    assert_eq!(
-        refused.status.code(),
-        Some(100),
-        "{}",
-        text(&refused.stderr)
-    );
-    assert!(
-        text(&refused.stderr).contains("sage: params.retention_days: must be integer"),
-        "{}",
-        text(&refused.stderr)
-    );
+    assert_refused(&refused, "sage: params.retention_days: must be integer");
     let refused = sage(
         &app,
         &[
@@ -121,12 +120,7 @@ async fn a_followed_run_prints_its_log_and_exits_as_it_ended() {
         ],
     )
     .await;
-    assert_eq!(refused.status.code(), Some(100));
-    assert!(
-        text(&refused.stderr).contains("sage: params.db_name: must be one of"),
-        "{}",
-        text(&refused.stderr)
-    );
+    assert_refused(&refused, "sage: params.db_name: must be one of");
     assert_eq!(app.execution_count().await, before);
 
     // A script's own exit code is sage's.
@@ -155,7 +149,7 @@ async fn sage_json(app: &TestApp, args: &[&str]) -> (Output, Vec<Value>) {
     sage_json_as(app, ANALYST, args).await
 }
 
-async fn sage_json_as(app: &TestApp, user: &str, args: &[&str]) -> (Output, Vec<Value>) {
+pub(crate) async fn sage_json_as(app: &TestApp, user: &str, args: &[&str]) -> (Output, Vec<Value>) {
     let mut all = vec!["--output", "json"];
     all.extend_from_slice(args);
     let output = sage_as(app, user, &all).await;
@@ -333,12 +327,7 @@ async fn tools_findings_and_the_audit_trail_are_read_and_verified() {
     let (_, findings) = sage_json(&app, &["findings", "ls", "--tool", "prowler"]).await;
     assert!(findings.is_empty());
     let refused = sage(&app, &["findings", "ls", "--severity", "grave"]).await;
-    assert_eq!(refused.status.code(), Some(100));
-    assert!(
-        text(&refused.stderr).contains("sage: severity:"),
-        "{}",
-        text(&refused.stderr)
-    );
+    assert_refused(&refused, "sage: severity:");
 
     let verified = sage_as(&app, ADMIN, &["audit", "verify"]).await;
     assert_eq!(
@@ -434,7 +423,7 @@ async fn a_cut_log_stream_resumes_without_repeating_a_line() {
     assert_eq!(lines, expected, "{err}");
 }
 
-fn tempfile_with(content: &str) -> std::path::PathBuf {
+pub(crate) fn tempfile_with(content: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("sage-cli-{}", uuid::Uuid::new_v4()));
     std::fs::write(&path, content).unwrap();
     path

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use sage_testkit::{ADMIN, TestApp, emulator, spawn_app_with, spawn_worker_with, tools_env};
 
-use crate::scanners::{run_tool, seed_buckets, wait_available};
+use crate::scanners::{run_tool, wait_available};
 
 /// Runs Custodian's policy for this test's unencrypted buckets in `region`; returns
 /// the run's id once it succeeded.
@@ -52,7 +52,7 @@ async fn a_bucket_is_new_then_open_then_fixed_then_reopened_as_real_runs_see_it(
     let worker = spawn_worker_with(&app, emulator::use_it).await;
     wait_available(&app, "custodian").await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let (plain, sealed) = seed_buckets(&tag).await;
+    let (plain, sealed) = emulator::seed_buckets(&tag).await;
     let s3 = emulator::s3().await;
 
     let first = scan(&app, &tag, "us-east-1").await;

@@ -68,17 +68,6 @@ pub(crate) fn named<'a>(items: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no artifact {name} among {items:?}"))
 }
 
-/// Two buckets of this test in the emulator: one without default encryption, one with.
-pub(crate) async fn seed_buckets(tag: &str) -> (String, String) {
-    let s3 = emulator::s3().await;
-    let (plain, sealed) = (format!("sage-{tag}-plain"), format!("sage-{tag}-sealed"));
-    for bucket in [&plain, &sealed] {
-        s3.create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    emulator::encrypt(&s3, &sealed).await;
-    (plain, sealed)
-}
-
 /// The findings in a run's outputs as the findings crate's independent count reads
 /// them (a Python script written apart from the parsers): the outputs named `wanted`
 /// downloaded under their names, then counted.
@@ -161,7 +150,7 @@ async fn custodian_finds_the_unencrypted_bucket_and_the_latest_run_shows_it() {
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "tool_unavailable");
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let (plain, sealed) = seed_buckets(&tag).await;
+    let (plain, sealed) = emulator::seed_buckets(&tag).await;
     let policy = format!(
         "policies:\n  - name: unencrypted\n    resource: aws.s3\n    filters:\n      - type: value\n        key: Name\n        op: regex\n        value: '^sage-{tag}-.*'\n      - type: bucket-encryption\n        state: false\n"
     );
@@ -303,7 +292,7 @@ async fn scan_buckets(tool: &str) -> (TestApp, TestWorker, String, String) {
     let worker = spawn_worker_with(&app, emulator::use_it).await;
     wait_available(&app, tool).await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let (plain, _) = seed_buckets(&tag).await;
+    let (plain, _) = emulator::seed_buckets(&tag).await;
     let execution = run_tool(
         &app,
         tool,

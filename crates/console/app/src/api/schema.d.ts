@@ -2349,6 +2349,7 @@ export interface components {
             /** @enum {string} */
             mode: "demo_header";
         } | {
+            cli_client_id?: string | null;
             client_id?: string | null;
             issuer: string;
             /** @enum {string} */
