@@ -461,7 +461,8 @@ async fn execute(
         }
         Command::Run { module, run } => {
             let module = client.find_module(&module).await?;
-            let params = params::parse(&run.params, &module.params_schema)?;
+            let mut params = params::parse(&run.params, &module.params_schema)?;
+            params::ask_for_secrets(&mut params, &module.params_schema)?;
             let submitted_run = client.submit(module.id, run.version, params).await?;
             return submitted(client, out, &submitted_run, &module.name, run.follow).await;
         }
@@ -488,6 +489,7 @@ async fn execute(
         Command::Tools(ToolsCommand::Run { tool, run }) => {
             let module = tool_module(client, &tool).await?;
             let mut body = params::parse(&run.params, &module.params_schema)?;
+            params::ask_for_secrets(&mut body, &module.params_schema)?;
             if let Some(version) = run.version {
                 body.insert("version".to_owned(), version.into());
             }

@@ -1,6 +1,9 @@
 //! `-p name=value` as the module's parameter schema types it: numbers and booleans
-//! become JSON numbers and booleans, `name=@FILE` the file's text (one final newline
-//! dropped), so a secret never needs to be typed on a command line.
+//! become JSON numbers and booleans, `name=@FILE` the file's text and `name=@-` standard
+//! input (one final newline dropped), so a secret never needs to be typed on a command
+//! line; a required secret left out is asked for at the terminal, without echo.
+
+use std::io::{IsTerminal, Read};
 
 use serde_json::{Map, Value};
 
@@ -18,15 +21,28 @@ pub fn parse(
             continue;
         };
         let field = format!("params.{name}");
-        let text = match raw.strip_prefix('@') {
-            Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => text.strip_suffix('\n').unwrap_or(&text).to_owned(),
-                Err(e) => {
-                    problems.push((field, format!("cannot read {path}: {e}")));
-                    continue;
+        let read = match raw.strip_prefix('@') {
+            Some("-") => {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map(|_| text)
+            }
+            Some(path) => std::fs::read_to_string(path),
+            None => {
+                if is_secret(schema, name) {
+                    eprintln!(
+                        "sage: {name} is a secret, and a command line is kept in your shell's history and shown to other users of this host: give it as {name}=@FILE, or leave it out to be asked"
+                    );
                 }
-            },
-            None => raw.to_owned(),
+                Ok(raw.to_owned())
+            }
+        };
+        let text = match read {
+            Ok(text) if raw.starts_with('@') => text.strip_suffix('\n').unwrap_or(&text).to_owned(),
+            Ok(text) => text,
+            Err(e) => {
+                problems.push((field, format!("cannot read {}: {e}", &raw[1..])));
+                continue;
+            }
         };
         let kind = schema
             .get("properties")
@@ -55,4 +71,38 @@ pub fn parse(
             fields: problems,
         })
     }
+}
+
+fn is_secret(schema: &Map<String, Value>, name: &str) -> bool {
+    schema
+        .get("properties")
+        .and_then(|p| p.get(name))
+        .is_some_and(|p| p.get("writeOnly") == Some(&Value::Bool(true)))
+}
+
+/// Asks at the terminal, without echo, for each required secret of `schema` that
+/// `params` lacks; nothing when standard input is not a terminal (the api then names
+/// what is missing).
+pub fn ask_for_secrets(
+    params: &mut Map<String, Value>,
+    schema: &Map<String, Value>,
+) -> Result<(), ClientError> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let required = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    for name in required {
+        if params.contains_key(name) || !is_secret(schema, name) {
+            continue;
+        }
+        let value = rpassword::prompt_password(format!("{name} (secret, not shown): "))
+            .map_err(|e| ClientError::Unreadable(format!("reading {name} at the terminal: {e}")))?;
+        params.insert(name.to_owned(), Value::String(value));
+    }
+    Ok(())
 }

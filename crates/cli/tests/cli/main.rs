@@ -144,6 +144,104 @@ async fn a_followed_run_prints_its_log_and_exits_as_it_ended() {
     assert!(!text(&failed.stdout).contains("to stderr"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_comes_from_standard_input_or_the_terminal_never_the_command_line() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let _worker = spawn_worker(&app).await;
+    app.backup_db_module().await;
+    let base = [
+        "--url",
+        app.address.as_str(),
+        "--demo-user",
+        ANALYST,
+        "run",
+        "backup-db",
+        "-p",
+        "db_name=orders",
+    ];
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test runs the command line it tests"
+    )]
+    let command = |program: &str| {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .env_remove("SAGE_URL")
+            .env_remove("SAGE_TOKEN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        command
+    };
+
+    // Piped in: `name=@-`.
+    let mut piped = command(env!("CARGO_BIN_EXE_sage"))
+        .args(base)
+        .args(["-p", "backup_key=@-", "--follow"])
+        .spawn()
+        .unwrap();
+    let mut stdin = piped.stdin.take().unwrap();
+    stdin.write_all(b"k3y-from-stdin\n").await.unwrap();
+    drop(stdin);
+    let done = piped.wait_with_output().await.unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done.stderr));
+    assert!(
+        !text(&done.stdout).contains("k3y-from-stdin")
+            && !text(&done.stderr).contains("k3y-from-stdin")
+    );
+
+    // Typed on the command line: it runs, with a warning that never repeats the value.
+    let inline = sage(
+        &app,
+        &[
+            "run",
+            "backup-db",
+            "-p",
+            "db_name=orders",
+            "-p",
+            "backup_key=k3y-inline",
+        ],
+    )
+    .await;
+    assert_eq!(inline.status.code(), Some(0), "{}", text(&inline.stderr));
+    let warned = text(&inline.stderr);
+    assert!(warned.contains("backup_key is a secret"), "{warned}");
+    assert!(!warned.contains("k3y-inline"), "{warned}");
+
+    // Left out at a terminal (a pseudo-terminal of util-linux's script): asked for,
+    // typed after the prompt with echo off, and not shown.
+    let line = format!("{} {} --follow", env!("CARGO_BIN_EXE_sage"), base.join(" "));
+    let mut terminal = command("script")
+        .args(["-qec", &line, "/dev/null"])
+        .spawn()
+        .unwrap();
+    let mut screen = terminal.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("backup_key (secret, not shown): ") {
+        let mut chunk = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(30), screen.read(&mut chunk))
+            .await
+            .expect("the prompt within 30 s")
+            .unwrap();
+        assert!(
+            n > 0,
+            "sage ended without asking: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    let mut stdin = terminal.stdin.take().unwrap();
+    stdin.write_all(b"k3y-typed\n").await.unwrap();
+    screen.read_to_end(&mut seen).await.unwrap();
+    let status = terminal.wait().await.unwrap();
+    let shown = String::from_utf8_lossy(&seen);
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(shown.contains("backup of orders complete"), "{shown}");
+    assert!(!shown.contains("k3y-typed"), "{shown}");
+}
+
 /// JSON lines: one object per line with the api's own field names.
 async fn sage_json(app: &TestApp, args: &[&str]) -> (Output, Vec<Value>) {
     sage_json_as(app, ANALYST, args).await
