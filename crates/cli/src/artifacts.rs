@@ -40,12 +40,9 @@ pub async fn get(
     let mut saved = Vec::with_capacity(chosen.len());
     for artifact in chosen {
         let relative = Path::new(&artifact.name);
-        let inside = relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        if !inside {
+        if !plain(relative) {
             return Err(ClientError::Unreadable(format!(
-                "an artifact named {:?} would be written outside {}",
+                "an artifact named {:?} is refused: it would be written outside {} or under a hidden name",
                 artifact.name,
                 dir.display()
             )));
@@ -55,6 +52,15 @@ pub async fn get(
         saved.push(Saved { path, size });
     }
     Ok(saved)
+}
+
+/// Inside the directory it is joined to, and no hidden name (`.git/hooks/…`, `.bashrc`)
+/// through which a run could plant something another program runs.
+fn plain(name: &Path) -> bool {
+    name.components().all(|c| match c {
+        Component::Normal(part) => !part.to_string_lossy().starts_with('.'),
+        _ => false,
+    })
 }
 
 /// Downloads `artifact` and writes it to `path` once its sha256 is the recorded one
@@ -72,10 +78,45 @@ pub async fn save(
             artifact.name, artifact.sha256
         )));
     }
-    let written = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(parent) => std::fs::create_dir_all(parent).and_then(|()| std::fs::write(path, &bytes)),
-        None => std::fs::write(path, &bytes),
-    };
-    written.map_err(|e| ClientError::Unreadable(format!("{}: {e}", path.display())))?;
+    write_new(path, &bytes)
+        .map_err(|e| ClientError::Unreadable(format!("{}: {e}", path.display())))?;
     Ok(bytes.len())
+}
+
+/// Writes `bytes` to `path` whole or not at all: a new file of a random name beside it,
+/// created exclusively, renamed over whatever the path held (a link there is replaced,
+/// never followed).
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let mut fresh = tempfile::Builder::new()
+        .prefix(".sage-")
+        .tempfile_in(parent)?;
+    std::io::Write::write_all(&mut fresh, bytes)?;
+    fresh.persist(path).map(drop).map_err(|e| e.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_artifact_keeps_inside_its_folder_under_a_visible_name() {
+        for good in ["backup.log", "scoutsuite-results/report.js", "a..b/c"] {
+            assert!(plain(Path::new(good)), "{good}");
+        }
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            ".bashrc",
+            "out/.git/hooks/post-checkout",
+            "./x",
+            "",
+        ] {
+            assert!(!plain(Path::new(bad)) || bad.is_empty(), "{bad}");
+        }
+    }
 }

@@ -1,12 +1,14 @@
 //! Sign-ins kept between runs of `sage`: one per api address, in `credentials.json` of
-//! the user's config directory, readable by the user alone (the directory 0700, the file
-//! 0600, written whole to a new file and renamed over the old). A lock file serialises
-//! the processes that renew a token, so two of them never spend one refresh token.
+//! the user's config directory, readable by the user alone: the directory 0700 and the
+//! user's own (one open to others is refused), the file 0600, written whole to a new
+//! file of a random name (created exclusively, never through a link) and renamed over
+//! the old. A lock file serialises the processes that renew a token, so two of them
+//! never spend one refresh token.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -75,12 +77,36 @@ impl Store {
         self.dir.join("credentials.json")
     }
 
+    /// The directory, made 0700 if missing; refused when another user owns it or may
+    /// read or write in it.
     fn ensure_dir(&self) -> Result<(), StoreError> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-            .map_err(|e| StoreError::at(&self.dir, e))
+            .map_err(|e| StoreError::at(&self.dir, e))?;
+        self.check_dir()
+    }
+
+    fn check_dir(&self) -> Result<(), StoreError> {
+        let meta = fs::symlink_metadata(&self.dir).map_err(|e| StoreError::at(&self.dir, e))?;
+        if !meta.is_dir() {
+            return Err(StoreError::at(
+                &self.dir,
+                "is not a directory (a link is refused)",
+            ));
+        }
+        if meta.uid() != rustix::process::geteuid().as_raw() || meta.mode() & 0o077 != 0 {
+            return Err(StoreError::at(
+                &self.dir,
+                format!(
+                    "is open to other users (mode {:o}, owner {}): sign-ins are kept only in a directory of yours alone (chmod 700)",
+                    meta.mode() & 0o777,
+                    meta.uid()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// An exclusive hold on the store, released when dropped.
@@ -92,6 +118,7 @@ impl Store {
             .truncate(false)
             .write(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| StoreError::at(&path, e))?;
         file.lock().map_err(|e| StoreError::at(&path, e))?;
@@ -99,6 +126,9 @@ impl Store {
     }
 
     fn read_all(&self) -> Result<BTreeMap<String, Credentials>, StoreError> {
+        if self.dir.exists() {
+            self.check_dir()?;
+        }
         let path = self.path();
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::at(&path, e)),
@@ -110,17 +140,15 @@ impl Store {
     fn write_all(&self, all: &BTreeMap<String, Credentials>, _: &Locked) -> Result<(), StoreError> {
         self.ensure_dir()?;
         let path = self.path();
-        let fresh = self.dir.join("credentials.json.new");
+        // A new file of a random name, created exclusively with mode 0600 (tempfile's
+        // own), removed if anything fails before the rename.
         let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&fresh)?;
-            file.write_all(&serde_json::to_vec_pretty(all)?)?;
-            file.sync_all()?;
-            fs::rename(&fresh, &path)
+            let mut fresh = tempfile::Builder::new()
+                .prefix(".credentials-")
+                .tempfile_in(&self.dir)?;
+            fresh.write_all(&serde_json::to_vec_pretty(all)?)?;
+            fresh.as_file().sync_all()?;
+            fresh.persist(&path).map(drop).map_err(|e| e.error)
         };
         write().map_err(|e| StoreError::at(&path, e))
     }
@@ -192,5 +220,20 @@ mod tests {
         assert_eq!(store.get("http://a").unwrap(), None);
         assert_eq!(store.get("http://b").unwrap(), Some(sample("two")));
         assert_eq!(store.remove("http://a", &held).unwrap(), None);
+    }
+
+    #[test]
+    fn a_directory_open_to_others_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let shared = home.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let store = Store::new(Some(shared)).unwrap();
+        let refused = store.lock().err().unwrap().to_string();
+        assert!(
+            refused.contains("is open to other users (mode 777"),
+            "{refused}"
+        );
+        assert!(!store.path().exists());
     }
 }

@@ -100,6 +100,10 @@ pub async fn verify(
             file.display().to_string(),
         ),
         None => {
+            eprintln!(
+                "sage: the key comes from {}, which also served the pack; for a check independent of it, pass --public-key with a key kept apart",
+                client.base()
+            );
             let manifest = sage_findings::pack::manifest(std::io::Cursor::new(&bytes))
                 .map_err(|e| unreadable(pack, e))?;
             let key = client.evidence_key(Some(&manifest.key_id)).await?;

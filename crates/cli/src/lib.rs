@@ -388,11 +388,23 @@ pub async fn run(cli: Cli) -> ExitCode {
 /// when it is about to expire), else nobody.
 async fn identify(cli: &Cli) -> Result<Client, ClientError> {
     let anonymous = Client::new(&cli.url, Identity::Anonymous);
-    let identity = match (&cli.token, &cli.demo_user, &cli.command) {
-        (Some(token), _, _) => Identity::Token(token.clone()),
-        (None, Some(email), _) => Identity::Demo(email.clone()),
-        (None, None, Command::Login { .. } | Command::Logout) => Identity::Anonymous,
-        (None, None, _) => {
+    // Commands that call nobody, or only the issuer, renew nothing.
+    let offline = matches!(
+        &cli.command,
+        Command::Login { .. }
+            | Command::Logout
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Evidence(EvidenceCommand::Verify {
+                public_key: Some(_),
+                ..
+            })
+    );
+    let identity = match (&cli.token, &cli.demo_user) {
+        (Some(token), _) => Identity::Token(token.clone()),
+        (None, Some(email)) => Identity::Demo(email.clone()),
+        (None, None) if offline => Identity::Anonymous,
+        (None, None) => {
             let store = credentials::Store::new(cli.config_dir.clone())?;
             match login::bearer(&store, anonymous.base()).await? {
                 Some(token) => Identity::Token(token),

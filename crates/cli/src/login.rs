@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use clap::ValueEnum;
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,6 +46,8 @@ struct Issuer {
     authorization_endpoint: String,
     device_authorization_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
 }
 
 /// The api's issuer and `sage`'s client registered there.
@@ -59,7 +61,32 @@ struct Registration {
 struct Tokens {
     access_token: String,
     refresh_token: Option<String>,
-    expires_in: Option<i64>,
+    #[serde(default, deserialize_with = "seconds")]
+    expires_in: Option<u64>,
+}
+
+/// A number of seconds, as a number or (Azure AD v1, ADFS) a string of digits.
+fn seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Seconds {
+        Number(u64),
+        Text(String),
+    }
+    match Option::<Seconds>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Seconds::Number(n)) => Ok(Some(n)),
+        Some(Seconds::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// At most a year: an issuer's figure is clamped before it is added to a time.
+fn clamp(seconds: u64) -> u64 {
+    seconds.min(366 * 24 * 3600)
 }
 
 /// An OAuth error answer (RFC 6749 5.2).
@@ -82,17 +109,50 @@ impl std::fmt::Display for OAuthError {
 struct DeviceAuthorization {
     device_code: String,
     user_code: String,
+    /// Google names it `verification_url`.
+    #[serde(alias = "verification_url")]
     verification_uri: String,
     verification_uri_complete: Option<String>,
-    expires_in: u64,
+    #[serde(deserialize_with = "seconds")]
+    expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "seconds")]
     interval: Option<u64>,
+}
+
+/// Text from the issuer as it may be printed: no control characters (a terminal's
+/// escape sequences).
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Whether plain http may carry tokens to `url`: only to this machine.
+pub fn loopback(url: &str) -> bool {
+    Url::parse(url).is_ok_and(|url| {
+        let host = url.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// Refuses an address tokens would travel to in the clear, beyond this machine.
+pub fn require_https(what: &str, url: &str) -> Result<(), ClientError> {
+    if url.starts_with("https://") || (url.starts_with("http://") && loopback(url)) {
+        Ok(())
+    } else {
+        Err(refused(format!(
+            "{what} {url} is not https: tokens go only over https (or plain http to this machine)"
+        )))
+    }
 }
 
 fn refused(message: impl Into<String>) -> ClientError {
     ClientError::SignIn(message.into())
 }
 
-fn http() -> reqwest::Client {
+fn http() -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
@@ -100,7 +160,7 @@ fn http() -> reqwest::Client {
         // the next would race the issuer closing it (Node closes them after 5 s).
         .pool_max_idle_per_host(0)
         .build()
-        .unwrap_or_default()
+        .map_err(|e| ClientError::Unreadable(format!("no HTTP client: {}", chain(&e))))
 }
 
 async fn get_json<T: for<'de> Deserialize<'de>>(
@@ -191,6 +251,34 @@ async fn discover(api: &Client, http: &reqwest::Client) -> Result<Registration, 
             document.issuer
         )));
     }
+    for (what, endpoint) in [
+        ("token_endpoint", Some(&document.token_endpoint)),
+        (
+            "authorization_endpoint",
+            Some(&document.authorization_endpoint),
+        ),
+        (
+            "device_authorization_endpoint",
+            document.device_authorization_endpoint.as_ref(),
+        ),
+        ("revocation_endpoint", document.revocation_endpoint.as_ref()),
+    ] {
+        if let Some(endpoint) = endpoint {
+            require_https(what, endpoint)?;
+        }
+    }
+    // A refresh token, where the issuer makes it depend on offline_access (Okta,
+    // Azure AD, Auth0), so a sign-in outlives its first access token.
+    let mut scopes: Vec<&str> = scopes.split_whitespace().collect();
+    if document
+        .scopes_supported
+        .iter()
+        .any(|s| s == "offline_access")
+        && !scopes.contains(&"offline_access")
+    {
+        scopes.push("offline_access");
+    }
+    let scopes = scopes.join(" ");
     Ok(Registration {
         issuer: document,
         client_id,
@@ -205,30 +293,35 @@ fn random(bytes: usize) -> Result<String, ClientError> {
     Ok(URL_SAFE_NO_PAD.encode(buffer))
 }
 
+/// The device grant: the tokens, or the issuer's refusal to start it for this client.
 async fn device_flow(
     http: &reqwest::Client,
     at: &Registration,
     endpoint: &str,
-) -> Result<Tokens, ClientError> {
-    let started = post_form::<DeviceAuthorization>(
-        http,
-        endpoint,
-        &[("client_id", &at.client_id), ("scope", &at.scopes)],
-    )
-    .await?
-    .map_err(|e| refused(format!("the issuer refused to start a sign-in: {e}")))?;
-    let address = started
-        .verification_uri_complete
-        .as_deref()
-        .unwrap_or(&started.verification_uri);
+) -> Result<Result<Tokens, DeviceRefused>, ClientError> {
+    let mut form = vec![("client_id", at.client_id.as_str())];
+    if !at.scopes.is_empty() {
+        form.push(("scope", &at.scopes));
+    }
+    let started = match post_form::<DeviceAuthorization>(http, endpoint, &form).await? {
+        Ok(started) => started,
+        Err(refusal) => return Ok(Err(DeviceRefused(refusal))),
+    };
+    let address = printable(
+        started
+            .verification_uri_complete
+            .as_deref()
+            .unwrap_or(&started.verification_uri),
+    );
+    let lifetime = clamp(started.expires_in.unwrap_or(600));
     eprintln!(
         "sage: to sign in, open {address} in a browser and confirm the code {} (it expires in {} minutes)",
-        started.user_code,
-        started.expires_in.div_ceil(60)
+        printable(&started.user_code),
+        lifetime.div_ceil(60)
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(started.expires_in);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(lifetime);
     // RFC 8628 3.5: 5 seconds unless the issuer says otherwise, 5 more at each slow_down.
-    let mut interval = Duration::from_secs(started.interval.unwrap_or(5).max(1));
+    let mut interval = Duration::from_secs(clamp(started.interval.unwrap_or(5)).max(1));
     loop {
         tokio::time::sleep(interval).await;
         if tokio::time::Instant::now() > deadline {
@@ -245,9 +338,14 @@ async fn device_flow(
                 ("client_id", &at.client_id),
             ],
         )
-        .await?;
+        .await;
+        // RFC 8628 3.5: a poll that fails on the way is tried again, less often.
+        let Ok(answer) = answer else {
+            interval += Duration::from_secs(5);
+            continue;
+        };
         match answer {
-            Ok(tokens) => return Ok(tokens),
+            Ok(tokens) => return Ok(Ok(tokens)),
             Err(e) if e.error == "authorization_pending" => {}
             Err(e) if e.error == "slow_down" => interval += Duration::from_secs(5),
             Err(e) if e.error == "access_denied" => {
@@ -258,8 +356,39 @@ async fn device_flow(
                     "the code expired before it was confirmed: run sage login again",
                 ));
             }
-            Err(e) => return Err(refused(format!("the issuer refused the sign-in: {e}"))),
+            Err(e) => {
+                return Err(refused(format!(
+                    "the issuer refused the sign-in: {}",
+                    printable(&e.to_string())
+                )));
+            }
         }
+    }
+}
+
+/// The issuer would not start a device sign-in for this client: in `auto`, the browser
+/// is tried instead (issuers list the grant whether or not a client may use it).
+struct DeviceRefused(OAuthError);
+
+impl DeviceRefused {
+    fn for_this_client(&self) -> bool {
+        matches!(
+            self.0.error.as_str(),
+            "unauthorized_client"
+                | "invalid_client"
+                | "unsupported_grant_type"
+                | "invalid_grant"
+                | "invalid_request"
+        )
+    }
+}
+
+impl From<DeviceRefused> for ClientError {
+    fn from(refusal: DeviceRefused) -> Self {
+        refused(format!(
+            "the issuer refused to start a sign-in: {}",
+            printable(&refusal.0.to_string())
+        ))
     }
 }
 
@@ -277,19 +406,28 @@ async fn browser_flow(http: &reqwest::Client, at: &Registration) -> Result<Token
     let state = random(16)?;
     let mut address = Url::parse(&at.issuer.authorization_endpoint)
         .map_err(|e| ClientError::Unreadable(format!("authorization_endpoint: {e}")))?;
+    {
+        let mut query = address.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &at.client_id)
+            .append_pair("redirect_uri", &redirect_uri);
+        if !at.scopes.is_empty() {
+            query.append_pair("scope", &at.scopes);
+        }
+    }
     address
         .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &at.client_id)
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", &at.scopes)
         .append_pair("state", &state)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     eprintln!("sage: to sign in, open this address in a browser on this machine:\n  {address}");
-    let code = tokio::time::timeout(BROWSER_WAIT, redirected(&listener, &state))
-        .await
-        .map_err(|_| refused("nobody signed in within 5 minutes: run sage login again"))??;
+    let code = tokio::time::timeout(
+        BROWSER_WAIT,
+        redirected(&listener, &state, &at.issuer.issuer),
+    )
+    .await
+    .map_err(|_| refused("nobody signed in within 5 minutes: run sage login again"))??;
     post_form::<Tokens>(
         http,
         &at.issuer.token_endpoint,
@@ -302,63 +440,59 @@ async fn browser_flow(http: &reqwest::Client, at: &Registration) -> Result<Token
         ],
     )
     .await?
-    .map_err(|e| refused(format!("the issuer refused the code: {e}")))
+    .map_err(|e| {
+        refused(format!(
+            "the issuer refused the code: {}",
+            printable(&e.to_string())
+        ))
+    })
 }
 
-/// Waits for the browser to come back to `/callback` with this sign-in's `state`, and
-/// answers it; the code, or the issuer's refusal. Anything else asked of the port
-/// (a favicon, a stranger) gets a 404 and changes nothing.
-async fn redirected(listener: &TcpListener, state: &str) -> Result<String, ClientError> {
+/// Waits for the browser to come back to `/callback` with this sign-in's `state` (and,
+/// where the issuer names itself there, RFC 9207, its `iss`), and answers it; the code,
+/// or the issuer's refusal. Each connection is read on a task of its own within 5
+/// seconds, so an idle one (a browser's preconnect) holds nothing up; anything else
+/// asked of the port gets a 4xx and changes nothing.
+async fn redirected(
+    listener: &TcpListener,
+    state: &str,
+    issuer: &str,
+) -> Result<String, ClientError> {
+    let (found, mut callbacks) = tokio::sync::mpsc::channel::<(TcpStream, Url)>(8);
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let Some(target) = request_target(&mut stream).await else {
-            continue;
-        };
-        let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
-            continue;
-        };
-        if url.path() != "/callback" {
-            answer(&mut stream, "404 Not Found", "Not found.").await;
-            continue;
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((mut stream, _)) = accepted else { continue };
+                let found = found.clone();
+                tokio::spawn(async move {
+                    let target = tokio::time::timeout(Duration::from_secs(5), request_target(&mut stream)).await;
+                    let url = target.ok().flatten().and_then(|t| Url::parse(&format!("http://127.0.0.1{t}")).ok());
+                    match url {
+                        Some(url) if url.path() == "/callback" => drop(found.send((stream, url)).await),
+                        Some(_) => answer(&mut stream, "404 Not Found", "Not found.").await,
+                        None => answer(&mut stream, "400 Bad Request", "Not a request.").await,
+                    }
+                });
+            }
+            Some((mut stream, url)) = callbacks.recv() => {
+                let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+                let from_issuer = query.get("iss").is_none_or(|iss| iss.trim_end_matches('/') == issuer.trim_end_matches('/'));
+                if query.get("state").map(String::as_str) != Some(state) || !from_issuer {
+                    answer(&mut stream, "400 Bad Request", "This is not the sign-in sage asked for.").await;
+                    continue;
+                }
+                if let Some(error) = query.get("error") {
+                    answer(&mut stream, "200 OK", "The sign-in was refused. You may close this page.").await;
+                    let description = query.get("error_description").map(|d| format!(" ({d})")).unwrap_or_default();
+                    return Err(refused(printable(&format!("the issuer refused the sign-in: {error}{description}"))));
+                }
+                if let Some(code) = query.get("code") {
+                    answer(&mut stream, "200 OK", "Signed in to sage. You may close this page.").await;
+                    return Ok(code.clone());
+                }
+                answer(&mut stream, "400 Bad Request", "No code.").await;
+            }
         }
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        if query.get("state").map(String::as_str) != Some(state) {
-            answer(
-                &mut stream,
-                "400 Bad Request",
-                "This is not the sign-in sage asked for.",
-            )
-            .await;
-            continue;
-        }
-        if let Some(error) = query.get("error") {
-            answer(
-                &mut stream,
-                "200 OK",
-                "The sign-in was refused. You may close this page.",
-            )
-            .await;
-            let description = query
-                .get("error_description")
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
-            return Err(refused(format!(
-                "the issuer refused the sign-in: {error}{description}"
-            )));
-        }
-        if let Some(code) = query.get("code") {
-            answer(
-                &mut stream,
-                "200 OK",
-                "Signed in to sage. You may close this page.",
-            )
-            .await;
-            return Ok(code.clone());
-        }
-        answer(&mut stream, "400 Bad Request", "No code.").await;
     }
 }
 
@@ -368,10 +502,7 @@ async fn request_target(stream: &mut TcpStream) -> Option<String> {
     let mut head = Vec::new();
     let mut buffer = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
-            .await
-            .ok()?
-            .ok()?;
+        let read = stream.read(&mut buffer).await.ok()?;
         if read == 0 {
             break;
         }
@@ -398,15 +529,29 @@ async fn answer(stream: &mut TcpStream, status: &str, text: &str) {
 
 fn expiry(tokens: &Tokens) -> chrono::DateTime<Utc> {
     // Without expires_in, a token is taken to last an hour; the api says when it does not.
-    Utc::now() + chrono::TimeDelta::seconds(tokens.expires_in.unwrap_or(3600))
+    let seconds = i64::try_from(clamp(tokens.expires_in.unwrap_or(3600))).unwrap_or(3600);
+    Utc::now() + chrono::TimeDelta::seconds(seconds)
 }
 
 /// Signs in to the api at `api.base()` and keeps the sign-in.
 pub async fn login(api: &Client, store: &Store, flow: Flow) -> Result<Credentials, ClientError> {
-    let http = http();
+    let http = http()?;
     let at = discover(api, &http).await?;
     let tokens = match (flow, at.issuer.device_authorization_endpoint.as_deref()) {
-        (Flow::Auto | Flow::Device, Some(endpoint)) => device_flow(&http, &at, endpoint).await?,
+        (Flow::Device, Some(endpoint)) => device_flow(&http, &at, endpoint)
+            .await?
+            .map_err(ClientError::from)?,
+        (Flow::Auto, Some(endpoint)) => match device_flow(&http, &at, endpoint).await? {
+            Ok(tokens) => tokens,
+            Err(refusal) if refusal.for_this_client() => {
+                eprintln!(
+                    "sage: the issuer lists the device grant but refused it to this client ({}); signing in through a browser instead",
+                    printable(&refusal.0.to_string())
+                );
+                browser_flow(&http, &at).await?
+            }
+            Err(refusal) => return Err(refusal.into()),
+        },
         (Flow::Device, None) => {
             return Err(refused(format!(
                 "{} offers no device authorization grant: use --flow browser",
@@ -458,7 +603,7 @@ pub async fn bearer(store: &Store, url: &str) -> Result<Option<String>, ClientEr
         )));
     };
     let answer = post_form::<Tokens>(
-        &http(),
+        &http()?,
         &kept.token_endpoint,
         &[
             ("grant_type", "refresh_token"),
@@ -477,12 +622,27 @@ pub async fn bearer(store: &Store, url: &str) -> Result<Option<String>, ClientEr
             store.put(url, kept.clone(), &held)?;
             Ok(Some(kept.access_token))
         }
-        Err(e) => {
+        // The grant itself is gone: forget it.
+        Err(e)
+            if matches!(
+                e.error.as_str(),
+                "invalid_grant" | "invalid_client" | "unauthorized_client"
+            ) =>
+        {
             store.remove(url, &held)?;
             Err(refused(format!(
-                "your sign-in to {url} has ended ({e}): run sage login"
+                "your sign-in to {url} has ended ({}): run sage login",
+                printable(&e.to_string())
             )))
         }
+        // The issuer is down or overloaded: the sign-in is kept for the next try.
+        Err(e) => Err(ClientError::Unreachable {
+            url: kept.token_endpoint.clone(),
+            why: format!(
+                "the token could not be renewed ({}); try again",
+                printable(&e.to_string())
+            ),
+        }),
     }
 }
 
@@ -521,25 +681,30 @@ pub async fn logout(store: &Store, url: &str) -> Result<SignedOut, ClientError> 
             revoked: Revoked::Nothing,
         });
     };
-    let http = http();
-    if let Some(refresh_token) = &kept.refresh_token {
-        revoke(&http, endpoint, &kept.client_id, refresh_token, "refresh_token")
-            .await?
-            .map_err(|e| {
-                refused(format!(
-                    "the sign-in is forgotten here, but the issuer refused to revoke its refresh token: {e}"
-                ))
-            })?;
-    }
-    let revoked = match revoke(
+    let http = http()?;
+    // Both are tried whatever the first answers; the refresh token first, since it
+    // outlives the access token.
+    let refresh = match &kept.refresh_token {
+        Some(token) => Some(revoke(&http, endpoint, &kept.client_id, token, "refresh_token").await),
+        None => None,
+    };
+    let access = revoke(
         &http,
         endpoint,
         &kept.client_id,
         &kept.access_token,
         "access_token",
     )
-    .await?
-    {
+    .await;
+    if let Some(refresh) = refresh {
+        refresh?.map_err(|e| {
+            refused(format!(
+                "the sign-in is forgotten here, but the issuer refused to revoke its refresh token: {}",
+                printable(&e.to_string())
+            ))
+        })?;
+    }
+    let revoked = match access? {
         Ok(()) => Revoked::Both,
         // RFC 7009 2.2.1: an issuer may decline to revoke a kind of token.
         Err(e) if e.error == "unsupported_token_type" => Revoked::RefreshOnly {
@@ -547,7 +712,8 @@ pub async fn logout(store: &Store, url: &str) -> Result<SignedOut, ClientError> 
         },
         Err(e) => {
             return Err(refused(format!(
-                "the sign-in is forgotten here, but the issuer refused to revoke its access token: {e}"
+                "the sign-in is forgotten here, but the issuer refused to revoke its access token: {}",
+                printable(&e.to_string())
             )));
         }
     };
@@ -583,7 +749,7 @@ async fn revoke(
             })?;
     // RFC 7009 2.2: 200 whether or not the token was still valid.
     let status = response.status();
-    if status == StatusCode::OK {
+    if status.is_success() {
         return Ok(Ok(()));
     }
     let body = response.bytes().await.unwrap_or_default();
@@ -591,4 +757,58 @@ async fn revoke(
         error: format!("the issuer answered {status}"),
         error_description: None,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_travel_over_https_or_to_this_machine_only() {
+        for allowed in [
+            "https://id.example.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:3000/x",
+            "http://[::1]:9/",
+        ] {
+            assert!(require_https("the issuer", allowed).is_ok(), "{allowed}");
+        }
+        for refused in [
+            "http://id.example.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "id.example.com",
+        ] {
+            let why = require_https("the issuer", refused)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(why.contains("is not https"), "{refused}: {why}");
+        }
+    }
+
+    #[test]
+    fn issuers_answers_are_read_as_the_common_ones_write_them() {
+        // Google's field name; Azure AD v1's figures as strings.
+        let device: DeviceAuthorization = serde_json::from_value(serde_json::json!({
+            "device_code": "d", "user_code": "U", "verification_url": "https://g.co/device",
+            "expires_in": "1800", "interval": "5"
+        }))
+        .unwrap();
+        assert_eq!(device.verification_uri, "https://g.co/device");
+        assert_eq!((device.expires_in, device.interval), (Some(1800), Some(5)));
+        let tokens: Tokens = serde_json::from_value(
+            serde_json::json!({"access_token": "a", "expires_in": 99999999999u64}),
+        )
+        .unwrap();
+        assert!(
+            expiry(&tokens) < Utc::now() + chrono::TimeDelta::days(367),
+            "clamped to a year"
+        );
+    }
+
+    #[test]
+    fn the_issuers_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("ABCD\u{1b}[2J-EFGH\u{7}"), "ABCD[2J-EFGH");
+    }
 }

@@ -20,14 +20,23 @@ pub struct Idp {
     child: Child,
 }
 
+/// Whether the provider offers the device authorization grant, and to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceGrant {
+    Offered,
+    NotOffered,
+    /// Listed in its discovery document, refused to sage's client (as Keycloak, Okta
+    /// and Azure AD list it for every client).
+    NotToSage,
+}
+
 impl Idp {
-    /// Starts the provider on a free port of 127.0.0.1; `device_flow` says whether it
-    /// offers the device authorization grant.
+    /// Starts the provider on a free port of 127.0.0.1.
     #[allow(
         clippy::disallowed_methods,
         reason = "the test kit runs the provider as a process of its own"
     )]
-    pub fn start(device_flow: bool) -> Self {
+    pub fn start(device_grant: DeviceGrant) -> Self {
         let port = crate::free_port();
         let mut child = Command::new(format!("{APP}/node_modules/.bin/vite-node"))
             .arg("e2e/idp-serve.ts")
@@ -35,7 +44,11 @@ impl Idp {
             .env("SAGE_IDP_PORT", port.to_string())
             .env(
                 "SAGE_IDP_DEVICE_FLOW",
-                if device_flow { "on" } else { "off" },
+                match device_grant {
+                    DeviceGrant::Offered => "on",
+                    DeviceGrant::NotOffered => "off",
+                    DeviceGrant::NotToSage => "not-to-sage",
+                },
             )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use sage_testkit::idp::{Idp, sign_in_at};
+use sage_testkit::idp::{DeviceGrant, Idp, sign_in_at};
 use sage_testkit::{TestApp, spawn_app, spawn_app_with, test_env};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -95,7 +95,7 @@ async fn whoami(app: &TestApp, config: &Path) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_device_grant_signs_in_renews_and_signs_out_with_revocation() {
-    let idp = Idp::start(true);
+    let idp = Idp::start(DeviceGrant::Offered);
     let mut env = test_env();
     idp.configure(&mut env);
     let app = spawn_app_with(env).await;
@@ -209,7 +209,7 @@ async fn the_device_grant_signs_in_renews_and_signs_out_with_revocation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_device_grant_a_browser_signs_in_through_a_loopback_redirect() {
-    let idp = Idp::start(false);
+    let idp = Idp::start(DeviceGrant::NotOffered);
     let mut env = test_env();
     idp.configure(&mut env);
     let app = spawn_app_with(env).await;
@@ -254,8 +254,64 @@ async fn without_the_device_grant_a_browser_signs_in_through_a_loopback_redirect
         EMAIL
     );
 
+    // The issuer down when a renewal is due: sage says so and keeps the sign-in for
+    // the next try.
+    drop(idp);
+    let file = config.join("credentials.json");
+    let mut all = kept(&config);
+    all[&app.address]["expires_at"] = Value::from("2020-01-01T00:00:00Z");
+    std::fs::write(&file, serde_json::to_vec(&all).unwrap()).unwrap();
+    let down = whoami(&app, &config).await;
+    assert_eq!(down.status.code(), Some(101), "{}", text(&down.stderr));
+    assert!(
+        text(&down.stderr).contains("/token"),
+        "{}",
+        text(&down.stderr)
+    );
+    assert_eq!(
+        kept(&config)[&app.address]["refresh_token"],
+        all[&app.address]["refresh_token"]
+    );
+
     // An api in demo mode signs nobody in, and says how to act there.
     let demo = spawn_app().await;
     let refused = sage(&demo, &config, &["login"]).await;
     assert_refused(&refused, "it runs in demo mode (use --demo-user EMAIL)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_grant_listed_but_refused_to_sage_falls_back_to_the_browser() {
+    let idp = Idp::start(DeviceGrant::NotToSage);
+    let mut env = test_env();
+    idp.configure(&mut env);
+    let app = spawn_app_with(env).await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("sage");
+
+    let forced = sage(&app, &config, &["login", "--flow", "device"]).await;
+    assert_refused(
+        &forced,
+        "the issuer refused to start a sign-in: invalid_request",
+    );
+
+    let (child, mut stderr) = login(&app, &config, &[]);
+    read_until(&mut stderr, |line| {
+        line.contains("lists the device grant but refused it to this client (invalid_request")
+            .then_some(())
+    })
+    .await;
+    read_until(&mut stderr, |line| {
+        line.contains("open this address in a browser")
+            .then_some(())
+    })
+    .await;
+    let address = read_until(&mut stderr, |line| Some(line.trim().to_owned())).await;
+    assert!(
+        sign_in_at(&address, EMAIL)
+            .await
+            .contains("Signed in to sage")
+    );
+    let (status, said) = ended(child, stderr).await;
+    assert_eq!(status, 0, "{said}");
+    assert_eq!(kept(&config)[&app.address]["email"], EMAIL);
 }

@@ -25,6 +25,8 @@ export interface Idp {
 export interface IdpOptions {
   /** Whether the provider offers the device authorization grant (RFC 8628). */
   deviceFlow: boolean;
+  /** Whether sage's client may use it, where it is offered (default: yes). */
+  deviceGrantToSage?: boolean;
 }
 
 export async function startIdp(
@@ -53,7 +55,9 @@ export async function startIdp(
         application_type: "native",
         redirect_uris: ["http://127.0.0.1/callback"],
         grant_types: [
-          ...(options.deviceFlow ? ["urn:ietf:params:oauth:grant-type:device_code"] : []),
+          ...(options.deviceFlow && options.deviceGrantToSage !== false
+            ? ["urn:ietf:params:oauth:grant-type:device_code"]
+            : []),
           "authorization_code",
           "refresh_token",
         ],
