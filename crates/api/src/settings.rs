@@ -41,6 +41,11 @@ pub struct Settings {
     pub scan_retries: sage_store::scans::Retries,
     /// How long a run may wait for its approvals before it ends `rejected`.
     pub approval_ttl: Duration,
+    /// How many runs one user, and one module, may have queued or running at once.
+    pub in_flight: sage_store::executions::InFlightLimits,
+    /// How many runs the relay keeps in RabbitMQ ahead of the workers; the rest wait in
+    /// PostgreSQL, released across users in turn.
+    pub queue_ahead: i64,
     /// The furthest a risk acceptance may expire, in days from its request.
     pub acceptance_max_days: u32,
     /// The closest two fires of one schedule may be, in seconds.
@@ -107,6 +112,9 @@ impl Settings {
         let retry_attempts = env.number("SCAN_RETRY_ATTEMPTS", 3i32, 1, 10);
         let retry_backoff = env.seconds("SCAN_RETRY_BACKOFF_SEC", 30, 1, 3600);
         let approval_ttl = env.seconds("APPROVAL_TTL_SEC", 24 * 3600, 1, 30 * 24 * 3600);
+        let in_flight_per_user = env.number("RUNS_IN_FLIGHT_PER_USER", 100i64, 1, 1_000_000);
+        let in_flight_per_module = env.number("RUNS_IN_FLIGHT_PER_MODULE", 500i64, 1, 1_000_000);
+        let queue_ahead = env.number("QUEUE_AHEAD", 16i64, 1, 100_000);
         let acceptance_max_days = env.number("ACCEPTANCE_MAX_DAYS", 365u32, 1, 3650);
         let schedule_min_seconds = env.number("SCHEDULE_MIN_SECONDS", 60u32, 1, 86400);
         // SigV4 presigned URLs live at most 7 days.
@@ -140,6 +148,11 @@ impl Settings {
                 backoff: retry_backoff?,
             },
             approval_ttl: approval_ttl?,
+            in_flight: sage_store::executions::InFlightLimits {
+                per_user: in_flight_per_user?,
+                per_module: in_flight_per_module?,
+            },
+            queue_ahead: queue_ahead?,
             acceptance_max_days: acceptance_max_days?,
             schedule_min_seconds: schedule_min_seconds?,
             artifact_url_ttl: artifact_url_ttl?,

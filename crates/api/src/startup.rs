@@ -88,7 +88,11 @@ impl Application {
                 .counting_failures(state.metrics.clone());
             tokio::spawn(relay.run(shutdown.clone()));
         }
-        let jobs = crate::background::relay::JobRelay::new(state.db.clone(), state.broker.clone());
+        let jobs = crate::background::relay::JobRelay::new(
+            state.db.clone(),
+            state.broker.clone(),
+            settings.queue_ahead,
+        );
         tokio::spawn(jobs.run(shutdown.clone()));
         tokio::spawn(crate::background::approvals::expire_until_stopped(
             state.db.clone(),
@@ -258,6 +262,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<AppState> {
         },
         runs: RunRules {
             approval_ttl: settings.approval_ttl,
+            in_flight: settings.in_flight,
             acceptance_max_days: settings.acceptance_max_days,
             schedule_min_seconds: settings.schedule_min_seconds,
             secrets: settings.common.secrets.clone(),

@@ -49,6 +49,8 @@ pub struct ArtifactLinks {
 pub struct RunRules {
     /// How long a run may wait for its approvals.
     pub approval_ttl: Duration,
+    /// How many runs one user, and one module, may have queued or running at once.
+    pub in_flight: sage_store::executions::InFlightLimits,
     /// The furthest a risk acceptance may expire, in days from its request.
     pub acceptance_max_days: u32,
     /// The closest two fires of one schedule may be, in seconds.

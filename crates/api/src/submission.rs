@@ -36,7 +36,10 @@ pub async fn submit(
 ) -> Result<Execution, ApiError> {
     let module_name = submission.module.name.clone();
     let new = admit(state, caller, submission).await?;
-    let execution = state.db.submit_execution(&new, &caller.audit).await?;
+    let execution = state
+        .db
+        .submit_execution(&new, state.runs.in_flight, &caller.audit)
+        .await?;
     state.metrics.runs.submitted(&module_name);
     Ok(execution)
 }

@@ -41,6 +41,11 @@ pub async fn run() -> anyhow::Result<()> {
         .unwrap_or(200);
     let mut env = tools_env();
     emulator::use_it(&mut env);
+    // The baseline is runs submitted one by one as they went before the queue served
+    // users in turn: all of them in the broker at once, and no limit in flight.
+    env.set("QUEUE_AHEAD", "100000");
+    env.set("RUNS_IN_FLIGHT_PER_USER", "100000");
+    env.set("RUNS_IN_FLIGHT_PER_MODULE", "100000");
     let app = spawn_app_with(env).await;
     app.report_scanner_image().await;
     let single = app.module_with(ScriptModule::default()).await;

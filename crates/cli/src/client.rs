@@ -211,6 +211,14 @@ impl Client {
         .await
     }
 
+    /// Cancels every run that matches, in one request.
+    pub async fn cancel_many(
+        &self,
+        request: &api::CancelManyRequest,
+    ) -> Result<api::CancelManyView, ClientError> {
+        self.post("/api/v1/executions/cancel", request).await
+    }
+
     /// Approves (`approve`) or rejects (`reject`) a run waiting for approval.
     pub async fn decide(
         &self,

@@ -329,8 +329,26 @@ pub enum RunsCommand {
     },
     /// One run.
     Show { id: Uuid },
-    /// Cancels a run that has not ended.
-    Cancel { id: Uuid },
+    /// Cancels a run that has not ended, or with --all every one of yours (an admin's:
+    /// of --module or --user) in one request.
+    #[command(
+        group(clap::ArgGroup::new("which").required(true).args(["id", "all"])),
+        after_help = "Example: sage runs cancel --all --module backup-db --status queued"
+    )]
+    Cancel {
+        id: Option<Uuid>,
+        #[arg(long)]
+        all: bool,
+        /// With --all: a module's runs (name or id).
+        #[arg(long, requires = "all")]
+        module: Option<String>,
+        /// With --all: a user's runs, by email (admins).
+        #[arg(long, requires = "all")]
+        user: Option<String>,
+        /// With --all: of queued, awaiting_approval, running (default: all three).
+        #[arg(long, requires = "all", value_delimiter = ',')]
+        status: Vec<String>,
+    },
 }
 
 /// What `sage` exits with (docs/cli.md).
@@ -482,7 +500,31 @@ async fn execute(
             out.runs(&client.runs(status.as_deref(), limit).await?);
         }
         Command::Runs(RunsCommand::Show { id }) => out.run(&client.run(id).await?),
-        Command::Runs(RunsCommand::Cancel { id }) => out.run(&client.cancel(id).await?),
+        Command::Runs(RunsCommand::Cancel { id: Some(id), .. }) => {
+            out.run(&client.cancel(id).await?)
+        }
+        Command::Runs(RunsCommand::Cancel {
+            id: None,
+            module,
+            user,
+            status,
+            ..
+        }) => {
+            let module_id = match module {
+                Some(module) => Some(client.find_module(&module).await?.id),
+                None => None,
+            };
+            let request = api::CancelManyRequest {
+                module_id,
+                requested_by: user,
+                status: (!status.is_empty()).then_some(status),
+            };
+            let done = client.cancel_many(&request).await?;
+            eprintln!(
+                "sage: {} runs cancelled ({} of them were running)",
+                done.cancelled, done.running
+            );
+        }
         Command::Approve { id, comment } => out.run(&client.decide(id, "approve", comment).await?),
         Command::Reject { id, comment } => out.run(&client.decide(id, "reject", comment).await?),
         Command::Artifacts(ArtifactsCommand::Ls { id }) => {

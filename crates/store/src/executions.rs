@@ -221,10 +221,14 @@ impl Db {
     pub async fn submit_execution(
         &self,
         new: &NewExecution,
+        limits: InFlightLimits,
         context: &AuditContext,
     ) -> Result<Execution, StoreError> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
+        if new.approvals_required == 0 {
+            limits.check(&transaction, new).await?;
+        }
         insert_execution(&transaction, &self.audit_key, new, context, None).await?;
         let execution = read_in(&transaction, new.id.as_uuid()).await?;
         transaction.commit().await?;
@@ -271,6 +275,90 @@ impl Db {
         let execution = read_in(&transaction, id).await?;
         transaction.commit().await?;
         Ok(CancelOutcome::Cancelled(Box::new(execution)))
+    }
+
+    /// Cancels every run that matches `filter` and has not ended, 1,000 per transaction,
+    /// each batch one `execution.cancel_many` audit event naming its runs; the workers
+    /// of running ones are told to stop at each commit.
+    #[tracing::instrument(skip(self, context))]
+    pub async fn cancel_many(
+        &self,
+        filter: &CancelFilter,
+        context: &AuditContext,
+    ) -> Result<CancelledMany, StoreError> {
+        const BATCH: i64 = 1000;
+        let statuses: Vec<&str> = filter
+            .statuses
+            .iter()
+            .filter(|s| s.transition(EndReason::CancelledBy.status()).is_ok())
+            .map(|s| s.as_str())
+            .collect();
+        let module = filter.module.map(|m| m.as_uuid());
+        let (user, email) = match &filter.requested_by {
+            Some(Requester::User(id)) => (Some(id.as_uuid()), None),
+            Some(Requester::Email(email)) => (None, Some(email.as_str())),
+            None => (None, None),
+        };
+        let mut done = CancelledMany::default();
+        loop {
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await?;
+            let rows = transaction
+                .query(
+                    "WITH chosen AS (
+                         SELECT id, status FROM executions
+                         WHERE status = ANY($1)
+                           AND ($2::uuid IS NULL OR module_id = $2)
+                           AND ($3::uuid IS NULL OR requested_by = $3)
+                           AND ($6::text IS NULL OR requested_by IN (SELECT id FROM users WHERE email = $6))
+                         ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED),
+                     ended AS (
+                         UPDATE executions e SET status = 'cancelled', reason = $5, finished_at = now(),
+                                lease_expires_at = NULL, approval_expires_at = NULL
+                         FROM chosen WHERE e.id = chosen.id
+                         RETURNING e.id, chosen.status AS was),
+                     secrets AS (DELETE FROM execution_secrets s USING ended WHERE s.execution_id = ended.id),
+                     jobs AS (DELETE FROM job_outbox o USING ended WHERE o.execution_id = ended.id)
+                     SELECT id, was FROM ended",
+                    &[&statuses, &module, &user, &BATCH, &EndReason::CancelledBy.as_str(), &email],
+                )
+                .await?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+            let running: Vec<String> = rows
+                .iter()
+                .filter(|r| r.get::<_, &str>(1) == ExecutionStatus::Running.as_str())
+                .map(|r| r.get::<_, Uuid>(0).to_string())
+                .collect();
+            transaction
+                .execute(
+                    "SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id",
+                    &[&crate::runs::STOP_CHANNEL, &running],
+                )
+                .await?;
+            let change = Change {
+                action: "execution.cancel_many",
+                target_type: "execution",
+                target_id: ids.len().to_string(),
+                before: None,
+                after: Some(json!({
+                    "reason": EndReason::CancelledBy.as_str(),
+                    "filter": {"module_id": module, "requested_by": user, "email": email, "statuses": statuses},
+                    "execution_ids": ids,
+                    "running": running.len(),
+                })),
+            };
+            append(&transaction, &self.audit_key, context, &change).await?;
+            transaction.commit().await?;
+            done.cancelled += ids.len();
+            done.running += running.len();
+            done.batches += 1;
+            if i64::try_from(ids.len()).unwrap_or(BATCH) < BATCH {
+                return Ok(done);
+            }
+        }
     }
 
     #[tracing::instrument(skip(self))]
@@ -365,22 +453,61 @@ impl Db {
         &self,
         limit: i64,
         lease: Duration,
+        ahead: i64,
     ) -> Result<Vec<OutboxJob>, StoreError> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        // Runs: at most `ahead` in RabbitMQ (published and not started, or claimed on the
+        // way there), the next chosen across users in turn: a run's turn is how many of
+        // its user's runs are already running or in the broker, plus its place among
+        // that user's waiting ones, so a user with nothing in flight goes first; oldest
+        // first within a turn. Other jobs
+        // (evidence, imports) pass at once. One relay at a time decides (the lock), so
+        // two replicas never fill the window twice. A run published more than 10
+        // minutes ago without starting no longer counts: a message the broker lost must
+        // not hold the window shut.
         let statement = client
             .prepare_cached(
-                "WITH due AS (
-                     SELECT id FROM job_outbox WHERE next_attempt_at <= now()
-                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                "WITH in_broker AS (
+                     SELECT (SELECT count(*) FROM executions
+                             WHERE status = 'queued' AND published_at > now() - interval '10 minutes')
+                          + (SELECT count(*) FROM job_outbox
+                             WHERE execution_id IS NOT NULL AND attempts > 0 AND next_attempt_at > now())
+                            AS n),
+                 busy AS (
+                     SELECT requested_by, count(*) AS n FROM executions
+                     WHERE status = 'running' OR (status = 'queued' AND published_at IS NOT NULL)
+                     GROUP BY requested_by),
+                 waiting AS (
+                     SELECT o.id, o.execution_id,
+                            coalesce(b.n, 0)
+                              + row_number() OVER (PARTITION BY e.requested_by ORDER BY o.id) AS turn
+                     FROM job_outbox o LEFT JOIN executions e ON e.id = o.execution_id
+                     LEFT JOIN busy b ON b.requested_by = e.requested_by
+                     WHERE o.next_attempt_at <= now()),
+                 chosen AS (
+                     (SELECT id FROM waiting WHERE execution_id IS NULL ORDER BY id LIMIT $1)
+                     UNION ALL
+                     (SELECT id FROM waiting WHERE execution_id IS NOT NULL ORDER BY turn, id
+                      LIMIT greatest(0, least($1, $3 - (SELECT n FROM in_broker))))),
+                 due AS (
+                     SELECT o.id FROM job_outbox o JOIN chosen USING (id)
+                     FOR UPDATE OF o SKIP LOCKED)
                  UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
                                          attempts = o.attempts + 1
                  FROM due WHERE o.id = due.id
                  RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent, o.account_import_id",
             )
             .await?;
-        let rows = client
-            .query(&statement, &[&limit, &lease.as_secs_f64()])
+        let transaction = client.transaction().await?;
+        // The lock is taken before the claim's own snapshot, so the relay that waited for
+        // it sees what the one before it claimed.
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&RELAY_LOCK])
             .await?;
+        let rows = transaction
+            .query(&statement, &[&limit, &lease.as_secs_f64(), &ahead])
+            .await?;
+        transaction.commit().await?;
         let mut jobs: Vec<OutboxJob> = rows
             .iter()
             .map(|r| {
@@ -427,9 +554,14 @@ impl Db {
     /// The broker confirmed the job: it leaves the outbox.
     pub async fn job_published(&self, outbox_id: i64) -> Result<(), StoreError> {
         let client = self.client().await?;
-        client
-            .execute("DELETE FROM job_outbox WHERE id = $1", &[&outbox_id])
+        let statement = client
+            .prepare_cached(
+                "WITH gone AS (DELETE FROM job_outbox WHERE id = $1 RETURNING execution_id)
+                 UPDATE executions e SET published_at = now()
+                 FROM gone WHERE e.id = gone.execution_id",
+            )
             .await?;
+        client.execute(&statement, &[&outbox_id]).await?;
         Ok(())
     }
 
@@ -455,6 +587,106 @@ pub struct OutboxJob {
 /// The PostgreSQL notification channel a trigger on `job_outbox` signals when rows
 /// commit (migration 0017).
 pub const JOB_CHANNEL: &str = "sage_job_outbox";
+
+/// Which runs a cancellation of many takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelFilter {
+    pub module: Option<ModuleId>,
+    pub requested_by: Option<Requester>,
+    /// Of those not ended: `queued`, `awaiting_approval`, `running`.
+    pub statuses: Vec<ExecutionStatus>,
+}
+
+/// Whose runs: one user, or (an admin's filter) everyone signed in with an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    User(UserId),
+    Email(String),
+}
+
+/// What a cancellation of many did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CancelledMany {
+    pub cancelled: usize,
+    /// Of them, running: their workers were told to stop.
+    pub running: usize,
+    /// Transactions, each one audit event.
+    pub batches: usize,
+}
+
+/// The advisory lock under which one relay at a time claims runs for the broker.
+const RELAY_LOCK: i64 = 0x7361_6765_5f72_656c;
+
+/// How many runs may be in flight (queued or running) at once, outside scans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlightLimits {
+    pub per_user: i64,
+    pub per_module: i64,
+}
+
+impl InFlightLimits {
+    /// No limit (tests of other things, and the store's own tests).
+    pub const NONE: Self = Self {
+        per_user: i64::MAX,
+        per_module: i64::MAX,
+    };
+
+    /// Counts the runs in flight of `new`'s user and module under their locks (held to
+    /// the end of the transaction, so two submissions never both take the last place),
+    /// and refuses one past a limit.
+    async fn check(
+        self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        new: &NewExecution,
+    ) -> Result<(), StoreError> {
+        let (module, user) = (new.module_id.as_uuid(), new.requested_by.as_uuid());
+        // Module first, then user, always: two submissions never wait on each other's.
+        transaction
+            .execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('sage-in-flight-module:' || $1, 0)),
+                        pg_advisory_xact_lock(hashtextextended('sage-in-flight-user:' || $2, 0))",
+                &[&module.to_string(), &user.to_string()],
+            )
+            .await?;
+        let row = transaction
+            .query_one(
+                "SELECT (SELECT count(*) FROM executions
+                         WHERE requested_by = $2 AND status IN ('queued', 'running') AND scan_id IS NULL),
+                        (SELECT count(*) FROM executions
+                         WHERE module_id = $1 AND status IN ('queued', 'running') AND scan_id IS NULL)",
+                &[&module, &user],
+            )
+            .await?;
+        let (by_user, by_module): (i64, i64) = (row.get(0), row.get(1));
+        if by_user >= self.per_user {
+            return Err(StoreError::OverLimit(OverLimit {
+                limit: InFlightLimit::PerUser,
+                max: self.per_user,
+            }));
+        }
+        if by_module >= self.per_module {
+            return Err(StoreError::OverLimit(OverLimit {
+                limit: InFlightLimit::PerModule,
+                max: self.per_module,
+            }));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InFlightLimit {
+    PerUser,
+    PerModule,
+}
+
+/// The limit a submission would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{} runs in flight {}", .max, match .limit { InFlightLimit::PerUser => "by one user", InFlightLimit::PerModule => "of one module" })]
+pub struct OverLimit {
+    pub limit: InFlightLimit,
+    pub max: i64,
+}
 
 /// Signals that jobs were written to the outbox.
 pub struct JobSignals(crate::pool::Listening);

@@ -57,6 +57,9 @@ pub enum StoreError {
     /// A unique key is taken: the message says which, in the client's words.
     #[error("{0}")]
     Conflict(&'static str),
+    /// A submission past a limit of runs in flight; nothing was recorded.
+    #[error("{0}")]
+    OverLimit(executions::OverLimit),
     #[error(
         "migration {version} was changed after it was applied (checksum {found}, expected {expected})"
     )]

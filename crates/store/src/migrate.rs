@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0039_retention"),
     migration!("0040_scan_retries"),
     migration!("0041_scan_account_concurrency"),
+    migration!("0042_fair_queue"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -40,21 +40,24 @@ pub struct JobRelay {
     db: Db,
     broker: Arc<Broker>,
     channel: Mutex<Option<Channel>>,
+    /// How many runs may wait in RabbitMQ for a worker (`QUEUE_AHEAD`).
+    ahead: i64,
 }
 
 impl JobRelay {
-    pub fn new(db: Db, broker: Arc<Broker>) -> Self {
+    pub fn new(db: Db, broker: Arc<Broker>, ahead: i64) -> Self {
         Self {
             db,
             broker,
             channel: Mutex::new(None),
+            ahead,
         }
     }
 
     /// Publishes what is due; returns how many jobs the broker confirmed. Jobs it could
     /// not publish are due again after `RETRY`.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
-        let jobs = self.db.claim_jobs(BATCH, LEASE).await?;
+        let jobs = self.db.claim_jobs(BATCH, LEASE, self.ahead).await?;
         if jobs.is_empty() {
             return Ok(0);
         }

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The caller holds, or the process serves, as much of something as it may.
     #[error("{0}")]
     TooMany(String),
+    /// A deployment limit the request would pass, named as the field.
+    #[error("{}: {}", .0.field, .0.message)]
+    OverLimit(FieldProblem),
     /// A scanner tool that the workers' scanner image does not hold.
     #[error("{0}")]
     ToolUnavailable(String),
@@ -91,6 +94,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::Conflict(_) | Self::FieldConflict(_) => "conflict",
             Self::TooMany(_) => "too_many_requests",
+            Self::OverLimit(_) => "limit_reached",
             Self::ToolUnavailable(_) => "tool_unavailable",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
@@ -133,7 +137,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) | Self::FieldConflict(_) | Self::ToolUnavailable(_) => {
                 StatusCode::CONFLICT
             }
-            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooMany(_) | Self::OverLimit(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -150,13 +154,14 @@ impl ResponseError for ApiError {
         };
         let fields = match self {
             Self::Validation { fields, .. } => fields.clone(),
-            Self::FieldConflict(field) => vec![field.clone()],
+            Self::FieldConflict(field) | Self::OverLimit(field) => vec![field.clone()],
             _ => Vec::new(),
         };
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Self::Unauthenticated => drop(response.insert_header(("WWW-Authenticate", "Bearer"))),
             Self::TooMany(_) => drop(response.insert_header(("Retry-After", "5"))),
+            Self::OverLimit(_) => drop(response.insert_header(("Retry-After", "30"))),
             _ => {}
         }
         response.json(ErrorBody {
@@ -173,6 +178,7 @@ impl From<sage_store::StoreError> for ApiError {
     fn from(error: sage_store::StoreError) -> Self {
         match error {
             sage_store::StoreError::Conflict(message) => Self::Conflict(message.to_owned()),
+            sage_store::StoreError::OverLimit(over) => Self::OverLimit(over_limit(over)),
             other => Self::internal(other),
         }
     }
@@ -213,6 +219,23 @@ fn serde_field(message: &str) -> Option<&str> {
     Some(&message[start..end])
 }
 
+/// A limit of runs in flight, named by its setting.
+fn over_limit(over: sage_store::executions::OverLimit) -> FieldProblem {
+    use sage_store::executions::InFlightLimit;
+    let (field, whose) = match over.limit {
+        InFlightLimit::PerUser => ("runs_in_flight_per_user", "you have"),
+        InFlightLimit::PerModule => ("runs_in_flight_per_module", "this module has"),
+    };
+    FieldProblem::new(
+        field,
+        format!(
+            "{whose} {} runs queued or running, the most allowed ({}); wait for some to end, or cancel some",
+            over.max,
+            field.to_uppercase()
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,3 +261,4 @@ mod tests {
         assert_eq!(error.to_string(), "2 fields are invalid");
     }
 }
+

@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         crate::routes::executions::list,
         crate::routes::executions::get_one,
         crate::routes::executions::cancel,
+        crate::routes::executions::cancel_many,
         crate::routes::executions::approve,
         crate::routes::executions::reject,
         crate::routes::logs::logs,

@@ -12,7 +12,7 @@ use sage_store::executions::{Execution, Viewer};
 use sage_store::risk_acceptances::Acceptance;
 use uuid::Uuid;
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, FieldProblem};
 use crate::identity::caller::Caller;
 use crate::state::AppState;
 
@@ -163,6 +163,30 @@ impl<'a> Access<'a> {
             Err(ApiError::Forbidden(
                 "only the requester or an admin may cancel an execution".into(),
             ))
+        }
+    }
+
+    /// Whose runs the caller may cancel at once: their own; an admin anyone's, by email,
+    /// and an admin must name a module or a user (never every run at once by accident).
+    pub fn cancel_filter(
+        &self,
+        module: Option<ModuleId>,
+        requested_by: Option<&str>,
+    ) -> Result<Option<sage_store::executions::Requester>, ApiError> {
+        use sage_store::executions::Requester;
+        let own =
+            requested_by.is_none_or(|email| email.eq_ignore_ascii_case(&self.caller.user.email));
+        match (self.caller.is_admin(), requested_by) {
+            (false, _) if own => Ok(Some(Requester::User(self.caller.user.id))),
+            (false, _) => Err(ApiError::Forbidden(
+                "only admins may cancel other users' runs".into(),
+            )),
+            (true, Some(email)) => Ok(Some(Requester::Email(email.to_lowercase()))),
+            (true, None) if module.is_some() => Ok(None),
+            (true, None) => Err(ApiError::invalid(vec![FieldProblem::new(
+                "requested_by",
+                "name a user (or a module_id): an admin never cancels every run at once",
+            )])),
         }
     }
 

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, post, routes, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sage_model::{EndReason, ExecutionId, ExecutionStatus, ModuleId};
 use sage_store::approvals::{Decision, DecisionOutcome};
-use sage_store::executions::{CancelOutcome, Execution, ExecutionFilter};
+use sage_store::executions::{CancelFilter, CancelOutcome, Execution, ExecutionFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -178,6 +178,81 @@ pub async fn cancel(
             "the execution already ended ({status}); there is nothing to cancel"
         ))),
     }
+}
+
+/// Which runs to cancel at once: of a module, of a user, in some statuses (default:
+/// every status a run has not ended in).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelManyRequest {
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub module_id: Option<ModuleId>,
+    /// A user's email: your own (the default), or anyone's for an admin.
+    pub requested_by: Option<String>,
+    /// Of `queued`, `awaiting_approval`, `running`.
+    pub status: Option<Vec<String>>,
+}
+
+/// What a cancellation of many did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CancelManyView {
+    pub cancelled: usize,
+    /// Of them, running: their workers were told to stop.
+    pub running: usize,
+}
+
+/// Cancels every run that matches, in one request: your own runs, or an admin's
+/// choice of a module's or a user's; 200 with how many. Audited as
+/// `execution.cancel_many`, one event per 1,000 runs, each naming its runs.
+#[utoipa::path(post, path = "/api/v1/executions/cancel", tag = "executions", request_body = CancelManyRequest,
+    responses((status = 200, body = CancelManyView), (status = 400, body = crate::http::error::ErrorBody), (status = 403)))]
+#[post("/api/v1/executions/cancel")]
+pub async fn cancel_many(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: ValidatedJson<CancelManyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let unended = [
+        ExecutionStatus::Queued,
+        ExecutionStatus::AwaitingApproval,
+        ExecutionStatus::Running,
+    ];
+    let statuses = match request.status {
+        None => unended.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                unended
+                    .into_iter()
+                    .find(|s| s.as_str() == name)
+                    .ok_or_else(|| {
+                        ApiError::invalid(vec![FieldProblem::new(
+                            "status",
+                            format!("{name:?} is not one of queued, awaiting_approval, running"),
+                        )])
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if statuses.is_empty() {
+        return Err(ApiError::invalid(vec![FieldProblem::new(
+            "status",
+            "name at least one status, or leave it out",
+        )]));
+    }
+    let requested_by = Access::new(&state, &caller)
+        .cancel_filter(request.module_id, request.requested_by.as_deref())?;
+    let filter = CancelFilter {
+        module: request.module_id,
+        requested_by,
+        statuses,
+    };
+    let done = state.db.cancel_many(&filter, &caller.audit).await?;
+    Ok(HttpResponse::Ok().json(CancelManyView {
+        cancelled: done.cancelled,
+        running: done.running,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -47,6 +47,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(executions::submit)
         .service(executions::list)
         .service(executions::get_one)
+        .service(executions::cancel_many)
         .service(executions::cancel)
         .service(executions::approve)
         .service(executions::reject)

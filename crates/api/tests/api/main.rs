@@ -16,6 +16,7 @@ mod executions;
 mod findings;
 mod metrics;
 mod notifications;
+mod queue;
 /// The shared test support, under the name these tests have always used.
 mod helpers {
     pub use sage_testkit::*;

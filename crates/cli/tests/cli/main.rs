@@ -232,6 +232,10 @@ async fn a_secret_comes_from_standard_input_or_the_terminal_never_the_command_li
         );
         seen.extend_from_slice(&chunk[..n]);
     }
+    // Typed a moment after the prompt, as a person does: the terminal turns echo off
+    // just after printing it, and keys pressed before that would be echoed by the
+    // terminal itself, whatever the program.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut stdin = terminal.stdin.take().unwrap();
     stdin.write_all(b"k3y-typed\n").await.unwrap();
     screen.read_to_end(&mut seen).await.unwrap();
@@ -316,6 +320,29 @@ async fn modules_and_runs_are_listed_as_tables_or_json_lines() {
     )
     .await;
     assert_eq!(away.status.code(), Some(101), "{}", text(&away.stderr));
+
+    // Every queued run of the module (there is no worker), in one request.
+    let key = tempfile_with("k");
+    for _ in 0..2 {
+        let args = [
+            "run",
+            "backup-db",
+            "-p",
+            "db_name=orders",
+            "-p",
+            &format!("backup_key=@{}", key.display()),
+        ];
+        assert_eq!(sage(&app, &args).await.status.code(), Some(0));
+    }
+    let all = sage(&app, &["runs", "cancel", "--all", "--module", "backup-db"]).await;
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    assert!(
+        text(&all.stderr).contains("sage: 2 runs cancelled (0 of them were running)"),
+        "{}",
+        text(&all.stderr)
+    );
+    let neither = sage(&app, &["runs", "cancel"]).await;
+    assert_eq!(neither.status.code(), Some(2), "an id or --all");
 }
 
 const APPROVER: &str = "approver@example.com";

@@ -276,6 +276,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/executions/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels every run that matches, in one request: your own runs, or an admin's
+         *     choice of a module's or a user's; 200 with how many. Audited as
+         *     `execution.cancel_many`, one event per 1,000 runs, each naming its runs.
+         */
+        post: operations["cancel_many"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/executions/{id}": {
         parameters: {
             query?: never;
@@ -1316,6 +1337,24 @@ export interface components {
         };
         BTreeMap: {
             [key: string]: string;
+        };
+        /**
+         * @description Which runs to cancel at once: of a module, of a user, in some statuses (default:
+         *     every status a run has not ended in).
+         */
+        CancelManyRequest: {
+            /** Format: uuid */
+            module_id?: string | null;
+            /** @description A user's email: your own (the default), or anyone's for an admin. */
+            requested_by?: string | null;
+            /** @description Of `queued`, `awaiting_approval`, `running`. */
+            status?: string[] | null;
+        };
+        /** @description What a cancellation of many did. */
+        CancelManyView: {
+            cancelled: number;
+            /** @description Of them, running: their workers were told to stop. */
+            running: number;
         };
         /** @description The outcome of walking the hash chain from the first event. */
         ChainReportView: {
@@ -3126,6 +3165,43 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+        };
+    };
+    cancel_many: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelManyRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancelManyView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
