@@ -261,4 +261,3 @@ mod tests {
         assert_eq!(error.to_string(), "2 fields are invalid");
     }
 }
-
