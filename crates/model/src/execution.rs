@@ -181,6 +181,9 @@ pub enum EndReason {
     ApprovalExpired,
     /// It never ran.
     CannotStart(StartFailure),
+    /// It ended by itself, but its outputs could not be stored by the worker's deadline
+    /// (the artifact store stayed down): never a success with data missing.
+    ArtifactsNotKept,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,7 +196,7 @@ pub struct UnknownEnd {
 impl EndReason {
     /// Every end whose wire name alone says which it is (all but a success, an exit
     /// code and the cannot-start causes of [`StartFailure::ALL`]).
-    const NAMED: [EndReason; 8] = [
+    const NAMED: [EndReason; 9] = [
         Self::Oom,
         Self::Timeout,
         Self::OutputLimit,
@@ -202,14 +205,17 @@ impl EndReason {
         Self::WorkerLost,
         Self::RejectedBy,
         Self::ApprovalExpired,
+        Self::ArtifactsNotKept,
     ];
 
     pub fn status(self) -> ExecutionStatus {
         match self {
             Self::Succeeded => ExecutionStatus::Succeeded,
-            Self::ExitCode(_) | Self::Oom | Self::OutputLimit | Self::CannotStart(_) => {
-                ExecutionStatus::Failed
-            }
+            Self::ExitCode(_)
+            | Self::Oom
+            | Self::OutputLimit
+            | Self::CannotStart(_)
+            | Self::ArtifactsNotKept => ExecutionStatus::Failed,
             Self::Timeout => ExecutionStatus::TimedOut,
             Self::CancelledBy | Self::RunRevoked => ExecutionStatus::Cancelled,
             Self::WorkerLost => ExecutionStatus::Lost,
@@ -230,6 +236,7 @@ impl EndReason {
             Self::WorkerLost => "worker_lost",
             Self::RejectedBy => "rejected_by",
             Self::ApprovalExpired => "approval_expired",
+            Self::ArtifactsNotKept => "artifacts_not_kept",
             Self::CannotStart(failure) => failure.as_str(),
         })
     }
@@ -357,6 +364,7 @@ mod tests {
             | E::WorkerLost
             | E::RejectedBy
             | E::ApprovalExpired
+            | E::ArtifactsNotKept
             | E::CannotStart(_) => {}
         };
         let _start_witness = |failure: StartFailure| match failure {
@@ -381,6 +389,7 @@ mod tests {
             E::WorkerLost,
             E::RejectedBy,
             E::ApprovalExpired,
+            E::ArtifactsNotKept,
         ];
         ends.extend(
             [

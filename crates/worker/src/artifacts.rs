@@ -281,6 +281,9 @@ pub struct Kept {
     pub planned: Vec<Planned>,
     pub not_kept: Vec<String>,
     pub written: u64,
+    /// Why none could be stored by the deadline, when the store stayed unreachable: the
+    /// run then ends `artifacts_not_kept` rather than as a success.
+    pub not_stored: Option<String>,
 }
 
 /// Where an execution's artifacts live in the bucket.

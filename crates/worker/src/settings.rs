@@ -46,6 +46,9 @@ pub struct Settings {
     pub lease: Duration,
     /// How much of `/work/out` one execution may keep.
     pub artifacts: ArtifactLimits,
+    /// How long a run's outputs are tried again while the artifact store is down before
+    /// the run ends `artifacts_not_kept`.
+    pub artifact_deadline: Duration,
     /// The size of a scanner run's `/work` and `/work/out`, and what it may keep of
     /// them: a full scan of a real account writes far more than a script's 64 MiB
     /// (Prowler writes every framework's compliance results beside its findings).
@@ -179,6 +182,7 @@ impl Settings {
                 Ok(PathBuf::from(v))
             });
         let lease = env.seconds("LEASE_SEC", 30, 5, 3600);
+        let artifact_deadline = env.seconds("ARTIFACT_UPLOAD_DEADLINE_SEC", 900, 1, 7 * 24 * 3600);
         const GIB: u64 = 1 << 30;
         let max_file_bytes = env.number("ARTIFACT_MAX_FILE_BYTES", 64 << 20, 1, 64 * GIB);
         let max_total_bytes = env.number("ARTIFACT_MAX_TOTAL_BYTES", 64 << 20, 1, 64 * GIB);
@@ -241,6 +245,7 @@ impl Settings {
             staging_dir: staging_dir?,
             secrets_dir: secrets_dir?,
             lease: lease?,
+            artifact_deadline: artifact_deadline?,
             artifacts: ArtifactLimits {
                 max_file_bytes: max_file_bytes?,
                 max_total_bytes: max_total_bytes?,

@@ -48,7 +48,7 @@ pub struct ExecutionView {
     pub status: ExecutionStatus,
     /// Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
     /// `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
-    /// `approval_expired`, or why it could not start).
+    /// `approval_expired`, `artifacts_not_kept`, or why it could not start).
     pub reason: Option<&'static str>,
     pub exit_code: Option<i32>,
     pub created_at: DateTime<Utc>,

@@ -10,6 +10,7 @@ use crate::context::Context;
 use crate::logs::LogPump;
 use crate::sandbox::Outputs;
 use crate::tool_runs;
+use tokio_util::sync::CancellationToken;
 
 /// The archive of `/work/out`, in the execution's staging folder (removed with it).
 pub(super) const SPOOL_FILE: &str = "outputs.tar";
@@ -53,6 +54,8 @@ pub(super) struct KeepRequest<'a> {
     pub(super) prefix: &'a str,
     pub(super) is_tool_run: bool,
     pub(super) limits: artifacts::ArtifactLimits,
+    /// Cancelled when the run ended elsewhere: a store that is down is not waited for.
+    pub(super) stop: &'a CancellationToken,
 }
 
 /// Uploads and records what the script left under `/work/out`, under the request's
@@ -128,18 +131,17 @@ pub(super) async fn keep_artifacts(
     for masked in plan.masked {
         notices.tell(format!("artifact masked: {masked}")).await;
     }
-    let bucket = &ctx.settings.common.s3.bucket;
-    let uploaded = match artifacts::upload(&ctx.s3, bucket, request.prefix, spool, &plan.keep).await
-    {
+    let uploaded = match upload_until_stored(ctx, &request, spool, &plan.keep, notices).await {
         Ok(uploaded) => uploaded,
         Err(error) => {
-            tracing::warn!(%error, "artifacts not uploaded");
+            tracing::warn!(%error, "artifacts not stored by the deadline");
             notices
                 .tell(format!("the artifacts were not kept: {error}"))
                 .await;
             return Kept {
                 not_kept: vec![format!("none was kept: {error}")],
                 written: plan.written,
+                not_stored: Some(error.to_string()),
                 ..Kept::default()
             };
         }
@@ -158,5 +160,54 @@ pub(super) async fn keep_artifacts(
         planned: plan.keep,
         not_kept: plan.skipped,
         written: plan.written,
+        not_stored: None,
+    }
+}
+
+/// Uploads the planned files, again and again while the store fails (the spool stays
+/// on disk meanwhile), pausing 1 s, then twice as long each time up to 30 s, until
+/// `ARTIFACT_UPLOAD_DEADLINE_SEC` has passed or the run ended elsewhere; each failure
+/// is told in the run's log.
+async fn upload_until_stored(
+    ctx: &Context,
+    request: &KeepRequest<'_>,
+    spool: &Path,
+    keep: &[artifacts::Planned],
+    notices: &mut Notices<'_>,
+) -> Result<Vec<sage_store::artifacts::Artifact>, artifacts::UploadError> {
+    let bucket = &ctx.settings.common.s3.bucket;
+    let deadline = tokio::time::Instant::now() + ctx.settings.artifact_deadline;
+    let mut pause = std::time::Duration::from_secs(1);
+    let mut attempt = 1u32;
+    loop {
+        let error = match artifacts::upload(&ctx.s3, bucket, request.prefix, spool, keep).await {
+            Ok(uploaded) => {
+                if attempt > 1 {
+                    notices
+                        .tell(format!("the artifacts were stored at attempt {attempt}"))
+                        .await;
+                }
+                return Ok(uploaded);
+            }
+            Err(error) => error,
+        };
+        let next = tokio::time::Instant::now() + pause;
+        if next > deadline || request.stop.is_cancelled() {
+            return Err(error);
+        }
+        tracing::warn!(%error, attempt, "artifacts not stored yet; trying again");
+        notices
+            .tell(format!(
+                "storing the artifacts failed ({error}); trying again in {} s (attempt {})",
+                pause.as_secs(),
+                attempt + 1
+            ))
+            .await;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = request.stop.cancelled() => return Err(error),
+        }
+        pause = (pause * 2).min(std::time::Duration::from_secs(30));
+        attempt += 1;
     }
 }

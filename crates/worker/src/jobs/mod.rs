@@ -144,6 +144,7 @@ async fn run_claimed(
 ) -> Ran {
     let mut outcome = None;
     let mut removal = None;
+    let mut artifacts_lost = false;
     let staging = ctx
         .settings
         .staging_dir
@@ -188,6 +189,7 @@ async fn run_claimed(
                         prefix,
                         is_tool_run: tool.is_some(),
                         limits: outputs.keep,
+                        stop,
                     },
                     &finished.outputs,
                     &spool,
@@ -195,6 +197,7 @@ async fn run_claimed(
                 )
                 .instrument(tracing::info_span!("job_keep_artifacts"))
                 .await;
+                artifacts_lost = kept.not_stored.is_some();
                 // A stopped run's end is someone else's: it gets no record.
                 if let (Some(tool), End::As(reason)) = (tool, &finished.end) {
                     let run = tool_runs::new_run(ctx, claimed, tool, prefix);
@@ -238,7 +241,12 @@ async fn run_claimed(
                     output_bytes,
                     ..
                 }) => Some(RunEnd {
-                    reason,
+                    // Never a success with its outputs missing.
+                    reason: if artifacts_lost && reason.status() == ExecutionStatus::Succeeded {
+                        EndReason::ArtifactsNotKept
+                    } else {
+                        reason
+                    },
                     output_bytes,
                 }),
                 Ok(Finished {

@@ -312,3 +312,109 @@ for i in range(400):
     );
     worker.stop().await;
 }
+
+const WRITES_A_REPORT: &str = r#"
+open("out/report.txt", "w").write("kept across the outage\n")
+print("wrote my report")
+"#;
+
+/// The worker's S3 traffic through a gate the test closes and reopens (the S3 server
+/// stays up for the other tests).
+async fn worker_behind_a_gate(
+    app: &TestApp,
+    deadline_sec: &str,
+) -> (
+    sage_testkit::TestWorker,
+    std::sync::Arc<sage_testkit::TcpGate>,
+) {
+    let direct = app.env.raw("S3_ENDPOINT").unwrap().to_owned();
+    let target = direct.trim_start_matches("http://").parse().unwrap();
+    let gate = sage_testkit::TcpGate::start(target).await;
+    let port = gate.port;
+    let deadline_sec = deadline_sec.to_owned();
+    let worker = spawn_worker_with(app, move |env| {
+        env.set("S3_ENDPOINT", format!("http://127.0.0.1:{port}"));
+        env.set("ARTIFACT_UPLOAD_DEADLINE_SEC", deadline_sec);
+    })
+    .await;
+    (worker, gate)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_store_outage_delays_the_outputs_and_loses_none() {
+    let app = spawn_app().await;
+    let (worker, gate) = worker_behind_a_gate(&app, "120").await;
+    let module = app
+        .module_with(ScriptModule {
+            code: WRITES_A_REPORT,
+            ..Default::default()
+        })
+        .await;
+    gate.close();
+    let id = app.submit(&module, json!({})).await;
+    // Down for a few of the worker's attempts, then back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !log_text(&app, &id)
+        .await
+        .contains("storing the artifacts failed")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            log_text(&app, &id).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        app.execution(&id).await["status"],
+        "running",
+        "it waits for its outputs"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    gate.reopen().await;
+    let execution = app.wait_terminal(&id).await;
+    let log = log_text(&app, &id).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}\n{log}");
+    assert!(
+        log.contains("the artifacts were stored at attempt"),
+        "{log}"
+    );
+    let (status, body) = artifacts(&app, &id, ANALYST).await;
+    assert_eq!(status, 200, "{body}");
+    let report = &body["items"][0];
+    assert_eq!(report["name"], "report.txt", "{body}");
+    let text = reqwest::get(report["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "kept across the outage\n");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_not_stored_by_the_deadline_end_the_run_saying_so() {
+    let app = spawn_app().await;
+    let (worker, gate) = worker_behind_a_gate(&app, "3").await;
+    let module = app
+        .module_with(ScriptModule {
+            code: WRITES_A_REPORT,
+            ..Default::default()
+        })
+        .await;
+    gate.close();
+    let id = app.submit(&module, json!({})).await;
+    let execution = app.wait_terminal(&id).await;
+    let log = log_text(&app, &id).await;
+    assert_eq!(execution["status"], "failed", "{execution}\n{log}");
+    assert_eq!(execution["reason"], "artifacts_not_kept", "{execution}");
+    assert!(log.contains("wrote my report"), "{log}");
+    assert!(
+        log.contains("the artifacts were not kept: uploading report.txt failed"),
+        "{log}"
+    );
+    let (_, body) = artifacts(&app, &id, ANALYST).await;
+    assert_eq!(body["items"], json!([]));
+    worker.stop().await;
+}

@@ -1636,7 +1636,7 @@ export interface components {
             /**
              * @description Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
              *     `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
-             *     `approval_expired`, or why it could not start).
+             *     `approval_expired`, `artifacts_not_kept`, or why it could not start).
              */
             reason?: string | null;
             /** @description The requester's email. */
@@ -1942,7 +1942,7 @@ export interface components {
                 /**
                  * @description Why it ended, for every end but a success (`exit_code`, `oom`, `timeout`,
                  *     `output_limit`, `cancelled_by`, `run_revoked`, `worker_lost`, `rejected_by`,
-                 *     `approval_expired`, or why it could not start).
+                 *     `approval_expired`, `artifacts_not_kept`, or why it could not start).
                  */
                 reason?: string | null;
                 /** @description The requester's email. */

@@ -242,6 +242,7 @@ export const en = {
     staging_unwritable: "The run's files could not be staged",
     sandbox_error: "The sandbox failed",
     assume_role_failed: "The IAM role could not be assumed",
+    artifacts_not_kept: "Its outputs could not be stored in time (the artifact store was down)",
     throttled: "The cloud's API throttled the tool (run again after a pause, up to the retry limit)",
   },
   modules: {

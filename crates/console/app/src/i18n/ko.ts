@@ -243,6 +243,7 @@ export const ko: Messages = {
     staging_unwritable: "실행 파일을 준비할 수 없음",
     sandbox_error: "샌드박스 오류",
     assume_role_failed: "IAM 역할을 맡을 수 없음",
+    artifacts_not_kept: "산출물을 기한 내에 저장하지 못함 (아티팩트 저장소 중단)",
     throttled: "클라우드 API가 도구의 요청을 제한함(잠시 후 재시도 한도까지 다시 실행)",
   },
   modules: {
