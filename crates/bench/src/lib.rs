@@ -8,6 +8,7 @@
 
 mod baseline;
 mod cpu;
+mod fanout;
 mod findings;
 mod history;
 mod logs;
@@ -21,7 +22,7 @@ pub mod stored;
 const SUITES: [&str; 5] = ["pipeline", "logs", "reads", "findings", "history"];
 /// Suites `all` leaves out: a scan of hundreds of scanner runs takes the better part of
 /// an hour on two cores.
-const ON_REQUEST: [&str; 1] = ["scan"];
+const ON_REQUEST: [&str; 2] = ["scan", "fanout"];
 
 /// Runs one suite, or all of them with `all`.
 pub async fn run(suite: &str) -> anyhow::Result<()> {
@@ -46,6 +47,7 @@ pub async fn run(suite: &str) -> anyhow::Result<()> {
             // Findings at scale: long (a history of ten million rows), so a suite of its own.
             "history" => Box::pin(history::run()).await?,
             "scan" => Box::pin(scans::run()).await?,
+            "fanout" => Box::pin(fanout::run()).await?,
             _ => unreachable!("SUITES lists every suite"),
         }
     }

@@ -54,6 +54,34 @@ impl Process {
         kib / 1024.0
     }
 
+    /// The resident memory it holds now, in MiB (Linux `VmRSS`).
+    pub fn memory_mib(&self) -> f64 {
+        self.status_kib("VmRSS:") / 1024.0
+    }
+
+    /// The CPU time it has spent so far, user and system, in milliseconds.
+    pub fn cpu_ms(&self) -> f64 {
+        let pid = self.child.id().expect("the process runs");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // After the command name's closing parenthesis: state is field 3, utime 14.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks * 10.0
+    }
+
+    fn status_kib(&self, field: &str) -> f64 {
+        let pid = self.child.id().expect("the process runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("the field in /proc/<pid>/status")
+    }
+
     pub fn name(&self) -> &'static str {
         self.name
     }

@@ -30,11 +30,13 @@ pub fn row(what: &str, sage: f64, baseline: f64, unit: &str) {
 }
 
 pub fn header(title: &str) {
+    header_of(title, "sage runner", "plain docker");
+}
+
+/// A report's title and what its two columns are.
+pub fn header_of(title: &str, ours: &str, baseline: &str) {
     println!("\n{title}");
-    println!(
-        "  {:<28} {:>17} {:>17} {:>8}",
-        "", "sage runner", "plain docker", "ratio"
-    );
+    println!("  {:<28} {:>17} {:>17} {:>8}", "", ours, baseline, "ratio");
 }
 
 pub fn seconds(duration: Duration) -> f64 {
