@@ -61,15 +61,7 @@ impl Process {
 
     /// The CPU time it has spent so far, user and system, in milliseconds.
     pub fn cpu_ms(&self) -> f64 {
-        let pid = self.child.id().expect("the process runs");
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        // After the command name's closing parenthesis: state is field 3, utime 14.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks * 10.0
+        cpu_ms_of(&self.child.id().expect("the process runs").to_string())
     }
 
     fn status_kib(&self, field: &str) -> f64 {
@@ -89,6 +81,18 @@ impl Process {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The CPU time process `pid` (or `self`) has spent so far, user and system, in ms.
+pub fn cpu_ms_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name's closing parenthesis: state is field 3, utime 14.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 10.0
 }
 
 /// Where a process's own log goes: `bench-out/<name>.log`, new for each start.
