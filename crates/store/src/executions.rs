@@ -311,7 +311,7 @@ impl Db {
                            AND ($2::uuid IS NULL OR module_id = $2)
                            AND ($3::uuid IS NULL OR requested_by = $3)
                            AND ($6::text IS NULL OR requested_by IN (SELECT id FROM users WHERE email = $6))
-                         ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED),
+                         ORDER BY id LIMIT $4 FOR UPDATE),
                      ended AS (
                          UPDATE executions e SET status = 'cancelled', reason = $5, finished_at = now(),
                                 lease_expires_at = NULL, approval_expires_at = NULL
@@ -456,57 +456,85 @@ impl Db {
         ahead: i64,
     ) -> Result<Vec<OutboxJob>, StoreError> {
         let mut client = self.client().await?;
-        // Runs: at most `ahead` in RabbitMQ (published and not started, or claimed on the
-        // way there), the next chosen across users in turn: a run's turn is how many of
-        // its user's runs are already running or in the broker, plus its place among
-        // that user's waiting ones, so a user with nothing in flight goes first; oldest
-        // first within a turn. Other jobs
-        // (evidence, imports) pass at once. One relay at a time decides (the lock), so
-        // two replicas never fill the window twice. A run published more than 10
-        // minutes ago without starting no longer counts: a message the broker lost must
-        // not hold the window shut.
-        let statement = client
-            .prepare_cached(
-                "WITH in_broker AS (
-                     SELECT (SELECT count(*) FROM executions
-                             WHERE status = 'queued' AND published_at > now() - interval '10 minutes')
-                          + (SELECT count(*) FROM job_outbox
-                             WHERE execution_id IS NOT NULL AND attempts > 0 AND next_attempt_at > now())
-                            AS n),
-                 busy AS (
-                     SELECT requested_by, count(*) AS n FROM executions
-                     WHERE status = 'running' OR (status = 'queued' AND published_at IS NOT NULL)
-                     GROUP BY requested_by),
-                 waiting AS (
-                     SELECT o.id, o.execution_id,
-                            coalesce(b.n, 0)
-                              + row_number() OVER (PARTITION BY e.requested_by ORDER BY o.id) AS turn
-                     FROM job_outbox o LEFT JOIN executions e ON e.id = o.execution_id
-                     LEFT JOIN busy b ON b.requested_by = e.requested_by
-                     WHERE o.next_attempt_at <= now()),
-                 chosen AS (
-                     (SELECT id FROM waiting WHERE execution_id IS NULL ORDER BY id LIMIT $1)
-                     UNION ALL
-                     (SELECT id FROM waiting WHERE execution_id IS NOT NULL ORDER BY turn, id
-                      LIMIT greatest(0, least($1, $3 - (SELECT n FROM in_broker))))),
-                 due AS (
-                     SELECT o.id FROM job_outbox o JOIN chosen USING (id)
-                     FOR UPDATE OF o SKIP LOCKED)
-                 UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
-                                         attempts = o.attempts + 1
-                 FROM due WHERE o.id = due.id
-                 RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent, o.account_import_id",
-            )
-            .await?;
         let transaction = client.transaction().await?;
-        // The lock is taken before the claim's own snapshot, so the relay that waited for
+        // One relay at a time decides, so two replicas never fill the window twice; the
+        // lock is taken before the statements' snapshots, so the relay that waited for
         // it sees what the one before it claimed.
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&RELAY_LOCK])
             .await?;
-        let rows = transaction
-            .query(&statement, &[&limit, &lease.as_secs_f64(), &ahead])
+        // A run published long ago that no worker started: its message was lost (dead-
+        // lettered, or a broker's loss). It is queued again; a worker's claim takes a
+        // run once, so a message that was only slow costs nothing.
+        transaction
+            .execute(
+                "WITH stale AS (
+                     UPDATE executions SET published_at = NULL
+                     WHERE status = 'queued' AND published_at < now() - make_interval(secs => $1)
+                     RETURNING id)
+                 INSERT INTO job_outbox (execution_id)
+                 SELECT id FROM stale s
+                 WHERE NOT EXISTS (SELECT 1 FROM job_outbox o WHERE o.execution_id = s.id)",
+                &[&REPUBLISH_AFTER.as_secs_f64()],
+            )
             .await?;
+        // Other jobs (evidence, imports) pass at once.
+        let mut rows = transaction
+            .query(
+                "UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
+                                         attempts = o.attempts + 1
+                 WHERE o.id IN (SELECT id FROM job_outbox
+                                WHERE execution_id IS NULL AND next_attempt_at <= now()
+                                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent, o.account_import_id",
+                &[&limit, &lease.as_secs_f64()],
+            )
+            .await?;
+        // Runs: at most `ahead` in RabbitMQ (published and not started, or claimed on the
+        // way there).
+        let in_broker: i64 = transaction
+            .query_one(
+                "SELECT (SELECT count(*) FROM executions
+                         WHERE status = 'queued' AND published_at IS NOT NULL)
+                      + (SELECT count(*) FROM job_outbox
+                         WHERE execution_id IS NOT NULL AND attempts > 0 AND next_attempt_at > now())",
+                &[],
+            )
+            .await?
+            .get(0);
+        let room = (ahead - in_broker).min(limit);
+        if room > 0 {
+            // The next ones across users in turn: a run's turn is how many of its user's
+            // runs are already running or in the broker, plus its place among that
+            // user's waiting ones, so a user with nothing in flight goes first; oldest
+            // first within a turn.
+            rows.extend(
+                transaction
+                    .query(
+                        "WITH busy AS (
+                             SELECT requested_by, count(*) AS n FROM executions
+                             WHERE status = 'running' OR (status = 'queued' AND published_at IS NOT NULL)
+                             GROUP BY requested_by),
+                         waiting AS (
+                             SELECT o.id,
+                                    coalesce(b.n, 0)
+                                      + row_number() OVER (PARTITION BY e.requested_by ORDER BY o.id) AS turn
+                             FROM job_outbox o JOIN executions e ON e.id = o.execution_id
+                             LEFT JOIN busy b ON b.requested_by = e.requested_by
+                             WHERE o.next_attempt_at <= now()),
+                         due AS (
+                             SELECT o.id FROM job_outbox o
+                             JOIN (SELECT id FROM waiting ORDER BY turn, id LIMIT $1) chosen USING (id)
+                             FOR UPDATE OF o SKIP LOCKED)
+                         UPDATE job_outbox o SET next_attempt_at = now() + make_interval(secs => $2),
+                                                 attempts = o.attempts + 1
+                         FROM due WHERE o.id = due.id
+                         RETURNING o.id, o.execution_id, o.evidence_id, o.traceparent, o.account_import_id",
+                        &[&room, &lease.as_secs_f64()],
+                    )
+                    .await?,
+            );
+        }
         transaction.commit().await?;
         let mut jobs: Vec<OutboxJob> = rows
             .iter()
@@ -553,15 +581,26 @@ impl Db {
 
     /// The broker confirmed the job: it leaves the outbox.
     pub async fn job_published(&self, outbox_id: i64) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "WITH gone AS (DELETE FROM job_outbox WHERE id = $1 RETURNING execution_id)
-                 UPDATE executions e SET published_at = now()
-                 FROM gone WHERE e.id = gone.execution_id",
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        // The run's row first, then its job's, as cancelling and ending a run lock them:
+        // never the other way round, which could deadlock with them.
+        transaction
+            .execute(
+                "SELECT 1 FROM executions
+                 WHERE id = (SELECT execution_id FROM job_outbox WHERE id = $1) FOR UPDATE",
+                &[&outbox_id],
             )
             .await?;
-        client.execute(&statement, &[&outbox_id]).await?;
+        transaction
+            .execute(
+                "WITH gone AS (DELETE FROM job_outbox WHERE id = $1 RETURNING execution_id)
+                 UPDATE executions e SET published_at = now()
+                 FROM gone WHERE e.id = gone.execution_id AND e.status = 'queued'",
+                &[&outbox_id],
+            )
+            .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -613,6 +652,10 @@ pub struct CancelledMany {
     /// Transactions, each one audit event.
     pub batches: usize,
 }
+
+/// How long a run may sit published in the broker before it is taken for lost and
+/// queued again.
+const REPUBLISH_AFTER: Duration = Duration::from_secs(600);
 
 /// The advisory lock under which one relay at a time claims runs for the broker.
 const RELAY_LOCK: i64 = 0x7361_6765_5f72_656c;

@@ -64,6 +64,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("0040_scan_retries"),
     migration!("0041_scan_account_concurrency"),
     migration!("0042_fair_queue"),
+    migration!("0043_outbox_by_run"),
 ];
 
 /// An arbitrary constant that names our lock among other users of advisory locks.

@@ -374,6 +374,21 @@ pub async fn put(
 #[error("uploading {0} failed: {1}")]
 pub struct UploadError(String, String);
 
+impl UploadError {
+    /// The deadline passed during an attempt.
+    pub fn timed_out() -> Self {
+        Self(
+            "the outputs".to_owned(),
+            "the artifact store did not answer by the deadline".to_owned(),
+        )
+    }
+
+    /// The run ended elsewhere during an attempt.
+    pub fn stopped() -> Self {
+        Self("the outputs".to_owned(), "the run was stopped".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,7 +180,15 @@ async fn upload_until_stored(
     let mut pause = std::time::Duration::from_secs(1);
     let mut attempt = 1u32;
     loop {
-        let error = match artifacts::upload(&ctx.s3, bucket, request.prefix, spool, keep).await {
+        // One attempt is bounded too: by the deadline, and by the run ending elsewhere.
+        let attempted = tokio::select! {
+            uploaded = tokio::time::timeout_at(
+                deadline,
+                artifacts::upload(&ctx.s3, bucket, request.prefix, spool, keep),
+            ) => uploaded.unwrap_or_else(|_| Err(artifacts::UploadError::timed_out())),
+            () = request.stop.cancelled() => Err(artifacts::UploadError::stopped()),
+        };
+        let error = match attempted {
             Ok(uploaded) => {
                 if attempt > 1 {
                     notices
