@@ -186,3 +186,57 @@ async fn a_users_one_run_starts_before_another_users_flood() {
     assert_eq!(status, 200, "{done}");
     assert!(done["cancelled"].as_u64().unwrap() >= 10, "{done}");
 }
+
+/// One text value of `sql` (a test's look into the database).
+async fn one(app: &TestApp, sql: &str) -> String {
+    let rows = app.db().rows_as_text_for_tests(sql).await.unwrap();
+    rows.into_iter().next().unwrap_or_default()
+}
+
+async fn until(app: &TestApp, sql: &str, wanted: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = one(app, sql).await;
+        if now == wanted {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql}: {now:?}, not {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_whose_message_was_lost_is_queued_again_and_frees_the_window() {
+    let mut env = test_env();
+    env.set("QUEUE_AHEAD", "1");
+    let app = spawn_app_with(env).await;
+    let module = shared_module(&app, "print('hello')\n").await;
+    let path = format!("/api/v1/modules/{module}/executions");
+    let body = json!({"params": {}});
+    let published = |id: &str| {
+        format!("SELECT (published_at IS NOT NULL)::text FROM executions WHERE id = '{id}'")
+    };
+    let (_, first) = app.post_as(&path, ANALYST, &body).await;
+    let first = first["id"].as_str().unwrap().to_owned();
+    until(&app, &published(&first), "true").await;
+    // The window (1) is full: the second waits in the outbox.
+    let (_, second) = app.post_as(&path, ANALYST, &body).await;
+    let second = second["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(one(&app, &published(&second)).await, "false");
+
+    // No worker ever took the first: its message is taken for lost after 10 minutes.
+    app.db()
+        .execute_for_tests(&format!(
+            "UPDATE executions SET published_at = now() - interval '11 minutes' WHERE id = '{first}'"
+        ))
+        .await
+        .unwrap();
+    until(&app, &published(&second), "true").await;
+    assert_eq!(one(&app, &published(&first)).await, "false");
+    let jobs = format!("SELECT count(*)::text FROM job_outbox WHERE execution_id = '{first}'");
+    assert_eq!(one(&app, &jobs).await, "1", "the first is queued again");
+}
