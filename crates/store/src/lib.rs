@@ -17,6 +17,8 @@ pub mod finding_counts;
 pub mod finding_history;
 pub mod finding_states;
 pub mod findings;
+pub mod in_flight;
+pub mod jobs;
 pub mod logs;
 pub mod metrics;
 mod migrate;

@@ -340,10 +340,8 @@ async fn worker_behind_a_gate(
     (worker, gate)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_artifact_store_outage_delays_the_outputs_and_loses_none() {
-    let app = spawn_app().await;
-    let (worker, gate) = worker_behind_a_gate(&app, "120").await;
+/// A run that writes a report, submitted with the gate closed.
+async fn submit_behind_a_closed_gate(app: &TestApp, gate: &sage_testkit::TcpGate) -> String {
     let module = app
         .module_with(ScriptModule {
             code: WRITES_A_REPORT,
@@ -351,7 +349,14 @@ async fn an_artifact_store_outage_delays_the_outputs_and_loses_none() {
         })
         .await;
     gate.close();
-    let id = app.submit(&module, json!({})).await;
+    app.submit(&module, json!({})).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_store_outage_delays_the_outputs_and_loses_none() {
+    let app = spawn_app().await;
+    let (worker, gate) = worker_behind_a_gate(&app, "120").await;
+    let id = submit_behind_a_closed_gate(&app, &gate).await;
     // Down for a few of the worker's attempts, then back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !log_text(&app, &id)
@@ -397,14 +402,7 @@ async fn an_artifact_store_outage_delays_the_outputs_and_loses_none() {
 async fn outputs_not_stored_by_the_deadline_end_the_run_saying_so() {
     let app = spawn_app().await;
     let (worker, gate) = worker_behind_a_gate(&app, "3").await;
-    let module = app
-        .module_with(ScriptModule {
-            code: WRITES_A_REPORT,
-            ..Default::default()
-        })
-        .await;
-    gate.close();
-    let id = app.submit(&module, json!({})).await;
+    let id = submit_behind_a_closed_gate(&app, &gate).await;
     let execution = app.wait_terminal(&id).await;
     let log = log_text(&app, &id).await;
     assert_eq!(execution["status"], "failed", "{execution}\n{log}");

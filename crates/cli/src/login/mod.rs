@@ -13,12 +13,18 @@ use clap::ValueEnum;
 use reqwest::Url;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::api;
 use crate::client::{Client, ClientError, Identity, chain};
 use crate::credentials::{Credentials, Store};
+
+mod browser;
+mod device;
+#[cfg(test)]
+mod tests;
+
+use browser::browser_flow;
+use device::device_flow;
 
 /// How `sage login` reaches the issuer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -34,9 +40,6 @@ pub enum Flow {
 /// A token counts as spent this long before it expires, so a request never carries one
 /// that lapses on the way.
 const EARLY: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
-/// How long a browser sign-in may take before `sage` stops waiting.
-const BROWSER_WAIT: Duration = Duration::from_secs(300);
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// What `sage` needs of the issuer's discovery document.
 #[derive(Debug, Deserialize)]
@@ -103,20 +106,6 @@ impl std::fmt::Display for OAuthError {
             None => f.write_str(&self.error),
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct DeviceAuthorization {
-    device_code: String,
-    user_code: String,
-    /// Google names it `verification_url`.
-    #[serde(alias = "verification_url")]
-    verification_uri: String,
-    verification_uri_complete: Option<String>,
-    #[serde(deserialize_with = "seconds")]
-    expires_in: Option<u64>,
-    #[serde(default, deserialize_with = "seconds")]
-    interval: Option<u64>,
 }
 
 /// Text from the issuer as it may be printed: no control characters (a terminal's
@@ -291,240 +280,6 @@ fn random(bytes: usize) -> Result<String, ClientError> {
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer)
         .map_err(|_| refused("no randomness from the system"))?;
     Ok(URL_SAFE_NO_PAD.encode(buffer))
-}
-
-/// The device grant: the tokens, or the issuer's refusal to start it for this client.
-async fn device_flow(
-    http: &reqwest::Client,
-    at: &Registration,
-    endpoint: &str,
-) -> Result<Result<Tokens, DeviceRefused>, ClientError> {
-    let mut form = vec![("client_id", at.client_id.as_str())];
-    if !at.scopes.is_empty() {
-        form.push(("scope", &at.scopes));
-    }
-    let started = match post_form::<DeviceAuthorization>(http, endpoint, &form).await? {
-        Ok(started) => started,
-        Err(refusal) => return Ok(Err(DeviceRefused(refusal))),
-    };
-    let address = printable(
-        started
-            .verification_uri_complete
-            .as_deref()
-            .unwrap_or(&started.verification_uri),
-    );
-    let lifetime = clamp(started.expires_in.unwrap_or(600));
-    eprintln!(
-        "sage: to sign in, open {address} in a browser and confirm the code {} (it expires in {} minutes)",
-        printable(&started.user_code),
-        lifetime.div_ceil(60)
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(lifetime);
-    // RFC 8628 3.5: 5 seconds unless the issuer says otherwise, 5 more at each slow_down.
-    let mut interval = Duration::from_secs(clamp(started.interval.unwrap_or(5)).max(1));
-    loop {
-        tokio::time::sleep(interval).await;
-        if tokio::time::Instant::now() > deadline {
-            return Err(refused(
-                "the code expired before it was confirmed: run sage login again",
-            ));
-        }
-        let answer = post_form::<Tokens>(
-            http,
-            &at.issuer.token_endpoint,
-            &[
-                ("grant_type", DEVICE_GRANT),
-                ("device_code", &started.device_code),
-                ("client_id", &at.client_id),
-            ],
-        )
-        .await;
-        // RFC 8628 3.5: a poll that fails on the way is tried again, less often.
-        let Ok(answer) = answer else {
-            interval += Duration::from_secs(5);
-            continue;
-        };
-        match answer {
-            Ok(tokens) => return Ok(Ok(tokens)),
-            Err(e) if e.error == "authorization_pending" => {}
-            Err(e) if e.error == "slow_down" => interval += Duration::from_secs(5),
-            Err(e) if e.error == "access_denied" => {
-                return Err(refused("the sign-in was refused at the issuer"));
-            }
-            Err(e) if e.error == "expired_token" => {
-                return Err(refused(
-                    "the code expired before it was confirmed: run sage login again",
-                ));
-            }
-            Err(e) => {
-                return Err(refused(format!(
-                    "the issuer refused the sign-in: {}",
-                    printable(&e.to_string())
-                )));
-            }
-        }
-    }
-}
-
-/// The issuer would not start a device sign-in for this client: in `auto`, the browser
-/// is tried instead (issuers list the grant whether or not a client may use it).
-struct DeviceRefused(OAuthError);
-
-impl DeviceRefused {
-    fn for_this_client(&self) -> bool {
-        matches!(
-            self.0.error.as_str(),
-            "unauthorized_client"
-                | "invalid_client"
-                | "unsupported_grant_type"
-                | "invalid_grant"
-                | "invalid_request"
-        )
-    }
-}
-
-impl From<DeviceRefused> for ClientError {
-    fn from(refusal: DeviceRefused) -> Self {
-        refused(format!(
-            "the issuer refused to start a sign-in: {}",
-            printable(&refusal.0.to_string())
-        ))
-    }
-}
-
-async fn browser_flow(http: &reqwest::Client, at: &Registration) -> Result<Tokens, ClientError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| refused(format!("no port on 127.0.0.1 to be redirected to: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| refused(format!("no port on 127.0.0.1: {e}")))?
-        .port();
-    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let verifier = random(32)?;
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let state = random(16)?;
-    let mut address = Url::parse(&at.issuer.authorization_endpoint)
-        .map_err(|e| ClientError::Unreadable(format!("authorization_endpoint: {e}")))?;
-    {
-        let mut query = address.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &at.client_id)
-            .append_pair("redirect_uri", &redirect_uri);
-        if !at.scopes.is_empty() {
-            query.append_pair("scope", &at.scopes);
-        }
-    }
-    address
-        .query_pairs_mut()
-        .append_pair("state", &state)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
-    eprintln!("sage: to sign in, open this address in a browser on this machine:\n  {address}");
-    let code = tokio::time::timeout(
-        BROWSER_WAIT,
-        redirected(&listener, &state, &at.issuer.issuer),
-    )
-    .await
-    .map_err(|_| refused("nobody signed in within 5 minutes: run sage login again"))??;
-    post_form::<Tokens>(
-        http,
-        &at.issuer.token_endpoint,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect_uri),
-            ("client_id", &at.client_id),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await?
-    .map_err(|e| {
-        refused(format!(
-            "the issuer refused the code: {}",
-            printable(&e.to_string())
-        ))
-    })
-}
-
-/// Waits for the browser to come back to `/callback` with this sign-in's `state` (and,
-/// where the issuer names itself there, RFC 9207, its `iss`), and answers it; the code,
-/// or the issuer's refusal. Each connection is read on a task of its own within 5
-/// seconds, so an idle one (a browser's preconnect) holds nothing up; anything else
-/// asked of the port gets a 4xx and changes nothing.
-async fn redirected(
-    listener: &TcpListener,
-    state: &str,
-    issuer: &str,
-) -> Result<String, ClientError> {
-    let (found, mut callbacks) = tokio::sync::mpsc::channel::<(TcpStream, Url)>(8);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((mut stream, _)) = accepted else { continue };
-                let found = found.clone();
-                tokio::spawn(async move {
-                    let target = tokio::time::timeout(Duration::from_secs(5), request_target(&mut stream)).await;
-                    let url = target.ok().flatten().and_then(|t| Url::parse(&format!("http://127.0.0.1{t}")).ok());
-                    match url {
-                        Some(url) if url.path() == "/callback" => drop(found.send((stream, url)).await),
-                        Some(_) => answer(&mut stream, "404 Not Found", "Not found.").await,
-                        None => answer(&mut stream, "400 Bad Request", "Not a request.").await,
-                    }
-                });
-            }
-            Some((mut stream, url)) = callbacks.recv() => {
-                let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
-                let from_issuer = query.get("iss").is_none_or(|iss| iss.trim_end_matches('/') == issuer.trim_end_matches('/'));
-                if query.get("state").map(String::as_str) != Some(state) || !from_issuer {
-                    answer(&mut stream, "400 Bad Request", "This is not the sign-in sage asked for.").await;
-                    continue;
-                }
-                if let Some(error) = query.get("error") {
-                    answer(&mut stream, "200 OK", "The sign-in was refused. You may close this page.").await;
-                    let description = query.get("error_description").map(|d| format!(" ({d})")).unwrap_or_default();
-                    return Err(refused(printable(&format!("the issuer refused the sign-in: {error}{description}"))));
-                }
-                if let Some(code) = query.get("code") {
-                    answer(&mut stream, "200 OK", "Signed in to sage. You may close this page.").await;
-                    return Ok(code.clone());
-                }
-                answer(&mut stream, "400 Bad Request", "No code.").await;
-            }
-        }
-    }
-}
-
-/// The target of an HTTP request line (`GET /callback?… HTTP/1.1`), read from at most
-/// 16 KiB of headers.
-async fn request_target(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 2048];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-        let read = stream.read(&mut buffer).await.ok()?;
-        if read == 0 {
-            break;
-        }
-        head.extend_from_slice(&buffer[..read]);
-    }
-    let line = head.split(|b| *b == b'\n').next()?;
-    let mut parts = std::str::from_utf8(line).ok()?.split_whitespace();
-    match (parts.next(), parts.next()) {
-        (Some("GET"), Some(target)) if target.starts_with('/') => Some(target.to_owned()),
-        _ => None,
-    }
-}
-
-async fn answer(stream: &mut TcpStream, status: &str, text: &str) {
-    let page = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    // The browser's page is a courtesy: the sign-in stands or falls without it.
-    let _ = stream.write_all(page.as_bytes()).await;
-    let _ = stream.shutdown().await;
 }
 
 fn expiry(tokens: &Tokens) -> chrono::DateTime<Utc> {
@@ -757,58 +512,4 @@ async fn revoke(
         error: format!("the issuer answered {status}"),
         error_description: None,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_travel_over_https_or_to_this_machine_only() {
-        for allowed in [
-            "https://id.example.com",
-            "http://127.0.0.1:8080",
-            "http://localhost:3000/x",
-            "http://[::1]:9/",
-        ] {
-            assert!(require_https("the issuer", allowed).is_ok(), "{allowed}");
-        }
-        for refused in [
-            "http://id.example.com",
-            "http://10.0.0.1",
-            "ftp://127.0.0.1",
-            "id.example.com",
-        ] {
-            let why = require_https("the issuer", refused)
-                .err()
-                .unwrap()
-                .to_string();
-            assert!(why.contains("is not https"), "{refused}: {why}");
-        }
-    }
-
-    #[test]
-    fn issuers_answers_are_read_as_the_common_ones_write_them() {
-        // Google's field name; Azure AD v1's figures as strings.
-        let device: DeviceAuthorization = serde_json::from_value(serde_json::json!({
-            "device_code": "d", "user_code": "U", "verification_url": "https://g.co/device",
-            "expires_in": "1800", "interval": "5"
-        }))
-        .unwrap();
-        assert_eq!(device.verification_uri, "https://g.co/device");
-        assert_eq!((device.expires_in, device.interval), (Some(1800), Some(5)));
-        let tokens: Tokens = serde_json::from_value(
-            serde_json::json!({"access_token": "a", "expires_in": 99999999999u64}),
-        )
-        .unwrap();
-        assert!(
-            expiry(&tokens) < Utc::now() + chrono::TimeDelta::days(367),
-            "clamped to a year"
-        );
-    }
-
-    #[test]
-    fn the_issuers_text_cannot_drive_the_terminal() {
-        assert_eq!(printable("ABCD\u{1b}[2J-EFGH\u{7}"), "ABCD[2J-EFGH");
-    }
 }
